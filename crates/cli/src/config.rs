@@ -1,0 +1,117 @@
+//! Settings come from, in order of precedence: flags, environment variables,
+//! the `--config` TOML file, then defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use serde::Deserialize;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE: &str = "sqlite://dutyhook.db";
+
+#[derive(Args, Clone)]
+pub struct DbArgs {
+    /// Database URL: sqlite://FILE (created if missing) or postgres://USER@HOST/DB.
+    #[arg(long, env = "DUTYHOOK_DATABASE_URL")]
+    pub database: Option<String>,
+}
+
+impl DbArgs {
+    pub fn resolve(&self) -> Result<String, String> {
+        Ok(self
+            .database
+            .clone()
+            .unwrap_or_else(|| DEFAULT_DATABASE.to_string()))
+    }
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "DUTYHOOK_LISTEN")]
+    pub listen: Option<String>,
+    /// Database URL: sqlite://FILE (created if missing) or postgres://… [default: sqlite://dutyhook.db].
+    #[arg(long, env = "DUTYHOOK_DATABASE_URL")]
+    pub database: Option<String>,
+    /// TOML file with any of: listen, database_url, public_url, account_name, snooze_check_ms.
+    #[arg(long, env = "DUTYHOOK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Base URL of the console, used in every payload's detail_url [default: http://LISTEN].
+    #[arg(long, env = "DUTYHOOK_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+    account_name: Option<String>,
+    snooze_check_ms: Option<u64>,
+}
+
+pub struct Resolved {
+    pub listen: String,
+    pub database_url: String,
+    pub server: dutyhook_server::Config,
+}
+
+pub fn server_config_defaults() -> dutyhook_server::Config {
+    dutyhook_server::Config {
+        public_url: format!("http://{DEFAULT_LISTEN}"),
+        account_name: "dutyhook".into(),
+        snooze_check_every: Duration::from_secs(1),
+    }
+}
+
+impl ServeArgs {
+    pub fn resolve(&self) -> Result<Resolved, String> {
+        let file: FileConfig = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let listen = self
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let database_url = self
+            .database
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| DEFAULT_DATABASE.into());
+        let public_url = self
+            .public_url
+            .clone()
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"));
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(format!(
+                "public URL {public_url:?} must start with http:// or https://"
+            ));
+        }
+        let defaults = server_config_defaults();
+        let snooze_check_every = file
+            .snooze_check_ms
+            .map(Duration::from_millis)
+            .unwrap_or(defaults.snooze_check_every);
+        if snooze_check_every < Duration::from_millis(10) {
+            return Err("snooze_check_ms must be at least 10".into());
+        }
+        Ok(Resolved {
+            listen,
+            database_url,
+            server: dutyhook_server::Config {
+                public_url: public_url.trim_end_matches('/').to_string(),
+                account_name: file.account_name.unwrap_or(defaults.account_name),
+                snooze_check_every,
+            },
+        })
+    }
+}

@@ -1,0 +1,167 @@
+//! `dutyhook`: serve the incident hub, migrate its database, create admins.
+
+mod config;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use dutyhook_server::bootstrap::create_admin;
+use dutyhook_store::Store;
+
+use crate::config::{DbArgs, ServeArgs};
+
+#[derive(Parser)]
+#[command(
+    name = "dutyhook",
+    version,
+    about = "A self-hosted incident hub: incident webhooks, custom actions, alert webhooks and an Open API.",
+    long_about = "A self-hosted incident hub for on-call teams.\n\n\
+        Quick start:\n  dutyhook serve                 # SQLite in ./dutyhook.db, http://127.0.0.1:8080\n\
+        On an empty database `serve` creates the first admin and prints its login and app key once.\n\n\
+        Logs go to stderr; set DUTYHOOK_LOG (e.g. debug, dutyhook_server=trace) to change the level."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API and background tasks.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(DbArgs),
+    /// Manage administrators.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an admin person and an app key; prints one line of JSON
+    /// {"person_id","app_key","password"} (shown once).
+    Create(AdminCreate),
+}
+
+#[derive(Args)]
+struct AdminCreate {
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    email: String,
+    #[command(flatten)]
+    db: DbArgs,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DUTYHOOK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn open(url: &str) -> Result<Arc<dyn Store>, String> {
+    dutyhook_store::open(url)
+        .await
+        .map_err(|e| format!("cannot open database {url}: {e}"))
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(db) => {
+            let url = db.resolve()?;
+            open(&url).await?.close().await;
+            eprintln!("migrations applied to {url}");
+            Ok(())
+        }
+        Command::Admin(AdminCommand::Create(a)) => {
+            let url = a.db.resolve()?;
+            let store = open(&url).await?;
+            let cfg = config::server_config_defaults();
+            let state = dutyhook_server::state(store.clone(), &cfg)
+                .await
+                .map_err(|e| e.to_string())?;
+            let (created, _) = create_admin(&state, &a.name, &a.email)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                serde_json::to_string(&created).map_err(|e| e.to_string())?
+            );
+            store.close().await;
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let resolved = args.resolve()?;
+    let store = open(&resolved.database_url).await?;
+    let state = dutyhook_server::state(store.clone(), &resolved.server)
+        .await
+        .map_err(|e| e.to_string())?;
+    if store.count_people().await.map_err(|e| e.to_string())? == 0 {
+        let (created, email) = create_admin(&state, "Admin", "admin@dutyhook.local")
+            .await
+            .map_err(|e| e.to_string())?;
+        println!("First start: created the admin. Shown once — keep them safe.");
+        println!("  console login: {email}");
+        println!("  password:      {}", created.password);
+        println!("  app key:       {}", created.app_key);
+    }
+    let listener = tokio::net::TcpListener::bind(&resolved.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", resolved.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    println!(
+        "dutyhook {} listening on http://{addr} (database {})",
+        env!("CARGO_PKG_VERSION"),
+        resolved.database_url
+    );
+    tracing::info!(%addr, public_url = %resolved.server.public_url, "serving");
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = tx.send(true);
+    });
+    dutyhook_server::serve(listener, state, resolved.server, rx)
+        .await
+        .map_err(|e| e.to_string())?;
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dutyhook: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

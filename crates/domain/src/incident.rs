@@ -1,0 +1,198 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::ids::num_of;
+use crate::person::Person;
+use crate::severity::{Progress, Severity, Status};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Responder {
+    pub person_id: i64,
+    pub person_name: String,
+    pub email: String,
+    pub assigned_at: i64,
+    pub acknowledged_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Assignment {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub person_ids: Vec<i64>,
+    pub assigned_at: i64,
+}
+
+/// The stored state of an incident. Its payload form (`events.md`,
+/// "Incident") is produced by [`Incident::to_payload`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub incident_id: String,
+    pub title: String,
+    pub description: String,
+    pub impact: String,
+    pub root_cause: String,
+    pub resolution: String,
+    pub incident_severity: Severity,
+    /// Once a person sets the severity it no longer follows the alerts.
+    #[serde(default)]
+    pub severity_set_by_person: bool,
+    pub incident_status: Status,
+    pub progress: Progress,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub start_time: i64,
+    pub last_time: i64,
+    pub end_time: i64,
+    pub ack_time: i64,
+    pub close_time: i64,
+    pub snoozed_before: i64,
+    pub labels: BTreeMap<String, String>,
+    pub fields: Map<String, Value>,
+    pub creator: Option<Person>,
+    pub closer: Option<Person>,
+    pub responders: Vec<Responder>,
+    pub assigned_to: Option<Assignment>,
+    pub alert_cnt: i64,
+    pub channel_id: i64,
+    /// Filled from the channel when loaded; not authoritative in storage.
+    #[serde(default)]
+    pub channel_name: String,
+    pub group_method: String,
+    pub dedup_key: String,
+    pub data_source_id: i64,
+}
+
+/// What a payload needs beyond the incident itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderContext {
+    /// Base of `detail_url`, without a trailing slash.
+    pub public_url: String,
+    pub account_id: i64,
+    pub account_name: String,
+}
+
+impl RenderContext {
+    pub fn detail_url(&self, incident_id: &str) -> String {
+        format!(
+            "{}/incidents/{incident_id}",
+            self.public_url.trim_end_matches('/')
+        )
+    }
+}
+
+/// The documented Incident object: every field of `events.md` with its type.
+/// Used for the OpenAPI document; payloads are built by `to_payload`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IncidentView {
+    pub incident_id: String,
+    pub num: String,
+    pub title: String,
+    pub description: String,
+    pub impact: String,
+    pub root_cause: String,
+    pub resolution: String,
+    pub incident_severity: Severity,
+    pub incident_status: Status,
+    pub progress: Progress,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub start_time: i64,
+    pub last_time: i64,
+    pub end_time: i64,
+    pub ack_time: i64,
+    pub close_time: i64,
+    pub snoozed_before: i64,
+    pub labels: BTreeMap<String, String>,
+    #[schema(value_type = Object)]
+    pub fields: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creator: Option<Person>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closer: Option<Person>,
+    pub responders: Vec<Responder>,
+    pub responder_ids: Vec<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assigned_to: Option<Assignment>,
+    pub alert_cnt: i64,
+    pub channel_id: i64,
+    pub channel_name: String,
+    pub detail_url: String,
+    pub group_method: String,
+    pub dedup_key: String,
+    pub data_source_id: i64,
+    pub account_id: i64,
+    pub account_name: String,
+}
+
+impl Incident {
+    pub fn num(&self) -> String {
+        num_of(&self.incident_id)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.progress == Progress::Closed
+    }
+
+    pub fn responder_ids(&self) -> Vec<i64> {
+        self.responders.iter().map(|r| r.person_id).collect()
+    }
+
+    pub fn any_acknowledged(&self) -> bool {
+        self.responders.iter().any(|r| r.acknowledged_at > 0)
+    }
+
+    pub fn view(&self, ctx: &RenderContext) -> IncidentView {
+        IncidentView {
+            incident_id: self.incident_id.clone(),
+            num: self.num(),
+            title: self.title.clone(),
+            description: self.description.clone(),
+            impact: self.impact.clone(),
+            root_cause: self.root_cause.clone(),
+            resolution: self.resolution.clone(),
+            incident_severity: self.incident_severity,
+            incident_status: self.incident_status,
+            progress: self.progress,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            start_time: self.start_time,
+            last_time: self.last_time,
+            end_time: self.end_time,
+            ack_time: self.ack_time,
+            close_time: self.close_time,
+            snoozed_before: self.snoozed_before,
+            labels: self.labels.clone(),
+            fields: self.fields.clone(),
+            creator: self.creator.clone(),
+            closer: self.closer.clone(),
+            responders: self.responders.clone(),
+            responder_ids: self.responder_ids(),
+            assigned_to: self.assigned_to.clone(),
+            alert_cnt: self.alert_cnt,
+            channel_id: self.channel_id,
+            channel_name: self.channel_name.clone(),
+            detail_url: ctx.detail_url(&self.incident_id),
+            group_method: self.group_method.clone(),
+            dedup_key: self.dedup_key.clone(),
+            data_source_id: self.data_source_id,
+            account_id: ctx.account_id,
+            account_name: ctx.account_name.clone(),
+        }
+    }
+
+    pub fn to_payload(&self, ctx: &RenderContext) -> Value {
+        serde_json::to_value(self.view(ctx)).expect("an incident always serialises")
+    }
+
+    /// Text searched by `/incident/list`'s `query`: labels as `key=value`.
+    pub fn labels_text(&self) -> String {
+        self.labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}

@@ -1,0 +1,18 @@
+//! The pure heart of dutyhook: incidents, people, channels, custom fields,
+//! events and their payloads. No I/O: every function takes the time it needs
+//! as an argument, so every rule here can be unit- and property-tested.
+
+pub mod channel;
+pub mod error;
+pub mod event;
+pub mod field;
+pub mod ids;
+pub mod incident;
+pub mod labels;
+pub mod ops;
+pub mod person;
+pub mod recorder;
+pub mod severity;
+pub mod timeline;
+
+pub use error::DomainError;

@@ -1,0 +1,95 @@
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::DomainError;
+
+/// A person as it appears in payloads (`events.md`, "Person").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Person {
+    pub person_id: i64,
+    pub person_name: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Member,
+    Viewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "member" => Some(Role::Member),
+            "viewer" => Some(Role::Viewer),
+            _ => None,
+        }
+    }
+
+    pub fn may_operate_incidents(self) -> bool {
+        matches!(self, Role::Admin | Role::Member)
+    }
+}
+
+pub fn validate_person_name(name: &str) -> Result<String, DomainError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err(DomainError::invalid(
+            "person_name",
+            "must be 1 to 64 characters",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// A deliberately small check: something@something.something, no spaces.
+pub fn validate_email(email: &str) -> Result<String, DomainError> {
+    let email = email.trim();
+    let ok = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && matches!(email.split_once('@'), Some((local, domain))
+            if !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@'));
+    if ok {
+        Ok(email.to_ascii_lowercase())
+    } else {
+        Err(DomainError::invalid(
+            "email",
+            format!("{email:?} is not an email address"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert_eq!(
+            validate_email(" Ada@Example.com ").unwrap(),
+            "ada@example.com"
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@x.io",
+            "a b@x.io",
+            "ada@localhost",
+            "a@b@c.io",
+        ] {
+            assert!(validate_email(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,97 @@
+use serde_json::{Map, Value};
+
+use crate::event::{EventType, NewEvent, SubjectKind};
+use crate::ids::new_event_id;
+use crate::incident::{Incident, RenderContext};
+use crate::person::Person;
+use crate::timeline::TimelineEntry;
+
+/// Collects what one operation did: the events (each payload rendered from the
+/// incident as it is at that moment), the timeline records, and which
+/// incidents changed. The store writes all of it in one transaction.
+#[derive(Debug)]
+pub struct Recorder {
+    pub now_ms: i64,
+    pub ctx: RenderContext,
+    pub events: Vec<NewEvent>,
+    pub timeline: Vec<TimelineEntry>,
+    pub touched: Vec<String>,
+}
+
+impl Recorder {
+    pub fn new(now_ms: i64, ctx: RenderContext) -> Self {
+        Self {
+            now_ms,
+            ctx,
+            events: vec![],
+            timeline: vec![],
+            touched: vec![],
+        }
+    }
+
+    pub fn now_s(&self) -> i64 {
+        self.now_ms.div_euclid(1000)
+    }
+
+    pub fn touch(&mut self, incident_id: &str) {
+        if !self.touched.iter().any(|t| t == incident_id) {
+            self.touched.push(incident_id.to_string());
+        }
+    }
+
+    /// Records an event about `incident` as it is now, plus its timeline record.
+    pub fn emit(
+        &mut self,
+        incident: &Incident,
+        event_type: EventType,
+        person: Option<&Person>,
+        extra: Map<String, Value>,
+    ) {
+        self.touch(&incident.incident_id);
+        let mut doc = Map::new();
+        let event_id = new_event_id();
+        doc.insert("event_id".into(), Value::String(event_id.clone()));
+        doc.insert("event_time".into(), Value::from(self.now_ms));
+        doc.insert(
+            "event_type".into(),
+            Value::String(event_type.as_str().into()),
+        );
+        if let Some(p) = person {
+            doc.insert(
+                "person".into(),
+                serde_json::to_value(p).expect("person serialises"),
+            );
+        }
+        doc.insert("incident".into(), incident.to_payload(&self.ctx));
+        for (k, v) in &extra {
+            doc.insert(k.clone(), v.clone());
+        }
+        self.events.push(NewEvent {
+            event_id,
+            event_type,
+            event_time_ms: self.now_ms,
+            subject_kind: SubjectKind::Incident,
+            subject_id: incident.incident_id.clone(),
+            payload: Value::Object(doc).to_string(),
+        });
+        self.note(incident, event_type.as_str(), person, Value::Object(extra));
+    }
+
+    /// A timeline record without an event (e.g. label enrichment).
+    pub fn note(
+        &mut self,
+        incident: &Incident,
+        kind: &str,
+        person: Option<&Person>,
+        detail: Value,
+    ) {
+        self.touch(&incident.incident_id);
+        self.timeline.push(TimelineEntry {
+            incident_id: incident.incident_id.clone(),
+            kind: kind.to_string(),
+            person: person.cloned(),
+            created_at: self.now_s(),
+            detail,
+        });
+    }
+}

@@ -1,0 +1,39 @@
+//! Work no request asks for: waking incidents whose snooze has ended.
+
+use std::time::Duration;
+
+use dutyhook_domain::ops;
+use tokio_util_shutdown::Shutdown;
+
+use crate::state::AppState;
+
+pub mod tokio_util_shutdown {
+    /// Set once on shutdown; background loops stop at their next tick.
+    pub type Shutdown = tokio::sync::watch::Receiver<bool>;
+}
+
+pub async fn snooze_expiry(app: AppState, every: Duration, mut shutdown: Shutdown) {
+    loop {
+        if let Err(e) = wake_due(&app).await {
+            tracing::warn!(error = %e, "snooze expiry pass failed; will retry");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Emits `i_wake` (no person) for every incident whose snooze has ended.
+pub async fn wake_due(app: &AppState) -> Result<usize, crate::error::ApiError> {
+    let now_s = crate::state::now_ms() / 1000;
+    let ids = app.store.due_snoozes(now_s, 100).await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let n = ids.len();
+    app.mutate(&ids, |incs, rec| ops::wake(incs, None, rec))
+        .await?;
+    tracing::debug!(count = n, "woke snoozed incidents");
+    Ok(n)
+}

@@ -1,0 +1,116 @@
+//! The one place where every failure becomes the envelope of `open-api.md`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use dutyhook_domain::DomainError;
+use dutyhook_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::envelope::current_request_id;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error("{0}")]
+    InvalidContentType(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("no route for {0}")]
+    RouteNotFound(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("request body is larger than 1 MiB")]
+    PayloadTooLarge,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// One of InvalidParameter, InvalidContentType, LimitExceeded, Unauthorized,
+    /// AccessDenied, NotFound, RouteNotFound, MethodNotAllowed, Conflict,
+    /// PayloadTooLarge, RequestTooFrequently, InternalError.
+    pub code: &'static str,
+    pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    pub request_id: String,
+    pub error: ErrorBody,
+}
+
+impl ApiError {
+    pub fn invalid(field: &str, message: impl std::fmt::Display) -> Self {
+        ApiError::InvalidParameter(format!("{field}: {message}"))
+    }
+
+    fn code_and_status(&self) -> (&'static str, StatusCode) {
+        match self {
+            ApiError::InvalidParameter(_) => ("InvalidParameter", StatusCode::BAD_REQUEST),
+            ApiError::InvalidContentType(_) => ("InvalidContentType", StatusCode::BAD_REQUEST),
+            ApiError::LimitExceeded(_) => ("LimitExceeded", StatusCode::BAD_REQUEST),
+            ApiError::Unauthorized(_) => ("Unauthorized", StatusCode::UNAUTHORIZED),
+            ApiError::AccessDenied(_) => ("AccessDenied", StatusCode::FORBIDDEN),
+            ApiError::NotFound(_) => ("NotFound", StatusCode::NOT_FOUND),
+            ApiError::RouteNotFound(_) => ("RouteNotFound", StatusCode::NOT_FOUND),
+            ApiError::MethodNotAllowed(_) => ("MethodNotAllowed", StatusCode::METHOD_NOT_ALLOWED),
+            ApiError::Conflict(_) => ("Conflict", StatusCode::CONFLICT),
+            ApiError::PayloadTooLarge => ("PayloadTooLarge", StatusCode::PAYLOAD_TOO_LARGE),
+            ApiError::Internal(_) => ("InternalError", StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::InvalidParameter { .. } => ApiError::InvalidParameter(e.to_string()),
+            DomainError::NotFound { .. } => ApiError::NotFound(e.to_string()),
+            DomainError::Conflict(m) => ApiError::Conflict(m),
+            DomainError::LimitExceeded(m) => ApiError::LimitExceeded(m),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Domain(d) => d.into(),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (code, status) = self.code_and_status();
+        let message = match &self {
+            ApiError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                "an internal error occurred; the server log has the details under this request_id"
+                    .to_string()
+            }
+            other => other.to_string(),
+        };
+        if status.is_client_error() {
+            tracing::debug!(code, %message, "request refused");
+        }
+        let body = ErrorEnvelope {
+            request_id: current_request_id(),
+            error: ErrorBody { code, message },
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}

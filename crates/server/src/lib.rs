@@ -1,0 +1,138 @@
+//! The dutyhook HTTP server: the Open API, background tasks, and the mapping
+//! of every error to the API envelope.
+
+pub mod auth;
+pub mod background;
+pub mod bootstrap;
+pub mod envelope;
+pub mod error;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::Method;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use dutyhook_domain::incident::RenderContext;
+use dutyhook_store::Store;
+use rand::RngCore;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use error::ApiError;
+pub use state::AppState;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Base of `detail_url`, e.g. `http://127.0.0.1:8080`.
+    pub public_url: String,
+    pub account_name: String,
+    pub snooze_check_every: Duration,
+}
+
+/// Builds the state: loads (or creates) the installation's key secret.
+pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, ApiError> {
+    let mut fresh = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut fresh);
+    let secret = store
+        .setting_or_init("app_key_secret", &hex::encode(fresh))
+        .await?;
+    let key_secret =
+        hex::decode(secret).map_err(|e| ApiError::Internal(format!("app_key_secret: {e}")))?;
+    Ok(AppState {
+        store,
+        key_secret: Arc::new(key_secret),
+        render: RenderContext {
+            public_url: config.public_url.clone(),
+            account_id: 1,
+            account_name: config.account_name.clone(),
+        },
+    })
+}
+
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(routes::directory::router())
+        .merge(routes::channels::router())
+        .merge(routes::fields::router())
+        .merge(routes::incidents::router())
+        .merge(routes::incident_ops::router())
+        .merge(routes::system::router())
+}
+
+/// The OpenAPI 3.1 document of every endpoint, generated from the handlers.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = api().split_for_parts();
+    doc.paths.paths.insert(
+        "/openapi.json".into(),
+        utoipa::openapi::PathItem::new(
+            utoipa::openapi::HttpMethod::Get,
+            utoipa::openapi::path::OperationBuilder::new()
+                .tag(routes::TAG_SYSTEM)
+                .summary(Some("This document"))
+                .security(utoipa::openapi::security::SecurityRequirement::default())
+                .response(
+                    "200",
+                    utoipa::openapi::Response::new("The OpenAPI 3.1 document"),
+                ),
+        ),
+    );
+    doc
+}
+
+pub fn app(state: AppState) -> Router {
+    let (router, _) = api().split_for_parts();
+    let doc = Arc::new(openapi_document());
+    router
+        .route(
+            "/openapi.json",
+            get(move || async move { Json(doc.as_ref().clone()) }),
+        )
+        .fallback(|method: Method, uri: axum::http::Uri| async move {
+            ApiError::RouteNotFound(format!("{method} {}", uri.path())).into_response()
+        })
+        .method_not_allowed_fallback(|method: Method, uri: axum::http::Uri| async move {
+            let allowed = if matches!(uri.path(), "/health" | "/openapi.json") {
+                "GET"
+            } else {
+                "POST"
+            };
+            ApiError::MethodNotAllowed(format!(
+                "{method} is not allowed on {}: use {allowed}",
+                uri.path()
+            ))
+            .into_response()
+        })
+        .layer(middleware::from_fn(envelope::request_id_layer))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` flips to true, with the background tasks running.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    config: Config,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let bg = tokio::spawn(background::snooze_expiry(
+        state.clone(),
+        config.snooze_check_every,
+        shutdown.clone(),
+    ));
+    let mut stop = shutdown.clone();
+    let result = axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move {
+            while !*stop.borrow() {
+                if stop.changed().await.is_err() {
+                    break;
+                }
+            }
+        })
+        .await;
+    bg.abort();
+    result
+}

@@ -1,0 +1,378 @@
+//! The operations that change incidents. Each checks its input, then runs the
+//! domain operation inside one store transaction with the events it emits.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use dutyhook_domain::ops::{self, Reset, Resolution};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::incidents::{
+    assignees, incident_id, incident_ids, people, AssignedTo, IncidentIds, MAX_BATCH,
+};
+use super::TAG_INCIDENTS;
+use crate::auth::Caller;
+use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(incident_ack))
+        .routes(routes!(incident_unack))
+        .routes(routes!(incident_snooze))
+        .routes(routes!(incident_wake))
+        .routes(routes!(incident_resolve))
+        .routes(routes!(incident_reopen))
+        .routes(routes!(incident_merge))
+        .routes(routes!(incident_assign))
+        .routes(routes!(incident_responder_add))
+        .routes(routes!(incident_comment))
+        .routes(routes!(incident_reset))
+        .routes(routes!(incident_field_reset))
+        .routes(routes!(incident_labels_update))
+}
+
+#[utoipa::path(post, path = "/incident/ack", tag = TAG_INCIDENTS, request_body = IncidentIds,
+    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
+async fn incident_ack(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<IncidentIds>,
+) -> ApiResult<Empty> {
+    caller.require_operator()?;
+    let ids = incident_ids("incident_ids", &req.incident_ids)?;
+    let by = caller.person;
+    app.mutate(&ids, move |incs, rec| ops::ack(incs, &by, rec))
+        .await?;
+    ok(Empty {})
+}
+
+#[utoipa::path(post, path = "/incident/unack", tag = TAG_INCIDENTS, request_body = IncidentIds,
+    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
+async fn incident_unack(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<IncidentIds>,
+) -> ApiResult<Empty> {
+    caller.require_operator()?;
+    let ids = incident_ids("incident_ids", &req.incident_ids)?;
+    let by = caller.person;
+    app.mutate(&ids, move |incs, rec| ops::unack(incs, &by, rec))
+        .await?;
+    ok(Empty {})
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct IncidentSnooze {
+    pub incident_ids: Vec<String>,
+    /// 1 to 1440.
+    pub minutes: i64,
+}
+
+#[utoipa::path(post, path = "/incident/snooze", tag = TAG_INCIDENTS, request_body = IncidentSnooze,
+    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
+async fn incident_snooze(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<IncidentSnooze>,
+) -> ApiResult<Empty> {
+    caller.require_operator()?;
+    let ids = incident_ids("incident_ids", &req.incident_ids)?;
+    let (by, minutes) = (caller.person, req.minutes);
+    app.mutate(&ids, move |incs, rec| ops::snooze(incs, minutes, &by, rec))
+        .await?;
+    ok(Empty {})
+}
+
+#[utoipa::path(post, path = "/incident/wake", tag = TAG_INCIDENTS, request_body = IncidentIds,
+    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
+async fn incident_wake(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<IncidentIds>,
+) -> ApiResult<Empty> {
+    caller.require_operator()?;
+    let ids = incident_ids("incident_ids", &req.incident_ids)?;
+    let by = caller.person;
+    app.mutate(&ids, move |incs, rec| ops::wake(incs, Some(&by), rec))
+        .await?;
+    ok(Empty {})
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct IncidentResolve {
+    pub incident_ids: Vec<String>,
+    pub root_cause: Option<String>,
+    pub resolution: Option<String>,
+}
+
+#[utoipa::path(post, path = "/incident/resolve", tag = TAG_INCIDENTS, request_body = IncidentResolve,
+    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
+async fn incident_resolve(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<IncidentResolve>,
+) -> ApiResult<Empty> {
+    caller.require_operator()?;
+    let ids = incident_ids("incident_ids", &req.incident_ids)?;
+    let by = caller.person;
+    let texts = Resolution {
+        root_cause: req.root_cause,
+        resolution: req.resolution,
+    };
+    app.mutate(&ids, move |incs, rec| ops::resolve(incs, &texts, &by, rec))
+        .await?;
+    ok(Empty {})
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct IncidentReopen {
+    pub incident_ids: Vec<String>,
+    /// Why it is reopened; required, 1 to 1024 characters.
+    pub reason: Option<String>,
+}
+
+#[utoipa::path(post, path = "/incident/reopen", tag = TAG_INCIDENTS, request_body = IncidentReopen,
+    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
+async fn incident_reopen(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<IncidentReopen>,
+) -> ApiResult<Empty> {
+    caller.require_operator()?;
+    let ids = incident_ids("incident_ids", &req.incident_ids)?;
+    let reason = req
+        .reason
+        .ok_or_else(|| ApiError::invalid("reason", "is required"))?;
+    let by = caller.person;
+    app.mutate(&ids, move |incs, rec| ops::reopen(incs, &reason, &by, rec))
+        .await?;
+    ok(Empty {})
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct IncidentMerge {
+    /// 1 to 100 incidents to merge into the target.
+    pub source_incident_ids: Vec<String>,
+    pub target_incident_id: String,
+}
+
+#[utoipa::path(post, path = "/incident/merge", tag = TAG_INCIDENTS, request_body = IncidentMerge,
+    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
+async fn incident_merge(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<IncidentMerge>,
+) -> ApiResult<Empty> {
+    caller.require_operator()?;
+    let sources = incident_ids("source_incident_ids", &req.source_incident_ids)?;
+    let target = incident_id("target_incident_id", &req.target_incident_id)?;
+    if sources.contains(&target) {
+        return Err(ApiError::invalid(
+            "source_incident_ids",
+            "must not contain the target incident",
+        ));
+    }
+    let mut ids = vec![target];
+    ids.extend(sources);
+    let by = caller.person;
+    app.mutate(&ids, move |incs, rec| {
+        let (target, sources) = incs.split_first_mut().expect("the target is loaded first");
+        ops::merge(target, sources, &by, rec)
+    })
+    .await?;
+    ok(Empty {})
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct IncidentAssign {
+    pub incident_ids: Vec<String>,
+    pub assigned_to: AssignedTo,
+}
+
+#[utoipa::path(post, path = "/incident/assign", tag = TAG_INCIDENTS, request_body = IncidentAssign,
+    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
+async fn incident_assign(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<IncidentAssign>,
+) -> ApiResult<Empty> {
+    caller.require_operator()?;
+    let ids = incident_ids("incident_ids", &req.incident_ids)?;
+    let people = assignees(&app, "assigned_to", &req.assigned_to).await?;
+    let by = caller.person;
+    app.mutate(&ids, move |incs, rec| ops::assign(incs, &people, &by, rec))
+        .await?;
+    ok(Empty {})
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ResponderAdd {
+    pub incident_id: String,
+    pub person_ids: Vec<i64>,
+}
+
+#[utoipa::path(post, path = "/incident/responder/add", tag = TAG_INCIDENTS, request_body = ResponderAdd,
+    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
+async fn incident_responder_add(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<ResponderAdd>,
+) -> ApiResult<Empty> {
+    caller.require_operator()?;
+    let id = incident_id("incident_id", &req.incident_id)?;
+    let people = people(&app, "person_ids", &req.person_ids).await?;
+    let by = caller.person;
+    app.mutate(&[id], move |incs, rec| {
+        ops::add_responders(&mut incs[0], &people, &by, rec)
+    })
+    .await?;
+    ok(Empty {})
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct IncidentComment {
+    pub incident_ids: Vec<String>,
+    /// 1 to 10000 characters.
+    pub comment: String,
+}
+
+#[utoipa::path(post, path = "/incident/comment", tag = TAG_INCIDENTS, request_body = IncidentComment,
+    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
+async fn incident_comment(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<IncidentComment>,
+) -> ApiResult<Empty> {
+    caller.require_operator()?;
+    let ids = incident_ids("incident_ids", &req.incident_ids)?;
+    let by = caller.person;
+    let text = req.comment;
+    app.mutate(&ids, move |incs, rec| ops::comment(incs, &text, &by, rec))
+        .await?;
+    ok(Empty {})
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct IncidentReset {
+    pub incident_id: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub incident_severity: Option<String>,
+    pub impact: Option<String>,
+    pub root_cause: Option<String>,
+    pub resolution: Option<String>,
+}
+
+#[utoipa::path(post, path = "/incident/reset", tag = TAG_INCIDENTS, request_body = IncidentReset,
+    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
+async fn incident_reset(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<IncidentReset>,
+) -> ApiResult<Empty> {
+    caller.require_operator()?;
+    let id = incident_id("incident_id", &req.incident_id)?;
+    let reset = Reset {
+        title: req.title,
+        description: req.description,
+        impact: req.impact,
+        root_cause: req.root_cause,
+        resolution: req.resolution,
+        incident_severity: req.incident_severity,
+    };
+    let by = caller.person;
+    app.mutate(&[id], move |incs, rec| {
+        ops::reset(&mut incs[0], &reset, &by, rec)
+    })
+    .await?;
+    ok(Empty {})
+}
+
+/// Distinguishes an absent value (an error) from `null` (clears the field).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct FieldReset {
+    pub incident_id: String,
+    pub field_name: String,
+    /// Checked against the field's type and options; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Object)]
+    pub field_value: Option<Value>,
+}
+
+#[utoipa::path(post, path = "/incident/field/reset", tag = TAG_INCIDENTS, request_body = FieldReset,
+    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
+async fn incident_field_reset(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<FieldReset>,
+) -> ApiResult<Empty> {
+    caller.require_operator()?;
+    let id = incident_id("incident_id", &req.incident_id)?;
+    let value = req
+        .field_value
+        .ok_or_else(|| ApiError::invalid("field_value", "is required (null clears the field)"))?;
+    let def = app
+        .store
+        .fields()
+        .await?
+        .into_iter()
+        .find(|f| f.field_name == req.field_name)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "field_name",
+                format!("no custom field named {:?}", req.field_name),
+            )
+        })?;
+    let by = caller.person;
+    app.mutate(&[id], move |incs, rec| {
+        ops::reset_field(&mut incs[0], &def, &value, &by, rec)
+    })
+    .await?;
+    ok(Empty {})
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LabelsUpdate {
+    pub incident_id: String,
+    /// Labels to set (keys follow Prometheus label naming).
+    pub labels: Option<BTreeMap<String, String>>,
+    pub remove_keys: Option<Vec<String>>,
+}
+
+#[utoipa::path(post, path = "/incident/labels/update", tag = TAG_INCIDENTS, request_body = LabelsUpdate,
+    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
+async fn incident_labels_update(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<LabelsUpdate>,
+) -> ApiResult<Empty> {
+    caller.require_operator()?;
+    let id = incident_id("incident_id", &req.incident_id)?;
+    let set = req.labels.unwrap_or_default();
+    let remove = req.remove_keys.unwrap_or_default();
+    if set.is_empty() && remove.is_empty() {
+        return Err(ApiError::invalid(
+            "labels",
+            "give labels to set or remove_keys to remove",
+        ));
+    }
+    if set.len() > MAX_BATCH || remove.len() > MAX_BATCH {
+        return Err(ApiError::invalid("labels", "at most 100 labels per call"));
+    }
+    let by = caller.person;
+    app.mutate(&[id], move |incs, rec| {
+        ops::update_labels(&mut incs[0], &set, &remove, &by, rec)
+    })
+    .await?;
+    ok(Empty {})
+}

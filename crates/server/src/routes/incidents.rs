@@ -1,0 +1,361 @@
+//! Creating and reading incidents.
+
+use axum::extract::State;
+use dutyhook_domain::ids::is_object_id;
+use dutyhook_domain::incident::IncidentView;
+use dutyhook_domain::ops::{self, NewIncident, DESCRIPTION_CHARS, LONG_TEXT_CHARS};
+use dutyhook_domain::person::Person;
+use dutyhook_domain::severity::{Progress, Severity};
+use dutyhook_domain::timeline::TimelineEntry;
+use dutyhook_store::IncidentFilter;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{positive_id, ListData, Paging, TAG_INCIDENTS};
+use crate::auth::Caller;
+use crate::envelope::{ok, ApiJson, ApiResult, Envelope};
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::state::AppState;
+
+pub const MAX_BATCH: usize = 100;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(incident_create))
+        .routes(routes!(incident_info))
+        .routes(routes!(incident_list))
+        .routes(routes!(incident_list_by_ids))
+        .routes(routes!(incident_feed))
+}
+
+pub fn incident_id(field: &str, id: &str) -> Result<String, ApiError> {
+    if is_object_id(id) {
+        Ok(id.to_string())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            format!("{id:?} is not an incident id (24 lowercase hex characters)"),
+        ))
+    }
+}
+
+/// Checks a batch of ids; duplicates count once.
+pub fn incident_ids(field: &str, ids: &[String]) -> Result<Vec<String>, ApiError> {
+    if ids.is_empty() || ids.len() > MAX_BATCH {
+        return Err(ApiError::invalid(
+            field,
+            format!("must list 1 to {MAX_BATCH} incident ids, got {}", ids.len()),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id = incident_id(field, id)?;
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AssignedTo {
+    /// Always `assign`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub person_ids: Vec<i64>,
+}
+
+/// Resolves an assignment to the people it names (all must exist).
+pub async fn assignees(
+    app: &AppState,
+    field: &str,
+    a: &AssignedTo,
+) -> Result<Vec<Person>, ApiError> {
+    if a.kind != "assign" {
+        return Err(ApiError::invalid(
+            &format!("{field}.type"),
+            format!("{:?} is not supported: use \"assign\"", a.kind),
+        ));
+    }
+    let ids_field = format!("{field}.person_ids");
+    people(app, &ids_field, &a.person_ids).await
+}
+
+pub async fn people(app: &AppState, field: &str, ids: &[i64]) -> Result<Vec<Person>, ApiError> {
+    if ids.is_empty() || ids.len() > ops::MAX_RESPONDERS {
+        return Err(ApiError::invalid(
+            field,
+            format!("must list 1 to {} people", ops::MAX_RESPONDERS),
+        ));
+    }
+    for id in ids {
+        positive_id(field, *id)?;
+    }
+    Ok(app
+        .store
+        .people(ids)
+        .await?
+        .into_iter()
+        .map(|p| p.person)
+        .collect())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct IncidentCreate {
+    /// 3 to 200 characters.
+    pub title: String,
+    /// `Critical`, `Warning` or `Info`.
+    pub incident_severity: String,
+    pub channel_id: Option<i64>,
+    /// At most 6144 characters.
+    pub description: Option<String>,
+    pub impact: Option<String>,
+    pub assigned_to: Option<AssignedTo>,
+    #[schema(value_type = Object)]
+    pub fields: Option<Map<String, Value>>,
+}
+
+#[utoipa::path(post, path = "/incident/create", tag = TAG_INCIDENTS, request_body = IncidentCreate,
+    responses((status = 200, body = Envelope<IncidentView>), (status = "4XX", body = ErrorEnvelope)))]
+async fn incident_create(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<IncidentCreate>,
+) -> ApiResult<IncidentView> {
+    caller.require_operator()?;
+    let title = ops::validate_title(&req.title)?;
+    let severity: Severity = ops::parse_severity("incident_severity", &req.incident_severity)?;
+    let description = ops::validate_text(
+        "description",
+        req.description.as_deref().unwrap_or(""),
+        DESCRIPTION_CHARS,
+    )?;
+    let impact = ops::validate_text(
+        "impact",
+        req.impact.as_deref().unwrap_or(""),
+        LONG_TEXT_CHARS,
+    )?;
+    let (channel_id, channel_name) = match req.channel_id.unwrap_or(0) {
+        0 => (0, String::new()),
+        id => {
+            positive_id("channel_id", id)?;
+            let c = app
+                .store
+                .channel(id)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("channel {id} does not exist")))?;
+            (c.channel_id, c.channel_name)
+        }
+    };
+    let assignees = match &req.assigned_to {
+        Some(a) => assignees(&app, "assigned_to", a).await?,
+        None => vec![],
+    };
+    if req.assigned_to.is_some() {
+        ops::validate_people_list("assigned_to.person_ids", &assignees)?;
+    }
+    let defs = app.store.fields().await?;
+    let fields = ops::validate_fields(&defs, &req.fields.unwrap_or_default())?;
+    let input = NewIncident {
+        title,
+        severity,
+        channel_id,
+        channel_name,
+        description,
+        impact,
+        assignees,
+        fields,
+    };
+    let creator = caller.person.clone();
+    let created = app
+        .mutate(&[], move |incs, rec| {
+            incs.push(ops::create(input, &creator, rec));
+            Ok(())
+        })
+        .await?;
+    ok(created[0].view(&app.render))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct IncidentInfo {
+    pub incident_id: String,
+}
+
+#[utoipa::path(post, path = "/incident/info", tag = TAG_INCIDENTS, request_body = IncidentInfo,
+    responses((status = 200, body = Envelope<IncidentView>), (status = "4XX", body = ErrorEnvelope)))]
+async fn incident_info(
+    State(app): State<AppState>,
+    _caller: Caller,
+    ApiJson(req): ApiJson<IncidentInfo>,
+) -> ApiResult<IncidentView> {
+    let id = incident_id("incident_id", &req.incident_id)?;
+    match app.store.incident(&id).await? {
+        Some(inc) => ok(inc.view(&app.render)),
+        None => Err(ApiError::NotFound(format!("incident {id} does not exist"))),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct IncidentList {
+    pub p: Option<i64>,
+    pub limit: Option<i64>,
+    /// Unix seconds; incidents that started at or after it.
+    pub start_time: Option<i64>,
+    /// Unix seconds; incidents that started before it.
+    pub end_time: Option<i64>,
+    /// `Triggered`, `Processing`, `Closed`, or several separated by commas.
+    pub progress: Option<String>,
+    /// `Critical`, `Warning`, `Info`, or several separated by commas.
+    pub incident_severity: Option<String>,
+    pub channel_ids: Option<Vec<i64>>,
+    /// Text in title, description or labels; an incident id; a 6-character num.
+    pub query: Option<String>,
+    pub title: Option<String>,
+}
+
+fn split_enum<T>(
+    field: &str,
+    s: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    allowed: &str,
+) -> Result<Vec<T>, ApiError> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            parse(v)
+                .ok_or_else(|| ApiError::invalid(field, format!("{v:?} is not one of {allowed}")))
+        })
+        .collect()
+}
+
+#[utoipa::path(post, path = "/incident/list", tag = TAG_INCIDENTS, request_body = IncidentList,
+    responses((status = 200, body = Envelope<ListData<IncidentView>>), (status = "4XX", body = ErrorEnvelope)))]
+async fn incident_list(
+    State(app): State<AppState>,
+    _caller: Caller,
+    ApiJson(req): ApiJson<IncidentList>,
+) -> ApiResult<ListData<IncidentView>> {
+    let page = Paging {
+        p: req.p,
+        limit: req.limit,
+    }
+    .page()?;
+    let start_time = req
+        .start_time
+        .ok_or_else(|| ApiError::invalid("start_time", "is required (Unix seconds)"))?;
+    let end_time = req
+        .end_time
+        .ok_or_else(|| ApiError::invalid("end_time", "is required (Unix seconds)"))?;
+    if start_time < 0 || end_time <= start_time {
+        return Err(ApiError::invalid(
+            "end_time",
+            "must be after start_time, both Unix seconds ≥ 0",
+        ));
+    }
+    let filter = IncidentFilter {
+        start_time,
+        end_time,
+        progress: split_enum(
+            "progress",
+            req.progress.as_deref().unwrap_or(""),
+            Progress::parse,
+            "Triggered, Processing, Closed",
+        )?,
+        severities: split_enum(
+            "incident_severity",
+            req.incident_severity.as_deref().unwrap_or(""),
+            |s| Severity::parse(s).map(|v| v.as_str().to_string()),
+            "Critical, Warning, Info",
+        )?,
+        channel_ids: req.channel_ids.unwrap_or_default(),
+        query: req
+            .query
+            .map(|q| q.trim().to_string())
+            .filter(|q| !q.is_empty()),
+        title: req
+            .title
+            .map(|q| q.trim().to_string())
+            .filter(|q| !q.is_empty()),
+    };
+    for text in [&filter.query, &filter.title].into_iter().flatten() {
+        if text.chars().count() > 200 {
+            return Err(ApiError::invalid("query", "must be at most 200 characters"));
+        }
+    }
+    let listing = app.store.list_incidents(&filter, page).await?;
+    ok(ListData::from(listing, page, |i| i.view(&app.render)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct IncidentIds {
+    pub incident_ids: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IncidentItems {
+    pub items: Vec<IncidentView>,
+}
+
+#[utoipa::path(post, path = "/incident/list-by-ids", tag = TAG_INCIDENTS, request_body = IncidentIds,
+    responses((status = 200, body = Envelope<IncidentItems>), (status = "4XX", body = ErrorEnvelope)))]
+async fn incident_list_by_ids(
+    State(app): State<AppState>,
+    _caller: Caller,
+    ApiJson(req): ApiJson<IncidentIds>,
+) -> ApiResult<IncidentItems> {
+    let ids = incident_ids("incident_ids", &req.incident_ids)?;
+    let mut found = vec![];
+    for chunk in ids.chunks(MAX_BATCH) {
+        for id in chunk {
+            if let Some(inc) = app.store.incident(id).await? {
+                found.push(inc.view(&app.render));
+            }
+        }
+    }
+    ok(IncidentItems { items: found })
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct IncidentFeed {
+    pub incident_id: String,
+    pub p: Option<i64>,
+    pub limit: Option<i64>,
+    /// Oldest first when true; newest first by default.
+    pub asc: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FeedData {
+    pub items: Vec<TimelineEntry>,
+    pub total: i64,
+    pub has_next_page: bool,
+}
+
+#[utoipa::path(post, path = "/incident/feed", tag = TAG_INCIDENTS, request_body = IncidentFeed,
+    responses((status = 200, body = Envelope<FeedData>), (status = "4XX", body = ErrorEnvelope)))]
+async fn incident_feed(
+    State(app): State<AppState>,
+    _caller: Caller,
+    ApiJson(req): ApiJson<IncidentFeed>,
+) -> ApiResult<FeedData> {
+    let id = incident_id("incident_id", &req.incident_id)?;
+    let page = Paging {
+        p: req.p,
+        limit: req.limit,
+    }
+    .page()?;
+    if app.store.incident(&id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("incident {id} does not exist")));
+    }
+    let listing = app.store.feed(&id, page, req.asc.unwrap_or(false)).await?;
+    let has_next_page = listing.has_next_page(page);
+    ok(FeedData {
+        items: listing.items,
+        total: listing.total,
+        has_next_page,
+    })
+}

@@ -1,0 +1,74 @@
+pub mod channels;
+pub mod directory;
+pub mod fields;
+pub mod incident_ops;
+pub mod incidents;
+pub mod system;
+
+use dutyhook_store::{Listing, Page};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+
+pub const TAG_PEOPLE: &str = "People, teams, keys, channels, fields";
+pub const TAG_INCIDENTS: &str = "Incidents";
+pub const TAG_SYSTEM: &str = "System";
+
+/// `p` from 1, `limit` from 1 to 100 (default 20).
+#[derive(Debug, Deserialize, ToSchema, Default)]
+pub struct Paging {
+    pub p: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+impl Paging {
+    pub fn page(&self) -> Result<Page, ApiError> {
+        let p = self.p.unwrap_or(1);
+        let limit = self.limit.unwrap_or(20);
+        if p < 1 {
+            return Err(ApiError::invalid(
+                "p",
+                format!("must be 1 or more, got {p}"),
+            ));
+        }
+        if !(1..=100).contains(&limit) {
+            return Err(ApiError::invalid(
+                "limit",
+                format!("must be from 1 to 100, got {limit}"),
+            ));
+        }
+        if p.checked_mul(limit).is_none_or(|n| n > 1_000_000_000) {
+            return Err(ApiError::invalid("p", "is too large"));
+        }
+        Ok(Page { p, limit })
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ListData<T: ToSchema> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub has_next_page: bool,
+}
+
+impl<T: ToSchema> ListData<T> {
+    pub fn from<S>(listing: Listing<S>, page: Page, f: impl FnMut(S) -> T) -> Self {
+        let has_next_page = listing.has_next_page(page);
+        ListData {
+            items: listing.items.into_iter().map(f).collect(),
+            total: listing.total,
+            has_next_page,
+        }
+    }
+}
+
+pub fn positive_id(field: &str, id: i64) -> Result<i64, ApiError> {
+    if id <= 0 {
+        return Err(ApiError::invalid(
+            field,
+            format!("must be a positive id, got {id}"),
+        ));
+    }
+    Ok(id)
+}

@@ -1,0 +1,43 @@
+use std::sync::Arc;
+
+use dutyhook_domain::incident::RenderContext;
+use dutyhook_domain::recorder::Recorder;
+use dutyhook_store::{IncidentOp, Store};
+
+use crate::error::ApiError;
+use dutyhook_domain::incident::Incident;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub key_secret: Arc<Vec<u8>>,
+    pub render: RenderContext,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl AppState {
+    pub fn recorder(&self) -> Recorder {
+        Recorder::new(now_ms(), self.render.clone())
+    }
+
+    /// Runs `op` over the incidents `ids` in one transaction with their events.
+    pub async fn mutate<F>(&self, ids: &[String], op: F) -> Result<Vec<Incident>, ApiError>
+    where
+        F: FnOnce(&mut Vec<Incident>, &mut Recorder) -> Result<(), dutyhook_domain::DomainError>
+            + Send
+            + 'static,
+    {
+        let op: IncidentOp = Box::new(op);
+        let (incidents, _rec) = self
+            .store
+            .mutate_incidents(ids, self.recorder(), op)
+            .await?;
+        Ok(incidents)
+    }
+}

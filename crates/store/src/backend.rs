@@ -1,0 +1,136 @@
+//! What differs between the two databases: how to connect, how writes are
+//! serialised, how rows are locked, which migrations run.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+use crate::{Result, Store, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_string()))
+        }
+    }
+
+    /// Appended to the SELECT that loads rows about to be changed.
+    pub(crate) fn lock_rows(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE OF i",
+        }
+    }
+}
+
+pub struct SqlStore {
+    pub(crate) backend: Backend,
+    /// SQLite: one connection, so writes queue in-process instead of failing
+    /// with SQLITE_BUSY. PostgreSQL: the same pool as `read`.
+    pub(crate) write: AnyPool,
+    pub(crate) read: AnyPool,
+    pub(crate) notify: Arc<tokio::sync::Notify>,
+}
+
+fn sqlite_url(url: &str) -> String {
+    // Create the file when missing, as `serve` promises.
+    if url.contains('?') || url.contains(":memory:") {
+        url.to_string()
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+type ConnectFuture<'c> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'c>>;
+
+fn sqlite_pragmas(
+    conn: &mut sqlx::AnyConnection,
+    _meta: sqlx::pool::PoolConnectionMetadata,
+) -> ConnectFuture<'_> {
+    Box::pin(async move {
+        // FULL: a committed event survives a power cut, not only a process crash.
+        conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;")
+            .await?;
+        Ok(())
+    })
+}
+
+/// Opens (creating a SQLite file if needed) and migrates the database at `url`.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    sqlx::any::install_default_drivers();
+    let backend = Backend::of_url(url)?;
+    let store = match backend {
+        Backend::Sqlite => {
+            let opts = AnyConnectOptions::from_str(&sqlite_url(url))?;
+            let pragmas = sqlite_pragmas;
+            let write = AnyPoolOptions::new()
+                .max_connections(1)
+                .after_connect(pragmas)
+                .connect_with(opts.clone())
+                .await?;
+            let read = AnyPoolOptions::new()
+                .max_connections(4)
+                .after_connect(pragmas)
+                .connect_with(opts)
+                .await?;
+            sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+            SqlStore {
+                backend,
+                write,
+                read,
+                notify: Default::default(),
+            }
+        }
+        Backend::Postgres => {
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            SqlStore {
+                backend,
+                write: pool.clone(),
+                read: pool,
+                notify: Default::default(),
+            }
+        }
+    };
+    Ok(Arc::new(store))
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    fn events_committed(&self) -> Arc<tokio::sync::Notify> {
+        self.notify.clone()
+    }
+
+    async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}

@@ -1,0 +1,507 @@
+//! People, teams, app keys, channels, custom field definitions, settings.
+
+use async_trait::async_trait;
+use dutyhook_domain::channel::{Channel, Grouping};
+use dutyhook_domain::field::FieldDef;
+use dutyhook_domain::person::{Person, Role};
+use dutyhook_domain::DomainError;
+use sqlx::{FromRow, Row};
+
+use crate::backend::SqlStore;
+use crate::sql::{now_s, Sql};
+use crate::{
+    AppKeyRecord, DirectoryStore, Listing, NewPerson, Page, PersonRecord, Result, StoreError,
+    TeamRecord,
+};
+
+#[derive(FromRow)]
+struct PersonRow {
+    id: i64,
+    name: String,
+    email: String,
+    role: String,
+    password_hash: String,
+    created_at: i64,
+}
+
+impl PersonRow {
+    fn into_record(self) -> Result<PersonRecord> {
+        let role = Role::parse(&self.role)
+            .ok_or_else(|| StoreError::Corrupt(format!("role {:?}", self.role)))?;
+        Ok(PersonRecord {
+            person: Person {
+                person_id: self.id,
+                person_name: self.name,
+                email: self.email,
+            },
+            role,
+            created_at: self.created_at,
+            password_hash: self.password_hash,
+        })
+    }
+}
+
+const PERSON_COLS: &str = "id, name, email, role, password_hash, created_at";
+
+#[derive(FromRow)]
+struct ChannelRow {
+    id: i64,
+    name: String,
+    team_id: i64,
+    description: String,
+    grouping: String,
+    storm_thresholds: String,
+    created_at: i64,
+}
+
+impl ChannelRow {
+    fn into_channel(self) -> Result<Channel> {
+        let grouping: Grouping = serde_json::from_str(&self.grouping)?;
+        Ok(Channel {
+            channel_id: self.id,
+            channel_name: self.name,
+            team_id: self.team_id,
+            description: self.description,
+            grouping,
+            storm_thresholds: serde_json::from_str(&self.storm_thresholds)?,
+            created_at: self.created_at,
+        })
+    }
+}
+
+const CHANNEL_COLS: &str = "id, name, team_id, description, grouping, storm_thresholds, created_at";
+
+async fn count(pool: &sqlx::AnyPool, sql: &str) -> Result<i64> {
+    let (n,): (i64,) = sqlx::query_as(sql).fetch_one(pool).await?;
+    Ok(n)
+}
+
+impl SqlStore {
+    async fn team_members(&self, team_id: i64) -> Result<Vec<i64>> {
+        let mut q = Sql::new("SELECT person_id FROM team_members WHERE team_id = ");
+        q.i64(team_id).push(" ORDER BY position");
+        let rows = q.query().fetch_all(&self.read).await?;
+        Ok(rows.iter().map(|r| r.get::<i64, _>(0)).collect())
+    }
+
+    async fn ensure_people_exist(&self, ids: &[i64]) -> Result<()> {
+        self.people(ids).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl DirectoryStore for SqlStore {
+    async fn create_person(&self, p: NewPerson) -> Result<PersonRecord> {
+        let mut q =
+            Sql::new("INSERT INTO people (name, email, role, password_hash, created_at) VALUES (");
+        q.text(&p.name)
+            .push(", ")
+            .text(&p.email)
+            .push(", ")
+            .text(p.role.as_str())
+            .push(", ");
+        q.text(&p.password_hash)
+            .push(", ")
+            .i64(now_s())
+            .push(") RETURNING ")
+            .push(PERSON_COLS);
+        let row: PersonRow = q.query_as().fetch_one(&self.write).await.map_err(|e| {
+            StoreError::conflict_or(e, || {
+                format!("email: a person with email {:?} already exists", p.email)
+            })
+        })?;
+        row.into_record()
+    }
+
+    async fn person(&self, person_id: i64) -> Result<Option<PersonRecord>> {
+        let mut q = Sql::new(&format!("SELECT {PERSON_COLS} FROM people WHERE id = "));
+        q.i64(person_id);
+        let row: Option<PersonRow> = q.query_as().fetch_optional(&self.read).await?;
+        row.map(PersonRow::into_record).transpose()
+    }
+
+    async fn person_by_email(&self, email: &str) -> Result<Option<PersonRecord>> {
+        let mut q = Sql::new(&format!("SELECT {PERSON_COLS} FROM people WHERE email = "));
+        q.text(email.to_ascii_lowercase());
+        let row: Option<PersonRow> = q.query_as().fetch_optional(&self.read).await?;
+        row.map(PersonRow::into_record).transpose()
+    }
+
+    async fn people(&self, ids: &[i64]) -> Result<Vec<PersonRecord>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut q = Sql::new(&format!("SELECT {PERSON_COLS} FROM people WHERE id IN "));
+        q.list_i64(ids);
+        let rows: Vec<PersonRow> = q.query_as().fetch_all(&self.read).await?;
+        let found: Vec<PersonRecord> = rows
+            .into_iter()
+            .map(PersonRow::into_record)
+            .collect::<Result<_>>()?;
+        ids.iter()
+            .map(|id| {
+                found
+                    .iter()
+                    .find(|p| p.person.person_id == *id)
+                    .cloned()
+                    .ok_or_else(|| DomainError::not_found("person", id).into())
+            })
+            .collect()
+    }
+
+    async fn list_people(&self, page: Page) -> Result<Listing<PersonRecord>> {
+        let mut q = Sql::new(&format!(
+            "SELECT {PERSON_COLS} FROM people ORDER BY id LIMIT "
+        ));
+        q.i64(page.limit).push(" OFFSET ").i64(page.offset());
+        let rows: Vec<PersonRow> = q.query_as().fetch_all(&self.read).await?;
+        Ok(Listing {
+            items: rows
+                .into_iter()
+                .map(PersonRow::into_record)
+                .collect::<Result<_>>()?,
+            total: count(&self.read, "SELECT COUNT(*) FROM people").await?,
+        })
+    }
+
+    async fn count_people(&self) -> Result<i64> {
+        count(&self.read, "SELECT COUNT(*) FROM people").await
+    }
+
+    async fn create_team(&self, name: &str, member_ids: &[i64]) -> Result<i64> {
+        self.ensure_people_exist(member_ids).await?;
+        let mut tx = self.write.begin().await?;
+        let mut q = Sql::new("INSERT INTO teams (name, created_at) VALUES (");
+        q.text(name).push(", ").i64(now_s()).push(") RETURNING id");
+        let (id,): (i64,) = q.query_as().fetch_one(&mut *tx).await.map_err(|e| {
+            StoreError::conflict_or(e, || {
+                format!("team_name: a team named {name:?} already exists")
+            })
+        })?;
+        for (pos, pid) in member_ids.iter().enumerate() {
+            let mut q =
+                Sql::new("INSERT INTO team_members (team_id, person_id, position) VALUES (");
+            q.i64(id)
+                .push(", ")
+                .i64(*pid)
+                .push(", ")
+                .i64(pos as i64)
+                .push(")");
+            q.query().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn update_team(
+        &self,
+        team_id: i64,
+        name: Option<&str>,
+        member_ids: Option<&[i64]>,
+    ) -> Result<()> {
+        if self.team(team_id).await?.is_none() {
+            return Err(DomainError::not_found("team", team_id).into());
+        }
+        if let Some(ids) = member_ids {
+            self.ensure_people_exist(ids).await?;
+        }
+        let mut tx = self.write.begin().await?;
+        if let Some(name) = name {
+            let mut q = Sql::new("UPDATE teams SET name = ");
+            q.text(name).push(" WHERE id = ").i64(team_id);
+            q.query().execute(&mut *tx).await.map_err(|e| {
+                StoreError::conflict_or(e, || {
+                    format!("team_name: a team named {name:?} already exists")
+                })
+            })?;
+        }
+        if let Some(ids) = member_ids {
+            let mut q = Sql::new("DELETE FROM team_members WHERE team_id = ");
+            q.i64(team_id);
+            q.query().execute(&mut *tx).await?;
+            for (pos, pid) in ids.iter().enumerate() {
+                let mut q =
+                    Sql::new("INSERT INTO team_members (team_id, person_id, position) VALUES (");
+                q.i64(team_id)
+                    .push(", ")
+                    .i64(*pid)
+                    .push(", ")
+                    .i64(pos as i64)
+                    .push(")");
+                q.query().execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn team(&self, team_id: i64) -> Result<Option<TeamRecord>> {
+        let mut q = Sql::new("SELECT id, name, created_at FROM teams WHERE id = ");
+        q.i64(team_id);
+        let row: Option<(i64, String, i64)> = q.query_as().fetch_optional(&self.read).await?;
+        match row {
+            None => Ok(None),
+            Some((team_id, team_name, created_at)) => Ok(Some(TeamRecord {
+                team_id,
+                team_name,
+                person_ids: self.team_members(team_id).await?,
+                created_at,
+            })),
+        }
+    }
+
+    async fn list_teams(&self, page: Page) -> Result<Listing<TeamRecord>> {
+        let mut q = Sql::new("SELECT id, name, created_at FROM teams ORDER BY id LIMIT ");
+        q.i64(page.limit).push(" OFFSET ").i64(page.offset());
+        let rows: Vec<(i64, String, i64)> = q.query_as().fetch_all(&self.read).await?;
+        let mut items = vec![];
+        for (team_id, team_name, created_at) in rows {
+            items.push(TeamRecord {
+                team_id,
+                team_name,
+                person_ids: self.team_members(team_id).await?,
+                created_at,
+            });
+        }
+        Ok(Listing {
+            items,
+            total: count(&self.read, "SELECT COUNT(*) FROM teams").await?,
+        })
+    }
+
+    async fn create_app_key(
+        &self,
+        person_id: i64,
+        name: &str,
+        key_hash: &str,
+        key_hint: &str,
+    ) -> Result<i64> {
+        let mut q = Sql::new(
+            "INSERT INTO app_keys (person_id, name, key_hash, key_hint, created_at) VALUES (",
+        );
+        q.i64(person_id)
+            .push(", ")
+            .text(name)
+            .push(", ")
+            .text(key_hash)
+            .push(", ");
+        q.text(key_hint)
+            .push(", ")
+            .i64(now_s())
+            .push(") RETURNING id");
+        let (id,): (i64,) = q.query_as().fetch_one(&self.write).await?;
+        Ok(id)
+    }
+
+    async fn list_app_keys(
+        &self,
+        person_id: Option<i64>,
+        page: Page,
+    ) -> Result<Listing<AppKeyRecord>> {
+        let mut q = Sql::new("SELECT id, person_id, name, key_hint, created_at FROM app_keys");
+        let mut c = Sql::new("SELECT COUNT(*) FROM app_keys");
+        if let Some(pid) = person_id {
+            q.push(" WHERE person_id = ").i64(pid);
+            c.push(" WHERE person_id = ").i64(pid);
+        }
+        q.push(" ORDER BY id LIMIT ")
+            .i64(page.limit)
+            .push(" OFFSET ")
+            .i64(page.offset());
+        let rows: Vec<(i64, i64, String, String, i64)> = q.query_as().fetch_all(&self.read).await?;
+        let (total,): (i64,) = c.query_as().fetch_one(&self.read).await?;
+        Ok(Listing {
+            items: rows
+                .into_iter()
+                .map(
+                    |(app_key_id, person_id, name, key_hint, created_at)| AppKeyRecord {
+                        app_key_id,
+                        person_id,
+                        name,
+                        key_hint,
+                        created_at,
+                    },
+                )
+                .collect(),
+            total,
+        })
+    }
+
+    async fn app_key(&self, app_key_id: i64) -> Result<Option<AppKeyRecord>> {
+        let mut q =
+            Sql::new("SELECT id, person_id, name, key_hint, created_at FROM app_keys WHERE id = ");
+        q.i64(app_key_id);
+        let row: Option<(i64, i64, String, String, i64)> =
+            q.query_as().fetch_optional(&self.read).await?;
+        Ok(row.map(
+            |(app_key_id, person_id, name, key_hint, created_at)| AppKeyRecord {
+                app_key_id,
+                person_id,
+                name,
+                key_hint,
+                created_at,
+            },
+        ))
+    }
+
+    async fn delete_app_key(&self, app_key_id: i64) -> Result<()> {
+        let mut q = Sql::new("DELETE FROM app_keys WHERE id = ");
+        q.i64(app_key_id);
+        let done = q.query().execute(&self.write).await?;
+        if done.rows_affected() == 0 {
+            return Err(DomainError::not_found("app key", app_key_id).into());
+        }
+        Ok(())
+    }
+
+    async fn person_by_key_hash(&self, key_hash: &str) -> Result<Option<PersonRecord>> {
+        let cols = PERSON_COLS
+            .split(", ")
+            .map(|c| format!("p.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut q = Sql::new(&format!(
+            "SELECT {cols} FROM app_keys k JOIN people p ON p.id = k.person_id WHERE k.key_hash = "
+        ));
+        q.text(key_hash);
+        let row: Option<PersonRow> = q.query_as().fetch_optional(&self.read).await?;
+        row.map(PersonRow::into_record).transpose()
+    }
+
+    async fn create_channel(&self, c: &Channel) -> Result<i64> {
+        let mut q = Sql::new("INSERT INTO channels (name, team_id, description, grouping, storm_thresholds, created_at) VALUES (");
+        q.text(&c.channel_name)
+            .push(", ")
+            .i64(c.team_id)
+            .push(", ")
+            .text(&c.description)
+            .push(", ");
+        q.text(serde_json::to_string(&c.grouping)?).push(", ");
+        q.text(serde_json::to_string(&c.storm_thresholds)?)
+            .push(", ")
+            .i64(now_s())
+            .push(") RETURNING id");
+        let name = c.channel_name.clone();
+        let (id,): (i64,) = q.query_as().fetch_one(&self.write).await.map_err(|e| {
+            StoreError::conflict_or(e, || {
+                format!("channel_name: a channel named {name:?} already exists")
+            })
+        })?;
+        Ok(id)
+    }
+
+    async fn update_channel(&self, c: &Channel) -> Result<()> {
+        let mut q = Sql::new("UPDATE channels SET name = ");
+        q.text(&c.channel_name).push(", team_id = ").i64(c.team_id);
+        q.push(", description = ").text(&c.description);
+        q.push(", grouping = ")
+            .text(serde_json::to_string(&c.grouping)?);
+        q.push(", storm_thresholds = ")
+            .text(serde_json::to_string(&c.storm_thresholds)?);
+        q.push(" WHERE id = ").i64(c.channel_id);
+        let name = c.channel_name.clone();
+        let done = q.query().execute(&self.write).await.map_err(|e| {
+            StoreError::conflict_or(e, || {
+                format!("channel_name: a channel named {name:?} already exists")
+            })
+        })?;
+        if done.rows_affected() == 0 {
+            return Err(DomainError::not_found("channel", c.channel_id).into());
+        }
+        Ok(())
+    }
+
+    async fn channel(&self, channel_id: i64) -> Result<Option<Channel>> {
+        let mut q = Sql::new(&format!("SELECT {CHANNEL_COLS} FROM channels WHERE id = "));
+        q.i64(channel_id);
+        let row: Option<ChannelRow> = q.query_as().fetch_optional(&self.read).await?;
+        row.map(ChannelRow::into_channel).transpose()
+    }
+
+    async fn list_channels(&self, page: Page) -> Result<Listing<Channel>> {
+        let mut q = Sql::new(&format!(
+            "SELECT {CHANNEL_COLS} FROM channels ORDER BY id LIMIT "
+        ));
+        q.i64(page.limit).push(" OFFSET ").i64(page.offset());
+        let rows: Vec<ChannelRow> = q.query_as().fetch_all(&self.read).await?;
+        Ok(Listing {
+            items: rows
+                .into_iter()
+                .map(ChannelRow::into_channel)
+                .collect::<Result<_>>()?,
+            total: count(&self.read, "SELECT COUNT(*) FROM channels").await?,
+        })
+    }
+
+    async fn create_field(&self, def: &FieldDef) -> Result<i64> {
+        let mut tx = self.write.begin().await?;
+        let mut q = Sql::new("INSERT INTO field_defs (name, doc) VALUES (");
+        q.text(&def.field_name).push(", '{}') RETURNING id");
+        let name = def.field_name.clone();
+        let (id,): (i64,) = q.query_as().fetch_one(&mut *tx).await.map_err(|e| {
+            StoreError::conflict_or(e, || {
+                format!("field_name: a field named {name:?} already exists")
+            })
+        })?;
+        let stored = FieldDef {
+            field_id: id,
+            ..def.clone()
+        };
+        let mut q = Sql::new("UPDATE field_defs SET doc = ");
+        q.text(serde_json::to_string(&stored)?)
+            .push(" WHERE id = ")
+            .i64(id);
+        q.query().execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn update_field(&self, def: &FieldDef) -> Result<()> {
+        let mut q = Sql::new("UPDATE field_defs SET name = ");
+        q.text(&def.field_name)
+            .push(", doc = ")
+            .text(serde_json::to_string(def)?);
+        q.push(" WHERE id = ").i64(def.field_id);
+        let name = def.field_name.clone();
+        let done = q.query().execute(&self.write).await.map_err(|e| {
+            StoreError::conflict_or(e, || {
+                format!("field_name: a field named {name:?} already exists")
+            })
+        })?;
+        if done.rows_affected() == 0 {
+            return Err(DomainError::not_found("field", def.field_id).into());
+        }
+        Ok(())
+    }
+
+    async fn delete_field(&self, field_id: i64) -> Result<()> {
+        let mut q = Sql::new("DELETE FROM field_defs WHERE id = ");
+        q.i64(field_id);
+        if q.query().execute(&self.write).await?.rows_affected() == 0 {
+            return Err(DomainError::not_found("field", field_id).into());
+        }
+        Ok(())
+    }
+
+    async fn fields(&self) -> Result<Vec<FieldDef>> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT doc FROM field_defs ORDER BY id")
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|(doc,)| Ok(serde_json::from_str(doc)?))
+            .collect()
+    }
+
+    async fn setting_or_init(&self, key: &str, init: &str) -> Result<String> {
+        let mut q = Sql::new("INSERT INTO settings (key, value) VALUES (");
+        q.text(key)
+            .push(", ")
+            .text(init)
+            .push(") ON CONFLICT (key) DO NOTHING");
+        q.query().execute(&self.write).await?;
+        let mut q = Sql::new("SELECT value FROM settings WHERE key = ");
+        q.text(key);
+        let (v,): (String,) = q.query_as().fetch_one(&self.write).await?;
+        Ok(v)
+    }
+}

@@ -1,0 +1,128 @@
+//! Storage: one interface ([`Store`]), two databases. SQLite is the embedded
+//! default, PostgreSQL the scale-out store. Both run the same SQL through
+//! sqlx's `Any` driver; what differs between them (connection set-up, the
+//! single SQLite writer, row locks) lives in [`backend`].
+
+pub mod backend;
+mod directory;
+mod error;
+mod incidents;
+mod outbox;
+mod sql;
+mod types;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use dutyhook_domain::channel::Channel;
+use dutyhook_domain::field::FieldDef;
+use dutyhook_domain::incident::Incident;
+use dutyhook_domain::recorder::Recorder;
+use dutyhook_domain::timeline::TimelineEntry;
+use dutyhook_domain::DomainError;
+
+pub use backend::{open, Backend};
+pub use error::StoreError;
+pub use types::*;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// An operation on incidents, run inside the store's transaction: it receives
+/// the locked incidents (in the order asked for) and may change them, push
+/// new ones, and record events and timeline records.
+pub type IncidentOp =
+    Box<dyn FnOnce(&mut Vec<Incident>, &mut Recorder) -> Result<(), DomainError> + Send>;
+
+#[async_trait]
+pub trait DirectoryStore: Send + Sync {
+    async fn create_person(&self, p: NewPerson) -> Result<PersonRecord>;
+    async fn person(&self, person_id: i64) -> Result<Option<PersonRecord>>;
+    async fn person_by_email(&self, email: &str) -> Result<Option<PersonRecord>>;
+    /// The people with these ids, in the order given; `NotFound` names the first missing one.
+    async fn people(&self, ids: &[i64]) -> Result<Vec<PersonRecord>>;
+    async fn list_people(&self, page: Page) -> Result<Listing<PersonRecord>>;
+    async fn count_people(&self) -> Result<i64>;
+
+    async fn create_team(&self, name: &str, member_ids: &[i64]) -> Result<i64>;
+    async fn update_team(
+        &self,
+        team_id: i64,
+        name: Option<&str>,
+        member_ids: Option<&[i64]>,
+    ) -> Result<()>;
+    async fn team(&self, team_id: i64) -> Result<Option<TeamRecord>>;
+    async fn list_teams(&self, page: Page) -> Result<Listing<TeamRecord>>;
+
+    async fn create_app_key(
+        &self,
+        person_id: i64,
+        name: &str,
+        key_hash: &str,
+        key_hint: &str,
+    ) -> Result<i64>;
+    async fn list_app_keys(
+        &self,
+        person_id: Option<i64>,
+        page: Page,
+    ) -> Result<Listing<AppKeyRecord>>;
+    async fn app_key(&self, app_key_id: i64) -> Result<Option<AppKeyRecord>>;
+    async fn delete_app_key(&self, app_key_id: i64) -> Result<()>;
+    async fn person_by_key_hash(&self, key_hash: &str) -> Result<Option<PersonRecord>>;
+
+    async fn create_channel(&self, c: &Channel) -> Result<i64>;
+    async fn update_channel(&self, c: &Channel) -> Result<()>;
+    async fn channel(&self, channel_id: i64) -> Result<Option<Channel>>;
+    async fn list_channels(&self, page: Page) -> Result<Listing<Channel>>;
+
+    async fn create_field(&self, def: &FieldDef) -> Result<i64>;
+    async fn update_field(&self, def: &FieldDef) -> Result<()>;
+    async fn delete_field(&self, field_id: i64) -> Result<()>;
+    async fn fields(&self) -> Result<Vec<FieldDef>>;
+
+    /// A value kept for the installation, created with `init` on first use.
+    async fn setting_or_init(&self, key: &str, init: &str) -> Result<String>;
+}
+
+#[async_trait]
+pub trait IncidentStore: Send + Sync {
+    /// Locks the incidents `ids`, runs `op`, and writes in ONE transaction the
+    /// incidents it touched, their timeline records and their events. If any
+    /// id is unknown or `op` fails, nothing is written.
+    async fn mutate_incidents(
+        &self,
+        ids: &[String],
+        rec: Recorder,
+        op: IncidentOp,
+    ) -> Result<(Vec<Incident>, Recorder)>;
+    async fn incident(&self, incident_id: &str) -> Result<Option<Incident>>;
+    async fn incidents(&self, ids: &[String]) -> Result<Vec<Incident>>;
+    async fn list_incidents(
+        &self,
+        filter: &IncidentFilter,
+        page: Page,
+    ) -> Result<Listing<Incident>>;
+    async fn feed(
+        &self,
+        incident_id: &str,
+        page: Page,
+        asc: bool,
+    ) -> Result<Listing<TimelineEntry>>;
+    /// Ids of open incidents whose snooze ended at or before `now_s`.
+    async fn due_snoozes(&self, now_s: i64, limit: i64) -> Result<Vec<String>>;
+}
+
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Events in commit order, after sequence number `after_seq`.
+    async fn events_after(&self, after_seq: i64, limit: i64) -> Result<Vec<StoredEvent>>;
+    async fn count_events(&self) -> Result<i64>;
+}
+
+#[async_trait]
+pub trait Store: DirectoryStore + IncidentStore + OutboxStore {
+    fn backend(&self) -> Backend;
+    async fn ping(&self) -> Result<()>;
+    /// Wakes whoever waits for new events (the delivery dispatcher).
+    fn events_committed(&self) -> Arc<tokio::sync::Notify>;
+    async fn close(&self);
+}

@@ -1,0 +1,45 @@
+use async_trait::async_trait;
+use sqlx::FromRow;
+
+use crate::backend::SqlStore;
+use crate::sql::Sql;
+use crate::{OutboxStore, Result, StoredEvent};
+
+#[derive(FromRow)]
+struct EventRow {
+    seq: i64,
+    event_id: String,
+    event_type: String,
+    subject_kind: String,
+    subject_id: String,
+    event_time: i64,
+    payload: String,
+}
+
+#[async_trait]
+impl OutboxStore for SqlStore {
+    async fn events_after(&self, after_seq: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+        let mut q = Sql::new("SELECT seq, event_id, event_type, subject_kind, subject_id, event_time, payload FROM events WHERE seq > ");
+        q.i64(after_seq).push(" ORDER BY seq LIMIT ").i64(limit);
+        let rows: Vec<EventRow> = q.query_as().fetch_all(&self.read).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| StoredEvent {
+                seq: r.seq,
+                event_id: r.event_id,
+                event_type: r.event_type,
+                subject_kind: r.subject_kind,
+                subject_id: r.subject_id,
+                event_time: r.event_time,
+                payload: r.payload,
+            })
+            .collect())
+    }
+
+    async fn count_events(&self) -> Result<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM events")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(n)
+    }
+}

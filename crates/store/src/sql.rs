@@ -1,0 +1,127 @@
+//! A statement with `$n` placeholders (understood by both SQLite and
+//! PostgreSQL) built together with its values.
+
+use sqlx::any::AnyArguments;
+use sqlx::query::{Query, QueryAs};
+use sqlx::{Any, FromRow};
+
+#[derive(Debug, Clone)]
+pub(crate) enum Bind {
+    I64(i64),
+    Text(String),
+    OptText(Option<String>),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Sql {
+    pub text: String,
+    binds: Vec<Bind>,
+}
+
+impl Sql {
+    pub fn new(text: &str) -> Self {
+        Sql {
+            text: text.to_string(),
+            binds: vec![],
+        }
+    }
+
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    pub fn bind(&mut self, b: Bind) -> &mut Self {
+        self.binds.push(b);
+        self.text.push_str(&format!("${}", self.binds.len()));
+        self
+    }
+
+    pub fn i64(&mut self, v: i64) -> &mut Self {
+        self.bind(Bind::I64(v))
+    }
+
+    pub fn text(&mut self, v: impl Into<String>) -> &mut Self {
+        self.bind(Bind::Text(v.into()))
+    }
+
+    pub fn opt_text(&mut self, v: Option<String>) -> &mut Self {
+        self.bind(Bind::OptText(v))
+    }
+
+    /// `(v1, v2, …)` for an `IN` list; never empty (an impossible value stands in).
+    pub fn list_text(&mut self, values: &[String]) -> &mut Self {
+        self.push("(");
+        if values.is_empty() {
+            self.text("\u{0}");
+        }
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.text(v.clone());
+        }
+        self.push(")")
+    }
+
+    pub fn list_i64(&mut self, values: &[i64]) -> &mut Self {
+        self.push("(");
+        if values.is_empty() {
+            self.i64(i64::MIN);
+        }
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.i64(*v);
+        }
+        self.push(")")
+    }
+
+    pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
+        let mut q = sqlx::query(&self.text);
+        for b in &self.binds {
+            q = match b {
+                Bind::I64(v) => q.bind(*v),
+                Bind::Text(v) => q.bind(v.clone()),
+                Bind::OptText(v) => q.bind(v.clone()),
+            };
+        }
+        q
+    }
+
+    pub fn query_as<T>(&self) -> QueryAs<'_, Any, T, AnyArguments<'_>>
+    where
+        T: for<'r> FromRow<'r, sqlx::any::AnyRow>,
+    {
+        let mut q = sqlx::query_as(&self.text);
+        for b in &self.binds {
+            q = match b {
+                Bind::I64(v) => q.bind(*v),
+                Bind::Text(v) => q.bind(v.clone()),
+                Bind::OptText(v) => q.bind(v.clone()),
+            };
+        }
+        q
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+pub(crate) fn like_contains(needle: &str) -> String {
+    let mut out = String::from("%");
+    for c in needle.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+pub(crate) fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

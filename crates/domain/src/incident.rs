@@ -42,6 +42,9 @@ pub struct Incident {
     pub incident_status: Status,
     pub progress: Progress,
     pub created_at: i64,
+    /// Creation time in milliseconds: orders incidents created in the same second.
+    #[serde(default)]
+    pub created_ms: i64,
     pub updated_at: i64,
     pub start_time: i64,
     pub last_time: i64,

@@ -173,6 +173,7 @@ pub fn create(input: NewIncident, creator: &Person, rec: &mut Recorder) -> Incid
         incident_status: Status::from(input.severity),
         progress: Progress::Triggered,
         created_at: now,
+        created_ms: rec.now_ms,
         updated_at: now,
         start_time: now,
         last_time: 0,

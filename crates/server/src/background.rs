@@ -26,7 +26,7 @@ pub async fn snooze_expiry(app: AppState, every: Duration, mut shutdown: Shutdow
 
 /// Emits `i_wake` (no person) for every incident whose snooze has ended.
 pub async fn wake_due(app: &AppState) -> Result<usize, crate::error::ApiError> {
-    let now_s = crate::state::now_ms() / 1000;
+    let now_s = app.clock.now_ms() / 1000;
     let ids = app.store.due_snoozes(now_s, 100).await?;
     if ids.is_empty() {
         return Ok(0);

@@ -51,6 +51,7 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, A
             account_id: 1,
             account_name: config.account_name.clone(),
         },
+        clock: state::Clock::default(),
     })
 }
 

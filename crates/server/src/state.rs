@@ -12,18 +12,37 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub key_secret: Arc<Vec<u8>>,
     pub render: RenderContext,
+    pub clock: Clock,
 }
 
-pub fn now_ms() -> i64 {
+pub fn system_now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
 
+/// Wall-clock time plus an offset that only tests move forward (to let a
+/// snooze expire without waiting a minute).
+#[derive(Clone, Default)]
+pub struct Clock {
+    offset_ms: Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl Clock {
+    pub fn now_ms(&self) -> i64 {
+        system_now_ms() + self.offset_ms.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn advance(&self, by: std::time::Duration) {
+        self.offset_ms
+            .fetch_add(by.as_millis() as i64, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 impl AppState {
     pub fn recorder(&self) -> Recorder {
-        Recorder::new(now_ms(), self.render.clone())
+        Recorder::new(self.clock.now_ms(), self.render.clone())
     }
 
     /// Runs `op` over the incidents `ids` in one transaction with their events.

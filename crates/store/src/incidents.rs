@@ -40,7 +40,7 @@ fn in_order(found: Vec<Incident>, ids: &[String]) -> Result<Vec<Incident>> {
 
 async fn upsert(tx: &mut Transaction<'_, Any>, inc: &Incident) -> Result<()> {
     let mut q = Sql::new(
-        "INSERT INTO incidents (id, num, channel_id, progress, severity, start_time, created_at, updated_at, \
+        "INSERT INTO incidents (id, num, channel_id, progress, severity, start_time, created_at, created_ms, updated_at, \
          snoozed_before, title, description, labels_text, doc) VALUES (",
     );
     q.text(&inc.incident_id)
@@ -56,6 +56,8 @@ async fn upsert(tx: &mut Transaction<'_, Any>, inc: &Incident) -> Result<()> {
     q.i64(inc.start_time)
         .push(", ")
         .i64(inc.created_at)
+        .push(", ")
+        .i64(inc.created_ms)
         .push(", ")
         .i64(inc.updated_at)
         .push(", ");
@@ -207,7 +209,7 @@ impl IncidentStore for SqlStore {
     ) -> Result<Listing<Incident>> {
         let mut q = Sql::new(SELECT_INCIDENT);
         push_filter(&mut q, filter);
-        q.push(" ORDER BY i.start_time DESC, i.id DESC LIMIT ")
+        q.push(" ORDER BY i.start_time DESC, i.created_ms DESC, i.id DESC LIMIT ")
             .i64(page.limit)
             .push(" OFFSET ")
             .i64(page.offset());

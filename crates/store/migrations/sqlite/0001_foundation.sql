@@ -59,6 +59,7 @@ CREATE TABLE incidents (
     severity TEXT NOT NULL,
     start_time INTEGER NOT NULL,
     created_at INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
     snoozed_before INTEGER NOT NULL,
     title TEXT NOT NULL,
@@ -66,7 +67,7 @@ CREATE TABLE incidents (
     labels_text TEXT NOT NULL,
     doc TEXT NOT NULL
 );
-CREATE INDEX incidents_start ON incidents(start_time, id);
+CREATE INDEX incidents_start ON incidents(start_time, created_ms, id);
 CREATE INDEX incidents_num ON incidents(num);
 CREATE INDEX incidents_snoozed ON incidents(snoozed_before) WHERE snoozed_before > 0;
 

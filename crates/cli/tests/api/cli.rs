@@ -1,0 +1,167 @@
+//! The `dutyhook` binary itself: its commands and what a newcomer sees.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+
+use crate::helpers::{Db, TestDb};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_dutyhook");
+
+both_dbs!(
+    admin_create_prints_one_json_line,
+    serve_on_empty_database_prints_the_first_admin
+);
+
+/// Starts `dutyhook serve` on a random port; answers the child, its address,
+/// and the lines it printed before listening.
+pub fn start_serve(url: &str) -> (Child, String, Vec<String>) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", url])
+        .env("DUTYHOOK_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn dutyhook");
+    let mut lines = vec![];
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            panic!("dutyhook serve exited early; printed {lines:?}");
+        }
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            let addr = rest.split_whitespace().next().unwrap().to_string();
+            lines.push(line);
+            std::thread::spawn(move || for _ in reader.lines() {});
+            return (child, addr, lines);
+        }
+        lines.push(line);
+    }
+}
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("DUTYHOOK_LOG", "warn")
+        .output()
+        .expect("run dutyhook");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn admin_create_prints_one_json_line(db: Db) {
+    let db = TestDb::new(db).await;
+    let (ok, _, err) = run(&["migrate", "--database", &db.url]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(&[
+        "admin",
+        "create",
+        "--name",
+        "Ada",
+        "--email",
+        "ada@example.com",
+        "--database",
+        &db.url,
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 1, "exactly one line: {out}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["person_id", "app_key", "password"]);
+    assert!(v["person_id"].as_i64().unwrap() > 0);
+    assert!(v["password"].as_str().unwrap().len() >= 16);
+    let (ok, _, err) = run(&[
+        "admin",
+        "create",
+        "--name",
+        "Ada",
+        "--email",
+        "ada@example.com",
+        "--database",
+        &db.url,
+    ]);
+    assert!(
+        !ok && err.contains("email"),
+        "a duplicate is refused clearly: {err}"
+    );
+    let (ok, _, err) = run(&[
+        "admin",
+        "create",
+        "--name",
+        "Ada",
+        "--email",
+        "nope",
+        "--database",
+        &db.url,
+    ]);
+    assert!(!ok && err.contains("email"), "{err}");
+
+    // The key works against a server on the same database, and serve does not make a second admin.
+    let (mut child, addr, printed) = start_serve(&db.url);
+    assert!(
+        !printed.iter().any(|l| l.contains("app key")),
+        "{printed:?}"
+    );
+    let resp = reqwest::Client::new()
+        .post(format!("http://{addr}/person/list"))
+        .bearer_auth(v["app_key"].as_str().unwrap())
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let people: Value = resp.json().await.unwrap();
+    assert_eq!(people["data"]["items"][0]["role"], json!("admin"));
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+async fn serve_on_empty_database_prints_the_first_admin(db: Db) {
+    let db = TestDb::new(db).await;
+    let (mut child, addr, printed) = start_serve(&db.url);
+    let key_line = printed
+        .iter()
+        .find(|l| l.contains("app key:"))
+        .unwrap_or_else(|| panic!("no key printed: {printed:?}"));
+    let key = key_line.split_whitespace().last().unwrap();
+    assert!(printed
+        .iter()
+        .any(|l| l.contains("console login:") && l.contains('@')));
+    assert!(printed.iter().any(|l| l.contains("password:")));
+    let resp = reqwest::Client::new()
+        .post(format!("http://{addr}/channel/create"))
+        .bearer_auth(key)
+        .json(&json!({"channel_name": "First"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+#[test]
+fn version_and_help() {
+    let (ok, out, _) = run(&["--version"]);
+    assert!(ok && out.contains(env!("CARGO_PKG_VERSION")), "{out}");
+    let (ok, out, _) = run(&["--help"]);
+    assert!(ok);
+    for cmd in ["serve", "migrate", "admin"] {
+        assert!(out.contains(cmd), "--help lists {cmd}: {out}");
+    }
+    let (ok, out, _) = run(&["serve", "--help"]);
+    assert!(
+        ok && out.contains("DUTYHOOK_DATABASE_URL") && out.contains("--public-url"),
+        "{out}"
+    );
+    let (ok, _, err) = run(&["migrate", "--database", "mysql://x"]);
+    assert!(
+        !ok && err.contains("sqlite://"),
+        "an unsupported URL says what is supported: {err}"
+    );
+}

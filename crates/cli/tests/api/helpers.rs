@@ -1,0 +1,273 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use dutyhook_server::bootstrap::create_admin;
+use dutyhook_server::AppState;
+use dutyhook_store::Store;
+use rand::Rng;
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `async fn NAME(db: Db)` of the calling module once on
+/// SQLite and once on PostgreSQL.
+macro_rules! both_dbs {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(crate::helpers::Db::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(crate::helpers::Db::Postgres).await } )*
+        }
+    };
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var("DUTYHOOK_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A database that exists for one test and is removed afterwards.
+pub struct TestDb {
+    pub url: String,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn new(db: Db) -> TestDb {
+        match db {
+            Db::Sqlite => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let url = format!("sqlite://{}", dir.path().join("dutyhook.db").display());
+                TestDb {
+                    url,
+                    pg_name: None,
+                    _dir: Some(dir),
+                }
+            }
+            Db::Postgres => {
+                let name = format!("dh_test_{:016x}", rand::thread_rng().gen::<u64>());
+                let admin = pg_admin_url();
+                let mut conn: sqlx::PgConnection =
+                    sqlx::Connection::connect(&admin).await.unwrap_or_else(|e| {
+                        panic!("PostgreSQL at {admin} is needed for these tests: {e}")
+                    });
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create database");
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_string())
+                    .expect("URL with a database");
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    pg_name: Some(name),
+                    _dir: None,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_name.take() {
+            let admin = pg_admin_url();
+            // Drop runs outside async; a short-lived runtime on its own thread does the cleanup.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                rt.block_on(async move {
+                    let mut conn: sqlx::PgConnection =
+                        sqlx::Connection::connect(&admin).await.ok()?;
+                    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await
+                        .ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+pub struct TestApp {
+    pub addr: String,
+    pub key: String,
+    pub admin_id: i64,
+    pub store: Arc<dyn Store>,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    pub db: TestDb,
+}
+
+pub const PUBLIC_URL: &str = "http://dutyhook.test:8080";
+
+impl TestApp {
+    pub async fn spawn(db: Db) -> TestApp {
+        let db = TestDb::new(db).await;
+        let store = dutyhook_store::open(&db.url).await.expect("open store");
+        let config = dutyhook_server::Config {
+            public_url: PUBLIC_URL.into(),
+            account_name: "dutyhook".into(),
+            snooze_check_every: Duration::from_millis(50),
+        };
+        let state = dutyhook_server::state(store.clone(), &config)
+            .await
+            .expect("state");
+        let (admin, _) = create_admin(&state, "Ada Admin", "ada@example.com")
+            .await
+            .expect("admin");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().unwrap().to_string();
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(dutyhook_server::serve(listener, state.clone(), config, rx));
+        TestApp {
+            addr,
+            key: admin.app_key,
+            admin_id: admin.person_id,
+            store,
+            state,
+            client: reqwest::Client::new(),
+            shutdown: tx,
+            db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// POSTs JSON with the admin's key; answers (status, body).
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.post_as(&self.key.clone(), path, body).await
+    }
+
+    pub async fn post_as(&self, key: &str, path: &str, body: Value) -> (u16, Value) {
+        let resp = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        let v = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("{path} answered non-JSON: {text}"));
+        (status, v)
+    }
+
+    /// POSTs and expects success; answers `data`.
+    pub async fn ok(&self, path: &str, body: Value) -> Value {
+        let (status, v) = self.post(path, body.clone()).await;
+        assert_eq!(status, 200, "{path} {body} answered {v}");
+        v["data"].clone()
+    }
+
+    /// POSTs and expects the error `code` with `status`; answers the message.
+    pub async fn fails(&self, path: &str, body: Value, status: u16, code: &str) -> String {
+        let (got, v) = self.post(path, body.clone()).await;
+        assert_eq!(
+            (got, v["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{path} {body} answered {v}"
+        );
+        assert!(
+            v["request_id"].as_str().is_some_and(|s| !s.is_empty()),
+            "{v}"
+        );
+        v["error"]["message"].as_str().unwrap().to_string()
+    }
+
+    pub async fn events(&self) -> Vec<Value> {
+        self.store
+            .events_after(0, 100_000)
+            .await
+            .expect("events")
+            .into_iter()
+            .map(|e| {
+                let v: Value = serde_json::from_str(&e.payload).expect("payload is JSON");
+                assert_eq!(v["event_id"], json!(e.event_id));
+                assert_eq!(v["event_type"], json!(e.event_type));
+                v
+            })
+            .collect()
+    }
+
+    pub async fn event_count(&self) -> usize {
+        self.store.count_events().await.unwrap() as usize
+    }
+
+    /// The events recorded after the first `skip`.
+    pub async fn events_since(&self, skip: usize) -> Vec<Value> {
+        self.events().await.into_iter().skip(skip).collect()
+    }
+
+    pub async fn person(&self, name: &str, email: &str, role: &str) -> (i64, String) {
+        let id = self
+            .ok(
+                "/person/create",
+                json!({"person_name": name, "email": email, "role": role}),
+            )
+            .await["person_id"]
+            .as_i64()
+            .unwrap();
+        let key = self
+            .ok("/app-key/create", json!({"name": "test", "person_id": id}))
+            .await["app_key"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        (id, key)
+    }
+
+    pub async fn channel(&self, name: &str) -> i64 {
+        self.ok("/channel/create", json!({"channel_name": name}))
+            .await["channel_id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    pub async fn incident(&self, title: &str) -> String {
+        self.ok(
+            "/incident/create",
+            json!({"title": title, "incident_severity": "Warning"}),
+        )
+        .await["incident_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub async fn info(&self, id: &str) -> Value {
+        self.ok("/incident/info", json!({"incident_id": id})).await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+pub fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}

@@ -1,0 +1,15 @@
+//! Integration tests: each starts the real server on a random port against a
+//! fresh database (SQLite file or PostgreSQL database) and talks HTTP to it.
+//! `both_dbs!` runs every test body once per database.
+
+#[macro_use]
+mod helpers;
+
+mod auth;
+mod cli;
+mod crash;
+mod directory;
+mod errors;
+mod events;
+mod openapi;
+mod reads;

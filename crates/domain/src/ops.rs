@@ -549,10 +549,9 @@ pub fn merge(
         }
     }
     target.alert_cnt += moved;
-    if moved > 0 {
-        if target.last_time < sources.iter().map(|s| s.last_time).max().unwrap_or(0) {
-            target.last_time = sources.iter().map(|s| s.last_time).max().unwrap_or(0);
-        }
+    let latest_source = sources.iter().map(|s| s.last_time).max().unwrap_or(0);
+    if moved > 0 && target.last_time < latest_source {
+        target.last_time = latest_source;
     }
     target.updated_at = now;
     let ids: Vec<String> = sources.iter().map(|s| s.incident_id.clone()).collect();
@@ -590,6 +589,9 @@ pub fn comment(
     }
     Ok(())
 }
+
+/// Where one of the incident's free-text fields lives.
+type TextSlot = fn(&mut Incident) -> &mut String;
 
 #[derive(Debug, Default, Clone)]
 pub struct Reset {
@@ -648,7 +650,7 @@ pub fn reset(
         ));
     }
     let now = rec.now_s();
-    let texts: [(Option<String>, fn(&mut Incident) -> &mut String, EventType); 5] = [
+    let texts: [(Option<String>, TextSlot, EventType); 5] = [
         (title, |i| &mut i.title, EventType::i_r_title),
         (desc, |i| &mut i.description, EventType::i_r_desc),
         (impact, |i| &mut i.impact, EventType::i_r_impact),

@@ -14,28 +14,48 @@ both_dbs!(
     serve_on_empty_database_prints_the_first_admin
 );
 
-/// Starts `dutyhook serve` on a random port; answers the child, its address,
+/// A `dutyhook serve` process, killed (SIGKILL) when dropped so a failing
+/// test never leaves one behind.
+pub struct Serve(Child);
+
+impl Serve {
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Starts `dutyhook serve` on a random port; answers the process, its address,
 /// and the lines it printed before listening.
-pub fn start_serve(url: &str) -> (Child, String, Vec<String>) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", url])
-        .env("DUTYHOOK_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn dutyhook");
+pub fn start_serve(url: &str) -> (Serve, String, Vec<String>) {
+    let mut serve = Serve(
+        Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", url])
+            .env("DUTYHOOK_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn dutyhook"),
+    );
     let mut lines = vec![];
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut reader = BufReader::new(serve.0.stdout.take().unwrap());
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap() == 0 {
-            panic!("dutyhook serve exited early; printed {lines:?}");
+            let status = serve.0.wait();
+            panic!("dutyhook serve exited early ({status:?}); printed {lines:?}");
         }
         if let Some(rest) = line.split("listening on http://").nth(1) {
             let addr = rest.split_whitespace().next().unwrap().to_string();
             lines.push(line);
             std::thread::spawn(move || for _ in reader.lines() {});
-            return (child, addr, lines);
+            return (serve, addr, lines);
         }
         lines.push(line);
     }
@@ -117,8 +137,7 @@ async fn admin_create_prints_one_json_line(db: Db) {
     assert_eq!(resp.status().as_u16(), 200);
     let people: Value = resp.json().await.unwrap();
     assert_eq!(people["data"]["items"][0]["role"], json!("admin"));
-    child.kill().unwrap();
-    let _ = child.wait();
+    child.kill();
 }
 
 async fn serve_on_empty_database_prints_the_first_admin(db: Db) {
@@ -141,8 +160,7 @@ async fn serve_on_empty_database_prints_the_first_admin(db: Db) {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    child.kill().unwrap();
-    let _ = child.wait();
+    child.kill();
 }
 
 #[test]

@@ -57,8 +57,7 @@ async fn kill_mid_load_keeps_the_outbox_exact(db: Db) {
         }));
     }
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
+    child.kill();
     let mut confirmed = HashSet::new();
     for t in tasks {
         confirmed.extend(t.await.unwrap());
@@ -130,8 +129,7 @@ async fn kill_mid_load_keeps_the_outbox_exact(db: Db) {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    child.kill().unwrap();
-    let _ = child.wait();
+    child.kill();
     let store = dutyhook_store::open(&db.url).await.unwrap();
     assert_eq!(store.count_events().await.unwrap() as usize, before + 1);
     store.close().await;

@@ -1,1 +1,7 @@
+//! Delivery: how a push is made. The rules that must be exact — signatures,
+//! retry schedules, the outbound address policy — are pure functions here,
+//! tested against the spec's vectors and fuzzable.
 
+pub mod outbound;
+pub mod retry;
+pub mod signature;

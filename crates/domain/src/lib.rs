@@ -6,6 +6,7 @@ pub mod channel;
 pub mod error;
 pub mod event;
 pub mod field;
+pub mod headers;
 pub mod ids;
 pub mod incident;
 pub mod labels;
@@ -13,6 +14,7 @@ pub mod ops;
 pub mod person;
 pub mod recorder;
 pub mod severity;
+pub mod template;
 pub mod timeline;
 
 pub use error::DomainError;

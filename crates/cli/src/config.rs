@@ -50,6 +50,11 @@ struct FileConfig {
     public_url: Option<String>,
     account_name: Option<String>,
     snooze_check_ms: Option<u64>,
+    /// `default` or `public-only`.
+    outbound_policy: Option<String>,
+    outbound_allow: Option<Vec<String>>,
+    outbound_deny: Option<Vec<String>>,
+    history_retention_days: Option<u64>,
 }
 
 pub struct Resolved {
@@ -59,11 +64,18 @@ pub struct Resolved {
 }
 
 pub fn server_config_defaults() -> dutyhook_server::Config {
-    dutyhook_server::Config {
-        public_url: format!("http://{DEFAULT_LISTEN}"),
-        account_name: "dutyhook".into(),
-        snooze_check_every: Duration::from_secs(1),
-    }
+    dutyhook_server::Config::new(&format!("http://{DEFAULT_LISTEN}"))
+}
+
+fn cidrs(key: &str, list: Option<Vec<String>>) -> Result<Vec<ipnet::IpNet>, String> {
+    list.unwrap_or_default()
+        .iter()
+        .map(|c| {
+            c.parse::<ipnet::IpNet>()
+                .or_else(|_| c.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("{key}: {c:?} is not a CIDR such as 10.0.0.0/8"))
+        })
+        .collect()
 }
 
 impl ServeArgs {
@@ -104,13 +116,30 @@ impl ServeArgs {
         if snooze_check_every < Duration::from_millis(10) {
             return Err("snooze_check_ms must be at least 10".into());
         }
+        let base = match file.outbound_policy.as_deref() {
+            None | Some("default") => dutyhook_delivery::outbound::Base::Default,
+            Some("public-only") => dutyhook_delivery::outbound::Base::PublicOnly,
+            Some(other) => {
+                return Err(format!(
+                    "outbound_policy: {other:?} is not \"default\" or \"public-only\""
+                ))
+            }
+        };
+        let allow = cidrs("outbound_allow", file.outbound_allow)?;
+        let deny = cidrs("outbound_deny", file.outbound_deny)?;
+        let retention_days = file.history_retention_days.unwrap_or(7);
+        if !(1..=365).contains(&retention_days) {
+            return Err("history_retention_days must be from 1 to 365".into());
+        }
         Ok(Resolved {
             listen,
             database_url,
             server: dutyhook_server::Config {
-                public_url: public_url.trim_end_matches('/').to_string(),
                 account_name: file.account_name.unwrap_or(defaults.account_name),
                 snooze_check_every,
+                outbound: dutyhook_delivery::outbound::Policy { base, allow, deny },
+                history_retention: Duration::from_secs(retention_days * 24 * 3600),
+                ..dutyhook_server::Config::new(&public_url)
             },
         })
     }

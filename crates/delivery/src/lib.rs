@@ -2,6 +2,8 @@
 //! retry schedules, the outbound address policy — are pure functions here,
 //! tested against the spec's vectors and fuzzable.
 
+pub mod dispatcher;
 pub mod outbound;
+pub mod push;
 pub mod retry;
 pub mod signature;

@@ -122,6 +122,8 @@ pub struct NewEvent {
     pub event_time_ms: i64,
     pub subject_kind: SubjectKind,
     pub subject_id: String,
+    /// The channel of the subject (0 = none): webhooks filter on it.
+    pub channel_id: i64,
     pub payload: String,
 }
 

@@ -16,5 +16,6 @@ pub mod recorder;
 pub mod severity;
 pub mod template;
 pub mod timeline;
+pub mod webhook;
 
 pub use error::DomainError;

@@ -72,6 +72,7 @@ impl Recorder {
             event_time_ms: self.now_ms,
             subject_kind: SubjectKind::Incident,
             subject_id: incident.incident_id.clone(),
+            channel_id: incident.channel_id,
             payload: Value::Object(doc).to_string(),
         });
         self.note(incident, event_type.as_str(), person, Value::Object(extra));

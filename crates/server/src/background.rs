@@ -37,3 +37,19 @@ pub async fn wake_due(app: &AppState) -> Result<usize, crate::error::ApiError> {
     tracing::debug!(count = n, "woke snoozed incidents");
     Ok(n)
 }
+
+/// Deletes history older than `retention`, every minute.
+pub async fn prune_history(app: AppState, retention: Duration, mut shutdown: Shutdown) {
+    loop {
+        let cutoff = app.clock.now_ms() - retention.as_millis() as i64;
+        match app.store.prune_attempts(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(pruned = n, "pruned invocation history"),
+            Err(e) => tracing::warn!(error = %e, "pruning history failed; will retry"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}

@@ -32,6 +32,26 @@ pub struct Config {
     pub public_url: String,
     pub account_name: String,
     pub snooze_check_every: Duration,
+    pub outbound: dutyhook_delivery::outbound::Policy,
+    pub delivery: dutyhook_delivery::dispatcher::DeliveryConfig,
+    /// How long the invocation history is kept.
+    pub history_retention: Duration,
+    /// Fixed DNS answers (tests); empty in production.
+    pub dns_overrides: std::collections::HashMap<String, Vec<std::net::IpAddr>>,
+}
+
+impl Config {
+    pub fn new(public_url: &str) -> Self {
+        Config {
+            public_url: public_url.trim_end_matches('/').to_string(),
+            account_name: "dutyhook".into(),
+            snooze_check_every: Duration::from_secs(1),
+            outbound: Default::default(),
+            delivery: Default::default(),
+            history_retention: Duration::from_secs(7 * 24 * 3600),
+            dns_overrides: Default::default(),
+        }
+    }
 }
 
 /// Builds the state: loads (or creates) the installation's key secret.
@@ -52,6 +72,11 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, A
             account_name: config.account_name.clone(),
         },
         clock: state::Clock::default(),
+        pusher: dutyhook_delivery::push::Pusher::new(
+            config.outbound.clone(),
+            config.dns_overrides.clone(),
+        ),
+        outbound: config.outbound.clone(),
     })
 }
 
@@ -62,6 +87,8 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::fields::router())
         .merge(routes::incidents::router())
         .merge(routes::incident_ops::router())
+        .merge(routes::webhooks::router())
+        .merge(routes::history::router())
         .merge(routes::system::router())
 }
 
@@ -124,6 +151,18 @@ pub async fn serve(
         config.snooze_check_every,
         shutdown.clone(),
     ));
+    let dispatcher = dutyhook_delivery::dispatcher::Dispatcher::new(
+        state.store.clone(),
+        state.pusher.clone(),
+        config.delivery.clone(),
+    );
+    let owns_database = state.store.backend() == dutyhook_store::Backend::Sqlite;
+    let delivery = tokio::spawn(dispatcher.run(shutdown.clone(), owns_database));
+    let pruning = tokio::spawn(background::prune_history(
+        state.clone(),
+        config.history_retention,
+        shutdown.clone(),
+    ));
     let mut stop = shutdown.clone();
     let result = axum::serve(listener, app(state))
         .with_graceful_shutdown(async move {
@@ -135,5 +174,7 @@ pub async fn serve(
         })
         .await;
     bg.abort();
+    pruning.abort();
+    let _ = tokio::time::timeout(Duration::from_secs(5), delivery).await;
     result
 }

@@ -13,6 +13,8 @@ pub struct AppState {
     pub key_secret: Arc<Vec<u8>>,
     pub render: RenderContext,
     pub clock: Clock,
+    pub pusher: dutyhook_delivery::push::Pusher,
+    pub outbound: dutyhook_delivery::outbound::Policy,
 }
 
 pub fn system_now_ms() -> i64 {

@@ -7,6 +7,7 @@ use dutyhook_domain::incident::Incident;
 use dutyhook_domain::recorder::Recorder;
 use dutyhook_domain::severity::Progress;
 use dutyhook_domain::timeline::TimelineEntry;
+use dutyhook_domain::webhook::{WebhookConfig, WebhookKind};
 use dutyhook_domain::DomainError;
 use sqlx::{Any, Transaction};
 
@@ -91,7 +92,14 @@ async fn insert_timeline(tx: &mut Transaction<'_, Any>, t: &TimelineEntry) -> Re
     Ok(())
 }
 
-pub(crate) async fn insert_event(tx: &mut Transaction<'_, Any>, e: &NewEvent) -> Result<()> {
+/// Inserts an event and, in the same transaction, one delivery per
+/// subscribed integration: the subscription snapshot is the one in force
+/// when the change committed.
+pub(crate) async fn insert_event(
+    tx: &mut Transaction<'_, Any>,
+    e: &NewEvent,
+    subscribers: &[(i64, WebhookConfig)],
+) -> Result<()> {
     let mut q = Sql::new("INSERT INTO events (event_id, event_type, subject_kind, subject_id, event_time, payload) VALUES (");
     q.text(&e.event_id)
         .push(", ")
@@ -104,9 +112,45 @@ pub(crate) async fn insert_event(tx: &mut Transaction<'_, Any>, e: &NewEvent) ->
         .i64(e.event_time_ms)
         .push(", ")
         .text(&e.payload)
-        .push(")");
-    q.query().execute(&mut **tx).await?;
+        .push(") RETURNING seq");
+    let (seq,): (i64,) = q.query_as().fetch_one(&mut **tx).await?;
+    for (integration_id, cfg) in subscribers {
+        if cfg.subscribes(e.event_type, e.channel_id) {
+            let mut q = Sql::new("INSERT INTO deliveries (event_seq, integration_id, subject_key, state, next_at, created_at) VALUES (");
+            q.i64(seq)
+                .push(", ")
+                .i64(*integration_id)
+                .push(", ")
+                .text(&e.subject_id)
+                .push(", 'pending', ");
+            q.i64(e.event_time_ms)
+                .push(", ")
+                .i64(e.event_time_ms)
+                .push(")");
+            q.query().execute(&mut **tx).await?;
+        }
+    }
     Ok(())
+}
+
+/// Enabled webhooks of `kind`, read inside the transaction that fans out.
+pub(crate) async fn subscribers(
+    tx: &mut Transaction<'_, Any>,
+    kind: WebhookKind,
+) -> Result<Vec<(i64, WebhookConfig)>> {
+    let mut q = Sql::new("SELECT id, config FROM integrations WHERE enabled = 1 AND kind = ");
+    q.text(kind.integration_kind());
+    let rows: Vec<(i64, String)> = q.query_as().fetch_all(&mut **tx).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, config) in rows {
+        match serde_json::from_str::<WebhookConfig>(&config) {
+            Ok(cfg) => out.push((id, cfg)),
+            Err(e) => {
+                tracing::error!(integration_id = id, error = %e, "unreadable webhook config; skipped")
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn push_filter(q: &mut Sql, f: &IncidentFilter) {
@@ -178,8 +222,13 @@ impl IncidentStore for SqlStore {
         for t in &rec.timeline {
             insert_timeline(&mut tx, t).await?;
         }
+        let subscribers = if rec.events.is_empty() {
+            vec![]
+        } else {
+            subscribers(&mut tx, WebhookKind::Incident).await?
+        };
         for e in &rec.events {
-            insert_event(&mut tx, e).await?;
+            insert_event(&mut tx, e, &subscribers).await?;
         }
         tx.commit().await?;
         if !rec.events.is_empty() {

@@ -4,9 +4,11 @@
 //! single SQLite writer, row locks) lives in [`backend`].
 
 pub mod backend;
+mod deliveries;
 mod directory;
 mod error;
 mod incidents;
+mod integrations;
 mod outbox;
 mod sql;
 mod types;
@@ -119,7 +121,80 @@ pub trait OutboxStore: Send + Sync {
 }
 
 #[async_trait]
-pub trait Store: DirectoryStore + IncidentStore + OutboxStore {
+pub trait IntegrationStore: Send + Sync {
+    async fn create_integration(&self, r: &IntegrationRecord) -> Result<i64>;
+    /// Writes name, team, enabled state and config (not the secrets).
+    async fn update_integration(&self, r: &IntegrationRecord) -> Result<()>;
+    async fn integration(&self, integration_id: i64) -> Result<Option<IntegrationRecord>>;
+    async fn list_integrations(
+        &self,
+        kinds: &[String],
+        page: Page,
+    ) -> Result<Listing<IntegrationRecord>>;
+    /// Deletes the integration and its unsent deliveries.
+    async fn delete_integration(&self, integration_id: i64) -> Result<()>;
+    async fn set_integration_enabled(
+        &self,
+        integration_id: i64,
+        enabled: bool,
+        reason: &str,
+    ) -> Result<()>;
+    /// The current secret becomes the previous one, signed with until `previous_until_ms`.
+    async fn rotate_secret(
+        &self,
+        integration_id: i64,
+        new_secret: &str,
+        previous_until_ms: i64,
+    ) -> Result<()>;
+}
+
+#[async_trait]
+pub trait DeliveryStore: Send + Sync {
+    /// Leases up to `limit` due deliveries (oldest unfinished per integration
+    /// and subject only; first attempts before retries), skipping `exclude`.
+    async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: i64,
+        exclude: &[i64],
+    ) -> Result<Vec<ClaimedDelivery>>;
+    /// Records the attempt and settles the delivery, in one transaction.
+    async fn complete_delivery(
+        &self,
+        delivery_id: i64,
+        resolution: DeliveryResolution,
+        attempt: &AttemptRecord,
+    ) -> Result<()>;
+    /// Gives a leased delivery back without an attempt (paused endpoint, shutdown).
+    async fn release_delivery(&self, delivery_id: i64, next_at_ms: i64) -> Result<()>;
+    async fn release_expired_leases(&self, now_ms: i64) -> Result<u64>;
+    /// A new delivery of a recorded event (resend).
+    async fn enqueue_delivery(
+        &self,
+        event_id: &str,
+        integration_id: i64,
+        now_ms: i64,
+    ) -> Result<i64>;
+    /// An attempt outside the queue (test pushes, custom actions).
+    async fn record_attempt(&self, attempt: &AttemptRecord) -> Result<()>;
+    async fn list_attempts(
+        &self,
+        filter: &AttemptFilter,
+        page: Page,
+    ) -> Result<Listing<AttemptRecord>>;
+    async fn attempt(&self, invocation_id: &str) -> Result<Option<AttemptRecord>>;
+    /// `(state, attempts, next_at)` of a delivery.
+    async fn delivery_state(&self, delivery_id: i64) -> Result<Option<(String, i64, i64)>>;
+    /// Deletes attempts (and finished deliveries) older than `before_ms`.
+    async fn prune_attempts(&self, before_ms: i64) -> Result<u64>;
+    async fn delivery_stats(&self) -> Result<DeliveryStats>;
+}
+
+#[async_trait]
+pub trait Store:
+    DirectoryStore + IncidentStore + OutboxStore + IntegrationStore + DeliveryStore
+{
     fn backend(&self) -> Backend;
     async fn ping(&self) -> Result<()>;
     /// Wakes whoever waits for new events (the delivery dispatcher).

@@ -87,3 +87,86 @@ pub struct StoredEvent {
     pub event_time: i64,
     pub payload: String,
 }
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegrationRecord {
+    pub integration_id: i64,
+    /// `incident_webhook`, `alert_webhook`, `custom_action`, `alert_source`.
+    pub kind: String,
+    pub name: String,
+    pub team_id: i64,
+    pub enabled: bool,
+    pub disabled_reason: String,
+    /// Kind-specific settings, secrets included.
+    pub config: serde_json::Value,
+    pub secret: String,
+    pub previous_secret: String,
+    /// Until when (ms) pushes also carry the previous secret's signature.
+    pub previous_secret_until: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A delivery leased to this process, with the event it carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedDelivery {
+    pub delivery_id: i64,
+    pub integration_id: i64,
+    /// Attempts made before this one.
+    pub attempts: i64,
+    pub event: StoredEvent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryResolution {
+    Done,
+    Failed,
+    RetryAt(i64),
+}
+
+/// One attempt of the invocation history (`delivery.md`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptRecord {
+    pub invocation_id: String,
+    pub integration_id: i64,
+    pub integration_kind: String,
+    pub delivery_id: i64,
+    pub event_id: String,
+    pub event_type: String,
+    pub subject_kind: String,
+    pub subject_id: String,
+    pub attempt: i64,
+    pub test: bool,
+    /// ms
+    pub event_time: i64,
+    /// ms
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub success: bool,
+    pub http_status: i64,
+    pub error_class: String,
+    pub error: String,
+    /// `{url, headers, body}` with secret header values masked.
+    pub request: serde_json::Value,
+    /// `{headers, body, truncated}`.
+    pub response: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AttemptFilter {
+    pub integration_id: i64,
+    /// ms, inclusive
+    pub from: i64,
+    /// ms, exclusive
+    pub to: i64,
+    pub subject_id: Option<String>,
+    pub event_type: Option<String>,
+    pub success: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeliveryStats {
+    pub pending: i64,
+    /// Creation time (ms) of the oldest unfinished delivery; 0 when none.
+    pub oldest_pending_at: i64,
+}

@@ -118,11 +118,11 @@ impl TestApp {
     pub async fn spawn(db: Db) -> TestApp {
         let db = TestDb::new(db).await;
         let store = dutyhook_store::open(&db.url).await.expect("open store");
-        let config = dutyhook_server::Config {
-            public_url: PUBLIC_URL.into(),
-            account_name: "dutyhook".into(),
-            snooze_check_every: Duration::from_millis(50),
-        };
+        let mut config = dutyhook_server::Config::new(PUBLIC_URL);
+        config.snooze_check_every = Duration::from_millis(50);
+        config.delivery.poll = Duration::from_millis(50);
+        config.delivery.schedule = dutyhook_delivery::retry::Schedule { scale: 0.001 };
+        config.delivery.circuit_open = Duration::from_millis(300);
         let state = dutyhook_server::state(store.clone(), &config)
             .await
             .expect("state");

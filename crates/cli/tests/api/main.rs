@@ -13,3 +13,5 @@ mod errors;
 mod events;
 mod openapi;
 mod reads;
+mod receiver;
+mod webhooks;

@@ -1,9 +1,12 @@
 pub mod channels;
 pub mod directory;
 pub mod fields;
+pub mod history;
 pub mod incident_ops;
 pub mod incidents;
+pub mod samples;
 pub mod system;
+pub mod webhooks;
 
 use dutyhook_store::{Listing, Page};
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,585 @@
+//! Incident webhooks end to end: real pushes to a real local receiver.
+
+use std::time::Duration;
+
+use dutyhook_delivery::signature::{secret_key, verify};
+use serde_json::{json, Value};
+
+use crate::helpers::{now_s, Db, TestApp};
+use crate::receiver::{Received, Reply, TestReceiver};
+
+both_dbs!(
+    pushes_are_the_outbox_payloads_signed,
+    filters_by_channel_and_type,
+    body_template_shapes_the_body,
+    retries_keep_event_id_until_success,
+    client_errors_are_final_and_410_disables,
+    order_per_incident_holds,
+    history_resend_and_test_push,
+    secrets_are_masked_and_rotation_signs_twice,
+    endpoints_and_fields_are_validated,
+);
+
+async fn hook(app: &TestApp, url: &str, extra: Value) -> (i64, String) {
+    let mut body = json!({"kind": "incident", "name": "test hook", "endpoint": url, "retry_policy": "backoff"});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let d = app.ok("/integration/webhook/create", body).await;
+    (
+        d["integration_id"].as_i64().unwrap(),
+        d["signing_secret"].as_str().unwrap().to_string(),
+    )
+}
+
+fn check_signed(r: &Received, secret: &str) {
+    let id = r.header("webhook-id");
+    let ts: i64 = r.header("webhook-timestamp").parse().expect("timestamp");
+    assert!((ts - now_s()).abs() < 60);
+    let key = secret_key(secret).unwrap();
+    assert!(
+        verify(&key, &id, ts, &r.body, &r.header("webhook-signature")),
+        "the signature verifies"
+    );
+}
+
+async fn pushes_are_the_outbox_payloads_signed(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let rx = TestReceiver::start().await;
+    let (_, secret) = hook(
+        &app,
+        &rx.url,
+        json!({"headers": [{"key": "X-Token", "value": "t0k", "secret": true}]}),
+    )
+    .await;
+    let (bob, _) = app.person("Bob", "bob@example.com", "member").await;
+    let inc = app.ok("/incident/create", json!({"title": "Pushed", "incident_severity": "Critical", "assigned_to": {"type": "assign", "person_ids": [bob]}})).await;
+    let id = inc["incident_id"].as_str().unwrap().to_string();
+    app.ok("/incident/ack", json!({"incident_ids": [id]})).await;
+    app.ok(
+        "/incident/comment",
+        json!({"incident_ids": [id], "comment": "hi"}),
+    )
+    .await;
+    app.ok("/incident/resolve", json!({"incident_ids": [id]}))
+        .await;
+    let outbox = app.store.events_after(0, 100).await.unwrap();
+    let got = rx.wait_for(outbox.len()).await;
+    assert_eq!(got.len(), 5);
+    for (r, e) in got.iter().zip(&outbox) {
+        assert_eq!(
+            r.body.as_ref(),
+            e.payload.as_bytes(),
+            "the stored payload, byte for byte"
+        );
+        assert_eq!(r.header("webhook-id"), e.event_id);
+        assert_eq!(r.header("content-type"), "application/json");
+        assert!(r.header("user-agent").starts_with("dutyhook/"));
+        assert_eq!(r.header("x-token"), "t0k");
+        check_signed(r, &secret);
+    }
+    let types: Vec<String> = got
+        .iter()
+        .map(|r| r.json()["event_type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(types, ["i_new", "i_assign", "i_ack", "i_comm", "i_rslv"]);
+}
+
+async fn filters_by_channel_and_type(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (rx_a, rx_b) = (TestReceiver::start().await, TestReceiver::start().await);
+    let ch1 = app.channel("One").await;
+    let ch2 = app.channel("Two").await;
+    hook(
+        &app,
+        &rx_a.url,
+        json!({"channel_ids": [ch1], "event_types": ["i_ack"]}),
+    )
+    .await;
+    hook(&app, &rx_b.url, json!({})).await;
+    let a = app
+        .ok(
+            "/incident/create",
+            json!({"title": "In one", "incident_severity": "Info", "channel_id": ch1}),
+        )
+        .await;
+    let b = app
+        .ok(
+            "/incident/create",
+            json!({"title": "In two", "incident_severity": "Info", "channel_id": ch2}),
+        )
+        .await;
+    let ids = [a["incident_id"].clone(), b["incident_id"].clone()];
+    app.ok("/incident/ack", json!({"incident_ids": ids})).await;
+    rx_b.wait_for(4).await;
+    let got = rx_a.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got_a = rx_a.received();
+    assert_eq!(got_a.len(), 1, "only i_ack in channel One");
+    assert_eq!(got[0].json()["event_type"], json!("i_ack"));
+    assert_eq!(got[0].json()["incident"]["channel_id"], json!(ch1));
+    assert_eq!(rx_b.received().len(), 4);
+    // A disabled webhook is not subscribed.
+    let (c_id, _) = hook(&app, &rx_a.url, json!({"enabled": false})).await;
+    let _ = c_id;
+    app.incident("While disabled").await;
+    rx_b.wait_for(5).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rx_a.received().len(), 1);
+}
+
+async fn body_template_shapes_the_body(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let rx = TestReceiver::start().await;
+    let tpl = r#"{"text": "[{{incident.incident_severity}}] {{incident.title}}", "labels": "{{incident.labels}}", "n": "{{incident.alert_cnt}}", "x": "{{nope}}"}"#;
+    let (_, secret) = hook(&app, &rx.url, json!({"body_template": tpl})).await;
+    app.ok(
+        "/incident/create",
+        json!({"title": "Templated", "incident_severity": "Warning"}),
+    )
+    .await;
+    let got = rx.wait_for(1).await;
+    assert_eq!(
+        got[0].json(),
+        json!({"text": "[Warning] Templated", "labels": {}, "n": 0, "x": "{{nope}}"})
+    );
+    check_signed(&got[0], &secret);
+    let m = app.fails("/integration/webhook/create", json!({"kind": "incident", "name": "bad", "endpoint": rx.url, "body_template": "{\"a\": }"}), 400, "InvalidParameter").await;
+    assert!(m.contains("body_template") && m.contains("line 1"), "{m}");
+}
+
+async fn retries_keep_event_id_until_success(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let rx = TestReceiver::start().await;
+    rx.script([
+        Reply::status(503),
+        Reply {
+            headers: vec![("retry-after", "0".into())],
+            ..Reply::status(429)
+        },
+    ]);
+    let (hid, _) = hook(&app, &rx.url, json!({})).await;
+    app.incident("Flaky receiver").await;
+    let got = rx.wait_for(3).await;
+    let ids: Vec<String> = got.iter().map(|r| r.header("webhook-id")).collect();
+    assert!(
+        ids.iter().all(|i| i == &ids[0]),
+        "same event_id on every attempt"
+    );
+    assert_eq!(got[0].body, got[2].body, "same body on every attempt");
+    let hist = wait_history(&app, hid, 3).await;
+    let attempts: Vec<(i64, String, i64)> = hist
+        .iter()
+        .map(|h| {
+            (
+                h["attempt"].as_i64().unwrap(),
+                h["status"].as_str().unwrap().to_string(),
+                h["http_status"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            (3, "success".into(), 200),
+            (2, "failure".into(), 429),
+            (1, "failure".into(), 503)
+        ],
+        "newest first"
+    );
+    assert_eq!(hist[1]["error_class"], json!("http_status"));
+}
+
+async fn wait_history(app: &TestApp, integration_id: i64, n: usize) -> Vec<Value> {
+    for _ in 0..500 {
+        let h = app.ok("/integration/history/list", json!({"integration_id": integration_id, "start_time": now_s() - 600, "end_time": now_s() + 600, "limit": 100})).await;
+        let items = h["items"].as_array().unwrap().clone();
+        if items.len() >= n {
+            return items;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("history never reached {n} records");
+}
+
+async fn client_errors_are_final_and_410_disables(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let rx = TestReceiver::start().await;
+    rx.script([Reply::status(404)]);
+    let (hid, _) = hook(&app, &rx.url, json!({})).await;
+    app.incident("Not found there").await;
+    wait_history(&app, hid, 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rx.received().len(), 1, "a 404 is not retried");
+    rx.script([Reply::status(410)]);
+    app.incident("Gone").await;
+    wait_history(&app, hid, 2).await;
+    let info = app
+        .ok("/integration/webhook/info", json!({"integration_id": hid}))
+        .await;
+    assert_eq!(info["enabled"], json!(false));
+    assert!(
+        info["disabled_reason"].as_str().unwrap().contains("410"),
+        "{info}"
+    );
+    app.incident("After gone").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rx.received().len(), 2, "disabled: no more pushes");
+    app.ok(
+        "/integration/webhook/enable",
+        json!({"integration_id": hid}),
+    )
+    .await;
+    app.incident("Enabled again").await;
+    rx.wait_for(3).await;
+}
+
+async fn order_per_incident_holds(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let rx = TestReceiver::start().await;
+    // The first push of every incident fails once, so order must survive retries.
+    rx.script([
+        Reply::status(500),
+        Reply {
+            delay: Duration::from_millis(30),
+            ..Reply::status(200)
+        },
+    ]);
+    hook(&app, &rx.url, json!({})).await;
+    let a = app.incident("Ordered A").await;
+    let b = app.incident("Ordered B").await;
+    for i in 0..5 {
+        app.ok(
+            "/incident/comment",
+            json!({"incident_ids": [a, b], "comment": format!("c{i}")}),
+        )
+        .await;
+    }
+    let outbox = app.store.events_after(0, 100).await.unwrap();
+    let got = rx.wait_for(outbox.len() + 1).await;
+    assert_eq!(
+        rx.overlaps(),
+        0,
+        "a push was sent before the previous one of its incident was answered"
+    );
+    assert!(got.len() >= 12);
+    for id in [&a, &b] {
+        let expected: Vec<&str> = outbox
+            .iter()
+            .filter(|e| &e.subject_id == id)
+            .map(|e| e.event_id.as_str())
+            .collect();
+        let mut seen: Vec<String> = vec![];
+        for r in got
+            .iter()
+            .filter(|r| r.json()["incident"]["incident_id"] == json!(id))
+        {
+            let eid = r.header("webhook-id");
+            if seen.last() != Some(&eid) {
+                seen.push(eid);
+            }
+        }
+        assert_eq!(
+            seen, expected,
+            "events of {id} arrive in the order they happened"
+        );
+    }
+}
+
+async fn history_resend_and_test_push(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let rx = TestReceiver::start().await;
+    let (hid, secret) = hook(&app, &rx.url, json!({"event_types": ["i_new"], "headers": [{"key": "Authorization", "value": "Bearer s3cret", "secret": true}]})).await;
+    let id = app.incident("History").await;
+    let first = rx.wait_for(1).await[0].clone();
+    let hist = wait_history(&app, hid, 1).await;
+    assert_eq!(hist[0]["incident_id"], json!(id));
+    assert_eq!(hist[0]["event_type"], json!("i_new"));
+    let inv = hist[0]["invocation_id"].as_str().unwrap().to_string();
+    let info = app
+        .ok("/integration/history/info", json!({"invocation_id": inv}))
+        .await;
+    assert_eq!(info["delivery_state"], json!("done"));
+    assert_eq!(info["delivery_attempts"], json!(1));
+    assert_eq!(info["response"]["body"], json!("ok"));
+    let shown = info["request"].to_string();
+    assert!(
+        !shown.contains("s3cret") && shown.contains("******"),
+        "secret headers are masked in history: {shown}"
+    );
+    // Filters.
+    let filtered = |extra: Value| {
+        let mut b =
+            json!({"integration_id": hid, "start_time": now_s() - 600, "end_time": now_s() + 600});
+        b.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        b
+    };
+    assert_eq!(
+        app.ok(
+            "/integration/history/list",
+            filtered(json!({"incident_id": id}))
+        )
+        .await["total"],
+        json!(1)
+    );
+    assert_eq!(
+        app.ok(
+            "/integration/history/list",
+            filtered(json!({"incident_id": "ffffffffffffffffffffffff"}))
+        )
+        .await["total"],
+        json!(0)
+    );
+    assert_eq!(
+        app.ok(
+            "/integration/history/list",
+            filtered(json!({"status": "failure"}))
+        )
+        .await["total"],
+        json!(0)
+    );
+    assert_eq!(
+        app.ok(
+            "/integration/history/list",
+            filtered(json!({"event_type": "i_ack"}))
+        )
+        .await["total"],
+        json!(0)
+    );
+    app.fails(
+        "/integration/history/list",
+        filtered(json!({"status": "meh"})),
+        400,
+        "InvalidParameter",
+    )
+    .await;
+    // Resend: same event id and body.
+    app.ok("/integration/history/resend", json!({"invocation_id": inv}))
+        .await;
+    let again = rx.wait_for(2).await[1].clone();
+    assert_eq!(again.header("webhook-id"), first.header("webhook-id"));
+    assert_eq!(again.body, first.body);
+    // Test push: answered synchronously, recorded with the test flag.
+    let t = app
+        .ok(
+            "/integration/webhook/test",
+            json!({"integration_id": hid, "event_type": "i_ack", "incident_id": id}),
+        )
+        .await;
+    assert_eq!(
+        (t["success"].clone(), t["status_code"].clone()),
+        (json!(true), json!(200))
+    );
+    let pushed = rx.wait_for(3).await[2].clone();
+    check_signed(&pushed, &secret);
+    assert_eq!(pushed.json()["event_type"], json!("i_ack"));
+    assert_eq!(pushed.json()["incident"]["incident_id"], json!(id));
+    let rec = app
+        .ok(
+            "/integration/history/info",
+            json!({"invocation_id": t["invocation_id"]}),
+        )
+        .await;
+    assert_eq!(rec["test"], json!(true));
+    rx.script([Reply::status(500)]);
+    let t = app
+        .ok("/integration/webhook/test", json!({"integration_id": hid}))
+        .await;
+    assert_eq!(
+        (
+            t["success"].clone(),
+            t["status_code"].clone(),
+            t["error_class"].clone()
+        ),
+        (json!(false), json!(500), json!("http_status"))
+    );
+}
+
+async fn secrets_are_masked_and_rotation_signs_twice(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let rx = TestReceiver::start().await;
+    let (hid, old) = hook(&app, &rx.url, json!({"headers": [{"key": "X-Secret", "value": "hunter2", "secret": true}, {"key": "X-Plain", "value": "visible"}]})).await;
+    assert!(old.starts_with("whsec_"));
+    let info = app
+        .ok("/integration/webhook/info", json!({"integration_id": hid}))
+        .await;
+    let text = info.to_string();
+    assert!(
+        !text.contains("hunter2") && !text.contains(&old[6..]),
+        "{text}"
+    );
+    assert_eq!(info["headers"][0]["value"], json!("******"));
+    assert_eq!(info["headers"][1]["value"], json!("visible"));
+    let list = app
+        .ok("/integration/webhook/list", json!({}))
+        .await
+        .to_string();
+    assert!(!list.contains("hunter2") && !list.contains(&old[6..]));
+    // Sending the masked value back keeps the secret.
+    app.ok(
+        "/integration/webhook/update",
+        json!({"integration_id": hid, "headers": info["headers"], "name": "renamed"}),
+    )
+    .await;
+    let new = app
+        .ok(
+            "/integration/webhook/rotate-secret",
+            json!({"integration_id": hid}),
+        )
+        .await["signing_secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(new, old);
+    app.incident("After rotation").await;
+    let got = rx.wait_for(1).await;
+    assert_eq!(got[0].header("x-secret"), "hunter2");
+    assert_eq!(
+        got[0].header("webhook-signature").split(' ').count(),
+        2,
+        "both signatures for 24 h"
+    );
+    check_signed(&got[0], &old);
+    check_signed(&got[0], &new);
+    assert_eq!(
+        app.ok("/integration/webhook/info", json!({"integration_id": hid}))
+            .await["name"],
+        json!("renamed")
+    );
+}
+
+async fn endpoints_and_fields_are_validated(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let base = |endpoint: &str| json!({"kind": "incident", "name": "x", "endpoint": endpoint});
+    for bad in [
+        "http://169.254.169.254/latest/meta-data",
+        "http://0.0.0.0/",
+        "http://[::]/",
+        "ftp://example.com/",
+        "not a url",
+    ] {
+        let m = app
+            .fails(
+                "/integration/webhook/create",
+                base(bad),
+                400,
+                "InvalidParameter",
+            )
+            .await;
+        assert!(m.starts_with("endpoint"), "{bad}: {m}");
+    }
+    let with = |extra: Value| {
+        let mut b = base("http://127.0.0.1:9/");
+        b.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        b
+    };
+    app.fails(
+        "/integration/webhook/create",
+        with(json!({"headers": [{"key": "Content-Type", "value": "x"}]})),
+        400,
+        "InvalidParameter",
+    )
+    .await;
+    app.fails(
+        "/integration/webhook/create",
+        with(json!({"headers": [{"key": "X-A", "value": "a\r\nX-B: b"}]})),
+        400,
+        "InvalidParameter",
+    )
+    .await;
+    app.fails(
+        "/integration/webhook/create",
+        with(json!({"timeout_ms": 99})),
+        400,
+        "InvalidParameter",
+    )
+    .await;
+    app.fails(
+        "/integration/webhook/create",
+        with(json!({"timeout_ms": 30001})),
+        400,
+        "InvalidParameter",
+    )
+    .await;
+    app.fails(
+        "/integration/webhook/create",
+        with(json!({"retry_policy": "always"})),
+        400,
+        "InvalidParameter",
+    )
+    .await;
+    app.fails(
+        "/integration/webhook/create",
+        with(json!({"event_types": ["a_new"]})),
+        400,
+        "InvalidParameter",
+    )
+    .await;
+    app.fails(
+        "/integration/webhook/create",
+        with(json!({"event_types": ["i_nope"]})),
+        400,
+        "InvalidParameter",
+    )
+    .await;
+    app.fails(
+        "/integration/webhook/create",
+        with(json!({"channel_ids": [999]})),
+        404,
+        "NotFound",
+    )
+    .await;
+    app.fails(
+        "/integration/webhook/create",
+        with(json!({"kind": "sms"})),
+        400,
+        "InvalidParameter",
+    )
+    .await;
+    let (_, vkey) = app.person("Vera", "vera@example.com", "viewer").await;
+    let (s, _) = app
+        .post_as(&vkey, "/integration/webhook/create", with(json!({})))
+        .await;
+    assert_eq!(s, 403);
+    let (_, mkey) = app.person("Max", "max@example.com", "member").await;
+    let team = app.ok("/team/create", json!({"team_name": "Owners"})).await["team_id"]
+        .as_i64()
+        .unwrap();
+    let hid = app
+        .ok(
+            "/integration/webhook/create",
+            with(json!({"team_id": team})),
+        )
+        .await["integration_id"]
+        .as_i64()
+        .unwrap();
+    let (s, v) = app
+        .post_as(
+            &mkey,
+            "/integration/webhook/update",
+            json!({"integration_id": hid, "name": "mine"}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (403, Some("AccessDenied")),
+        "only the managing team's members and admins"
+    );
+    let (s, _) = app
+        .post_as(
+            &mkey,
+            "/integration/webhook/info",
+            json!({"integration_id": hid}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        app.ok("/integration/webhook/list", json!({})).await["total"],
+        json!(1),
+        "refused saves saved nothing"
+    );
+}

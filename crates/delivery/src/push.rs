@@ -1,0 +1,329 @@
+//! One HTTP attempt: resolve (checking every address against the outbound
+//! policy and connecting only to checked ones), sign, POST, classify.
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dutyhook_domain::headers::{Header, MASK};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use serde_json::{json, Value};
+
+use crate::outbound::{check_endpoint, Blocked, EndpointError, Policy};
+use crate::retry::{parse_retry_after, FailureClass};
+use crate::signature::signature_header;
+
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+#[error("DNS lookup of {host} failed: {message}")]
+struct DnsFailed {
+    host: String,
+    message: String,
+}
+
+/// Resolves names and refuses any answer containing a blocked address; the
+/// connection then goes to the checked addresses, so a second lookup (DNS
+/// rebinding) cannot bypass the check.
+#[derive(Clone)]
+struct PolicyResolver {
+    policy: Arc<Policy>,
+    /// Fixed answers for names (tests and operators pinning hosts).
+    overrides: Arc<HashMap<String, Vec<IpAddr>>>,
+}
+
+impl Resolve for PolicyResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let me = self.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let addrs: Vec<SocketAddr> = match me.overrides.get(&host) {
+                Some(ips) => ips.iter().map(|ip| SocketAddr::new(*ip, 0)).collect(),
+                None => tokio::net::lookup_host((host.as_str(), 0))
+                    .await
+                    .map_err(|e| {
+                        Box::new(DnsFailed {
+                            host: host.clone(),
+                            message: e.to_string(),
+                        }) as Box<dyn StdError + Send + Sync>
+                    })?
+                    .collect(),
+            };
+            if addrs.is_empty() {
+                return Err(Box::new(DnsFailed {
+                    host,
+                    message: "no addresses".into(),
+                }) as Box<dyn StdError + Send + Sync>);
+            }
+            for a in &addrs {
+                me.policy
+                    .check(a.ip())
+                    .map_err(|b| Box::new(b) as Box<dyn StdError + Send + Sync>)?;
+            }
+            Ok(Box::new(addrs.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// HTTP clients reused across attempts (keep-alive pools per endpoint), one
+/// that verifies TLS certificates and one that does not.
+#[derive(Clone)]
+pub struct Pusher {
+    verifying: reqwest::Client,
+    trusting: reqwest::Client,
+    policy: Arc<Policy>,
+}
+
+pub struct PushRequest<'a> {
+    pub url: &'a str,
+    pub headers: &'a [Header],
+    pub body: &'a [u8],
+    pub event_id: &'a str,
+    /// HMAC keys: the current secret's first, the previous one's during a rotation.
+    pub keys: &'a [Vec<u8>],
+    pub timeout: Duration,
+    pub tls_verify: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushResult {
+    pub success: bool,
+    pub status: u16,
+    pub class: Option<FailureClass>,
+    pub error: String,
+    pub started_at_ms: i64,
+    pub duration_ms: i64,
+    pub retry_after: Option<Duration>,
+    /// `{url, headers, body}`, secret header values masked.
+    pub request: Value,
+    /// `{headers, body, truncated}`.
+    pub response: Value,
+    pub response_body: String,
+}
+
+pub fn user_agent() -> String {
+    format!("dutyhook/{}", env!("CARGO_PKG_VERSION"))
+}
+
+fn client(verify: bool, resolver: PolicyResolver) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(resolver))
+        .danger_accept_invalid_certs(!verify)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(64)
+        .tcp_nodelay(true)
+        .no_proxy()
+        .build()
+        .expect("the HTTP client builds")
+}
+
+fn chain_has<'e, T: StdError + 'static>(e: &'e (dyn StdError + 'static)) -> Option<&'e T> {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(t) = err.downcast_ref::<T>() {
+            return Some(t);
+        }
+        cur = err.source();
+    }
+    None
+}
+
+fn chain_text(e: &(dyn StdError + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(err) = cur {
+        let s = err.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
+}
+
+fn classify(e: &reqwest::Error) -> (FailureClass, String) {
+    if let Some(b) = chain_has::<Blocked>(e) {
+        return (FailureClass::Blocked, b.to_string());
+    }
+    if let Some(d) = chain_has::<DnsFailed>(e) {
+        return (FailureClass::Dns, d.to_string());
+    }
+    let text = chain_text(e);
+    if e.is_timeout() {
+        return (FailureClass::Timeout, text);
+    }
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("certificate")
+        || lower.contains("tls")
+        || lower.contains("handshake")
+        || lower.contains("ssl")
+    {
+        return (FailureClass::Tls, text);
+    }
+    (FailureClass::Connect, text)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Pusher {
+    pub fn new(policy: Policy, overrides: HashMap<String, Vec<IpAddr>>) -> Self {
+        let resolver = PolicyResolver {
+            policy: Arc::new(policy.clone()),
+            overrides: Arc::new(overrides),
+        };
+        Pusher {
+            verifying: client(true, resolver.clone()),
+            trusting: client(false, resolver),
+            policy: Arc::new(policy),
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub async fn push(&self, req: PushRequest<'_>) -> PushResult {
+        let started_at_ms = now_ms();
+        let start = Instant::now();
+        let timestamp = started_at_ms / 1000;
+        let signature = signature_header(req.keys, req.event_id, timestamp, req.body);
+        let mut shown_headers = vec![
+            ("Content-Type".to_string(), "application/json".to_string()),
+            ("User-Agent".to_string(), user_agent()),
+            ("webhook-id".to_string(), req.event_id.to_string()),
+            ("webhook-timestamp".to_string(), timestamp.to_string()),
+            ("webhook-signature".to_string(), signature.clone()),
+        ];
+        for h in req.headers {
+            shown_headers.push((
+                h.key.clone(),
+                if h.secret {
+                    MASK.to_string()
+                } else {
+                    h.value.clone()
+                },
+            ));
+        }
+        let request = json!({
+            "url": req.url,
+            "headers": shown_headers.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
+            "body": String::from_utf8_lossy(req.body),
+        });
+        let fail = |class: FailureClass, error: String, start: Instant| PushResult {
+            success: false,
+            status: 0,
+            class: Some(class),
+            error,
+            started_at_ms,
+            duration_ms: start.elapsed().as_millis() as i64,
+            retry_after: None,
+            request: request.clone(),
+            response: json!({"headers": [], "body": "", "truncated": false}),
+            response_body: String::new(),
+        };
+
+        // A literal address never reaches the resolver: check it here.
+        match check_endpoint(req.url, &self.policy) {
+            Ok(_) => {}
+            Err(EndpointError::Blocked(b)) => {
+                return fail(FailureClass::Blocked, b.to_string(), start)
+            }
+            Err(e) => return fail(FailureClass::Connect, e.to_string(), start),
+        }
+        let client = if req.tls_verify {
+            &self.verifying
+        } else {
+            &self.trusting
+        };
+        let mut builder = client
+            .post(req.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::USER_AGENT, user_agent())
+            .header("webhook-id", req.event_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", &signature);
+        for h in req.headers {
+            builder = builder.header(h.key.as_str(), h.value.as_str());
+        }
+        let sent = tokio::time::timeout(req.timeout, builder.body(req.body.to_vec()).send()).await;
+        let mut resp = match sent {
+            Err(_) => {
+                return fail(
+                    FailureClass::Timeout,
+                    format!("no response within {} ms", req.timeout.as_millis()),
+                    start,
+                )
+            }
+            Ok(Err(e)) => {
+                let (class, message) = classify(&e);
+                return fail(class, message, start);
+            }
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status().as_u16();
+        let duration_ms = start.elapsed().as_millis() as i64;
+        let response_headers: Vec<Value> = resp
+            .headers()
+            .iter()
+            .map(
+                |(k, v)| json!({"key": k.as_str(), "value": String::from_utf8_lossy(v.as_bytes())}),
+            )
+            .collect();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
+        let mut body = Vec::new();
+        let mut truncated = false;
+        let _ = tokio::time::timeout(BODY_READ_TIMEOUT, async {
+            while let Ok(Some(chunk)) = resp.chunk().await {
+                let room = MAX_RESPONSE_BYTES - body.len();
+                if chunk.len() > room {
+                    body.extend_from_slice(&chunk[..room]);
+                    truncated = true;
+                    break;
+                }
+                body.extend_from_slice(&chunk);
+            }
+        })
+        .await;
+        let response_body = String::from_utf8_lossy(&body).into_owned();
+        let response =
+            json!({"headers": response_headers, "body": response_body, "truncated": truncated});
+        let (success, class, error) = match status {
+            200..=299 => (true, None, String::new()),
+            300..=399 => (
+                false,
+                Some(FailureClass::Redirect),
+                format!("HTTP {status}: redirects are not followed"),
+            ),
+            _ => (
+                false,
+                Some(FailureClass::HttpStatus),
+                format!("HTTP {status}"),
+            ),
+        };
+        PushResult {
+            success,
+            status,
+            class,
+            error,
+            started_at_ms,
+            duration_ms,
+            retry_after,
+            request,
+            response,
+            response_body,
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! The invocation history: every attempt, filterable; resend.
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::webhooks::{may_manage, TAG_WEBHOOKS};
+use super::{positive_id, ListData, Paging};
+use crate::auth::Caller;
+use crate::envelope::{ok, ApiJson, ApiResult, Envelope};
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::state::AppState;
+use dutyhook_store::{AttemptFilter, AttemptRecord};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(history_list))
+        .routes(routes!(history_info))
+        .routes(routes!(history_resend))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct HistoryList {
+    pub integration_id: i64,
+    /// Unix seconds, required.
+    pub start_time: Option<i64>,
+    /// Unix seconds, required.
+    pub end_time: Option<i64>,
+    pub incident_id: Option<String>,
+    pub alert_id: Option<String>,
+    pub event_type: Option<String>,
+    /// `success` or `failure`.
+    pub status: Option<String>,
+    pub p: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Invocation {
+    pub invocation_id: String,
+    pub integration_id: i64,
+    pub integration_kind: String,
+    pub event_id: String,
+    pub event_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert_id: Option<String>,
+    /// 1 = the first attempt.
+    pub attempt: i64,
+    pub test: bool,
+    /// ms
+    pub event_time: i64,
+    /// ms
+    pub started_at: i64,
+    pub duration_ms: i64,
+    /// `success` or `failure`.
+    pub status: String,
+    pub http_status: i64,
+    pub error_class: String,
+    pub error: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InvocationDetail {
+    #[serde(flatten)]
+    pub summary: Invocation,
+    /// `{url, headers, body}`; secret header values shown as `******`.
+    #[schema(value_type = Object)]
+    pub request: Value,
+    /// `{headers, body, truncated}` (body up to 64 KiB).
+    #[schema(value_type = Object)]
+    pub response: Value,
+    /// Attempts the delivery has taken so far (0 for tests).
+    pub delivery_attempts: i64,
+    /// `pending`, `leased`, `done`, `failed`, or empty for tests.
+    pub delivery_state: String,
+    /// When pending: when the next attempt is due (ms).
+    pub next_attempt_at: i64,
+}
+
+fn summary(a: &AttemptRecord) -> Invocation {
+    let incident = a.subject_kind == "incident";
+    Invocation {
+        invocation_id: a.invocation_id.clone(),
+        integration_id: a.integration_id,
+        integration_kind: a.integration_kind.clone(),
+        event_id: a.event_id.clone(),
+        event_type: a.event_type.clone(),
+        incident_id: incident.then(|| a.subject_id.clone()),
+        alert_id: (!incident).then(|| a.subject_id.clone()),
+        attempt: a.attempt,
+        test: a.test,
+        event_time: a.event_time,
+        started_at: a.started_at,
+        duration_ms: a.duration_ms,
+        status: if a.success { "success" } else { "failure" }.into(),
+        http_status: a.http_status,
+        error_class: a.error_class.clone(),
+        error: a.error.clone(),
+    }
+}
+
+#[utoipa::path(post, path = "/integration/history/list", tag = TAG_WEBHOOKS, request_body = HistoryList,
+    responses((status = 200, body = Envelope<ListData<Invocation>>), (status = "4XX", body = ErrorEnvelope)))]
+async fn history_list(
+    State(app): State<AppState>,
+    _caller: Caller,
+    ApiJson(req): ApiJson<HistoryList>,
+) -> ApiResult<ListData<Invocation>> {
+    let page = Paging {
+        p: req.p,
+        limit: req.limit,
+    }
+    .page()?;
+    let id = positive_id("integration_id", req.integration_id)?;
+    if app.store.integration(id).await?.is_none() {
+        return Err(ApiError::NotFound(format!(
+            "integration {id} does not exist"
+        )));
+    }
+    let start = req
+        .start_time
+        .ok_or_else(|| ApiError::invalid("start_time", "is required (Unix seconds)"))?;
+    let end = req
+        .end_time
+        .ok_or_else(|| ApiError::invalid("end_time", "is required (Unix seconds)"))?;
+    if start < 0 || end <= start {
+        return Err(ApiError::invalid(
+            "end_time",
+            "must be after start_time, both Unix seconds ≥ 0",
+        ));
+    }
+    let success = match req.status.as_deref() {
+        None | Some("") => None,
+        Some("success") => Some(true),
+        Some("failure") => Some(false),
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "status",
+                format!("{other:?} is not success or failure"),
+            ))
+        }
+    };
+    if req.incident_id.is_some() && req.alert_id.is_some() {
+        return Err(ApiError::invalid(
+            "alert_id",
+            "give incident_id or alert_id, not both",
+        ));
+    }
+    let filter = AttemptFilter {
+        integration_id: id,
+        from: start.saturating_mul(1000),
+        to: end.saturating_mul(1000),
+        subject_id: req.incident_id.or(req.alert_id).filter(|s| !s.is_empty()),
+        event_type: req.event_type.filter(|s| !s.is_empty()),
+        success,
+    };
+    let listing = app.store.list_attempts(&filter, page).await?;
+    ok(ListData::from(listing, page, |a| summary(&a)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct InvocationId {
+    pub invocation_id: String,
+}
+
+async fn load(app: &AppState, id: &str) -> Result<AttemptRecord, ApiError> {
+    app.store.attempt(id).await?.ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "invocation {id} does not exist (it may have been pruned)"
+        ))
+    })
+}
+
+#[utoipa::path(post, path = "/integration/history/info", tag = TAG_WEBHOOKS, request_body = InvocationId,
+    responses((status = 200, body = Envelope<InvocationDetail>), (status = "4XX", body = ErrorEnvelope)))]
+async fn history_info(
+    State(app): State<AppState>,
+    _caller: Caller,
+    ApiJson(req): ApiJson<InvocationId>,
+) -> ApiResult<InvocationDetail> {
+    let a = load(&app, &req.invocation_id).await?;
+    let (delivery_state, delivery_attempts, next_at) = match a.delivery_id {
+        0 => (String::new(), 0, 0),
+        id => app.store.delivery_state(id).await?.unwrap_or_default(),
+    };
+    ok(InvocationDetail {
+        summary: summary(&a),
+        request: a.request.clone(),
+        response: a.response.clone(),
+        delivery_attempts,
+        next_attempt_at: if delivery_state == "pending" {
+            next_at
+        } else {
+            0
+        },
+        delivery_state,
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Resent {
+    pub delivery_id: i64,
+    pub event_id: String,
+}
+
+#[utoipa::path(post, path = "/integration/history/resend", tag = TAG_WEBHOOKS, request_body = InvocationId,
+    responses((status = 200, body = Envelope<Resent>), (status = "4XX", body = ErrorEnvelope)))]
+async fn history_resend(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<InvocationId>,
+) -> ApiResult<Resent> {
+    let a = load(&app, &req.invocation_id).await?;
+    if a.test {
+        return Err(ApiError::invalid(
+            "invocation_id",
+            "a test push has no recorded event to resend; send another test",
+        ));
+    }
+    let r = app
+        .store
+        .integration(a.integration_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("integration {} does not exist", a.integration_id))
+        })?;
+    may_manage(&app, &caller, r.team_id).await?;
+    let delivery_id = app
+        .store
+        .enqueue_delivery(&a.event_id, a.integration_id, app.clock.now_ms())
+        .await?;
+    ok(Resent {
+        delivery_id,
+        event_id: a.event_id,
+    })
+}

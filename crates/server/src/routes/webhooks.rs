@@ -1,0 +1,540 @@
+//! Incident and alert webhooks: configuration, secrets, test pushes.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use dutyhook_delivery::dispatcher::{attempt_record, body_for, signing_keys};
+use dutyhook_delivery::outbound::check_endpoint;
+use dutyhook_delivery::push::PushRequest;
+use dutyhook_delivery::signature::{mask, new_secret};
+use dutyhook_domain::event::EventType;
+use dutyhook_domain::headers::{masked, merge_masked, Header};
+use dutyhook_domain::person::Role;
+use dutyhook_domain::webhook::{WebhookConfig, WebhookKind, DEFAULT_TIMEOUT_MS};
+use dutyhook_store::{IntegrationRecord, StoredEvent};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::incidents::incident_id;
+use super::{positive_id, ListData, Paging};
+use crate::auth::Caller;
+use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::state::AppState;
+
+pub const TAG_WEBHOOKS: &str = "Webhooks, custom actions, history";
+pub const SECRET_OVERLAP: Duration = Duration::from_secs(24 * 3600);
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(webhook_create))
+        .routes(routes!(webhook_update))
+        .routes(routes!(webhook_info))
+        .routes(routes!(webhook_list))
+        .routes(routes!(webhook_delete))
+        .routes(routes!(webhook_enable))
+        .routes(routes!(webhook_disable))
+        .routes(routes!(webhook_rotate_secret))
+        .routes(routes!(webhook_test))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct WebhookWrite {
+    /// Required to update; absent to create.
+    pub integration_id: Option<i64>,
+    /// `incident` or `alert`; required to create, fixed afterwards.
+    pub kind: Option<WebhookKind>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub team_id: Option<i64>,
+    pub endpoint: Option<String>,
+    pub headers: Option<Vec<Header>>,
+    pub tls_verify: Option<bool>,
+    /// Absent (or null) = all channels.
+    pub channel_ids: Option<Vec<i64>>,
+    /// Absent or empty = all event types of the kind.
+    pub event_types: Option<Vec<EventType>>,
+    /// A JSON document as text; "" removes the template.
+    pub body_template: Option<String>,
+    pub timeout_ms: Option<i64>,
+    /// `backoff` (default), `once` or `none`.
+    pub retry_policy: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WebhookView {
+    pub integration_id: i64,
+    pub kind: WebhookKind,
+    pub name: String,
+    pub description: String,
+    pub team_id: i64,
+    pub endpoint: String,
+    /// Secret values shown as `******`.
+    pub headers: Vec<Header>,
+    pub tls_verify: bool,
+    pub channel_ids: Option<Vec<i64>>,
+    pub event_types: Vec<EventType>,
+    pub body_template: Option<String>,
+    pub timeout_ms: i64,
+    pub retry_policy: String,
+    pub enabled: bool,
+    pub disabled_reason: String,
+    /// Masked; shown in full only by create and rotate-secret.
+    pub signing_secret: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WebhookCreated {
+    pub integration_id: i64,
+    pub signing_secret: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct IntegrationId {
+    pub integration_id: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SigningSecret {
+    pub signing_secret: String,
+}
+
+pub fn config_of(r: &IntegrationRecord) -> Result<WebhookConfig, ApiError> {
+    serde_json::from_value(r.config.clone())
+        .map_err(|e| ApiError::Internal(format!("integration {}: {e}", r.integration_id)))
+}
+
+fn view(r: &IntegrationRecord) -> Result<WebhookView, ApiError> {
+    let c = config_of(r)?;
+    Ok(WebhookView {
+        integration_id: r.integration_id,
+        kind: c.kind,
+        name: r.name.clone(),
+        description: c.description,
+        team_id: r.team_id,
+        endpoint: c.endpoint,
+        headers: masked(&c.headers),
+        tls_verify: c.tls_verify,
+        channel_ids: c.channel_ids,
+        event_types: c.event_types,
+        body_template: c.body_template,
+        timeout_ms: c.timeout_ms,
+        retry_policy: c.retry_policy,
+        enabled: r.enabled,
+        disabled_reason: r.disabled_reason.clone(),
+        signing_secret: mask(&r.secret),
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    })
+}
+
+/// Admins, and members when the integration has no managing team or they belong to it.
+pub async fn may_manage(app: &AppState, caller: &Caller, team_id: i64) -> Result<(), ApiError> {
+    match caller.role {
+        Role::Admin => Ok(()),
+        Role::Viewer => Err(ApiError::AccessDenied(
+            "viewers may only read integrations".into(),
+        )),
+        Role::Member if team_id == 0 => Ok(()),
+        Role::Member => {
+            let team = app.store.team(team_id).await?;
+            if team.is_some_and(|t| t.person_ids.contains(&caller.person.person_id)) {
+                Ok(())
+            } else {
+                Err(ApiError::AccessDenied(format!(
+                    "only members of team {team_id} and admins may change this integration"
+                )))
+            }
+        }
+    }
+}
+
+pub async fn load(app: &AppState, id: i64, kinds: &[&str]) -> Result<IntegrationRecord, ApiError> {
+    let id = positive_id("integration_id", id)?;
+    match app.store.integration(id).await? {
+        Some(r) if kinds.contains(&r.kind.as_str()) => Ok(r),
+        _ => Err(ApiError::NotFound(format!(
+            "integration {id} does not exist"
+        ))),
+    }
+}
+
+const WEBHOOK_KINDS: [&str; 2] = ["incident_webhook", "alert_webhook"];
+
+/// Applies a write onto `c`, validating everything (endpoint against the outbound policy too).
+async fn apply(
+    app: &AppState,
+    mut c: WebhookConfig,
+    req: WebhookWrite,
+) -> Result<WebhookConfig, ApiError> {
+    if let Some(n) = req.name {
+        c.name = n.trim().to_string();
+    }
+    if let Some(d) = req.description {
+        c.description = d;
+    }
+    if let Some(t) = req.team_id {
+        if t != 0 && app.store.team(positive_id("team_id", t)?).await?.is_none() {
+            return Err(ApiError::NotFound(format!("team {t} does not exist")));
+        }
+        c.team_id = t;
+    }
+    if let Some(e) = req.endpoint {
+        c.endpoint = e.trim().to_string();
+    }
+    if let Some(h) = req.headers {
+        c.headers = merge_masked(h, &c.headers);
+    }
+    if let Some(v) = req.tls_verify {
+        c.tls_verify = v;
+    }
+    if req.channel_ids.is_some() {
+        c.channel_ids = req.channel_ids;
+    }
+    if let Some(ids) = &c.channel_ids {
+        for id in ids {
+            if app
+                .store
+                .channel(positive_id("channel_ids", *id)?)
+                .await?
+                .is_none()
+            {
+                return Err(ApiError::NotFound(format!("channel {id} does not exist")));
+            }
+        }
+    }
+    if let Some(t) = req.event_types {
+        c.event_types = t;
+    }
+    if let Some(t) = req.body_template {
+        c.body_template = (!t.trim().is_empty()).then_some(t);
+    }
+    if let Some(t) = req.timeout_ms {
+        c.timeout_ms = t;
+    }
+    if let Some(p) = req.retry_policy {
+        c.retry_policy = p;
+    }
+    c.validate()?;
+    check_endpoint(&c.endpoint, &app.outbound).map_err(|e| ApiError::invalid("endpoint", e))?;
+    Ok(c)
+}
+
+#[utoipa::path(post, path = "/integration/webhook/create", tag = TAG_WEBHOOKS, request_body = WebhookWrite,
+    responses((status = 200, body = Envelope<WebhookCreated>), (status = "4XX", body = ErrorEnvelope)))]
+async fn webhook_create(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<WebhookWrite>,
+) -> ApiResult<WebhookCreated> {
+    let kind = req
+        .kind
+        .ok_or_else(|| ApiError::invalid("kind", "is required: incident or alert"))?;
+    if req.name.is_none() {
+        return Err(ApiError::invalid("name", "is required"));
+    }
+    if req.endpoint.is_none() {
+        return Err(ApiError::invalid("endpoint", "is required"));
+    }
+    may_manage(&app, &caller, req.team_id.unwrap_or(0)).await?;
+    let enabled = req.enabled.unwrap_or(true);
+    let blank = WebhookConfig {
+        kind,
+        name: String::new(),
+        description: String::new(),
+        team_id: 0,
+        endpoint: String::new(),
+        headers: vec![],
+        tls_verify: true,
+        channel_ids: None,
+        event_types: vec![],
+        body_template: None,
+        timeout_ms: DEFAULT_TIMEOUT_MS,
+        retry_policy: "backoff".into(),
+    };
+    let c = apply(&app, blank, req).await?;
+    let secret = new_secret();
+    let record = IntegrationRecord {
+        integration_id: 0,
+        kind: kind.integration_kind().into(),
+        name: c.name.clone(),
+        team_id: c.team_id,
+        enabled,
+        disabled_reason: String::new(),
+        config: serde_json::to_value(&c).map_err(|e| ApiError::Internal(e.to_string()))?,
+        secret: secret.clone(),
+        previous_secret: String::new(),
+        previous_secret_until: 0,
+        created_at: 0,
+        updated_at: 0,
+    };
+    let integration_id = app.store.create_integration(&record).await?;
+    ok(WebhookCreated {
+        integration_id,
+        signing_secret: secret,
+    })
+}
+
+#[utoipa::path(post, path = "/integration/webhook/update", tag = TAG_WEBHOOKS, request_body = WebhookWrite,
+    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
+async fn webhook_update(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<WebhookWrite>,
+) -> ApiResult<Empty> {
+    let id = req
+        .integration_id
+        .ok_or_else(|| ApiError::invalid("integration_id", "is required"))?;
+    let mut r = load(&app, id, &WEBHOOK_KINDS).await?;
+    may_manage(&app, &caller, r.team_id).await?;
+    if let Some(t) = req.team_id {
+        may_manage(&app, &caller, t).await?;
+    }
+    let current = config_of(&r)?;
+    if req.kind.is_some_and(|k| k != current.kind) {
+        return Err(ApiError::invalid(
+            "kind",
+            "cannot change; create another webhook",
+        ));
+    }
+    let enabled = req.enabled;
+    let c = apply(&app, current, req).await?;
+    r.name = c.name.clone();
+    r.team_id = c.team_id;
+    if let Some(e) = enabled {
+        r.enabled = e;
+        if e {
+            r.disabled_reason.clear();
+        }
+    }
+    r.config = serde_json::to_value(&c).map_err(|e| ApiError::Internal(e.to_string()))?;
+    app.store.update_integration(&r).await?;
+    ok(Empty {})
+}
+
+#[utoipa::path(post, path = "/integration/webhook/info", tag = TAG_WEBHOOKS, request_body = IntegrationId,
+    responses((status = 200, body = Envelope<WebhookView>), (status = "4XX", body = ErrorEnvelope)))]
+async fn webhook_info(
+    State(app): State<AppState>,
+    _caller: Caller,
+    ApiJson(req): ApiJson<IntegrationId>,
+) -> ApiResult<WebhookView> {
+    ok(view(
+        &load(&app, req.integration_id, &WEBHOOK_KINDS).await?,
+    )?)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct WebhookListReq {
+    /// `incident` or `alert`; both when absent.
+    pub kind: Option<WebhookKind>,
+    pub p: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+#[utoipa::path(post, path = "/integration/webhook/list", tag = TAG_WEBHOOKS, request_body = WebhookListReq,
+    responses((status = 200, body = Envelope<ListData<WebhookView>>), (status = "4XX", body = ErrorEnvelope)))]
+async fn webhook_list(
+    State(app): State<AppState>,
+    _caller: Caller,
+    ApiJson(req): ApiJson<WebhookListReq>,
+) -> ApiResult<ListData<WebhookView>> {
+    let page = Paging {
+        p: req.p,
+        limit: req.limit,
+    }
+    .page()?;
+    let kinds: Vec<String> = match req.kind {
+        Some(k) => vec![k.integration_kind().into()],
+        None => WEBHOOK_KINDS.iter().map(|s| s.to_string()).collect(),
+    };
+    let listing = app.store.list_integrations(&kinds, page).await?;
+    let has_next_page = listing.has_next_page(page);
+    let items = listing
+        .items
+        .iter()
+        .map(view)
+        .collect::<Result<Vec<_>, _>>()?;
+    ok(ListData {
+        items,
+        total: listing.total,
+        has_next_page,
+    })
+}
+
+#[utoipa::path(post, path = "/integration/webhook/delete", tag = TAG_WEBHOOKS, request_body = IntegrationId,
+    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
+async fn webhook_delete(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<IntegrationId>,
+) -> ApiResult<Empty> {
+    let r = load(&app, req.integration_id, &WEBHOOK_KINDS).await?;
+    may_manage(&app, &caller, r.team_id).await?;
+    app.store.delete_integration(r.integration_id).await?;
+    ok(Empty {})
+}
+
+#[utoipa::path(post, path = "/integration/webhook/enable", tag = TAG_WEBHOOKS, request_body = IntegrationId,
+    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
+async fn webhook_enable(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<IntegrationId>,
+) -> ApiResult<Empty> {
+    let r = load(&app, req.integration_id, &WEBHOOK_KINDS).await?;
+    may_manage(&app, &caller, r.team_id).await?;
+    app.store
+        .set_integration_enabled(r.integration_id, true, "")
+        .await?;
+    ok(Empty {})
+}
+
+#[utoipa::path(post, path = "/integration/webhook/disable", tag = TAG_WEBHOOKS, request_body = IntegrationId,
+    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
+async fn webhook_disable(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<IntegrationId>,
+) -> ApiResult<Empty> {
+    let r = load(&app, req.integration_id, &WEBHOOK_KINDS).await?;
+    may_manage(&app, &caller, r.team_id).await?;
+    let reason = format!("disabled by {}", caller.person.person_name);
+    app.store
+        .set_integration_enabled(r.integration_id, false, &reason)
+        .await?;
+    ok(Empty {})
+}
+
+#[utoipa::path(post, path = "/integration/webhook/rotate-secret", tag = TAG_WEBHOOKS, request_body = IntegrationId,
+    responses((status = 200, body = Envelope<SigningSecret>), (status = "4XX", body = ErrorEnvelope)))]
+async fn webhook_rotate_secret(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<IntegrationId>,
+) -> ApiResult<SigningSecret> {
+    let r = load(&app, req.integration_id, &WEBHOOK_KINDS).await?;
+    may_manage(&app, &caller, r.team_id).await?;
+    let secret = new_secret();
+    let until = app.clock.now_ms() + SECRET_OVERLAP.as_millis() as i64;
+    app.store
+        .rotate_secret(r.integration_id, &secret, until)
+        .await?;
+    ok(SigningSecret {
+        signing_secret: secret,
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct WebhookTest {
+    pub integration_id: i64,
+    /// Default `i_new` (incident webhooks) or `a_new` (alert webhooks).
+    pub event_type: Option<EventType>,
+    /// Push this incident as it is now instead of a sample.
+    pub incident_id: Option<String>,
+}
+
+/// The answer of a synchronous push (`custom-actions.md`, "Triggering").
+#[derive(Serialize, ToSchema)]
+pub struct PushOutcome {
+    pub success: bool,
+    pub status_code: i64,
+    pub duration_ms: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_class: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The first 4 KiB of the endpoint's answer, as text.
+    pub response_body: String,
+    pub invocation_id: String,
+    pub event_id: String,
+}
+
+fn first_4k(s: &str) -> String {
+    let mut end = s.len().min(4096);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+#[utoipa::path(post, path = "/integration/webhook/test", tag = TAG_WEBHOOKS, request_body = WebhookTest,
+    responses((status = 200, body = Envelope<PushOutcome>), (status = "4XX", body = ErrorEnvelope)))]
+async fn webhook_test(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<WebhookTest>,
+) -> ApiResult<PushOutcome> {
+    caller.require_operator()?;
+    let r = load(&app, req.integration_id, &WEBHOOK_KINDS).await?;
+    let cfg = config_of(&r)?;
+    let event_type = req.event_type.unwrap_or(match cfg.kind {
+        WebhookKind::Incident => EventType::i_new,
+        WebhookKind::Alert => EventType::a_new,
+    });
+    if event_type.is_incident() != (cfg.kind == WebhookKind::Incident) {
+        return Err(ApiError::invalid(
+            "event_type",
+            format!(
+                "{} is not an event type of this webhook's kind",
+                event_type.as_str()
+            ),
+        ));
+    }
+    let incident = match &req.incident_id {
+        Some(id) => {
+            let id = incident_id("incident_id", id)?;
+            Some(
+                app.store
+                    .incident(&id)
+                    .await?
+                    .ok_or_else(|| ApiError::NotFound(format!("incident {id} does not exist")))?,
+            )
+        }
+        None => None,
+    };
+    let event = super::samples::sample_event(&app, event_type, incident.as_ref(), &caller.person);
+    let body = body_for(&cfg, &event.payload);
+    let keys = signing_keys(&r, app.clock.now_ms());
+    let res = app
+        .pusher
+        .push(PushRequest {
+            url: &cfg.endpoint,
+            headers: &cfg.headers,
+            body: &body,
+            event_id: &event.event_id,
+            keys: &keys,
+            timeout: Duration::from_millis(cfg.timeout_ms as u64),
+            tls_verify: cfg.tls_verify,
+        })
+        .await;
+    let record = attempt_record(&r, 0, 1, &event, &res, true);
+    app.store.record_attempt(&record).await?;
+    ok(PushOutcome {
+        success: res.success,
+        status_code: res.status as i64,
+        duration_ms: res.duration_ms,
+        error_class: res.class.map(|c| c.as_str().to_string()),
+        error: (!res.success).then(|| res.error.clone()),
+        response_body: first_4k(&res.response_body),
+        invocation_id: record.invocation_id,
+        event_id: event.event_id,
+    })
+}
+
+pub fn stored(event: dutyhook_domain::event::NewEvent) -> StoredEvent {
+    StoredEvent {
+        seq: 0,
+        event_id: event.event_id,
+        event_type: event.event_type.as_str().into(),
+        subject_kind: event.subject_kind.as_str().into(),
+        subject_id: event.subject_id,
+        event_time: event.event_time_ms,
+        payload: event.payload,
+    }
+}

@@ -1,0 +1,175 @@
+//! Integrations (webhooks, custom actions, alert sources): their settings and secrets.
+
+use async_trait::async_trait;
+use dutyhook_domain::DomainError;
+use sqlx::FromRow;
+
+use crate::backend::SqlStore;
+use crate::sql::{now_s, Sql};
+use crate::{IntegrationRecord, IntegrationStore, Listing, Page, Result};
+
+#[derive(FromRow)]
+struct Row {
+    id: i64,
+    kind: String,
+    name: String,
+    team_id: i64,
+    enabled: i64,
+    disabled_reason: String,
+    config: String,
+    secret: String,
+    previous_secret: String,
+    previous_secret_until: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+const COLS: &str = "id, kind, name, team_id, enabled, disabled_reason, config, secret, previous_secret, previous_secret_until, created_at, updated_at";
+
+impl Row {
+    fn into_record(self) -> Result<IntegrationRecord> {
+        Ok(IntegrationRecord {
+            integration_id: self.id,
+            kind: self.kind,
+            name: self.name,
+            team_id: self.team_id,
+            enabled: self.enabled != 0,
+            disabled_reason: self.disabled_reason,
+            config: serde_json::from_str(&self.config)?,
+            secret: self.secret,
+            previous_secret: self.previous_secret,
+            previous_secret_until: self.previous_secret_until,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+fn not_found(id: i64) -> crate::StoreError {
+    DomainError::not_found("integration", id).into()
+}
+
+#[async_trait]
+impl IntegrationStore for SqlStore {
+    async fn create_integration(&self, r: &IntegrationRecord) -> Result<i64> {
+        let now = now_s();
+        let mut q = Sql::new("INSERT INTO integrations (kind, name, team_id, enabled, disabled_reason, config, secret, created_at, updated_at) VALUES (");
+        q.text(&r.kind)
+            .push(", ")
+            .text(&r.name)
+            .push(", ")
+            .i64(r.team_id)
+            .push(", ")
+            .i64(r.enabled as i64);
+        q.push(", ")
+            .text(&r.disabled_reason)
+            .push(", ")
+            .text(r.config.to_string())
+            .push(", ")
+            .text(&r.secret);
+        q.push(", ")
+            .i64(now)
+            .push(", ")
+            .i64(now)
+            .push(") RETURNING id");
+        let (id,): (i64,) = q.query_as().fetch_one(&self.write).await?;
+        Ok(id)
+    }
+
+    async fn update_integration(&self, r: &IntegrationRecord) -> Result<()> {
+        let mut q = Sql::new("UPDATE integrations SET name = ");
+        q.text(&r.name)
+            .push(", team_id = ")
+            .i64(r.team_id)
+            .push(", enabled = ")
+            .i64(r.enabled as i64);
+        q.push(", disabled_reason = ")
+            .text(&r.disabled_reason)
+            .push(", config = ")
+            .text(r.config.to_string());
+        q.push(", updated_at = ")
+            .i64(now_s())
+            .push(" WHERE id = ")
+            .i64(r.integration_id);
+        if q.query().execute(&self.write).await?.rows_affected() == 0 {
+            return Err(not_found(r.integration_id));
+        }
+        Ok(())
+    }
+
+    async fn integration(&self, id: i64) -> Result<Option<IntegrationRecord>> {
+        let mut q = Sql::new(&format!("SELECT {COLS} FROM integrations WHERE id = "));
+        q.i64(id);
+        let row: Option<Row> = q.query_as().fetch_optional(&self.read).await?;
+        row.map(Row::into_record).transpose()
+    }
+
+    async fn list_integrations(
+        &self,
+        kinds: &[String],
+        page: Page,
+    ) -> Result<Listing<IntegrationRecord>> {
+        let mut q = Sql::new(&format!("SELECT {COLS} FROM integrations WHERE kind IN "));
+        q.list_text(kinds)
+            .push(" ORDER BY id LIMIT ")
+            .i64(page.limit)
+            .push(" OFFSET ")
+            .i64(page.offset());
+        let rows: Vec<Row> = q.query_as().fetch_all(&self.read).await?;
+        let mut c = Sql::new("SELECT COUNT(*) FROM integrations WHERE kind IN ");
+        c.list_text(kinds);
+        let (total,): (i64,) = c.query_as().fetch_one(&self.read).await?;
+        Ok(Listing {
+            items: rows
+                .into_iter()
+                .map(Row::into_record)
+                .collect::<Result<_>>()?,
+            total,
+        })
+    }
+
+    async fn delete_integration(&self, id: i64) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let mut q = Sql::new("DELETE FROM integrations WHERE id = ");
+        q.i64(id);
+        if q.query().execute(&mut *tx).await?.rows_affected() == 0 {
+            return Err(not_found(id));
+        }
+        // Unsent deliveries go with it: nothing would ever send them.
+        let mut q = Sql::new("DELETE FROM deliveries WHERE integration_id = ");
+        q.i64(id).push(" AND state IN ('pending', 'leased')");
+        q.query().execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_integration_enabled(&self, id: i64, enabled: bool, reason: &str) -> Result<()> {
+        let mut q = Sql::new("UPDATE integrations SET enabled = ");
+        q.i64(enabled as i64)
+            .push(", disabled_reason = ")
+            .text(reason);
+        q.push(", updated_at = ")
+            .i64(now_s())
+            .push(" WHERE id = ")
+            .i64(id);
+        if q.query().execute(&self.write).await?.rows_affected() == 0 {
+            return Err(not_found(id));
+        }
+        Ok(())
+    }
+
+    async fn rotate_secret(&self, id: i64, new_secret: &str, previous_until_ms: i64) -> Result<()> {
+        let mut q = Sql::new("UPDATE integrations SET previous_secret = secret, secret = ");
+        q.text(new_secret)
+            .push(", previous_secret_until = ")
+            .i64(previous_until_ms);
+        q.push(", updated_at = ")
+            .i64(now_s())
+            .push(" WHERE id = ")
+            .i64(id);
+        if q.query().execute(&self.write).await?.rows_affected() == 0 {
+            return Err(not_found(id));
+        }
+        Ok(())
+    }
+}

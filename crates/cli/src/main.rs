@@ -1,6 +1,7 @@
 //! `dutyhook`: serve the incident hub, migrate its database, create admins.
 
 mod config;
+mod listen;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -35,6 +36,9 @@ enum Command {
     /// Manage administrators.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// A local webhook receiver for development: prints each push (event
+    /// type, subject, signature check, duplicate or not) and answers 200.
+    Listen(listen::ListenArgs),
 }
 
 #[derive(Subcommand)]
@@ -80,6 +84,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             eprintln!("migrations applied to {url}");
             Ok(())
         }
+        Command::Listen(args) => listen::run(args).await,
         Command::Admin(AdminCommand::Create(a)) => {
             let url = a.db.resolve()?;
             let store = open(&url).await?;

@@ -14,6 +14,7 @@ use dutyhook_store::{
 use rand::Rng;
 use tokio::sync::{watch, Semaphore};
 
+use crate::metrics::Metrics;
 use crate::push::{PushRequest, PushResult, Pusher};
 use crate::retry::{decide, Decision, Outcome, RetryPolicy, Schedule};
 use crate::signature::secret_key;
@@ -91,6 +92,7 @@ impl Lane {
 pub struct Dispatcher {
     store: Arc<dyn Store>,
     pusher: Pusher,
+    metrics: Metrics,
     cfg: DeliveryConfig,
     lanes: Arc<Mutex<HashMap<i64, Lane>>>,
 }
@@ -164,10 +166,16 @@ pub fn attempt_record(
 }
 
 impl Dispatcher {
-    pub fn new(store: Arc<dyn Store>, pusher: Pusher, cfg: DeliveryConfig) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        pusher: Pusher,
+        cfg: DeliveryConfig,
+        metrics: Metrics,
+    ) -> Self {
         Dispatcher {
             store,
             pusher,
+            metrics,
             cfg,
             lanes: Default::default(),
         }
@@ -357,6 +365,12 @@ impl Dispatcher {
             })
             .await;
         let attempt_no = d.attempts + 1;
+        let outcome_label = res.class.map(|c| c.as_str()).unwrap_or("success");
+        self.metrics.record_push(
+            &integration.kind,
+            outcome_label,
+            res.duration_ms as f64 / 1000.0,
+        );
         let outcome = if res.success {
             Outcome::Success
         } else {

@@ -53,3 +53,12 @@ pub async fn prune_history(app: AppState, retention: Duration, mut shutdown: Shu
         }
     }
 }
+
+/// One pruning pass: deletes history older than `retention`.
+pub async fn prune_once(
+    app: &AppState,
+    retention: Duration,
+) -> Result<u64, crate::error::ApiError> {
+    let cutoff = app.clock.now_ms() - retention.as_millis() as i64;
+    Ok(app.store.prune_attempts(cutoff).await?)
+}

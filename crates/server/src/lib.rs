@@ -63,6 +63,15 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, A
         .await?;
     let key_secret =
         hex::decode(secret).map_err(|e| ApiError::Internal(format!("app_key_secret: {e}")))?;
+    let pusher =
+        dutyhook_delivery::push::Pusher::new(config.outbound.clone(), config.dns_overrides.clone());
+    let metrics = dutyhook_delivery::metrics::Metrics::default();
+    let dispatcher = dutyhook_delivery::dispatcher::Dispatcher::new(
+        store.clone(),
+        pusher.clone(),
+        config.delivery.clone(),
+        metrics.clone(),
+    );
     Ok(AppState {
         store,
         key_secret: Arc::new(key_secret),
@@ -72,11 +81,10 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, A
             account_name: config.account_name.clone(),
         },
         clock: state::Clock::default(),
-        pusher: dutyhook_delivery::push::Pusher::new(
-            config.outbound.clone(),
-            config.dns_overrides.clone(),
-        ),
+        pusher,
         outbound: config.outbound.clone(),
+        metrics,
+        dispatcher,
     })
 }
 
@@ -124,7 +132,7 @@ pub fn app(state: AppState) -> Router {
             ApiError::RouteNotFound(format!("{method} {}", uri.path())).into_response()
         })
         .method_not_allowed_fallback(|method: Method, uri: axum::http::Uri| async move {
-            let allowed = if matches!(uri.path(), "/health" | "/openapi.json") {
+            let allowed = if matches!(uri.path(), "/health" | "/openapi.json" | "/metrics") {
                 "GET"
             } else {
                 "POST"
@@ -151,11 +159,7 @@ pub async fn serve(
         config.snooze_check_every,
         shutdown.clone(),
     ));
-    let dispatcher = dutyhook_delivery::dispatcher::Dispatcher::new(
-        state.store.clone(),
-        state.pusher.clone(),
-        config.delivery.clone(),
-    );
+    let dispatcher = state.dispatcher.clone();
     let owns_database = state.store.backend() == dutyhook_store::Backend::Sqlite;
     let delivery = tokio::spawn(dispatcher.run(shutdown.clone(), owns_database));
     let pruning = tokio::spawn(background::prune_history(

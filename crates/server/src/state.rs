@@ -15,6 +15,8 @@ pub struct AppState {
     pub clock: Clock,
     pub pusher: dutyhook_delivery::push::Pusher,
     pub outbound: dutyhook_delivery::outbound::Policy,
+    pub metrics: dutyhook_delivery::metrics::Metrics,
+    pub dispatcher: dutyhook_delivery::dispatcher::Dispatcher,
 }
 
 pub fn system_now_ms() -> i64 {

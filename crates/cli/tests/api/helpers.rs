@@ -116,6 +116,11 @@ pub const PUBLIC_URL: &str = "http://dutyhook.test:8080";
 
 impl TestApp {
     pub async fn spawn(db: Db) -> TestApp {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    /// Starts with the test configuration changed by `tweak`.
+    pub async fn spawn_with(db: Db, tweak: impl FnOnce(&mut dutyhook_server::Config)) -> TestApp {
         let db = TestDb::new(db).await;
         let store = dutyhook_store::open(&db.url).await.expect("open store");
         let mut config = dutyhook_server::Config::new(PUBLIC_URL);
@@ -123,6 +128,7 @@ impl TestApp {
         config.delivery.poll = Duration::from_millis(50);
         config.delivery.schedule = dutyhook_delivery::retry::Schedule { scale: 0.001 };
         config.delivery.circuit_open = Duration::from_millis(300);
+        tweak(&mut config);
         let state = dutyhook_server::state(store.clone(), &config)
             .await
             .expect("state");

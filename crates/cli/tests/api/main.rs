@@ -11,6 +11,7 @@ mod crash;
 mod directory;
 mod errors;
 mod events;
+mod failures;
 mod openapi;
 mod reads;
 mod receiver;

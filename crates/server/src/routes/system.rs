@@ -11,7 +11,36 @@ use super::TAG_SYSTEM;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(health))
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(metrics))
+}
+
+/// Prometheus text format (OpenMetrics): pushes by kind and outcome, push
+/// latency, pending deliveries and the age of the oldest, circuit states.
+#[utoipa::path(get, path = "/metrics", tag = TAG_SYSTEM, security(()),
+    responses((status = 200, content_type = "application/openmetrics-text", body = String)))]
+async fn metrics(State(app): State<AppState>) -> Response {
+    match app.store.delivery_stats().await {
+        Ok(stats) => {
+            let age = if stats.oldest_pending_at > 0 {
+                (app.clock.now_ms() - stats.oldest_pending_at).max(0) / 1000
+            } else {
+                0
+            };
+            app.metrics.set_pending(stats.pending, age);
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: delivery stats unavailable"),
+    }
+    app.metrics.set_circuits(&app.dispatcher.circuit_states());
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.encode(),
+    )
+        .into_response()
 }
 
 #[derive(Serialize, ToSchema)]

@@ -513,6 +513,9 @@ async fn webhook_test(
             tls_verify: cfg.tls_verify,
         })
         .await;
+    let outcome = res.class.map(|c| c.as_str()).unwrap_or("success");
+    app.metrics
+        .record_push(&r.kind, outcome, res.duration_ms as f64 / 1000.0);
     let record = attempt_record(&r, 0, 1, &event, &res, true);
     app.store.record_attempt(&record).await?;
     ok(PushOutcome {

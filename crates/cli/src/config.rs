@@ -55,6 +55,8 @@ struct FileConfig {
     outbound_allow: Option<Vec<String>>,
     outbound_deny: Option<Vec<String>>,
     history_retention_days: Option<u64>,
+    /// How long a claimed delivery stays this process's before others may retry it.
+    delivery_lease_ms: Option<u64>,
 }
 
 pub struct Resolved {
@@ -127,6 +129,13 @@ impl ServeArgs {
         };
         let allow = cidrs("outbound_allow", file.outbound_allow)?;
         let deny = cidrs("outbound_deny", file.outbound_deny)?;
+        let mut delivery = dutyhook_delivery::dispatcher::DeliveryConfig::default();
+        if let Some(ms) = file.delivery_lease_ms {
+            if ms < 500 {
+                return Err("delivery_lease_ms must be at least 500".into());
+            }
+            delivery.lease = Duration::from_millis(ms);
+        }
         let retention_days = file.history_retention_days.unwrap_or(7);
         if !(1..=365).contains(&retention_days) {
             return Err("history_retention_days must be from 1 to 365".into());
@@ -139,6 +148,7 @@ impl ServeArgs {
                 snooze_check_every,
                 outbound: dutyhook_delivery::outbound::Policy { base, allow, deny },
                 history_retention: Duration::from_secs(retention_days * 24 * 3600),
+                delivery,
                 ..dutyhook_server::Config::new(&public_url)
             },
         })

@@ -365,12 +365,6 @@ impl Dispatcher {
             })
             .await;
         let attempt_no = d.attempts + 1;
-        let outcome_label = res.class.map(|c| c.as_str()).unwrap_or("success");
-        self.metrics.record_push(
-            &integration.kind,
-            outcome_label,
-            res.duration_ms as f64 / 1000.0,
-        );
         let outcome = if res.success {
             Outcome::Success
         } else {
@@ -410,9 +404,8 @@ impl Dispatcher {
             &res,
             false,
         );
-        self.store
-            .complete_delivery(d.delivery_id, resolution, &record)
-            .await?;
+        // Disabled before the attempt is recorded: whoever sees the 410 in the
+        // history also sees the integration disabled.
         if decision == Decision::GiveUpAndDisable {
             let reason = format!(
                 "disabled: the endpoint answered 410 Gone (event {})",
@@ -422,6 +415,16 @@ impl Dispatcher {
                 .set_integration_enabled(d.integration_id, false, &reason)
                 .await?;
         }
+        self.store
+            .complete_delivery(d.delivery_id, resolution, &record)
+            .await?;
+        // Counted once recorded, so a scrape never sees a push the history lacks.
+        let outcome_label = res.class.map(|c| c.as_str()).unwrap_or("success");
+        self.metrics.record_push(
+            &integration.kind,
+            outcome_label,
+            res.duration_ms as f64 / 1000.0,
+        );
         self.settle_lane(d.integration_id, res.success);
         Ok(())
     }

@@ -18,7 +18,17 @@ both_dbs!(
 /// test never leaves one behind.
 pub struct Serve(Child);
 
+impl From<Child> for Serve {
+    fn from(c: Child) -> Self {
+        Serve(c)
+    }
+}
+
 impl Serve {
+    pub fn stdout(&mut self) -> std::process::ChildStdout {
+        self.0.stdout.take().expect("stdout was piped")
+    }
+
     pub fn kill(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -34,9 +44,14 @@ impl Drop for Serve {
 /// Starts `dutyhook serve` on a random port; answers the process, its address,
 /// and the lines it printed before listening.
 pub fn start_serve(url: &str) -> (Serve, String, Vec<String>) {
+    start_serve_with(url, &[])
+}
+
+pub fn start_serve_with(url: &str, extra: &[&str]) -> (Serve, String, Vec<String>) {
     let mut serve = Serve(
         Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--database", url])
+            .args(extra)
             .env("DUTYHOOK_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

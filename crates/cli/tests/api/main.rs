@@ -13,6 +13,8 @@ mod errors;
 mod events;
 mod failures;
 mod openapi;
+mod process;
 mod reads;
 mod receiver;
+mod tls_and_verifiers;
 mod webhooks;

@@ -1,0 +1,177 @@
+//! The binary under real conditions: killed mid-push, and `dutyhook listen`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::cli::{start_serve_with, Serve, BIN};
+use crate::helpers::{Db, TestDb};
+use crate::receiver::{Reply, TestReceiver};
+
+both_dbs!(
+    kill_mid_push_pushes_again_after_restart,
+    listen_prints_pushes
+);
+
+async fn api(addr: &str, key: &str, path: &str, body: Value) -> Value {
+    let resp = reqwest::Client::new()
+        .post(format!("http://{addr}{path}"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200, "{path}");
+    resp.json::<Value>().await.unwrap()["data"].clone()
+}
+
+fn key_of(printed: &[String]) -> String {
+    printed
+        .iter()
+        .find(|l| l.contains("app key:"))
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_string()
+}
+
+async fn kill_mid_push_pushes_again_after_restart(db: Db) {
+    let db = TestDb::new(db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("dutyhook.toml");
+    std::fs::write(&config, "delivery_lease_ms = 1000\n").unwrap();
+    let config = config.to_str().unwrap().to_string();
+    let rx = TestReceiver::start().await;
+    // The first push hangs: the process dies while it is in flight.
+    rx.script([Reply {
+        delay: Duration::from_secs(30),
+        ..Reply::status(200)
+    }]);
+    let (mut serve, addr, printed) = start_serve_with(&db.url, &["--config", &config]);
+    let key = key_of(&printed);
+    api(
+        &addr,
+        &key,
+        "/integration/webhook/create",
+        json!({"kind": "incident", "name": "crash", "endpoint": rx.url, "timeout_ms": 30000}),
+    )
+    .await;
+    api(
+        &addr,
+        &key,
+        "/incident/create",
+        json!({"title": "Pushed across a crash", "incident_severity": "Info"}),
+    )
+    .await;
+    let first = rx.wait_for(1).await[0].clone();
+    serve.kill();
+    let (mut serve, _, _) = start_serve_with(&db.url, &["--config", &config]);
+    let got = rx.wait_for(2).await;
+    assert_eq!(
+        got[1].header("webhook-id"),
+        first.header("webhook-id"),
+        "the same event_id after the restart"
+    );
+    assert_eq!(got[1].body, first.body);
+    serve.kill();
+}
+
+async fn listen_prints_pushes(db: Db) {
+    let db = TestDb::new(db).await;
+    let (mut serve, addr, printed) = start_serve_with(&db.url, &[]);
+    let key = key_of(&printed);
+    let created = api(
+        &addr,
+        &key,
+        "/integration/webhook/create",
+        json!({"kind": "incident", "name": "dev", "endpoint": "http://127.0.0.1:9/"}),
+    )
+    .await;
+    let secret = created["signing_secret"].as_str().unwrap().to_string();
+    let hook = created["integration_id"].as_i64().unwrap();
+    let mut listen = Serve::from(
+        Command::new(BIN)
+            .args(["listen", "--port", "0", "--secret", &secret])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn dutyhook listen"),
+    );
+    let mut lines = BufReader::new(listen.stdout());
+    let mut first = String::new();
+    lines.read_line(&mut first).unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    api(
+        &addr,
+        &key,
+        "/integration/webhook/update",
+        json!({"integration_id": hook, "endpoint": url}),
+    )
+    .await;
+    let inc = api(
+        &addr,
+        &key,
+        "/incident/create",
+        json!({"title": "Watched", "incident_severity": "Info"}),
+    )
+    .await;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a line per push");
+    assert!(line.starts_with("i_new"), "{line}");
+    assert!(
+        line.contains(inc["incident_id"].as_str().unwrap())
+            && line.contains("signature ok")
+            && line.ends_with("new"),
+        "{line}"
+    );
+    // Resend the same event: listen calls it a duplicate.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut hist = Value::Null;
+    for _ in 0..200 {
+        hist = api(
+            &addr,
+            &key,
+            "/integration/history/list",
+            json!({"integration_id": hook, "start_time": now - 60, "end_time": now + 60}),
+        )
+        .await;
+        if hist["total"].as_i64() > Some(0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    api(
+        &addr,
+        &key,
+        "/integration/history/resend",
+        json!({"invocation_id": hist["items"][0]["invocation_id"]}),
+    )
+    .await;
+    let line = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a line for the resend");
+    assert!(
+        line.contains("signature ok") && line.ends_with("duplicate"),
+        "{line}"
+    );
+    listen.kill();
+    serve.kill();
+}

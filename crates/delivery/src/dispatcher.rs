@@ -12,7 +12,10 @@ use dutyhook_store::{
     AttemptRecord, ClaimedDelivery, DeliveryResolution, IntegrationRecord, Store,
 };
 use rand::Rng;
-use tokio::sync::{watch, Semaphore};
+use std::time::Instant;
+
+use dutyhook_domain::template::Template;
+use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::metrics::Metrics;
 use crate::push::{PushRequest, PushResult, Pusher};
@@ -88,11 +91,37 @@ impl Lane {
     }
 }
 
+/// An attempt's outcome waiting to be written with others in one transaction.
+struct Completion {
+    delivery_id: i64,
+    resolution: DeliveryResolution,
+    record: AttemptRecord,
+}
+
+/// An integration's settings as the dispatcher uses them, cached briefly so a
+/// burst of pushes reads them once.
+struct Settings {
+    record: IntegrationRecord,
+    config: Option<WebhookConfig>,
+    template: Option<Template>,
+}
+
+/// Settings per integration with the time they were read.
+type SettingsCache = HashMap<i64, (Instant, Arc<Settings>)>;
+
+const SETTINGS_TTL: Duration = Duration::from_secs(1);
+const COMPLETION_BATCH: usize = 512;
+
 #[derive(Clone)]
 pub struct Dispatcher {
     store: Arc<dyn Store>,
     pusher: Pusher,
     metrics: Metrics,
+    completions: mpsc::UnboundedSender<Completion>,
+    completions_rx: Arc<Mutex<Option<mpsc::UnboundedReceiver<Completion>>>>,
+    /// Completions sent and not yet written.
+    queued: Arc<std::sync::atomic::AtomicUsize>,
+    integrations: Arc<Mutex<SettingsCache>>,
     cfg: DeliveryConfig,
     lanes: Arc<Mutex<HashMap<i64, Lane>>>,
 }
@@ -121,10 +150,11 @@ pub fn signing_keys(r: &IntegrationRecord, now_ms: i64) -> Vec<Vec<u8>> {
 
 /// The body for an integration: the payload, or its template rendered over it.
 pub fn body_for(cfg: &WebhookConfig, payload: &str) -> Vec<u8> {
-    match (
-        cfg.template(),
-        serde_json::from_str::<serde_json::Value>(payload),
-    ) {
+    render_body(cfg.template().as_ref(), payload)
+}
+
+fn render_body(template: Option<&Template>, payload: &str) -> Vec<u8> {
+    match (template, serde_json::from_str::<serde_json::Value>(payload)) {
         (Some(t), Ok(v)) => t.render(&v).to_string().into_bytes(),
         _ => payload.as_bytes().to_vec(),
     }
@@ -172,13 +202,26 @@ impl Dispatcher {
         cfg: DeliveryConfig,
         metrics: Metrics,
     ) -> Self {
+        let (completions, rx) = mpsc::unbounded_channel();
         Dispatcher {
             store,
             pusher,
             metrics,
+            completions,
+            completions_rx: Arc::new(Mutex::new(Some(rx))),
+            queued: Default::default(),
+            integrations: Default::default(),
             cfg,
             lanes: Default::default(),
         }
+    }
+
+    /// Drops cached settings after a change made through this process.
+    pub fn forget(&self, integration_id: i64) {
+        self.integrations
+            .lock()
+            .expect("settings lock")
+            .remove(&integration_id);
     }
 
     pub fn pusher(&self) -> &Pusher {
@@ -194,6 +237,12 @@ impl Dispatcher {
     /// Runs until `shutdown` turns true. `release_all_leases` is for a single
     /// process that owns its database: leases left by a crash are its own.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>, release_all_leases: bool) {
+        let writer = self
+            .completions_rx
+            .lock()
+            .expect("writer lock")
+            .take()
+            .map(|rx| tokio::spawn(self.clone().write_completions(rx)));
         let wake = self.store.events_committed();
         let start_cutoff = if release_all_leases {
             i64::MAX
@@ -241,10 +290,110 @@ impl Dispatcher {
                 tokio::select! {
                     _ = notified => {}
                     _ = tokio::time::sleep(self.cfg.poll) => {}
-                    _ = shutdown.changed() => return,
+                    _ = shutdown.changed() => break,
                 }
             }
         }
+        if let Some(w) = writer {
+            // Completions already made are written before we go.
+            let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                while self.pending_completions() > 0 {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            })
+            .await;
+            w.abort();
+        }
+    }
+
+    fn pending_completions(&self) -> usize {
+        self.queued.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Writes attempt records and delivery updates in batches (group commit).
+    async fn write_completions(self, mut rx: mpsc::UnboundedReceiver<Completion>) {
+        let mut batch: Vec<Completion> = Vec::with_capacity(COMPLETION_BATCH);
+        while let Some(first) = rx.recv().await {
+            batch.push(first);
+            while batch.len() < COMPLETION_BATCH {
+                match rx.try_recv() {
+                    Ok(c) => batch.push(c),
+                    Err(_) => break,
+                }
+            }
+            let rows: Vec<(i64, DeliveryResolution, AttemptRecord)> = batch
+                .iter()
+                .map(|c| (c.delivery_id, c.resolution, c.record.clone()))
+                .collect();
+            let mut tries = 0;
+            loop {
+                match self.store.complete_deliveries(&rows).await {
+                    Ok(()) => break,
+                    Err(e) if tries < 5 => {
+                        tries += 1;
+                        tracing::warn!(error = %e, count = rows.len(), "writing attempt records failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(100 * tries)).await;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, count = rows.len(), "attempt records lost; their deliveries will be retried when their leases expire");
+                        break;
+                    }
+                }
+            }
+            for c in batch.drain(..) {
+                // Counted once recorded, so a scrape never sees a push the history lacks.
+                let outcome = if c.record.success {
+                    "success"
+                } else {
+                    c.record.error_class.as_str()
+                };
+                self.metrics.record_push(
+                    &c.record.integration_kind,
+                    outcome,
+                    c.record.duration_ms as f64 / 1000.0,
+                );
+            }
+            self.queued
+                .fetch_sub(rows.len(), std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    async fn settings(&self, integration_id: i64) -> dutyhook_store::Result<Option<Arc<Settings>>> {
+        if let Some((at, s)) = self
+            .integrations
+            .lock()
+            .expect("settings lock")
+            .get(&integration_id)
+        {
+            if at.elapsed() < SETTINGS_TTL {
+                return Ok(Some(s.clone()));
+            }
+        }
+        let Some(record) = self.store.integration(integration_id).await? else {
+            self.integrations
+                .lock()
+                .expect("settings lock")
+                .remove(&integration_id);
+            return Ok(None);
+        };
+        let config: Option<WebhookConfig> = match serde_json::from_value(record.config.clone()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::error!(integration_id, error = %e, "unreadable webhook config");
+                None
+            }
+        };
+        let template = config.as_ref().and_then(|c| c.template());
+        let s = Arc::new(Settings {
+            record,
+            config,
+            template,
+        });
+        self.integrations
+            .lock()
+            .expect("settings lock")
+            .insert(integration_id, (Instant::now(), s.clone()));
+        Ok(Some(s))
     }
 
     /// Integrations not to claim for now: paused, probing, or holding enough.
@@ -328,30 +477,27 @@ impl Dispatcher {
             // Pausing delays, never drops: back to the queue until the circuit's probe.
             return self.store.release_delivery(d.delivery_id, until).await;
         }
-        let Some(integration) = self.store.integration(d.integration_id).await? else {
+        let Some(settings) = self.settings(d.integration_id).await? else {
             return self
                 .store
                 .release_delivery(d.delivery_id, i64::MAX / 2)
                 .await;
         };
+        let integration = &settings.record;
         if !integration.enabled {
             return self
                 .store
                 .release_delivery(d.delivery_id, now_ms() + 30_000)
                 .await;
         }
-        let cfg: WebhookConfig = match serde_json::from_value(integration.config.clone()) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(integration_id = d.integration_id, error = %e, "unreadable webhook config");
-                return self
-                    .store
-                    .release_delivery(d.delivery_id, now_ms() + 60_000)
-                    .await;
-            }
+        let Some(cfg) = settings.config.as_ref() else {
+            return self
+                .store
+                .release_delivery(d.delivery_id, now_ms() + 60_000)
+                .await;
         };
-        let body = body_for(&cfg, &d.event.payload);
-        let keys = signing_keys(&integration, now_ms());
+        let body = render_body(settings.template.as_ref(), &d.event.payload);
+        let keys = signing_keys(integration, now_ms());
         let res = self
             .pusher
             .push(PushRequest {
@@ -397,7 +543,7 @@ impl Dispatcher {
                 class = res.class.map(|c| c.as_str()).unwrap_or(""), error = %res.error, "push failed");
         }
         let record = attempt_record(
-            &integration,
+            integration,
             d.delivery_id,
             attempt_no,
             &d.event,
@@ -415,16 +561,29 @@ impl Dispatcher {
                 .set_integration_enabled(d.integration_id, false, &reason)
                 .await?;
         }
-        self.store
-            .complete_delivery(d.delivery_id, resolution, &record)
-            .await?;
-        // Counted once recorded, so a scrape never sees a push the history lacks.
-        let outcome_label = res.class.map(|c| c.as_str()).unwrap_or("success");
-        self.metrics.record_push(
-            &integration.kind,
-            outcome_label,
-            res.duration_ms as f64 / 1000.0,
-        );
+        if decision == Decision::GiveUpAndDisable {
+            self.integrations
+                .lock()
+                .expect("settings lock")
+                .remove(&d.integration_id);
+        }
+        self.queued
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self
+            .completions
+            .send(Completion {
+                delivery_id: d.delivery_id,
+                resolution,
+                record: record.clone(),
+            })
+            .is_err()
+        {
+            self.queued
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            self.store
+                .complete_delivery(d.delivery_id, resolution, &record)
+                .await?;
+        }
         self.settle_lane(d.integration_id, res.success);
         Ok(())
     }

@@ -120,6 +120,23 @@ async fn insert_attempt(tx: &mut Transaction<'_, Any>, a: &AttemptRecord) -> Res
     Ok(())
 }
 
+async fn settle(
+    tx: &mut Transaction<'_, Any>,
+    delivery_id: i64,
+    resolution: DeliveryResolution,
+) -> Result<()> {
+    let mut q =
+        Sql::new("UPDATE deliveries SET attempts = attempts + 1, lease_until = 0, state = ");
+    match resolution {
+        DeliveryResolution::Done => q.push("'done'"),
+        DeliveryResolution::Failed => q.push("'failed'"),
+        DeliveryResolution::RetryAt(at) => q.push("'pending', next_at = ").i64(at),
+    };
+    q.push(" WHERE id = ").i64(delivery_id);
+    q.query().execute(&mut **tx).await?;
+    Ok(())
+}
+
 fn push_attempt_filter(q: &mut Sql, f: &AttemptFilter) {
     q.push(" WHERE integration_id = ").i64(f.integration_id);
     q.push(" AND started_at >= ")
@@ -212,6 +229,19 @@ impl DeliveryStore for SqlStore {
         };
         q.push(" WHERE id = ").i64(delivery_id);
         q.query().execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn complete_deliveries(
+        &self,
+        done: &[(i64, DeliveryResolution, AttemptRecord)],
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        for (delivery_id, resolution, attempt) in done {
+            insert_attempt(&mut tx, attempt).await?;
+            settle(&mut tx, *delivery_id, *resolution).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

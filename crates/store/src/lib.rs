@@ -166,6 +166,11 @@ pub trait DeliveryStore: Send + Sync {
         resolution: DeliveryResolution,
         attempt: &AttemptRecord,
     ) -> Result<()>;
+    /// Many completions in one transaction (group commit).
+    async fn complete_deliveries(
+        &self,
+        done: &[(i64, DeliveryResolution, AttemptRecord)],
+    ) -> Result<()>;
     /// Gives a leased delivery back without an attempt (paused endpoint, shutdown).
     async fn release_delivery(&self, delivery_id: i64, next_at_ms: i64) -> Result<()>;
     async fn release_expired_leases(&self, now_ms: i64) -> Result<u64>;

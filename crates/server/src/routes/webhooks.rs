@@ -314,6 +314,7 @@ async fn webhook_update(
     }
     r.config = serde_json::to_value(&c).map_err(|e| ApiError::Internal(e.to_string()))?;
     app.store.update_integration(&r).await?;
+    app.dispatcher.forget(r.integration_id);
     ok(Empty {})
 }
 
@@ -377,6 +378,7 @@ async fn webhook_delete(
     let r = load(&app, req.integration_id, &WEBHOOK_KINDS).await?;
     may_manage(&app, &caller, r.team_id).await?;
     app.store.delete_integration(r.integration_id).await?;
+    app.dispatcher.forget(r.integration_id);
     ok(Empty {})
 }
 
@@ -392,6 +394,7 @@ async fn webhook_enable(
     app.store
         .set_integration_enabled(r.integration_id, true, "")
         .await?;
+    app.dispatcher.forget(r.integration_id);
     ok(Empty {})
 }
 
@@ -408,6 +411,7 @@ async fn webhook_disable(
     app.store
         .set_integration_enabled(r.integration_id, false, &reason)
         .await?;
+    app.dispatcher.forget(r.integration_id);
     ok(Empty {})
 }
 
@@ -425,6 +429,7 @@ async fn webhook_rotate_secret(
     app.store
         .rotate_secret(r.integration_id, &secret, until)
         .await?;
+    app.dispatcher.forget(r.integration_id);
     ok(SigningSecret {
         signing_secret: secret,
     })

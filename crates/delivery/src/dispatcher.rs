@@ -34,6 +34,9 @@ pub struct DeliveryConfig {
     pub circuit_threshold: u32,
     pub circuit_open: Duration,
     pub circuit_open_max: Duration,
+    /// After a wake-up, how long to gather more work before claiming: fewer,
+    /// larger transactions on the single SQLite writer.
+    pub gather: Duration,
 }
 
 impl Default for DeliveryConfig {
@@ -47,6 +50,7 @@ impl Default for DeliveryConfig {
             circuit_threshold: 5,
             circuit_open: Duration::from_secs(30),
             circuit_open_max: Duration::from_secs(600),
+            gather: Duration::from_millis(5),
         }
     }
 }
@@ -292,6 +296,7 @@ impl Dispatcher {
                     _ = tokio::time::sleep(self.cfg.poll) => {}
                     _ = shutdown.changed() => break,
                 }
+                tokio::time::sleep(self.cfg.gather).await;
             }
         }
         if let Some(w) = writer {
@@ -315,6 +320,7 @@ impl Dispatcher {
         let mut batch: Vec<Completion> = Vec::with_capacity(COMPLETION_BATCH);
         while let Some(first) = rx.recv().await {
             batch.push(first);
+            tokio::time::sleep(self.cfg.gather).await;
             while batch.len() < COMPLETION_BATCH {
                 match rx.try_recv() {
                     Ok(c) => batch.push(c),
@@ -355,6 +361,8 @@ impl Dispatcher {
             }
             self.queued
                 .fetch_sub(rows.len(), std::sync::atomic::Ordering::Relaxed);
+            // Settled deliveries may unblock the next ones of their incidents.
+            self.store.events_committed().notify_waiters();
         }
     }
 

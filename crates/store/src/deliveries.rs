@@ -78,7 +78,14 @@ impl AttemptRow {
 }
 
 async fn insert_attempt(tx: &mut Transaction<'_, Any>, a: &AttemptRecord) -> Result<()> {
-    let mut q = Sql::new(&format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES ("));
+    let mut q = Sql::new(&format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES "));
+    push_attempt_values(&mut q, a);
+    q.query().execute(&mut **tx).await?;
+    Ok(())
+}
+
+fn push_attempt_values(q: &mut Sql, a: &AttemptRecord) {
+    q.push("(");
     q.text(&a.invocation_id)
         .push(", ")
         .i64(a.integration_id)
@@ -116,8 +123,6 @@ async fn insert_attempt(tx: &mut Transaction<'_, Any>, a: &AttemptRecord) -> Res
         .text(a.request.to_string())
         .push(", ");
     q.text(a.response.to_string()).push(")");
-    q.query().execute(&mut **tx).await?;
-    Ok(())
 }
 
 async fn settle(
@@ -164,23 +169,38 @@ impl DeliveryStore for SqlStore {
         exclude: &[i64],
     ) -> Result<Vec<ClaimedDelivery>> {
         let mut tx = self.write.begin().await?;
-        let mut q = Sql::new("UPDATE deliveries SET state = 'leased', lease_until = ");
-        q.i64(now_ms + lease_ms);
-        q.push(" WHERE id IN (SELECT d.id FROM deliveries d WHERE d.state = 'pending' AND d.next_at <= ").i64(now_ms);
-        if !exclude.is_empty() {
-            q.push(" AND d.integration_id NOT IN ").list_i64(exclude);
+        // First attempts, then retries, each from its own index: a backlog of
+        // retries never holds back fresh events.
+        let mut ids: Vec<(i64,)> = vec![];
+        for first in [true, false] {
+            let room = limit - ids.len() as i64;
+            if room <= 0 {
+                break;
+            }
+            let mut q = Sql::new("UPDATE deliveries SET state = 'leased', lease_until = ");
+            q.i64(now_ms + lease_ms);
+            q.push(" WHERE id IN (SELECT d.id FROM deliveries d WHERE d.state = 'pending' AND ");
+            q.push(if first {
+                "d.attempts = 0"
+            } else {
+                "d.attempts > 0"
+            });
+            q.push(" AND d.next_at <= ").i64(now_ms);
+            if !exclude.is_empty() {
+                q.push(" AND d.integration_id NOT IN ").list_i64(exclude);
+            }
+            q.push(
+                " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.integration_id = d.integration_id \
+                 AND e.subject_key = d.subject_key AND e.state IN ('pending', 'leased') AND e.id < d.id) \
+                 ORDER BY d.next_at, d.id LIMIT ",
+            );
+            q.i64(room);
+            if self.backend == Backend::Postgres {
+                q.push(" FOR UPDATE SKIP LOCKED");
+            }
+            q.push(") RETURNING id");
+            ids.extend(q.query_as::<(i64,)>().fetch_all(&mut *tx).await?);
         }
-        q.push(
-            " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.integration_id = d.integration_id \
-             AND e.subject_key = d.subject_key AND e.id < d.id AND e.state IN ('pending', 'leased')) \
-             ORDER BY CASE WHEN d.attempts = 0 THEN 0 ELSE 1 END, d.next_at, d.id LIMIT ",
-        );
-        q.i64(limit);
-        if self.backend == Backend::Postgres {
-            q.push(" FOR UPDATE SKIP LOCKED");
-        }
-        q.push(") RETURNING id");
-        let ids: Vec<(i64,)> = q.query_as().fetch_all(&mut *tx).await?;
         if ids.is_empty() {
             tx.commit().await?;
             return Ok(vec![]);
@@ -238,9 +258,39 @@ impl DeliveryStore for SqlStore {
         done: &[(i64, DeliveryResolution, AttemptRecord)],
     ) -> Result<()> {
         let mut tx = self.write.begin().await?;
-        for (delivery_id, resolution, attempt) in done {
-            insert_attempt(&mut tx, attempt).await?;
-            settle(&mut tx, *delivery_id, *resolution).await?;
+        // Few large statements: on SQLite every statement is a round trip to
+        // the connection's thread.
+        for chunk in done.chunks(500) {
+            let mut q = Sql::new(&format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES "));
+            for (i, (_, _, a)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                push_attempt_values(&mut q, a);
+            }
+            q.query().execute(&mut *tx).await?;
+        }
+        for (state, wanted) in [
+            ("'done'", DeliveryResolution::Done),
+            ("'failed'", DeliveryResolution::Failed),
+        ] {
+            let ids: Vec<i64> = done
+                .iter()
+                .filter(|(_, r, _)| *r == wanted)
+                .map(|(id, _, _)| *id)
+                .collect();
+            for chunk in ids.chunks(1000) {
+                let mut q = Sql::new(
+                    "UPDATE deliveries SET attempts = attempts + 1, lease_until = 0, state = ",
+                );
+                q.push(state).push(" WHERE id IN ").list_i64(chunk);
+                q.query().execute(&mut *tx).await?;
+            }
+        }
+        for (id, resolution, _) in done {
+            if let DeliveryResolution::RetryAt(_) = resolution {
+                settle(&mut tx, *id, *resolution).await?;
+            }
         }
         tx.commit().await?;
         Ok(())

@@ -92,13 +92,14 @@ async fn insert_timeline(tx: &mut Transaction<'_, Any>, t: &TimelineEntry) -> Re
     Ok(())
 }
 
-/// Inserts an event and, in the same transaction, one delivery per
-/// subscribed integration: the subscription snapshot is the one in force
-/// when the change committed.
+/// Inserts an event; answers the deliveries it needs (one per subscribed
+/// integration), to be written with [`insert_deliveries`] in the same
+/// transaction: the subscription snapshot is the one in force at commit.
 pub(crate) async fn insert_event(
     tx: &mut Transaction<'_, Any>,
     e: &NewEvent,
     subscribers: &[(i64, WebhookConfig)],
+    deliveries: &mut Vec<(i64, i64, String, i64)>,
 ) -> Result<()> {
     let mut q = Sql::new("INSERT INTO events (event_id, event_type, subject_kind, subject_id, event_time, payload) VALUES (");
     q.text(&e.event_id)
@@ -116,19 +117,36 @@ pub(crate) async fn insert_event(
     let (seq,): (i64,) = q.query_as().fetch_one(&mut **tx).await?;
     for (integration_id, cfg) in subscribers {
         if cfg.subscribes(e.event_type, e.channel_id) {
-            let mut q = Sql::new("INSERT INTO deliveries (event_seq, integration_id, subject_key, state, next_at, created_at) VALUES (");
-            q.i64(seq)
+            deliveries.push((seq, *integration_id, e.subject_id.clone(), e.event_time_ms));
+        }
+    }
+    Ok(())
+}
+
+/// `(event_seq, integration_id, subject_key, created_at)` rows, many per statement.
+pub(crate) async fn insert_deliveries(
+    tx: &mut Transaction<'_, Any>,
+    rows: &[(i64, i64, String, i64)],
+) -> Result<()> {
+    for chunk in rows.chunks(1000) {
+        let mut q = Sql::new("INSERT INTO deliveries (event_seq, integration_id, subject_key, state, next_at, created_at) VALUES ");
+        for (i, (seq, integration_id, subject, at)) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push("(")
+                .i64(*seq)
                 .push(", ")
                 .i64(*integration_id)
                 .push(", ")
-                .text(&e.subject_id)
-                .push(", 'pending', ");
-            q.i64(e.event_time_ms)
+                .text(subject.clone());
+            q.push(", 'pending', ")
+                .i64(*at)
                 .push(", ")
-                .i64(e.event_time_ms)
+                .i64(*at)
                 .push(")");
-            q.query().execute(&mut **tx).await?;
         }
+        q.query().execute(&mut **tx).await?;
     }
     Ok(())
 }
@@ -227,9 +245,11 @@ impl IncidentStore for SqlStore {
         } else {
             subscribers(&mut tx, WebhookKind::Incident).await?
         };
+        let mut deliveries = vec![];
         for e in &rec.events {
-            insert_event(&mut tx, e, &subscribers).await?;
+            insert_event(&mut tx, e, &subscribers, &mut deliveries).await?;
         }
+        insert_deliveries(&mut tx, &deliveries).await?;
         tx.commit().await?;
         if !rec.events.is_empty() {
             self.notify.notify_waiters();

@@ -1,0 +1,480 @@
+//! `dutyhook-bench`: starts `dutyhook serve` (release build) on a fresh
+//! database and a fast receiver on 127.0.0.1, drives incident operations
+//! through the API, and reports pushes/s, latency from the API call to
+//! arrival, and the server's peak memory. Every attempt is recorded in the
+//! invocation history as usual. Figures go to stdout and to a JSON file.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::Path;
+use clap::Parser;
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+#[command(about = "Benchmark dutyhook's webhook delivery on this machine")]
+struct Args {
+    /// The dutyhook binary to run.
+    #[arg(long, default_value = "target/release/dutyhook")]
+    bin: String,
+    /// Database URL; default a fresh SQLite file per scenario.
+    #[arg(long)]
+    database: Option<String>,
+    /// Scenarios to run: throughput1, throughput10, latency, blackhole, backlog.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "throughput1,throughput10,latency,blackhole,backlog"
+    )]
+    scenarios: Vec<String>,
+    /// Seconds of load for the throughput scenarios.
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
+    /// Seconds of load for the latency scenarios.
+    #[arg(long, default_value_t = 30)]
+    latency_seconds: u64,
+    /// Pending deliveries to build up in the backlog scenario.
+    #[arg(long, default_value_t = 1_000_000)]
+    backlog: u64,
+    #[arg(long, default_value = "bench-results.json")]
+    out: String,
+}
+
+fn micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
+}
+
+/// Counts pushes per endpoint and the latency of each (from the `t=` stamp
+/// the load put in the comment to arrival).
+#[derive(Default)]
+struct Receiver {
+    count: AtomicU64,
+    per_endpoint: Mutex<HashMap<u32, u64>>,
+    latencies_us: Mutex<HashMap<u32, Vec<u64>>>,
+}
+
+async fn start_receiver(rx: Arc<Receiver>) -> String {
+    let app = axum::Router::new().route(
+        "/e/{n}",
+        axum::routing::post(move |Path(n): Path<u32>, body: Bytes| {
+            let rx = rx.clone();
+            async move {
+                let now = micros();
+                rx.count.fetch_add(1, Ordering::Relaxed);
+                *rx.per_endpoint.lock().unwrap().entry(n).or_default() += 1;
+                if let Some(t) = find_stamp(&body) {
+                    rx.latencies_us
+                        .lock()
+                        .unwrap()
+                        .entry(n)
+                        .or_default()
+                        .push(now.saturating_sub(t));
+                }
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+/// The `t=<micros>` stamp inside the comment, found without parsing all JSON.
+fn find_stamp(body: &[u8]) -> Option<u64> {
+    let s = std::str::from_utf8(body).ok()?;
+    let i = s.find("\"comment\":\"t=")? + "\"comment\":\"t=".len();
+    s[i..].split('"').next()?.parse().ok()
+}
+
+/// A server that accepts connections and never answers.
+async fn blackhole() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/e/999", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = vec![];
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    url
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+    key: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(bin: &str, database: Option<&str>) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database
+            .map(String::from)
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+        let mut child = Command::new(bin)
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", &db])
+            .env("DUTYHOOK_LOG", "error")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start {bin}: {e} (build it: cargo build --release -p dutyhook)")
+            });
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        let (mut key, mut addr) = (String::new(), String::new());
+        while addr.is_empty() {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap() == 0 {
+                panic!("dutyhook exited at start");
+            }
+            if line.contains("app key:") {
+                key = line.split_whitespace().last().unwrap().to_string();
+            }
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                addr = rest.split_whitespace().next().unwrap().to_string();
+            }
+        }
+        std::thread::spawn(move || for _ in reader.lines() {});
+        Server {
+            child,
+            addr,
+            key,
+            _dir: dir,
+        }
+    }
+
+    fn peak_rss_mb(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(0.0)
+    }
+
+    fn rss_mb(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(0.0)
+    }
+}
+
+#[derive(Clone)]
+struct Api {
+    client: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+impl Api {
+    async fn call(&self, path: &str, body: Value) -> Value {
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .json(&body)
+            .send()
+            .await
+            .expect("API call");
+        let v: Value = resp.json().await.expect("API JSON");
+        assert!(v.get("error").is_none(), "{path}: {v}");
+        v["data"].clone()
+    }
+
+    async fn incidents(&self, n: usize) -> Vec<String> {
+        let mut ids = vec![];
+        for i in 0..n {
+            let d = self
+                .call(
+                    "/incident/create",
+                    json!({"title": format!("bench incident {i}"), "incident_severity": "Info"}),
+                )
+                .await;
+            ids.push(d["incident_id"].as_str().unwrap().to_string());
+        }
+        ids
+    }
+
+    async fn webhook(&self, endpoint: &str, timeout_ms: u64) {
+        self.call(
+            "/integration/webhook/create",
+            json!({"kind": "incident", "name": "bench", "endpoint": endpoint, "event_types": ["i_comm"], "timeout_ms": timeout_ms}),
+        )
+        .await;
+    }
+
+    async fn pending(&self) -> u64 {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find(|l| l.starts_with("dutyhook_deliveries_pending "))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+fn latency_summary(lat: &[u64]) -> Value {
+    let mut v = lat.to_vec();
+    v.sort_unstable();
+    json!({"samples": v.len(), "p50_ms": percentile(&v, 0.50), "p95_ms": percentile(&v, 0.95), "p99_ms": percentile(&v, 0.99), "max_ms": percentile(&v, 1.0)})
+}
+
+/// Saturating load: comments on 100 incidents per call (100 events per
+/// transaction), from 4 clients, for `seconds`. Answers pushes/s delivered.
+async fn throughput(args: &Args, endpoints: u32) -> Value {
+    let server = Server::start(&args.bin, args.database.as_deref());
+    let rx = Arc::new(Receiver::default());
+    let base = start_receiver(rx.clone()).await;
+    let api = Api {
+        client: reqwest::Client::new(),
+        base: format!("http://{}", server.addr),
+        key: server.key.clone(),
+    };
+    let ids = api.incidents(100).await;
+    for n in 0..endpoints {
+        api.webhook(&format!("{base}/e/{n}"), 1000).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let offered = Arc::new(AtomicU64::new(0));
+    let mut clients = vec![];
+    for _ in 0..4 {
+        let (api, ids, offered, rx) = (api.clone(), ids.clone(), offered.clone(), rx.clone());
+        clients.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                // Keep the backlog bounded so the figure is a sustained rate, not a queue filling up.
+                api.call(
+                    "/incident/comment",
+                    json!({"incident_ids": ids, "comment": format!("t={}", micros())}),
+                )
+                .await;
+                offered.fetch_add(100, Ordering::Relaxed);
+                while offered.load(Ordering::Relaxed) * endpoints as u64
+                    > rx.count.load(Ordering::Relaxed) + 20_000
+                    && Instant::now() < deadline
+                {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+        }));
+    }
+    let start = Instant::now();
+    let before = rx.count.load(Ordering::Relaxed);
+    for c in clients {
+        c.await.unwrap();
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let delivered_in_window = rx.count.load(Ordering::Relaxed) - before;
+    let expected = offered.load(Ordering::Relaxed) * endpoints as u64;
+    let drain_start = Instant::now();
+    while rx.count.load(Ordering::Relaxed) < expected
+        && drain_start.elapsed() < Duration::from_secs(120)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let all = rx
+        .latencies_us
+        .lock()
+        .unwrap()
+        .values()
+        .flatten()
+        .copied()
+        .collect::<Vec<_>>();
+    json!({
+        "endpoints": endpoints,
+        "seconds": elapsed,
+        "events_offered": offered.load(Ordering::Relaxed),
+        "pushes_expected": expected,
+        "pushes_received": rx.count.load(Ordering::Relaxed),
+        "pushes_per_second": delivered_in_window as f64 / elapsed,
+        "drain_seconds_after_load": drain_start.elapsed().as_secs_f64(),
+        "latency": latency_summary(&all),
+        "peak_rss_mb": server.peak_rss_mb(),
+    })
+}
+
+/// Paced load of single-incident comments at `rate` events/s.
+async fn paced(args: &Args, endpoints: u32, rate: u64, with_blackhole: bool) -> Value {
+    let server = Server::start(&args.bin, args.database.as_deref());
+    let rx = Arc::new(Receiver::default());
+    let base = start_receiver(rx.clone()).await;
+    let api = Api {
+        client: reqwest::Client::new(),
+        base: format!("http://{}", server.addr),
+        key: server.key.clone(),
+    };
+    let ids = api.incidents(200).await;
+    for n in 0..endpoints {
+        api.webhook(&format!("{base}/e/{n}"), 1000).await;
+    }
+    if with_blackhole {
+        api.webhook(&blackhole().await, 1000).await;
+    }
+    let total = rate * args.latency_seconds;
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let start = Instant::now();
+    let mut tasks = vec![];
+    for i in 0..total {
+        let at = start + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(at.into()).await;
+        let (api, id) = (api.clone(), ids[(i % ids.len() as u64) as usize].clone());
+        tasks.push(tokio::spawn(async move {
+            let t0 = micros();
+            api.call(
+                "/incident/comment",
+                json!({"incident_ids": [id], "comment": format!("t={t0}")}),
+            )
+            .await;
+            micros() - t0
+        }));
+    }
+    let mut api_us = vec![];
+    for t in tasks {
+        api_us.push(t.await.unwrap());
+    }
+    let expected = total * endpoints as u64;
+    let drain = Instant::now();
+    while rx.count.load(Ordering::Relaxed) < expected && drain.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let lat = rx.latencies_us.lock().unwrap();
+    let healthy: Vec<u64> = lat
+        .iter()
+        .filter(|(n, _)| **n < 999)
+        .flat_map(|(_, v)| v.iter().copied())
+        .collect();
+    json!({
+        "endpoints_healthy": endpoints,
+        "blackholed_endpoint": with_blackhole,
+        "events_per_second_offered": rate,
+        "seconds": args.latency_seconds,
+        "pushes_expected": expected,
+        "pushes_received": rx.count.load(Ordering::Relaxed),
+        "latency": latency_summary(&healthy),
+        "api_call_latency": latency_summary(&api_us),
+        "peak_rss_mb": server.peak_rss_mb(),
+    })
+}
+
+/// Builds up `n` pending deliveries to a dead endpoint and reports memory.
+async fn backlog(args: &Args) -> Value {
+    let server = Server::start(&args.bin, args.database.as_deref());
+    let api = Api {
+        client: reqwest::Client::new(),
+        base: format!("http://{}", server.addr),
+        key: server.key.clone(),
+    };
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = l.local_addr().unwrap();
+        drop(l);
+        format!("http://{a}/e/0")
+    };
+    let ids = api.incidents(100).await;
+    let hooks = 10u64;
+    for _ in 0..hooks {
+        api.webhook(&dead, 1000).await;
+    }
+    let calls = args.backlog.div_ceil(100 * hooks);
+    let start = Instant::now();
+    let mut done = 0u64;
+    let mut samples = vec![];
+    while done < calls {
+        let mut batch = vec![];
+        for _ in 0..4.min(calls - done) {
+            let (api, ids) = (api.clone(), ids.clone());
+            batch.push(tokio::spawn(async move {
+                api.call(
+                    "/incident/comment",
+                    json!({"incident_ids": ids, "comment": "backlog"}),
+                )
+                .await
+            }));
+            done += 1;
+        }
+        for b in batch {
+            b.await.unwrap();
+        }
+        if done.is_multiple_of(100) {
+            samples.push(json!({"pending_target": done * 100 * hooks, "rss_mb": server.rss_mb()}));
+        }
+    }
+    let build_seconds = start.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    json!({
+        "pending_deliveries": api.pending().await,
+        "build_seconds": build_seconds,
+        "rss_mb_now": server.rss_mb(),
+        "peak_rss_mb": server.peak_rss_mb(),
+        "rss_samples": samples,
+    })
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let mut results = serde_json::Map::new();
+    results.insert(
+        "machine".into(),
+        json!({"cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)}),
+    );
+    for s in args.scenarios.clone() {
+        eprintln!("== {s}");
+        let r = match s.as_str() {
+            "throughput1" => throughput(&args, 1).await,
+            "throughput10" => throughput(&args, 10).await,
+            "latency" => paced(&args, 10, 500, false).await,
+            "blackhole" => paced(&args, 9, 500, true).await,
+            "backlog" => backlog(&args).await,
+            other => panic!("unknown scenario {other}"),
+        };
+        println!("{s}: {}", serde_json::to_string_pretty(&r).unwrap());
+        results.insert(s, r);
+        std::fs::write(
+            &args.out,
+            serde_json::to_string_pretty(&Value::Object(results.clone())).unwrap(),
+        )
+        .unwrap();
+    }
+    eprintln!("results written to {}", args.out);
+}

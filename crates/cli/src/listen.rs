@@ -109,5 +109,8 @@ pub async fn run(args: ListenArgs) -> Result<(), String> {
         "listening on http://{addr}/ — point a webhook here; answering {}",
         status.as_u16()
     );
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).await.map_err(|e| e.to_string())
 }

@@ -558,6 +558,12 @@ impl Dispatcher {
             &res,
             false,
         );
+        let mut record = record;
+        if settings.template.is_none() {
+            // The body is the stored event payload: keep one copy, not one per attempt.
+            record.request["body"] = serde_json::Value::Null;
+            record.request["body_is_event_payload"] = serde_json::Value::Bool(true);
+        }
         // Disabled before the attempt is recorded: whoever sees the 410 in the
         // history also sees the integration disabled.
         if decision == Decision::GiveUpAndDisable {

@@ -114,7 +114,8 @@ fn client(verify: bool, resolver: PolicyResolver) -> reqwest::Client {
         .dns_resolver(Arc::new(resolver))
         .danger_accept_invalid_certs(!verify)
         .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(64)
+        // Above the most pushes one host can have in flight (many integrations may share a host).
+        .pool_max_idle_per_host(1024)
         .tcp_nodelay(true)
         .no_proxy()
         .build()

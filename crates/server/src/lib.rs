@@ -168,6 +168,10 @@ pub async fn serve(
         shutdown.clone(),
     ));
     let mut stop = shutdown.clone();
+    // Small answers go out at once instead of waiting on the peer's delayed ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let result = axum::serve(listener, app(state))
         .with_graceful_shutdown(async move {
             while !*stop.borrow() {

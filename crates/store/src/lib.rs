@@ -118,6 +118,7 @@ pub trait OutboxStore: Send + Sync {
     /// Events in commit order, after sequence number `after_seq`.
     async fn events_after(&self, after_seq: i64, limit: i64) -> Result<Vec<StoredEvent>>;
     async fn count_events(&self) -> Result<i64>;
+    async fn event(&self, event_id: &str) -> Result<Option<StoredEvent>>;
 }
 
 #[async_trait]

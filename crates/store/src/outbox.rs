@@ -36,6 +36,21 @@ impl OutboxStore for SqlStore {
             .collect())
     }
 
+    async fn event(&self, event_id: &str) -> Result<Option<StoredEvent>> {
+        let mut q = Sql::new("SELECT seq, event_id, event_type, subject_kind, subject_id, event_time, payload FROM events WHERE event_id = ");
+        q.text(event_id);
+        let row: Option<EventRow> = q.query_as().fetch_optional(&self.read).await?;
+        Ok(row.map(|r| StoredEvent {
+            seq: r.seq,
+            event_id: r.event_id,
+            event_type: r.event_type,
+            subject_kind: r.subject_kind,
+            subject_id: r.subject_id,
+            event_time: r.event_time,
+            payload: r.payload,
+        }))
+    }
+
     async fn count_events(&self) -> Result<i64> {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM events")
             .fetch_one(&self.read)

@@ -188,9 +188,22 @@ async fn history_info(
         0 => (String::new(), 0, 0),
         id => app.store.delivery_state(id).await?.unwrap_or_default(),
     };
+    let mut request = a.request.clone();
+    if request["body_is_event_payload"] == Value::Bool(true) {
+        if let Some(obj) = request.as_object_mut() {
+            obj.remove("body_is_event_payload");
+        }
+        let payload = app
+            .store
+            .event(&a.event_id)
+            .await?
+            .map(|e| e.payload)
+            .unwrap_or_default();
+        request["body"] = Value::String(payload);
+    }
     ok(InvocationDetail {
         summary: summary(&a),
-        request: a.request.clone(),
+        request,
         response: a.response.clone(),
         delivery_attempts,
         next_attempt_at: if delivery_state == "pending" {

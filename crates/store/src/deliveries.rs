@@ -6,10 +6,11 @@ use async_trait::async_trait;
 use sqlx::{Any, FromRow, Transaction};
 
 use crate::backend::{Backend, SqlStore};
+use crate::outbox::EventRow;
 use crate::sql::Sql;
 use crate::{
     AttemptFilter, AttemptRecord, ClaimedDelivery, DeliveryResolution, DeliveryStats,
-    DeliveryStore, Listing, Page, Result, StoredEvent,
+    DeliveryStore, Listing, Page, Result,
 };
 
 #[derive(FromRow)]
@@ -17,13 +18,8 @@ struct ClaimRow {
     id: i64,
     integration_id: i64,
     attempts: i64,
-    seq: i64,
-    event_id: String,
-    event_type: String,
-    subject_kind: String,
-    subject_id: String,
-    event_time: i64,
-    payload: String,
+    #[sqlx(flatten)]
+    event: EventRow,
 }
 
 #[derive(FromRow)]
@@ -219,15 +215,7 @@ impl DeliveryStore for SqlStore {
                 delivery_id: r.id,
                 integration_id: r.integration_id,
                 attempts: r.attempts,
-                event: StoredEvent {
-                    seq: r.seq,
-                    event_id: r.event_id,
-                    event_type: r.event_type,
-                    subject_kind: r.subject_kind,
-                    subject_id: r.subject_id,
-                    event_time: r.event_time,
-                    payload: r.payload,
-                },
+                event: r.event.into(),
             })
             .collect())
     }

@@ -6,7 +6,7 @@ use crate::sql::Sql;
 use crate::{OutboxStore, Result, StoredEvent};
 
 #[derive(FromRow)]
-struct EventRow {
+pub(crate) struct EventRow {
     seq: i64,
     event_id: String,
     event_type: String,
@@ -16,31 +16,9 @@ struct EventRow {
     payload: String,
 }
 
-#[async_trait]
-impl OutboxStore for SqlStore {
-    async fn events_after(&self, after_seq: i64, limit: i64) -> Result<Vec<StoredEvent>> {
-        let mut q = Sql::new("SELECT seq, event_id, event_type, subject_kind, subject_id, event_time, payload FROM events WHERE seq > ");
-        q.i64(after_seq).push(" ORDER BY seq LIMIT ").i64(limit);
-        let rows: Vec<EventRow> = q.query_as().fetch_all(&self.read).await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| StoredEvent {
-                seq: r.seq,
-                event_id: r.event_id,
-                event_type: r.event_type,
-                subject_kind: r.subject_kind,
-                subject_id: r.subject_id,
-                event_time: r.event_time,
-                payload: r.payload,
-            })
-            .collect())
-    }
-
-    async fn event(&self, event_id: &str) -> Result<Option<StoredEvent>> {
-        let mut q = Sql::new("SELECT seq, event_id, event_type, subject_kind, subject_id, event_time, payload FROM events WHERE event_id = ");
-        q.text(event_id);
-        let row: Option<EventRow> = q.query_as().fetch_optional(&self.read).await?;
-        Ok(row.map(|r| StoredEvent {
+impl From<EventRow> for StoredEvent {
+    fn from(r: EventRow) -> Self {
+        StoredEvent {
             seq: r.seq,
             event_id: r.event_id,
             event_type: r.event_type,
@@ -48,7 +26,24 @@ impl OutboxStore for SqlStore {
             subject_id: r.subject_id,
             event_time: r.event_time,
             payload: r.payload,
-        }))
+        }
+    }
+}
+
+#[async_trait]
+impl OutboxStore for SqlStore {
+    async fn events_after(&self, after_seq: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+        let mut q = Sql::new("SELECT seq, event_id, event_type, subject_kind, subject_id, event_time, payload FROM events WHERE seq > ");
+        q.i64(after_seq).push(" ORDER BY seq LIMIT ").i64(limit);
+        let rows: Vec<EventRow> = q.query_as().fetch_all(&self.read).await?;
+        Ok(rows.into_iter().map(StoredEvent::from).collect())
+    }
+
+    async fn event(&self, event_id: &str) -> Result<Option<StoredEvent>> {
+        let mut q = Sql::new("SELECT seq, event_id, event_type, subject_kind, subject_id, event_time, payload FROM events WHERE event_id = ");
+        q.text(event_id);
+        let row: Option<EventRow> = q.query_as().fetch_optional(&self.read).await?;
+        Ok(row.map(StoredEvent::from))
     }
 
     async fn count_events(&self) -> Result<i64> {

@@ -317,7 +317,7 @@ async fn snooze_expiry_wakes_without_person(db: Db) {
     let before = app.event_count().await;
     app.state.clock.advance(std::time::Duration::from_secs(61));
     let mut evs = vec![];
-    for _ in 0..200 {
+    for _ in 0..1000 {
         evs = app.events_since(before).await;
         if !evs.is_empty() {
             break;

@@ -26,7 +26,7 @@ async fn one_shot_hook(app: &TestApp, endpoint: &str, timeout_ms: i64) -> i64 {
 }
 
 async fn last_attempt(app: &TestApp, integration_id: i64) -> Value {
-    for _ in 0..500 {
+    for _ in 0..2000 {
         let h = app
             .ok("/integration/history/list", json!({"integration_id": integration_id, "start_time": now_s() - 600, "end_time": now_s() + 600}))
             .await;
@@ -184,7 +184,7 @@ async fn blackholed_endpoint_does_not_delay_others(db: Db) {
     healthy.wait_for(30).await;
     // The dead endpoint's circuit opens after 5 consecutive failures.
     let mut open = false;
-    for _ in 0..300 {
+    for _ in 0..1500 {
         let m = app
             .client
             .get(app.url("/metrics"))
@@ -218,7 +218,7 @@ async fn metrics_series(db: Db) {
     app.incident("Counted").await;
     rx.wait_for(1).await;
     let mut text = String::new();
-    for _ in 0..200 {
+    for _ in 0..1000 {
         let resp = app.client.get(app.url("/metrics")).send().await.unwrap();
         assert_eq!(resp.status().as_u16(), 200);
         text = resp.text().await.unwrap();

@@ -145,7 +145,7 @@ async fn listen_prints_pushes(db: Db) {
         .unwrap()
         .as_secs() as i64;
     let mut hist = Value::Null;
-    for _ in 0..200 {
+    for _ in 0..1000 {
         hist = api(
             &addr,
             &key,
@@ -158,6 +158,10 @@ async fn listen_prints_pushes(db: Db) {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert!(
+        hist["total"].as_i64() > Some(0),
+        "the push never showed in the history: {hist}"
+    );
     api(
         &addr,
         &key,

@@ -115,9 +115,9 @@ impl TestReceiver {
         self.shared.lock().unwrap().received.clone()
     }
 
-    /// Waits (up to 10 s) until at least `n` pushes arrived.
+    /// Waits (up to 30 s) until at least `n` pushes arrived.
     pub async fn wait_for(&self, n: usize) -> Vec<Received> {
-        for _ in 0..1000 {
+        for _ in 0..3000 {
             let got = self.received();
             if got.len() >= n {
                 return got;

@@ -191,7 +191,7 @@ async fn retries_keep_event_id_until_success(db: Db) {
 }
 
 async fn wait_history(app: &TestApp, integration_id: i64, n: usize) -> Vec<Value> {
-    for _ in 0..500 {
+    for _ in 0..2000 {
         let h = app.ok("/integration/history/list", json!({"integration_id": integration_id, "start_time": now_s() - 600, "end_time": now_s() + 600, "limit": 100})).await;
         let items = h["items"].as_array().unwrap().clone();
         if items.len() >= n {

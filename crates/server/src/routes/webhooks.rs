@@ -389,13 +389,7 @@ async fn webhook_enable(
     caller: Caller,
     ApiJson(req): ApiJson<IntegrationId>,
 ) -> ApiResult<Empty> {
-    let r = load(&app, req.integration_id, &WEBHOOK_KINDS).await?;
-    may_manage(&app, &caller, r.team_id).await?;
-    app.store
-        .set_integration_enabled(r.integration_id, true, "")
-        .await?;
-    app.dispatcher.forget(r.integration_id);
-    ok(Empty {})
+    set_enabled(&app, &caller, req.integration_id, true).await
 }
 
 #[utoipa::path(post, path = "/integration/webhook/disable", tag = TAG_WEBHOOKS, request_body = IntegrationId,
@@ -405,11 +399,25 @@ async fn webhook_disable(
     caller: Caller,
     ApiJson(req): ApiJson<IntegrationId>,
 ) -> ApiResult<Empty> {
-    let r = load(&app, req.integration_id, &WEBHOOK_KINDS).await?;
-    may_manage(&app, &caller, r.team_id).await?;
-    let reason = format!("disabled by {}", caller.person.person_name);
+    set_enabled(&app, &caller, req.integration_id, false).await
+}
+
+/// Enables or disables a webhook; a disabled one says who disabled it.
+async fn set_enabled(
+    app: &AppState,
+    caller: &Caller,
+    integration_id: i64,
+    enabled: bool,
+) -> ApiResult<Empty> {
+    let r = load(app, integration_id, &WEBHOOK_KINDS).await?;
+    may_manage(app, caller, r.team_id).await?;
+    let reason = if enabled {
+        String::new()
+    } else {
+        format!("disabled by {}", caller.person.person_name)
+    };
     app.store
-        .set_integration_enabled(r.integration_id, false, &reason)
+        .set_integration_enabled(r.integration_id, enabled, &reason)
         .await?;
     app.dispatcher.forget(r.integration_id);
     ok(Empty {})

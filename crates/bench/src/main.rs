@@ -263,9 +263,13 @@ fn latency_summary(lat: &[u64]) -> Value {
     json!({"samples": v.len(), "p50_ms": percentile(&v, 0.50), "p95_ms": percentile(&v, 0.95), "p99_ms": percentile(&v, 0.99), "max_ms": percentile(&v, 1.0)})
 }
 
-/// Saturating load: comments on 100 incidents per call (100 events per
-/// transaction), from 4 clients, for `seconds`. Answers pushes/s delivered.
-async fn throughput(args: &Args, endpoints: u32) -> Value {
+/// A server, a receiver, `incidents` incidents and one webhook per endpoint
+/// (subscribed to `i_comm`, so only the load's comments are pushed).
+async fn setup(
+    args: &Args,
+    endpoints: u32,
+    incidents: usize,
+) -> (Server, Arc<Receiver>, Api, Vec<String>) {
     let server = Server::start(&args.bin, args.database.as_deref());
     let rx = Arc::new(Receiver::default());
     let base = start_receiver(rx.clone()).await;
@@ -274,10 +278,17 @@ async fn throughput(args: &Args, endpoints: u32) -> Value {
         base: format!("http://{}", server.addr),
         key: server.key.clone(),
     };
-    let ids = api.incidents(100).await;
+    let ids = api.incidents(incidents).await;
     for n in 0..endpoints {
         api.webhook(&format!("{base}/e/{n}"), 1000).await;
     }
+    (server, rx, api, ids)
+}
+
+/// Saturating load: comments on 100 incidents per call (100 events per
+/// transaction), from 4 clients, for `seconds`. Answers pushes/s delivered.
+async fn throughput(args: &Args, endpoints: u32) -> Value {
+    let (server, rx, api, ids) = setup(args, endpoints, 100).await;
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let offered = Arc::new(AtomicU64::new(0));
     let mut clients = vec![];
@@ -338,18 +349,7 @@ async fn throughput(args: &Args, endpoints: u32) -> Value {
 
 /// Paced load of single-incident comments at `rate` events/s.
 async fn paced(args: &Args, endpoints: u32, rate: u64, with_blackhole: bool) -> Value {
-    let server = Server::start(&args.bin, args.database.as_deref());
-    let rx = Arc::new(Receiver::default());
-    let base = start_receiver(rx.clone()).await;
-    let api = Api {
-        client: reqwest::Client::new(),
-        base: format!("http://{}", server.addr),
-        key: server.key.clone(),
-    };
-    let ids = api.incidents(200).await;
-    for n in 0..endpoints {
-        api.webhook(&format!("{base}/e/{n}"), 1000).await;
-    }
+    let (server, rx, api, ids) = setup(args, endpoints, 200).await;
     if with_blackhole {
         api.webhook(&blackhole().await, 1000).await;
     }

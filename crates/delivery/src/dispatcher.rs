@@ -130,12 +130,7 @@ pub struct Dispatcher {
     lanes: Arc<Mutex<HashMap<i64, Lane>>>,
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use crate::now_ms;
 
 /// Signing keys in force: the current secret, plus the previous one during
 /// the 24 hours after a rotation.

@@ -11,6 +11,7 @@ use dutyhook_domain::headers::{Header, MASK};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde_json::{json, Value};
 
+use crate::now_ms;
 use crate::outbound::{check_endpoint, Blocked, EndpointError, Policy};
 use crate::retry::{parse_retry_after, FailureClass};
 use crate::signature::signature_header;
@@ -166,13 +167,6 @@ fn classify(e: &reqwest::Error) -> (FailureClass, String) {
         return (FailureClass::Tls, text);
     }
     (FailureClass::Connect, text)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl Pusher {

@@ -41,8 +41,7 @@ pub async fn wake_due(app: &AppState) -> Result<usize, crate::error::ApiError> {
 /// Deletes history older than `retention`, every minute.
 pub async fn prune_history(app: AppState, retention: Duration, mut shutdown: Shutdown) {
     loop {
-        let cutoff = app.clock.now_ms() - retention.as_millis() as i64;
-        match app.store.prune_attempts(cutoff).await {
+        match prune_once(&app, retention).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(pruned = n, "pruned invocation history"),
             Err(e) => tracing::warn!(error = %e, "pruning history failed; will retry"),

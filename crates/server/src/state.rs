@@ -19,13 +19,6 @@ pub struct AppState {
     pub dispatcher: dutyhook_delivery::dispatcher::Dispatcher,
 }
 
-pub fn system_now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// Wall-clock time plus an offset that only tests move forward (to let a
 /// snooze expire without waiting a minute).
 #[derive(Clone, Default)]
@@ -35,7 +28,7 @@ pub struct Clock {
 
 impl Clock {
     pub fn now_ms(&self) -> i64 {
-        system_now_ms() + self.offset_ms.load(std::sync::atomic::Ordering::Relaxed)
+        dutyhook_delivery::now_ms() + self.offset_ms.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn advance(&self, by: std::time::Duration) {

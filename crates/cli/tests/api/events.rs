@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{now_s, Db, TestApp, PUBLIC_URL};
+use crate::helpers::{feed_types, now_s, Db, TestApp, PUBLIC_URL};
 
 both_dbs!(
     create_emits_new_then_assign,
@@ -783,12 +783,7 @@ async fn labels_update_writes_timeline_but_no_event(db: Db) {
     let feed = app
         .ok("/incident/feed", json!({"incident_id": id, "asc": true}))
         .await;
-    let kinds: Vec<&str> = feed["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["type"].as_str().unwrap())
-        .collect();
+    let kinds = feed_types(&feed);
     assert_eq!(kinds, ["i_new", "i_labels", "i_labels"]);
     app.fails(
         "/incident/labels/update",

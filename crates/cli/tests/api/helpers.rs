@@ -271,6 +271,16 @@ impl Drop for TestApp {
     }
 }
 
+/// The `type` of each timeline item of a `/incident/feed` answer, in order.
+pub fn feed_types(feed: &Value) -> Vec<String> {
+    feed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["type"].as_str().expect("type").to_string())
+        .collect()
+}
+
 pub fn now_s() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{now_s, Db, TestApp};
+use crate::helpers::{feed_types, now_s, Db, TestApp};
 
 both_dbs!(list_filters_and_paging, list_by_ids_and_feed);
 
@@ -182,12 +182,7 @@ async fn list_by_ids_and_feed(db: Db) {
     let feed = app
         .ok("/incident/feed", json!({"incident_id": a, "asc": true}))
         .await;
-    let kinds: Vec<&str> = feed["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["type"].as_str().unwrap())
-        .collect();
+    let kinds = feed_types(&feed);
     assert_eq!(kinds, ["i_new", "i_ack", "i_comm", "i_rslv"]);
     assert_eq!(feed["items"][2]["detail"]["comment"], json!("on it"));
     assert_eq!(feed["items"][1]["person"]["person_id"], json!(app.admin_id));
@@ -195,12 +190,7 @@ async fn list_by_ids_and_feed(db: Db) {
     let desc = app
         .ok("/incident/feed", json!({"incident_id": a, "limit": 2}))
         .await;
-    let kinds: Vec<&str> = desc["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["type"].as_str().unwrap())
-        .collect();
+    let kinds = feed_types(&desc);
     assert_eq!(kinds, ["i_rslv", "i_comm"], "newest first by default");
     assert_eq!(desc["has_next_page"], json!(true));
 }

@@ -43,6 +43,11 @@ struct Args {
     backlog: u64,
     #[arg(long, default_value = "bench-results.json")]
     out: String,
+    /// The server's log filter (DUTYHOOK_LOG); its log goes to --server-log-file.
+    #[arg(long, default_value = "error")]
+    server_log: String,
+    #[arg(long, default_value = "/dev/null")]
+    server_log_file: String,
 }
 
 fn micros() -> u64 {
@@ -126,15 +131,21 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn start(bin: &str, database: Option<&str>) -> Server {
+    fn start(args: &Args) -> Server {
+        let (bin, database) = (args.bin.as_str(), args.database.as_deref());
         let dir = tempfile::tempdir().unwrap();
         let db = database
             .map(String::from)
             .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
         let mut child = Command::new(bin)
             .args(["serve", "--listen", "127.0.0.1:0", "--database", &db])
-            .env("DUTYHOOK_LOG", "error")
+            .env("DUTYHOOK_LOG", &args.server_log)
             .stdout(Stdio::piped())
+            .stderr(
+                std::fs::File::create(&args.server_log_file)
+                    .map(Stdio::from)
+                    .unwrap_or_else(|_| Stdio::inherit()),
+            )
             .spawn()
             .unwrap_or_else(|e| {
                 panic!("cannot start {bin}: {e} (build it: cargo build --release -p dutyhook)")
@@ -270,7 +281,7 @@ async fn setup(
     endpoints: u32,
     incidents: usize,
 ) -> (Server, Arc<Receiver>, Api, Vec<String>) {
-    let server = Server::start(&args.bin, args.database.as_deref());
+    let server = Server::start(args);
     let rx = Arc::new(Receiver::default());
     let base = start_receiver(rx.clone()).await;
     let api = Api {
@@ -401,7 +412,7 @@ async fn paced(args: &Args, endpoints: u32, rate: u64, with_blackhole: bool) -> 
 
 /// Builds up `n` pending deliveries to a dead endpoint and reports memory.
 async fn backlog(args: &Args) -> Value {
-    let server = Server::start(&args.bin, args.database.as_deref());
+    let server = Server::start(args);
     let api = Api {
         client: reqwest::Client::new(),
         base: format!("http://{}", server.addr),

@@ -1,23 +1,31 @@
-//! Takes due deliveries from the store and pushes them. Per integration: a
-//! cap on attempts in flight and a circuit breaker; per (integration,
-//! subject): order, enforced by the store's claim query.
+//! Pushes claimed deliveries. The store's writer claims due deliveries in
+//! the same transaction as the changes that made them due (new events,
+//! settled predecessors) and hands them over here; each is pushed under its
+//! integration's lane (in-flight cap, circuit breaker) and its outcome goes
+//! back to the writer, batched with everything else it commits. Order per
+//! (integration, subject) is the store's: only a key's head is ever claimed.
+//! A tick loop covers what no write announces: retries and pauses coming
+//! due, expired leases, and a polling backstop.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use dutyhook_domain::ids::new_event_id;
+use dutyhook_domain::template::Template;
 use dutyhook_domain::webhook::WebhookConfig;
 use dutyhook_store::{
-    AttemptRecord, ClaimedDelivery, DeliveryResolution, IntegrationRecord, Store,
+    AttemptRecord, ClaimSink, ClaimWants, ClaimedDelivery, Completion, DeliveryResolution,
+    IntegrationRecord, Store,
 };
 use rand::Rng;
-use std::time::Instant;
+use tokio::sync::{watch, Notify};
 
-use dutyhook_domain::template::Template;
-use tokio::sync::{mpsc, watch, Semaphore};
-
+pub use crate::lanes::CircuitState;
+use crate::lanes::{LaneConfig, Lanes};
 use crate::metrics::Metrics;
+pub use crate::now_ms;
 use crate::push::{PushRequest, PushResult, Pusher};
 use crate::retry::{decide, Decision, Outcome, RetryPolicy, Schedule};
 use crate::signature::secret_key;
@@ -25,112 +33,66 @@ use crate::signature::secret_key;
 #[derive(Debug, Clone)]
 pub struct DeliveryConfig {
     pub inflight_per_integration: usize,
+    /// At most this many deliveries claimed and not yet settled.
     pub batch: i64,
     /// How long a claimed delivery stays ours before others may take it.
     pub lease: Duration,
-    /// Polling backstop when no wake-up arrives.
+    /// Polling backstop when nothing announces due work.
     pub poll: Duration,
     pub schedule: Schedule,
     pub circuit_threshold: u32,
     pub circuit_open: Duration,
     pub circuit_open_max: Duration,
-    /// After a wake-up, how long to gather more work before claiming: fewer,
-    /// larger transactions on the single SQLite writer.
-    pub gather: Duration,
+    /// On shutdown, how long pushes in flight may take to finish.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for DeliveryConfig {
     fn default() -> Self {
         DeliveryConfig {
             inflight_per_integration: 16,
-            batch: 256,
+            batch: 512,
             lease: Duration::from_secs(120),
             poll: Duration::from_millis(500),
             schedule: Schedule::default(),
             circuit_threshold: 5,
             circuit_open: Duration::from_secs(30),
             circuit_open_max: Duration::from_secs(600),
-            gather: Duration::from_millis(5),
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CircuitState {
-    Closed,
-    Open,
-    HalfOpen,
-}
-
-struct Lane {
-    permits: Arc<Semaphore>,
-    /// Claimed and not yet settled (waiting for a permit or in flight).
-    held: usize,
-    consecutive_failures: u32,
-    open_until_ms: i64,
-    open_for: Duration,
-    probing: bool,
-}
-
-impl Lane {
-    fn new(cfg: &DeliveryConfig) -> Lane {
-        Lane {
-            permits: Arc::new(Semaphore::new(cfg.inflight_per_integration)),
-            held: 0,
-            consecutive_failures: 0,
-            open_until_ms: 0,
-            open_for: cfg.circuit_open,
-            probing: false,
-        }
-    }
-
-    fn state(&self, now_ms: i64) -> CircuitState {
-        if self.open_until_ms == 0 {
-            CircuitState::Closed
-        } else if now_ms < self.open_until_ms {
-            CircuitState::Open
-        } else {
-            CircuitState::HalfOpen
-        }
-    }
-}
-
-/// An attempt's outcome waiting to be written with others in one transaction.
-struct Completion {
-    delivery_id: i64,
-    resolution: DeliveryResolution,
-    record: AttemptRecord,
-}
-
-/// An integration's settings as the dispatcher uses them, cached briefly so a
-/// burst of pushes reads them once.
+/// An integration's settings as pushes use them, cached briefly so a burst
+/// of pushes reads them once.
 struct Settings {
     record: IntegrationRecord,
     config: Option<WebhookConfig>,
     template: Option<Template>,
 }
 
-/// Settings per integration with the time they were read.
-type SettingsCache = HashMap<i64, (Instant, Arc<Settings>)>;
-
 const SETTINGS_TTL: Duration = Duration::from_secs(1);
-const COMPLETION_BATCH: usize = 512;
+/// Deliveries of a disabled integration stay queued; looked at again after this.
+const DISABLED_RECHECK_MS: i64 = 30_000;
 
 #[derive(Clone)]
 pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    me: Weak<Inner>,
     store: Arc<dyn Store>,
     pusher: Pusher,
     metrics: Metrics,
-    completions: mpsc::UnboundedSender<Completion>,
-    completions_rx: Arc<Mutex<Option<mpsc::UnboundedReceiver<Completion>>>>,
-    /// Completions sent and not yet written.
-    queued: Arc<std::sync::atomic::AtomicUsize>,
-    integrations: Arc<Mutex<SettingsCache>>,
     cfg: DeliveryConfig,
-    lanes: Arc<Mutex<HashMap<i64, Lane>>>,
+    lanes: Mutex<Lanes>,
+    settings: Mutex<HashMap<i64, (Instant, Arc<Settings>)>>,
+    /// The earliest time (ms) at which something we know of comes due.
+    next_due: AtomicI64,
+    tick: Notify,
+    stopping: AtomicBool,
 }
-
-pub use crate::now_ms;
 
 /// Signing keys in force: the current secret, plus the previous one during
 /// the 24 hours after a rotation.
@@ -194,6 +156,33 @@ pub fn attempt_record(
     }
 }
 
+impl ClaimSink for Inner {
+    fn wants(&self, now_ms: i64) -> ClaimWants {
+        if self.stopping.load(Ordering::Relaxed) {
+            return ClaimWants::default();
+        }
+        let lanes = self.lanes.lock().expect("lanes lock");
+        ClaimWants {
+            limit: (self.cfg.batch - lanes.held_total() as i64).max(0),
+            exclude: lanes.exclusions(now_ms),
+            lease_ms: self.cfg.lease.as_millis() as i64,
+        }
+    }
+
+    fn claimed(&self, deliveries: Vec<ClaimedDelivery>) {
+        let Some(me) = self.me.upgrade() else { return };
+        let mut lanes = self.lanes.lock().expect("lanes lock");
+        for d in deliveries {
+            let permits = lanes.hold(d.integration_id);
+            let me = me.clone();
+            tokio::spawn(async move {
+                let _permit = permits.acquire_owned().await.expect("semaphore open");
+                me.deliver(d).await;
+            });
+        }
+    }
+}
+
 impl Dispatcher {
     pub fn new(
         store: Arc<dyn Store>,
@@ -201,169 +190,156 @@ impl Dispatcher {
         cfg: DeliveryConfig,
         metrics: Metrics,
     ) -> Self {
-        let (completions, rx) = mpsc::unbounded_channel();
-        Dispatcher {
+        let lanes = Lanes::new(LaneConfig {
+            inflight: cfg.inflight_per_integration,
+            failure_threshold: cfg.circuit_threshold,
+            open_for: cfg.circuit_open,
+            open_for_max: cfg.circuit_open_max,
+        });
+        let inner = Arc::new_cyclic(|me| Inner {
+            me: me.clone(),
             store,
             pusher,
             metrics,
-            completions,
-            completions_rx: Arc::new(Mutex::new(Some(rx))),
-            queued: Default::default(),
-            integrations: Default::default(),
             cfg,
-            lanes: Default::default(),
-        }
+            lanes: Mutex::new(lanes),
+            settings: Default::default(),
+            next_due: AtomicI64::new(i64::MAX),
+            tick: Notify::new(),
+            stopping: AtomicBool::new(false),
+        });
+        Dispatcher { inner }
     }
 
     /// Drops cached settings after a change made through this process.
     pub fn forget(&self, integration_id: i64) {
-        self.integrations
+        self.inner
+            .settings
             .lock()
             .expect("settings lock")
             .remove(&integration_id);
     }
 
+    /// Looks for due work now (e.g. after an integration was enabled).
+    pub fn poke(&self) {
+        self.inner.tick.notify_one();
+    }
+
     pub fn pusher(&self) -> &Pusher {
-        &self.pusher
+        &self.inner.pusher
     }
 
     pub fn circuit_states(&self) -> Vec<(i64, CircuitState)> {
-        let now = now_ms();
-        let lanes = self.lanes.lock().expect("lanes lock");
-        lanes.iter().map(|(id, l)| (*id, l.state(now))).collect()
+        self.inner
+            .lanes
+            .lock()
+            .expect("lanes lock")
+            .states(now_ms())
     }
 
-    /// Runs until `shutdown` turns true. `release_all_leases` is for a single
-    /// process that owns its database: leases left by a crash are its own.
+    /// Runs until `shutdown` turns true, then lets pushes in flight finish
+    /// (within the grace period) and gives the rest back.
+    /// `release_all_leases` is for a process that owns its database (SQLite):
+    /// leases left by a crash are its own.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>, release_all_leases: bool) {
-        let writer = self
-            .completions_rx
-            .lock()
-            .expect("writer lock")
-            .take()
-            .map(|rx| tokio::spawn(self.clone().write_completions(rx)));
-        let wake = self.store.events_committed();
-        let start_cutoff = if release_all_leases {
+        let inner = self.inner;
+        let sink: Arc<dyn ClaimSink> = inner.clone();
+        inner.store.attach_claimer(Arc::downgrade(&sink));
+        let cutoff = if release_all_leases {
             i64::MAX
         } else {
             now_ms()
         };
-        if let Err(e) = self.store.release_expired_leases(start_cutoff).await {
+        if let Err(e) = inner.store.release_expired_leases(cutoff).await {
             tracing::warn!(error = %e, "could not release leases at start");
         }
         let mut last_release = now_ms();
-        loop {
-            if *shutdown.borrow() {
-                return;
+        while !*shutdown.borrow() {
+            if let Err(e) = inner.store.claim_now().await {
+                tracing::warn!(error = %e, "claiming deliveries failed; will retry");
             }
             let now = now_ms();
             if now - last_release > 5_000 {
                 last_release = now;
-                if let Err(e) = self.store.release_expired_leases(now).await {
+                if let Err(e) = inner.store.release_expired_leases(now).await {
                     tracing::warn!(error = %e, "releasing expired leases failed");
                 }
             }
-            let exclude = self.exclusions(now);
-            let claimed = match self
-                .store
-                .claim_deliveries(
-                    now,
-                    self.cfg.lease.as_millis() as i64,
-                    self.cfg.batch,
-                    &exclude,
-                )
-                .await
-            {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "claiming deliveries failed; will retry");
-                    vec![]
-                }
-            };
-            let got = claimed.len() as i64;
-            for d in claimed {
-                self.start(d);
-            }
-            if got < self.cfg.batch {
-                let notified = wake.notified();
-                tokio::select! {
-                    _ = notified => {}
-                    _ = tokio::time::sleep(self.cfg.poll) => {}
-                    _ = shutdown.changed() => break,
-                }
-                tokio::time::sleep(self.cfg.gather).await;
+            let due = inner.next_due.swap(i64::MAX, Ordering::Relaxed);
+            let poll = inner.cfg.poll.as_millis() as i64;
+            let wait = (due.saturating_sub(now_ms())).clamp(0, poll);
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
+                _ = inner.tick.notified() => {}
+                _ = shutdown.changed() => {}
             }
         }
-        if let Some(w) = writer {
-            // Completions already made are written before we go.
-            let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                while self.pending_completions() > 0 {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            })
-            .await;
-            w.abort();
+        inner.stopping.store(true, Ordering::Relaxed);
+        let deadline = Instant::now() + inner.cfg.shutdown_grace;
+        while inner.lanes.lock().expect("lanes lock").held_total() > 0 && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
 
-    fn pending_completions(&self) -> usize {
-        self.queued.load(std::sync::atomic::Ordering::Relaxed)
+impl Inner {
+    fn due_at(&self, at_ms: i64) {
+        self.next_due.fetch_min(at_ms, Ordering::Relaxed);
     }
 
-    /// Writes attempt records and delivery updates in batches (group commit).
-    async fn write_completions(self, mut rx: mpsc::UnboundedReceiver<Completion>) {
-        let mut batch: Vec<Completion> = Vec::with_capacity(COMPLETION_BATCH);
-        while let Some(first) = rx.recv().await {
-            batch.push(first);
-            tokio::time::sleep(self.cfg.gather).await;
-            while batch.len() < COMPLETION_BATCH {
-                match rx.try_recv() {
-                    Ok(c) => batch.push(c),
-                    Err(_) => break,
-                }
+    /// Pushes one claimed delivery and hands its outcome to the writer.
+    async fn deliver(self: Arc<Self>, d: ClaimedDelivery) {
+        let integration_id = d.integration_id;
+        let completion = if self.stopping.load(Ordering::Relaxed) {
+            // Shutting down: not started, so given back for whoever runs next.
+            Completion::Release {
+                delivery_id: d.delivery_id,
+                next_at: now_ms(),
             }
-            let rows: Vec<(i64, DeliveryResolution, AttemptRecord)> = batch
-                .iter()
-                .map(|c| (c.delivery_id, c.resolution, c.record.clone()))
-                .collect();
-            let mut tries = 0;
-            loop {
-                match self.store.complete_deliveries(&rows).await {
-                    Ok(()) => break,
-                    Err(e) if tries < 5 => {
-                        tries += 1;
-                        tracing::warn!(error = %e, count = rows.len(), "writing attempt records failed; retrying");
-                        tokio::time::sleep(Duration::from_millis(100 * tries)).await;
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, count = rows.len(), "attempt records lost; their deliveries will be retried when their leases expire");
-                        break;
-                    }
-                }
-            }
-            for c in batch.drain(..) {
-                // Counted once recorded, so a scrape never sees a push the history lacks.
-                let outcome = if c.record.success {
-                    "success"
+        } else {
+            self.attempt(&d).await
+        };
+        self.lanes
+            .lock()
+            .expect("lanes lock")
+            .release(integration_id);
+        match &completion {
+            Completion::Release { next_at, .. } => self.due_at(*next_at),
+            Completion::Attempt {
+                resolution: DeliveryResolution::RetryAt(at),
+                ..
+            } => self.due_at(*at),
+            Completion::Attempt { .. } => {}
+        }
+        let pushed = match &completion {
+            Completion::Attempt { record, .. } => Some((
+                record.integration_kind.clone(),
+                if record.success {
+                    "success".to_string()
                 } else {
-                    c.record.error_class.as_str()
-                };
-                self.metrics.record_push(
-                    &c.record.integration_kind,
-                    outcome,
-                    c.record.duration_ms as f64 / 1000.0,
-                );
+                    record.error_class.clone()
+                },
+                record.duration_ms,
+            )),
+            Completion::Release { .. } => None,
+        };
+        match self.store.complete_deliveries(vec![completion]).await {
+            // Counted once recorded, so a scrape never sees a push the history lacks.
+            Ok(()) => {
+                if let Some((kind, outcome, ms)) = pushed {
+                    self.metrics
+                        .record_push(&kind, &outcome, ms as f64 / 1000.0);
+                }
             }
-            self.queued
-                .fetch_sub(rows.len(), std::sync::atomic::Ordering::Relaxed);
-            // Settled deliveries may unblock the next ones of their incidents.
-            self.store.events_committed().notify_waiters();
+            Err(e) => tracing::warn!(integration_id, error = %e,
+                "an attempt could not be recorded; its lease will expire and it will be retried"),
         }
     }
 
     async fn settings(&self, integration_id: i64) -> dutyhook_store::Result<Option<Arc<Settings>>> {
         if let Some((at, s)) = self
-            .integrations
+            .settings
             .lock()
             .expect("settings lock")
             .get(&integration_id)
@@ -373,7 +349,7 @@ impl Dispatcher {
             }
         }
         let Some(record) = self.store.integration(integration_id).await? else {
-            self.integrations
+            self.settings
                 .lock()
                 .expect("settings lock")
                 .remove(&integration_id);
@@ -392,112 +368,45 @@ impl Dispatcher {
             config,
             template,
         });
-        self.integrations
+        self.settings
             .lock()
             .expect("settings lock")
             .insert(integration_id, (Instant::now(), s.clone()));
         Ok(Some(s))
     }
 
-    /// Integrations not to claim for now: paused, probing, or holding enough.
-    fn exclusions(&self, now: i64) -> Vec<i64> {
-        let lanes = self.lanes.lock().expect("lanes lock");
-        lanes
-            .iter()
-            .filter(|(_, l)| match l.state(now) {
-                CircuitState::Open => true,
-                CircuitState::HalfOpen => l.held > 0,
-                CircuitState::Closed => l.held >= self.cfg.inflight_per_integration * 2,
-            })
-            .map(|(id, _)| *id)
-            .collect()
-    }
-
-    fn start(&self, d: ClaimedDelivery) {
-        let permits = {
-            let mut lanes = self.lanes.lock().expect("lanes lock");
-            let lane = lanes
-                .entry(d.integration_id)
-                .or_insert_with(|| Lane::new(&self.cfg));
-            lane.held += 1;
-            if lane.state(now_ms()) == CircuitState::HalfOpen {
-                lane.probing = true;
-            }
-            lane.permits.clone()
-        };
-        let me = self.clone();
-        tokio::spawn(async move {
-            let _permit = permits.acquire_owned().await.expect("semaphore open");
-            let integration_id = d.integration_id;
-            if let Err(e) = me.attempt(d).await {
-                tracing::warn!(integration_id, error = %e, "delivery attempt could not be recorded; its lease will expire and it will be retried");
-            }
-            let mut lanes = me.lanes.lock().expect("lanes lock");
-            if let Some(l) = lanes.get_mut(&integration_id) {
-                l.held = l.held.saturating_sub(1);
-            }
-        });
-    }
-
-    /// Records a success or failure on the lane, opening or closing its circuit.
-    fn settle_lane(&self, integration_id: i64, success: bool) {
-        let now = now_ms();
-        let mut lanes = self.lanes.lock().expect("lanes lock");
-        let Some(l) = lanes.get_mut(&integration_id) else {
-            return;
-        };
-        l.probing = false;
-        if success {
-            l.consecutive_failures = 0;
-            l.open_until_ms = 0;
-            l.open_for = self.cfg.circuit_open;
-            return;
-        }
-        l.consecutive_failures += 1;
-        let was_probe = l.state(now) == CircuitState::HalfOpen;
-        if was_probe || l.consecutive_failures >= self.cfg.circuit_threshold {
-            l.open_until_ms = now + l.open_for.as_millis() as i64;
-            tracing::warn!(
-                integration_id,
-                paused_ms = l.open_for.as_millis() as u64,
-                "endpoint failing: circuit open"
-            );
-            l.open_for = (l.open_for * 2).min(self.cfg.circuit_open_max);
+    fn release(d: &ClaimedDelivery, next_at: i64) -> Completion {
+        Completion::Release {
+            delivery_id: d.delivery_id,
+            next_at,
         }
     }
 
-    fn paused_until(&self, integration_id: i64) -> Option<i64> {
-        let now = now_ms();
-        let lanes = self.lanes.lock().expect("lanes lock");
-        lanes
-            .get(&integration_id)
-            .filter(|l| l.state(now) == CircuitState::Open)
-            .map(|l| l.open_until_ms)
-    }
-
-    async fn attempt(&self, d: ClaimedDelivery) -> dutyhook_store::Result<()> {
-        if let Some(until) = self.paused_until(d.integration_id) {
+    async fn attempt(&self, d: &ClaimedDelivery) -> Completion {
+        let paused = self
+            .lanes
+            .lock()
+            .expect("lanes lock")
+            .paused_until(d.integration_id, now_ms());
+        if let Some(until) = paused {
             // Pausing delays, never drops: back to the queue until the circuit's probe.
-            return self.store.release_delivery(d.delivery_id, until).await;
+            return Self::release(d, until);
         }
-        let Some(settings) = self.settings(d.integration_id).await? else {
-            return self
-                .store
-                .release_delivery(d.delivery_id, i64::MAX / 2)
-                .await;
+        let settings = match self.settings(d.integration_id).await {
+            Ok(Some(s)) => s,
+            // Deleted: its deliveries went with it.
+            Ok(None) => return Self::release(d, i64::MAX / 2),
+            Err(e) => {
+                tracing::warn!(integration_id = d.integration_id, error = %e, "reading the integration failed");
+                return Self::release(d, now_ms() + 1_000);
+            }
         };
         let integration = &settings.record;
         if !integration.enabled {
-            return self
-                .store
-                .release_delivery(d.delivery_id, now_ms() + 30_000)
-                .await;
+            return Self::release(d, now_ms() + DISABLED_RECHECK_MS);
         }
         let Some(cfg) = settings.config.as_ref() else {
-            return self
-                .store
-                .release_delivery(d.delivery_id, now_ms() + 60_000)
-                .await;
+            return Self::release(d, now_ms() + 60_000);
         };
         let body = render_body(settings.template.as_ref(), &d.event.payload);
         let keys = signing_keys(integration, now_ms());
@@ -545,7 +454,7 @@ impl Dispatcher {
             tracing::warn!(integration_id = d.integration_id, event_id = %d.event.event_id, attempt = attempt_no,
                 class = res.class.map(|c| c.as_str()).unwrap_or(""), error = %res.error, "push failed");
         }
-        let record = attempt_record(
+        let mut record = attempt_record(
             integration,
             d.delivery_id,
             attempt_no,
@@ -553,7 +462,6 @@ impl Dispatcher {
             &res,
             false,
         );
-        let mut record = record;
         if settings.template.is_none() {
             // The body is the stored event payload: keep one copy, not one per attempt.
             record.request["body"] = serde_json::Value::Null;
@@ -566,34 +474,35 @@ impl Dispatcher {
                 "disabled: the endpoint answered 410 Gone (event {})",
                 d.event.event_id
             );
-            self.store
+            if let Err(e) = self
+                .store
                 .set_integration_enabled(d.integration_id, false, &reason)
-                .await?;
-        }
-        if decision == Decision::GiveUpAndDisable {
-            self.integrations
+                .await
+            {
+                tracing::warn!(integration_id = d.integration_id, error = %e, "could not disable the integration after 410");
+            }
+            self.settings
                 .lock()
                 .expect("settings lock")
                 .remove(&d.integration_id);
         }
-        self.queued
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if self
-            .completions
-            .send(Completion {
-                delivery_id: d.delivery_id,
-                resolution,
-                record: record.clone(),
-            })
-            .is_err()
-        {
-            self.queued
-                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-            self.store
-                .complete_delivery(d.delivery_id, resolution, &record)
-                .await?;
+        let paused_until =
+            self.lanes
+                .lock()
+                .expect("lanes lock")
+                .settle(d.integration_id, res.success, now_ms());
+        if let Some(until) = paused_until {
+            tracing::warn!(
+                integration_id = d.integration_id,
+                paused_ms = until - now_ms(),
+                "endpoint failing: circuit open"
+            );
+            self.due_at(until);
         }
-        self.settle_lane(d.integration_id, res.success);
-        Ok(())
+        Completion::Attempt {
+            delivery_id: d.delivery_id,
+            resolution,
+            record: Box::new(record),
+        }
     }
 }

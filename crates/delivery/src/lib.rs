@@ -3,6 +3,7 @@
 //! tested against the spec's vectors and fuzzable.
 
 pub mod dispatcher;
+pub mod lanes;
 pub mod metrics;
 pub mod outbound;
 pub mod push;

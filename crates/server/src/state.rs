@@ -50,10 +50,9 @@ impl AppState {
             + 'static,
     {
         let op: IncidentOp = Box::new(op);
-        let (incidents, _rec) = self
+        Ok(self
             .store
             .mutate_incidents(ids, self.recorder(), op)
-            .await?;
-        Ok(incidents)
+            .await?)
     }
 }

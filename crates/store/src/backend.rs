@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-use crate::{Result, Store, StoreError};
+use crate::writer::{SinkSlot, Writer};
+use crate::{ClaimSink, Result, Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -27,23 +28,33 @@ impl Backend {
             Err(StoreError::UnsupportedUrl(url.to_string()))
         }
     }
-
-    /// Appended to the SELECT that loads rows about to be changed.
-    pub(crate) fn lock_rows(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE OF i",
-        }
-    }
 }
 
 pub struct SqlStore {
     pub(crate) backend: Backend,
-    /// SQLite: one connection, so writes queue in-process instead of failing
-    /// with SQLITE_BUSY. PostgreSQL: the same pool as `read`.
-    pub(crate) write: AnyPool,
+    /// Every change goes through the writer (see `writer.rs`).
+    pub(crate) writer: Writer,
+    /// The writer's own pool: SQLite one connection; PostgreSQL shared with `read`.
+    write: AnyPool,
     pub(crate) read: AnyPool,
     pub(crate) notify: Arc<tokio::sync::Notify>,
+    sink: SinkSlot,
+}
+
+impl SqlStore {
+    fn new(backend: Backend, write: AnyPool, read: AnyPool) -> SqlStore {
+        let notify: Arc<tokio::sync::Notify> = Default::default();
+        let sink: SinkSlot = Default::default();
+        let writer = Writer::start(write.clone(), backend, sink.clone(), notify.clone());
+        SqlStore {
+            backend,
+            writer,
+            write,
+            read,
+            notify,
+            sink,
+        }
+    }
 }
 
 fn sqlite_url(url: &str) -> String {
@@ -89,12 +100,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
                 .connect_with(opts)
                 .await?;
             sqlx::migrate!("./migrations/sqlite").run(&write).await?;
-            SqlStore {
-                backend,
-                write,
-                read,
-                notify: Default::default(),
-            }
+            SqlStore::new(backend, write, read)
         }
         Backend::Postgres => {
             let pool = AnyPoolOptions::new()
@@ -103,12 +109,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
                 .connect(url)
                 .await?;
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-            SqlStore {
-                backend,
-                write: pool.clone(),
-                read: pool,
-                notify: Default::default(),
-            }
+            SqlStore::new(backend, pool.clone(), pool)
         }
     };
     Ok(Arc::new(store))
@@ -127,6 +128,10 @@ impl Store for SqlStore {
 
     fn events_committed(&self) -> Arc<tokio::sync::Notify> {
         self.notify.clone()
+    }
+
+    fn attach_claimer(&self, sink: std::sync::Weak<dyn ClaimSink>) {
+        *self.sink.lock().expect("sink lock") = Some(sink);
     }
 
     async fn close(&self) {

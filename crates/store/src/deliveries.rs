@@ -1,26 +1,36 @@
-//! The delivery queue and the invocation history. Work is claimed with a
-//! lease in one short statement; per (integration, subject) only the oldest
-//! unfinished delivery is ever due, so order holds across processes.
+//! The delivery queue and the invocation history.
+//!
+//! Order per (integration, subject) is kept by state: only the oldest
+//! unfinished delivery of a key is `pending` (or `leased`); later ones are
+//! `waiting` and the settling of their predecessor promotes the next. Claims
+//! therefore read heads only, however long the queue behind them, and the
+//! order holds across processes because it lives in the database.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use sqlx::{Any, FromRow, Transaction};
+use sqlx::{AnyConnection, FromRow};
+use tokio::sync::oneshot;
 
 use crate::backend::{Backend, SqlStore};
 use crate::outbox::EventRow;
 use crate::sql::Sql;
+use crate::writer::{CompleteJob, Effects, Job, Reply};
 use crate::{
-    AttemptFilter, AttemptRecord, ClaimedDelivery, DeliveryResolution, DeliveryStats,
-    DeliveryStore, Listing, Page, Result,
+    AttemptFilter, AttemptRecord, ClaimSink, ClaimedDelivery, Completion, DeliveryResolution,
+    DeliveryStats, DeliveryStore, Listing, Page, Result, StoreError, StoredEvent,
 };
 
-#[derive(FromRow)]
-struct ClaimRow {
-    id: i64,
-    integration_id: i64,
-    attempts: i64,
-    #[sqlx(flatten)]
-    event: EventRow,
+/// A delivery to create with its event.
+pub(crate) struct NewDelivery {
+    pub event_seq: i64,
+    pub integration_id: i64,
+    pub subject_key: String,
+    pub at: i64,
 }
+
+const OPEN: &str = "('waiting', 'pending', 'leased')";
 
 #[derive(FromRow)]
 struct AttemptRow {
@@ -43,6 +53,13 @@ struct AttemptRow {
     error: String,
     request: String,
     response: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct CountedAttemptRow {
+    #[sqlx(flatten)]
+    row: AttemptRow,
+    total: i64,
 }
 
 const ATTEMPT_COLS: &str = "invocation_id, integration_id, integration_kind, delivery_id, event_id, event_type, subject_kind, subject_id, attempt, test, event_time, started_at, duration_ms, success, http_status, error_class, error, request, response";
@@ -73,11 +90,270 @@ impl AttemptRow {
     }
 }
 
-async fn insert_attempt(tx: &mut Transaction<'_, Any>, a: &AttemptRecord) -> Result<()> {
-    let mut q = Sql::new(&format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES "));
-    push_attempt_values(&mut q, a);
-    q.query().execute(&mut **tx).await?;
+async fn insert_attempts(conn: &mut AnyConnection, attempts: &[&AttemptRecord]) -> Result<()> {
+    // 19 values a row.
+    for chunk in attempts.chunks(500) {
+        let mut q = Sql::on(
+            conn,
+            &format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES "),
+        );
+        for (i, a) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            push_attempt_values(&mut q, a);
+        }
+        q.query().execute(&mut *conn).await?;
+    }
     Ok(())
+}
+
+/// `WITH v(i, s) AS (VALUES ($1, $2), …)` for (integration, subject) keys.
+fn keys_cte(q: &mut Sql, keys: &[(i64, &str)]) {
+    q.push("WITH v(i, s) AS (VALUES ");
+    for (n, (i, s)) in keys.iter().enumerate() {
+        q.push(if n == 0 { "(" } else { ", (" });
+        q.i64(*i).push(", ").text(*s).push(")");
+    }
+    q.push(") ");
+}
+
+/// Inserts deliveries: each is `pending` when nothing of its key is
+/// unfinished, else `waiting` behind it.
+pub(crate) async fn insert_deliveries(
+    conn: &mut AnyConnection,
+    rows: &[NewDelivery],
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut keys: Vec<(i64, &str)> = rows
+        .iter()
+        .map(|d| (d.integration_id, d.subject_key.as_str()))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut busy: HashSet<(i64, String)> = HashSet::new();
+    for chunk in keys.chunks(1000) {
+        let mut q = Sql::on(conn, "");
+        keys_cte(&mut q, chunk);
+        q.push("SELECT v.i, v.s FROM v WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.integration_id = v.i AND d.subject_key = v.s AND d.state IN ")
+            .push(OPEN)
+            .push(")");
+        let found: Vec<(i64, String)> = q.query_as().fetch_all(&mut *conn).await?;
+        busy.extend(found);
+    }
+    for chunk in rows.chunks(1000) {
+        let mut q = Sql::on(
+            conn,
+            "INSERT INTO deliveries (event_seq, integration_id, subject_key, state, next_at, created_at) VALUES ",
+        );
+        for (i, d) in chunk.iter().enumerate() {
+            let key = (d.integration_id, d.subject_key.clone());
+            // The first of a free key leads; the rest of the batch queues behind it.
+            let state = if busy.insert(key) {
+                "'pending'"
+            } else {
+                "'waiting'"
+            };
+            q.push(if i == 0 { "(" } else { ", (" });
+            q.i64(d.event_seq)
+                .push(", ")
+                .i64(d.integration_id)
+                .push(", ");
+            q.text(d.subject_key.clone())
+                .push(", ")
+                .push(state)
+                .push(", ");
+            q.i64(d.at).push(", ").i64(d.at).push(")");
+        }
+        q.query().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// `UPDATE deliveries SET <set>, next_at = CASE id … END WHERE id IN (…)`.
+async fn update_with_next_at(
+    conn: &mut AnyConnection,
+    set: &str,
+    rows: &[(i64, i64)],
+    extra_where: &str,
+) -> Result<()> {
+    for chunk in rows.chunks(500) {
+        let mut q = Sql::on(conn, "UPDATE deliveries SET ");
+        q.push(set).push(", next_at = CASE id");
+        for (id, at) in chunk {
+            q.push(" WHEN ").i64(*id).push(" THEN ").i64(*at);
+        }
+        q.push(" ELSE next_at END WHERE id IN ");
+        let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
+        q.list_i64(&ids).push(extra_where);
+        q.query().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Records attempts and settles their deliveries; promotes the next delivery
+/// of every key whose head finished; gives released ones back.
+pub(crate) async fn apply_completions(
+    conn: &mut AnyConnection,
+    jobs: Vec<CompleteJob>,
+    replies: &mut Vec<Reply>,
+    effects: &mut Effects,
+) -> Result<()> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let mut attempts = vec![];
+    let (mut done, mut failed, mut retry, mut release) = (vec![], vec![], vec![], vec![]);
+    let mut finished_keys: Vec<(i64, &str)> = vec![];
+    for row in jobs.iter().flat_map(|j| &j.rows) {
+        match row {
+            Completion::Attempt {
+                delivery_id,
+                resolution,
+                record,
+            } => {
+                attempts.push(record.as_ref());
+                match resolution {
+                    DeliveryResolution::Done => done.push(*delivery_id),
+                    DeliveryResolution::Failed => failed.push(*delivery_id),
+                    DeliveryResolution::RetryAt(at) => retry.push((*delivery_id, *at)),
+                }
+                if !matches!(resolution, DeliveryResolution::RetryAt(_)) {
+                    finished_keys.push((record.integration_id, record.subject_id.as_str()));
+                }
+            }
+            Completion::Release {
+                delivery_id,
+                next_at,
+            } => release.push((*delivery_id, *next_at)),
+        }
+    }
+    insert_attempts(conn, &attempts).await?;
+    for (state, ids) in [("'done'", &done), ("'failed'", &failed)] {
+        for chunk in ids.chunks(1000) {
+            let mut q = Sql::on(
+                conn,
+                "UPDATE deliveries SET attempts = attempts + 1, lease_until = 0, state = ",
+            );
+            q.push(state).push(" WHERE id IN ").list_i64(chunk);
+            q.query().execute(&mut *conn).await?;
+        }
+    }
+    update_with_next_at(
+        conn,
+        "state = 'pending', attempts = attempts + 1, lease_until = 0",
+        &retry,
+        "",
+    )
+    .await?;
+    update_with_next_at(
+        conn,
+        "state = 'pending', lease_until = 0",
+        &release,
+        " AND state = 'leased'",
+    )
+    .await?;
+    finished_keys.sort_unstable();
+    finished_keys.dedup();
+    for chunk in finished_keys.chunks(1000) {
+        let mut q = Sql::on(conn, "");
+        keys_cte(&mut q, chunk);
+        q.push("UPDATE deliveries SET state = 'pending' WHERE id IN (SELECT (SELECT MIN(w.id) FROM deliveries w \
+                WHERE w.integration_id = v.i AND w.subject_key = v.s AND w.state = 'waiting') FROM v)");
+        q.query().execute(&mut *conn).await?;
+    }
+    effects.deliveries_moved |=
+        !(done.is_empty() && failed.is_empty() && retry.is_empty() && release.is_empty());
+    for job in jobs {
+        let reply = job.reply;
+        replies.push(Box::new(move |committed: Result<(), String>| {
+            let _ = reply.send(committed.map_err(StoreError::Commit));
+        }));
+    }
+    Ok(())
+}
+
+/// Leases due heads for the attached dispatcher: first attempts before
+/// retries, each from its own index, so a backlog of retries never holds back
+/// fresh events.
+pub(crate) async fn claim(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    sink: &dyn ClaimSink,
+) -> Result<Vec<ClaimedDelivery>> {
+    let now = crate::sql::now_ms();
+    let wants = sink.wants(now);
+    if wants.limit <= 0 {
+        return Ok(vec![]);
+    }
+    let mut rows: Vec<(i64, i64, i64, i64)> = vec![];
+    // Retries always get a share of each claim, so they cannot starve either.
+    let shares = [(true, wants.limit), (false, (wants.limit / 8).max(1))];
+    for (first, share) in shares {
+        let room = if first {
+            share
+        } else {
+            (wants.limit - rows.len() as i64).max(share)
+        };
+        let mut q = Sql::on(
+            conn,
+            "UPDATE deliveries SET state = 'leased', lease_until = ",
+        );
+        q.i64(now + wants.lease_ms);
+        q.push(" WHERE id IN (SELECT d.id FROM deliveries d WHERE d.state = 'pending' AND ");
+        q.push(if first {
+            "d.attempts = 0"
+        } else {
+            "d.attempts > 0"
+        });
+        q.push(" AND d.next_at <= ").i64(now);
+        if !wants.exclude.is_empty() {
+            q.push(" AND d.integration_id NOT IN ")
+                .list_i64(&wants.exclude);
+        }
+        q.push(" ORDER BY d.next_at, d.id LIMIT ").i64(room);
+        if backend == Backend::Postgres {
+            q.push(" FOR UPDATE SKIP LOCKED");
+        }
+        q.push(") RETURNING id, integration_id, attempts, event_seq");
+        rows.extend(
+            q.query_as::<(i64, i64, i64, i64)>()
+                .fetch_all(&mut *conn)
+                .await?,
+        );
+    }
+    if rows.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut seqs: Vec<i64> = rows.iter().map(|r| r.3).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    let mut events: HashMap<i64, Arc<StoredEvent>> = HashMap::with_capacity(seqs.len());
+    for chunk in seqs.chunks(1000) {
+        let mut q = Sql::on(conn, "SELECT seq, event_id, event_type, subject_kind, subject_id, event_time, payload FROM events WHERE seq IN ");
+        q.list_i64(chunk);
+        let found: Vec<EventRow> = q.query_as().fetch_all(&mut *conn).await?;
+        events.extend(found.into_iter().map(|r| {
+            let e = StoredEvent::from(r);
+            (e.seq, Arc::new(e))
+        }));
+    }
+    rows.sort_unstable();
+    rows.into_iter()
+        .map(|(id, integration_id, attempts, seq)| {
+            let event = events.get(&seq).cloned().ok_or_else(|| {
+                StoreError::Corrupt(format!("delivery {id}: event {seq} is missing"))
+            })?;
+            Ok(ClaimedDelivery {
+                delivery_id: id,
+                integration_id,
+                attempts,
+                event,
+            })
+        })
+        .collect()
 }
 
 fn push_attempt_values(q: &mut Sql, a: &AttemptRecord) {
@@ -121,23 +397,6 @@ fn push_attempt_values(q: &mut Sql, a: &AttemptRecord) {
     q.text(a.response.to_string()).push(")");
 }
 
-async fn settle(
-    tx: &mut Transaction<'_, Any>,
-    delivery_id: i64,
-    resolution: DeliveryResolution,
-) -> Result<()> {
-    let mut q =
-        Sql::new("UPDATE deliveries SET attempts = attempts + 1, lease_until = 0, state = ");
-    match resolution {
-        DeliveryResolution::Done => q.push("'done'"),
-        DeliveryResolution::Failed => q.push("'failed'"),
-        DeliveryResolution::RetryAt(at) => q.push("'pending', next_at = ").i64(at),
-    };
-    q.push(" WHERE id = ").i64(delivery_id);
-    q.query().execute(&mut **tx).await?;
-    Ok(())
-}
-
 fn push_attempt_filter(q: &mut Sql, f: &AttemptFilter) {
     q.push(" WHERE integration_id = ").i64(f.integration_id);
     q.push(" AND started_at >= ")
@@ -157,148 +416,24 @@ fn push_attempt_filter(q: &mut Sql, f: &AttemptFilter) {
 
 #[async_trait]
 impl DeliveryStore for SqlStore {
-    async fn claim_deliveries(
-        &self,
-        now_ms: i64,
-        lease_ms: i64,
-        limit: i64,
-        exclude: &[i64],
-    ) -> Result<Vec<ClaimedDelivery>> {
-        let mut tx = self.write.begin().await?;
-        // First attempts, then retries, each from its own index: a backlog of
-        // retries never holds back fresh events.
-        let mut ids: Vec<(i64,)> = vec![];
-        for first in [true, false] {
-            let room = limit - ids.len() as i64;
-            if room <= 0 {
-                break;
-            }
-            let mut q = Sql::new("UPDATE deliveries SET state = 'leased', lease_until = ");
-            q.i64(now_ms + lease_ms);
-            q.push(" WHERE id IN (SELECT d.id FROM deliveries d WHERE d.state = 'pending' AND ");
-            q.push(if first {
-                "d.attempts = 0"
-            } else {
-                "d.attempts > 0"
-            });
-            q.push(" AND d.next_at <= ").i64(now_ms);
-            if !exclude.is_empty() {
-                q.push(" AND d.integration_id NOT IN ").list_i64(exclude);
-            }
-            q.push(
-                " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.integration_id = d.integration_id \
-                 AND e.subject_key = d.subject_key AND e.state IN ('pending', 'leased') AND e.id < d.id) \
-                 ORDER BY d.next_at, d.id LIMIT ",
-            );
-            q.i64(room);
-            if self.backend == Backend::Postgres {
-                q.push(" FOR UPDATE SKIP LOCKED");
-            }
-            q.push(") RETURNING id");
-            ids.extend(q.query_as::<(i64,)>().fetch_all(&mut *tx).await?);
-        }
-        if ids.is_empty() {
-            tx.commit().await?;
-            return Ok(vec![]);
-        }
-        let ids: Vec<i64> = ids.into_iter().map(|(id,)| id).collect();
-        let mut q = Sql::new(
-            "SELECT d.id, d.integration_id, d.attempts, e.seq, e.event_id, e.event_type, e.subject_kind, e.subject_id, \
-             e.event_time, e.payload FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id IN ",
-        );
-        q.list_i64(&ids).push(" ORDER BY d.id");
-        let rows: Vec<ClaimRow> = q.query_as().fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| ClaimedDelivery {
-                delivery_id: r.id,
-                integration_id: r.integration_id,
-                attempts: r.attempts,
-                event: r.event.into(),
-            })
-            .collect())
+    async fn complete_deliveries(&self, rows: Vec<Completion>) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Job::Complete(CompleteJob { rows, reply }))
+            .await?;
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 
-    async fn complete_delivery(
-        &self,
-        delivery_id: i64,
-        resolution: DeliveryResolution,
-        attempt: &AttemptRecord,
-    ) -> Result<()> {
-        let mut tx = self.write.begin().await?;
-        insert_attempt(&mut tx, attempt).await?;
-        let mut q =
-            Sql::new("UPDATE deliveries SET attempts = attempts + 1, lease_until = 0, state = ");
-        match resolution {
-            DeliveryResolution::Done => q.push("'done'"),
-            DeliveryResolution::Failed => q.push("'failed'"),
-            DeliveryResolution::RetryAt(at) => q.push("'pending', next_at = ").i64(at),
-        };
-        q.push(" WHERE id = ").i64(delivery_id);
-        q.query().execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn complete_deliveries(
-        &self,
-        done: &[(i64, DeliveryResolution, AttemptRecord)],
-    ) -> Result<()> {
-        let mut tx = self.write.begin().await?;
-        // Few large statements: on SQLite every statement is a round trip to
-        // the connection's thread.
-        for chunk in done.chunks(500) {
-            let mut q = Sql::new(&format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES "));
-            for (i, (_, _, a)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                push_attempt_values(&mut q, a);
-            }
-            q.query().execute(&mut *tx).await?;
-        }
-        for (state, wanted) in [
-            ("'done'", DeliveryResolution::Done),
-            ("'failed'", DeliveryResolution::Failed),
-        ] {
-            let ids: Vec<i64> = done
-                .iter()
-                .filter(|(_, r, _)| *r == wanted)
-                .map(|(id, _, _)| *id)
-                .collect();
-            for chunk in ids.chunks(1000) {
-                let mut q = Sql::new(
-                    "UPDATE deliveries SET attempts = attempts + 1, lease_until = 0, state = ",
-                );
-                q.push(state).push(" WHERE id IN ").list_i64(chunk);
-                q.query().execute(&mut *tx).await?;
-            }
-        }
-        for (id, resolution, _) in done {
-            if let DeliveryResolution::RetryAt(_) = resolution {
-                settle(&mut tx, *id, *resolution).await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn release_delivery(&self, delivery_id: i64, next_at_ms: i64) -> Result<()> {
-        let mut q =
-            Sql::new("UPDATE deliveries SET state = 'pending', lease_until = 0, next_at = ");
-        q.i64(next_at_ms)
-            .push(" WHERE id = ")
-            .i64(delivery_id)
-            .push(" AND state = 'leased'");
-        q.query().execute(&self.write).await?;
-        Ok(())
+    async fn claim_now(&self) -> Result<usize> {
+        let (reply, answer) = oneshot::channel();
+        self.writer.send(Job::Tick(reply)).await?;
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 
     async fn release_expired_leases(&self, now_ms: i64) -> Result<u64> {
         let mut q = Sql::new("UPDATE deliveries SET state = 'pending', lease_until = 0 WHERE state = 'leased' AND lease_until < ");
         q.i64(now_ms);
-        Ok(q.query().execute(&self.write).await?.rows_affected())
+        self.exec(q).await
     }
 
     async fn enqueue_delivery(
@@ -307,28 +442,31 @@ impl DeliveryStore for SqlStore {
         integration_id: i64,
         now_ms: i64,
     ) -> Result<i64> {
-        let mut q = Sql::new("INSERT INTO deliveries (event_seq, integration_id, subject_key, state, next_at, created_at) SELECT seq, ");
-        q.i64(integration_id)
-            .push(", subject_id, 'pending', ")
-            .i64(now_ms)
-            .push(", ")
-            .i64(now_ms);
-        q.push(" FROM events WHERE event_id = ")
-            .text(event_id)
-            .push(" RETURNING id");
-        let row: Option<(i64,)> = q.query_as().fetch_optional(&self.write).await?;
-        let id = row
-            .map(|(id,)| id)
-            .ok_or_else(|| dutyhook_domain::DomainError::not_found("event", event_id))?;
-        self.notify.notify_waiters();
+        let event_id = event_id.to_string();
+        let id = self
+            .writer
+            .tx(move |c| {
+                Box::pin(async move {
+                    let mut q = Sql::new("INSERT INTO deliveries (event_seq, integration_id, subject_key, state, next_at, created_at) SELECT e.seq, ");
+                    q.i64(integration_id).push(", e.subject_id, CASE WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.integration_id = ");
+                    q.i64(integration_id).push(" AND d.subject_key = e.subject_id AND d.state IN ").push(OPEN);
+                    q.push(") THEN 'waiting' ELSE 'pending' END, ").i64(now_ms).push(", ").i64(now_ms);
+                    q.push(" FROM events e WHERE e.event_id = ").text(&event_id).push(" RETURNING id");
+                    let row: Option<(i64,)> = q.query_as().fetch_optional(&mut *c).await?;
+                    row.map(|(id,)| id)
+                        .ok_or_else(|| dutyhook_domain::DomainError::not_found("event", &event_id).into())
+                })
+            })
+            .await?;
+        self.claim_now().await?;
         Ok(id)
     }
 
     async fn record_attempt(&self, attempt: &AttemptRecord) -> Result<()> {
-        let mut tx = self.write.begin().await?;
-        insert_attempt(&mut tx, attempt).await?;
-        tx.commit().await?;
-        Ok(())
+        let attempt = attempt.clone();
+        self.writer
+            .tx(move |c| Box::pin(async move { insert_attempts(c, &[&attempt]).await }))
+            .await
     }
 
     async fn list_attempts(
@@ -336,20 +474,31 @@ impl DeliveryStore for SqlStore {
         filter: &AttemptFilter,
         page: Page,
     ) -> Result<Listing<AttemptRecord>> {
-        let mut q = Sql::new(&format!("SELECT {ATTEMPT_COLS} FROM attempts"));
+        // The total comes from the same statement as the page, so a page
+        // never disagrees with its total while attempts are being written.
+        let mut q = Sql::new(&format!(
+            "SELECT {ATTEMPT_COLS}, COUNT(*) OVER () AS total FROM attempts"
+        ));
         push_attempt_filter(&mut q, filter);
         q.push(" ORDER BY started_at DESC, invocation_id DESC LIMIT ")
             .i64(page.limit)
             .push(" OFFSET ")
             .i64(page.offset());
-        let rows: Vec<AttemptRow> = q.query_as().fetch_all(&self.read).await?;
-        let mut c = Sql::new("SELECT COUNT(*) FROM attempts");
-        push_attempt_filter(&mut c, filter);
-        let (total,): (i64,) = c.query_as().fetch_one(&self.read).await?;
+        let rows: Vec<CountedAttemptRow> = q.query_as().fetch_all(&self.read).await?;
+        let total = match rows.first() {
+            Some(r) => r.total,
+            None if page.offset() == 0 => 0,
+            None => {
+                let mut c = Sql::new("SELECT COUNT(*) FROM attempts");
+                push_attempt_filter(&mut c, filter);
+                let (total,): (i64,) = c.query_as().fetch_one(&self.read).await?;
+                total
+            }
+        };
         Ok(Listing {
             items: rows
                 .into_iter()
-                .map(AttemptRow::into_record)
+                .map(|r| r.row.into_record())
                 .collect::<Result<_>>()?,
             total,
         })
@@ -371,19 +520,34 @@ impl DeliveryStore for SqlStore {
     }
 
     async fn prune_attempts(&self, before_ms: i64) -> Result<u64> {
-        let mut q = Sql::new("DELETE FROM attempts WHERE started_at < ");
-        q.i64(before_ms);
-        let n = q.query().execute(&self.write).await?.rows_affected();
-        let mut q =
-            Sql::new("DELETE FROM deliveries WHERE state IN ('done', 'failed') AND created_at < ");
-        q.i64(before_ms);
-        q.query().execute(&self.write).await?;
-        Ok(n)
+        // In chunks, each its own batch: a large prune never holds the writer long.
+        const CHUNK: u64 = 5000;
+        let mut total = 0;
+        loop {
+            let mut q = Sql::new("DELETE FROM attempts WHERE invocation_id IN (SELECT invocation_id FROM attempts WHERE started_at < ");
+            q.i64(before_ms).push(" LIMIT ").i64(CHUNK as i64).push(")");
+            let n = self.exec(q).await?;
+            total += n;
+            if n < CHUNK {
+                break;
+            }
+        }
+        loop {
+            let mut q = Sql::new("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE state IN ('done', 'failed') AND created_at < ");
+            q.i64(before_ms)
+                .push(" ORDER BY id LIMIT ")
+                .i64(CHUNK as i64)
+                .push(")");
+            if self.exec(q).await? < CHUNK {
+                break;
+            }
+        }
+        Ok(total)
     }
 
     async fn delivery_stats(&self) -> Result<DeliveryStats> {
         let (pending, oldest): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE state IN ('pending', 'leased')",
+            "SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE state IN ('waiting', 'pending', 'leased')",
         )
         .fetch_one(&self.read)
         .await?;

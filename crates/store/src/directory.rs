@@ -87,6 +87,49 @@ impl SqlStore {
     async fn ensure_people_exist(&self, ids: &[i64]) -> Result<()> {
         self.people(ids).await.map(|_| ())
     }
+
+    /// Runs one statement through the writer; answers the rows it changed.
+    pub(crate) async fn exec(&self, q: Sql) -> Result<u64> {
+        self.writer
+            .tx(move |c| {
+                Box::pin(async move { Ok(q.query().execute(&mut *c).await?.rows_affected()) })
+            })
+            .await
+    }
+
+    /// As [`Self::exec`], with a unique violation reported as `Conflict(message)`.
+    pub(crate) async fn exec_or_conflict(&self, q: Sql, message: String) -> Result<u64> {
+        self.writer
+            .tx(move |c| {
+                Box::pin(async move {
+                    let done = q
+                        .query()
+                        .execute(&mut *c)
+                        .await
+                        .map_err(|e| StoreError::conflict_or(e, || message))?;
+                    Ok(done.rows_affected())
+                })
+            })
+            .await
+    }
+}
+
+async fn insert_members(c: &mut sqlx::AnyConnection, team_id: i64, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut q = Sql::new("INSERT INTO team_members (team_id, person_id, position) VALUES ");
+    for (pos, pid) in ids.iter().enumerate() {
+        q.push(if pos == 0 { "(" } else { ", (" });
+        q.i64(team_id)
+            .push(", ")
+            .i64(*pid)
+            .push(", ")
+            .i64(pos as i64)
+            .push(")");
+    }
+    q.query().execute(&mut *c).await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -105,11 +148,19 @@ impl DirectoryStore for SqlStore {
             .i64(now_s())
             .push(") RETURNING ")
             .push(PERSON_COLS);
-        let row: PersonRow = q.query_as().fetch_one(&self.write).await.map_err(|e| {
-            StoreError::conflict_or(e, || {
-                format!("email: a person with email {:?} already exists", p.email)
+        let email = p.email.clone();
+        let row: PersonRow = self
+            .writer
+            .tx(move |c| {
+                Box::pin(async move {
+                    q.query_as().fetch_one(&mut *c).await.map_err(|e| {
+                        StoreError::conflict_or(e, || {
+                            format!("email: a person with email {email:?} already exists")
+                        })
+                    })
+                })
             })
-        })?;
+            .await?;
         row.into_record()
     }
 
@@ -170,27 +221,22 @@ impl DirectoryStore for SqlStore {
 
     async fn create_team(&self, name: &str, member_ids: &[i64]) -> Result<i64> {
         self.ensure_people_exist(member_ids).await?;
-        let mut tx = self.write.begin().await?;
-        let mut q = Sql::new("INSERT INTO teams (name, created_at) VALUES (");
-        q.text(name).push(", ").i64(now_s()).push(") RETURNING id");
-        let (id,): (i64,) = q.query_as().fetch_one(&mut *tx).await.map_err(|e| {
-            StoreError::conflict_or(e, || {
-                format!("team_name: a team named {name:?} already exists")
+        let (name, member_ids) = (name.to_string(), member_ids.to_vec());
+        self.writer
+            .tx(move |c| {
+                Box::pin(async move {
+                    let mut q = Sql::new("INSERT INTO teams (name, created_at) VALUES (");
+                    q.text(&name).push(", ").i64(now_s()).push(") RETURNING id");
+                    let (id,): (i64,) = q.query_as().fetch_one(&mut *c).await.map_err(|e| {
+                        StoreError::conflict_or(e, || {
+                            format!("team_name: a team named {name:?} already exists")
+                        })
+                    })?;
+                    insert_members(c, id, &member_ids).await?;
+                    Ok(id)
+                })
             })
-        })?;
-        for (pos, pid) in member_ids.iter().enumerate() {
-            let mut q =
-                Sql::new("INSERT INTO team_members (team_id, person_id, position) VALUES (");
-            q.i64(id)
-                .push(", ")
-                .i64(*pid)
-                .push(", ")
-                .i64(pos as i64)
-                .push(")");
-            q.query().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(id)
+            .await
     }
 
     async fn update_team(
@@ -205,34 +251,30 @@ impl DirectoryStore for SqlStore {
         if let Some(ids) = member_ids {
             self.ensure_people_exist(ids).await?;
         }
-        let mut tx = self.write.begin().await?;
-        if let Some(name) = name {
-            let mut q = Sql::new("UPDATE teams SET name = ");
-            q.text(name).push(" WHERE id = ").i64(team_id);
-            q.query().execute(&mut *tx).await.map_err(|e| {
-                StoreError::conflict_or(e, || {
-                    format!("team_name: a team named {name:?} already exists")
+        let name = name.map(str::to_string);
+        let member_ids = member_ids.map(<[i64]>::to_vec);
+        self.writer
+            .tx(move |c| {
+                Box::pin(async move {
+                    if let Some(name) = name {
+                        let mut q = Sql::new("UPDATE teams SET name = ");
+                        q.text(&name).push(" WHERE id = ").i64(team_id);
+                        q.query().execute(&mut *c).await.map_err(|e| {
+                            StoreError::conflict_or(e, || {
+                                format!("team_name: a team named {name:?} already exists")
+                            })
+                        })?;
+                    }
+                    if let Some(ids) = member_ids {
+                        let mut q = Sql::new("DELETE FROM team_members WHERE team_id = ");
+                        q.i64(team_id);
+                        q.query().execute(&mut *c).await?;
+                        insert_members(c, team_id, &ids).await?;
+                    }
+                    Ok(())
                 })
-            })?;
-        }
-        if let Some(ids) = member_ids {
-            let mut q = Sql::new("DELETE FROM team_members WHERE team_id = ");
-            q.i64(team_id);
-            q.query().execute(&mut *tx).await?;
-            for (pos, pid) in ids.iter().enumerate() {
-                let mut q =
-                    Sql::new("INSERT INTO team_members (team_id, person_id, position) VALUES (");
-                q.i64(team_id)
-                    .push(", ")
-                    .i64(*pid)
-                    .push(", ")
-                    .i64(pos as i64)
-                    .push(")");
-                q.query().execute(&mut *tx).await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(())
+            })
+            .await
     }
 
     async fn team(&self, team_id: i64) -> Result<Option<TeamRecord>> {
@@ -289,7 +331,10 @@ impl DirectoryStore for SqlStore {
             .push(", ")
             .i64(now_s())
             .push(") RETURNING id");
-        let (id,): (i64,) = q.query_as().fetch_one(&self.write).await?;
+        let (id,): (i64,) = self
+            .writer
+            .tx(move |c| Box::pin(async move { Ok(q.query_as().fetch_one(&mut *c).await?) }))
+            .await?;
         Ok(id)
     }
 
@@ -347,8 +392,7 @@ impl DirectoryStore for SqlStore {
     async fn delete_app_key(&self, app_key_id: i64) -> Result<()> {
         let mut q = Sql::new("DELETE FROM app_keys WHERE id = ");
         q.i64(app_key_id);
-        let done = q.query().execute(&self.write).await?;
-        if done.rows_affected() == 0 {
+        if self.exec(q).await? == 0 {
             return Err(DomainError::not_found("app key", app_key_id).into());
         }
         Ok(())
@@ -382,12 +426,18 @@ impl DirectoryStore for SqlStore {
             .i64(now_s())
             .push(") RETURNING id");
         let name = c.channel_name.clone();
-        let (id,): (i64,) = q.query_as().fetch_one(&self.write).await.map_err(|e| {
-            StoreError::conflict_or(e, || {
-                format!("channel_name: a channel named {name:?} already exists")
+        self.writer
+            .tx(move |c| {
+                Box::pin(async move {
+                    let (id,): (i64,) = q.query_as().fetch_one(&mut *c).await.map_err(|e| {
+                        StoreError::conflict_or(e, || {
+                            format!("channel_name: a channel named {name:?} already exists")
+                        })
+                    })?;
+                    Ok(id)
+                })
             })
-        })?;
-        Ok(id)
+            .await
     }
 
     async fn update_channel(&self, c: &Channel) -> Result<()> {
@@ -399,13 +449,11 @@ impl DirectoryStore for SqlStore {
         q.push(", storm_thresholds = ")
             .text(serde_json::to_string(&c.storm_thresholds)?);
         q.push(" WHERE id = ").i64(c.channel_id);
-        let name = c.channel_name.clone();
-        let done = q.query().execute(&self.write).await.map_err(|e| {
-            StoreError::conflict_or(e, || {
-                format!("channel_name: a channel named {name:?} already exists")
-            })
-        })?;
-        if done.rows_affected() == 0 {
+        let conflict = format!(
+            "channel_name: a channel named {:?} already exists",
+            c.channel_name
+        );
+        if self.exec_or_conflict(q, conflict).await? == 0 {
             return Err(DomainError::not_found("channel", c.channel_id).into());
         }
         Ok(())
@@ -434,26 +482,31 @@ impl DirectoryStore for SqlStore {
     }
 
     async fn create_field(&self, def: &FieldDef) -> Result<i64> {
-        let mut tx = self.write.begin().await?;
-        let mut q = Sql::new("INSERT INTO field_defs (name, doc) VALUES (");
-        q.text(&def.field_name).push(", '{}') RETURNING id");
-        let name = def.field_name.clone();
-        let (id,): (i64,) = q.query_as().fetch_one(&mut *tx).await.map_err(|e| {
-            StoreError::conflict_or(e, || {
-                format!("field_name: a field named {name:?} already exists")
+        let def = def.clone();
+        self.writer
+            .tx(move |c| {
+                Box::pin(async move {
+                    let mut q = Sql::new("INSERT INTO field_defs (name, doc) VALUES (");
+                    q.text(&def.field_name).push(", '{}') RETURNING id");
+                    let name = def.field_name.clone();
+                    let (id,): (i64,) = q.query_as().fetch_one(&mut *c).await.map_err(|e| {
+                        StoreError::conflict_or(e, || {
+                            format!("field_name: a field named {name:?} already exists")
+                        })
+                    })?;
+                    let stored = FieldDef {
+                        field_id: id,
+                        ..def
+                    };
+                    let mut q = Sql::new("UPDATE field_defs SET doc = ");
+                    q.text(serde_json::to_string(&stored)?)
+                        .push(" WHERE id = ")
+                        .i64(id);
+                    q.query().execute(&mut *c).await?;
+                    Ok(id)
+                })
             })
-        })?;
-        let stored = FieldDef {
-            field_id: id,
-            ..def.clone()
-        };
-        let mut q = Sql::new("UPDATE field_defs SET doc = ");
-        q.text(serde_json::to_string(&stored)?)
-            .push(" WHERE id = ")
-            .i64(id);
-        q.query().execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(id)
+            .await
     }
 
     async fn update_field(&self, def: &FieldDef) -> Result<()> {
@@ -462,13 +515,11 @@ impl DirectoryStore for SqlStore {
             .push(", doc = ")
             .text(serde_json::to_string(def)?);
         q.push(" WHERE id = ").i64(def.field_id);
-        let name = def.field_name.clone();
-        let done = q.query().execute(&self.write).await.map_err(|e| {
-            StoreError::conflict_or(e, || {
-                format!("field_name: a field named {name:?} already exists")
-            })
-        })?;
-        if done.rows_affected() == 0 {
+        let conflict = format!(
+            "field_name: a field named {:?} already exists",
+            def.field_name
+        );
+        if self.exec_or_conflict(q, conflict).await? == 0 {
             return Err(DomainError::not_found("field", def.field_id).into());
         }
         Ok(())
@@ -477,7 +528,7 @@ impl DirectoryStore for SqlStore {
     async fn delete_field(&self, field_id: i64) -> Result<()> {
         let mut q = Sql::new("DELETE FROM field_defs WHERE id = ");
         q.i64(field_id);
-        if q.query().execute(&self.write).await?.rows_affected() == 0 {
+        if self.exec(q).await? == 0 {
             return Err(DomainError::not_found("field", field_id).into());
         }
         Ok(())
@@ -498,10 +549,16 @@ impl DirectoryStore for SqlStore {
             .push(", ")
             .text(init)
             .push(") ON CONFLICT (key) DO NOTHING");
-        q.query().execute(&self.write).await?;
-        let mut q = Sql::new("SELECT value FROM settings WHERE key = ");
-        q.text(key);
-        let (v,): (String,) = q.query_as().fetch_one(&self.write).await?;
-        Ok(v)
+        let mut read = Sql::new("SELECT value FROM settings WHERE key = ");
+        read.text(key);
+        self.writer
+            .tx(move |c| {
+                Box::pin(async move {
+                    q.query().execute(&mut *c).await?;
+                    let (v,): (String,) = read.query_as().fetch_one(&mut *c).await?;
+                    Ok(v)
+                })
+            })
+            .await
     }
 }

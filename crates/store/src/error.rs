@@ -15,6 +15,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unsupported database URL {0:?}: use sqlite://FILE or postgres://…")]
     UnsupportedUrl(String),
+    #[error("the change was not saved: {0}")]
+    Commit(String),
+    #[error("the database writer has stopped")]
+    Closed,
 }
 
 impl StoreError {

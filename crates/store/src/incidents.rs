@@ -7,13 +7,18 @@ use dutyhook_domain::incident::Incident;
 use dutyhook_domain::recorder::Recorder;
 use dutyhook_domain::severity::Progress;
 use dutyhook_domain::timeline::TimelineEntry;
-use dutyhook_domain::webhook::{WebhookConfig, WebhookKind};
+use dutyhook_domain::webhook::WebhookConfig;
 use dutyhook_domain::DomainError;
-use sqlx::{Any, Transaction};
+use std::collections::HashMap;
+
+use sqlx::AnyConnection;
+use tokio::sync::oneshot;
 
 use crate::backend::SqlStore;
+use crate::deliveries::NewDelivery;
 use crate::sql::{like_contains, Sql};
-use crate::{IncidentFilter, IncidentOp, IncidentStore, Listing, Page, Result};
+use crate::writer::{Effects, Job, MutateJob, Reply};
+use crate::{IncidentFilter, IncidentOp, IncidentStore, Listing, Page, Result, StoreError};
 
 const SELECT_INCIDENT: &str = "SELECT i.doc, COALESCE(c.name, '') FROM incidents i LEFT JOIN channels c ON c.id = i.channel_id";
 
@@ -39,126 +44,144 @@ fn in_order(found: Vec<Incident>, ids: &[String]) -> Result<Vec<Incident>> {
     Ok(out)
 }
 
-async fn upsert(tx: &mut Transaction<'_, Any>, inc: &Incident) -> Result<()> {
-    let mut q = Sql::new(
-        "INSERT INTO incidents (id, num, channel_id, progress, severity, start_time, created_at, created_ms, updated_at, \
-         snoozed_before, title, description, labels_text, doc) VALUES (",
-    );
-    q.text(&inc.incident_id)
-        .push(", ")
-        .text(inc.num())
-        .push(", ")
-        .i64(inc.channel_id)
-        .push(", ");
-    q.text(inc.progress.as_str())
-        .push(", ")
-        .text(inc.incident_severity.as_str())
-        .push(", ");
-    q.i64(inc.start_time)
-        .push(", ")
-        .i64(inc.created_at)
-        .push(", ")
-        .i64(inc.created_ms)
-        .push(", ")
-        .i64(inc.updated_at)
-        .push(", ");
-    q.i64(inc.snoozed_before)
-        .push(", ")
-        .text(&inc.title)
-        .push(", ")
-        .text(&inc.description)
-        .push(", ");
-    q.text(inc.labels_text()).push(", ").text(serde_json::to_string(inc)?).push(
-        ") ON CONFLICT (id) DO UPDATE SET channel_id = excluded.channel_id, progress = excluded.progress, \
-         severity = excluded.severity, start_time = excluded.start_time, updated_at = excluded.updated_at, \
-         snoozed_before = excluded.snoozed_before, title = excluded.title, description = excluded.description, \
-         labels_text = excluded.labels_text, doc = excluded.doc",
-    );
-    q.query().execute(&mut **tx).await?;
-    Ok(())
-}
+/// Columns of `incidents` written from an [`Incident`].
+const INCIDENT_COLS: &str =
+    "id, num, channel_id, progress, severity, start_time, created_at, created_ms, updated_at, \
+     snoozed_before, title, description, labels_text, doc";
 
-async fn insert_timeline(tx: &mut Transaction<'_, Any>, t: &TimelineEntry) -> Result<()> {
-    let mut q =
-        Sql::new("INSERT INTO timeline (incident_id, kind, person, created_at, detail) VALUES (");
-    q.text(&t.incident_id).push(", ").text(&t.kind).push(", ");
-    q.opt_text(t.person.as_ref().map(serde_json::to_string).transpose()?)
-        .push(", ");
-    q.i64(t.created_at)
-        .push(", ")
-        .text(t.detail.to_string())
-        .push(")");
-    q.query().execute(&mut **tx).await?;
-    Ok(())
-}
-
-/// Inserts an event; answers the deliveries it needs (one per subscribed
-/// integration), to be written with [`insert_deliveries`] in the same
-/// transaction: the subscription snapshot is the one in force at commit.
-pub(crate) async fn insert_event(
-    tx: &mut Transaction<'_, Any>,
-    e: &NewEvent,
-    subscribers: &[(i64, WebhookConfig)],
-    deliveries: &mut Vec<(i64, i64, String, i64)>,
+/// Writes incidents, many per statement.
+pub(crate) async fn upsert_incidents(
+    conn: &mut AnyConnection,
+    incidents: &[&Incident],
 ) -> Result<()> {
-    let mut q = Sql::new("INSERT INTO events (event_id, event_type, subject_kind, subject_id, event_time, payload) VALUES (");
-    q.text(&e.event_id)
-        .push(", ")
-        .text(e.event_type.as_str())
-        .push(", ")
-        .text(e.subject_kind.as_str());
-    q.push(", ")
-        .text(&e.subject_id)
-        .push(", ")
-        .i64(e.event_time_ms)
-        .push(", ")
-        .text(&e.payload)
-        .push(") RETURNING seq");
-    let (seq,): (i64,) = q.query_as().fetch_one(&mut **tx).await?;
-    for (integration_id, cfg) in subscribers {
-        if cfg.subscribes(e.event_type, e.channel_id) {
-            deliveries.push((seq, *integration_id, e.subject_id.clone(), e.event_time_ms));
-        }
-    }
-    Ok(())
-}
-
-/// `(event_seq, integration_id, subject_key, created_at)` rows, many per statement.
-pub(crate) async fn insert_deliveries(
-    tx: &mut Transaction<'_, Any>,
-    rows: &[(i64, i64, String, i64)],
-) -> Result<()> {
-    for chunk in rows.chunks(1000) {
-        let mut q = Sql::new("INSERT INTO deliveries (event_seq, integration_id, subject_key, state, next_at, created_at) VALUES ");
-        for (i, (seq, integration_id, subject, at)) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.push("(")
-                .i64(*seq)
+    // 14 values a row: well under both databases' limits on bound values.
+    for chunk in incidents.chunks(500) {
+        let mut q = Sql::on(
+            conn,
+            &format!("INSERT INTO incidents ({INCIDENT_COLS}) VALUES "),
+        );
+        for (i, inc) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" });
+            q.text(&inc.incident_id)
                 .push(", ")
-                .i64(*integration_id)
+                .text(inc.num())
+                .push(", ");
+            q.i64(inc.channel_id)
                 .push(", ")
-                .text(subject.clone());
-            q.push(", 'pending', ")
-                .i64(*at)
+                .text(inc.progress.as_str())
+                .push(", ");
+            q.text(inc.incident_severity.as_str())
                 .push(", ")
-                .i64(*at)
+                .i64(inc.start_time)
+                .push(", ");
+            q.i64(inc.created_at)
+                .push(", ")
+                .i64(inc.created_ms)
+                .push(", ");
+            q.i64(inc.updated_at)
+                .push(", ")
+                .i64(inc.snoozed_before)
+                .push(", ");
+            q.text(&inc.title)
+                .push(", ")
+                .text(&inc.description)
+                .push(", ");
+            q.text(inc.labels_text())
+                .push(", ")
+                .text(serde_json::to_string(inc)?)
                 .push(")");
         }
-        q.query().execute(&mut **tx).await?;
+        q.push(
+            " ON CONFLICT (id) DO UPDATE SET channel_id = excluded.channel_id, progress = excluded.progress, \
+             severity = excluded.severity, start_time = excluded.start_time, updated_at = excluded.updated_at, \
+             snoozed_before = excluded.snoozed_before, title = excluded.title, description = excluded.description, \
+             labels_text = excluded.labels_text, doc = excluded.doc",
+        );
+        q.query().execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-/// Enabled webhooks of `kind`, read inside the transaction that fans out.
-pub(crate) async fn subscribers(
-    tx: &mut Transaction<'_, Any>,
-    kind: WebhookKind,
-) -> Result<Vec<(i64, WebhookConfig)>> {
-    let mut q = Sql::new("SELECT id, config FROM integrations WHERE enabled = 1 AND kind = ");
-    q.text(kind.integration_kind());
-    let rows: Vec<(i64, String)> = q.query_as().fetch_all(&mut **tx).await?;
+pub(crate) async fn insert_timeline(
+    conn: &mut AnyConnection,
+    entries: &[TimelineEntry],
+) -> Result<()> {
+    for chunk in entries.chunks(1000) {
+        let mut q = Sql::on(
+            conn,
+            "INSERT INTO timeline (incident_id, kind, person, created_at, detail) VALUES ",
+        );
+        for (i, t) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" });
+            q.text(&t.incident_id).push(", ").text(&t.kind).push(", ");
+            q.opt_text(t.person.as_ref().map(serde_json::to_string).transpose()?)
+                .push(", ");
+            q.i64(t.created_at)
+                .push(", ")
+                .text(t.detail.to_string())
+                .push(")");
+        }
+        q.query().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Inserts events (the outbox) and the deliveries they need: one per
+/// subscribed webhook, with the subscription snapshot in force now.
+pub(crate) async fn insert_events(conn: &mut AnyConnection, events: &[NewEvent]) -> Result<bool> {
+    if events.is_empty() {
+        return Ok(false);
+    }
+    let mut seqs: HashMap<String, i64> = HashMap::with_capacity(events.len());
+    for chunk in events.chunks(1000) {
+        let mut q = Sql::on(
+            conn,
+            "INSERT INTO events (event_id, event_type, subject_kind, subject_id, event_time, payload) VALUES ",
+        );
+        for (i, e) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" });
+            q.text(&e.event_id)
+                .push(", ")
+                .text(e.event_type.as_str())
+                .push(", ");
+            q.text(e.subject_kind.as_str())
+                .push(", ")
+                .text(&e.subject_id)
+                .push(", ");
+            q.i64(e.event_time_ms).push(", ").text(&e.payload).push(")");
+        }
+        q.push(" RETURNING seq, event_id");
+        let rows: Vec<(i64, String)> = q.query_as().fetch_all(&mut *conn).await?;
+        seqs.extend(rows.into_iter().map(|(seq, id)| (id, seq)));
+    }
+    let subscribers = subscribers(conn).await?;
+    let mut fanout = vec![];
+    for e in events {
+        let seq = *seqs
+            .get(&e.event_id)
+            .ok_or_else(|| StoreError::Corrupt(format!("event {} was not stored", e.event_id)))?;
+        for (integration_id, cfg) in &subscribers {
+            if cfg.subscribes(e.event_type, e.channel_id) {
+                fanout.push(NewDelivery {
+                    event_seq: seq,
+                    integration_id: *integration_id,
+                    subject_key: e.subject_id.clone(),
+                    at: e.event_time_ms,
+                });
+            }
+        }
+    }
+    crate::deliveries::insert_deliveries(conn, &fanout).await?;
+    Ok(!fanout.is_empty())
+}
+
+/// Enabled webhooks, read inside the transaction that fans out.
+async fn subscribers(conn: &mut AnyConnection) -> Result<Vec<(i64, WebhookConfig)>> {
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, config FROM integrations WHERE enabled = 1 AND kind IN ('incident_webhook', 'alert_webhook')",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     let mut out = Vec::with_capacity(rows.len());
     for (id, config) in rows {
         match serde_json::from_str::<WebhookConfig>(&config) {
@@ -169,6 +192,89 @@ pub(crate) async fn subscribers(
         }
     }
     Ok(out)
+}
+
+/// Loads the incidents with these ids (missing ones are left out).
+async fn load_incidents(
+    conn: &mut AnyConnection,
+    ids: &[String],
+) -> Result<HashMap<String, Incident>> {
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let mut q = Sql::on(conn, SELECT_INCIDENT);
+        q.push(" WHERE i.id IN ").list_text(chunk);
+        let rows: Vec<(String, String)> = q.query_as().fetch_all(&mut *conn).await?;
+        for inc in decode(rows)? {
+            out.insert(inc.incident_id.clone(), inc);
+        }
+    }
+    Ok(out)
+}
+
+/// Runs the operations of a batch, in order, over the incidents as earlier
+/// operations of the batch left them; then writes what the successful ones
+/// changed. A failing operation is answered at once and leaves no trace.
+pub(crate) async fn apply_mutations(
+    conn: &mut AnyConnection,
+    jobs: Vec<MutateJob>,
+    replies: &mut Vec<Reply>,
+    effects: &mut Effects,
+) -> Result<()> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let mut ids: Vec<String> = jobs.iter().flat_map(|j| j.ids.iter().cloned()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut working = load_incidents(conn, &ids).await?;
+    let mut changed: Vec<String> = vec![];
+    let mut timeline = vec![];
+    let mut events = vec![];
+    for job in jobs {
+        let found: Result<Vec<Incident>> = job
+            .ids
+            .iter()
+            .map(|id| {
+                working
+                    .get(id)
+                    .cloned()
+                    .ok_or_else(|| DomainError::not_found("incident", id).into())
+            })
+            .collect();
+        let mut incidents = match found {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = job.reply.send(Err(e));
+                continue;
+            }
+        };
+        let mut rec = job.rec;
+        if let Err(e) = (job.op)(&mut incidents, &mut rec) {
+            let _ = job.reply.send(Err(e.into()));
+            continue;
+        }
+        for inc in incidents
+            .iter()
+            .filter(|i| rec.touched.contains(&i.incident_id))
+        {
+            if !changed.contains(&inc.incident_id) {
+                changed.push(inc.incident_id.clone());
+            }
+            working.insert(inc.incident_id.clone(), inc.clone());
+        }
+        timeline.append(&mut rec.timeline);
+        events.append(&mut rec.events);
+        let reply = job.reply;
+        replies.push(Box::new(move |committed: Result<(), String>| {
+            let _ = reply.send(committed.map(|()| incidents).map_err(StoreError::Commit));
+        }));
+    }
+    let touched: Vec<&Incident> = changed.iter().filter_map(|id| working.get(id)).collect();
+    upsert_incidents(conn, &touched).await?;
+    insert_timeline(conn, &timeline).await?;
+    effects.events += events.len();
+    effects.deliveries_moved |= insert_events(conn, &events).await?;
+    Ok(())
 }
 
 fn push_filter(q: &mut Sql, f: &IncidentFilter) {
@@ -216,45 +322,19 @@ impl IncidentStore for SqlStore {
     async fn mutate_incidents(
         &self,
         ids: &[String],
-        mut rec: Recorder,
+        rec: Recorder,
         op: IncidentOp,
-    ) -> Result<(Vec<Incident>, Recorder)> {
-        let mut tx = self.write.begin().await?;
-        let mut incidents = if ids.is_empty() {
-            vec![]
-        } else {
-            let mut q = Sql::new(SELECT_INCIDENT);
-            q.push(" WHERE i.id IN ")
-                .list_text(ids)
-                .push(self.backend.lock_rows());
-            let rows: Vec<(String, String)> = q.query_as().fetch_all(&mut *tx).await?;
-            in_order(decode(rows)?, ids)?
-        };
-        op(&mut incidents, &mut rec)?;
-        for inc in incidents
-            .iter()
-            .filter(|i| rec.touched.contains(&i.incident_id))
-        {
-            upsert(&mut tx, inc).await?;
-        }
-        for t in &rec.timeline {
-            insert_timeline(&mut tx, t).await?;
-        }
-        let subscribers = if rec.events.is_empty() {
-            vec![]
-        } else {
-            subscribers(&mut tx, WebhookKind::Incident).await?
-        };
-        let mut deliveries = vec![];
-        for e in &rec.events {
-            insert_event(&mut tx, e, &subscribers, &mut deliveries).await?;
-        }
-        insert_deliveries(&mut tx, &deliveries).await?;
-        tx.commit().await?;
-        if !rec.events.is_empty() {
-            self.notify.notify_waiters();
-        }
-        Ok((incidents, rec))
+    ) -> Result<Vec<Incident>> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Job::Mutate(MutateJob {
+                ids: ids.to_vec(),
+                rec,
+                op,
+                reply,
+            }))
+            .await?;
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 
     async fn incident(&self, incident_id: &str) -> Result<Option<Incident>> {

@@ -72,7 +72,10 @@ impl IntegrationStore for SqlStore {
             .push(", ")
             .i64(now)
             .push(") RETURNING id");
-        let (id,): (i64,) = q.query_as().fetch_one(&self.write).await?;
+        let (id,): (i64,) = self
+            .writer
+            .tx(move |c| Box::pin(async move { Ok(q.query_as().fetch_one(&mut *c).await?) }))
+            .await?;
         Ok(id)
     }
 
@@ -91,7 +94,7 @@ impl IntegrationStore for SqlStore {
             .i64(now_s())
             .push(" WHERE id = ")
             .i64(r.integration_id);
-        if q.query().execute(&self.write).await?.rows_affected() == 0 {
+        if self.exec(q).await? == 0 {
             return Err(not_found(r.integration_id));
         }
         Ok(())
@@ -129,18 +132,23 @@ impl IntegrationStore for SqlStore {
     }
 
     async fn delete_integration(&self, id: i64) -> Result<()> {
-        let mut tx = self.write.begin().await?;
-        let mut q = Sql::new("DELETE FROM integrations WHERE id = ");
-        q.i64(id);
-        if q.query().execute(&mut *tx).await?.rows_affected() == 0 {
-            return Err(not_found(id));
-        }
-        // Unsent deliveries go with it: nothing would ever send them.
-        let mut q = Sql::new("DELETE FROM deliveries WHERE integration_id = ");
-        q.i64(id).push(" AND state IN ('pending', 'leased')");
-        q.query().execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(())
+        self.writer
+            .tx(move |c| {
+                Box::pin(async move {
+                    let mut q = Sql::new("DELETE FROM integrations WHERE id = ");
+                    q.i64(id);
+                    if q.query().execute(&mut *c).await?.rows_affected() == 0 {
+                        return Err(not_found(id));
+                    }
+                    // Unsent deliveries go with it: nothing would ever send them.
+                    let mut q = Sql::new("DELETE FROM deliveries WHERE integration_id = ");
+                    q.i64(id)
+                        .push(" AND state IN ('waiting', 'pending', 'leased')");
+                    q.query().execute(&mut *c).await?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn set_integration_enabled(&self, id: i64, enabled: bool, reason: &str) -> Result<()> {
@@ -152,7 +160,7 @@ impl IntegrationStore for SqlStore {
             .i64(now_s())
             .push(" WHERE id = ")
             .i64(id);
-        if q.query().execute(&self.write).await?.rows_affected() == 0 {
+        if self.exec(q).await? == 0 {
             return Err(not_found(id));
         }
         Ok(())
@@ -167,7 +175,7 @@ impl IntegrationStore for SqlStore {
             .i64(now_s())
             .push(" WHERE id = ")
             .i64(id);
-        if q.query().execute(&self.write).await?.rows_affected() == 0 {
+        if self.exec(q).await? == 0 {
             return Err(not_found(id));
         }
         Ok(())

@@ -12,6 +12,7 @@ mod integrations;
 mod outbox;
 mod sql;
 mod types;
+mod writer;
 
 use std::sync::Arc;
 
@@ -90,12 +91,15 @@ pub trait IncidentStore: Send + Sync {
     /// Locks the incidents `ids`, runs `op`, and writes in ONE transaction the
     /// incidents it touched, their timeline records and their events. If any
     /// id is unknown or `op` fails, nothing is written.
+    ///
+    /// Operations from concurrent callers are applied one after another in
+    /// the same transaction (group commit); each caller gets its own answer.
     async fn mutate_incidents(
         &self,
         ids: &[String],
         rec: Recorder,
         op: IncidentOp,
-    ) -> Result<(Vec<Incident>, Recorder)>;
+    ) -> Result<Vec<Incident>>;
     async fn incident(&self, incident_id: &str) -> Result<Option<Incident>>;
     async fn incidents(&self, ids: &[String]) -> Result<Vec<Incident>>;
     async fn list_incidents(
@@ -149,31 +153,32 @@ pub trait IntegrationStore: Send + Sync {
     ) -> Result<()>;
 }
 
+/// What the dispatcher would take now; asked by the writer at the end of a
+/// batch that may have made deliveries due.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimWants {
+    pub limit: i64,
+    /// Integrations not to claim for now (paused, or holding enough).
+    pub exclude: Vec<i64>,
+    /// How long a claimed delivery stays this process's.
+    pub lease_ms: i64,
+}
+
+/// The process's dispatcher, as the writer sees it: claims happen in the
+/// same transaction as the changes that made deliveries due, and the claimed
+/// deliveries are handed over once it commits.
+pub trait ClaimSink: Send + Sync {
+    fn wants(&self, now_ms: i64) -> ClaimWants;
+    fn claimed(&self, deliveries: Vec<ClaimedDelivery>);
+}
+
 #[async_trait]
 pub trait DeliveryStore: Send + Sync {
-    /// Leases up to `limit` due deliveries (oldest unfinished per integration
-    /// and subject only; first attempts before retries), skipping `exclude`.
-    async fn claim_deliveries(
-        &self,
-        now_ms: i64,
-        lease_ms: i64,
-        limit: i64,
-        exclude: &[i64],
-    ) -> Result<Vec<ClaimedDelivery>>;
-    /// Records the attempt and settles the delivery, in one transaction.
-    async fn complete_delivery(
-        &self,
-        delivery_id: i64,
-        resolution: DeliveryResolution,
-        attempt: &AttemptRecord,
-    ) -> Result<()>;
-    /// Many completions in one transaction (group commit).
-    async fn complete_deliveries(
-        &self,
-        done: &[(i64, DeliveryResolution, AttemptRecord)],
-    ) -> Result<()>;
-    /// Gives a leased delivery back without an attempt (paused endpoint, shutdown).
-    async fn release_delivery(&self, delivery_id: i64, next_at_ms: i64) -> Result<()>;
+    /// Records attempts and settles or releases their deliveries, together
+    /// with whatever else the writer's current batch holds.
+    async fn complete_deliveries(&self, rows: Vec<Completion>) -> Result<()>;
+    /// Claims due deliveries for the attached dispatcher now; answers how many.
+    async fn claim_now(&self) -> Result<usize>;
     async fn release_expired_leases(&self, now_ms: i64) -> Result<u64>;
     /// A new delivery of a recorded event (resend).
     async fn enqueue_delivery(
@@ -203,7 +208,9 @@ pub trait Store:
 {
     fn backend(&self) -> Backend;
     async fn ping(&self) -> Result<()>;
-    /// Wakes whoever waits for new events (the delivery dispatcher).
+    /// Wakes whoever waits for new events or deliveries that may be due.
     fn events_committed(&self) -> Arc<tokio::sync::Notify>;
+    /// The dispatcher that claims deliveries (held weakly: it holds the store).
+    fn attach_claimer(&self, sink: std::sync::Weak<dyn ClaimSink>);
     async fn close(&self);
 }

@@ -16,6 +16,11 @@ pub(crate) enum Bind {
 pub(crate) struct Sql {
     pub text: String,
     binds: Vec<Bind>,
+    /// `?` instead of `$n`. For SQLite: sqlx finds the index of a `$n`
+    /// parameter through `sqlite3_bind_parameter_name`, a linear scan in
+    /// SQLite, which makes binding a statement quadratic in its values (11 %
+    /// of the writer's time in a profile); bare `?` parameters skip it.
+    anonymous: bool,
 }
 
 impl Sql {
@@ -23,6 +28,15 @@ impl Sql {
         Sql {
             text: text.to_string(),
             binds: vec![],
+            anonymous: false,
+        }
+    }
+
+    /// A statement for `conn`, with the placeholders that bind fastest there.
+    pub fn on(conn: &sqlx::AnyConnection, text: &str) -> Self {
+        Sql {
+            anonymous: conn.backend_name() == "SQLite",
+            ..Sql::new(text)
         }
     }
 
@@ -33,7 +47,12 @@ impl Sql {
 
     pub fn bind(&mut self, b: Bind) -> &mut Self {
         self.binds.push(b);
-        self.text.push_str(&format!("${}", self.binds.len()));
+        if self.anonymous {
+            self.text.push('?');
+        } else {
+            use std::fmt::Write;
+            let _ = write!(self.text, "${}", self.binds.len());
+        }
         self
     }
 
@@ -123,5 +142,12 @@ pub(crate) fn now_s() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }

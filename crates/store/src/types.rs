@@ -107,14 +107,29 @@ pub struct IntegrationRecord {
     pub updated_at: i64,
 }
 
-/// A delivery leased to this process, with the event it carries.
+/// A delivery leased to this process, with the event it carries (shared by
+/// the deliveries of one event).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimedDelivery {
     pub delivery_id: i64,
     pub integration_id: i64,
     /// Attempts made before this one.
     pub attempts: i64,
-    pub event: StoredEvent,
+    pub event: std::sync::Arc<StoredEvent>,
+}
+
+/// How a claimed delivery ends for now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Completion {
+    /// An attempt was made: record it and settle the delivery.
+    Attempt {
+        delivery_id: i64,
+        resolution: DeliveryResolution,
+        record: Box<AttemptRecord>,
+    },
+    /// Given back without an attempt (paused endpoint, disabled integration,
+    /// shutdown), due again at `next_at`.
+    Release { delivery_id: i64, next_at: i64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,8 +23,10 @@ async fn api(addr: &str, key: &str, path: &str, body: Value) -> Value {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status().as_u16(), 200, "{path}");
-    resp.json::<Value>().await.unwrap()["data"].clone()
+    let status = resp.status().as_u16();
+    let body = resp.json::<Value>().await.unwrap();
+    assert_eq!(status, 200, "{path}: {body}");
+    body["data"].clone()
 }
 
 fn key_of(printed: &[String]) -> String {

@@ -315,6 +315,7 @@ async fn webhook_update(
     r.config = serde_json::to_value(&c).map_err(|e| ApiError::Internal(e.to_string()))?;
     app.store.update_integration(&r).await?;
     app.dispatcher.forget(r.integration_id);
+    app.dispatcher.poke();
     ok(Empty {})
 }
 
@@ -420,6 +421,8 @@ async fn set_enabled(
         .set_integration_enabled(r.integration_id, enabled, &reason)
         .await?;
     app.dispatcher.forget(r.integration_id);
+    // Deliveries held while it was disabled may go now.
+    app.dispatcher.poke();
     ok(Empty {})
 }
 

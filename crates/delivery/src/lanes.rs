@@ -1,0 +1,210 @@
+//! One lane per integration: a cap on attempts in flight and a circuit
+//! breaker (`delivery.md`, "Isolation"). Plain state over explicit times, so
+//! the rules are unit-tested without a clock.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CircuitState {
+    Closed,
+    /// Paused until the time it was opened for has passed.
+    Open,
+    /// The pause is over: the next attempt is the probe that decides.
+    HalfOpen,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct LaneConfig {
+    pub inflight: usize,
+    pub failure_threshold: u32,
+    pub open_for: Duration,
+    pub open_for_max: Duration,
+}
+
+pub struct Lane {
+    pub permits: Arc<Semaphore>,
+    /// Claimed and not yet settled (waiting for a permit or in flight).
+    pub held: usize,
+    consecutive_failures: u32,
+    open_until_ms: i64,
+    open_for: Duration,
+}
+
+impl Lane {
+    fn new(cfg: &LaneConfig) -> Lane {
+        Lane {
+            permits: Arc::new(Semaphore::new(cfg.inflight)),
+            held: 0,
+            consecutive_failures: 0,
+            open_until_ms: 0,
+            open_for: cfg.open_for,
+        }
+    }
+
+    pub fn state(&self, now_ms: i64) -> CircuitState {
+        if self.open_until_ms == 0 {
+            CircuitState::Closed
+        } else if now_ms < self.open_until_ms {
+            CircuitState::Open
+        } else {
+            CircuitState::HalfOpen
+        }
+    }
+}
+
+pub struct Lanes {
+    cfg: LaneConfig,
+    lanes: HashMap<i64, Lane>,
+}
+
+impl Lanes {
+    pub fn new(cfg: LaneConfig) -> Lanes {
+        Lanes {
+            cfg,
+            lanes: HashMap::new(),
+        }
+    }
+
+    /// Integrations not to claim for now: paused, probing, or holding twice
+    /// their cap (enough to keep every permit busy).
+    pub fn exclusions(&self, now_ms: i64) -> Vec<i64> {
+        self.lanes
+            .iter()
+            .filter(|(_, l)| match l.state(now_ms) {
+                CircuitState::Open => true,
+                CircuitState::HalfOpen => l.held > 0,
+                CircuitState::Closed => l.held >= self.cfg.inflight * 2,
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Takes a claimed delivery into its lane; answers the lane's permits.
+    pub fn hold(&mut self, integration_id: i64) -> Arc<Semaphore> {
+        let cfg = self.cfg;
+        let lane = self
+            .lanes
+            .entry(integration_id)
+            .or_insert_with(|| Lane::new(&cfg));
+        lane.held += 1;
+        lane.permits.clone()
+    }
+
+    pub fn release(&mut self, integration_id: i64) {
+        if let Some(l) = self.lanes.get_mut(&integration_id) {
+            l.held = l.held.saturating_sub(1);
+        }
+    }
+
+    /// Until when the lane is paused, if it is.
+    pub fn paused_until(&self, integration_id: i64, now_ms: i64) -> Option<i64> {
+        self.lanes
+            .get(&integration_id)
+            .filter(|l| l.state(now_ms) == CircuitState::Open)
+            .map(|l| l.open_until_ms)
+    }
+
+    /// Records an attempt's result; answers the end of a pause it started.
+    pub fn settle(&mut self, integration_id: i64, success: bool, now_ms: i64) -> Option<i64> {
+        let cfg = self.cfg;
+        let l = self.lanes.get_mut(&integration_id)?;
+        if success {
+            l.consecutive_failures = 0;
+            l.open_until_ms = 0;
+            l.open_for = cfg.open_for;
+            return None;
+        }
+        l.consecutive_failures += 1;
+        let was_probe = l.state(now_ms) == CircuitState::HalfOpen;
+        if was_probe || l.consecutive_failures >= cfg.failure_threshold {
+            l.open_until_ms = now_ms + l.open_for.as_millis() as i64;
+            l.open_for = (l.open_for * 2).min(cfg.open_for_max);
+            return Some(l.open_until_ms);
+        }
+        None
+    }
+
+    pub fn states(&self, now_ms: i64) -> Vec<(i64, CircuitState)> {
+        self.lanes
+            .iter()
+            .map(|(id, l)| (*id, l.state(now_ms)))
+            .collect()
+    }
+
+    pub fn held_total(&self) -> usize {
+        self.lanes.values().map(|l| l.held).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lanes() -> Lanes {
+        Lanes::new(LaneConfig {
+            inflight: 2,
+            failure_threshold: 5,
+            open_for: Duration::from_secs(30),
+            open_for_max: Duration::from_secs(600),
+        })
+    }
+
+    #[test]
+    fn five_failures_open_the_circuit_and_pauses_double_up_to_the_maximum() {
+        let mut l = lanes();
+        l.hold(1);
+        for _ in 0..4 {
+            assert_eq!(l.settle(1, false, 0), None);
+        }
+        assert_eq!(l.settle(1, false, 0), Some(30_000));
+        assert_eq!(l.paused_until(1, 10), Some(30_000));
+        assert!(
+            l.exclusions(10).contains(&1),
+            "paused lanes are not claimed for"
+        );
+        // The pause is over: one probe decides; a failed probe pauses twice as long.
+        assert_eq!(l.states(30_000), vec![(1, CircuitState::HalfOpen)]);
+        assert_eq!(l.settle(1, false, 30_000), Some(90_000));
+        let mut now = 90_000;
+        let mut last = 60_000;
+        for _ in 0..10 {
+            let until = l.settle(1, false, now).unwrap();
+            assert!(until - now <= 600_000 && until - now >= last.min(600_000));
+            last = until - now;
+            now = until;
+        }
+        assert_eq!(last, 600_000);
+        // A successful probe closes it and resets the pause.
+        assert_eq!(l.settle(1, true, now), None);
+        assert_eq!(l.states(now), vec![(1, CircuitState::Closed)]);
+        for _ in 0..4 {
+            l.settle(1, false, now);
+        }
+        assert_eq!(l.settle(1, false, now), Some(now + 30_000));
+    }
+
+    #[test]
+    fn a_probing_lane_and_a_full_lane_are_not_claimed_for() {
+        let mut l = lanes();
+        for _ in 0..4 {
+            l.hold(1);
+        }
+        assert_eq!(l.exclusions(0), vec![1], "holding twice the cap");
+        l.release(1);
+        assert!(l.exclusions(0).is_empty());
+        for _ in 0..5 {
+            l.settle(1, false, 0);
+        }
+        // Half-open while it holds something: that one is the probe.
+        assert_eq!(l.exclusions(30_000), vec![1]);
+        for _ in 0..3 {
+            l.release(1);
+        }
+        assert!(l.exclusions(30_000).is_empty());
+        assert_eq!(l.held_total(), 0);
+    }
+}

@@ -25,11 +25,11 @@ struct Args {
     /// Database URL; default a fresh SQLite file per scenario.
     #[arg(long)]
     database: Option<String>,
-    /// Scenarios to run: throughput1, throughput10, latency, blackhole, backlog.
+    /// Scenarios to run: throughput1, throughput10, latency, blackhole, backlog, trigger.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "throughput1,throughput10,latency,blackhole,backlog"
+        default_value = "throughput1,throughput10,latency,blackhole,backlog,trigger"
     )]
     scenarios: Vec<String>,
     /// Seconds of load for the throughput scenarios.
@@ -464,6 +464,56 @@ async fn backlog(args: &Args) -> Value {
     })
 }
 
+/// Custom action triggers, one after another, against the fast receiver.
+/// The receiver answers at once, so the API round trip is the trigger's
+/// overhead (reading, the signed push over loopback, two commits: the
+/// attempt and the i_custom event).
+async fn trigger(args: &Args, n: usize) -> Value {
+    let server = Server::start(args);
+    let rx = Arc::new(Receiver::default());
+    let base = start_receiver(rx.clone()).await;
+    let api = Api {
+        client: reqwest::Client::new(),
+        base: format!("http://{}", server.addr),
+        key: server.key.clone(),
+    };
+    let channel = api
+        .call("/channel/create", json!({"channel_name": "bench"}))
+        .await["channel_id"]
+        .clone();
+    let action = api
+        .call(
+            "/integration/custom-action/create",
+            json!({"name": "bench", "channel_ids": [channel], "endpoint": format!("{base}/e/0")}),
+        )
+        .await["integration_id"]
+        .clone();
+    let incident = api
+        .call(
+            "/incident/create",
+            json!({"title": "bench incident", "incident_severity": "Info", "channel_id": channel}),
+        )
+        .await["incident_id"]
+        .clone();
+    let body = json!({"incident_id": incident, "action_id": action});
+    for _ in 0..50 {
+        api.call("/incident/action/trigger", body.clone()).await;
+    }
+    let mut round_trips = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let r = api.call("/incident/action/trigger", body.clone()).await;
+        round_trips.push(t.elapsed().as_micros() as u64);
+        assert_eq!(r["success"], json!(true), "{r}");
+    }
+    json!({
+        "triggers": n,
+        "received": rx.count.load(Ordering::Relaxed),
+        "overhead": latency_summary(&round_trips),
+        "peak_rss_mb": server.peak_rss_mb(),
+    })
+}
+
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
@@ -480,6 +530,7 @@ async fn main() {
             "latency" => paced(&args, 10, 500, false).await,
             "blackhole" => paced(&args, 9, 500, true).await,
             "backlog" => backlog(&args).await,
+            "trigger" => trigger(&args, 1000).await,
             other => panic!("unknown scenario {other}"),
         };
         println!("{s}: {}", serde_json::to_string_pretty(&r).unwrap());

@@ -57,6 +57,8 @@ struct FileConfig {
     history_retention_days: Option<u64>,
     /// How long a claimed delivery stays this process's before others may retry it.
     delivery_lease_ms: Option<u64>,
+    /// Custom actions a channel may hold (default 3).
+    custom_actions_per_channel: Option<usize>,
 }
 
 pub struct Resolved {
@@ -140,6 +142,12 @@ impl ServeArgs {
         if !(1..=365).contains(&retention_days) {
             return Err("history_retention_days must be from 1 to 365".into());
         }
+        let actions_per_channel = file
+            .custom_actions_per_channel
+            .unwrap_or(dutyhook_domain::action::DEFAULT_PER_CHANNEL);
+        if !(1..=100).contains(&actions_per_channel) {
+            return Err("custom_actions_per_channel must be from 1 to 100".into());
+        }
         Ok(Resolved {
             listen,
             database_url,
@@ -149,6 +157,7 @@ impl ServeArgs {
                 outbound: dutyhook_delivery::outbound::Policy { base, allow, deny },
                 history_retention: Duration::from_secs(retention_days * 24 * 3600),
                 delivery,
+                actions_per_channel,
                 ..dutyhook_server::Config::new(&public_url)
             },
         })

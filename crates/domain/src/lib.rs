@@ -2,6 +2,7 @@
 //! events and their payloads. No I/O: every function takes the time it needs
 //! as an argument, so every rule here can be unit- and property-tested.
 
+pub mod action;
 pub mod channel;
 pub mod error;
 pub mod event;

@@ -47,6 +47,18 @@ impl Recorder {
         person: Option<&Person>,
         extra: Map<String, Value>,
     ) {
+        self.emit_event(incident, event_type, person, extra.clone());
+        self.note(incident, event_type.as_str(), person, Value::Object(extra));
+    }
+
+    /// Records an event about `incident` as it is now, without a timeline record.
+    pub fn emit_event(
+        &mut self,
+        incident: &Incident,
+        event_type: EventType,
+        person: Option<&Person>,
+        extra: Map<String, Value>,
+    ) {
         self.touch(&incident.incident_id);
         let mut doc = Map::new();
         let event_id = new_event_id();
@@ -75,7 +87,6 @@ impl Recorder {
             channel_id: incident.channel_id,
             payload: Value::Object(doc).to_string(),
         });
-        self.note(incident, event_type.as_str(), person, Value::Object(extra));
     }
 
     /// A timeline record without an event (e.g. label enrichment).

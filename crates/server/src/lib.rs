@@ -36,6 +36,8 @@ pub struct Config {
     pub delivery: dutyhook_delivery::dispatcher::DeliveryConfig,
     /// How long the invocation history is kept.
     pub history_retention: Duration,
+    /// Custom actions a channel may hold.
+    pub actions_per_channel: usize,
     /// Fixed DNS answers (tests); empty in production.
     pub dns_overrides: std::collections::HashMap<String, Vec<std::net::IpAddr>>,
 }
@@ -49,6 +51,7 @@ impl Config {
             outbound: Default::default(),
             delivery: Default::default(),
             history_retention: Duration::from_secs(7 * 24 * 3600),
+            actions_per_channel: dutyhook_domain::action::DEFAULT_PER_CHANNEL,
             dns_overrides: Default::default(),
         }
     }
@@ -85,6 +88,7 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, A
         outbound: config.outbound.clone(),
         metrics,
         dispatcher,
+        actions_per_channel: config.actions_per_channel,
     })
 }
 
@@ -96,6 +100,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::incidents::router())
         .merge(routes::incident_ops::router())
         .merge(routes::webhooks::router())
+        .merge(routes::actions::router())
         .merge(routes::history::router())
         .merge(routes::system::router())
 }

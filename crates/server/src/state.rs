@@ -17,6 +17,7 @@ pub struct AppState {
     pub outbound: dutyhook_delivery::outbound::Policy,
     pub metrics: dutyhook_delivery::metrics::Metrics,
     pub dispatcher: dutyhook_delivery::dispatcher::Dispatcher,
+    pub actions_per_channel: usize,
 }
 
 /// Wall-clock time plus an offset that only tests move forward (to let a

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use dutyhook_domain::DomainError;
-use sqlx::FromRow;
+use sqlx::{AnyConnection, FromRow};
 
 use crate::backend::SqlStore;
 use crate::sql::{now_s, Sql};
@@ -49,55 +49,56 @@ fn not_found(id: i64) -> crate::StoreError {
     DomainError::not_found("integration", id).into()
 }
 
+pub(crate) async fn insert_integration(
+    c: &mut AnyConnection,
+    r: &IntegrationRecord,
+) -> Result<i64> {
+    let now = now_s();
+    let mut q = Sql::new("INSERT INTO integrations (kind, name, team_id, enabled, disabled_reason, config, secret, created_at, updated_at) VALUES (");
+    q.text(&r.kind).push(", ").text(&r.name).push(", ");
+    q.i64(r.team_id).push(", ").i64(r.enabled as i64).push(", ");
+    q.text(&r.disabled_reason)
+        .push(", ")
+        .text(r.config.to_string())
+        .push(", ");
+    q.text(&r.secret).push(", ").i64(now).push(", ").i64(now);
+    q.push(") RETURNING id");
+    let (id,): (i64,) = q.query_as().fetch_one(&mut *c).await?;
+    Ok(id)
+}
+
+/// Writes name, team, enabled state and config (not the secrets).
+pub(crate) async fn update_integration_row(
+    c: &mut AnyConnection,
+    r: &IntegrationRecord,
+) -> Result<()> {
+    let mut q = Sql::new("UPDATE integrations SET name = ");
+    q.text(&r.name).push(", team_id = ").i64(r.team_id);
+    q.push(", enabled = ").i64(r.enabled as i64);
+    q.push(", disabled_reason = ").text(&r.disabled_reason);
+    q.push(", config = ").text(r.config.to_string());
+    q.push(", updated_at = ").i64(now_s());
+    q.push(" WHERE id = ").i64(r.integration_id);
+    if q.query().execute(&mut *c).await?.rows_affected() == 0 {
+        return Err(not_found(r.integration_id));
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl IntegrationStore for SqlStore {
     async fn create_integration(&self, r: &IntegrationRecord) -> Result<i64> {
-        let now = now_s();
-        let mut q = Sql::new("INSERT INTO integrations (kind, name, team_id, enabled, disabled_reason, config, secret, created_at, updated_at) VALUES (");
-        q.text(&r.kind)
-            .push(", ")
-            .text(&r.name)
-            .push(", ")
-            .i64(r.team_id)
-            .push(", ")
-            .i64(r.enabled as i64);
-        q.push(", ")
-            .text(&r.disabled_reason)
-            .push(", ")
-            .text(r.config.to_string())
-            .push(", ")
-            .text(&r.secret);
-        q.push(", ")
-            .i64(now)
-            .push(", ")
-            .i64(now)
-            .push(") RETURNING id");
-        let (id,): (i64,) = self
-            .writer
-            .tx(move |c| Box::pin(async move { Ok(q.query_as().fetch_one(&mut *c).await?) }))
-            .await?;
-        Ok(id)
+        let r = r.clone();
+        self.writer
+            .tx(move |c| Box::pin(async move { insert_integration(c, &r).await }))
+            .await
     }
 
     async fn update_integration(&self, r: &IntegrationRecord) -> Result<()> {
-        let mut q = Sql::new("UPDATE integrations SET name = ");
-        q.text(&r.name)
-            .push(", team_id = ")
-            .i64(r.team_id)
-            .push(", enabled = ")
-            .i64(r.enabled as i64);
-        q.push(", disabled_reason = ")
-            .text(&r.disabled_reason)
-            .push(", config = ")
-            .text(r.config.to_string());
-        q.push(", updated_at = ")
-            .i64(now_s())
-            .push(" WHERE id = ")
-            .i64(r.integration_id);
-        if self.exec(q).await? == 0 {
-            return Err(not_found(r.integration_id));
-        }
-        Ok(())
+        let r = r.clone();
+        self.writer
+            .tx(move |c| Box::pin(async move { update_integration_row(c, &r).await }))
+            .await
     }
 
     async fn integration(&self, id: i64) -> Result<Option<IntegrationRecord>> {
@@ -140,6 +141,9 @@ impl IntegrationStore for SqlStore {
                     if q.query().execute(&mut *c).await?.rows_affected() == 0 {
                         return Err(not_found(id));
                     }
+                    let mut q = Sql::new("DELETE FROM action_channels WHERE integration_id = ");
+                    q.i64(id);
+                    q.query().execute(&mut *c).await?;
                     // Unsent deliveries go with it: nothing would ever send them.
                     let mut q = Sql::new("DELETE FROM deliveries WHERE integration_id = ");
                     q.i64(id)

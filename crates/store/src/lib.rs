@@ -3,6 +3,7 @@
 //! sqlx's `Any` driver; what differs between them (connection set-up, the
 //! single SQLite writer, row locks) lives in [`backend`].
 
+mod actions;
 pub mod backend;
 mod deliveries;
 mod directory;
@@ -202,9 +203,54 @@ pub trait DeliveryStore: Send + Sync {
     async fn delivery_stats(&self) -> Result<DeliveryStats>;
 }
 
+/// Where a trigger with an idempotency key stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunSlot {
+    /// The first with this key: run it, then finish it.
+    Fresh,
+    /// The first with this key is still running.
+    Running,
+    /// The first result, as stored.
+    Done(String),
+    /// The key was used for another incident or action.
+    Mismatch,
+}
+
+#[async_trait]
+pub trait ActionStore: Send + Sync {
+    /// Creates (`integration_id` 0) or updates a custom action bound to
+    /// `channel_ids`. Refuses with `LimitExceeded` when any channel would hold
+    /// more than `per_channel` actions, and with `Conflict` when a channel
+    /// already has an action of that name; then nothing is saved.
+    async fn save_action(
+        &self,
+        r: &IntegrationRecord,
+        channel_ids: &[i64],
+        per_channel: usize,
+    ) -> Result<i64>;
+    /// `(action_id, name)` of a channel's actions, in creation order.
+    async fn channel_actions(&self, channel_id: i64) -> Result<Vec<(i64, String)>>;
+    /// Takes the key for a trigger unless it was taken within `window_ms`.
+    async fn begin_action_run(
+        &self,
+        person_id: i64,
+        key: &str,
+        fingerprint: &str,
+        now_ms: i64,
+        window_ms: i64,
+    ) -> Result<RunSlot>;
+    /// Stores the result for the key, or (`None`) frees the key.
+    async fn finish_action_run(
+        &self,
+        person_id: i64,
+        key: &str,
+        result: Option<&str>,
+    ) -> Result<()>;
+}
+
 #[async_trait]
 pub trait Store:
-    DirectoryStore + IncidentStore + OutboxStore + IntegrationStore + DeliveryStore
+    DirectoryStore + IncidentStore + OutboxStore + IntegrationStore + DeliveryStore + ActionStore
 {
     fn backend(&self) -> Backend;
     async fn ping(&self) -> Result<()>;

@@ -5,6 +5,7 @@
 #[macro_use]
 mod helpers;
 
+mod actions;
 mod auth;
 mod cli;
 mod crash;

@@ -15,7 +15,7 @@ both_dbs!(
     stock_verifier_accepts_pushes
 );
 
-async fn https_receiver() -> (String, Arc<Mutex<usize>>) {
+pub async fn https_receiver() -> (String, Arc<Mutex<usize>>) {
     let _ = rustls_crypto_provider();
     let cert =
         rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
@@ -93,7 +93,7 @@ async fn tls_verify_on_rejects_self_signed_off_accepts(db: Db) {
 /// Runs Python's `standardwebhooks` over a received push. CI installs it
 /// (scripts/test); elsewhere the check is skipped with a message unless
 /// DUTYHOOK_REQUIRE_PY_VERIFIER is set.
-fn python_verifies(secret: &str, headers: &HeaderMap, body: &[u8]) -> Option<bool> {
+pub fn python_verifies(secret: &str, headers: &HeaderMap, body: &[u8]) -> Option<bool> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("body"), body).unwrap();
     let h: serde_json::Map<String, serde_json::Value> =

@@ -243,6 +243,12 @@ async fn history_resend(
             ApiError::NotFound(format!("integration {} does not exist", a.integration_id))
         })?;
     may_manage(&app, &caller, r.team_id).await?;
+    if r.kind == super::actions::KIND {
+        return Err(ApiError::invalid(
+            "invocation_id",
+            "a custom action calls only when someone triggers it; trigger it again from the incident",
+        ));
+    }
     let delivery_id = app
         .store
         .enqueue_delivery(&a.event_id, a.integration_id, app.clock.now_ms())

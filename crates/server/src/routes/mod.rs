@@ -1,3 +1,4 @@
+pub mod actions;
 pub mod channels;
 pub mod directory;
 pub mod fields;

@@ -456,7 +456,7 @@ pub struct WebhookTest {
 }
 
 /// The answer of a synchronous push (`custom-actions.md`, "Triggering").
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct PushOutcome {
     pub success: bool,
     pub status_code: i64,
@@ -471,7 +471,7 @@ pub struct PushOutcome {
     pub event_id: String,
 }
 
-fn first_4k(s: &str) -> String {
+pub fn first_4k(s: &str) -> String {
     let mut end = s.len().min(4096);
     while !s.is_char_boundary(end) {
         end -= 1;

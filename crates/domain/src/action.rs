@@ -1,0 +1,270 @@
+//! Custom actions (`custom-actions.md`): what a valid one is, the payload a
+//! trigger pushes, and what a trigger records on the incident.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::event::EventType;
+use crate::headers::{self, Header};
+use crate::ids::new_event_id;
+use crate::incident::{Incident, RenderContext};
+use crate::person::Person;
+use crate::recorder::Recorder;
+use crate::DomainError;
+
+pub const NAME_CHARS: std::ops::RangeInclusive<usize> = 1..=40;
+pub const TIMEOUT_MS: std::ops::RangeInclusive<i64> = 100..=10_000;
+pub const DEFAULT_TIMEOUT_MS: i64 = 1000;
+pub const DEFAULT_PER_CHANNEL: usize = 3;
+pub const MAX_CHANNELS: usize = 100;
+pub const DESCRIPTION_CHARS: usize = 500;
+/// A repeated trigger with the same key within this window answers the first result.
+pub const IDEMPOTENCY_WINDOW_MS: i64 = 10 * 60 * 1000;
+pub const IDEMPOTENCY_KEY_CHARS: std::ops::RangeInclusive<usize> = 1..=128;
+
+/// Everything configurable on a custom action (secrets included; mask before showing).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionConfig {
+    pub name: String,
+    pub description: String,
+    pub team_id: i64,
+    pub channel_ids: Vec<i64>,
+    pub endpoint: String,
+    pub headers: Vec<Header>,
+    pub tls_verify: bool,
+    pub timeout_ms: i64,
+}
+
+impl Default for ActionConfig {
+    fn default() -> Self {
+        ActionConfig {
+            name: String::new(),
+            description: String::new(),
+            team_id: 0,
+            channel_ids: vec![],
+            endpoint: String::new(),
+            headers: vec![],
+            tls_verify: true,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+        }
+    }
+}
+
+impl ActionConfig {
+    /// Checks every field but the endpoint's address (the outbound policy
+    /// belongs to delivery) and the per-channel limit (the store's, in the
+    /// transaction that saves).
+    pub fn validate(&self) -> Result<(), DomainError> {
+        let n = self.name.trim().chars().count();
+        if !NAME_CHARS.contains(&n) {
+            return Err(DomainError::invalid(
+                "name",
+                format!("must be 1 to 40 characters, got {n}"),
+            ));
+        }
+        if self.name.chars().any(char::is_control) {
+            return Err(DomainError::invalid(
+                "name",
+                "must not contain control characters",
+            ));
+        }
+        if self.description.chars().count() > DESCRIPTION_CHARS {
+            return Err(DomainError::invalid(
+                "description",
+                "must be at most 500 characters",
+            ));
+        }
+        if self.channel_ids.is_empty() || self.channel_ids.len() > MAX_CHANNELS {
+            return Err(DomainError::invalid(
+                "channel_ids",
+                "list 1 to 100 channels the action shows on",
+            ));
+        }
+        if let Some(id) = self.channel_ids.iter().find(|id| **id <= 0) {
+            return Err(DomainError::invalid(
+                "channel_ids",
+                format!("{id} is not a channel id"),
+            ));
+        }
+        headers::validate(&self.headers)?;
+        if !TIMEOUT_MS.contains(&self.timeout_ms) {
+            return Err(DomainError::invalid(
+                "timeout_ms",
+                format!("must be from 100 to 10000, got {}", self.timeout_ms),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The channel ids once each, in the order given.
+    pub fn dedup_channels(&mut self) {
+        let mut seen = std::collections::HashSet::new();
+        self.channel_ids.retain(|id| seen.insert(*id));
+    }
+}
+
+pub fn validate_idempotency_key(key: &str) -> Result<(), DomainError> {
+    let n = key.chars().count();
+    if !IDEMPOTENCY_KEY_CHARS.contains(&n) || key.chars().any(char::is_control) {
+        return Err(DomainError::invalid(
+            "idempotency_key",
+            "must be 1 to 128 characters without control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// The body a trigger pushes: the incident event payload with `i_custom`,
+/// the person who pressed the button, and the incident's alerts.
+pub struct TriggerPayload {
+    pub event_id: String,
+    pub event_time_ms: i64,
+    pub body: String,
+}
+
+pub fn trigger_payload(
+    incident: &Incident,
+    by: &Person,
+    alerts: Vec<Value>,
+    now_ms: i64,
+    ctx: &RenderContext,
+) -> TriggerPayload {
+    let event_id = new_event_id();
+    let mut inc = incident.to_payload(ctx);
+    if let Value::Object(m) = &mut inc {
+        m.insert("alerts".into(), Value::Array(alerts));
+    }
+    let body = json!({
+        "event_id": event_id,
+        "event_time": now_ms,
+        "event_type": EventType::i_custom.as_str(),
+        "person": by,
+        "incident": inc,
+    })
+    .to_string();
+    TriggerPayload {
+        event_id,
+        event_time_ms: now_ms,
+        body,
+    }
+}
+
+/// What a trigger did, as the incident records it.
+#[derive(Debug, Clone)]
+pub struct ActionRun {
+    pub integration_id: i64,
+    pub name: String,
+    pub success: bool,
+    pub status_code: i64,
+}
+
+/// Records a trigger: the `i_custom` event for incident webhooks (with the
+/// `action` field) always; a timeline record only when the action succeeded.
+pub fn record_run(incident: &Incident, run: &ActionRun, by: &Person, rec: &mut Recorder) {
+    let mut extra = Map::new();
+    extra.insert(
+        "action".into(),
+        json!({"integration_id": run.integration_id, "name": run.name, "success": run.success}),
+    );
+    rec.emit_event(incident, EventType::i_custom, Some(by), extra);
+    if run.success {
+        rec.note(
+            incident,
+            EventType::i_custom.as_str(),
+            Some(by),
+            json!({"action_id": run.integration_id, "name": run.name, "status_code": run.status_code}),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> ActionConfig {
+        ActionConfig {
+            name: "Restart host".into(),
+            channel_ids: vec![1],
+            endpoint: "http://127.0.0.1:9/".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        assert!(valid().validate().is_ok());
+        let field = |c: ActionConfig| match c.validate().unwrap_err() {
+            DomainError::InvalidParameter { field, .. } => field,
+            e => panic!("{e}"),
+        };
+        assert_eq!(
+            field(ActionConfig {
+                name: "x".repeat(41),
+                ..valid()
+            }),
+            "name"
+        );
+        assert!(ActionConfig {
+            name: "x".repeat(40),
+            ..valid()
+        }
+        .validate()
+        .is_ok());
+        assert_eq!(
+            field(ActionConfig {
+                name: "  ".into(),
+                ..valid()
+            }),
+            "name"
+        );
+        assert_eq!(
+            field(ActionConfig {
+                channel_ids: vec![],
+                ..valid()
+            }),
+            "channel_ids"
+        );
+        assert_eq!(
+            field(ActionConfig {
+                channel_ids: vec![0],
+                ..valid()
+            }),
+            "channel_ids"
+        );
+        for bad in [99, 10_001] {
+            assert_eq!(
+                field(ActionConfig {
+                    timeout_ms: bad,
+                    ..valid()
+                }),
+                "timeout_ms"
+            );
+        }
+        for good in [100, 10_000] {
+            assert!(ActionConfig {
+                timeout_ms: good,
+                ..valid()
+            }
+            .validate()
+            .is_ok());
+        }
+    }
+
+    #[test]
+    fn channels_once_each_in_order() {
+        let mut c = ActionConfig {
+            channel_ids: vec![3, 1, 3, 2, 1],
+            ..valid()
+        };
+        c.dedup_channels();
+        assert_eq!(c.channel_ids, vec![3, 1, 2]);
+    }
+
+    #[test]
+    fn idempotency_keys() {
+        assert!(validate_idempotency_key("click-1").is_ok());
+        assert!(validate_idempotency_key("").is_err());
+        assert!(validate_idempotency_key(&"k".repeat(129)).is_err());
+        assert!(validate_idempotency_key("a\nb").is_err());
+    }
+}

@@ -1,0 +1,513 @@
+//! Custom actions: their configuration under the per-channel limit, the
+//! incident's "More actions" list, and the synchronous trigger.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use dutyhook_delivery::dispatcher::{attempt_record, signing_keys};
+use dutyhook_delivery::outbound::check_endpoint;
+use dutyhook_delivery::push::{PushRequest, PushResult};
+use dutyhook_delivery::retry::FailureClass;
+use dutyhook_delivery::signature::{mask, new_secret};
+use dutyhook_domain::action::{
+    self, record_run, trigger_payload, validate_idempotency_key, ActionConfig, ActionRun,
+};
+use dutyhook_domain::event::EventType;
+use dutyhook_domain::headers::{masked, merge_masked, Header};
+use dutyhook_store::{IntegrationRecord, RunSlot, StoredEvent};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::incidents::incident_id;
+use super::webhooks::{may_manage, IntegrationId, PushOutcome, TAG_WEBHOOKS};
+use super::{positive_id, ListData, Paging, TAG_INCIDENTS};
+use crate::auth::Caller;
+use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::state::AppState;
+
+pub const KIND: &str = "custom_action";
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(action_create))
+        .routes(routes!(action_update))
+        .routes(routes!(action_info))
+        .routes(routes!(action_list))
+        .routes(routes!(action_delete))
+        .routes(routes!(incident_action_list))
+        .routes(routes!(incident_action_trigger))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct ActionWrite {
+    /// Required to update; absent to create.
+    pub integration_id: Option<i64>,
+    /// 1–40 characters, unique within each of its channels.
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub team_id: Option<i64>,
+    /// One or more channels; required to create.
+    pub channel_ids: Option<Vec<i64>>,
+    pub endpoint: Option<String>,
+    pub headers: Option<Vec<Header>>,
+    pub tls_verify: Option<bool>,
+    /// 100 to 10000, default 1000.
+    pub timeout_ms: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ActionView {
+    pub integration_id: i64,
+    pub name: String,
+    pub description: String,
+    pub team_id: i64,
+    pub channel_ids: Vec<i64>,
+    pub endpoint: String,
+    /// Secret values shown as `******`.
+    pub headers: Vec<Header>,
+    pub tls_verify: bool,
+    pub timeout_ms: i64,
+    /// Masked; shown in full only by create.
+    pub signing_secret: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ActionCreated {
+    pub integration_id: i64,
+    pub signing_secret: String,
+}
+
+fn config_of(r: &IntegrationRecord) -> Result<ActionConfig, ApiError> {
+    serde_json::from_value(r.config.clone())
+        .map_err(|e| ApiError::Internal(format!("custom action {}: {e}", r.integration_id)))
+}
+
+fn view(r: &IntegrationRecord) -> Result<ActionView, ApiError> {
+    let c = config_of(r)?;
+    Ok(ActionView {
+        integration_id: r.integration_id,
+        name: r.name.clone(),
+        description: c.description,
+        team_id: r.team_id,
+        channel_ids: c.channel_ids,
+        endpoint: c.endpoint,
+        headers: masked(&c.headers),
+        tls_verify: c.tls_verify,
+        timeout_ms: c.timeout_ms,
+        signing_secret: mask(&r.secret),
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    })
+}
+
+async fn load(app: &AppState, id: i64, field: &str) -> Result<IntegrationRecord, ApiError> {
+    let id = positive_id(field, id)?;
+    match app.store.integration(id).await? {
+        Some(r) if r.kind == KIND => Ok(r),
+        _ => Err(ApiError::NotFound(format!(
+            "custom action {id} does not exist"
+        ))),
+    }
+}
+
+/// Applies a write onto `c`, validating everything but the per-channel
+/// limit, which the store checks in the transaction that saves.
+async fn apply(
+    app: &AppState,
+    mut c: ActionConfig,
+    req: ActionWrite,
+) -> Result<ActionConfig, ApiError> {
+    if let Some(n) = req.name {
+        c.name = n.trim().to_string();
+    }
+    if let Some(d) = req.description {
+        c.description = d;
+    }
+    if let Some(t) = req.team_id {
+        if t != 0 && app.store.team(positive_id("team_id", t)?).await?.is_none() {
+            return Err(ApiError::NotFound(format!("team {t} does not exist")));
+        }
+        c.team_id = t;
+    }
+    if let Some(ids) = req.channel_ids {
+        c.channel_ids = ids;
+        c.dedup_channels();
+    }
+    if let Some(e) = req.endpoint {
+        c.endpoint = e.trim().to_string();
+    }
+    if let Some(h) = req.headers {
+        c.headers = merge_masked(h, &c.headers);
+    }
+    if let Some(v) = req.tls_verify {
+        c.tls_verify = v;
+    }
+    if let Some(t) = req.timeout_ms {
+        c.timeout_ms = t;
+    }
+    c.validate()?;
+    for id in &c.channel_ids {
+        if app.store.channel(*id).await?.is_none() {
+            return Err(ApiError::NotFound(format!("channel {id} does not exist")));
+        }
+    }
+    check_endpoint(&c.endpoint, &app.outbound).map_err(|e| ApiError::invalid("endpoint", e))?;
+    Ok(c)
+}
+
+fn to_json(c: &ActionConfig) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(c).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+#[utoipa::path(post, path = "/integration/custom-action/create", tag = TAG_WEBHOOKS, request_body = ActionWrite,
+    responses((status = 200, body = Envelope<ActionCreated>), (status = "4XX", body = ErrorEnvelope)))]
+async fn action_create(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<ActionWrite>,
+) -> ApiResult<ActionCreated> {
+    if req.integration_id.is_some() {
+        return Err(ApiError::invalid(
+            "integration_id",
+            "is chosen by the server; use /integration/custom-action/update to change an action",
+        ));
+    }
+    for (field, given) in [
+        ("name", req.name.is_some()),
+        ("channel_ids", req.channel_ids.is_some()),
+        ("endpoint", req.endpoint.is_some()),
+    ] {
+        if !given {
+            return Err(ApiError::invalid(field, "is required"));
+        }
+    }
+    may_manage(&app, &caller, req.team_id.unwrap_or(0)).await?;
+    let c = apply(&app, ActionConfig::default(), req).await?;
+    let secret = new_secret();
+    let record = IntegrationRecord {
+        integration_id: 0,
+        kind: KIND.into(),
+        name: c.name.clone(),
+        team_id: c.team_id,
+        enabled: true,
+        disabled_reason: String::new(),
+        config: to_json(&c)?,
+        secret: secret.clone(),
+        previous_secret: String::new(),
+        previous_secret_until: 0,
+        created_at: 0,
+        updated_at: 0,
+    };
+    let integration_id = app
+        .store
+        .save_action(&record, &c.channel_ids, app.actions_per_channel)
+        .await?;
+    ok(ActionCreated {
+        integration_id,
+        signing_secret: secret,
+    })
+}
+
+#[utoipa::path(post, path = "/integration/custom-action/update", tag = TAG_WEBHOOKS, request_body = ActionWrite,
+    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
+async fn action_update(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<ActionWrite>,
+) -> ApiResult<Empty> {
+    let id = req
+        .integration_id
+        .ok_or_else(|| ApiError::invalid("integration_id", "is required"))?;
+    let mut r = load(&app, id, "integration_id").await?;
+    may_manage(&app, &caller, r.team_id).await?;
+    if let Some(t) = req.team_id {
+        may_manage(&app, &caller, t).await?;
+    }
+    let c = apply(&app, config_of(&r)?, req).await?;
+    r.name = c.name.clone();
+    r.team_id = c.team_id;
+    r.config = to_json(&c)?;
+    app.store
+        .save_action(&r, &c.channel_ids, app.actions_per_channel)
+        .await?;
+    ok(Empty {})
+}
+
+#[utoipa::path(post, path = "/integration/custom-action/info", tag = TAG_WEBHOOKS, request_body = IntegrationId,
+    responses((status = 200, body = Envelope<ActionView>), (status = "4XX", body = ErrorEnvelope)))]
+async fn action_info(
+    State(app): State<AppState>,
+    _caller: Caller,
+    ApiJson(req): ApiJson<IntegrationId>,
+) -> ApiResult<ActionView> {
+    ok(view(
+        &load(&app, req.integration_id, "integration_id").await?,
+    )?)
+}
+
+#[utoipa::path(post, path = "/integration/custom-action/list", tag = TAG_WEBHOOKS, request_body = Paging,
+    responses((status = 200, body = Envelope<ListData<ActionView>>), (status = "4XX", body = ErrorEnvelope)))]
+async fn action_list(
+    State(app): State<AppState>,
+    _caller: Caller,
+    ApiJson(req): ApiJson<Paging>,
+) -> ApiResult<ListData<ActionView>> {
+    let page = req.page()?;
+    let listing = app.store.list_integrations(&[KIND.into()], page).await?;
+    let has_next_page = listing.has_next_page(page);
+    let items = listing
+        .items
+        .iter()
+        .map(view)
+        .collect::<Result<Vec<_>, _>>()?;
+    ok(ListData {
+        items,
+        total: listing.total,
+        has_next_page,
+    })
+}
+
+#[utoipa::path(post, path = "/integration/custom-action/delete", tag = TAG_WEBHOOKS, request_body = IntegrationId,
+    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
+async fn action_delete(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<IntegrationId>,
+) -> ApiResult<Empty> {
+    let r = load(&app, req.integration_id, "integration_id").await?;
+    may_manage(&app, &caller, r.team_id).await?;
+    app.store.delete_integration(r.integration_id).await?;
+    ok(Empty {})
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct IncidentRef {
+    pub incident_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ActionItem {
+    /// The action's `integration_id`.
+    pub action_id: i64,
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ActionItems {
+    pub items: Vec<ActionItem>,
+}
+
+#[utoipa::path(post, path = "/incident/action/list", tag = TAG_INCIDENTS, request_body = IncidentRef,
+    responses((status = 200, body = Envelope<ActionItems>), (status = "4XX", body = ErrorEnvelope)))]
+async fn incident_action_list(
+    State(app): State<AppState>,
+    _caller: Caller,
+    ApiJson(req): ApiJson<IncidentRef>,
+) -> ApiResult<ActionItems> {
+    let id = incident_id("incident_id", &req.incident_id)?;
+    let incident = app
+        .store
+        .incident(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("incident {id} does not exist")))?;
+    let items = match incident.channel_id {
+        0 => vec![],
+        channel => app
+            .store
+            .channel_actions(channel)
+            .await?
+            .into_iter()
+            .map(|(action_id, name)| ActionItem { action_id, name })
+            .collect(),
+    };
+    ok(ActionItems { items })
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct Trigger {
+    pub incident_id: String,
+    pub action_id: i64,
+    /// The same key from the same person within 10 minutes answers the
+    /// first result without calling the endpoint again.
+    pub idempotency_key: Option<String>,
+}
+
+#[utoipa::path(post, path = "/incident/action/trigger", tag = TAG_INCIDENTS, request_body = Trigger,
+    responses((status = 200, body = Envelope<PushOutcome>), (status = "4XX", body = ErrorEnvelope)))]
+async fn incident_action_trigger(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<Trigger>,
+) -> ApiResult<PushOutcome> {
+    caller.require_operator()?;
+    let id = incident_id("incident_id", &req.incident_id)?;
+    let r = load(&app, req.action_id, "action_id").await?;
+    let incident = app
+        .store
+        .incident(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("incident {id} does not exist")))?;
+    let cfg = config_of(&r)?;
+    if incident.channel_id == 0 || !cfg.channel_ids.contains(&incident.channel_id) {
+        return Err(ApiError::invalid(
+            "action_id",
+            format!(
+                "custom action {} is not one of the actions of incident {id}'s channel",
+                r.integration_id
+            ),
+        ));
+    }
+    let Some(key) = req.idempotency_key else {
+        return ok(run(&app, &caller, &r, &cfg, &incident).await?);
+    };
+    validate_idempotency_key(&key)?;
+    let person_id = caller.person.person_id;
+    let fingerprint = format!("{id}/{}", r.integration_id);
+    // A double click waits for the first press rather than calling twice.
+    let deadline = Instant::now() + Duration::from_millis(2 * cfg.timeout_ms as u64 + 5000);
+    loop {
+        match app
+            .store
+            .begin_action_run(
+                person_id,
+                &key,
+                &fingerprint,
+                app.clock.now_ms(),
+                action::IDEMPOTENCY_WINDOW_MS,
+            )
+            .await?
+        {
+            RunSlot::Fresh => break,
+            RunSlot::Done(first) => {
+                return ok(serde_json::from_str(&first)
+                    .map_err(|e| ApiError::Internal(format!("stored trigger result: {e}")))?)
+            }
+            RunSlot::Mismatch => {
+                return Err(ApiError::invalid(
+                    "idempotency_key",
+                    "was used within the last 10 minutes for another incident or action",
+                ))
+            }
+            RunSlot::Running if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(25)).await
+            }
+            RunSlot::Running => {
+                return Err(ApiError::Conflict(
+                    "idempotency_key: the first trigger with this key is still running".into(),
+                ))
+            }
+        }
+    }
+    let outcome = run(&app, &caller, &r, &cfg, &incident).await;
+    let stored = match &outcome {
+        Ok(o) => Some(serde_json::to_string(o).map_err(|e| ApiError::Internal(e.to_string()))?),
+        Err(_) => None,
+    };
+    app.store
+        .finish_action_run(person_id, &key, stored.as_deref())
+        .await?;
+    ok(outcome?)
+}
+
+/// Below this, a second attempt could not get an answer anyway.
+const MIN_RETRY_BUDGET: Duration = Duration::from_millis(50);
+
+/// Whether the `once` policy calls again: after a timeout or connection
+/// error of the first attempt, if the budget leaves time for it.
+fn retry_once(attempt: u32, res: &PushResult, left: Duration) -> bool {
+    attempt == 1
+        && matches!(
+            res.class,
+            Some(FailureClass::Timeout | FailureClass::Connect)
+        )
+        && left >= MIN_RETRY_BUDGET
+}
+
+/// Pushes the `i_custom` payload under the action's timeout (one retry
+/// within twice the timeout), records each attempt and the run.
+async fn run(
+    app: &AppState,
+    caller: &Caller,
+    r: &IntegrationRecord,
+    cfg: &ActionConfig,
+    incident: &dutyhook_domain::incident::Incident,
+) -> Result<PushOutcome, ApiError> {
+    let now = app.clock.now_ms();
+    // Alerts join the payload once alert ingestion records them.
+    let payload = trigger_payload(incident, &caller.person, vec![], now, &app.render);
+    let event = StoredEvent {
+        seq: 0,
+        event_id: payload.event_id.clone(),
+        event_type: EventType::i_custom.as_str().into(),
+        subject_kind: "incident".into(),
+        subject_id: incident.incident_id.clone(),
+        event_time: payload.event_time_ms,
+        payload: String::new(),
+    };
+    let keys = signing_keys(r, now);
+    let timeout = Duration::from_millis(cfg.timeout_ms as u64);
+    let budget = timeout * 2;
+    let start = Instant::now();
+    let mut attempt = 1;
+    let (res, record) = loop {
+        let left = budget.saturating_sub(start.elapsed());
+        let res = app
+            .pusher
+            .push(PushRequest {
+                url: &cfg.endpoint,
+                headers: &cfg.headers,
+                body: payload.body.as_bytes(),
+                event_id: &payload.event_id,
+                keys: &keys,
+                timeout: timeout.min(left),
+                tls_verify: cfg.tls_verify,
+            })
+            .await;
+        let outcome = res.class.map(|c| c.as_str()).unwrap_or("success");
+        app.metrics
+            .record_push(&r.kind, outcome, res.duration_ms as f64 / 1000.0);
+        let record = attempt_record(r, 0, attempt as i64, &event, &res, false);
+        if !retry_once(attempt, &res, budget.saturating_sub(start.elapsed())) {
+            break (res, record);
+        }
+        app.store.record_attempt(&record).await?;
+        attempt += 1;
+    };
+    let outcome = res.class.map(|c| c.as_str()).unwrap_or("success");
+    app.metrics.record_custom_action(outcome);
+    let ran = ActionRun {
+        integration_id: r.integration_id,
+        name: r.name.clone(),
+        success: res.success,
+        status_code: res.status as i64,
+    };
+    let person = caller.person.clone();
+    // Sent together, the last attempt and the run share the writer's next commit.
+    let (recorded, ran) = tokio::join!(
+        app.store.record_attempt(&record),
+        app.mutate(
+            std::slice::from_ref(&incident.incident_id),
+            move |incidents, rec| {
+                record_run(&incidents[0], &ran, &person, rec);
+                Ok(())
+            },
+        )
+    );
+    recorded?;
+    ran?;
+    Ok(PushOutcome {
+        success: res.success,
+        status_code: res.status as i64,
+        duration_ms: start.elapsed().as_millis() as i64,
+        error_class: res.class.map(|c| c.as_str().to_string()),
+        error: (!res.success).then(|| res.error.clone()),
+        response_body: super::webhooks::first_4k(&res.response_body),
+        invocation_id: record.invocation_id,
+        event_id: payload.event_id,
+    })
+}

@@ -601,7 +601,7 @@ async fn trigger_failures_are_explained_and_not_on_the_timeline(db: Db) {
     assert_eq!(rx.received().len(), 1, "no retry after an HTTP status");
     assert_eq!(history(&app, failing).await.len(), 1);
 
-    // A 2-second endpoint under a 300 ms timeout: timeout, retried once.
+    // A 2-second endpoint under a 1-second timeout: timeout, retried once.
     let slow = TestReceiver::start().await;
     slow.script([
         Reply {
@@ -616,7 +616,7 @@ async fn trigger_failures_are_explained_and_not_on_the_timeline(db: Db) {
     let slow_id = app
         .ok(
             "/integration/custom-action/create",
-            json!({"name": "Slow", "channel_ids": [ch], "endpoint": slow.url, "timeout_ms": 300}),
+            json!({"name": "Slow", "channel_ids": [ch], "endpoint": slow.url, "timeout_ms": 1000}),
         )
         .await["integration_id"]
         .as_i64()
@@ -626,6 +626,10 @@ async fn trigger_failures_are_explained_and_not_on_the_timeline(db: Db) {
         (&r["success"], &r["status_code"], &r["error_class"]),
         (&json!(false), &json!(0), &json!("timeout")),
         "{r}"
+    );
+    eprintln!(
+        "a 2 s endpoint under a 1 s timeout answered after {} ms",
+        r["duration_ms"]
     );
     let h = history(&app, slow_id).await;
     assert_eq!(h.len(), 2, "once: one retry after a timeout");

@@ -66,6 +66,72 @@ pub struct Incident {
     pub group_method: String,
     pub dedup_key: String,
     pub data_source_id: i64,
+    /// Open alerts by their current status: `incident_status` and auto-recovery follow it.
+    #[serde(default)]
+    pub alerts_open: AlertTally,
+    /// The grouping key alerts join by ("" when the channel does not group).
+    #[serde(default)]
+    pub group_key: String,
+    /// Start of the grouping window (s): creation, or the latest merge.
+    #[serde(default)]
+    pub group_anchor: i64,
+    /// Storm thresholds already announced.
+    #[serde(default)]
+    pub storms_sent: Vec<i64>,
+}
+
+/// Counts of open alerts per status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertTally {
+    pub critical: i64,
+    pub warning: i64,
+    pub info: i64,
+}
+
+impl AlertTally {
+    fn slot(&mut self, s: Status) -> Option<&mut i64> {
+        match s {
+            Status::Critical => Some(&mut self.critical),
+            Status::Warning => Some(&mut self.warning),
+            Status::Info => Some(&mut self.info),
+            Status::Ok => None,
+        }
+    }
+
+    pub fn add(&mut self, s: Status) {
+        if let Some(n) = self.slot(s) {
+            *n += 1;
+        }
+    }
+
+    pub fn remove(&mut self, s: Status) {
+        if let Some(n) = self.slot(s) {
+            *n = (*n - 1).max(0);
+        }
+    }
+
+    pub fn absorb(&mut self, other: AlertTally) {
+        self.critical += other.critical;
+        self.warning += other.warning;
+        self.info += other.info;
+    }
+
+    pub fn total(&self) -> i64 {
+        self.critical + self.warning + self.info
+    }
+
+    /// The highest status among open alerts; `None` when none is open.
+    pub fn highest(&self) -> Option<Status> {
+        if self.critical > 0 {
+            Some(Status::Critical)
+        } else if self.warning > 0 {
+            Some(Status::Warning)
+        } else if self.info > 0 {
+            Some(Status::Info)
+        } else {
+            None
+        }
+    }
 }
 
 /// What a payload needs beyond the incident itself.

@@ -3,6 +3,7 @@
 //! as an argument, so every rule here can be unit- and property-tested.
 
 pub mod action;
+pub mod alert;
 pub mod channel;
 pub mod error;
 pub mod event;

@@ -193,6 +193,10 @@ pub fn create(input: NewIncident, creator: &Person, rec: &mut Recorder) -> Incid
         group_method: "n".into(),
         dedup_key: String::new(),
         data_source_id: 0,
+        alerts_open: Default::default(),
+        group_key: String::new(),
+        group_anchor: 0,
+        storms_sent: vec![],
     };
     rec.emit(&inc, EventType::i_new, Some(creator), Map::new());
     if !input.assignees.is_empty() {
@@ -408,7 +412,12 @@ pub fn wake(
     Ok(())
 }
 
-fn close(inc: &mut Incident, closer: Option<&Person>, now: i64) {
+pub(crate) fn close(inc: &mut Incident, closer: Option<&Person>, now: i64, rec: &mut Recorder) {
+    // Its open alerts close with it (written by the store); the status stays.
+    if inc.alerts_open.total() > 0 {
+        rec.closed_alerts_of.push(inc.incident_id.clone());
+    }
+    inc.alerts_open = Default::default();
     inc.progress = Progress::Closed;
     inc.close_time = now;
     inc.closer = closer.cloned();
@@ -447,7 +456,7 @@ pub fn resolve(
         .transpose()?;
     let now = rec.now_s();
     for inc in incidents.iter_mut() {
-        close(inc, Some(by), now);
+        close(inc, Some(by), now, rec);
         rec.emit(inc, EventType::i_rslv, Some(by), Map::new());
         if let Some(rc) = &rc {
             if *rc != inc.root_cause {
@@ -534,9 +543,14 @@ pub fn merge(
     let mut moved = 0;
     for src in sources.iter_mut() {
         moved += src.alert_cnt;
-        src.alert_cnt = 0;
+        if std::mem::take(&mut src.alert_cnt) > 0 {
+            rec.alert_moves
+                .push((src.incident_id.clone(), target.incident_id.clone()));
+        }
+        let open = std::mem::take(&mut src.alerts_open);
+        target.alerts_open.absorb(open);
         if !src.is_closed() {
-            close(src, Some(by), now);
+            close(src, Some(by), now, rec);
             rec.emit(
                 src,
                 EventType::i_rslv,
@@ -549,6 +563,9 @@ pub fn merge(
         }
     }
     target.alert_cnt += moved;
+    if let Some(s) = target.alerts_open.highest() {
+        target.incident_status = s;
+    }
     let latest_source = sources.iter().map(|s| s.last_time).max().unwrap_or(0);
     if moved > 0 && target.last_time < latest_source {
         target.last_time = latest_source;

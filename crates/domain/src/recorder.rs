@@ -16,6 +16,10 @@ pub struct Recorder {
     pub events: Vec<NewEvent>,
     pub timeline: Vec<TimelineEntry>,
     pub touched: Vec<String>,
+    /// Incidents closed by hand whose open alerts close with them.
+    pub closed_alerts_of: Vec<String>,
+    /// (from, to): alerts that follow a merged incident into its target.
+    pub alert_moves: Vec<(String, String)>,
 }
 
 impl Recorder {
@@ -26,6 +30,8 @@ impl Recorder {
             events: vec![],
             timeline: vec![],
             touched: vec![],
+            closed_alerts_of: vec![],
+            alert_moves: vec![],
         }
     }
 

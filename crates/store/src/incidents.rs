@@ -20,9 +20,9 @@ use crate::sql::{like_contains, Sql};
 use crate::writer::{Effects, Job, MutateJob, Reply};
 use crate::{IncidentFilter, IncidentOp, IncidentStore, Listing, Page, Result, StoreError};
 
-const SELECT_INCIDENT: &str = "SELECT i.doc, COALESCE(c.name, '') FROM incidents i LEFT JOIN channels c ON c.id = i.channel_id";
+pub(crate) const SELECT_INCIDENT: &str = "SELECT i.doc, COALESCE(c.name, '') FROM incidents i LEFT JOIN channels c ON c.id = i.channel_id";
 
-fn decode(rows: Vec<(String, String)>) -> Result<Vec<Incident>> {
+pub(crate) fn decode(rows: Vec<(String, String)>) -> Result<Vec<Incident>> {
     rows.into_iter()
         .map(|(doc, channel_name)| {
             let mut inc: Incident = serde_json::from_str(&doc)?;
@@ -47,7 +47,7 @@ fn in_order(found: Vec<Incident>, ids: &[String]) -> Result<Vec<Incident>> {
 /// Columns of `incidents` written from an [`Incident`].
 const INCIDENT_COLS: &str =
     "id, num, channel_id, progress, severity, start_time, created_at, created_ms, updated_at, \
-     snoozed_before, title, description, labels_text, doc";
+     snoozed_before, title, description, labels_text, group_key, doc";
 
 /// Writes incidents, many per statement.
 pub(crate) async fn upsert_incidents(
@@ -88,6 +88,8 @@ pub(crate) async fn upsert_incidents(
                 .push(", ");
             q.text(inc.labels_text())
                 .push(", ")
+                .text(&inc.group_key)
+                .push(", ")
                 .text(serde_json::to_string(inc)?)
                 .push(")");
         }
@@ -95,7 +97,7 @@ pub(crate) async fn upsert_incidents(
             " ON CONFLICT (id) DO UPDATE SET channel_id = excluded.channel_id, progress = excluded.progress, \
              severity = excluded.severity, start_time = excluded.start_time, updated_at = excluded.updated_at, \
              snoozed_before = excluded.snoozed_before, title = excluded.title, description = excluded.description, \
-             labels_text = excluded.labels_text, doc = excluded.doc",
+             labels_text = excluded.labels_text, group_key = excluded.group_key, doc = excluded.doc",
         );
         q.query().execute(&mut *conn).await?;
     }
@@ -195,7 +197,7 @@ async fn subscribers(conn: &mut AnyConnection) -> Result<Vec<(i64, WebhookConfig
 }
 
 /// Loads the incidents with these ids (missing ones are left out).
-async fn load_incidents(
+pub(crate) async fn load_incidents(
     conn: &mut AnyConnection,
     ids: &[String],
 ) -> Result<HashMap<String, Incident>> {
@@ -230,6 +232,8 @@ pub(crate) async fn apply_mutations(
     let mut changed: Vec<String> = vec![];
     let mut timeline = vec![];
     let mut events = vec![];
+    let mut alert_moves = vec![];
+    let mut closed_alerts_of = vec![];
     for job in jobs {
         let found: Result<Vec<Incident>> = job
             .ids
@@ -264,6 +268,8 @@ pub(crate) async fn apply_mutations(
         }
         timeline.append(&mut rec.timeline);
         events.append(&mut rec.events);
+        alert_moves.append(&mut rec.alert_moves);
+        closed_alerts_of.append(&mut rec.closed_alerts_of);
         let reply = job.reply;
         replies.push(Box::new(move |committed: Result<(), String>| {
             let _ = reply.send(committed.map(|()| incidents).map_err(StoreError::Commit));
@@ -272,6 +278,7 @@ pub(crate) async fn apply_mutations(
     let touched: Vec<&Incident> = changed.iter().filter_map(|id| working.get(id)).collect();
     upsert_incidents(conn, &touched).await?;
     insert_timeline(conn, &timeline).await?;
+    crate::alerts::follow_incidents(conn, &alert_moves, &closed_alerts_of).await?;
     effects.events += events.len();
     effects.deliveries_moved |= insert_events(conn, &events).await?;
     Ok(())

@@ -141,9 +141,12 @@ impl IntegrationStore for SqlStore {
                     if q.query().execute(&mut *c).await?.rows_affected() == 0 {
                         return Err(not_found(id));
                     }
-                    let mut q = Sql::new("DELETE FROM action_channels WHERE integration_id = ");
-                    q.i64(id);
-                    q.query().execute(&mut *c).await?;
+                    for table in ["action_channels", "source_keys"] {
+                        let mut q =
+                            Sql::new(&format!("DELETE FROM {table} WHERE integration_id = "));
+                        q.i64(id);
+                        q.query().execute(&mut *c).await?;
+                    }
                     // Unsent deliveries go with it: nothing would ever send them.
                     let mut q = Sql::new("DELETE FROM deliveries WHERE integration_id = ");
                     q.i64(id)

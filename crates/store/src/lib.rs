@@ -4,6 +4,7 @@
 //! single SQLite writer, row locks) lives in [`backend`].
 
 mod actions;
+mod alerts;
 pub mod backend;
 mod deliveries;
 mod directory;
@@ -248,9 +249,53 @@ pub trait ActionStore: Send + Sync {
     ) -> Result<()>;
 }
 
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    pub start_time: i64,
+    pub end_time: i64,
+    pub channel_ids: Vec<i64>,
+    pub progress: Option<dutyhook_domain::severity::Progress>,
+    pub incident_id: Option<String>,
+}
+
+#[async_trait]
+pub trait AlertStore: Send + Sync {
+    /// Stores and groups the events of one request in one transaction, with
+    /// the events they cause; answers their alert keys.
+    async fn ingest_alerts(
+        &self,
+        source: dutyhook_domain::alert::Source,
+        events: Vec<dutyhook_domain::alert::AlertEvent>,
+        rec: Recorder,
+    ) -> Result<Vec<String>>;
+    /// Closes open alerts by hand (`a_close`); unknown ids change nothing.
+    async fn close_alerts(
+        &self,
+        ids: Vec<String>,
+        by: dutyhook_domain::person::Person,
+        rec: Recorder,
+    ) -> Result<Vec<dutyhook_domain::alert::Alert>>;
+    async fn alert(&self, alert_id: &str) -> Result<Option<dutyhook_domain::alert::Alert>>;
+    /// The newest raw events of an alert.
+    async fn alert_events(&self, alert_id: &str, limit: i64) -> Result<Vec<serde_json::Value>>;
+    async fn list_alerts(
+        &self,
+        filter: &AlertFilter,
+        page: Page,
+    ) -> Result<Listing<dutyhook_domain::alert::Alert>>;
+    async fn create_alert_source(&self, r: &IntegrationRecord, key_hash: &str) -> Result<i64>;
+    async fn alert_source_by_key(&self, key_hash: &str) -> Result<Option<i64>>;
+}
+
 #[async_trait]
 pub trait Store:
-    DirectoryStore + IncidentStore + OutboxStore + IntegrationStore + DeliveryStore + ActionStore
+    DirectoryStore
+    + IncidentStore
+    + OutboxStore
+    + IntegrationStore
+    + DeliveryStore
+    + ActionStore
+    + AlertStore
 {
     fn backend(&self) -> Backend;
     async fn ping(&self) -> Result<()>;

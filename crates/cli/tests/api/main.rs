@@ -6,6 +6,7 @@
 mod helpers;
 
 mod actions;
+mod alerts;
 mod auth;
 mod cli;
 mod crash;

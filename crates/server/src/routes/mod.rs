@@ -1,4 +1,5 @@
 pub mod actions;
+pub mod alerts;
 pub mod channels;
 pub mod directory;
 pub mod fields;

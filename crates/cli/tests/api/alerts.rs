@@ -1,0 +1,591 @@
+//! Alert ingestion (`alerts.md`): sources, the standard and Alertmanager
+//! bodies, the alert lifecycle, grouping, storms, recovery, alert webhooks.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{feed_types, now_s, Db, TestApp};
+use crate::receiver::TestReceiver;
+
+both_dbs!(
+    standard_event_rules_and_rejections_change_nothing,
+    lifecycle_merge_update_recover,
+    rule_grouping_windows_and_storms,
+    closing_by_hand_and_with_the_incident,
+    alert_webhooks_get_alert_events,
+    alertmanager_body_is_mapped
+);
+
+async fn source(app: &TestApp, channel: i64, source_type: &str) -> String {
+    let created = app
+        .ok(
+            "/integration/alert-source/create",
+            json!({"name": format!("{source_type} source"), "source_type": source_type, "channel_id": channel}),
+        )
+        .await;
+    assert!(created["integration_id"].as_i64().unwrap() > 0);
+    created["integration_key"].as_str().unwrap().to_string()
+}
+
+async fn push(app: &TestApp, key: &str, body: Value) -> (u16, Value) {
+    let r = app
+        .client
+        .post(app.url(&format!("/event/push/alert/standard?integration_key={key}")))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+async fn pushed(app: &TestApp, key: &str, body: Value) -> String {
+    let (s, v) = push(app, key, body.clone()).await;
+    assert_eq!(s, 200, "{body} answered {v}");
+    v["data"]["alert_key"].as_str().unwrap().to_string()
+}
+
+async fn alerts(app: &TestApp, extra: Value) -> Vec<Value> {
+    let mut body = json!({"start_time": now_s() - 3600, "end_time": now_s() + 3600, "limit": 100});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    app.ok("/alert/list", body).await["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn types(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn standard_event_rules_and_rejections_change_nothing(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let ch = app.channel("db").await;
+    let key = source(&app, ch, "standard").await;
+    let before = app.event_count().await;
+    for (body, field) in [
+        (json!({"event_status": "Critical"}), "title_rule"),
+        (
+            json!({"title_rule": "x", "event_status": "critical"}),
+            "event_status",
+        ),
+        (
+            json!({"title_rule": "x", "event_status": "Ok"}),
+            "alert_key",
+        ),
+        (
+            json!({"title_rule": "x", "event_status": "Info", "labels": {"bad-key": "v"}}),
+            "labels",
+        ),
+        (
+            json!({"title_rule": "x", "event_status": "Info", "labels": {"n": 1}}),
+            "labels",
+        ),
+        (
+            json!({"title_rule": "x", "event_status": "Info", "alert_key": "k".repeat(256)}),
+            "alert_key",
+        ),
+        (
+            json!({"title_rule": "x", "event_status": "Info", "images": "nope"}),
+            "images",
+        ),
+    ] {
+        let (s, v) = push(&app, &key, body.clone()).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (400, Some("InvalidParameter")),
+            "{body}: {v}"
+        );
+        assert!(
+            v["error"]["message"].as_str().unwrap().starts_with(field),
+            "{body}: {v}"
+        );
+    }
+    let many: serde_json::Map<String, Value> =
+        (0..51).map(|i| (format!("k{i}"), json!("v"))).collect();
+    let (s, _) = push(
+        &app,
+        &key,
+        json!({"title_rule": "x", "event_status": "Info", "labels": many}),
+    )
+    .await;
+    assert_eq!(s, 400, "51 labels are refused");
+    for bad_key in ["", "dhi_nope"] {
+        let (s, v) = push(
+            &app,
+            bad_key,
+            json!({"title_rule": "x", "event_status": "Info"}),
+        )
+        .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (400, Some("InvalidParameter")),
+            "{v}"
+        );
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("integration_key"));
+    }
+    let am = source(&app, ch, "alertmanager").await;
+    let (s, _) = push(
+        &app,
+        &am,
+        json!({"title_rule": "x", "event_status": "Info"}),
+    )
+    .await;
+    assert_eq!(s, 400, "an Alertmanager key does not take standard events");
+    assert!(
+        alerts(&app, json!({})).await.is_empty(),
+        "rejected events left nothing"
+    );
+    assert_eq!(app.event_count().await, before);
+
+    // Truncation, title rendering, images, a derived key that merges repeats.
+    let body = json!({
+        "title_rule": format!("$host is down on ${{region}} $missing {}", "t".repeat(600)),
+        "event_status": "Warning",
+        "description": "d".repeat(3000),
+        "labels": {"host": "db-1", "region": "eu", "long": "v".repeat(3000)},
+        "images": [{"alt": "a", "src": "http://img.example/1.png"}, {"alt": "a", "src": "https://img.example/2.png"},
+                   {"alt": "b", "src": "ftp://img.example/3.png"}, {"alt": "c", "src": format!("https://x.example/{}", "p".repeat(300))}]
+    });
+    let k1 = pushed(&app, &key, body.clone()).await;
+    let k2 = pushed(&app, &key, body).await;
+    assert_eq!(k1, k2, "a derived key is stable");
+    let list = alerts(&app, json!({})).await;
+    assert_eq!(list.len(), 1, "repeats merged");
+    let a = &list[0];
+    assert_eq!(a["event_cnt"], json!(2));
+    assert!(
+        a["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("db-1 is down on eu $missing "),
+        "{a}"
+    );
+    assert_eq!(a["title_rule"].as_str().unwrap().chars().count(), 512);
+    assert_eq!(a["description"].as_str().unwrap().chars().count(), 2048);
+    assert_eq!(a["labels"]["long"].as_str().unwrap().chars().count(), 2048);
+    assert_eq!(
+        a["images"],
+        json!([{"alt": "a", "src": "https://img.example/2.png", "href": ""}])
+    );
+    assert_eq!(a["data_source_type"], json!("standard"));
+    assert_eq!(a["channel_id"], json!(ch));
+}
+
+async fn lifecycle_merge_update_recover(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let ch = app.channel("web").await;
+    let key = source(&app, ch, "standard").await;
+    let skip = app.event_count().await;
+    let ev = |status: &str| json!({"title_rule": "web-1 slow", "event_status": status, "alert_key": "web-1", "labels": {"host": "web-1"}});
+    pushed(&app, &key, ev("Critical")).await;
+    let events = app.events_since(skip).await;
+    assert_eq!(types(&events), ["a_new", "i_new", "a_merge"]);
+    assert!(
+        events[1].get("person").is_none(),
+        "automatic i_new has no person"
+    );
+    let inc = events[1]["incident"]["incident_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(events[2]["alert"]["incident"]["incident_id"], json!(inc));
+    let info = app.info(&inc).await;
+    assert_eq!(
+        (
+            info["incident_severity"].as_str(),
+            info["alert_cnt"].as_i64()
+        ),
+        (Some("Critical"), Some(1))
+    );
+    assert_eq!(info["dedup_key"], json!("web-1"));
+    assert_eq!(info["labels"], json!({"host": "web-1"}));
+    assert!(info.get("creator").is_none());
+
+    let skip = app.event_count().await;
+    pushed(&app, &key, ev("Warning")).await;
+    pushed(&app, &key, ev("Warning")).await;
+    let events = app.events_since(skip).await;
+    assert_eq!(
+        types(&events),
+        ["a_update"],
+        "a repeat without a visible change emits nothing"
+    );
+    let a = &alerts(&app, json!({})).await[0];
+    assert_eq!(
+        (a["alert_severity"].as_str(), a["alert_status"].as_str()),
+        (Some("Critical"), Some("Warning"))
+    );
+    assert_eq!(a["event_cnt"], json!(3));
+    let info = app.info(&inc).await;
+    assert_eq!(
+        (
+            info["incident_severity"].as_str(),
+            info["incident_status"].as_str()
+        ),
+        (Some("Critical"), Some("Warning"))
+    );
+
+    let skip = app.event_count().await;
+    pushed(
+        &app,
+        &key,
+        json!({"title_rule": "web-1 slow", "event_status": "Ok", "alert_key": "web-1"}),
+    )
+    .await;
+    let events = app.events_since(skip).await;
+    assert_eq!(types(&events), ["a_update", "i_rslv"]);
+    assert!(
+        events[1].get("person").is_none(),
+        "auto-recovery has no person"
+    );
+    let info = app.info(&inc).await;
+    assert_eq!(
+        (info["progress"].as_str(), info["incident_status"].as_str()),
+        (Some("Closed"), Some("Ok"))
+    );
+    assert!(info["end_time"].as_i64().unwrap() > 0 && info["close_time"].as_i64().unwrap() > 0);
+    let a = &alerts(&app, json!({})).await[0];
+    assert_eq!(
+        (a["progress"].as_str(), a["alert_status"].as_str()),
+        (Some("Closed"), Some("Ok"))
+    );
+    let detail = app
+        .ok("/alert/info", json!({"alert_id": a["alert_id"]}))
+        .await;
+    assert_eq!(
+        detail["events"].as_array().unwrap().len(),
+        4,
+        "every raw event kept"
+    );
+    assert_eq!(detail["events"][0]["event_status"], json!("Ok"));
+
+    // An Ok for nothing open changes nothing; a new event of the key starts over.
+    let skip = app.event_count().await;
+    pushed(
+        &app,
+        &key,
+        json!({"title_rule": "x", "event_status": "Ok", "alert_key": "never-seen"}),
+    )
+    .await;
+    assert_eq!(app.event_count().await, skip);
+    pushed(&app, &key, ev("Info")).await;
+    let events = app.events_since(skip).await;
+    assert_eq!(types(&events), ["a_new", "i_new", "a_merge"]);
+    assert_ne!(
+        events[1]["incident"]["incident_id"],
+        json!(inc),
+        "a new incident"
+    );
+    assert_eq!(
+        alerts(&app, json!({"progress": "Triggered"})).await.len(),
+        1
+    );
+    assert_eq!(alerts(&app, json!({"incident_id": inc})).await.len(), 1);
+}
+
+async fn rule_grouping_windows_and_storms(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let ch = app
+        .ok(
+            "/channel/create",
+            json!({"channel_name": "grouped", "grouping": {"method": "p", "dimensions": ["labels.host"], "window_minutes": 10},
+                   "storm_thresholds": [2, 3]}),
+        )
+        .await["channel_id"]
+        .as_i64()
+        .unwrap();
+    let key = source(&app, ch, "standard").await;
+    let skip = app.event_count().await;
+    for (n, status) in ["Info", "Critical", "Warning"].iter().enumerate() {
+        pushed(&app, &key, json!({"title_rule": format!("check {n}"), "event_status": status, "labels": {"host": "a"}})).await;
+    }
+    pushed(
+        &app,
+        &key,
+        json!({"title_rule": "check b", "event_status": "Info", "labels": {"host": "b"}}),
+    )
+    .await;
+    let events = app.events_since(skip).await;
+    assert_eq!(
+        types(&events),
+        [
+            "a_new", "i_new", "a_merge", "a_new", "a_merge", "i_storm", "a_new", "a_merge",
+            "i_storm", "a_new", "i_new", "a_merge"
+        ]
+    );
+    let inc_a = events[1]["incident"]["incident_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let info = app.info(&inc_a).await;
+    assert_eq!(info["alert_cnt"], json!(3));
+    assert_eq!(
+        info["incident_severity"],
+        json!("Critical"),
+        "highest of its alerts"
+    );
+    assert_eq!(info["incident_status"], json!("Critical"));
+    assert_eq!(info["group_method"], json!("p"));
+    assert_eq!(events[5]["threshold"], json!(2));
+    assert_eq!(events[8]["threshold"], json!(3));
+    let feed = app
+        .ok("/incident/feed", json!({"incident_id": inc_a, "asc": true}))
+        .await;
+    assert_eq!(feed_types(&feed), ["i_new", "i_storm", "i_storm"]);
+
+    // A person's severity stays; a storm is announced once.
+    app.ok(
+        "/incident/reset",
+        json!({"incident_id": inc_a, "incident_severity": "Info"}),
+    )
+    .await;
+    let skip = app.event_count().await;
+    pushed(
+        &app,
+        &key,
+        json!({"title_rule": "check 4", "event_status": "Critical", "labels": {"host": "a"}}),
+    )
+    .await;
+    assert_eq!(types(&app.events_since(skip).await), ["a_new", "a_merge"]);
+    assert_eq!(app.info(&inc_a).await["incident_severity"], json!("Info"));
+
+    // Outside the window (from the incident's creation) a new incident opens.
+    app.state.clock.advance(Duration::from_secs(11 * 60));
+    let skip = app.event_count().await;
+    pushed(
+        &app,
+        &key,
+        json!({"title_rule": "check 5", "event_status": "Info", "labels": {"host": "a"}}),
+    )
+    .await;
+    assert_eq!(
+        types(&app.events_since(skip).await),
+        ["a_new", "i_new", "a_merge"]
+    );
+}
+
+async fn closing_by_hand_and_with_the_incident(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let ch = app.channel("ops").await;
+    let key = source(&app, ch, "standard").await;
+    for k in ["one", "two", "three"] {
+        pushed(
+            &app,
+            &key,
+            json!({"title_rule": k, "event_status": "Warning", "alert_key": k}),
+        )
+        .await;
+    }
+    let list = alerts(&app, json!({})).await;
+    let by_key = |k: &str| {
+        list.iter()
+            .find(|a| a["alert_key"] == json!(k))
+            .unwrap()
+            .clone()
+    };
+    let one = by_key("one");
+    let skip = app.event_count().await;
+    app.ok("/alert/close", json!({"alert_ids": [one["alert_id"]]}))
+        .await;
+    let events = app.events_since(skip).await;
+    assert_eq!(types(&events), ["a_close"]);
+    assert_eq!(events[0]["person"]["person_id"], json!(app.admin_id));
+    let detail = app
+        .ok("/alert/info", json!({"alert_id": one["alert_id"]}))
+        .await;
+    assert_eq!(detail["progress"], json!("Closed"));
+    assert!(detail["close_time"].as_i64().unwrap() > 0);
+    app.fails(
+        "/alert/close",
+        json!({"alert_ids": ["0123456789abcdef01234567"]}),
+        404,
+        "NotFound",
+    )
+    .await;
+    // A closed alert merges no more: the same key opens a new one.
+    pushed(
+        &app,
+        &key,
+        json!({"title_rule": "one", "event_status": "Warning", "alert_key": "one"}),
+    )
+    .await;
+    assert_eq!(
+        alerts(&app, json!({"progress": "Triggered"})).await.len(),
+        3
+    );
+
+    // Merging moves alerts; resolving by hand closes them.
+    let two = by_key("two");
+    let three = by_key("three");
+    let target = two["incident"]["incident_id"].as_str().unwrap().to_string();
+    let source_inc = three["incident"]["incident_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.ok(
+        "/incident/merge",
+        json!({"target_incident_id": target, "source_incident_ids": [source_inc]}),
+    )
+    .await;
+    let moved = app
+        .ok("/alert/info", json!({"alert_id": three["alert_id"]}))
+        .await;
+    assert_eq!(moved["incident"]["incident_id"], json!(target));
+    assert_eq!(moved["progress"], json!("Triggered"), "moved, still open");
+    assert_eq!(app.info(&target).await["alert_cnt"], json!(2));
+    app.ok("/incident/resolve", json!({"incident_ids": [target]}))
+        .await;
+    for a in [&two, &three] {
+        let d = app
+            .ok("/alert/info", json!({"alert_id": a["alert_id"]}))
+            .await;
+        assert_eq!(d["progress"], json!("Closed"), "{d}");
+    }
+    let info = app.info(&target).await;
+    assert_eq!(
+        info["incident_status"],
+        json!("Warning"),
+        "closing by hand keeps the status"
+    );
+}
+
+async fn alert_webhooks_get_alert_events(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let rx = TestReceiver::start().await;
+    let ch = app.channel("alerts").await;
+    let other = app.channel("quiet").await;
+    app.ok(
+        "/integration/webhook/create",
+        json!({"kind": "alert", "name": "alerts", "endpoint": rx.url, "channel_ids": [ch], "event_types": ["a_new"]}),
+    )
+    .await;
+    let key = source(&app, ch, "standard").await;
+    let quiet = source(&app, other, "standard").await;
+    pushed(
+        &app,
+        &quiet,
+        json!({"title_rule": "elsewhere", "event_status": "Info"}),
+    )
+    .await;
+    pushed(
+        &app,
+        &key,
+        json!({"title_rule": "disk full", "event_status": "Critical", "alert_key": "disk"}),
+    )
+    .await;
+    let list = alerts(&app, json!({"channel_ids": [ch]})).await;
+    app.ok("/alert/close", json!({"alert_ids": [list[0]["alert_id"]]}))
+        .await;
+    let got = rx.wait_for(2).await;
+    let bodies: Vec<Value> = got.iter().map(|r| r.json()).collect();
+    assert_eq!(
+        types(&bodies),
+        ["a_new", "a_close"],
+        "a_close always reaches alert webhooks"
+    );
+    let a = &bodies[0]["alert"];
+    for field in [
+        "alert_id",
+        "data_source_id",
+        "data_source_name",
+        "data_source_type",
+        "channel_id",
+        "channel_name",
+        "title",
+        "alert_key",
+        "alert_severity",
+        "alert_status",
+        "progress",
+        "created_at",
+        "updated_at",
+        "start_time",
+        "last_time",
+        "end_time",
+        "close_time",
+        "labels",
+        "event_cnt",
+    ] {
+        assert!(a.get(field).is_some(), "{field} missing in {a}");
+    }
+    assert!(a.get("images").is_none());
+    assert_eq!(a["channel_name"], json!("alerts"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        rx.received().len(),
+        2,
+        "the other channel's alert was filtered out"
+    );
+}
+
+async fn alertmanager_body_is_mapped(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let ch = app.channel("prom").await;
+    let key = source(&app, ch, "alertmanager").await;
+    let body = json!({
+        "version": "4", "status": "firing", "receiver": "dutyhook", "groupKey": "{}:{}",
+        "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am:9093", "truncatedAlerts": 0,
+        "alerts": [
+            {"status": "firing", "labels": {"alertname": "HighLatency", "severity": "critical", "job": "api"},
+             "annotations": {"summary": "API latency high", "description": "p99 over 2s", "job": "ignored"},
+             "startsAt": "2026-11-24T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": "aa11"},
+            {"status": "firing", "labels": {"alertname": "DiskLow", "severity": "page"},
+             "annotations": {}, "startsAt": "2026-11-24T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": "bb22"}
+        ]
+    });
+    let url = app.url(&format!(
+        "/event/push/alert/alertmanager?integration_key={key}"
+    ));
+    let r = app.client.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let list = alerts(&app, json!({})).await;
+    let find = |k: &str| {
+        list.iter()
+            .find(|a| a["alert_key"] == json!(k))
+            .unwrap()
+            .clone()
+    };
+    let high = find("aa11");
+    assert_eq!(high["title"], json!("API latency high"));
+    assert_eq!(high["description"], json!("p99 over 2s"));
+    assert_eq!(high["alert_severity"], json!("Critical"));
+    assert_eq!(
+        high["labels"]["job"],
+        json!("api"),
+        "a label wins over an annotation"
+    );
+    assert_eq!(high["labels"]["summary"], json!("API latency high"));
+    let disk = find("bb22");
+    assert_eq!(
+        (disk["title"].as_str(), disk["alert_severity"].as_str()),
+        (Some("DiskLow"), Some("Warning"))
+    );
+    let mut resolved = body.clone();
+    resolved["alerts"][0]["status"] = json!("resolved");
+    resolved["alerts"] = json!([resolved["alerts"][0].clone()]);
+    let r = app.client.post(&url).json(&resolved).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let high = app
+        .ok("/alert/info", json!({"alert_id": high["alert_id"]}))
+        .await;
+    assert_eq!(
+        (high["alert_status"].as_str(), high["progress"].as_str()),
+        (Some("Ok"), Some("Closed"))
+    );
+    let r = app
+        .client
+        .post(&url)
+        .json(&json!({"version": "4"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}

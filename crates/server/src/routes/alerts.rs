@@ -1,0 +1,406 @@
+//! Alert sources, ingestion (standard events and Alertmanager) and alerts.
+
+use axum::extract::{Query, State};
+use dutyhook_domain::alert::{alertmanager_events, standard_event, Alert, AlertEvent, Source};
+use dutyhook_domain::severity::Progress;
+use dutyhook_store::{AlertFilter, IntegrationRecord};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::webhooks::{may_manage, IntegrationId};
+use super::{positive_id, ListData, Paging};
+use crate::auth::{hash_key, new_app_key, Caller};
+use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::state::AppState;
+
+pub const KIND: &str = "alert_source";
+pub const TAG_ALERTS: &str = "Alerts and alert sources";
+const SOURCE_TYPES: [&str; 2] = ["standard", "alertmanager"];
+const MAX_CLOSE: usize = 100;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(source_create))
+        .routes(routes!(source_list))
+        .routes(routes!(source_delete))
+        .routes(routes!(push_standard))
+        .routes(routes!(push_alertmanager))
+        .routes(routes!(alert_list))
+        .routes(routes!(alert_info))
+        .routes(routes!(alert_close))
+}
+
+#[derive(Serialize, Deserialize)]
+struct SourceConfig {
+    source_type: String,
+    channel_id: i64,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct SourceWrite {
+    pub name: String,
+    /// `standard` or `alertmanager`.
+    pub source_type: String,
+    pub channel_id: i64,
+    pub team_id: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SourceCreated {
+    pub integration_id: i64,
+    /// Shown only here; stored hashed.
+    pub integration_key: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SourceView {
+    pub integration_id: i64,
+    pub name: String,
+    pub source_type: String,
+    pub channel_id: i64,
+    pub team_id: i64,
+    pub created_at: i64,
+}
+
+fn config_of(r: &IntegrationRecord) -> Result<SourceConfig, ApiError> {
+    serde_json::from_value(r.config.clone())
+        .map_err(|e| ApiError::Internal(format!("alert source {}: {e}", r.integration_id)))
+}
+
+#[utoipa::path(post, path = "/integration/alert-source/create", tag = TAG_ALERTS, request_body = SourceWrite,
+    responses((status = 200, body = Envelope<SourceCreated>), (status = "4XX", body = ErrorEnvelope)))]
+async fn source_create(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<SourceWrite>,
+) -> ApiResult<SourceCreated> {
+    let team_id = req.team_id.unwrap_or(0);
+    may_manage(&app, &caller, team_id).await?;
+    let name = req.name.trim().to_string();
+    if !(1..=100).contains(&name.chars().count()) {
+        return Err(ApiError::invalid("name", "must be 1 to 100 characters"));
+    }
+    if !SOURCE_TYPES.contains(&req.source_type.as_str()) {
+        return Err(ApiError::invalid(
+            "source_type",
+            format!("{:?} is not one of standard, alertmanager", req.source_type),
+        ));
+    }
+    let channel_id = positive_id("channel_id", req.channel_id)?;
+    if app.store.channel(channel_id).await?.is_none() {
+        return Err(ApiError::NotFound(format!(
+            "channel {channel_id} does not exist"
+        )));
+    }
+    let key = new_app_key().replacen("dh_", "dhi_", 1);
+    let record = IntegrationRecord {
+        integration_id: 0,
+        kind: KIND.into(),
+        name,
+        team_id,
+        enabled: true,
+        disabled_reason: String::new(),
+        config: json!(SourceConfig {
+            source_type: req.source_type,
+            channel_id
+        }),
+        secret: String::new(),
+        previous_secret: String::new(),
+        previous_secret_until: 0,
+        created_at: 0,
+        updated_at: 0,
+    };
+    let integration_id = app
+        .store
+        .create_alert_source(&record, &hash_key(&app.key_secret, &key))
+        .await?;
+    ok(SourceCreated {
+        integration_id,
+        integration_key: key,
+    })
+}
+
+#[utoipa::path(post, path = "/integration/alert-source/list", tag = TAG_ALERTS, request_body = Paging,
+    responses((status = 200, body = Envelope<ListData<SourceView>>), (status = "4XX", body = ErrorEnvelope)))]
+async fn source_list(
+    State(app): State<AppState>,
+    _caller: Caller,
+    ApiJson(req): ApiJson<Paging>,
+) -> ApiResult<ListData<SourceView>> {
+    let page = req.page()?;
+    let listing = app.store.list_integrations(&[KIND.into()], page).await?;
+    let has_next_page = listing.has_next_page(page);
+    let mut items = vec![];
+    for r in &listing.items {
+        let c = config_of(r)?;
+        items.push(SourceView {
+            integration_id: r.integration_id,
+            name: r.name.clone(),
+            source_type: c.source_type,
+            channel_id: c.channel_id,
+            team_id: r.team_id,
+            created_at: r.created_at,
+        });
+    }
+    ok(ListData {
+        items,
+        total: listing.total,
+        has_next_page,
+    })
+}
+
+#[utoipa::path(post, path = "/integration/alert-source/delete", tag = TAG_ALERTS, request_body = IntegrationId,
+    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
+async fn source_delete(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<IntegrationId>,
+) -> ApiResult<Empty> {
+    let id = positive_id("integration_id", req.integration_id)?;
+    let r = match app.store.integration(id).await? {
+        Some(r) if r.kind == KIND => r,
+        _ => {
+            return Err(ApiError::NotFound(format!(
+                "alert source {id} does not exist"
+            )))
+        }
+    };
+    may_manage(&app, &caller, r.team_id).await?;
+    app.store.delete_integration(id).await?;
+    ok(Empty {})
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct KeyParam {
+    /// The alert source's integration key.
+    pub integration_key: Option<String>,
+}
+
+/// The source a key belongs to, of the expected type, with its channel.
+async fn source_for(
+    app: &AppState,
+    key: Option<String>,
+    source_type: &str,
+) -> Result<Source, ApiError> {
+    let unknown = || {
+        ApiError::invalid(
+            "integration_key",
+            "is missing or not the key of an alert source",
+        )
+    };
+    let key = key.filter(|k| !k.is_empty()).ok_or_else(unknown)?;
+    let id = app
+        .store
+        .alert_source_by_key(&hash_key(&app.key_secret, &key))
+        .await?
+        .ok_or_else(unknown)?;
+    let r = app.store.integration(id).await?.ok_or_else(unknown)?;
+    let c = config_of(&r)?;
+    if c.source_type != source_type {
+        return Err(ApiError::invalid(
+            "integration_key",
+            format!(
+                "belongs to a {} source; push to /event/push/alert/{}",
+                c.source_type, c.source_type
+            ),
+        ));
+    }
+    let channel = app.store.channel(c.channel_id).await?.ok_or_else(|| {
+        ApiError::invalid(
+            "integration_key",
+            format!("the source's channel {} no longer exists", c.channel_id),
+        )
+    })?;
+    Ok(Source {
+        integration_id: r.integration_id,
+        name: r.name,
+        source_type: c.source_type,
+        channel,
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Pushed {
+    pub alert_key: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PushedMany {
+    pub alert_keys: Vec<String>,
+}
+
+async fn ingest(
+    app: &AppState,
+    source: Source,
+    events: Vec<AlertEvent>,
+) -> Result<Vec<String>, ApiError> {
+    Ok(app
+        .store
+        .ingest_alerts(source, events, app.recorder())
+        .await?)
+}
+
+#[utoipa::path(post, path = "/event/push/alert/standard", tag = TAG_ALERTS, params(KeyParam), request_body = Object,
+    responses((status = 200, body = Envelope<Pushed>), (status = "4XX", body = ErrorEnvelope)))]
+async fn push_standard(
+    State(app): State<AppState>,
+    Query(q): Query<KeyParam>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Pushed> {
+    let source = source_for(&app, q.integration_key, "standard").await?;
+    let ev = standard_event(source.integration_id, &body)?;
+    let mut keys = ingest(&app, source, vec![ev]).await?;
+    ok(Pushed {
+        alert_key: keys.pop().unwrap_or_default(),
+    })
+}
+
+#[utoipa::path(post, path = "/event/push/alert/alertmanager", tag = TAG_ALERTS, params(KeyParam), request_body = Object,
+    responses((status = 200, body = Envelope<PushedMany>), (status = "4XX", body = ErrorEnvelope)))]
+async fn push_alertmanager(
+    State(app): State<AppState>,
+    Query(q): Query<KeyParam>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<PushedMany> {
+    let source = source_for(&app, q.integration_key, "alertmanager").await?;
+    let events = alertmanager_events(source.integration_id, &body)?;
+    let alert_keys = ingest(&app, source, events).await?;
+    ok(PushedMany { alert_keys })
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AlertListReq {
+    pub p: Option<i64>,
+    pub limit: Option<i64>,
+    /// Unix seconds, required.
+    pub start_time: Option<i64>,
+    /// Unix seconds, required.
+    pub end_time: Option<i64>,
+    pub channel_ids: Option<Vec<i64>>,
+    /// `Triggered` or `Closed`.
+    pub progress: Option<String>,
+    pub incident_id: Option<String>,
+}
+
+#[utoipa::path(post, path = "/alert/list", tag = TAG_ALERTS, request_body = AlertListReq,
+    responses((status = 200, body = Envelope<ListData<Alert>>), (status = "4XX", body = ErrorEnvelope)))]
+async fn alert_list(
+    State(app): State<AppState>,
+    _caller: Caller,
+    ApiJson(req): ApiJson<AlertListReq>,
+) -> ApiResult<ListData<Alert>> {
+    let page = Paging {
+        p: req.p,
+        limit: req.limit,
+    }
+    .page()?;
+    let start_time = req
+        .start_time
+        .ok_or_else(|| ApiError::invalid("start_time", "is required (Unix seconds)"))?;
+    let end_time = req
+        .end_time
+        .ok_or_else(|| ApiError::invalid("end_time", "is required (Unix seconds)"))?;
+    if end_time <= start_time {
+        return Err(ApiError::invalid("end_time", "must be after start_time"));
+    }
+    let progress = match req.progress.as_deref() {
+        None => None,
+        Some("Triggered") => Some(Progress::Triggered),
+        Some("Closed") => Some(Progress::Closed),
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "progress",
+                format!("{other:?} is not Triggered or Closed"),
+            ))
+        }
+    };
+    let incident_id = req
+        .incident_id
+        .map(|i| super::incidents::incident_id("incident_id", &i))
+        .transpose()?;
+    let filter = AlertFilter {
+        start_time,
+        end_time,
+        channel_ids: req.channel_ids.unwrap_or_default(),
+        progress,
+        incident_id,
+    };
+    let listing = app.store.list_alerts(&filter, page).await?;
+    ok(ListData::from(listing, page, |a| a))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AlertId {
+    pub alert_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AlertDetail {
+    #[serde(flatten)]
+    pub alert: Alert,
+    /// The newest raw events (up to 100), newest first.
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<Value>,
+}
+
+fn alert_id(field: &str, id: &str) -> Result<String, ApiError> {
+    super::incidents::incident_id(field, id).map_err(|_| {
+        ApiError::invalid(
+            field,
+            format!("{id:?} is not an alert id (24 lowercase hex characters)"),
+        )
+    })
+}
+
+#[utoipa::path(post, path = "/alert/info", tag = TAG_ALERTS, request_body = AlertId,
+    responses((status = 200, body = Envelope<AlertDetail>), (status = "4XX", body = ErrorEnvelope)))]
+async fn alert_info(
+    State(app): State<AppState>,
+    _caller: Caller,
+    ApiJson(req): ApiJson<AlertId>,
+) -> ApiResult<AlertDetail> {
+    let id = alert_id("alert_id", &req.alert_id)?;
+    let alert = app
+        .store
+        .alert(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("alert {id} does not exist")))?;
+    let events = app.store.alert_events(&id, 100).await?;
+    ok(AlertDetail { alert, events })
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AlertIds {
+    pub alert_ids: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/alert/close", tag = TAG_ALERTS, request_body = AlertIds,
+    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
+async fn alert_close(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<AlertIds>,
+) -> ApiResult<Empty> {
+    caller.require_operator()?;
+    if req.alert_ids.is_empty() || req.alert_ids.len() > MAX_CLOSE {
+        return Err(ApiError::invalid(
+            "alert_ids",
+            format!("must list 1 to {MAX_CLOSE} alert ids"),
+        ));
+    }
+    let mut ids = vec![];
+    for id in &req.alert_ids {
+        let id = alert_id("alert_ids", id)?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    app.store
+        .close_alerts(ids, caller.person.clone(), app.recorder())
+        .await?;
+    ok(Empty {})
+}

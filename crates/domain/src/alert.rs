@@ -738,3 +738,62 @@ pub fn close_by_hand(
         rec.touch(&inc.incident_id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn titles_render_labels_and_leave_the_rest() {
+        let l = labels(&[("host", "db-1"), ("h", "x")]);
+        assert_eq!(render_title("$host down", &l), "db-1 down");
+        assert_eq!(render_title("${host}down", &l), "db-1down");
+        assert_eq!(
+            render_title("$hostname $missing ${open", &l),
+            "$hostname $missing ${open"
+        );
+        assert_eq!(render_title("cost $5 and $", &l), "cost $5 and $");
+        assert_eq!(render_title("é$h€", &l), "éx€");
+    }
+
+    #[test]
+    fn derived_keys_depend_on_source_rule_and_labels() {
+        let l = labels(&[("a", "1")]);
+        let k = derived_key(1, "t", &l);
+        assert_eq!(k, derived_key(1, "t", &l));
+        assert_ne!(k, derived_key(2, "t", &l));
+        assert_ne!(k, derived_key(1, "u", &l));
+        assert_ne!(k, derived_key(1, "t", &labels(&[("a", "2")])));
+        assert_eq!(k.len(), 32);
+    }
+
+    #[test]
+    fn alertmanager_severity_mapping() {
+        let body = |sev: &str, status: &str| json!({"alerts": [{"status": status, "labels": {"alertname": "A", "severity": sev}, "annotations": {}}]});
+        for (sev, want) in [
+            ("critical", Status::Critical),
+            ("warning", Status::Warning),
+            ("info", Status::Info),
+            ("none", Status::Info),
+            ("page", Status::Warning),
+        ] {
+            assert_eq!(
+                alertmanager_events(1, &body(sev, "firing")).unwrap()[0].status,
+                want,
+                "{sev}"
+            );
+        }
+        assert_eq!(
+            alertmanager_events(1, &body("critical", "resolved")).unwrap()[0].status,
+            Status::Ok
+        );
+        assert!(alertmanager_events(1, &body("critical", "pending")).is_err());
+    }
+}

@@ -310,6 +310,15 @@ impl AlertStore for SqlStore {
         })
     }
 
+    async fn recent_alerts(&self, incident_id: &str, limit: i64) -> Result<Vec<Alert>> {
+        let mut q = Sql::new(SELECT_ALERT);
+        q.push(" WHERE a.incident_id = ").text(incident_id);
+        q.push(" ORDER BY a.updated_at DESC, a.id DESC LIMIT ")
+            .i64(limit);
+        let rows: Vec<AlertRow> = q.query_as().fetch_all(&self.read).await?;
+        decode(rows)
+    }
+
     async fn create_alert_source(&self, r: &IntegrationRecord, key_hash: &str) -> Result<i64> {
         let r = r.clone();
         let key_hash = key_hash.to_string();

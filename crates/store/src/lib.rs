@@ -283,6 +283,12 @@ pub trait AlertStore: Send + Sync {
         filter: &AlertFilter,
         page: Page,
     ) -> Result<Listing<dutyhook_domain::alert::Alert>>;
+    /// An incident's alerts, most recently updated first.
+    async fn recent_alerts(
+        &self,
+        incident_id: &str,
+        limit: i64,
+    ) -> Result<Vec<dutyhook_domain::alert::Alert>>;
     async fn create_alert_source(&self, r: &IntegrationRecord, key_hash: &str) -> Result<i64>;
     async fn alert_source_by_key(&self, key_hash: &str) -> Result<Option<i64>>;
 }

@@ -14,7 +14,8 @@ both_dbs!(
     rule_grouping_windows_and_storms,
     closing_by_hand_and_with_the_incident,
     alert_webhooks_get_alert_events,
-    alertmanager_body_is_mapped
+    alertmanager_body_is_mapped,
+    custom_action_payload_carries_the_alerts
 );
 
 async fn source(app: &TestApp, channel: i64, source_type: &str) -> String {
@@ -588,4 +589,46 @@ async fn alertmanager_body_is_mapped(db: Db) {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+}
+
+async fn custom_action_payload_carries_the_alerts(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let rx = TestReceiver::start().await;
+    let ch = app
+        .ok(
+            "/channel/create",
+            json!({"channel_name": "grouped", "grouping": {"method": "p", "dimensions": ["labels.host"]}}),
+        )
+        .await["channel_id"]
+        .as_i64()
+        .unwrap();
+    let key = source(&app, ch, "standard").await;
+    for k in ["first", "second"] {
+        pushed(&app, &key, json!({"title_rule": k, "event_status": "Warning", "alert_key": k, "labels": {"host": "a"}})).await;
+    }
+    app.state.clock.advance(Duration::from_secs(2));
+    pushed(&app, &key, json!({"title_rule": "first", "event_status": "Critical", "alert_key": "first", "labels": {"host": "a"}})).await;
+    let inc = alerts(&app, json!({})).await[0]["incident"]["incident_id"].clone();
+    let action = app
+        .ok(
+            "/integration/custom-action/create",
+            json!({"name": "Inspect", "channel_ids": [ch], "endpoint": rx.url}),
+        )
+        .await["integration_id"]
+        .clone();
+    let r = app
+        .ok(
+            "/incident/action/trigger",
+            json!({"incident_id": inc, "action_id": action}),
+        )
+        .await;
+    assert_eq!(r["success"], json!(true), "{r}");
+    let body = rx.received()[0].json();
+    let sent = body["incident"]["alerts"].as_array().unwrap();
+    let keys: Vec<&str> = sent
+        .iter()
+        .map(|a| a["alert_key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["first", "second"], "most recently updated first");
+    assert_eq!(sent[0]["alert_status"], json!("Critical"));
 }

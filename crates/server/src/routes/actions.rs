@@ -438,8 +438,14 @@ async fn run(
     incident: &dutyhook_domain::incident::Incident,
 ) -> Result<PushOutcome, ApiError> {
     let now = app.clock.now_ms();
-    // Alerts join the payload once alert ingestion records them.
-    let payload = trigger_payload(incident, &caller.person, vec![], now, &app.render);
+    let alerts = app
+        .store
+        .recent_alerts(&incident.incident_id, 100)
+        .await?
+        .iter()
+        .map(|a| a.to_payload())
+        .collect();
+    let payload = trigger_payload(incident, &caller.person, alerts, now, &app.render);
     let event = StoredEvent {
         seq: 0,
         event_id: payload.event_id.clone(),

@@ -15,7 +15,8 @@ both_dbs!(
     closing_by_hand_and_with_the_incident,
     alert_webhooks_get_alert_events,
     alertmanager_body_is_mapped,
-    custom_action_payload_carries_the_alerts
+    custom_action_payload_carries_the_alerts,
+    strict_grouping_keeps_empty_dimensions_apart
 );
 
 async fn source(app: &TestApp, channel: i64, source_type: &str) -> String {
@@ -631,4 +632,35 @@ async fn custom_action_payload_carries_the_alerts(db: Db) {
         .collect();
     assert_eq!(keys, ["first", "second"], "most recently updated first");
     assert_eq!(sent[0]["alert_status"], json!("Critical"));
+}
+
+async fn strict_grouping_keeps_empty_dimensions_apart(db: Db) {
+    let app = TestApp::spawn(db).await;
+    for (strict, incidents) in [(false, 1), (true, 2)] {
+        let ch = app
+            .ok(
+                "/channel/create",
+                json!({"channel_name": format!("strict {strict}"),
+                       "grouping": {"method": "p", "dimensions": ["labels.host"], "strict": strict}}),
+            )
+            .await["channel_id"]
+            .as_i64()
+            .unwrap();
+        let key = source(&app, ch, "standard").await;
+        for k in ["a", "b"] {
+            pushed(
+                &app,
+                &key,
+                json!({"title_rule": k, "event_status": "Info", "alert_key": k}),
+            )
+            .await;
+        }
+        let mut ids: Vec<Value> = alerts(&app, json!({"channel_ids": [ch]}))
+            .await
+            .iter()
+            .map(|a| a["incident"]["incident_id"].clone())
+            .collect();
+        ids.dedup();
+        assert_eq!(ids.len(), incidents, "strict {strict}");
+    }
 }

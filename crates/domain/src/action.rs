@@ -5,11 +5,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::event::EventType;
+use crate::event::SubjectKind;
 use crate::headers::{self, Header};
 use crate::ids::new_event_id;
 use crate::incident::{Incident, RenderContext};
 use crate::person::Person;
-use crate::recorder::Recorder;
+use crate::recorder::{event_doc, Recorder};
 use crate::DomainError;
 
 pub const NAME_CHARS: std::ops::RangeInclusive<usize> = 1..=40;
@@ -134,13 +135,14 @@ pub fn trigger_payload(
     if let Value::Object(m) = &mut inc {
         m.insert("alerts".into(), Value::Array(alerts));
     }
-    let body = json!({
-        "event_id": event_id,
-        "event_time": now_ms,
-        "event_type": EventType::i_custom.as_str(),
-        "person": by,
-        "incident": inc,
-    })
+    let body = Value::Object(event_doc(
+        &event_id,
+        now_ms,
+        EventType::i_custom,
+        Some(by),
+        SubjectKind::Incident,
+        inc,
+    ))
     .to_string();
     TriggerPayload {
         event_id,

@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::channel::Channel;
-use crate::event::{EventType, NewEvent, SubjectKind};
-use crate::ids::{new_event_id, new_object_id};
+use crate::event::{EventType, SubjectKind};
+use crate::ids::new_object_id;
 use crate::incident::Incident;
 use crate::labels::{check_key, truncate, MAX_LABELS, MAX_VALUE_CHARS};
 use crate::person::Person;
@@ -387,30 +387,15 @@ pub fn emit_alert(
     event_type: EventType,
     person: Option<&Person>,
 ) {
-    let event_id = new_event_id();
-    let mut doc = Map::new();
-    doc.insert("event_id".into(), Value::String(event_id.clone()));
-    doc.insert("event_time".into(), Value::from(rec.now_ms));
-    doc.insert(
-        "event_type".into(),
-        Value::String(event_type.as_str().into()),
-    );
-    if let Some(p) = person {
-        doc.insert(
-            "person".into(),
-            serde_json::to_value(p).expect("person serialises"),
-        );
-    }
-    doc.insert("alert".into(), alert.to_payload());
-    rec.events.push(NewEvent {
-        event_id,
+    rec.push_event(
         event_type,
-        event_time_ms: rec.now_ms,
-        subject_kind: SubjectKind::Alert,
-        subject_id: alert.alert_id.clone(),
-        channel_id: alert.channel_id,
-        payload: Value::Object(doc).to_string(),
-    });
+        person,
+        SubjectKind::Alert,
+        &alert.alert_id,
+        alert.channel_id,
+        alert.to_payload(),
+        Map::new(),
+    );
 }
 
 /// The grouping key of an alert in a channel; `None` when every alert opens

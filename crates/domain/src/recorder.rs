@@ -6,6 +6,33 @@ use crate::incident::{Incident, RenderContext};
 use crate::person::Person;
 use crate::timeline::TimelineEntry;
 
+/// The document of an event: `{event_id, event_time, event_type, person?}`
+/// and the subject under its kind's name.
+pub fn event_doc(
+    event_id: &str,
+    event_time_ms: i64,
+    event_type: EventType,
+    person: Option<&Person>,
+    kind: SubjectKind,
+    subject: Value,
+) -> Map<String, Value> {
+    let mut doc = Map::new();
+    doc.insert("event_id".into(), Value::String(event_id.to_string()));
+    doc.insert("event_time".into(), Value::from(event_time_ms));
+    doc.insert(
+        "event_type".into(),
+        Value::String(event_type.as_str().into()),
+    );
+    if let Some(p) = person {
+        doc.insert(
+            "person".into(),
+            serde_json::to_value(p).expect("person serialises"),
+        );
+    }
+    doc.insert(kind.as_str().into(), subject);
+    doc
+}
+
 /// Collects what one operation did: the events (each payload rendered from the
 /// incident as it is at that moment), the timeline records, and which
 /// incidents changed. The store writes all of it in one transaction.
@@ -66,31 +93,40 @@ impl Recorder {
         extra: Map<String, Value>,
     ) {
         self.touch(&incident.incident_id);
-        let mut doc = Map::new();
-        let event_id = new_event_id();
-        doc.insert("event_id".into(), Value::String(event_id.clone()));
-        doc.insert("event_time".into(), Value::from(self.now_ms));
-        doc.insert(
-            "event_type".into(),
-            Value::String(event_type.as_str().into()),
+        self.push_event(
+            event_type,
+            person,
+            SubjectKind::Incident,
+            &incident.incident_id,
+            incident.channel_id,
+            incident.to_payload(&self.ctx),
+            extra,
         );
-        if let Some(p) = person {
-            doc.insert(
-                "person".into(),
-                serde_json::to_value(p).expect("person serialises"),
-            );
-        }
-        doc.insert("incident".into(), incident.to_payload(&self.ctx));
-        for (k, v) in &extra {
-            doc.insert(k.clone(), v.clone());
-        }
+    }
+
+    /// Records an event whose payload carries `subject` under its kind's name
+    /// (`incident` or `alert`), followed by the `extra` fields.
+    #[allow(clippy::too_many_arguments)]
+    pub fn push_event(
+        &mut self,
+        event_type: EventType,
+        person: Option<&Person>,
+        kind: SubjectKind,
+        subject_id: &str,
+        channel_id: i64,
+        subject: Value,
+        extra: Map<String, Value>,
+    ) {
+        let event_id = new_event_id();
+        let mut doc = event_doc(&event_id, self.now_ms, event_type, person, kind, subject);
+        doc.extend(extra);
         self.events.push(NewEvent {
             event_id,
             event_type,
             event_time_ms: self.now_ms,
-            subject_kind: SubjectKind::Incident,
-            subject_id: incident.incident_id.clone(),
-            channel_id: incident.channel_id,
+            subject_kind: kind,
+            subject_id: subject_id.to_string(),
+            channel_id,
             payload: Value::Object(doc).to_string(),
         });
     }

@@ -20,9 +20,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::incidents::incident_id;
-use super::webhooks::{may_manage, IntegrationId, PushOutcome, TAG_WEBHOOKS};
-use super::{positive_id, ListData, Paging, TAG_INCIDENTS};
+use super::incidents::{existing, incident_id};
+use super::webhooks::{
+    check_channels, check_team, load_kind, may_manage, settings, IntegrationId, PushOutcome,
+    TAG_WEBHOOKS,
+};
+use super::{ListData, Paging, TAG_INCIDENTS};
 use crate::auth::Caller;
 use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
@@ -83,8 +86,7 @@ pub struct ActionCreated {
 }
 
 fn config_of(r: &IntegrationRecord) -> Result<ActionConfig, ApiError> {
-    serde_json::from_value(r.config.clone())
-        .map_err(|e| ApiError::Internal(format!("custom action {}: {e}", r.integration_id)))
+    settings(r, "custom action")
 }
 
 fn view(r: &IntegrationRecord) -> Result<ActionView, ApiError> {
@@ -106,13 +108,7 @@ fn view(r: &IntegrationRecord) -> Result<ActionView, ApiError> {
 }
 
 async fn load(app: &AppState, id: i64, field: &str) -> Result<IntegrationRecord, ApiError> {
-    let id = positive_id(field, id)?;
-    match app.store.integration(id).await? {
-        Some(r) if r.kind == KIND => Ok(r),
-        _ => Err(ApiError::NotFound(format!(
-            "custom action {id} does not exist"
-        ))),
-    }
+    load_kind(app, field, id, &[KIND], "custom action").await
 }
 
 /// Applies a write onto `c`, validating everything but the per-channel
@@ -129,9 +125,7 @@ async fn apply(
         c.description = d;
     }
     if let Some(t) = req.team_id {
-        if t != 0 && app.store.team(positive_id("team_id", t)?).await?.is_none() {
-            return Err(ApiError::NotFound(format!("team {t} does not exist")));
-        }
+        check_team(app, t).await?;
         c.team_id = t;
     }
     if let Some(ids) = req.channel_ids {
@@ -151,11 +145,7 @@ async fn apply(
         c.timeout_ms = t;
     }
     c.validate()?;
-    for id in &c.channel_ids {
-        if app.store.channel(*id).await?.is_none() {
-            return Err(ApiError::NotFound(format!("channel {id} does not exist")));
-        }
-    }
+    check_channels(app, &c.channel_ids).await?;
     check_endpoint(&c.endpoint, &app.outbound).map_err(|e| ApiError::invalid("endpoint", e))?;
     Ok(c)
 }
@@ -310,11 +300,7 @@ async fn incident_action_list(
     ApiJson(req): ApiJson<IncidentRef>,
 ) -> ApiResult<ActionItems> {
     let id = incident_id("incident_id", &req.incident_id)?;
-    let incident = app
-        .store
-        .incident(&id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("incident {id} does not exist")))?;
+    let incident = existing(&app, &id).await?;
     let items = match incident.channel_id {
         0 => vec![],
         channel => app
@@ -347,11 +333,7 @@ async fn incident_action_trigger(
     caller.require_operator()?;
     let id = incident_id("incident_id", &req.incident_id)?;
     let r = load(&app, req.action_id, "action_id").await?;
-    let incident = app
-        .store
-        .incident(&id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("incident {id} does not exist")))?;
+    let incident = existing(&app, &id).await?;
     let cfg = config_of(&r)?;
     if incident.channel_id == 0 || !cfg.channel_ids.contains(&incident.channel_id) {
         return Err(ApiError::invalid(

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::webhooks::{may_manage, IntegrationId};
+use super::webhooks::{load_kind, may_manage, settings, IntegrationId};
 use super::{positive_id, ListData, Paging};
 use crate::auth::{hash_key, new_app_key, Caller};
 use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};
@@ -67,8 +67,7 @@ pub struct SourceView {
 }
 
 fn config_of(r: &IntegrationRecord) -> Result<SourceConfig, ApiError> {
-    serde_json::from_value(r.config.clone())
-        .map_err(|e| ApiError::Internal(format!("alert source {}: {e}", r.integration_id)))
+    settings(r, "alert source")
 }
 
 #[utoipa::path(post, path = "/integration/alert-source/create", tag = TAG_ALERTS, request_body = SourceWrite,
@@ -160,17 +159,16 @@ async fn source_delete(
     caller: Caller,
     ApiJson(req): ApiJson<IntegrationId>,
 ) -> ApiResult<Empty> {
-    let id = positive_id("integration_id", req.integration_id)?;
-    let r = match app.store.integration(id).await? {
-        Some(r) if r.kind == KIND => r,
-        _ => {
-            return Err(ApiError::NotFound(format!(
-                "alert source {id} does not exist"
-            )))
-        }
-    };
+    let r = load_kind(
+        &app,
+        "integration_id",
+        req.integration_id,
+        &[KIND],
+        "alert source",
+    )
+    .await?;
     may_manage(&app, &caller, r.team_id).await?;
-    app.store.delete_integration(id).await?;
+    app.store.delete_integration(r.integration_id).await?;
     ok(Empty {})
 }
 
@@ -298,15 +296,7 @@ async fn alert_list(
         limit: req.limit,
     }
     .page()?;
-    let start_time = req
-        .start_time
-        .ok_or_else(|| ApiError::invalid("start_time", "is required (Unix seconds)"))?;
-    let end_time = req
-        .end_time
-        .ok_or_else(|| ApiError::invalid("end_time", "is required (Unix seconds)"))?;
-    if end_time <= start_time {
-        return Err(ApiError::invalid("end_time", "must be after start_time"));
-    }
+    let (start_time, end_time) = super::time_range(req.start_time, req.end_time)?;
     let progress = match req.progress.as_deref() {
         None => None,
         Some("Triggered") => Some(Progress::Triggered),

@@ -122,18 +122,7 @@ async fn history_list(
             "integration {id} does not exist"
         )));
     }
-    let start = req
-        .start_time
-        .ok_or_else(|| ApiError::invalid("start_time", "is required (Unix seconds)"))?;
-    let end = req
-        .end_time
-        .ok_or_else(|| ApiError::invalid("end_time", "is required (Unix seconds)"))?;
-    if start < 0 || end <= start {
-        return Err(ApiError::invalid(
-            "end_time",
-            "must be after start_time, both Unix seconds ≥ 0",
-        ));
-    }
+    let (start, end) = super::time_range(req.start_time, req.end_time)?;
     let success = match req.status.as_deref() {
         None | Some("") => None,
         Some("success") => Some(true),

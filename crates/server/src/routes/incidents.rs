@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use dutyhook_domain::ids::is_object_id;
-use dutyhook_domain::incident::IncidentView;
+use dutyhook_domain::incident::{Incident, IncidentView};
 use dutyhook_domain::ops::{self, NewIncident, DESCRIPTION_CHARS, LONG_TEXT_CHARS};
 use dutyhook_domain::person::Person;
 use dutyhook_domain::severity::{Progress, Severity};
@@ -40,6 +40,14 @@ pub fn incident_id(field: &str, id: &str) -> Result<String, ApiError> {
             format!("{id:?} is not an incident id (24 lowercase hex characters)"),
         ))
     }
+}
+
+/// The incident with this (checked) id, or `NotFound`.
+pub async fn existing(app: &AppState, id: &str) -> Result<Incident, ApiError> {
+    app.store
+        .incident(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("incident {id} does not exist")))
 }
 
 /// Checks a batch of ids; duplicates count once.
@@ -192,10 +200,7 @@ async fn incident_info(
     ApiJson(req): ApiJson<IncidentInfo>,
 ) -> ApiResult<IncidentView> {
     let id = incident_id("incident_id", &req.incident_id)?;
-    match app.store.incident(&id).await? {
-        Some(inc) => ok(inc.view(&app.render)),
-        None => Err(ApiError::NotFound(format!("incident {id} does not exist"))),
-    }
+    ok(existing(&app, &id).await?.view(&app.render))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -244,18 +249,7 @@ async fn incident_list(
         limit: req.limit,
     }
     .page()?;
-    let start_time = req
-        .start_time
-        .ok_or_else(|| ApiError::invalid("start_time", "is required (Unix seconds)"))?;
-    let end_time = req
-        .end_time
-        .ok_or_else(|| ApiError::invalid("end_time", "is required (Unix seconds)"))?;
-    if start_time < 0 || end_time <= start_time {
-        return Err(ApiError::invalid(
-            "end_time",
-            "must be after start_time, both Unix seconds ≥ 0",
-        ));
-    }
+    let (start_time, end_time) = super::time_range(req.start_time, req.end_time)?;
     let filter = IncidentFilter {
         start_time,
         end_time,
@@ -348,9 +342,7 @@ async fn incident_feed(
         limit: req.limit,
     }
     .page()?;
-    if app.store.incident(&id).await?.is_none() {
-        return Err(ApiError::NotFound(format!("incident {id} does not exist")));
-    }
+    existing(&app, &id).await?;
     let listing = app.store.feed(&id, page, req.asc.unwrap_or(false)).await?;
     let has_next_page = listing.has_next_page(page);
     ok(FeedData {

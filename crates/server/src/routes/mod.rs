@@ -68,6 +68,21 @@ impl<T: ToSchema> ListData<T> {
     }
 }
 
+/// `start_time` and `end_time` of a listing: both required, Unix seconds
+/// from 0, the end after the start.
+pub fn time_range(start: Option<i64>, end: Option<i64>) -> Result<(i64, i64), ApiError> {
+    let start =
+        start.ok_or_else(|| ApiError::invalid("start_time", "is required (Unix seconds)"))?;
+    let end = end.ok_or_else(|| ApiError::invalid("end_time", "is required (Unix seconds)"))?;
+    if start < 0 || end <= start {
+        return Err(ApiError::invalid(
+            "end_time",
+            "must be after start_time, both Unix seconds ≥ 0",
+        ));
+    }
+    Ok((start, end))
+}
+
 pub fn positive_id(field: &str, id: i64) -> Result<i64, ApiError> {
     if id <= 0 {
         return Err(ApiError::invalid(

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::incidents::incident_id;
+use super::incidents::{existing, incident_id};
 use super::{positive_id, ListData, Paging};
 use crate::auth::Caller;
 use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};
@@ -104,9 +104,17 @@ pub struct SigningSecret {
     pub signing_secret: String,
 }
 
-pub fn config_of(r: &IntegrationRecord) -> Result<WebhookConfig, ApiError> {
+/// An integration's settings as its kind stores them; `noun` names the kind.
+pub fn settings<T: serde::de::DeserializeOwned>(
+    r: &IntegrationRecord,
+    noun: &str,
+) -> Result<T, ApiError> {
     serde_json::from_value(r.config.clone())
-        .map_err(|e| ApiError::Internal(format!("integration {}: {e}", r.integration_id)))
+        .map_err(|e| ApiError::Internal(format!("{noun} {}: {e}", r.integration_id)))
+}
+
+pub fn config_of(r: &IntegrationRecord) -> Result<WebhookConfig, ApiError> {
+    settings(r, "integration")
 }
 
 fn view(r: &IntegrationRecord) -> Result<WebhookView, ApiError> {
@@ -155,13 +163,52 @@ pub async fn may_manage(app: &AppState, caller: &Caller, team_id: i64) -> Result
 }
 
 pub async fn load(app: &AppState, id: i64, kinds: &[&str]) -> Result<IntegrationRecord, ApiError> {
-    let id = positive_id("integration_id", id)?;
+    load_kind(app, "integration_id", id, kinds, "integration").await
+}
+
+/// The integration `id` (given as `field`) if it is of one of `kinds`;
+/// otherwise `NotFound`, calling it a `noun`.
+pub async fn load_kind(
+    app: &AppState,
+    field: &str,
+    id: i64,
+    kinds: &[&str],
+    noun: &str,
+) -> Result<IntegrationRecord, ApiError> {
+    let id = positive_id(field, id)?;
     match app.store.integration(id).await? {
         Some(r) if kinds.contains(&r.kind.as_str()) => Ok(r),
-        _ => Err(ApiError::NotFound(format!(
-            "integration {id} does not exist"
-        ))),
+        _ => Err(ApiError::NotFound(format!("{noun} {id} does not exist"))),
     }
+}
+
+/// A managing team must exist (0 = none).
+pub async fn check_team(app: &AppState, team_id: i64) -> Result<(), ApiError> {
+    if team_id != 0
+        && app
+            .store
+            .team(positive_id("team_id", team_id)?)
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::NotFound(format!("team {team_id} does not exist")));
+    }
+    Ok(())
+}
+
+/// Every channel listed must exist.
+pub async fn check_channels(app: &AppState, ids: &[i64]) -> Result<(), ApiError> {
+    for id in ids {
+        if app
+            .store
+            .channel(positive_id("channel_ids", *id)?)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::NotFound(format!("channel {id} does not exist")));
+        }
+    }
+    Ok(())
 }
 
 const WEBHOOK_KINDS: [&str; 2] = ["incident_webhook", "alert_webhook"];
@@ -179,9 +226,7 @@ async fn apply(
         c.description = d;
     }
     if let Some(t) = req.team_id {
-        if t != 0 && app.store.team(positive_id("team_id", t)?).await?.is_none() {
-            return Err(ApiError::NotFound(format!("team {t} does not exist")));
-        }
+        check_team(app, t).await?;
         c.team_id = t;
     }
     if let Some(e) = req.endpoint {
@@ -197,16 +242,7 @@ async fn apply(
         c.channel_ids = req.channel_ids;
     }
     if let Some(ids) = &c.channel_ids {
-        for id in ids {
-            if app
-                .store
-                .channel(positive_id("channel_ids", *id)?)
-                .await?
-                .is_none()
-            {
-                return Err(ApiError::NotFound(format!("channel {id} does not exist")));
-            }
-        }
+        check_channels(app, ids).await?;
     }
     if let Some(t) = req.event_types {
         c.event_types = t;
@@ -503,15 +539,7 @@ async fn webhook_test(
         ));
     }
     let incident = match &req.incident_id {
-        Some(id) => {
-            let id = incident_id("incident_id", id)?;
-            Some(
-                app.store
-                    .incident(&id)
-                    .await?
-                    .ok_or_else(|| ApiError::NotFound(format!("incident {id} does not exist")))?,
-            )
-        }
+        Some(id) => Some(existing(&app, &incident_id("incident_id", id)?).await?),
         None => None,
     };
     let event = super::samples::sample_event(&app, event_type, incident.as_ref(), &caller.person);

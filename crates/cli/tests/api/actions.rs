@@ -379,40 +379,16 @@ async fn concurrent_saves_stay_under_the_limit(db: Db) {
     let moved = action_id(&app, "Mover", &[other], "http://127.0.0.1:9/").await;
     let mut calls = vec![];
     for n in 0..12 {
-        let client = app.client.clone();
-        let url = app.url("/integration/custom-action/create");
-        let key = app.key.clone();
-        calls.push(tokio::spawn(async move {
-            client
-                .post(url)
-                .bearer_auth(key)
-                .json(&json!({"name": format!("C{n}"), "channel_ids": [ch], "endpoint": "http://127.0.0.1:9/"}))
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }));
+        calls.push(app.post_task(
+            "/integration/custom-action/create",
+            json!({"name": format!("C{n}"), "channel_ids": [ch], "endpoint": "http://127.0.0.1:9/"}),
+        ));
     }
     // An update moving another action in races with the creates too.
-    let mover = {
-        let client = app.client.clone();
-        let url = app.url("/integration/custom-action/update");
-        let key = app.key.clone();
-        tokio::spawn(async move {
-            client
-                .post(url)
-                .bearer_auth(key)
-                .json(&json!({"integration_id": moved, "channel_ids": [ch]}))
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        })
-    };
+    let mover = app.post_task(
+        "/integration/custom-action/update",
+        json!({"integration_id": moved, "channel_ids": [ch]}),
+    );
     let mut saved = 0;
     for c in calls {
         let v = c.await.unwrap();
@@ -761,22 +737,10 @@ async fn idempotency_key_answers_the_first_result(db: Db) {
         ..Reply::status(200)
     }]);
     let press = |key: &'static str, action: i64| {
-        let client = app.client.clone();
-        let url = app.url("/incident/action/trigger");
-        let bearer = app.key.clone();
-        let inc = inc.clone();
-        tokio::spawn(async move {
-            client
-                .post(url)
-                .bearer_auth(bearer)
-                .json(&json!({"incident_id": inc, "action_id": action, "idempotency_key": key}))
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        })
+        app.post_task(
+            "/incident/action/trigger",
+            json!({"incident_id": inc, "action_id": action, "idempotency_key": key}),
+        )
     };
     let (first, second) = (press("k1", id), press("k1", id));
     let (first, second) = (first.await.unwrap(), second.await.unwrap());

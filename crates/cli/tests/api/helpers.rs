@@ -178,6 +178,25 @@ impl TestApp {
         (status, v)
     }
 
+    /// POSTs with the admin's key on a task of its own, so several calls
+    /// race; the task answers the whole envelope.
+    pub fn post_task(&self, path: &str, body: Value) -> tokio::task::JoinHandle<Value> {
+        let request = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(&self.key)
+            .json(&body);
+        tokio::spawn(async move {
+            request
+                .send()
+                .await
+                .expect("request")
+                .json::<Value>()
+                .await
+                .expect("a JSON answer")
+        })
+    }
+
     /// POSTs and expects success; answers `data`.
     pub async fn ok(&self, path: &str, body: Value) -> Value {
         let (status, v) = self.post(path, body.clone()).await;

@@ -105,6 +105,13 @@ pub struct PushResult {
     pub response_body: String,
 }
 
+impl PushResult {
+    /// `success` or the failure class: the outcome label of the metrics.
+    pub fn outcome(&self) -> &'static str {
+        self.class.map_or("success", FailureClass::as_str)
+    }
+}
+
 pub fn user_agent() -> String {
     format!("dutyhook/{}", env!("CARGO_PKG_VERSION"))
 }

@@ -456,9 +456,8 @@ async fn run(
                 tls_verify: cfg.tls_verify,
             })
             .await;
-        let outcome = res.class.map(|c| c.as_str()).unwrap_or("success");
         app.metrics
-            .record_push(&r.kind, outcome, res.duration_ms as f64 / 1000.0);
+            .record_push(&r.kind, res.outcome(), res.duration_ms as f64 / 1000.0);
         let record = attempt_record(r, 0, attempt as i64, &event, &res, false);
         if !retry_once(attempt, &res, budget.saturating_sub(start.elapsed())) {
             break (res, record);
@@ -466,8 +465,7 @@ async fn run(
         app.store.record_attempt(&record).await?;
         attempt += 1;
     };
-    let outcome = res.class.map(|c| c.as_str()).unwrap_or("success");
-    app.metrics.record_custom_action(outcome);
+    app.metrics.record_custom_action(res.outcome());
     let ran = ActionRun {
         integration_id: r.integration_id,
         name: r.name.clone(),
@@ -488,14 +486,10 @@ async fn run(
     );
     recorded?;
     ran?;
-    Ok(PushOutcome {
-        success: res.success,
-        status_code: res.status as i64,
-        duration_ms: start.elapsed().as_millis() as i64,
-        error_class: res.class.map(|c| c.as_str().to_string()),
-        error: (!res.success).then(|| res.error.clone()),
-        response_body: super::webhooks::first_4k(&res.response_body),
-        invocation_id: record.invocation_id,
-        event_id: payload.event_id,
-    })
+    Ok(PushOutcome::new(
+        &res,
+        record.invocation_id,
+        payload.event_id,
+        start.elapsed().as_millis() as i64,
+    ))
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::extract::State;
 use dutyhook_delivery::dispatcher::{attempt_record, body_for, signing_keys};
 use dutyhook_delivery::outbound::check_endpoint;
-use dutyhook_delivery::push::PushRequest;
+use dutyhook_delivery::push::{PushRequest, PushResult};
 use dutyhook_delivery::signature::{mask, new_secret};
 use dutyhook_domain::event::EventType;
 use dutyhook_domain::headers::{masked, merge_masked, Header};
@@ -507,7 +507,27 @@ pub struct PushOutcome {
     pub event_id: String,
 }
 
-pub fn first_4k(s: &str) -> String {
+impl PushOutcome {
+    pub fn new(
+        res: &PushResult,
+        invocation_id: String,
+        event_id: String,
+        duration_ms: i64,
+    ) -> Self {
+        PushOutcome {
+            success: res.success,
+            status_code: res.status as i64,
+            duration_ms,
+            error_class: res.class.map(|c| c.as_str().to_string()),
+            error: (!res.success).then(|| res.error.clone()),
+            response_body: first_4k(&res.response_body),
+            invocation_id,
+            event_id,
+        }
+    }
+}
+
+fn first_4k(s: &str) -> String {
     let mut end = s.len().min(4096);
     while !s.is_char_boundary(end) {
         end -= 1;
@@ -557,21 +577,16 @@ async fn webhook_test(
             tls_verify: cfg.tls_verify,
         })
         .await;
-    let outcome = res.class.map(|c| c.as_str()).unwrap_or("success");
     app.metrics
-        .record_push(&r.kind, outcome, res.duration_ms as f64 / 1000.0);
+        .record_push(&r.kind, res.outcome(), res.duration_ms as f64 / 1000.0);
     let record = attempt_record(&r, 0, 1, &event, &res, true);
     app.store.record_attempt(&record).await?;
-    ok(PushOutcome {
-        success: res.success,
-        status_code: res.status as i64,
-        duration_ms: res.duration_ms,
-        error_class: res.class.map(|c| c.as_str().to_string()),
-        error: (!res.success).then(|| res.error.clone()),
-        response_body: first_4k(&res.response_body),
-        invocation_id: record.invocation_id,
-        event_id: event.event_id,
-    })
+    ok(PushOutcome::new(
+        &res,
+        record.invocation_id,
+        event.event_id,
+        res.duration_ms,
+    ))
 }
 
 pub fn stored(event: dutyhook_domain::event::NewEvent) -> StoredEvent {

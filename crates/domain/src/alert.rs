@@ -451,7 +451,7 @@ pub struct IngestState {
 }
 
 impl IngestState {
-    fn incident_changed(&mut self, id: &str) {
+    pub fn incident_changed(&mut self, id: &str) {
         if !self.changed_incidents.iter().any(|c| c == id) {
             self.changed_incidents.push(id.to_string());
         }

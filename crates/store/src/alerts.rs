@@ -263,9 +263,7 @@ impl AlertStore for SqlStore {
                             let inc = inc_id.as_ref().and_then(|i| state.incidents.get_mut(i));
                             close_by_hand(&mut a, inc, &by, &mut rec);
                             if let Some(i) = inc_id {
-                                if !state.changed_incidents.contains(&i) {
-                                    state.changed_incidents.push(i);
-                                }
+                                state.incident_changed(&i);
                             }
                             state.changed_alerts.insert(a.alert_id.clone(), a.clone());
                         }

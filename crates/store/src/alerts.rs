@@ -13,12 +13,14 @@ use dutyhook_domain::severity::{Progress, Status};
 use dutyhook_domain::DomainError;
 use serde_json::Value;
 use sqlx::AnyConnection;
+use tokio::sync::oneshot;
 
 use crate::backend::SqlStore;
 use crate::incidents::{insert_events, insert_timeline, load_incidents, upsert_incidents};
 use crate::integrations::insert_integration;
 use crate::sql::{now_s, Sql};
-use crate::{AlertFilter, AlertStore, IntegrationRecord, Listing, Page, Result};
+use crate::writer::{Effects, IngestJob, Job, Reply};
+use crate::{AlertFilter, AlertStore, IntegrationRecord, Listing, Page, Result, StoreError};
 
 const SELECT_ALERT: &str =
     "SELECT a.doc, a.incident_id, a.progress, a.close_time, COALESCE(i.title, '') \
@@ -110,12 +112,13 @@ async fn insert_raw(conn: &mut AnyConnection, raw: &[(String, Value)], at: i64) 
     Ok(())
 }
 
-/// Writes what a batch of ingestion or closing changed, with its events.
+/// Writes what a batch of ingestion or closing changed, with its events;
+/// answers whether deliveries were queued.
 async fn write_state(
     conn: &mut AnyConnection,
     state: &IngestState,
     rec: &mut Recorder,
-) -> Result<()> {
+) -> Result<bool> {
     let alerts: Vec<&Alert> = state.changed_alerts.values().collect();
     upsert_alerts(conn, &alerts).await?;
     insert_raw(conn, &state.raw, rec.now_s()).await?;
@@ -126,8 +129,7 @@ async fn write_state(
         .collect();
     upsert_incidents(conn, &incidents).await?;
     insert_timeline(conn, &rec.timeline).await?;
-    insert_events(conn, &rec.events).await?;
-    Ok(())
+    insert_events(conn, &rec.events).await
 }
 
 async fn open_alerts(
@@ -147,58 +149,94 @@ async fn open_alerts(
     Ok(out)
 }
 
-/// Loads what `events` need, runs them in order and writes the outcome.
-async fn ingest_tx(
-    conn: &mut AnyConnection,
-    source: &Source,
-    events: &[AlertEvent],
-    mut rec: Recorder,
-) -> Result<Vec<String>> {
+/// Loads what a batch of ingestion jobs needs in a few statements: the open
+/// alerts their keys name, the open incidents their grouping keys name, and
+/// those incidents.
+async fn load_state(conn: &mut AnyConnection, jobs: &[IngestJob]) -> Result<IngestState> {
     let mut state = IngestState::default();
-    let mut keys: Vec<String> = events.iter().map(|e| e.alert_key.clone()).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    let mut incident_ids: Vec<String> = vec![];
-    for a in open_alerts(conn, source.integration_id, &keys).await? {
-        if let Some(i) = &a.incident {
-            incident_ids.push(i.incident_id.clone());
-        }
-        state
-            .open
-            .insert((a.data_source_id, a.alert_key.clone()), a);
-    }
-    let channel = &source.channel;
-    let mut gkeys: Vec<String> = events
-        .iter()
-        .filter(|e| e.status != Status::Ok)
-        .filter_map(|e| group_key(channel, &e.title, &e.description, &e.labels))
-        .collect();
-    gkeys.sort_unstable();
-    gkeys.dedup();
-    for chunk in gkeys.chunks(500) {
-        let mut q = Sql::on(
-            conn,
-            "SELECT id, group_key FROM incidents WHERE progress <> 'Closed' AND channel_id = ",
+    let mut keys: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut gkeys: HashMap<i64, Vec<String>> = HashMap::new();
+    for j in jobs {
+        let source = &j.source;
+        keys.entry(source.integration_id)
+            .or_default()
+            .extend(j.events.iter().map(|e| e.alert_key.clone()));
+        gkeys.entry(source.channel.channel_id).or_default().extend(
+            j.events
+                .iter()
+                .filter(|e| e.status != Status::Ok)
+                .filter_map(|e| group_key(&source.channel, &e.title, &e.description, &e.labels)),
         );
-        q.i64(channel.channel_id)
-            .push(" AND group_key IN ")
-            .list_text(chunk);
-        q.push(" ORDER BY created_ms, id");
-        let rows: Vec<(String, String)> = q.query_as().fetch_all(&mut *conn).await?;
-        for (id, g) in rows {
-            incident_ids.push(id.clone());
-            state.groups.insert((channel.channel_id, g), id);
+    }
+    let mut incident_ids: Vec<String> = vec![];
+    for (source_id, mut keys) in keys {
+        keys.sort_unstable();
+        keys.dedup();
+        for a in open_alerts(conn, source_id, &keys).await? {
+            if let Some(i) = &a.incident {
+                incident_ids.push(i.incident_id.clone());
+            }
+            state
+                .open
+                .insert((a.data_source_id, a.alert_key.clone()), a);
+        }
+    }
+    for (channel_id, mut gkeys) in gkeys {
+        gkeys.sort_unstable();
+        gkeys.dedup();
+        for chunk in gkeys.chunks(500) {
+            let mut q = Sql::on(
+                conn,
+                "SELECT id, group_key FROM incidents WHERE progress <> 'Closed' AND channel_id = ",
+            );
+            q.i64(channel_id)
+                .push(" AND group_key IN ")
+                .list_text(chunk);
+            q.push(" ORDER BY created_ms, id");
+            let rows: Vec<(String, String)> = q.query_as().fetch_all(&mut *conn).await?;
+            for (id, g) in rows {
+                incident_ids.push(id.clone());
+                state.groups.insert((channel_id, g), id);
+            }
         }
     }
     incident_ids.sort_unstable();
     incident_ids.dedup();
     state.incidents = load_incidents(conn, &incident_ids).await?;
-    let answer = events.iter().map(|e| e.alert_key.clone()).collect();
-    for e in events {
-        ingest(&mut state, source, e, &mut rec);
+    Ok(state)
+}
+
+/// Runs a batch of ingestion jobs in arrival order over one shared state and
+/// writes the outcome with a handful of multi-row statements: on SQLite a
+/// statement is a round trip, so a burst costs a few of them per batch
+/// rather than ten per request.
+pub(crate) async fn apply_ingests(
+    conn: &mut AnyConnection,
+    jobs: Vec<IngestJob>,
+    replies: &mut Vec<Reply>,
+    effects: &mut Effects,
+) -> Result<()> {
+    if jobs.is_empty() {
+        return Ok(());
     }
-    write_state(conn, &state, &mut rec).await?;
-    Ok(answer)
+    let mut state = load_state(conn, &jobs).await?;
+    let mut all = Recorder::new(jobs[0].rec.now_ms, jobs[0].rec.ctx.clone());
+    for job in jobs {
+        let mut rec = job.rec;
+        for e in &job.events {
+            ingest(&mut state, &job.source, e, &mut rec);
+        }
+        all.timeline.append(&mut rec.timeline);
+        all.events.append(&mut rec.events);
+        let keys: Vec<String> = job.events.into_iter().map(|e| e.alert_key).collect();
+        let reply = job.reply;
+        replies.push(Box::new(move |committed: Result<(), String>| {
+            let _ = reply.send(committed.map(|()| keys).map_err(StoreError::Commit));
+        }));
+    }
+    effects.events += all.events.len();
+    effects.deliveries_moved |= write_state(conn, &state, &mut all).await?;
+    Ok(())
 }
 
 fn push_filter(q: &mut Sql, f: &AlertFilter) {
@@ -223,9 +261,16 @@ impl AlertStore for SqlStore {
         events: Vec<AlertEvent>,
         rec: Recorder,
     ) -> Result<Vec<String>> {
+        let (reply, answer) = oneshot::channel();
         self.writer
-            .tx(move |c| Box::pin(async move { ingest_tx(c, &source, &events, rec).await }))
-            .await
+            .send(Job::Ingest(IngestJob {
+                source,
+                events,
+                rec,
+                reply,
+            }))
+            .await?;
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 
     async fn close_alerts(

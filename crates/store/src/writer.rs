@@ -8,7 +8,8 @@
 //! incident operations, delivery completions, claims — are batch jobs whose
 //! rows from all callers go into a handful of multi-row statements; rare
 //! changes (people, channels, integrations) are closures run in a savepoint
-//! of the same transaction.
+//! of the same transaction. Alert ingestion is a batch job too: a storm is
+//! thousands of small requests a second.
 //!
 //! On PostgreSQL each batch first takes one cluster-wide advisory lock, so the
 //! batches of several processes apply one after another: no deadlocks between
@@ -19,6 +20,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 
+use dutyhook_domain::alert::{AlertEvent, Source};
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::recorder::Recorder;
 use sqlx::{AnyConnection, AnyPool, Connection};
@@ -44,6 +46,14 @@ pub(crate) struct MutateJob {
     pub reply: oneshot::Sender<Result<Vec<Incident>>>,
 }
 
+pub(crate) struct IngestJob {
+    pub source: Source,
+    pub events: Vec<AlertEvent>,
+    pub rec: Recorder,
+    /// The alert keys of `events`, in order.
+    pub reply: oneshot::Sender<Result<Vec<String>>>,
+}
+
 pub(crate) struct CompleteJob {
     pub rows: Vec<Completion>,
     pub reply: oneshot::Sender<Result<()>>,
@@ -52,6 +62,7 @@ pub(crate) struct CompleteJob {
 pub(crate) enum Job {
     Tx(TxFn),
     Mutate(MutateJob),
+    Ingest(IngestJob),
     Complete(CompleteJob),
     /// Claim due deliveries for the attached dispatcher now.
     Tick(oneshot::Sender<Result<usize>>),
@@ -62,6 +73,7 @@ pub(crate) enum Job {
 pub(crate) struct Batch {
     pub txs: Vec<TxFn>,
     pub mutations: Vec<MutateJob>,
+    pub ingests: Vec<IngestJob>,
     pub completions: Vec<CompleteJob>,
     pub ticks: Vec<oneshot::Sender<Result<usize>>>,
 }
@@ -71,13 +83,18 @@ impl Batch {
         match job {
             Job::Tx(f) => self.txs.push(f),
             Job::Mutate(m) => self.mutations.push(m),
+            Job::Ingest(i) => self.ingests.push(i),
             Job::Complete(c) => self.completions.push(c),
             Job::Tick(t) => self.ticks.push(t),
         }
     }
 
     fn len(&self) -> usize {
-        self.txs.len() + self.mutations.len() + self.completions.len() + self.ticks.len()
+        self.txs.len()
+            + self.mutations.len()
+            + self.ingests.len()
+            + self.completions.len()
+            + self.ticks.len()
     }
 }
 
@@ -219,6 +236,13 @@ async fn run_batch(
         crate::incidents::apply_mutations(
             &mut tx,
             std::mem::take(&mut batch.mutations),
+            &mut replies,
+            &mut effects,
+        )
+        .await?;
+        crate::alerts::apply_ingests(
+            &mut tx,
+            std::mem::take(&mut batch.ingests),
             &mut replies,
             &mut effects,
         )

@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod error;
 pub mod openapi;
 pub mod routes;
+pub mod source_cache;
 pub mod state;
 
 use std::sync::Arc;
@@ -89,6 +90,7 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, A
         metrics,
         dispatcher,
         actions_per_channel: config.actions_per_channel,
+        sources: Default::default(),
     })
 }
 

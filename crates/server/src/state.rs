@@ -18,6 +18,7 @@ pub struct AppState {
     pub metrics: dutyhook_delivery::metrics::Metrics,
     pub dispatcher: dutyhook_delivery::dispatcher::Dispatcher,
     pub actions_per_channel: usize,
+    pub sources: crate::source_cache::SourceCache,
 }
 
 /// Wall-clock time plus an offset that only tests move forward (to let a

@@ -169,6 +169,7 @@ async fn source_delete(
     .await?;
     may_manage(&app, &caller, r.team_id).await?;
     app.store.delete_integration(r.integration_id).await?;
+    app.sources.clear();
     ok(Empty {})
 }
 
@@ -191,34 +192,47 @@ async fn source_for(
         )
     };
     let key = key.filter(|k| !k.is_empty()).ok_or_else(unknown)?;
-    let id = app
-        .store
-        .alert_source_by_key(&hash_key(&app.key_secret, &key))
-        .await?
-        .ok_or_else(unknown)?;
-    let r = app.store.integration(id).await?.ok_or_else(unknown)?;
-    let c = config_of(&r)?;
-    if c.source_type != source_type {
+    let key_hash = hash_key(&app.key_secret, &key);
+    let source = match app.sources.get(&key_hash) {
+        Some(s) => s,
+        None => {
+            let s = load_source(app, &key_hash).await?.ok_or_else(unknown)?;
+            app.sources.put(key_hash, s.clone());
+            s
+        }
+    };
+    if source.source_type != source_type {
         return Err(ApiError::invalid(
             "integration_key",
             format!(
                 "belongs to a {} source; push to /event/push/alert/{}",
-                c.source_type, c.source_type
+                source.source_type, source.source_type
             ),
         ));
     }
+    Ok(source)
+}
+
+async fn load_source(app: &AppState, key_hash: &str) -> Result<Option<Source>, ApiError> {
+    let Some(id) = app.store.alert_source_by_key(key_hash).await? else {
+        return Ok(None);
+    };
+    let Some(r) = app.store.integration(id).await? else {
+        return Ok(None);
+    };
+    let c = config_of(&r)?;
     let channel = app.store.channel(c.channel_id).await?.ok_or_else(|| {
         ApiError::invalid(
             "integration_key",
             format!("the source's channel {} no longer exists", c.channel_id),
         )
     })?;
-    Ok(Source {
+    Ok(Some(Source {
         integration_id: r.integration_id,
         name: r.name,
         source_type: c.source_type,
         channel,
-    })
+    }))
 }
 
 #[derive(Serialize, ToSchema)]

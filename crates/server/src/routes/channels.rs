@@ -111,6 +111,7 @@ async fn channel_update(
         .ok_or_else(|| ApiError::NotFound(format!("channel {id} does not exist")))?;
     let c = apply(&app, current, req).await?;
     app.store.update_channel(&c).await?;
+    app.sources.clear();
     ok(ChannelId { channel_id: id })
 }
 

@@ -75,10 +75,33 @@ fn sqlite_pragmas(
 ) -> ConnectFuture<'_> {
     Box::pin(async move {
         // FULL: a committed event survives a power cut, not only a process crash.
-        conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;")
+        // A 64 MiB page cache: the default 2 MiB makes every batch re-read the
+        // delivery and alert indexes from the OS (measured: pread was the
+        // writer's largest cost during an alert storm).
+        conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;")
             .await?;
         Ok(())
     })
+}
+
+/// Copies the write-ahead log into the database file from a reading
+/// connection, twice a second. Left to SQLite, the checkpoint runs inside the
+/// writer's commit every 1,000 pages and stalls every write behind it
+/// (measured: commits of 6 ms instead of 0.6 ms during an alert storm).
+async fn checkpoints(read: sqlx::AnyPool) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !read.is_closed() {
+        tick.tick().await;
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&read)
+            .await
+        {
+            if !read.is_closed() {
+                tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
+            }
+        }
+    }
 }
 
 /// Opens (creating a SQLite file if needed) and migrates the database at `url`.
@@ -88,18 +111,25 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
     let store = match backend {
         Backend::Sqlite => {
             let opts = AnyConnectOptions::from_str(&sqlite_url(url))?;
-            let pragmas = sqlite_pragmas;
             let write = AnyPoolOptions::new()
                 .max_connections(1)
-                .after_connect(pragmas)
+                .after_connect(|conn, meta| {
+                    Box::pin(async move {
+                        sqlite_pragmas(conn, meta).await?;
+                        // Checkpoints run beside the writer (`checkpoints`), not in its commits.
+                        conn.execute("PRAGMA wal_autocheckpoint=0;").await?;
+                        Ok(())
+                    })
+                })
                 .connect_with(opts.clone())
                 .await?;
             let read = AnyPoolOptions::new()
                 .max_connections(4)
-                .after_connect(pragmas)
+                .after_connect(sqlite_pragmas)
                 .connect_with(opts)
                 .await?;
             sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+            tokio::spawn(checkpoints(read.clone()));
             SqlStore::new(backend, write, read)
         }
         Backend::Postgres => {

@@ -4,7 +4,7 @@
 //! arrival, and the server's peak memory. Every attempt is recorded in the
 //! invocation history as usual. Figures go to stdout and to a JSON file.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,11 +25,11 @@ struct Args {
     /// Database URL; default a fresh SQLite file per scenario.
     #[arg(long)]
     database: Option<String>,
-    /// Scenarios to run: throughput1, throughput10, latency, blackhole, backlog, trigger.
+    /// Scenarios to run: throughput1, throughput10, latency, blackhole, backlog, trigger, ingest.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "throughput1,throughput10,latency,blackhole,backlog,trigger"
+        default_value = "throughput1,throughput10,latency,blackhole,backlog,trigger,ingest"
     )]
     scenarios: Vec<String>,
     /// Seconds of load for the throughput scenarios.
@@ -38,6 +38,12 @@ struct Args {
     /// Seconds of load for the latency scenarios.
     #[arg(long, default_value_t = 30)]
     latency_seconds: u64,
+    /// Seconds of alert ingestion in the ingest scenario.
+    #[arg(long, default_value_t = 30)]
+    ingest_seconds: u64,
+    /// Concurrent senders in the ingest scenario.
+    #[arg(long, default_value_t = 32)]
+    ingest_clients: usize,
     /// Pending deliveries to build up in the backlog scenario.
     #[arg(long, default_value_t = 1_000_000)]
     backlog: u64,
@@ -64,6 +70,8 @@ struct Receiver {
     count: AtomicU64,
     per_endpoint: Mutex<HashMap<u32, u64>>,
     latencies_us: Mutex<HashMap<u32, Vec<u64>>>,
+    /// Distinct `event_id`s per endpoint, to count what arrived without repeats.
+    event_ids: Mutex<HashMap<u32, HashSet<String>>>,
 }
 
 async fn start_receiver(rx: Arc<Receiver>) -> String {
@@ -75,6 +83,14 @@ async fn start_receiver(rx: Arc<Receiver>) -> String {
                 let now = micros();
                 rx.count.fetch_add(1, Ordering::Relaxed);
                 *rx.per_endpoint.lock().unwrap().entry(n).or_default() += 1;
+                if let Some(id) = find_str(&body, "\"event_id\":\"") {
+                    rx.event_ids
+                        .lock()
+                        .unwrap()
+                        .entry(n)
+                        .or_default()
+                        .insert(id.to_string());
+                }
                 if let Some(t) = find_stamp(&body) {
                     rx.latencies_us
                         .lock()
@@ -98,9 +114,14 @@ async fn start_receiver(rx: Arc<Receiver>) -> String {
 
 /// The `t=<micros>` stamp inside the comment, found without parsing all JSON.
 fn find_stamp(body: &[u8]) -> Option<u64> {
+    find_str(body, "\"comment\":\"t=")?.parse().ok()
+}
+
+/// The string value that follows `prefix` in `body`.
+fn find_str<'b>(body: &'b [u8], prefix: &str) -> Option<&'b str> {
     let s = std::str::from_utf8(body).ok()?;
-    let i = s.find("\"comment\":\"t=")? + "\"comment\":\"t=".len();
-    s[i..].split('"').next()?.parse().ok()
+    let i = s.find(prefix)? + prefix.len();
+    s[i..].split('"').next()
 }
 
 /// A server that accepts connections and never answers.
@@ -120,6 +141,7 @@ struct Server {
     child: Child,
     addr: String,
     key: String,
+    db: String,
     _dir: tempfile::TempDir,
 }
 
@@ -169,6 +191,7 @@ impl Server {
             child,
             addr,
             key,
+            db,
             _dir: dir,
         }
     }
@@ -514,8 +537,174 @@ async fn trigger(args: &Args, n: usize) -> Value {
     })
 }
 
+/// A storm of standard alert events from `ingest_clients` senders for
+/// `ingest_seconds`: 2,000 alert keys over 50 services, grouped by service,
+/// one event in ten a recovery. An alert webhook and an incident webhook push
+/// to the fast receiver. Afterwards the database and the receiver are counted:
+/// every accepted event is stored, every recorded event was pushed once.
+async fn ingest(args: &Args) -> Value {
+    let server = Server::start(args);
+    let rx = Arc::new(Receiver::default());
+    let base = start_receiver(rx.clone()).await;
+    let api = Api {
+        client: reqwest::Client::new(),
+        base: format!("http://{}", server.addr),
+        key: server.key.clone(),
+    };
+    let channel = api
+        .call(
+            "/channel/create",
+            json!({"channel_name": "storm", "grouping": {"method": "p", "dimensions": ["labels.service"]},
+                   "storm_thresholds": [100, 1000, 10000]}),
+        )
+        .await["channel_id"]
+        .clone();
+    let key = api
+        .call(
+            "/integration/alert-source/create",
+            json!({"name": "bench", "source_type": "standard", "channel_id": channel}),
+        )
+        .await["integration_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (n, kind) in [(0, "alert"), (1, "incident")] {
+        api.call(
+            "/integration/webhook/create",
+            json!({"kind": kind, "name": format!("bench {kind}"), "endpoint": format!("{base}/e/{n}"), "timeout_ms": 1000}),
+        )
+        .await;
+    }
+    let url = format!(
+        "{}/event/push/alert/standard?integration_key={key}",
+        api.base
+    );
+    let deadline = Instant::now() + Duration::from_secs(args.ingest_seconds);
+    let start = Instant::now();
+    let progress = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let progress = progress.clone();
+        tokio::spawn(async move {
+            let mut per_5s = vec![];
+            let mut last = 0;
+            while Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                let now = progress.load(Ordering::Relaxed);
+                per_5s.push((now - last) as f64 / 5.0);
+                last = now;
+            }
+            per_5s
+        })
+    };
+    let mut senders = vec![];
+    let clients = args.ingest_clients;
+    for c in 0..clients {
+        let (client, url, progress) = (api.client.clone(), url.clone(), progress.clone());
+        senders.push(tokio::spawn(async move {
+            let (mut accepted, mut refused, mut noop, mut lat) = (0u64, 0u64, 0u64, vec![]);
+            // Each sender owns its keys, so it knows which are open: an `Ok`
+            // for a key with nothing open is accepted and stores nothing.
+            let mut open = HashSet::new();
+            let mut i = c as u64;
+            while Instant::now() < deadline {
+                // A cheap spread of keys and statuses, the same on every run.
+                i = i.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let k = ((i >> 33) % (2000 / clients as u64)) * clients as u64 + c as u64;
+                let status = match (i >> 20) % 10 {
+                    0 => "Ok",
+                    1..=3 => "Critical",
+                    _ => "Warning",
+                };
+                let body = json!({"title_rule": format!("check {k} on $service"), "event_status": status,
+                                  "alert_key": format!("k{k}"), "description": "bench",
+                                  "labels": {"service": format!("svc{}", k % 50), "host": format!("h{k}")}});
+                let t = Instant::now();
+                let r = client.post(&url).json(&body).send().await;
+                let ok = match r {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                lat.push(t.elapsed().as_micros() as u64);
+                if !ok {
+                    refused += 1;
+                    continue;
+                }
+                accepted += 1;
+                progress.fetch_add(1, Ordering::Relaxed);
+                if status != "Ok" {
+                    open.insert(k);
+                } else if !open.remove(&k) {
+                    noop += 1;
+                }
+            }
+            (accepted, refused, noop, lat)
+        }));
+    }
+    let (mut accepted, mut refused, mut noop, mut lat) = (0, 0, 0, vec![]);
+    for c in senders {
+        let (a, r, n, mut l) = c.await.unwrap();
+        accepted += a;
+        refused += r;
+        noop += n;
+        lat.append(&mut l);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let per_5s = sampler.await.unwrap();
+    let drain = Instant::now();
+    while api.pending().await > 0 && drain.elapsed() < Duration::from_secs(300) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let drain_seconds = drain.elapsed().as_secs_f64();
+    let db = sqlx::AnyPool::connect(&server.db).await;
+    let counts = match db {
+        Ok(db) => {
+            let count = |sql: &'static str| {
+                let db = db.clone();
+                async move {
+                    sqlx::query_as::<_, (i64,)>(sql)
+                        .fetch_one(&db)
+                        .await
+                        .map(|(n,)| n)
+                        .unwrap_or(-1)
+                }
+            };
+            json!({
+                "raw_events_stored": count("SELECT COUNT(*) FROM alert_events").await,
+                "alerts": count("SELECT COUNT(*) FROM alerts").await,
+                "incidents": count("SELECT COUNT(*) FROM incidents").await,
+                "alert_events_recorded": count("SELECT COUNT(*) FROM events WHERE subject_kind = 'alert'").await,
+                "incident_events_recorded": count("SELECT COUNT(*) FROM events WHERE subject_kind = 'incident'").await,
+            })
+        }
+        Err(e) => json!({"error": e.to_string()}),
+    };
+    let ids = rx.event_ids.lock().unwrap();
+    let distinct = |n: u32| ids.get(&n).map_or(0, |s| s.len()) as i64;
+    let lost = counts["raw_events_stored"].as_i64() != Some((accepted - noop) as i64)
+        || counts["alert_events_recorded"].as_i64() != Some(distinct(0))
+        || counts["incident_events_recorded"].as_i64() != Some(distinct(1));
+    json!({
+        "seconds": elapsed,
+        "clients": args.ingest_clients,
+        "events_accepted": accepted,
+        "events_refused": refused,
+        "recoveries_of_nothing_open": noop,
+        "events_per_second": accepted as f64 / elapsed,
+        "events_per_second_by_5s": per_5s,
+        "ingest_latency": latency_summary(&lat),
+        "database": counts,
+        "alert_pushes_distinct": distinct(0),
+        "incident_pushes_distinct": distinct(1),
+        "pushes_received": rx.count.load(Ordering::Relaxed),
+        "drain_seconds_after_load": drain_seconds,
+        "nothing_lost": !lost,
+        "peak_rss_mb": server.peak_rss_mb(),
+    })
+}
+
 #[tokio::main]
 async fn main() {
+    sqlx::any::install_default_drivers();
     let args = Args::parse();
     let mut results = serde_json::Map::new();
     results.insert(
@@ -531,6 +720,7 @@ async fn main() {
             "blackhole" => paced(&args, 9, 500, true).await,
             "backlog" => backlog(&args).await,
             "trigger" => trigger(&args, 1000).await,
+            "ingest" => ingest(&args).await,
             other => panic!("unknown scenario {other}"),
         };
         println!("{s}: {}", serde_json::to_string_pretty(&r).unwrap());

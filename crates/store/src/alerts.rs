@@ -263,12 +263,12 @@ impl AlertStore for SqlStore {
     ) -> Result<Vec<String>> {
         let (reply, answer) = oneshot::channel();
         self.writer
-            .send(Job::Ingest(IngestJob {
+            .send(Job::Ingest(Box::new(IngestJob {
                 source,
                 events,
                 rec,
                 reply,
-            }))
+            })))
             .await?;
         answer.await.map_err(|_| StoreError::Closed)?
     }

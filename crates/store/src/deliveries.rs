@@ -288,42 +288,37 @@ pub(crate) async fn claim(
     if wants.limit <= 0 {
         return Ok(vec![]);
     }
-    let mut rows: Vec<(i64, i64, i64, i64)> = vec![];
-    // Retries always get a share of each claim, so they cannot starve either.
-    let shares = [(true, wants.limit), (false, (wants.limit / 8).max(1))];
-    for (first, share) in shares {
-        let room = if first {
-            share
-        } else {
-            (wants.limit - rows.len() as i64).max(share)
-        };
-        let mut q = Sql::on(
-            conn,
-            "UPDATE deliveries SET state = 'leased', lease_until = ",
-        );
-        q.i64(now + wants.lease_ms);
-        q.push(" WHERE id IN (SELECT d.id FROM deliveries d WHERE d.state = 'pending' AND ");
-        q.push(if first {
-            "d.attempts = 0"
-        } else {
-            "d.attempts > 0"
-        });
-        q.push(" AND d.next_at <= ").i64(now);
-        if !wants.exclude.is_empty() {
-            q.push(" AND d.integration_id NOT IN ")
-                .list_i64(&wants.exclude);
-        }
-        q.push(" ORDER BY d.next_at, d.id LIMIT ").i64(room);
-        if backend == Backend::Postgres {
-            q.push(" FOR UPDATE SKIP LOCKED");
-        }
-        q.push(") RETURNING id, integration_id, attempts, event_seq");
-        rows.extend(
-            q.query_as::<(i64, i64, i64, i64)>()
-                .fetch_all(&mut *conn)
-                .await?,
-        );
+    let mut q = Sql::on(
+        conn,
+        "SELECT id FROM integrations WHERE kind IN ('incident_webhook', 'alert_webhook')",
+    );
+    if !wants.exclude.is_empty() {
+        q.push(" AND id NOT IN ").list_i64(&wants.exclude);
     }
+    let integrations: Vec<(i64,)> = q.query_as().fetch_all(&mut *conn).await?;
+    if integrations.is_empty() {
+        return Ok(vec![]);
+    }
+    // Retries always get a share of each claim, so they cannot starve either.
+    let mut picked = due(conn, &integrations, true, now, wants.limit).await?;
+    let retries = (wants.limit - picked.len() as i64).max((wants.limit / 8).max(1));
+    picked.extend(due(conn, &integrations, false, now, retries).await?);
+    if picked.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids: Vec<i64> = picked.iter().map(|(_, id)| *id).collect();
+    let mut q = Sql::on(
+        conn,
+        "UPDATE deliveries SET state = 'leased', lease_until = ",
+    );
+    q.i64(now + wants.lease_ms);
+    q.push(" WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND id IN ")
+        .list_i64(&ids);
+    if backend == Backend::Postgres {
+        q.push(" FOR UPDATE SKIP LOCKED");
+    }
+    q.push(") RETURNING id, integration_id, attempts, event_seq");
+    let mut rows: Vec<(i64, i64, i64, i64)> = q.query_as().fetch_all(&mut *conn).await?;
     if rows.is_empty() {
         return Ok(vec![]);
     }
@@ -354,6 +349,42 @@ pub(crate) async fn claim(
             })
         })
         .collect()
+}
+
+/// The `limit` earliest due deliveries (first attempts or retries) across
+/// `integrations`, as (next_at, id). Each integration is a range scan of its
+/// own: a long backlog of one integration that is excluded from this claim
+/// (its lane is full) costs nothing to skip.
+async fn due(
+    conn: &mut AnyConnection,
+    integrations: &[(i64,)],
+    first: bool,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<(i64, i64)>> {
+    let mut out: Vec<(i64, i64)> = vec![];
+    for chunk in integrations.chunks(100) {
+        let mut q = Sql::on(conn, "");
+        for (n, (integration_id,)) in chunk.iter().enumerate() {
+            if n > 0 {
+                q.push(" UNION ALL ");
+            }
+            q.push("SELECT * FROM (SELECT next_at, id FROM deliveries WHERE integration_id = ")
+                .i64(*integration_id);
+            q.push(" AND state = 'pending' AND ").push(if first {
+                "attempts = 0"
+            } else {
+                "attempts > 0"
+            });
+            q.push(" AND next_at <= ").i64(now);
+            q.push(" ORDER BY next_at, id LIMIT ").i64(limit);
+            q.push(&format!(") AS d{n}"));
+        }
+        out.extend(q.query_as::<(i64, i64)>().fetch_all(&mut *conn).await?);
+    }
+    out.sort_unstable();
+    out.truncate(limit.max(0) as usize);
+    Ok(out)
 }
 
 fn push_attempt_values(q: &mut Sql, a: &AttemptRecord) {

@@ -62,7 +62,7 @@ pub(crate) struct CompleteJob {
 pub(crate) enum Job {
     Tx(TxFn),
     Mutate(MutateJob),
-    Ingest(IngestJob),
+    Ingest(Box<IngestJob>),
     Complete(CompleteJob),
     /// Claim due deliveries for the attached dispatcher now.
     Tick(oneshot::Sender<Result<usize>>),
@@ -83,7 +83,7 @@ impl Batch {
         match job {
             Job::Tx(f) => self.txs.push(f),
             Job::Mutate(m) => self.mutations.push(m),
-            Job::Ingest(i) => self.ingests.push(i),
+            Job::Ingest(i) => self.ingests.push(*i),
             Job::Complete(c) => self.completions.push(c),
             Job::Tick(t) => self.ticks.push(t),
         }

@@ -69,19 +69,61 @@ fn sqlite_url(url: &str) -> String {
 type ConnectFuture<'c> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'c>>;
 
+/// `synchronous=normal|full` in a SQLite URL is ours, not sqlx's: it is
+/// taken out of the URL and applied as a pragma on every connection.
+fn split_synchronous(url: &str) -> Result<(String, &'static str)> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), "NORMAL"));
+    };
+    let mut sync = "NORMAL";
+    let mut rest = vec![];
+    for param in query.split('&') {
+        match param.split_once('=') {
+            Some(("synchronous", v)) => {
+                sync = match v.to_ascii_lowercase().as_str() {
+                    "normal" => "NORMAL",
+                    "full" => "FULL",
+                    _ => {
+                        return Err(StoreError::UnsupportedUrl(format!(
+                            "{url}: synchronous must be normal or full"
+                        )))
+                    }
+                }
+            }
+            _ => rest.push(param),
+        }
+    }
+    let url = if rest.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    Ok((url, sync))
+}
+
+/// NORMAL (the default) in WAL mode: a commit survives a crash of the
+/// process; a power cut may undo the last commits before the next checkpoint.
+/// FULL also survives that, at about a fifth less ingestion throughput
+/// (docs/decisions.md, "SQLite durability").
 fn sqlite_pragmas(
-    conn: &mut sqlx::AnyConnection,
-    _meta: sqlx::pool::PoolConnectionMetadata,
-) -> ConnectFuture<'_> {
-    Box::pin(async move {
-        // FULL: a committed event survives a power cut, not only a process crash.
-        // A 64 MiB page cache: the default 2 MiB makes every batch re-read the
-        // delivery and alert indexes from the OS (measured: pread was the
-        // writer's largest cost during an alert storm).
-        conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;")
+    sync: &'static str,
+) -> impl Fn(&mut sqlx::AnyConnection, sqlx::pool::PoolConnectionMetadata) -> ConnectFuture<'_>
+       + Send
+       + Sync
+       + 'static {
+    move |conn, _meta| {
+        Box::pin(async move {
+            conn.execute(
+                format!(
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=10000; \
+                     PRAGMA foreign_keys=ON;"
+                )
+                .as_str(),
+            )
             .await?;
-        Ok(())
-    })
+            Ok(())
+        })
+    }
 }
 
 /// Copies the write-ahead log into the database file from a reading
@@ -110,12 +152,13 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
     let backend = Backend::of_url(url)?;
     let store = match backend {
         Backend::Sqlite => {
-            let opts = AnyConnectOptions::from_str(&sqlite_url(url))?;
+            let (url, sync) = split_synchronous(url)?;
+            let opts = AnyConnectOptions::from_str(&sqlite_url(&url))?;
             let write = AnyPoolOptions::new()
                 .max_connections(1)
-                .after_connect(|conn, meta| {
+                .after_connect(move |conn, meta| {
                     Box::pin(async move {
-                        sqlite_pragmas(conn, meta).await?;
+                        sqlite_pragmas(sync)(conn, meta).await?;
                         // Checkpoints run beside the writer (`checkpoints`), not in its commits.
                         conn.execute("PRAGMA wal_autocheckpoint=0;").await?;
                         Ok(())
@@ -125,7 +168,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
                 .await?;
             let read = AnyPoolOptions::new()
                 .max_connections(4)
-                .after_connect(sqlite_pragmas)
+                .after_connect(sqlite_pragmas(sync))
                 .connect_with(opts)
                 .await?;
             sqlx::migrate!("./migrations/sqlite").run(&write).await?;
@@ -167,5 +210,60 @@ impl Store for SqlStore {
     async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synchronous_is_taken_out_of_the_url() {
+        let cases = [
+            ("sqlite://a.db", "sqlite://a.db", "NORMAL"),
+            ("sqlite://a.db?synchronous=full", "sqlite://a.db", "FULL"),
+            (
+                "sqlite://a.db?mode=rwc&synchronous=Normal",
+                "sqlite://a.db?mode=rwc",
+                "NORMAL",
+            ),
+            (
+                "sqlite://a.db?synchronous=full&mode=ro",
+                "sqlite://a.db?mode=ro",
+                "FULL",
+            ),
+        ];
+        for (url, rest, sync) in cases {
+            assert_eq!(
+                split_synchronous(url).unwrap(),
+                (rest.to_string(), sync),
+                "{url}"
+            );
+        }
+        let err = split_synchronous("sqlite://a.db?synchronous=off").unwrap_err();
+        assert!(err.to_string().contains("normal or full"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_chosen_synchronous_level_is_applied() {
+        sqlx::any::install_default_drivers();
+        let dir = std::env::temp_dir().join(format!("dutyhook-sync-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (sync, level) in [("NORMAL", 1), ("FULL", 2)] {
+            let url = format!("sqlite://{}/{sync}.db?mode=rwc", dir.display());
+            let pool = AnyPoolOptions::new()
+                .max_connections(1)
+                .after_connect(sqlite_pragmas(sync))
+                .connect(&url)
+                .await
+                .unwrap();
+            let (got,): (i64,) = sqlx::query_as("PRAGMA synchronous")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            assert_eq!(got, level, "{sync}");
+            pool.close().await;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -49,6 +49,9 @@ struct Args {
     backlog: u64,
     #[arg(long, default_value = "bench-results.json")]
     out: String,
+    /// SQLite's synchronous level for the fresh database: normal (dutyhook's default) or full.
+    #[arg(long, default_value = "normal")]
+    sqlite_synchronous: String,
     /// The server's log filter (DUTYHOOK_LOG); its log goes to --server-log-file.
     #[arg(long, default_value = "error")]
     server_log: String,
@@ -156,9 +159,13 @@ impl Server {
     fn start(args: &Args) -> Server {
         let (bin, database) = (args.bin.as_str(), args.database.as_deref());
         let dir = tempfile::tempdir().unwrap();
-        let db = database
-            .map(String::from)
-            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+        let db = database.map(String::from).unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?synchronous={}",
+                dir.path().join("bench.db").display(),
+                args.sqlite_synchronous
+            )
+        });
         let mut child = Command::new(bin)
             .args(["serve", "--listen", "127.0.0.1:0", "--database", &db])
             .env("DUTYHOOK_LOG", &args.server_log)
@@ -655,7 +662,12 @@ async fn ingest(args: &Args) -> Value {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let drain_seconds = drain.elapsed().as_secs_f64();
-    let db = sqlx::AnyPool::connect(&server.db).await;
+    // The query of a SQLite URL holds dutyhook's own options; sqlx wants none.
+    let url = match server.db.split_once('?') {
+        Some((file, _)) if server.db.starts_with("sqlite:") => file,
+        _ => server.db.as_str(),
+    };
+    let db = sqlx::AnyPool::connect(url).await;
     let counts = match db {
         Ok(db) => {
             let count = |sql: &'static str| {

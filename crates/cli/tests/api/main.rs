@@ -6,6 +6,7 @@
 mod helpers;
 
 mod actions;
+mod alertmanager;
 mod alerts;
 mod auth;
 mod cli;

@@ -62,7 +62,10 @@ async fn start(bin: &str, webhook: &str) -> Alertmanager {
     let port = free_port();
     let child = Command::new(bin)
         .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.path={}", dir.path().join("data").display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg("--cluster.listen-address=")
         .arg("--log.level=warn")
@@ -134,7 +137,10 @@ async fn until(app: &TestApp, what: &str, done: impl Fn(&[Value]) -> bool) -> Ve
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{what}: not seen within 30 s; alerts: {:#}", json!(alerts(app).await));
+    panic!(
+        "{what}: not seen within 30 s; alerts: {:#}",
+        json!(alerts(app).await)
+    );
 }
 
 async fn real_alertmanager_fires_and_resolves(db: Db) {
@@ -207,8 +213,16 @@ async fn real_alertmanager_fires_and_resolves(db: Db) {
     };
     let db1 = by_instance(&list, "db1");
     let db2 = by_instance(&list, "db2");
-    assert_eq!(db1["title"], json!("Disk full on db1"), "summary annotation");
-    assert_eq!(db2["title"], json!("DiskFull"), "alertname without a summary");
+    assert_eq!(
+        db1["title"],
+        json!("Disk full on db1"),
+        "summary annotation"
+    );
+    assert_eq!(
+        db2["title"],
+        json!("DiskFull"),
+        "alertname without a summary"
+    );
     assert_eq!(db2["description"], json!("92% used"));
     assert_eq!(db1["alert_severity"], json!("Critical"));
     assert_eq!(db2["alert_severity"], json!("Warning"));
@@ -263,5 +277,8 @@ async fn real_alertmanager_fires_and_resolves(db: Db) {
         .filter(|e| e["event_type"] == json!("i_rslv"))
         .collect();
     assert_eq!(rslv.len(), 1, "{rslv:?}");
-    assert!(rslv[0].get("person").is_none(), "recovered by the alerts, not a person");
+    assert!(
+        rslv[0].get("person").is_none(),
+        "recovered by the alerts, not a person"
+    );
 }

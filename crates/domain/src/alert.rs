@@ -637,7 +637,17 @@ pub fn ingest(state: &mut IngestState, source: &Source, ev: &AlertEvent, rec: &m
         title: inc.title.clone(),
     });
     emit_alert(rec, &alert, EventType::a_merge, None);
-    for t in &channel.storm_thresholds {
+    announce_storms(inc, &channel.storm_thresholds, rec);
+    rec.touch(&inc_id);
+    state.incident_changed(&inc_id);
+    state.open.insert(key, alert.clone());
+    state.changed_alerts.insert(alert.alert_id.clone(), alert);
+}
+
+/// `i_storm` once for every threshold the incident's `alert_cnt` has reached
+/// (alerts joining by grouping, or incidents merged into it).
+pub fn announce_storms(inc: &mut Incident, thresholds: &[i64], rec: &mut Recorder) {
+    for t in thresholds {
         if inc.alert_cnt >= *t && !inc.storms_sent.contains(t) {
             inc.storms_sent.push(*t);
             rec.emit(
@@ -648,10 +658,6 @@ pub fn ingest(state: &mut IngestState, source: &Source, ev: &AlertEvent, rec: &m
             );
         }
     }
-    rec.touch(&inc_id);
-    state.incident_changed(&inc_id);
-    state.open.insert(key, alert.clone());
-    state.changed_alerts.insert(alert.alert_id.clone(), alert);
 }
 
 fn json_map(v: Value) -> Map<String, Value> {

@@ -17,7 +17,8 @@ both_dbs!(
     alertmanager_body_is_mapped,
     custom_action_payload_carries_the_alerts,
     strict_grouping_keeps_empty_dimensions_apart,
-    window_and_storm_limits_at_their_edges
+    window_and_storm_limits_at_their_edges,
+    merging_incidents_can_reach_a_storm_threshold
 );
 
 async fn source(app: &TestApp, channel: i64, source_type: &str) -> String {
@@ -749,4 +750,53 @@ async fn window_and_storm_limits_at_their_edges(db: Db) {
         );
         app.state.clock.advance(Duration::from_secs(3600));
     }
+}
+
+async fn merging_incidents_can_reach_a_storm_threshold(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let ch = app
+        .ok(
+            "/channel/create",
+            json!({"channel_name": "merging", "storm_thresholds": [2, 4]}),
+        )
+        .await["channel_id"]
+        .as_i64()
+        .unwrap();
+    let key = source(&app, ch, "standard").await;
+    let skip = app.event_count().await;
+    for k in ["a", "b"] {
+        pushed(
+            &app,
+            &key,
+            json!({"title_rule": k, "event_status": "Warning", "alert_key": k}),
+        )
+        .await;
+    }
+    let events = app.events_since(skip).await;
+    let incidents: Vec<String> = events
+        .iter()
+        .filter(|e| e["event_type"] == json!("i_new"))
+        .map(|e| e["incident"]["incident_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(incidents.len(), 2, "one incident per alert (method n)");
+    let skip = app.event_count().await;
+    app.ok(
+        "/incident/merge",
+        json!({"source_incident_ids": [incidents[1]], "target_incident_id": incidents[0]}),
+    )
+    .await;
+    let events = app.events_since(skip).await;
+    assert_eq!(types(&events), ["i_rslv", "i_merge", "i_storm"]);
+    assert_eq!(events[2]["threshold"], json!(2));
+    assert_eq!(events[2]["incident"]["incident_id"], json!(incidents[0]));
+    assert!(events[2].get("person").is_none());
+    let info = app.info(&incidents[0]).await;
+    assert_eq!(info["alert_cnt"], json!(2));
+    let feed = app
+        .ok(
+            "/incident/feed",
+            json!({"incident_id": incidents[0], "asc": true}),
+        )
+        .await;
+    assert!(feed_types(&feed).contains(&"i_storm".to_string()));
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
+use dutyhook_domain::alert::announce_storms;
 use dutyhook_domain::ops::{self, Reset, Resolution};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -178,12 +179,20 @@ async fn incident_merge(
             "must not contain the target incident",
         ));
     }
+    // Alerts moved in may reach a storm threshold of the target's channel.
+    let channel_id = super::incidents::existing(&app, &target).await?.channel_id;
+    let thresholds = match app.store.channel(channel_id).await? {
+        Some(c) => c.storm_thresholds,
+        None => vec![],
+    };
     let mut ids = vec![target];
     ids.extend(sources);
     let by = caller.person;
     app.mutate(&ids, move |incs, rec| {
         let (target, sources) = incs.split_first_mut().expect("the target is loaded first");
-        ops::merge(target, sources, &by, rec)
+        ops::merge(target, sources, &by, rec)?;
+        announce_storms(target, &thresholds, rec);
+        Ok(())
     })
     .await?;
     ok(Empty {})

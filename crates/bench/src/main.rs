@@ -42,15 +42,15 @@ struct Args {
     #[arg(long, default_value_t = 30)]
     ingest_seconds: u64,
     /// Concurrent senders in the ingest scenario.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 256)]
     ingest_clients: usize,
     /// Pending deliveries to build up in the backlog scenario.
     #[arg(long, default_value_t = 1_000_000)]
     backlog: u64,
     #[arg(long, default_value = "bench-results.json")]
     out: String,
-    /// SQLite's synchronous level for the fresh database: normal (dutyhook's default) or full.
-    #[arg(long, default_value = "normal")]
+    /// SQLite's synchronous level for the fresh database: full (dutyhook's default) or normal.
+    #[arg(long, default_value = "full")]
     sqlite_synchronous: String,
     /// The server's log filter (DUTYHOOK_LOG); its log goes to --server-log-file.
     #[arg(long, default_value = "error")]

@@ -73,9 +73,9 @@ type ConnectFuture<'c> =
 /// taken out of the URL and applied as a pragma on every connection.
 fn split_synchronous(url: &str) -> Result<(String, &'static str)> {
     let Some((base, query)) = url.split_once('?') else {
-        return Ok((url.to_string(), "NORMAL"));
+        return Ok((url.to_string(), "FULL"));
     };
-    let mut sync = "NORMAL";
+    let mut sync = "FULL";
     let mut rest = vec![];
     for param in query.split('&') {
         match param.split_once('=') {
@@ -101,10 +101,10 @@ fn split_synchronous(url: &str) -> Result<(String, &'static str)> {
     Ok((url, sync))
 }
 
-/// NORMAL (the default) in WAL mode: a commit survives a crash of the
-/// process; a power cut may undo the last commits before the next checkpoint.
-/// FULL also survives that, at about a fifth less ingestion throughput
-/// (docs/decisions.md, "SQLite durability").
+/// FULL (the default): every commit is on disk before anyone is answered, so
+/// an accepted event survives a crash of the machine too (`delivery.md`,
+/// "Nothing is lost"). NORMAL keeps commits across a process crash only; it
+/// is there for those who accept that trade (docs/decisions.md, "Storage").
 fn sqlite_pragmas(
     sync: &'static str,
 ) -> impl Fn(&mut sqlx::AnyConnection, sqlx::pool::PoolConnectionMetadata) -> ConnectFuture<'_>
@@ -220,7 +220,7 @@ mod tests {
     #[test]
     fn synchronous_is_taken_out_of_the_url() {
         let cases = [
-            ("sqlite://a.db", "sqlite://a.db", "NORMAL"),
+            ("sqlite://a.db", "sqlite://a.db", "FULL"),
             ("sqlite://a.db?synchronous=full", "sqlite://a.db", "FULL"),
             (
                 "sqlite://a.db?mode=rwc&synchronous=Normal",

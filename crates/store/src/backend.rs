@@ -1,13 +1,15 @@
 //! What differs between the two databases: how to connect, how writes are
 //! serialised, how rows are locked, which migrations run.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Executor};
 
 use crate::writer::{SinkSlot, Writer};
 use crate::{ClaimSink, Result, Store, StoreError};
@@ -39,13 +41,24 @@ pub struct SqlStore {
     pub(crate) read: AnyPool,
     pub(crate) notify: Arc<tokio::sync::Notify>,
     sink: SinkSlot,
+    /// Woken when another process committed deliveries (PostgreSQL NOTIFY).
+    remote: Arc<tokio::sync::Notify>,
+    /// Connections holding a cluster-wide lock per background role.
+    leaders: tokio::sync::Mutex<HashMap<String, PoolConnection<Any>>>,
 }
 
 impl SqlStore {
     fn new(backend: Backend, write: AnyPool, read: AnyPool) -> SqlStore {
         let notify: Arc<tokio::sync::Notify> = Default::default();
         let sink: SinkSlot = Default::default();
-        let writer = Writer::start(write.clone(), backend, sink.clone(), notify.clone());
+        let token = format!("{:016x}", rand::random::<u64>());
+        let writer = Writer::start(
+            write.clone(),
+            backend,
+            sink.clone(),
+            notify.clone(),
+            token.clone(),
+        );
         SqlStore {
             backend,
             writer,
@@ -53,8 +66,51 @@ impl SqlStore {
             read,
             notify,
             sink,
+            remote: Default::default(),
+            leaders: Default::default(),
         }
     }
+}
+
+/// The PostgreSQL channel on which a process announces committed deliveries;
+/// the payload is the sender's token, so a process ignores its own.
+pub(crate) const DELIVERIES_CHANNEL: &str = "dutyhook_deliveries";
+
+/// Listens for other processes' commits and wakes `remote`; reconnects after
+/// a lost connection (the dispatcher's polling covers the gap).
+async fn listen_for_deliveries(url: String, token: String, remote: Arc<tokio::sync::Notify>) {
+    loop {
+        match sqlx::postgres::PgListener::connect(&url).await {
+            Ok(mut l) => {
+                if let Err(e) = l.listen(DELIVERIES_CHANNEL).await {
+                    tracing::warn!(error = %e, "LISTEN failed; polling only until it works");
+                } else {
+                    loop {
+                        match l.recv().await {
+                            Ok(n) if n.payload() != token => remote.notify_one(),
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %e, "LISTEN connection lost; reconnecting");
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot connect for LISTEN; retrying"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// A stable 63-bit key for an advisory lock named `role`.
+fn lock_key(role: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in format!("dutyhook:{role}").bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h >> 1) as i64
 }
 
 fn sqlite_url(url: &str) -> String {
@@ -182,7 +238,13 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
                 .connect(url)
                 .await?;
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-            SqlStore::new(backend, pool.clone(), pool)
+            let store = SqlStore::new(backend, pool.clone(), pool);
+            tokio::spawn(listen_for_deliveries(
+                url.to_string(),
+                store.writer.token().to_string(),
+                store.remote.clone(),
+            ));
+            store
         }
     };
     Ok(Arc::new(store))
@@ -203,11 +265,41 @@ impl Store for SqlStore {
         self.notify.clone()
     }
 
+    fn remote_commits(&self) -> Arc<tokio::sync::Notify> {
+        self.remote.clone()
+    }
+
+    async fn try_lead(&self, role: &str) -> Result<bool> {
+        if self.backend == Backend::Sqlite {
+            return Ok(true);
+        }
+        let mut leaders = self.leaders.lock().await;
+        if let Some(conn) = leaders.get_mut(role) {
+            // Still ours while the session that took the lock is alive.
+            if sqlx::query("SELECT 1").execute(&mut **conn).await.is_ok() {
+                return Ok(true);
+            }
+            leaders.remove(role);
+        }
+        let mut conn = self.read.acquire().await?;
+        let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+            .bind(lock_key(role))
+            .fetch_one(&mut *conn)
+            .await?;
+        if got {
+            leaders.insert(role.to_string(), conn);
+        }
+        Ok(got)
+    }
+
     fn attach_claimer(&self, sink: std::sync::Weak<dyn ClaimSink>) {
         *self.sink.lock().expect("sink lock") = Some(sink);
     }
 
     async fn close(&self) {
+        // Held connections would keep the pool from closing; dropping them
+        // ends the sessions and with them the background roles' locks.
+        self.leaders.lock().await.clear();
         self.write.close().await;
         self.read.close().await;
     }

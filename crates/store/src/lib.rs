@@ -307,6 +307,13 @@ pub trait Store:
     async fn ping(&self) -> Result<()>;
     /// Wakes whoever waits for new events or deliveries that may be due.
     fn events_committed(&self) -> Arc<tokio::sync::Notify>;
+    /// Woken when another process sharing the database committed deliveries
+    /// (PostgreSQL LISTEN/NOTIFY); never on SQLite, which one process owns.
+    fn remote_commits(&self) -> Arc<tokio::sync::Notify>;
+    /// Whether this process runs the background role `role` (snooze expiry,
+    /// history pruning): on PostgreSQL one process of the cluster at a time
+    /// holds it, until its session ends; on SQLite always.
+    async fn try_lead(&self, role: &str) -> Result<bool>;
     /// The dispatcher that claims deliveries (held weakly: it holds the store).
     fn attach_claimer(&self, sink: std::sync::Weak<dyn ClaimSink>);
     async fn close(&self);

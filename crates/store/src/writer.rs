@@ -112,6 +112,8 @@ pub(crate) type SinkSlot = Arc<Mutex<Option<Weak<dyn ClaimSink>>>>;
 #[derive(Clone)]
 pub(crate) struct Writer {
     jobs: mpsc::Sender<Job>,
+    /// This process's name in NOTIFY payloads.
+    token: Arc<str>,
 }
 
 /// Jobs waiting beyond this many make callers wait: back-pressure instead of
@@ -127,10 +129,16 @@ impl Writer {
         backend: Backend,
         sink: SinkSlot,
         notify: Arc<tokio::sync::Notify>,
+        token: String,
     ) -> Writer {
         let (jobs, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, backend, sink, notify, rx));
-        Writer { jobs }
+        let token: Arc<str> = token.into();
+        tokio::spawn(run(pool, backend, sink, notify, token.clone(), rx));
+        Writer { jobs, token }
+    }
+
+    pub(crate) fn token(&self) -> &str {
+        &self.token
     }
 
     pub(crate) async fn send(&self, job: Job) -> Result<()> {
@@ -168,6 +176,7 @@ async fn run(
     backend: Backend,
     sink: SinkSlot,
     notify: Arc<tokio::sync::Notify>,
+    token: Arc<str>,
     mut rx: mpsc::Receiver<Job>,
 ) {
     while let Some(first) = rx.recv().await {
@@ -186,7 +195,7 @@ async fn run(
             .and_then(Weak::upgrade);
         let jobs = batch.len();
         let started = std::time::Instant::now();
-        let effects = run_batch(&pool, backend, batch, sink.as_deref()).await;
+        let effects = run_batch(&pool, backend, batch, sink.as_deref(), &token).await;
         tracing::trace!(
             jobs,
             events = effects.events,
@@ -205,6 +214,7 @@ async fn run_batch(
     backend: Backend,
     mut batch: Batch,
     sink: Option<&dyn ClaimSink>,
+    token: &str,
 ) -> Effects {
     let mut replies: Vec<Reply> = vec![];
     let mut effects = Effects::default();
@@ -258,6 +268,14 @@ async fn run_batch(
             if effects.deliveries_moved || effects.events > 0 || !ticks.is_empty() {
                 claimed = crate::deliveries::claim(&mut tx, backend, sink).await?;
             }
+        }
+        if backend == Backend::Postgres && (effects.deliveries_moved || effects.events > 0) {
+            // Delivered at commit: other processes' dispatchers claim at once.
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(crate::backend::DELIVERIES_CHANNEL)
+                .bind(token)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())

@@ -92,6 +92,11 @@ struct Inner {
     next_due: AtomicI64,
     tick: Notify,
     stopping: AtomicBool,
+    /// Claimed by this process and not yet settled.
+    held: Mutex<std::collections::HashSet<i64>>,
+    /// Set when shutdown gave back what was still held: late outcomes of
+    /// those pushes are not written (another process may own them by then).
+    given_back: AtomicBool,
 }
 
 /// Signing keys in force: the current secret, plus the previous one during
@@ -172,7 +177,9 @@ impl ClaimSink for Inner {
     fn claimed(&self, deliveries: Vec<ClaimedDelivery>) {
         let Some(me) = self.me.upgrade() else { return };
         let mut lanes = self.lanes.lock().expect("lanes lock");
+        let mut held = self.held.lock().expect("held lock");
         for d in deliveries {
+            held.insert(d.delivery_id);
             let permits = lanes.hold(d.integration_id);
             let me = me.clone();
             tokio::spawn(async move {
@@ -207,6 +214,8 @@ impl Dispatcher {
             next_due: AtomicI64::new(i64::MAX),
             tick: Notify::new(),
             stopping: AtomicBool::new(false),
+            held: Default::default(),
+            given_back: AtomicBool::new(false),
         });
         Dispatcher { inner }
     }
@@ -254,6 +263,7 @@ impl Dispatcher {
             tracing::warn!(error = %e, "could not release leases at start");
         }
         let mut last_release = now_ms();
+        let remote = inner.store.remote_commits();
         while !*shutdown.borrow() {
             if let Err(e) = inner.store.claim_now().await {
                 tracing::warn!(error = %e, "claiming deliveries failed; will retry");
@@ -271,6 +281,7 @@ impl Dispatcher {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
                 _ = inner.tick.notified() => {}
+                _ = remote.notified() => {}
                 _ = shutdown.changed() => {}
             }
         }
@@ -280,6 +291,35 @@ impl Dispatcher {
         {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        // Past the grace period: give back what is still in flight, so other
+        // processes retry it now rather than when its lease expires.
+        inner.given_back.store(true, Ordering::Relaxed);
+        let rest: Vec<Completion> = inner
+            .held
+            .lock()
+            .expect("held lock")
+            .drain()
+            .map(|delivery_id| Completion::Release {
+                delivery_id,
+                next_at: now_ms(),
+            })
+            .collect();
+        if !rest.is_empty() {
+            let n = rest.len();
+            match inner.store.complete_deliveries(rest).await {
+                Ok(()) => tracing::info!(count = n, "gave back pushes still in flight at shutdown"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not give back leases at shutdown; they expire on their own")
+                }
+            }
+        }
+    }
+}
+
+fn completion_id(c: &Completion) -> i64 {
+    match c {
+        Completion::Release { delivery_id, .. } => *delivery_id,
+        Completion::Attempt { delivery_id, .. } => *delivery_id,
     }
 }
 
@@ -324,6 +364,14 @@ impl Inner {
             )),
             Completion::Release { .. } => None,
         };
+        let still_ours = self
+            .held
+            .lock()
+            .expect("held lock")
+            .remove(&completion_id(&completion));
+        if !still_ours || self.given_back.load(Ordering::Relaxed) {
+            return;
+        }
         match self.store.complete_deliveries(vec![completion]).await {
             // Counted once recorded, so a scrape never sees a push the history lacks.
             Ok(()) => {

@@ -42,6 +42,27 @@ pub struct ServeArgs {
     pub public_url: Option<String>,
 }
 
+#[derive(Args)]
+pub struct WorkerArgs {
+    /// Database URL (PostgreSQL shared with the `serve` processes).
+    #[arg(long, env = "DUTYHOOK_DATABASE_URL")]
+    pub database: Option<String>,
+    /// The same TOML file the `serve` processes read.
+    #[arg(long, env = "DUTYHOOK_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+impl WorkerArgs {
+    pub fn serve_args(&self) -> ServeArgs {
+        ServeArgs {
+            listen: None,
+            database: self.database.clone(),
+            config: self.config.clone(),
+            public_url: None,
+        }
+    }
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
@@ -57,6 +78,8 @@ struct FileConfig {
     history_retention_days: Option<u64>,
     /// How long a claimed delivery stays this process's before others may retry it.
     delivery_lease_ms: Option<u64>,
+    /// On SIGTERM, how long pushes in flight may finish before they are given back.
+    shutdown_grace_ms: Option<u64>,
     /// Custom actions a channel may hold (default 3).
     custom_actions_per_channel: Option<usize>,
 }
@@ -132,6 +155,9 @@ impl ServeArgs {
         let allow = cidrs("outbound_allow", file.outbound_allow)?;
         let deny = cidrs("outbound_deny", file.outbound_deny)?;
         let mut delivery = dutyhook_delivery::dispatcher::DeliveryConfig::default();
+        if let Some(ms) = file.shutdown_grace_ms {
+            delivery.shutdown_grace = Duration::from_millis(ms);
+        }
         if let Some(ms) = file.delivery_lease_ms {
             if ms < 500 {
                 return Err("delivery_lease_ms must be at least 500".into());

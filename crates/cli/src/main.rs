@@ -31,6 +31,9 @@ struct Cli {
 enum Command {
     /// Run the HTTP API and background tasks.
     Serve(ServeArgs),
+    /// Deliver webhooks and run background roles without the API: add these
+    /// beside `serve` processes sharing one PostgreSQL database.
+    Worker(config::WorkerArgs),
     /// Apply database migrations and exit.
     Migrate(DbArgs),
     /// Manage administrators.
@@ -78,6 +81,7 @@ async fn open(url: &str) -> Result<Arc<dyn Store>, String> {
 async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Worker(args) => worker(args).await,
         Command::Migrate(db) => {
             let url = db.resolve()?;
             open(&url).await?.close().await;
@@ -143,6 +147,37 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     Ok(())
 }
 
+async fn worker(args: config::WorkerArgs) -> Result<(), String> {
+    let resolved = args.serve_args().resolve()?;
+    let store = open(&resolved.database_url).await?;
+    if store.backend() == dutyhook_store::Backend::Sqlite {
+        store.close().await;
+        return Err(format!(
+            "a worker needs PostgreSQL: {} is SQLite, which one `serve` process owns and delivers from",
+            resolved.database_url
+        ));
+    }
+    let state = dutyhook_server::state(store.clone(), &resolved.server)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "dutyhook {} worker running (database {})",
+        env!("CARGO_PKG_VERSION"),
+        resolved.database_url
+    );
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = tx.send(true);
+    });
+    dutyhook_server::work(state, resolved.server, rx).await;
+    store.close().await;
+    Ok(())
+}
+
+/// Stops on SIGTERM or Ctrl-C: no new claims, pushes in flight get the grace
+/// period, the rest is given back.
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]

@@ -1,4 +1,5 @@
-//! Work no request asks for: waking incidents whose snooze has ended.
+//! Work no request asks for: waking incidents whose snooze has ended,
+//! pruning the invocation history. Each runs in one process of a cluster.
 
 use std::time::Duration;
 
@@ -12,10 +13,24 @@ pub mod tokio_util_shutdown {
     pub type Shutdown = tokio::sync::watch::Receiver<bool>;
 }
 
+/// Whether this process runs `role` now: one process of a PostgreSQL cluster
+/// at a time; whoever holds it keeps it until its session ends.
+async fn leads(app: &AppState, role: &str) -> bool {
+    match app.store.try_lead(role).await {
+        Ok(lead) => lead,
+        Err(e) => {
+            tracing::warn!(error = %e, role, "cannot tell who runs this background role");
+            false
+        }
+    }
+}
+
 pub async fn snooze_expiry(app: AppState, every: Duration, mut shutdown: Shutdown) {
     loop {
-        if let Err(e) = wake_due(&app).await {
-            tracing::warn!(error = %e, "snooze expiry pass failed; will retry");
+        if leads(&app, "snooze-expiry").await {
+            if let Err(e) = wake_due(&app).await {
+                tracing::warn!(error = %e, "snooze expiry pass failed; will retry");
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
@@ -41,10 +56,12 @@ pub async fn wake_due(app: &AppState) -> Result<usize, crate::error::ApiError> {
 /// Deletes history older than `retention`, every minute.
 pub async fn prune_history(app: AppState, retention: Duration, mut shutdown: Shutdown) {
     loop {
-        match prune_once(&app, retention).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(pruned = n, "pruned invocation history"),
-            Err(e) => tracing::warn!(error = %e, "pruning history failed; will retry"),
+        if leads(&app, "history-pruning").await {
+            match prune_once(&app, retention).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(pruned = n, "pruned invocation history"),
+                Err(e) => tracing::warn!(error = %e, "pruning history failed; will retry"),
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}

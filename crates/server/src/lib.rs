@@ -155,6 +155,71 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The work of a process besides answering requests: delivery and the
+/// background roles. `finish` waits for delivery's graceful end.
+struct Background {
+    delivery: tokio::task::JoinHandle<()>,
+    others: Vec<tokio::task::JoinHandle<()>>,
+    grace: Duration,
+}
+
+impl Background {
+    fn start(
+        state: &AppState,
+        config: &Config,
+        shutdown: &tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
+        let owns_database = state.store.backend() == dutyhook_store::Backend::Sqlite;
+        let delivery = tokio::spawn(
+            state
+                .dispatcher
+                .clone()
+                .run(shutdown.clone(), owns_database),
+        );
+        let others = vec![
+            tokio::spawn(background::snooze_expiry(
+                state.clone(),
+                config.snooze_check_every,
+                shutdown.clone(),
+            )),
+            tokio::spawn(background::prune_history(
+                state.clone(),
+                config.history_retention,
+                shutdown.clone(),
+            )),
+        ];
+        Background {
+            delivery,
+            others,
+            grace: config.delivery.shutdown_grace,
+        }
+    }
+
+    async fn finish(self) {
+        for h in self.others {
+            h.abort();
+        }
+        // The dispatcher gives back what it still holds once its grace ends.
+        let _ = tokio::time::timeout(self.grace + Duration::from_secs(5), self.delivery).await;
+    }
+}
+
+/// Delivery and background roles only, without the API (`dutyhook worker`):
+/// runs until `shutdown` flips to true.
+pub async fn work(
+    state: AppState,
+    config: Config,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let background = Background::start(&state, &config, &shutdown);
+    while !*shutdown.borrow() {
+        if shutdown.changed().await.is_err() {
+            break;
+        }
+    }
+    background.finish().await;
+}
+
 /// Serves until `shutdown` flips to true, with the background tasks running.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -162,19 +227,7 @@ pub async fn serve(
     config: Config,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let bg = tokio::spawn(background::snooze_expiry(
-        state.clone(),
-        config.snooze_check_every,
-        shutdown.clone(),
-    ));
-    let dispatcher = state.dispatcher.clone();
-    let owns_database = state.store.backend() == dutyhook_store::Backend::Sqlite;
-    let delivery = tokio::spawn(dispatcher.run(shutdown.clone(), owns_database));
-    let pruning = tokio::spawn(background::prune_history(
-        state.clone(),
-        config.history_retention,
-        shutdown.clone(),
-    ));
+    let background = Background::start(&state, &config, &shutdown);
     let mut stop = shutdown.clone();
     // Small answers go out at once instead of waiting on the peer's delayed ACK.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -189,8 +242,6 @@ pub async fn serve(
             }
         })
         .await;
-    bg.abort();
-    pruning.abort();
-    let _ = tokio::time::timeout(Duration::from_secs(5), delivery).await;
+    background.finish().await;
     result
 }

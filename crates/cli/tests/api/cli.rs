@@ -29,6 +29,16 @@ impl Serve {
         self.0.stdout.take().expect("stdout was piped")
     }
 
+    /// SIGTERM: the graceful stop; answers how the process exited.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(ok.success());
+        self.0.wait().expect("wait for dutyhook")
+    }
+
     pub fn kill(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();

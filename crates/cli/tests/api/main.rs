@@ -10,6 +10,7 @@ mod alertmanager;
 mod alerts;
 mod auth;
 mod cli;
+mod cluster;
 mod crash;
 mod directory;
 mod errors;

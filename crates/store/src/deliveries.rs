@@ -295,18 +295,44 @@ pub(crate) async fn claim(
     if !wants.exclude.is_empty() {
         q.push(" AND id NOT IN ").list_i64(&wants.exclude);
     }
-    let integrations: Vec<(i64,)> = q.query_as().fetch_all(&mut *conn).await?;
+    q.push(" AND id NOT IN (SELECT integration_id FROM circuits WHERE open_until > ")
+        .i64(now)
+        .push(")");
+    let mut integrations: Vec<(i64, i64)> = q
+        .query_as::<(i64,)>()
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|(id,)| (id, wants.limit))
+        .collect();
+    if let Some(cap) = wants.cluster_cap {
+        let leased: HashMap<i64, i64> = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT integration_id, COUNT(*) FROM deliveries WHERE state = 'leased' GROUP BY integration_id",
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+        for (id, room) in integrations.iter_mut() {
+            *room = (*room).min(cap - leased.get(id).copied().unwrap_or(0));
+        }
+        integrations.retain(|(_, room)| *room > 0);
+    }
     if integrations.is_empty() {
         return Ok(vec![]);
     }
     // Retries always get a share of each claim, so they cannot starve either.
     let mut picked = due(conn, &integrations, true, now, wants.limit).await?;
     let retries = (wants.limit - picked.len() as i64).max((wants.limit / 8).max(1));
+    for (id, room) in integrations.iter_mut() {
+        *room -= picked.iter().filter(|p| p.2 == *id).count() as i64;
+    }
+    integrations.retain(|(_, room)| *room > 0);
     picked.extend(due(conn, &integrations, false, now, retries).await?);
     if picked.is_empty() {
         return Ok(vec![]);
     }
-    let ids: Vec<i64> = picked.iter().map(|(_, id)| *id).collect();
+    let ids: Vec<i64> = picked.iter().map(|p| p.1).collect();
     let mut q = Sql::on(
         conn,
         "UPDATE deliveries SET state = 'leased', lease_until = ",
@@ -352,24 +378,24 @@ pub(crate) async fn claim(
 }
 
 /// The `limit` earliest due deliveries (first attempts or retries) across
-/// `integrations`, as (next_at, id). Each integration is a range scan of its
+/// `integrations` (each with its room), as (next_at, id, integration). Each integration is a range scan of its
 /// own: a long backlog of one integration that is excluded from this claim
 /// (its lane is full) costs nothing to skip.
 async fn due(
     conn: &mut AnyConnection,
-    integrations: &[(i64,)],
+    integrations: &[(i64, i64)],
     first: bool,
     now: i64,
     limit: i64,
-) -> Result<Vec<(i64, i64)>> {
-    let mut out: Vec<(i64, i64)> = vec![];
+) -> Result<Vec<(i64, i64, i64)>> {
+    let mut out: Vec<(i64, i64, i64)> = vec![];
     for chunk in integrations.chunks(100) {
         let mut q = Sql::on(conn, "");
-        for (n, (integration_id,)) in chunk.iter().enumerate() {
+        for (n, (integration_id, room)) in chunk.iter().enumerate() {
             if n > 0 {
                 q.push(" UNION ALL ");
             }
-            q.push("SELECT * FROM (SELECT next_at, id FROM deliveries WHERE integration_id = ")
+            q.push("SELECT * FROM (SELECT next_at, id, integration_id FROM deliveries WHERE integration_id = ")
                 .i64(*integration_id);
             q.push(" AND state = 'pending' AND ").push(if first {
                 "attempts = 0"
@@ -377,10 +403,14 @@ async fn due(
                 "attempts > 0"
             });
             q.push(" AND next_at <= ").i64(now);
-            q.push(" ORDER BY next_at, id LIMIT ").i64(limit);
+            q.push(" ORDER BY next_at, id LIMIT ").i64(limit.min(*room));
             q.push(&format!(") AS d{n}"));
         }
-        out.extend(q.query_as::<(i64, i64)>().fetch_all(&mut *conn).await?);
+        out.extend(
+            q.query_as::<(i64, i64, i64)>()
+                .fetch_all(&mut *conn)
+                .await?,
+        );
     }
     out.sort_unstable();
     out.truncate(limit.max(0) as usize);
@@ -459,6 +489,19 @@ impl DeliveryStore for SqlStore {
         let (reply, answer) = oneshot::channel();
         self.writer.send(Job::Tick(reply)).await?;
         answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn open_circuit(&self, integration_id: i64, until_ms: i64) -> Result<()> {
+        let mut q = Sql::new("INSERT INTO circuits (integration_id, open_until) VALUES (");
+        q.i64(integration_id).push(", ").i64(until_ms);
+        q.push(") ON CONFLICT (integration_id) DO UPDATE SET open_until = excluded.open_until");
+        self.exec(q).await.map(|_| ())
+    }
+
+    async fn close_circuit(&self, integration_id: i64) -> Result<()> {
+        let mut q = Sql::new("DELETE FROM circuits WHERE integration_id = ");
+        q.i64(integration_id);
+        self.exec(q).await.map(|_| ())
     }
 
     async fn release_expired_leases(&self, now_ms: i64) -> Result<u64> {

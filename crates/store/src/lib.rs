@@ -164,6 +164,9 @@ pub struct ClaimWants {
     pub exclude: Vec<i64>,
     /// How long a claimed delivery stays this process's.
     pub lease_ms: i64,
+    /// With several processes: at most this many leased deliveries per
+    /// integration across all of them (the in-flight cap of the cluster).
+    pub cluster_cap: Option<i64>,
 }
 
 /// The process's dispatcher, as the writer sees it: claims happen in the
@@ -182,6 +185,10 @@ pub trait DeliveryStore: Send + Sync {
     /// Claims due deliveries for the attached dispatcher now; answers how many.
     async fn claim_now(&self) -> Result<usize>;
     async fn release_expired_leases(&self, now_ms: i64) -> Result<u64>;
+    /// Opens an integration's circuit for every process until `until_ms`.
+    async fn open_circuit(&self, integration_id: i64, until_ms: i64) -> Result<()>;
+    /// Closes it again after a successful push.
+    async fn close_circuit(&self, integration_id: i64) -> Result<()>;
     /// A new delivery of a recorded event (resend).
     async fn enqueue_delivery(
         &self,

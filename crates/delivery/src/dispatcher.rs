@@ -94,6 +94,8 @@ struct Inner {
     stopping: AtomicBool,
     /// Claimed by this process and not yet settled.
     held: Mutex<std::collections::HashSet<i64>>,
+    /// Integrations whose circuit this process opened in the database.
+    circuits_shared: Mutex<std::collections::HashSet<i64>>,
     /// Set when shutdown gave back what was still held: late outcomes of
     /// those pushes are not written (another process may own them by then).
     given_back: AtomicBool,
@@ -171,6 +173,9 @@ impl ClaimSink for Inner {
             limit: (self.cfg.batch - lanes.held_total() as i64).max(0),
             exclude: lanes.exclusions(now_ms),
             lease_ms: self.cfg.lease.as_millis() as i64,
+            // One process owns a SQLite database; its lanes are the cap.
+            cluster_cap: (self.store.backend() == dutyhook_store::Backend::Postgres)
+                .then_some(self.cfg.inflight_per_integration as i64),
         }
     }
 
@@ -215,6 +220,7 @@ impl Dispatcher {
             tick: Notify::new(),
             stopping: AtomicBool::new(false),
             held: Default::default(),
+            circuits_shared: Default::default(),
             given_back: AtomicBool::new(false),
         });
         Dispatcher { inner }
@@ -312,6 +318,37 @@ impl Dispatcher {
                     tracing::warn!(error = %e, "could not give back leases at shutdown; they expire on their own")
                 }
             }
+        }
+    }
+}
+
+impl Inner {
+    /// Tells the other processes of a cluster that an endpoint's circuit
+    /// opened (until when) or closed again; a no-op for a circuit this
+    /// process never opened.
+    async fn share_circuit(&self, integration_id: i64, open_until: Option<i64>) {
+        let result = match open_until {
+            Some(until) => {
+                self.circuits_shared
+                    .lock()
+                    .expect("circuits lock")
+                    .insert(integration_id);
+                self.store.open_circuit(integration_id, until).await
+            }
+            None => {
+                let shared = self
+                    .circuits_shared
+                    .lock()
+                    .expect("circuits lock")
+                    .remove(&integration_id);
+                if !shared {
+                    return;
+                }
+                self.store.close_circuit(integration_id).await
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(integration_id, error = %e, "could not share the circuit state");
         }
     }
 }
@@ -546,6 +583,9 @@ impl Inner {
                 "endpoint failing: circuit open"
             );
             self.due_at(until);
+            self.share_circuit(d.integration_id, Some(until)).await;
+        } else if res.success {
+            self.share_circuit(d.integration_id, None).await;
         }
         Completion::Attempt {
             delivery_id: d.delivery_id,

@@ -65,7 +65,10 @@ async fn two_serve_nodes_and_a_worker_survive_a_sigkill() {
     let db = TestDb::new(Db::Postgres).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("dutyhook.toml");
-    std::fs::write(&config, "delivery_lease_ms = 1000\n").unwrap();
+    // Short enough that the killed node's leases come back within the test,
+    // long enough that a busy machine never lets a live node's lease lapse
+    // mid-push (which would legitimately push twice, overlapping).
+    std::fs::write(&config, "delivery_lease_ms = 4000\n").unwrap();
     let config = config.to_str().unwrap().to_string();
     let extra = ["--config", config.as_str()];
 
@@ -318,4 +321,114 @@ async fn sigterm_gives_back_what_is_still_in_flight() {
         first[0].header("webhook-id"),
         "the same event, pushed again by the worker"
     );
+}
+
+/// The per-integration cap on pushes in flight (16 by default) holds for
+/// the cluster, not per process: two nodes and a worker with 60 incidents'
+/// pushes due at once never have more than 16 unanswered at the receiver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_in_flight_cap_holds_across_processes() {
+    let db = TestDb::new(Db::Postgres).await;
+    let (_a, addr_a, printed) = start_serve_with(&db.url, &[]);
+    let key = printed
+        .iter()
+        .find(|l| l.contains("app key:"))
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_string();
+    let (_b, addr_b, _) = start_serve_with(&db.url, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("empty.toml");
+    std::fs::write(&config, "").unwrap();
+    let _w = start_worker(&db.url, config.to_str().unwrap());
+    let rx = TestReceiver::start().await;
+    rx.script((0..60).map(|_| Reply {
+        delay: Duration::from_millis(300),
+        ..Reply::status(200)
+    }));
+    api(
+        &addr_a,
+        &key,
+        "/integration/webhook/create",
+        json!({"kind": "incident", "name": "capped", "endpoint": rx.url, "event_types": ["i_new"]}),
+    )
+    .await;
+    let mut calls = vec![];
+    for i in 0..60 {
+        let node = if i % 2 == 0 {
+            addr_a.clone()
+        } else {
+            addr_b.clone()
+        };
+        let key = key.clone();
+        calls.push(tokio::spawn(async move {
+            api(
+                &node,
+                &key,
+                "/incident/create",
+                json!({"title": format!("capped {i}"), "incident_severity": "Info"}),
+            )
+            .await
+        }));
+    }
+    for c in calls {
+        c.await.unwrap();
+    }
+    rx.wait_for(60).await;
+    let most = rx.most_at_once();
+    assert!(
+        most <= 16,
+        "{most} pushes in flight at once across the cluster"
+    );
+    assert!(most > 1, "pushes of different incidents go out in parallel");
+}
+
+/// An open circuit is shared: while the database says an endpoint's circuit
+/// is open, no process of the cluster claims its deliveries; once it closes,
+/// they go out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_circuit_holds_for_every_process() {
+    let db = TestDb::new(Db::Postgres).await;
+    let (_a, addr_a, printed) = start_serve_with(&db.url, &[]);
+    let key = printed
+        .iter()
+        .find(|l| l.contains("app key:"))
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_string();
+    let (_b, addr_b, _) = start_serve_with(&db.url, &[]);
+    let rx = TestReceiver::start().await;
+    let hook = api(
+        &addr_a,
+        &key,
+        "/integration/webhook/create",
+        json!({"kind": "incident", "name": "paused", "endpoint": rx.url, "event_types": ["i_new"]}),
+    )
+    .await["integration_id"]
+        .as_i64()
+        .unwrap();
+    // As if another process had seen the endpoint fail five times.
+    let store = dutyhook_store::open(&db.url).await.unwrap();
+    store
+        .open_circuit(hook, dutyhook_delivery::now_ms() + 600_000)
+        .await
+        .unwrap();
+    for (i, node) in [&addr_a, &addr_b].into_iter().enumerate() {
+        api(
+            node,
+            &key,
+            "/incident/create",
+            json!({"title": format!("paused {i}"), "incident_severity": "Info"}),
+        )
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(rx.received().len(), 0, "no process pushes while it is open");
+    store.close_circuit(hook).await.unwrap();
+    rx.wait_for(2).await;
+    store.close().await;
 }

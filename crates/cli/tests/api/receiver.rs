@@ -55,6 +55,9 @@ struct Shared {
     in_flight: std::collections::HashMap<String, usize>,
     /// Pushes that arrived while another push of the same incident was unanswered.
     overlaps: usize,
+    /// Pushes being answered now, and the most at once.
+    answering: usize,
+    most_at_once: usize,
 }
 
 #[derive(Clone)]
@@ -82,10 +85,16 @@ impl TestReceiver {
                     if *n > 1 && !incident.is_empty() {
                         g.overlaps += 1;
                     }
+                    g.answering += 1;
+                    g.most_at_once = g.most_at_once.max(g.answering);
                     g.script.pop_front().unwrap_or_else(|| Reply::status(200))
                 };
                 tokio::time::sleep(reply.delay).await;
-                *s.lock().unwrap().in_flight.entry(incident).or_default() -= 1;
+                {
+                    let mut g = s.lock().unwrap();
+                    *g.in_flight.entry(incident).or_default() -= 1;
+                    g.answering -= 1;
+                }
                 let mut resp =
                     (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
                 for (k, v) in reply.headers {
@@ -109,6 +118,11 @@ impl TestReceiver {
     /// was still unanswered (0 when order per incident holds).
     pub fn overlaps(&self) -> usize {
         self.shared.lock().unwrap().overlaps
+    }
+
+    /// The most pushes that were being answered at the same time.
+    pub fn most_at_once(&self) -> usize {
+        self.shared.lock().unwrap().most_at_once
     }
 
     pub fn received(&self) -> Vec<Received> {

@@ -432,3 +432,31 @@ async fn an_open_circuit_holds_for_every_process() {
     rx.wait_for(2).await;
     store.close().await;
 }
+
+/// Several processes migrating one fresh database at once all succeed
+/// (sqlx serialises PostgreSQL migrations with an advisory lock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_from_several_processes_at_once() {
+    let db = TestDb::new(Db::Postgres).await;
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            Command::new(BIN)
+                .args(["migrate", "--database", &db.url])
+                .env("DUTYHOOK_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn dutyhook migrate")
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (_a, _, printed) = start_serve_with(&db.url, &[]);
+    assert!(printed.iter().any(|l| l.contains("app key:")));
+}

@@ -49,6 +49,10 @@ struct Args {
     backlog: u64,
     #[arg(long, default_value = "bench-results.json")]
     out: String,
+    /// Delivering processes: `serve` plus this many minus one `dutyhook worker`s
+    /// (needs --database postgres://…).
+    #[arg(long, default_value_t = 1)]
+    processes: usize,
     /// SQLite's synchronous level for the fresh database: full (dutyhook's default) or normal.
     #[arg(long, default_value = "full")]
     sqlite_synchronous: String,
@@ -142,6 +146,7 @@ async fn blackhole() -> String {
 
 struct Server {
     child: Child,
+    workers: Vec<Child>,
     addr: String,
     key: String,
     db: String,
@@ -150,8 +155,14 @@ struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for c in self
+            .workers
+            .iter_mut()
+            .chain(std::iter::once(&mut self.child))
+        {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
@@ -194,8 +205,20 @@ impl Server {
             }
         }
         std::thread::spawn(move || for _ in reader.lines() {});
+        let workers = (1..args.processes)
+            .map(|_| {
+                Command::new(bin)
+                    .args(["worker", "--database", &db])
+                    .env("DUTYHOOK_LOG", &args.server_log)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("cannot start a worker: {e}"))
+            })
+            .collect();
         Server {
             child,
+            workers,
             addr,
             key,
             db,
@@ -721,7 +744,9 @@ async fn main() {
     let mut results = serde_json::Map::new();
     results.insert(
         "machine".into(),
-        json!({"cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)}),
+        json!({"cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+               "database": args.database.as_deref().map(|d| d.split(':').next().unwrap_or("")).unwrap_or("sqlite"),
+               "processes": args.processes}),
     );
     for s in args.scenarios.clone() {
         eprintln!("== {s}");

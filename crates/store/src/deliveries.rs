@@ -324,10 +324,13 @@ pub(crate) async fn claim(
     // Retries always get a share of each claim, so they cannot starve either.
     let mut picked = due(conn, &integrations, true, now, wants.limit).await?;
     let retries = (wants.limit - picked.len() as i64).max((wants.limit / 8).max(1));
-    for (id, room) in integrations.iter_mut() {
-        *room -= picked.iter().filter(|p| p.2 == *id).count() as i64;
+    if wants.cluster_cap.is_some() {
+        // The cap is shared by first attempts and retries.
+        for (id, room) in integrations.iter_mut() {
+            *room -= picked.iter().filter(|p| p.2 == *id).count() as i64;
+        }
+        integrations.retain(|(_, room)| *room > 0);
     }
-    integrations.retain(|(_, room)| *room > 0);
     picked.extend(due(conn, &integrations, false, now, retries).await?);
     if picked.is_empty() {
         return Ok(vec![]);

@@ -60,6 +60,19 @@ struct Shared {
     most_at_once: usize,
 }
 
+struct Answered {
+    shared: Arc<Mutex<Shared>>,
+    incident: String,
+}
+
+impl Drop for Answered {
+    fn drop(&mut self) {
+        let mut g = self.shared.lock().unwrap();
+        *g.in_flight.entry(self.incident.clone()).or_default() -= 1;
+        g.answering -= 1;
+    }
+}
+
 #[derive(Clone)]
 pub struct TestReceiver {
     pub url: String,
@@ -89,12 +102,15 @@ impl TestReceiver {
                     g.most_at_once = g.most_at_once.max(g.answering);
                     g.script.pop_front().unwrap_or_else(|| Reply::status(200))
                 };
+                // Counted out also when the handler is dropped because the
+                // sender died mid-push (hyper cancels it when the connection
+                // closes), or the incident would look busy for ever.
+                let answered = Answered {
+                    shared: s.clone(),
+                    incident,
+                };
                 tokio::time::sleep(reply.delay).await;
-                {
-                    let mut g = s.lock().unwrap();
-                    *g.in_flight.entry(incident).or_default() -= 1;
-                    g.answering -= 1;
-                }
+                drop(answered);
                 let mut resp =
                     (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
                 for (k, v) in reply.headers {

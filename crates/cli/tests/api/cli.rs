@@ -14,6 +14,33 @@ both_dbs!(
     serve_on_empty_database_prints_the_first_admin
 );
 
+/// One call to a `dutyhook serve` process; answers `data`, asserting 200.
+pub async fn api(addr: &str, key: &str, path: &str, body: Value) -> Value {
+    let resp = reqwest::Client::new()
+        .post(format!("http://{addr}{path}"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.json::<Value>().await.unwrap();
+    assert_eq!(status, 200, "{path}: {body}");
+    body["data"].clone()
+}
+
+/// The app key a first start printed.
+pub fn key_of(printed: &[String]) -> String {
+    printed
+        .iter()
+        .find(|l| l.contains("app key:"))
+        .unwrap_or_else(|| panic!("no app key printed: {printed:?}"))
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_string()
+}
+
 /// A `dutyhook serve` process, killed (SIGKILL) when dropped so a failing
 /// test never leaves one behind.
 pub struct Serve(Child);
@@ -168,18 +195,14 @@ async fn admin_create_prints_one_json_line(db: Db) {
 async fn serve_on_empty_database_prints_the_first_admin(db: Db) {
     let db = TestDb::new(db).await;
     let (mut child, addr, printed) = start_serve(&db.url);
-    let key_line = printed
-        .iter()
-        .find(|l| l.contains("app key:"))
-        .unwrap_or_else(|| panic!("no key printed: {printed:?}"));
-    let key = key_line.split_whitespace().last().unwrap();
+    let key = key_of(&printed);
     assert!(printed
         .iter()
         .any(|l| l.contains("console login:") && l.contains('@')));
     assert!(printed.iter().any(|l| l.contains("password:")));
     let resp = reqwest::Client::new()
         .post(format!("http://{addr}/channel/create"))
-        .bearer_auth(key)
+        .bearer_auth(&key)
         .json(&json!({"channel_name": "First"}))
         .send()
         .await

@@ -9,25 +9,11 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::cli::{start_serve_with, Serve, BIN};
+use crate::cli::{api, key_of, start_serve_with, Serve, BIN};
 use crate::helpers::{Db, TestDb};
 use crate::receiver::{Reply, TestReceiver};
-
-async fn api(addr: &str, key: &str, path: &str, body: Value) -> Value {
-    let resp = reqwest::Client::new()
-        .post(format!("http://{addr}{path}"))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let body = resp.json::<Value>().await.unwrap();
-    assert_eq!(status, 200, "{path}: {body}");
-    body["data"].clone()
-}
 
 fn start_worker(url: &str, config: &str) -> Serve {
     let mut worker: Serve = Command::new(BIN)
@@ -73,14 +59,7 @@ async fn two_serve_nodes_and_a_worker_survive_a_sigkill() {
     let extra = ["--config", config.as_str()];
 
     let (_a, addr_a, printed) = start_serve_with(&db.url, &extra);
-    let key = printed
-        .iter()
-        .find(|l| l.contains("app key:"))
-        .expect("the first node creates the admin")
-        .split_whitespace()
-        .last()
-        .unwrap()
-        .to_string();
+    let key = key_of(&printed);
     let (mut b, mut addr_b, printed_b) = start_serve_with(&db.url, &extra);
     assert!(
         !printed_b.iter().any(|l| l.contains("app key:")),
@@ -283,14 +262,7 @@ async fn sigterm_gives_back_what_is_still_in_flight() {
     .unwrap();
     let config = config.to_str().unwrap().to_string();
     let (mut a, addr, printed) = start_serve_with(&db.url, &["--config", &config]);
-    let key = printed
-        .iter()
-        .find(|l| l.contains("app key:"))
-        .unwrap()
-        .split_whitespace()
-        .last()
-        .unwrap()
-        .to_string();
+    let key = key_of(&printed);
     let rx = TestReceiver::start().await;
     rx.script([Reply {
         delay: Duration::from_secs(30),
@@ -330,14 +302,7 @@ async fn sigterm_gives_back_what_is_still_in_flight() {
 async fn the_in_flight_cap_holds_across_processes() {
     let db = TestDb::new(Db::Postgres).await;
     let (_a, addr_a, printed) = start_serve_with(&db.url, &[]);
-    let key = printed
-        .iter()
-        .find(|l| l.contains("app key:"))
-        .unwrap()
-        .split_whitespace()
-        .last()
-        .unwrap()
-        .to_string();
+    let key = key_of(&printed);
     let (_b, addr_b, _) = start_serve_with(&db.url, &[]);
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("empty.toml");
@@ -392,14 +357,7 @@ async fn the_in_flight_cap_holds_across_processes() {
 async fn an_open_circuit_holds_for_every_process() {
     let db = TestDb::new(Db::Postgres).await;
     let (_a, addr_a, printed) = start_serve_with(&db.url, &[]);
-    let key = printed
-        .iter()
-        .find(|l| l.contains("app key:"))
-        .unwrap()
-        .split_whitespace()
-        .last()
-        .unwrap()
-        .to_string();
+    let key = key_of(&printed);
     let (_b, addr_b, _) = start_serve_with(&db.url, &[]);
     let rx = TestReceiver::start().await;
     let hook = api(

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
-use crate::cli::start_serve;
+use crate::cli::{key_of, start_serve};
 use crate::helpers::{Db, TestDb};
 
 both_dbs!(kill_mid_load_keeps_the_outbox_exact);
@@ -13,14 +13,7 @@ both_dbs!(kill_mid_load_keeps_the_outbox_exact);
 async fn kill_mid_load_keeps_the_outbox_exact(db: Db) {
     let db = TestDb::new(db).await;
     let (mut child, addr, printed) = start_serve(&db.url);
-    let key = printed
-        .iter()
-        .find(|l| l.contains("app key:"))
-        .unwrap()
-        .split_whitespace()
-        .last()
-        .unwrap()
-        .to_string();
+    let key = key_of(&printed);
     let client = reqwest::Client::new();
 
     // Load from several tasks; the process dies while requests are in flight.

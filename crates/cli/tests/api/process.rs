@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::cli::{start_serve_with, Serve, BIN};
+use crate::cli::{api, key_of, start_serve_with, Serve, BIN};
 use crate::helpers::{Db, TestDb};
 use crate::receiver::{Reply, TestReceiver};
 
@@ -14,31 +14,6 @@ both_dbs!(
     kill_mid_push_pushes_again_after_restart,
     listen_prints_pushes
 );
-
-async fn api(addr: &str, key: &str, path: &str, body: Value) -> Value {
-    let resp = reqwest::Client::new()
-        .post(format!("http://{addr}{path}"))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let body = resp.json::<Value>().await.unwrap();
-    assert_eq!(status, 200, "{path}: {body}");
-    body["data"].clone()
-}
-
-fn key_of(printed: &[String]) -> String {
-    printed
-        .iter()
-        .find(|l| l.contains("app key:"))
-        .unwrap()
-        .split_whitespace()
-        .last()
-        .unwrap()
-        .to_string()
-}
 
 async fn kill_mid_push_pushes_again_after_restart(db: Db) {
     let db = TestDb::new(db).await;

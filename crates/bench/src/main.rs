@@ -226,24 +226,30 @@ impl Server {
         }
     }
 
+    /// An API client with the admin key the server printed.
+    fn api(&self) -> Api {
+        Api {
+            client: reqwest::Client::new(),
+            base: format!("http://{}", self.addr),
+            key: self.key.clone(),
+        }
+    }
+
     fn peak_rss_mb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map(|kb| kb / 1024.0)
-            .unwrap_or(0.0)
+        self.status_mb("VmHWM:")
     }
 
     fn rss_mb(&self) -> f64 {
+        self.status_mb("VmRSS:")
+    }
+
+    /// A memory figure of /proc/PID/status, in MiB (0 when unreadable).
+    fn status_mb(&self, field: &str) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
         status
             .lines()
-            .find(|l| l.starts_with("VmRSS:"))
+            .find(|l| l.starts_with(field))
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|kb| kb.parse::<f64>().ok())
             .map(|kb| kb / 1024.0)
@@ -337,11 +343,7 @@ async fn setup(
     let server = Server::start(args);
     let rx = Arc::new(Receiver::default());
     let base = start_receiver(rx.clone()).await;
-    let api = Api {
-        client: reqwest::Client::new(),
-        base: format!("http://{}", server.addr),
-        key: server.key.clone(),
-    };
+    let api = server.api();
     let ids = api.incidents(incidents).await;
     for n in 0..endpoints {
         api.webhook(&format!("{base}/e/{n}"), 1000).await;
@@ -466,11 +468,7 @@ async fn paced(args: &Args, endpoints: u32, rate: u64, with_blackhole: bool) -> 
 /// Builds up `n` pending deliveries to a dead endpoint and reports memory.
 async fn backlog(args: &Args) -> Value {
     let server = Server::start(args);
-    let api = Api {
-        client: reqwest::Client::new(),
-        base: format!("http://{}", server.addr),
-        key: server.key.clone(),
-    };
+    let api = server.api();
     let dead = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let a = l.local_addr().unwrap();
@@ -525,11 +523,7 @@ async fn trigger(args: &Args, n: usize) -> Value {
     let server = Server::start(args);
     let rx = Arc::new(Receiver::default());
     let base = start_receiver(rx.clone()).await;
-    let api = Api {
-        client: reqwest::Client::new(),
-        base: format!("http://{}", server.addr),
-        key: server.key.clone(),
-    };
+    let api = server.api();
     let channel = api
         .call("/channel/create", json!({"channel_name": "bench"}))
         .await["channel_id"]
@@ -576,11 +570,7 @@ async fn ingest(args: &Args) -> Value {
     let server = Server::start(args);
     let rx = Arc::new(Receiver::default());
     let base = start_receiver(rx.clone()).await;
-    let api = Api {
-        client: reqwest::Client::new(),
-        base: format!("http://{}", server.addr),
-        key: server.key.clone(),
-    };
+    let api = server.api();
     let channel = api
         .call(
             "/channel/create",

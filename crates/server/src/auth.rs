@@ -111,9 +111,15 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let key = key_from(parts).ok_or_else(|| {
-            ApiError::Unauthorized("no app key: pass ?app_key=… or Authorization: Bearer …".into())
-        })?;
+        let Some(key) = key_from(parts) else {
+            return crate::console::session_caller(parts, state)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::Unauthorized(
+                        "no app key: pass ?app_key=… or Authorization: Bearer …".into(),
+                    )
+                });
+        };
         let hash = hash_key(&state.key_secret, &key);
         match state.store.person_by_key_hash(&hash).await? {
             Some(p) => Ok(Caller {

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod background;
 pub mod bootstrap;
+pub mod console;
 pub mod envelope;
 pub mod error;
 pub mod openapi;
@@ -136,11 +137,16 @@ pub fn app(state: AppState) -> Router {
             "/openapi.json",
             get(move || async move { Json(doc.as_ref().clone()) }),
         )
+        .merge(console::router())
         .fallback(|method: Method, uri: axum::http::Uri| async move {
             ApiError::RouteNotFound(format!("{method} {}", uri.path())).into_response()
         })
         .method_not_allowed_fallback(|method: Method, uri: axum::http::Uri| async move {
-            let allowed = if matches!(uri.path(), "/health" | "/openapi.json" | "/metrics") {
+            let path = uri.path();
+            let allowed = if matches!(path, "/health" | "/openapi.json" | "/metrics")
+                || path.starts_with("/console/")
+                || path.starts_with("/incidents/")
+            {
                 "GET"
             } else {
                 "POST"

@@ -105,6 +105,8 @@ pub struct TestApp {
     pub addr: String,
     pub key: String,
     pub admin_id: i64,
+    /// The admin's console password (email `ADMIN_EMAIL`).
+    pub password: String,
     pub store: Arc<dyn Store>,
     pub state: AppState,
     pub client: reqwest::Client,
@@ -112,6 +114,7 @@ pub struct TestApp {
     pub db: TestDb,
 }
 
+pub const ADMIN_EMAIL: &str = "ada@example.com";
 pub const PUBLIC_URL: &str = "http://dutyhook.test:8080";
 
 impl TestApp {
@@ -132,7 +135,7 @@ impl TestApp {
         let state = dutyhook_server::state(store.clone(), &config)
             .await
             .expect("state");
-        let (admin, _) = create_admin(&state, "Ada Admin", "ada@example.com")
+        let (admin, _) = create_admin(&state, "Ada Admin", ADMIN_EMAIL)
             .await
             .expect("admin");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -145,6 +148,7 @@ impl TestApp {
             addr,
             key: admin.app_key,
             admin_id: admin.person_id,
+            password: admin.password,
             store,
             state,
             client: reqwest::Client::new(),

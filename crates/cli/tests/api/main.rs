@@ -11,6 +11,7 @@ mod alerts;
 mod auth;
 mod cli;
 mod cluster;
+mod console;
 mod crash;
 mod directory;
 mod errors;

@@ -1,0 +1,368 @@
+//! The web console: sessions, CSRF and headers over plain HTTP, then the
+//! whole console in a real headless Chromium (Playwright) against the real
+//! server and real receivers.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use serde_json::{json, Value};
+
+use crate::helpers::{Db, TestApp, ADMIN_EMAIL};
+use crate::receiver::{Reply, TestReceiver};
+
+both_dbs!(
+    login_sessions_and_csrf,
+    the_api_needs_the_session_token,
+    pages_and_assets,
+    in_a_real_browser
+);
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// `name=value` of the named cookie a response sets, with its attributes.
+fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with(&format!("{name}=")))
+}
+
+fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_string()
+}
+
+/// The value of `name="csrf" value="…"` (login and logout forms) or of the
+/// csrf-token meta tag.
+fn token_in(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .map(|i| i + 19)
+        .or_else(|| html.find("name=\"csrf-token\" content=\"").map(|i| i + 27))
+        .unwrap_or_else(|| panic!("no CSRF token in {html}"));
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+struct Login {
+    login_cookie: String,
+    csrf: String,
+}
+
+async fn login_form(app: &TestApp) -> Login {
+    let resp = client()
+        .get(app.url("/console/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let cookie = set_cookie(&resp, "dh_login").expect("a login cookie");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    let html = resp.text().await.unwrap();
+    Login {
+        login_cookie: cookie_pair(&cookie),
+        csrf: token_in(&html),
+    }
+}
+
+async fn post_login(app: &TestApp, form: &Login, email: &str, password: &str) -> reqwest::Response {
+    client()
+        .post(app.url("/console/login"))
+        .header("cookie", &form.login_cookie)
+        .form(&[
+            ("email", email),
+            ("password", password),
+            ("csrf", &form.csrf),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Logs in; answers the session cookie pair and the page's CSRF token.
+async fn session(app: &TestApp) -> (String, String) {
+    let form = login_form(app).await;
+    let resp = post_login(app, &form, ADMIN_EMAIL, &app.password).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()[LOCATION], "/console/incidents");
+    let cookie = set_cookie(&resp, "dh_session").expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let cookie = cookie_pair(&cookie);
+    let page = client()
+        .get(app.url("/console/incidents"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    (cookie, token_in(&page.text().await.unwrap()))
+}
+
+async fn login_sessions_and_csrf(db: Db) {
+    let app = TestApp::spawn(db).await;
+
+    let resp = client()
+        .get(app.url("/console/incidents"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "no session: to the login form");
+    assert_eq!(resp.headers()[LOCATION], "/console/login");
+
+    let form = login_form(&app).await;
+    let wrong = post_login(&app, &form, ADMIN_EMAIL, "not-it").await;
+    assert_eq!(wrong.status(), 401);
+    assert!(set_cookie(&wrong, "dh_session").is_none());
+    let html = wrong.text().await.unwrap();
+    assert!(html.contains("The email or the password is wrong."));
+    let unknown = post_login(&app, &form, "nobody@example.com", &app.password).await;
+    assert_eq!(unknown.status(), 401, "an unknown email reads the same");
+
+    let forged = Login {
+        login_cookie: form.login_cookie.clone(),
+        csrf: "forged".into(),
+    };
+    let resp = post_login(&app, &forged, ADMIN_EMAIL, &app.password).await;
+    assert_eq!(resp.status(), 403, "a login form from elsewhere is refused");
+    assert!(set_cookie(&resp, "dh_session").is_none());
+
+    let (cookie, csrf) = session(&app).await;
+
+    // The login page of someone logged in leads to the incidents.
+    let resp = client()
+        .get(app.url("/console/login"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+
+    // Logging out needs the session's token, then ends the session cookie.
+    let resp = client()
+        .post(app.url("/console/logout"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let resp = client()
+        .post(app.url("/console/logout"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let cleared = set_cookie(&resp, "dh_session").expect("the cookie is cleared");
+    assert!(cleared.starts_with("dh_session=;"), "{cleared}");
+}
+
+async fn the_api_needs_the_session_token(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (cookie, csrf) = session(&app).await;
+    let create = |token: Option<&str>, cookie: &str| {
+        let mut req = client()
+            .post(app.url("/incident/create"))
+            .header("cookie", cookie)
+            .json(&json!({"title": "Disk full", "incident_severity": "Warning"}));
+        if let Some(t) = token {
+            req = req.header("x-csrf-token", t);
+        }
+        req.send()
+    };
+
+    let before = app.event_count().await;
+    let resp = create(None, &cookie).await.unwrap();
+    assert_eq!(resp.status(), 403);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "AccessDenied");
+    assert!(v["error"]["message"].as_str().unwrap().contains("CSRF"));
+    let resp = create(Some("00"), &cookie).await.unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(app.event_count().await, before, "nothing was created");
+
+    let tampered = cookie.replacen("dh_session=1.", "dh_session=2.", 1);
+    let resp = create(Some(&csrf), &tampered).await.unwrap();
+    assert_eq!(resp.status(), 401, "a cookie that was altered");
+
+    let resp = create(Some(&csrf), &cookie).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let events = app.events_since(before).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["event_type"], "i_new");
+    assert_eq!(
+        events[0]["person"]["person_id"], app.admin_id,
+        "the session's person made the change"
+    );
+
+    // A key still works without any session, and a key wins over a cookie.
+    let (status, _) = app.post("/channel/list", json!({})).await;
+    assert_eq!(status, 200);
+}
+
+async fn pages_and_assets(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (cookie, _) = session(&app).await;
+    let get = |path: &str| client().get(app.url(path)).header("cookie", &cookie).send();
+    for page in [
+        "incidents",
+        "incident?id=0123456789abcdef01234567",
+        "integrations",
+        "history?integration_id=1",
+        "directory",
+    ] {
+        let resp = get(&format!("/console/{page}")).await.unwrap();
+        assert_eq!(resp.status(), 200, "{page}");
+        let csp = resp.headers()[CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        assert_eq!(resp.headers()["x-frame-options"], "DENY");
+        let html = resp.text().await.unwrap();
+        assert!(html.contains("Ada Admin"), "{page}: the person is named");
+        assert!(!html.contains("<script>"), "{page}: no inline script");
+        assert!(html.contains("<script src=\"/console/assets/app.js\""));
+    }
+    assert_eq!(get("/console/nothing").await.unwrap().status(), 404);
+
+    let js = get("/console/assets/app.js").await.unwrap();
+    assert_eq!(js.status(), 200);
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    assert!(
+        !js.text().await.unwrap().contains("innerHTML"),
+        "text is never parsed as HTML"
+    );
+    let css = get("/console/assets/style.css").await.unwrap();
+    assert!(css.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
+    assert_eq!(get("/console/assets/x.js").await.unwrap().status(), 404);
+
+    // An event's detail_url leads to the incident's page.
+    let resp = get("/incidents/0123456789abcdef01234567").await.unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        resp.headers()[LOCATION],
+        "/console/incident?id=0123456789abcdef01234567"
+    );
+    let resp = get("/").await.unwrap();
+    assert_eq!(resp.headers()[LOCATION], "/console/incidents");
+}
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// Whether Chromium and playwright-core are here; when
+/// `DUTYHOOK_REQUIRE_BROWSER` is set (as the test script does) they must be.
+fn browser_ready() -> bool {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let ready = Path::new(&chromium).exists()
+        && browser_dir().join("node_modules/playwright-core").exists()
+        && Command::new("node").arg("--version").output().is_ok();
+    if !ready && std::env::var_os("DUTYHOOK_REQUIRE_BROWSER").is_some() {
+        panic!(
+            "the browser test needs {chromium}, node and playwright-core \
+             (npm ci --prefix crates/cli/tests/browser); scripts/test installs them"
+        );
+    }
+    ready
+}
+
+async fn in_a_real_browser(db: Db) {
+    if !browser_ready() {
+        eprintln!("skipped: Chromium or playwright-core is not installed");
+        return;
+    }
+    let app = TestApp::spawn(db).await;
+    let action_ok = TestReceiver::start().await;
+    action_ok.script([Reply {
+        body: "<script>window.__xss = 1</script> restarted web-1".into(),
+        ..Reply::status(200)
+    }]);
+    let action_fail = TestReceiver::start().await;
+    action_fail.script([Reply::status(500), Reply::status(500)]);
+    let hook = TestReceiver::start().await;
+
+    let shots = tempfile::tempdir().unwrap();
+    let keep = std::env::var_os("DUTYHOOK_SCREENSHOTS").map(PathBuf::from);
+    let out = tokio::process::Command::new("node")
+        .arg(browser_dir().join("console.mjs"))
+        .env("BASE", format!("http://{}", app.addr))
+        .env("EMAIL", ADMIN_EMAIL)
+        .env("PASSWORD", &app.password)
+        .env("ACTION_OK", &action_ok.url)
+        .env("ACTION_FAIL", &action_fail.url)
+        .env("HOOK", &hook.url)
+        .env("SHOTS", shots.path())
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the console e2e failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if let Some(dir) = keep {
+        std::fs::create_dir_all(&dir).unwrap();
+        for shot in ["console-incident.png", "console-history.png"] {
+            std::fs::copy(shots.path().join(shot), dir.join(shot)).expect("screenshot");
+        }
+    }
+
+    // The successful action pushed i_custom with the incident; the failing
+    // one was tried and answered 500.
+    let pushes = action_ok.received();
+    let custom: Vec<Value> = pushes.iter().map(|r| r.json()).collect();
+    assert_eq!(custom.len(), 1, "{custom:?}");
+    assert_eq!(custom[0]["event_type"], "i_custom");
+    assert_eq!(custom[0]["person"]["email"], ADMIN_EMAIL);
+    assert!(custom[0]["incident"]["title"]
+        .as_str()
+        .unwrap()
+        .contains("<script>"));
+    assert!(!action_fail.received().is_empty());
+
+    // The webhook got the test push, i_ack, then the same event again by
+    // the resend; each with the secret header's real value.
+    let pushes = hook.wait_for(3).await;
+    assert!(pushes
+        .iter()
+        .all(|r| r.header("authorization") == "Bearer s3cr3t-relay-token"));
+    let kinds: Vec<Value> = pushes.iter().map(|r| r.json()).collect();
+    let acks: Vec<&Value> = kinds
+        .iter()
+        .filter(|v| v["event_type"] == "i_ack")
+        .collect();
+    assert_eq!(acks.len(), 2, "{kinds:?}");
+    assert_eq!(acks[0]["event_id"], acks[1]["event_id"]);
+    assert_eq!(kinds[0]["event_type"], "i_comm", "the test push came first");
+
+    // The fourth action was refused and nothing of it saved.
+    let (_, v) = app
+        .post("/integration/custom-action/list", json!({"limit": 100}))
+        .await;
+    let names: Vec<&str> = v["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Restart host", "Roll back", "Status page"]);
+}

@@ -1,0 +1,259 @@
+// Drives the dutyhook console in a real headless Chromium. Started by the
+// Rust test `console::browser` with a running dutyhook and receivers; that
+// test checks what reached the receivers afterwards.
+//
+// Environment: BASE (dutyhook), EMAIL, PASSWORD, ACTION_OK and ACTION_FAIL
+// (receivers for custom actions), HOOK (receiver for the webhook), SHOTS
+// (where screenshots go), CHROMIUM (executable, default /usr/bin/chromium).
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const BASE = env('BASE');
+const SECRET_HEADER = 's3cr3t-relay-token';
+const XSS_TITLE = '<script>window.__xss = 1</script> Checkout <b>down</b>';
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+const page = await context.newPage();
+page.setDefaultTimeout(15000);
+const problems = [];
+page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+
+let stepName = '';
+async function step(name, fn) {
+  stepName = name;
+  process.stdout.write(`step: ${name}\n`);
+  await fn();
+}
+
+async function open(path) {
+  await page.goto(`${BASE}${path}`);
+  await page.locator('#app').filter({ hasNotText: 'Loading…' }).waitFor();
+}
+
+async function newAction(name, endpoint) {
+  await open('/console/integrations?tab=action');
+  await page.getByRole('button', { name: 'New custom action' }).click();
+  const form = page.getByRole('form', { name: 'Custom action' });
+  await form.getByLabel('Name', { exact: true }).fill(name);
+  await form.getByLabel('Endpoint').fill(endpoint);
+  await form.getByLabel('Payments').check();
+  await form.getByRole('button', { name: 'Create' }).click();
+  return form;
+}
+
+try {
+  await step('a page without a session leads to the login form', async () => {
+    await page.goto(`${BASE}/console/incidents`);
+    await page.waitForURL(/\/console\/login$/);
+  });
+
+  await step('a wrong password is refused', async () => {
+    await page.getByLabel('Email').fill(env('EMAIL'));
+    await page.getByLabel('Password').fill('not-the-password');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'wrong' }).waitFor();
+  });
+
+  await step('log in', async () => {
+    await page.getByLabel('Email').fill(env('EMAIL'));
+    await page.getByLabel('Password').fill(env('PASSWORD'));
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(/\/console\/incidents$/);
+    await page.getByRole('heading', { name: 'Incidents', level: 1 }).waitFor();
+  });
+
+  await step('create a channel', async () => {
+    await open('/console/directory?tab=channels');
+    await page.getByText('New channel').click();
+    await page.getByLabel('Name').fill('Payments');
+    await page.getByRole('button', { name: 'Create channel' }).click();
+    await page.getByRole('cell', { name: 'Payments' }).waitFor();
+  });
+
+  await step('create a custom action that succeeds and one that fails', async () => {
+    let form = await newAction('Restart host', env('ACTION_OK'));
+    await page.getByText('Signing secret').waitFor();
+    assert.match(await page.locator('output.secret').innerText(), /^whsec_/);
+    await page.getByRole('cell', { name: 'Restart host' }).waitFor();
+    form = await newAction('Roll back', env('ACTION_FAIL'));
+    await page.getByRole('cell', { name: 'Roll back' }).waitFor();
+  });
+
+  await step('create an incident whose title holds markup', async () => {
+    await open('/console/incidents');
+    await page.getByText('New incident').click();
+    const form = page.getByRole('form', { name: 'New incident' });
+    await form.getByLabel('Title').fill(XSS_TITLE);
+    await form.getByLabel('Severity').selectOption('Critical');
+    await form.getByLabel('Channel').selectOption({ label: 'Payments' });
+    await form.getByRole('button', { name: 'Create incident' }).click();
+    await page.waitForURL(/\/console\/incident\?id=[0-9a-f]{24}$/);
+    const h2 = page.getByRole('heading', { level: 2 }).first();
+    await h2.waitFor();
+    assert.equal(await h2.innerText(), XSS_TITLE, 'the title shows as text');
+    assert.equal(await page.evaluate(() => window.__xss), undefined, 'the title ran as script');
+  });
+
+  await step('the incident list shows the title as text', async () => {
+    const url = page.url();
+    await open('/console/incidents');
+    await page.getByRole('link', { name: XSS_TITLE }).waitFor();
+    assert.equal(await page.evaluate(() => window.__xss), undefined);
+    await page.goto(url);
+  });
+
+  await step('press a custom action under More actions', async () => {
+    await page.getByText('More actions').click();
+    await page.getByRole('button', { name: 'Restart host' }).click();
+    const result = page.locator('#action-result');
+    await result.getByText('"Restart host" succeeded: HTTP 200').waitFor();
+    const answer = await result.locator('pre').innerText();
+    assert.ok(answer.includes('<script>'), `the endpoint's answer shows as text: ${answer}`);
+    assert.equal(await result.locator('script').count(), 0);
+    assert.equal(await page.evaluate(() => window.__xss), undefined, 'the answer ran as script');
+    await page.locator('#timeline li[data-type="i_custom"]').filter({ hasText: 'Restart host' }).waitFor();
+  });
+
+  await step('a failing action shows the failure and writes no timeline entry', async () => {
+    await page.getByText('More actions').click();
+    await page.getByRole('button', { name: 'Roll back' }).click();
+    await page.locator('#action-result').getByText('"Roll back" failed: HTTP 500').waitFor();
+    assert.equal(await page.locator('#timeline li[data-type="i_custom"]').count(), 1);
+    await page.screenshot({ path: `${env('SHOTS')}/console-incident.png`, fullPage: true });
+  });
+
+  let hookName = 'Chat relay';
+  await step('a body template error is shown at its field', async () => {
+    await open('/console/integrations?tab=incident');
+    await page.getByRole('button', { name: 'New webhook' }).click();
+    const form = page.getByRole('form', { name: 'Incident webhook' });
+    await form.getByLabel('Name', { exact: true }).fill(hookName);
+    await form.getByLabel('Endpoint').fill(env('HOOK'));
+    await form.getByLabel('i_ack', { exact: true }).check();
+    await form.getByRole('button', { name: 'Add header' }).click();
+    await form.getByLabel('Header name').fill('Authorization');
+    await form.getByLabel('Header value').fill(`Bearer ${SECRET_HEADER}`);
+    await form.getByLabel('Secret', { exact: true }).check();
+    await form.getByLabel('Body template').fill('{"text": "{{incident.title}}"');
+    await form.getByRole('button', { name: 'Create' }).click();
+    const error = form.locator('[data-field="body_template"] .field-error');
+    await error.waitFor();
+    assert.match(await error.innerText(), /body_template/);
+    assert.equal(await form.getByLabel('Body template').getAttribute('aria-invalid'), 'true');
+  });
+
+  await step('create the incident webhook', async () => {
+    const form = page.getByRole('form', { name: 'Incident webhook' });
+    await form.getByLabel('Body template').fill('');
+    await form.getByRole('button', { name: 'Create' }).click();
+    await page.getByText('Signing secret').waitFor();
+    await page.getByRole('cell', { name: hookName }).waitFor();
+  });
+
+  await step('send a test push and see its result', async () => {
+    await page.getByRole('row', { name: hookName }).getByRole('button', { name: 'Send test' }).click();
+    const form = page.getByRole('form', { name: `Send a test push to ${hookName}` });
+    await form.getByLabel('Event type').selectOption('i_comm');
+    await form.getByRole('button', { name: 'Send test' }).click();
+    await form.getByText(/Delivered: HTTP 200 in \d+ ms/).waitFor();
+  });
+
+  await step('edit the webhook: the secret header stays masked and unchanged', async () => {
+    await page.getByRole('row', { name: hookName }).getByRole('button', { name: 'Edit' }).click();
+    const form = page.getByRole('form', { name: `Edit "${hookName}"` });
+    assert.equal(await form.getByLabel('Endpoint').inputValue(), env('HOOK'));
+    const value = await form.getByLabel('Header value').inputValue();
+    assert.ok(!value.includes(SECRET_HEADER), `the secret is masked when read back: ${value}`);
+    assert.equal(await form.getByLabel('i_ack', { exact: true }).isChecked(), true);
+    await form.getByLabel('Description').fill('Posts acknowledgements to the team chat');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await page.getByText(`Saved "${hookName}".`).waitFor();
+  });
+
+  await step('acknowledge the incident', async () => {
+    await open('/console/incidents');
+    await page.getByRole('link', { name: XSS_TITLE }).click();
+    await page.getByRole('button', { name: 'Acknowledge' }).click();
+    await page.locator('#action-result').getByText('Acknowledge: done.').waitFor();
+    await page.locator('#timeline li[data-type="i_ack"]').waitFor();
+  });
+
+  await step('the history shows the push; open it and resend it', async () => {
+    await open('/console/integrations?tab=incident');
+    await page.getByRole('row', { name: hookName }).getByRole('link', { name: 'History' }).click();
+    await page.waitForURL(/\/console\/history\?integration_id=\d+$/);
+    let row = page.getByRole('row').filter({ hasText: 'i_ack' });
+    for (let i = 0; i < 50 && (await row.count()) === 0; i++) {
+      await page.waitForTimeout(200);
+      await page.reload();
+      row = page.getByRole('row').filter({ hasText: 'i_ack' });
+    }
+    await row.first().getByText('Success').waitFor();
+    await row.first().getByRole('button', { name: 'View' }).click();
+    const detail = page.locator('#invocation');
+    await detail.getByRole('heading', { name: /Invocation / }).waitFor();
+    const request = await detail.locator('pre[data-part="request"]').innerText();
+    assert.ok(request.includes('"event_type": "i_ack"'), request);
+    assert.ok(request.includes('Authorization: '), request);
+    assert.ok(!request.includes(SECRET_HEADER), 'the secret header is masked in the history');
+    await page.screenshot({ path: `${env('SHOTS')}/console-history.png`, fullPage: true });
+    await detail.getByRole('button', { name: 'Resend' }).click();
+    await detail.getByText(/Resent: delivery #\d+/).waitFor();
+  });
+
+  await step('the fourth action of a channel shows the limit error', async () => {
+    await newAction('Status page', env('ACTION_OK'));
+    await page.getByRole('cell', { name: 'Status page' }).waitFor();
+    const form = await newAction('Fourth', env('ACTION_OK'));
+    const error = form.locator('.field-error').first();
+    await error.waitFor();
+    const text = await error.innerText();
+    assert.match(text, /Payments|channel/i, text);
+    assert.match(text, /3/, text);
+    await open('/console/integrations?tab=action');
+    assert.equal(await page.getByRole('cell', { name: 'Fourth' }).count(), 0, 'nothing saved');
+  });
+
+  await step('a phone-width viewport still shows the incident', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await open('/console/incidents');
+    await page.getByRole('link', { name: XSS_TITLE }).click();
+    await page.getByRole('button', { name: 'Resolve' }).waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `the page scrolls sideways by ${overflow}px`);
+  });
+
+  await step('log out', async () => {
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.waitForURL(/\/console\/login$/);
+    await page.goto(`${BASE}/console/incidents`);
+    await page.waitForURL(/\/console\/login$/);
+  });
+
+  const csp = problems.filter((p) => /Content Security Policy/i.test(p));
+  assert.deepEqual(csp, [], 'nothing the page uses is blocked by its CSP');
+  const errors = problems.filter((p) => !/status of 4\d\d|status of 500/.test(p));
+  assert.deepEqual(errors, [], 'no script errors');
+  process.stdout.write('console e2e: all steps passed\n');
+} catch (e) {
+  process.stdout.write(`FAILED at step "${stepName}": ${e.stack || e}\n`);
+  for (const p of problems) process.stdout.write(`${p}\n`);
+  try {
+    await page.screenshot({ path: `${env('SHOTS')}/failure.png`, fullPage: true });
+    process.stdout.write(`page: ${page.url()}\n${(await page.locator('body').innerText()).slice(0, 3000)}\n`);
+  } catch { /* the page is gone */ }
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,158 @@
+//! The HTML of the console: the login form and one shell per page. maud
+//! escapes every value it interpolates; the script fills `#app` with DOM
+//! nodes whose text is set as text, never parsed as HTML.
+
+use dutyhook_store::PersonRecord;
+use maud::{html, Markup, DOCTYPE};
+
+pub const APP_JS: &str = include_str!("assets/app.js");
+pub const STYLE_CSS: &str = include_str!("assets/style.css");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Incidents,
+    Incident,
+    Integrations,
+    History,
+    Directory,
+}
+
+impl Page {
+    pub fn named(name: &str) -> Option<Page> {
+        Some(match name {
+            "incidents" => Page::Incidents,
+            "incident" => Page::Incident,
+            "integrations" => Page::Integrations,
+            "history" => Page::History,
+            "directory" => Page::Directory,
+            _ => return None,
+        })
+    }
+
+    fn slug(self) -> &'static str {
+        match self {
+            Page::Incidents => "incidents",
+            Page::Incident => "incident",
+            Page::Integrations => "integrations",
+            Page::History => "history",
+            Page::Directory => "directory",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Page::Incidents => "Incidents",
+            Page::Incident => "Incident",
+            Page::Integrations => "Integration center",
+            Page::History => "Invocation history",
+            Page::Directory => "Channels, people and keys",
+        }
+    }
+
+    /// The section of the navigation the page belongs to.
+    fn section(self) -> Page {
+        match self {
+            Page::Incident => Page::Incidents,
+            Page::History => Page::Integrations,
+            other => other,
+        }
+    }
+}
+
+const NAV: [(Page, &str); 3] = [
+    (Page::Incidents, "Incidents"),
+    (Page::Integrations, "Integrations"),
+    (Page::Directory, "Directory"),
+];
+
+fn head(title: &str, csrf: Option<&str>) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · dutyhook" }
+            link rel="stylesheet" href="/console/assets/style.css";
+            @if let Some(token) = csrf {
+                meta name="csrf-token" content=(token);
+                script src="/console/assets/app.js" defer {}
+            }
+        }
+    }
+}
+
+pub fn shell(page: Page, me: &PersonRecord, csrf: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(page.title(), Some(csrf)))
+            body data-page=(page.slug()) data-person-id=(me.person.person_id) data-role=(me.role.as_str()) {
+                a.skip href="#main" { "Skip to content" }
+                header.top {
+                    a.brand href="/console/incidents" { "dutyhook" }
+                    nav aria-label="Main" {
+                        ul {
+                            @for (target, label) in NAV {
+                                li {
+                                    @if target == page.section() {
+                                        a href={ "/console/" (target.slug()) } aria-current="page" { (label) }
+                                    } @else {
+                                        a href={ "/console/" (target.slug()) } { (label) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    form.logout method="post" action="/console/logout" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        span.me { (me.person.person_name) }
+                        button type="submit" { "Log out" }
+                    }
+                }
+                main #main tabindex="-1" {
+                    h1 #page-title { (page.title()) }
+                    noscript {
+                        p.notice { "This page loads its data with JavaScript; please enable it. The Open API (/openapi.json) offers everything the console shows." }
+                    }
+                    div #app aria-live="polite" {}
+                }
+            }
+        }
+    }
+}
+
+pub fn login(csrf: &str, error: Option<&str>, email: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head("Log in", None))
+            body.login {
+                main #main {
+                    h1 { "dutyhook" }
+                    form.card method="post" action="/console/login" {
+                        h2 { "Log in" }
+                        @if let Some(e) = error {
+                            p.error role="alert" { (e) }
+                        }
+                        input type="hidden" name="csrf" value=(csrf);
+                        label for="email" { "Email" }
+                        input #email type="email" name="email" autocomplete="username" required value=(email);
+                        label for="password" { "Password" }
+                        input #password type="password" name="password" autocomplete="current-password" required;
+                        button type="submit" { "Log in" }
+                        p.hint { "The first admin's email and password are printed by " code { "dutyhook serve" } " on an empty database, or by " code { "dutyhook admin create" } "." }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub fn not_found() -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head("Not found", None))
+            body { main #main { h1 { "No such page" } p { a href="/console/incidents" { "Back to the incidents" } } } }
+        }
+    }
+}

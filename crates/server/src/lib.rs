@@ -91,6 +91,7 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, A
         metrics,
         dispatcher,
         actions_per_channel: config.actions_per_channel,
+        history_retention: config.history_retention,
         sources: Default::default(),
     })
 }

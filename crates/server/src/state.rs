@@ -18,6 +18,8 @@ pub struct AppState {
     pub metrics: dutyhook_delivery::metrics::Metrics,
     pub dispatcher: dutyhook_delivery::dispatcher::Dispatcher,
     pub actions_per_channel: usize,
+    /// How long the invocation history is kept (the console offers no more).
+    pub history_retention: std::time::Duration,
     pub sources: crate::source_cache::SourceCache,
 }
 

@@ -41,6 +41,15 @@ async function open(path) {
   await page.locator('#app').filter({ hasNotText: 'Loading…' }).waitFor();
 }
 
+// Every control a person can reach has a name a screen reader can say.
+async function checkLabels(where) {
+  const unnamed = await page.evaluate(() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, summary, a')]
+    .filter((el) => el.offsetParent !== null)
+    .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim())
+    .map((el) => el.outerHTML.slice(0, 100)));
+  assert.deepEqual(unnamed, [], `controls without a label on ${where}`);
+}
+
 async function newAction(name, endpoint) {
   await open('/console/integrations?tab=action');
   await page.getByRole('button', { name: 'New custom action' }).click();
@@ -103,6 +112,8 @@ try {
     await h2.waitFor();
     assert.equal(await h2.innerText(), XSS_TITLE, 'the title shows as text');
     assert.equal(await page.evaluate(() => window.__xss), undefined, 'the title ran as script');
+    await page.getByRole('button', { name: 'Acknowledge' }).waitFor();
+    await checkLabels('the incident page');
   });
 
   await step('the incident list shows the title as text', async () => {
@@ -151,6 +162,8 @@ try {
     await error.waitFor();
     assert.match(await error.innerText(), /body_template/);
     assert.equal(await form.getByLabel('Body template').getAttribute('aria-invalid'), 'true');
+    await checkLabels('the webhook form');
+    await page.screenshot({ path: `${env('SHOTS')}/console-webhook-form.png`, fullPage: true });
   });
 
   await step('create the incident webhook', async () => {
@@ -207,6 +220,7 @@ try {
     assert.ok(request.includes('"event_type": "i_ack"'), request);
     assert.ok(request.includes('Authorization: '), request);
     assert.ok(!request.includes(SECRET_HEADER), 'the secret header is masked in the history');
+    await checkLabels('the history page');
     await page.screenshot({ path: `${env('SHOTS')}/console-history.png`, fullPage: true });
     await detail.getByRole('button', { name: 'Resend' }).click();
     await detail.getByText(/Resent: delivery #\d+/).waitFor();
@@ -231,6 +245,7 @@ try {
     await page.getByRole('link', { name: XSS_TITLE }).click();
     await page.getByRole('button', { name: 'Resolve' }).waitFor();
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    await page.screenshot({ path: `${env('SHOTS')}/console-phone.png`, fullPage: true });
     assert.ok(overflow <= 1, `the page scrolls sideways by ${overflow}px`);
   });
 

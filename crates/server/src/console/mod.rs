@@ -5,9 +5,12 @@
 //! Content-Security-Policy below holds on every page.
 
 mod pages;
+mod plain;
 pub mod session;
 
-use axum::extract::{Form, Path, State};
+use std::collections::HashMap;
+
+use axum::extract::{Form, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -15,7 +18,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use dutyhook_store::PersonRecord;
+use dutyhook_domain::ids::is_object_id;
+use dutyhook_store::{IncidentFilter, PersonRecord};
 use rand::distributions::{Alphanumeric, DistString};
 use serde::Deserialize;
 
@@ -249,6 +253,7 @@ async fn page(
     State(app): State<AppState>,
     jar: CookieJar,
     Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let Some(page) = Page::named(&name) else {
         return Ok((StatusCode::NOT_FOUND, pages::not_found()).into_response());
@@ -257,7 +262,48 @@ async fn page(
         return Ok(Redirect::to("/console/login").into_response());
     };
     let csrf = session::csrf_token(&app.key_secret, &cookie);
-    Ok(pages::shell(page, &person, &csrf).into_response())
+    let retention_s = app.history_retention.as_secs();
+    let plain = match page {
+        Page::Incidents => Some(plain_incidents(&app).await?),
+        Page::Incident => plain_incident(&app, query.get("id")).await?,
+        _ => None,
+    };
+    Ok(pages::shell(page, &person, &csrf, retention_s, plain).into_response())
+}
+
+async fn plain_incidents(app: &AppState) -> Result<maud::Markup, ApiError> {
+    let now = now_s(app);
+    let filter = IncidentFilter {
+        start_time: now - 7 * 86400,
+        end_time: now + 60,
+        ..Default::default()
+    };
+    let listing = app
+        .store
+        .list_incidents(&filter, dutyhook_store::Page { p: 1, limit: 20 })
+        .await?;
+    let views: Vec<_> = listing.items.iter().map(|i| i.view(&app.render)).collect();
+    Ok(plain::incident_list(&views, listing.total))
+}
+
+async fn plain_incident(
+    app: &AppState,
+    id: Option<&String>,
+) -> Result<Option<maud::Markup>, ApiError> {
+    let Some(id) = id.filter(|id| is_object_id(id)) else {
+        return Ok(None);
+    };
+    let Some(incident) = app.store.incident(id).await? else {
+        return Ok(None);
+    };
+    let feed = app
+        .store
+        .feed(id, dutyhook_store::Page { p: 1, limit: 100 }, false)
+        .await?;
+    Ok(Some(plain::incident(
+        &incident.view(&app.render),
+        &feed.items,
+    )))
 }
 
 /// Where an event's `detail_url` points: the incident's page.

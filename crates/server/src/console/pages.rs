@@ -80,12 +80,20 @@ fn head(title: &str, csrf: Option<&str>) -> Markup {
     }
 }
 
-pub fn shell(page: Page, me: &PersonRecord, csrf: &str) -> Markup {
+/// A page: the script fills `#app`; `plain` is what it shows until then
+/// (and without JavaScript).
+pub fn shell(
+    page: Page,
+    me: &PersonRecord,
+    csrf: &str,
+    retention_s: u64,
+    plain: Option<Markup>,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             (head(page.title(), Some(csrf)))
-            body data-page=(page.slug()) data-person-id=(me.person.person_id) data-role=(me.role.as_str()) {
+            body data-page=(page.slug()) data-person-id=(me.person.person_id) data-role=(me.role.as_str()) data-retention-s=(retention_s) {
                 a.skip href="#main" { "Skip to content" }
                 header.top {
                     a.brand href="/console/incidents" { "dutyhook" }
@@ -111,9 +119,9 @@ pub fn shell(page: Page, me: &PersonRecord, csrf: &str) -> Markup {
                 main #main tabindex="-1" {
                     h1 #page-title { (page.title()) }
                     noscript {
-                        p.notice { "This page loads its data with JavaScript; please enable it. The Open API (/openapi.json) offers everything the console shows." }
+                        p.notice { "Without JavaScript this page can only be read; changing anything needs it. The Open API (/openapi.json) offers everything the console does." }
                     }
-                    div #app aria-live="polite" {}
+                    div #app aria-live="polite" { @if let Some(p) = plain { div data-plain { (p) } } }
                 }
             }
         }

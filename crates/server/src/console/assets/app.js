@@ -200,6 +200,8 @@
       const control = at.querySelector('input, select, textarea');
       if (control) {
         control.setAttribute('aria-invalid', 'true');
+        const described = (control.getAttribute('aria-describedby') || '').split(' ').filter((x) => x && !x.startsWith('err-'));
+        control.setAttribute('aria-describedby', [...described, msg.id].join(' '));
         control.focus();
       }
     } else {
@@ -773,7 +775,11 @@
 
   // ---- Invocation history ---------------------------------------------
 
-  const HISTORY_RANGES = [[3600, 'Last hour'], [86400, 'Last 24 hours'], [7 * 86400, 'Last 7 days']];
+  // Presets up to the history's retention, and the whole retention.
+  const RETENTION_S = Number(document.body.dataset.retentionS) || 7 * 86400;
+  const HISTORY_RANGES = [[3600, 'Last hour'], [86400, 'Last 24 hours'], [7 * 86400, 'Last 7 days']]
+    .filter(([s]) => s < RETENTION_S)
+    .concat([[RETENTION_S, `All kept (${RETENTION_S >= 86400 ? `${+(RETENTION_S / 86400).toFixed(1)} days` : `${Math.round(RETENTION_S / 3600)} hours`})`]]);
 
   async function historyPage() {
     const integrationId = Number(params.get('integration_id'));
@@ -787,7 +793,7 @@
       .catch(() => null);
     if (integ) document.getElementById('page-title').textContent = `Invocation history: ${integ.name}`;
     const state = {
-      range: Number(params.get('range')) || 86400, incident_id: params.get('incident_id') || '',
+      range: Math.min(Number(params.get('range')) || 86400, RETENTION_S), incident_id: params.get('incident_id') || '',
       alert_id: params.get('alert_id') || '', event_type: params.get('event_type') || '',
       status: params.get('status') || '', p: Number(params.get('p')) || 1,
     };
@@ -1042,6 +1048,7 @@
     incidents: incidentsPage, incident: incidentPage, integrations: integrationsPage,
     history: historyPage, directory: directoryPage,
   };
-  replace(app, h('p', { class: 'hint' }, 'Loading…'));
+  // A page the server rendered stays readable until the script's replaces it.
+  if (!app.querySelector('[data-plain]')) replace(app, h('p', { class: 'hint' }, 'Loading…'));
   (PAGES[PAGE] || (async () => {}))().catch((e) => replace(app, notice(e.message, 'error')));
 })();

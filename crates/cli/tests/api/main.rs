@@ -21,5 +21,6 @@ mod openapi;
 mod process;
 mod reads;
 mod receiver;
+mod ssrf;
 mod tls_and_verifiers;
 mod webhooks;

@@ -81,6 +81,12 @@ pub struct TestReceiver {
 
 impl TestReceiver {
     pub async fn start() -> TestReceiver {
+        Self::start_on("127.0.0.1").await
+    }
+
+    /// Listens on another loopback address (`127.0.0.2`, …), for tests that
+    /// block one address and allow another.
+    pub async fn start_on(ip: &str) -> TestReceiver {
         let shared: Arc<Mutex<Shared>> = Default::default();
         let s = shared.clone();
         let app = axum::Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
@@ -119,7 +125,7 @@ impl TestReceiver {
                 resp
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
         TestReceiver { url, shared }

@@ -17,6 +17,7 @@ mod directory;
 mod errors;
 mod events;
 mod failures;
+mod leaks;
 mod openapi;
 mod process;
 mod reads;

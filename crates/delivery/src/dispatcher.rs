@@ -571,11 +571,12 @@ impl Inner {
                 .expect("settings lock")
                 .remove(&d.integration_id);
         }
-        let paused_until =
-            self.lanes
-                .lock()
-                .expect("lanes lock")
-                .settle(d.integration_id, res.success, now_ms());
+        let paused_until = self.lanes.lock().expect("lanes lock").settle(
+            d.integration_id,
+            res.success,
+            now_ms(),
+            rand::random::<f64>() * 0.25,
+        );
         if let Some(until) = paused_until {
             tracing::warn!(
                 integration_id = d.integration_id,

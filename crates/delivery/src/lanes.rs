@@ -109,7 +109,16 @@ impl Lanes {
     }
 
     /// Records an attempt's result; answers the end of a pause it started.
-    pub fn settle(&mut self, integration_id: i64, success: bool, now_ms: i64) -> Option<i64> {
+    /// A pause lasts its doubling base times `1 + stretch` (`stretch` random
+    /// in [0, 0.25) in production), so that probes do not fall in step with
+    /// an endpoint that fails on a fixed period.
+    pub fn settle(
+        &mut self,
+        integration_id: i64,
+        success: bool,
+        now_ms: i64,
+        stretch: f64,
+    ) -> Option<i64> {
         let cfg = self.cfg;
         let l = self.lanes.get_mut(&integration_id)?;
         if success {
@@ -121,7 +130,10 @@ impl Lanes {
         l.consecutive_failures += 1;
         let was_probe = l.state(now_ms) == CircuitState::HalfOpen;
         if was_probe || l.consecutive_failures >= cfg.failure_threshold {
-            l.open_until_ms = now_ms + l.open_for.as_millis() as i64;
+            l.open_until_ms = now_ms
+                + l.open_for
+                    .mul_f64(1.0 + stretch.clamp(0.0, 1.0))
+                    .as_millis() as i64;
             l.open_for = (l.open_for * 2).min(cfg.open_for_max);
             return Some(l.open_until_ms);
         }
@@ -154,13 +166,29 @@ mod tests {
     }
 
     #[test]
+    fn a_pause_is_stretched_but_its_base_still_doubles() {
+        let mut l = lanes();
+        l.hold(1);
+        for _ in 0..4 {
+            l.settle(1, false, 0, 0.2);
+        }
+        assert_eq!(l.settle(1, false, 0, 0.2), Some(36_000));
+        assert_eq!(l.settle(1, false, 36_000, 0.2), Some(36_000 + 72_000));
+        assert_eq!(
+            l.settle(1, false, 0, 5.0),
+            Some(240_000),
+            "stretch at most doubles"
+        );
+    }
+
+    #[test]
     fn five_failures_open_the_circuit_and_pauses_double_up_to_the_maximum() {
         let mut l = lanes();
         l.hold(1);
         for _ in 0..4 {
-            assert_eq!(l.settle(1, false, 0), None);
+            assert_eq!(l.settle(1, false, 0, 0.0), None);
         }
-        assert_eq!(l.settle(1, false, 0), Some(30_000));
+        assert_eq!(l.settle(1, false, 0, 0.0), Some(30_000));
         assert_eq!(l.paused_until(1, 10), Some(30_000));
         assert!(
             l.exclusions(10).contains(&1),
@@ -168,23 +196,23 @@ mod tests {
         );
         // The pause is over: one probe decides; a failed probe pauses twice as long.
         assert_eq!(l.states(30_000), vec![(1, CircuitState::HalfOpen)]);
-        assert_eq!(l.settle(1, false, 30_000), Some(90_000));
+        assert_eq!(l.settle(1, false, 30_000, 0.0), Some(90_000));
         let mut now = 90_000;
         let mut last = 60_000;
         for _ in 0..10 {
-            let until = l.settle(1, false, now).unwrap();
+            let until = l.settle(1, false, now, 0.0).unwrap();
             assert!(until - now <= 600_000 && until - now >= last.min(600_000));
             last = until - now;
             now = until;
         }
         assert_eq!(last, 600_000);
         // A successful probe closes it and resets the pause.
-        assert_eq!(l.settle(1, true, now), None);
+        assert_eq!(l.settle(1, true, now, 0.0), None);
         assert_eq!(l.states(now), vec![(1, CircuitState::Closed)]);
         for _ in 0..4 {
-            l.settle(1, false, now);
+            l.settle(1, false, now, 0.0);
         }
-        assert_eq!(l.settle(1, false, now), Some(now + 30_000));
+        assert_eq!(l.settle(1, false, now, 0.0), Some(now + 30_000));
     }
 
     #[test]
@@ -197,7 +225,7 @@ mod tests {
         l.release(1);
         assert!(l.exclusions(0).is_empty());
         for _ in 0..5 {
-            l.settle(1, false, 0);
+            l.settle(1, false, 0, 0.0);
         }
         // Half-open while it holds something: that one is the probe.
         assert_eq!(l.exclusions(30_000), vec![1]);

@@ -22,6 +22,7 @@ mod openapi;
 mod process;
 mod reads;
 mod receiver;
+mod schema_fuzz;
 mod ssrf;
 mod tls_and_verifiers;
 mod webhooks;

@@ -16,6 +16,8 @@ use axum::extract::Path;
 use clap::Parser;
 use serde_json::{json, Value};
 
+mod soak;
+
 #[derive(Parser)]
 #[command(about = "Benchmark dutyhook's webhook delivery on this machine")]
 struct Args {
@@ -25,7 +27,8 @@ struct Args {
     /// Database URL; default a fresh SQLite file per scenario.
     #[arg(long)]
     database: Option<String>,
-    /// Scenarios to run: throughput1, throughput10, latency, blackhole, backlog, trigger, ingest.
+    /// Scenarios to run: throughput1, throughput10, latency, blackhole, backlog, trigger, ingest
+    /// (and soak, run on its own: scripts/soak).
     #[arg(
         long,
         value_delimiter = ',',
@@ -49,6 +52,13 @@ struct Args {
     backlog: u64,
     #[arg(long, default_value = "bench-results.json")]
     out: String,
+    /// Minutes of mixed load in the soak scenario (not in the default list).
+    #[arg(long, default_value_t = 30)]
+    soak_minutes: u64,
+    /// After the soak's load, how long to wait for the healthy and flapping
+    /// endpoints to catch up before counting.
+    #[arg(long, default_value_t = 300)]
+    soak_drain_seconds: u64,
     /// Delivering processes: `serve` plus this many minus one `dutyhook worker`s
     /// (needs --database postgres://…).
     #[arg(long, default_value_t = 1)]
@@ -748,6 +758,7 @@ async fn main() {
             "backlog" => backlog(&args).await,
             "trigger" => trigger(&args, 1000).await,
             "ingest" => ingest(&args).await,
+            "soak" => soak::soak(&args).await,
             other => panic!("unknown scenario {other}"),
         };
         println!("{s}: {}", serde_json::to_string_pretty(&r).unwrap());

@@ -39,7 +39,6 @@ pub struct SqlStore {
     /// The writer's own pool: SQLite one connection; PostgreSQL shared with `read`.
     write: AnyPool,
     pub(crate) read: AnyPool,
-    pub(crate) notify: Arc<tokio::sync::Notify>,
     sink: SinkSlot,
     /// Woken when another process committed deliveries (PostgreSQL NOTIFY).
     remote: Arc<tokio::sync::Notify>,
@@ -49,22 +48,14 @@ pub struct SqlStore {
 
 impl SqlStore {
     fn new(backend: Backend, write: AnyPool, read: AnyPool) -> SqlStore {
-        let notify: Arc<tokio::sync::Notify> = Default::default();
         let sink: SinkSlot = Default::default();
         let token = format!("{:016x}", rand::random::<u64>());
-        let writer = Writer::start(
-            write.clone(),
-            backend,
-            sink.clone(),
-            notify.clone(),
-            token.clone(),
-        );
+        let writer = Writer::start(write.clone(), backend, sink.clone(), token.clone());
         SqlStore {
             backend,
             writer,
             write,
             read,
-            notify,
             sink,
             remote: Default::default(),
             leaders: Default::default(),
@@ -259,10 +250,6 @@ impl Store for SqlStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
-    }
-
-    fn events_committed(&self) -> Arc<tokio::sync::Notify> {
-        self.notify.clone()
     }
 
     fn remote_commits(&self) -> Arc<tokio::sync::Notify> {

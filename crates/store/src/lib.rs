@@ -312,8 +312,6 @@ pub trait Store:
 {
     fn backend(&self) -> Backend;
     async fn ping(&self) -> Result<()>;
-    /// Wakes whoever waits for new events or deliveries that may be due.
-    fn events_committed(&self) -> Arc<tokio::sync::Notify>;
     /// Woken when another process sharing the database committed deliveries
     /// (PostgreSQL LISTEN/NOTIFY); never on SQLite, which one process owns.
     fn remote_commits(&self) -> Arc<tokio::sync::Notify>;

@@ -124,16 +124,10 @@ const QUEUE: usize = 8192;
 const MAX_BATCH: usize = 1000;
 
 impl Writer {
-    pub(crate) fn start(
-        pool: AnyPool,
-        backend: Backend,
-        sink: SinkSlot,
-        notify: Arc<tokio::sync::Notify>,
-        token: String,
-    ) -> Writer {
+    pub(crate) fn start(pool: AnyPool, backend: Backend, sink: SinkSlot, token: String) -> Writer {
         let (jobs, rx) = mpsc::channel(QUEUE);
         let token: Arc<str> = token.into();
-        tokio::spawn(run(pool, backend, sink, notify, token.clone(), rx));
+        tokio::spawn(run(pool, backend, sink, token.clone(), rx));
         Writer { jobs, token }
     }
 
@@ -175,7 +169,6 @@ async fn run(
     pool: AnyPool,
     backend: Backend,
     sink: SinkSlot,
-    notify: Arc<tokio::sync::Notify>,
     token: Arc<str>,
     mut rx: mpsc::Receiver<Job>,
 ) {
@@ -202,9 +195,6 @@ async fn run(
             micros = started.elapsed().as_micros() as u64,
             "write batch"
         );
-        if effects.events > 0 || effects.deliveries_moved {
-            notify.notify_waiters();
-        }
     }
 }
 

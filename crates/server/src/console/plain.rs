@@ -83,6 +83,9 @@ pub fn incident(i: &IncidentView, feed: &[TimelineEntry]) -> Markup {
                 dl.facts {
                     dt { "Channel" } dd { (text(&i.channel_name)) }
                     dt { "Created" } dd { (when(i.created_at)) }
+                    dt { "Triggered" } dd { (when(i.start_time)) }
+                    dt { "Last alert" } dd { (when(i.last_time)) }
+                    dt { "Recovered" } dd { (when(i.end_time)) }
                     dt { "Acknowledged" } dd { (when(i.ack_time)) }
                     dt { "Snoozed until" } dd { (when(i.snoozed_before)) }
                     dt { "Closed" } dd { (when(i.close_time)) }

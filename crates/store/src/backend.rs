@@ -182,15 +182,41 @@ async fn checkpoints(read: sqlx::AnyPool) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !read.is_closed() {
         tick.tick().await;
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&read)
-            .await
-        {
+        if let Err(e) = checkpoint_once(&read, WAL_FRAMES_LIMIT).await {
             if !read.is_closed() {
                 tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
             }
         }
     }
+}
+
+/// Frames (pages) the WAL may hold before a checkpoint truncates it: 64 MiB
+/// of 4 KiB pages.
+const WAL_FRAMES_LIMIT: i64 = 16_384;
+
+/// A passive checkpoint, which never waits for the writer. While writes never
+/// pause it cannot catch up, so SQLite never restarts the log and the file
+/// grows without end; past `frames_limit` a truncating checkpoint (which
+/// waits for the writer's current batch) copies the rest and empties the
+/// file. Answers the frames the log held.
+async fn checkpoint_once(read: &sqlx::AnyPool, frames_limit: i64) -> Result<i64> {
+    use sqlx::Row;
+    let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(read)
+        .await?;
+    let frames: i64 = row.try_get(1).unwrap_or(0);
+    if frames > frames_limit {
+        let started = std::time::Instant::now();
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(read)
+            .await?;
+        tracing::debug!(
+            frames,
+            millis = started.elapsed().as_millis() as u64,
+            "WAL truncated"
+        );
+    }
+    Ok(frames)
 }
 
 /// Opens (creating a SQLite file if needed) and migrates the database at `url`.
@@ -321,6 +347,73 @@ mod tests {
         }
         let err = split_synchronous("sqlite://a.db?synchronous=off").unwrap_err();
         assert!(err.to_string().contains("normal or full"), "{err}");
+    }
+
+    /// Found by the soak: under writes that never pause, a passive
+    /// checkpoint never catches up, the log is never restarted, and the WAL
+    /// file grew to 500 MB in 20 minutes. Past the limit the checkpointer
+    /// truncates it.
+    #[tokio::test]
+    async fn a_wal_past_its_limit_is_truncated() {
+        sqlx::any::install_default_drivers();
+        let dir = std::env::temp_dir().join(format!("dutyhook-wal-{}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("w.db");
+        let opts = AnyConnectOptions::from_str(&sqlite_url(&format!("sqlite://{}", db.display())))
+            .unwrap();
+        let write = AnyPoolOptions::new()
+            .max_connections(1)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;")
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect_with(opts.clone())
+            .await
+            .unwrap();
+        let read = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (v TEXT)")
+            .execute(&write)
+            .await
+            .unwrap();
+        let wal = dir.join("w.db-wal");
+        let wal_len = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        for i in 0..400 {
+            sqlx::query(&format!(
+                "INSERT INTO t VALUES ('{}')",
+                "x".repeat(4000 + i)
+            ))
+            .execute(&write)
+            .await
+            .unwrap();
+        }
+        let grown = wal_len();
+        assert!(grown > 1_000_000, "the WAL grew: {grown}");
+
+        let frames = checkpoint_once(&read, 1_000_000).await.unwrap();
+        assert!(frames > 200, "{frames} frames in the log");
+        assert_eq!(
+            wal_len(),
+            grown,
+            "under the limit: a passive checkpoint leaves the file"
+        );
+
+        checkpoint_once(&read, 100).await.unwrap();
+        assert_eq!(wal_len(), 0, "past the limit the log is truncated");
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&read)
+            .await
+            .unwrap();
+        assert_eq!(n, 400, "nothing was lost");
+        write.close().await;
+        read.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]

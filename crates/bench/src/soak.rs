@@ -268,13 +268,7 @@ pub async fn soak(args: &Args) -> Value {
     let mut samples = vec![];
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_secs(30).min(deadline - Instant::now())).await;
-        let m = metrics(&api).await;
-        let pending = m
-            .lines()
-            .find(|l| l.starts_with("dutyhook_deliveries_pending "))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .unwrap_or("0")
-            .to_string();
+        let pending = api.pending().await;
         let s = json!({"minute": (started.elapsed().as_secs_f64() / 60.0 * 10.0).round() / 10.0,
                        "rss_mb": (server.rss_mb() * 10.0).round() / 10.0,
                        "incident_ops": ops.load(Ordering::Relaxed),

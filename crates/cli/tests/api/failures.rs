@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{now_s, Db, TestApp};
+use crate::helpers::{Db, TestApp};
 use crate::receiver::{Reply, TestReceiver};
 
 both_dbs!(
@@ -26,16 +26,7 @@ async fn one_shot_hook(app: &TestApp, endpoint: &str, timeout_ms: i64) -> i64 {
 }
 
 async fn last_attempt(app: &TestApp, integration_id: i64) -> Value {
-    for _ in 0..2000 {
-        let h = app
-            .ok("/integration/history/list", json!({"integration_id": integration_id, "start_time": now_s() - 600, "end_time": now_s() + 600}))
-            .await;
-        if let Some(first) = h["items"].as_array().unwrap().first() {
-            return first.clone();
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("no attempt recorded for integration {integration_id}");
+    app.attempts(integration_id, 1).await.swap_remove(0)
 }
 
 /// A TCP server that accepts and then either closes at once or never answers.

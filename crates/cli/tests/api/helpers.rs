@@ -238,6 +238,26 @@ impl TestApp {
             .collect()
     }
 
+    /// The invocation history of an integration, newest first, once it holds
+    /// at least `n` attempts (waits up to 20 s).
+    pub async fn attempts(&self, integration_id: i64, n: usize) -> Vec<Value> {
+        for _ in 0..2000 {
+            let h = self
+                .ok(
+                    "/integration/history/list",
+                    json!({"integration_id": integration_id, "start_time": now_s() - 600,
+                           "end_time": now_s() + 600, "limit": 100}),
+                )
+                .await;
+            let items = h["items"].as_array().unwrap().clone();
+            if items.len() >= n {
+                return items;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("fewer than {n} attempts recorded for integration {integration_id}");
+    }
+
     pub async fn event_count(&self) -> usize {
         self.store.count_events().await.unwrap() as usize
     }

@@ -10,9 +10,9 @@
 use std::time::Duration;
 
 use dutyhook_delivery::outbound::Base;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::helpers::{now_s, Db, TestApp};
+use crate::helpers::{Db, TestApp};
 use crate::receiver::{Reply, TestReceiver};
 
 both_dbs!(under_the_default_policy, under_public_only);
@@ -83,24 +83,6 @@ async fn webhook(app: &TestApp, endpoint: &str) -> i64 {
     .await["integration_id"]
         .as_i64()
         .unwrap()
-}
-
-async fn attempts(app: &TestApp, integration_id: i64, n: usize) -> Vec<Value> {
-    for _ in 0..2000 {
-        let h = app
-            .ok(
-                "/integration/history/list",
-                json!({"integration_id": integration_id, "start_time": now_s() - 600,
-                       "end_time": now_s() + 600, "limit": 100}),
-            )
-            .await;
-        let items = h["items"].as_array().unwrap().clone();
-        if items.len() >= n {
-            return items;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("fewer than {n} attempts recorded for integration {integration_id}");
 }
 
 async fn battery(db: Db, base: Base) {
@@ -217,12 +199,12 @@ async fn battery(db: Db, base: Base) {
     )
     .await;
     for (host, id) in &by_name {
-        let a = &attempts(&app, *id, 1).await[0];
+        let a = &app.attempts(*id, 1).await[0];
         assert_eq!(a["error_class"], json!("blocked"), "{host}: {a}");
         assert!(a["error"].as_str().unwrap().contains("blocked by"), "{a}");
         assert_eq!(a["http_status"], json!(0));
     }
-    let a = &attempts(&app, redirect_id, 1).await[0];
+    let a = &app.attempts(redirect_id, 1).await[0];
     assert_eq!(a["error_class"], json!("redirect"), "{a}");
     assert_eq!(a["http_status"], json!(307));
 
@@ -261,8 +243,8 @@ async fn battery(db: Db, base: Base) {
     // not for want of trying.
     allowed.wait_for(2).await;
     redirecting.wait_for(1).await;
-    assert!(!attempts(&app, allowed_by_name, 1).await.is_empty());
-    assert_eq!(attempts(&app, kept, 2).await[0]["status"], json!("success"));
+    assert!(!app.attempts(allowed_by_name, 1).await.is_empty());
+    assert_eq!(app.attempts(kept, 2).await[0]["status"], json!("success"));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         blocked.received().is_empty(),

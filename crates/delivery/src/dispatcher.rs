@@ -20,7 +20,7 @@ use dutyhook_store::{
     IntegrationRecord, Store,
 };
 use rand::Rng;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit};
 
 pub use crate::lanes::CircuitState;
 use crate::lanes::{LaneConfig, Lanes};
@@ -188,8 +188,8 @@ impl ClaimSink for Inner {
             let permits = lanes.hold(d.integration_id);
             let me = me.clone();
             tokio::spawn(async move {
-                let _permit = permits.acquire_owned().await.expect("semaphore open");
-                me.deliver(d).await;
+                let permit = permits.acquire_owned().await.expect("semaphore open");
+                me.deliver(d, permit).await;
             });
         }
     }
@@ -366,7 +366,9 @@ impl Inner {
     }
 
     /// Pushes one claimed delivery and hands its outcome to the writer.
-    async fn deliver(self: Arc<Self>, d: ClaimedDelivery) {
+    /// `permit` is its lane's slot: given back as soon as the attempt has
+    /// ended, so the next push starts while this record is being committed.
+    async fn deliver(self: Arc<Self>, d: ClaimedDelivery, permit: OwnedSemaphorePermit) {
         let integration_id = d.integration_id;
         let completion = if self.stopping.load(Ordering::Relaxed) {
             // Shutting down: not started, so given back for whoever runs next.
@@ -377,6 +379,7 @@ impl Inner {
         } else {
             self.attempt(&d).await
         };
+        drop(permit);
         self.lanes
             .lock()
             .expect("lanes lock")

@@ -173,12 +173,16 @@ fn sqlite_pragmas(
     }
 }
 
+/// Temporary b-trees in memory, not in files; a log file that one huge
+/// transaction grew past the limit is cut back to it at the next restart.
+const WRITER_PRAGMAS: &str = "PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=67108864;";
+
 /// Copies the write-ahead log into the database file from a reading
 /// connection, twice a second. Left to SQLite, the checkpoint runs inside the
 /// writer's commit every 1,000 pages and stalls every write behind it
 /// (measured: commits of 6 ms instead of 0.6 ms during an alert storm).
 async fn checkpoints(read: sqlx::AnyPool) {
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !read.is_closed() {
         tick.tick().await;
@@ -190,15 +194,20 @@ async fn checkpoints(read: sqlx::AnyPool) {
     }
 }
 
-/// Frames (pages) the WAL may hold before a checkpoint truncates it: 64 MiB
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Frames (pages) the WAL may hold before a checkpoint restarts it: 64 MiB
 /// of 4 KiB pages.
 const WAL_FRAMES_LIMIT: i64 = 16_384;
 
 /// A passive checkpoint, which never waits for the writer. While writes never
 /// pause it cannot catch up, so SQLite never restarts the log and the file
-/// grows without end; past `frames_limit` a truncating checkpoint (which
-/// waits for the writer's current batch) copies the rest and empties the
-/// file. Answers the frames the log held.
+/// grows without end; past `frames_limit` a restarting checkpoint (which
+/// waits for the writer's current batch) copies the rest and makes the next
+/// write start the log over, in the same file. Answers the frames the log
+/// held. Truncating the file instead cost 35-40 ms of a stalled writer each
+/// time (the file given back, then grown again block by block): p99 of the
+/// 500 events/s benchmark 50 ms against 10 ms with restarts.
 async fn checkpoint_once(read: &sqlx::AnyPool, frames_limit: i64) -> Result<i64> {
     use sqlx::Row;
     let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
@@ -207,13 +216,13 @@ async fn checkpoint_once(read: &sqlx::AnyPool, frames_limit: i64) -> Result<i64>
     let frames: i64 = row.try_get(1).unwrap_or(0);
     if frames > frames_limit {
         let started = std::time::Instant::now();
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        sqlx::query("PRAGMA wal_checkpoint(RESTART)")
             .execute(read)
             .await?;
         tracing::debug!(
             frames,
             millis = started.elapsed().as_millis() as u64,
-            "WAL truncated"
+            "WAL restarted"
         );
     }
     Ok(frames)
@@ -234,6 +243,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
                         sqlite_pragmas(sync)(conn, meta).await?;
                         // Checkpoints run beside the writer (`checkpoints`), not in its commits.
                         conn.execute("PRAGMA wal_autocheckpoint=0;").await?;
+                        conn.execute(WRITER_PRAGMAS).await?;
                         Ok(())
                     })
                 })
@@ -352,9 +362,9 @@ mod tests {
     /// Found by the soak: under writes that never pause, a passive
     /// checkpoint never catches up, the log is never restarted, and the WAL
     /// file grew to 500 MB in 20 minutes. Past the limit the checkpointer
-    /// truncates it.
+    /// waits for the writer's open transaction and restarts the log.
     #[tokio::test]
-    async fn a_wal_past_its_limit_is_truncated() {
+    async fn a_wal_past_its_limit_is_restarted_even_while_a_write_is_open() {
         sqlx::any::install_default_drivers();
         let dir = std::env::temp_dir().join(format!("dutyhook-wal-{}", rand::random::<u64>()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -374,7 +384,13 @@ mod tests {
             .await
             .unwrap();
         let read = AnyPoolOptions::new()
-            .max_connections(1)
+            .max_connections(2)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA busy_timeout=10000;").await?;
+                    Ok(())
+                })
+            })
             .connect_with(opts)
             .await
             .unwrap();
@@ -382,35 +398,49 @@ mod tests {
             .execute(&write)
             .await
             .unwrap();
-        let wal = dir.join("w.db-wal");
-        let wal_len = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-        for i in 0..400 {
-            sqlx::query(&format!(
-                "INSERT INTO t VALUES ('{}')",
-                "x".repeat(4000 + i)
-            ))
-            .execute(&write)
+        let insert = |n: usize| {
+            (0..n)
+                .map(|i| format!("INSERT INTO t VALUES ('{}');", "x".repeat(4000 + i)))
+                .collect::<String>()
+        };
+        let log_frames = |pool: sqlx::AnyPool| async move {
+            use sqlx::Row;
+            let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            row.try_get::<i64, _>(1).unwrap()
+        };
+
+        // Under the limit: a passive checkpoint only.
+        sqlx::raw_sql(&insert(300)).execute(&write).await.unwrap();
+        assert!(checkpoint_once(&read, 1_000_000).await.unwrap() > 300);
+
+        // A write is open (as the writer's batches always are under load)
+        // while the log is past the limit.
+        sqlx::raw_sql(&insert(300)).execute(&write).await.unwrap();
+        let mut open = write.begin().await.unwrap();
+        sqlx::raw_sql(&insert(300))
+            .execute(&mut *open)
             .await
             .unwrap();
-        }
-        let grown = wal_len();
-        assert!(grown > 1_000_000, "the WAL grew: {grown}");
+        let checkpoint = tokio::spawn({
+            let read = read.clone();
+            async move { checkpoint_once(&read, 100).await.unwrap() }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        open.commit().await.unwrap();
+        assert!(checkpoint.await.unwrap() > 300);
 
-        let frames = checkpoint_once(&read, 1_000_000).await.unwrap();
-        assert!(frames > 200, "{frames} frames in the log");
-        assert_eq!(
-            wal_len(),
-            grown,
-            "under the limit: a passive checkpoint leaves the file"
-        );
-
-        checkpoint_once(&read, 100).await.unwrap();
-        assert_eq!(wal_len(), 0, "past the limit the log is truncated");
+        // The next write starts the log over: it holds only that write.
+        sqlx::raw_sql(&insert(5)).execute(&write).await.unwrap();
+        let frames = log_frames(read.clone()).await;
+        assert!(frames < 50, "the log was not restarted: {frames} frames");
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
             .fetch_one(&read)
             .await
             .unwrap();
-        assert_eq!(n, 400, "nothing was lost");
+        assert_eq!(n, 905, "nothing was lost");
         write.close().await;
         read.close().await;
         let _ = std::fs::remove_dir_all(&dir);

@@ -173,9 +173,11 @@ fn sqlite_pragmas(
     }
 }
 
-/// Temporary b-trees in memory, not in files; a log file that one huge
+/// Checkpoints run beside the writer (`checkpoints`), not in its commits;
+/// temporary b-trees in memory, not in files; a log file that one huge
 /// transaction grew past the limit is cut back to it at the next restart.
-const WRITER_PRAGMAS: &str = "PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=67108864;";
+const WRITER_PRAGMAS: &str = "PRAGMA wal_autocheckpoint=0; PRAGMA temp_store=MEMORY; \
+                              PRAGMA journal_size_limit=67108864;";
 
 /// Copies the write-ahead log into the database file from a reading
 /// connection, twice a second. Left to SQLite, the checkpoint runs inside the
@@ -241,8 +243,6 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
                 .after_connect(move |conn, meta| {
                     Box::pin(async move {
                         sqlite_pragmas(sync)(conn, meta).await?;
-                        // Checkpoints run beside the writer (`checkpoints`), not in its commits.
-                        conn.execute("PRAGMA wal_autocheckpoint=0;").await?;
                         conn.execute(WRITER_PRAGMAS).await?;
                         Ok(())
                     })
@@ -403,14 +403,6 @@ mod tests {
                 .map(|i| format!("INSERT INTO t VALUES ('{}');", "x".repeat(4000 + i)))
                 .collect::<String>()
         };
-        let log_frames = |pool: sqlx::AnyPool| async move {
-            use sqlx::Row;
-            let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-            row.try_get::<i64, _>(1).unwrap()
-        };
 
         // Under the limit: a passive checkpoint only.
         sqlx::raw_sql(&insert(300)).execute(&write).await.unwrap();
@@ -434,7 +426,7 @@ mod tests {
 
         // The next write starts the log over: it holds only that write.
         sqlx::raw_sql(&insert(5)).execute(&write).await.unwrap();
-        let frames = log_frames(read.clone()).await;
+        let frames = checkpoint_once(&read, i64::MAX).await.unwrap();
         assert!(frames < 50, "the log was not restarted: {frames} frames");
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
             .fetch_one(&read)

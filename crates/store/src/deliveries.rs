@@ -118,14 +118,15 @@ fn keys_cte(q: &mut Sql, keys: &[(i64, &str)]) {
     q.push(") ");
 }
 
-/// Inserts deliveries: each is `pending` when nothing of its key is
-/// unfinished, else `waiting` behind it.
+/// Inserts deliveries, in order: each is `pending` when nothing of its key is
+/// unfinished, else `waiting`, linked from the key's newest delivery (its
+/// `next_id`) and made the key's tail. Answers their ids, in order.
 pub(crate) async fn insert_deliveries(
     conn: &mut AnyConnection,
     rows: &[NewDelivery],
-) -> Result<()> {
+) -> Result<Vec<i64>> {
     if rows.is_empty() {
-        return Ok(());
+        return Ok(vec![]);
     }
     let mut keys: Vec<(i64, &str)> = rows
         .iter()
@@ -133,25 +134,30 @@ pub(crate) async fn insert_deliveries(
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    let mut busy: HashSet<(i64, String)> = HashSet::new();
+    // The unfinished tail of each key: what a new delivery queues behind.
+    let mut tails: HashMap<(i64, String), i64> = HashMap::new();
     for chunk in keys.chunks(1000) {
         let mut q = Sql::on(conn, "");
         keys_cte(&mut q, chunk);
-        q.push("SELECT v.i, v.s FROM v WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.integration_id = v.i AND d.subject_key = v.s AND d.state IN ")
-            .push(OPEN)
-            .push(")");
-        let found: Vec<(i64, String)> = q.query_as().fetch_all(&mut *conn).await?;
-        busy.extend(found);
+        q.push(
+            "SELECT t.integration_id, t.subject_key, t.tail_id FROM v \
+                JOIN delivery_tails t ON t.integration_id = v.i AND t.subject_key = v.s \
+                JOIN deliveries d ON d.id = t.tail_id WHERE d.state IN ",
+        )
+        .push(OPEN);
+        let found: Vec<(i64, String, i64)> = q.query_as().fetch_all(&mut *conn).await?;
+        tails.extend(found.into_iter().map(|(i, s, t)| ((i, s), t)));
     }
+    let mut busy: HashSet<(i64, &str)> = tails.keys().map(|(i, s)| (*i, s.as_str())).collect();
+    let mut ids: HashMap<(i64, i64), i64> = HashMap::with_capacity(rows.len());
     for chunk in rows.chunks(1000) {
         let mut q = Sql::on(
             conn,
             "INSERT INTO deliveries (event_seq, integration_id, subject_key, state, next_at, created_at) VALUES ",
         );
         for (i, d) in chunk.iter().enumerate() {
-            let key = (d.integration_id, d.subject_key.clone());
             // The first of a free key leads; the rest of the batch queues behind it.
-            let state = if busy.insert(key) {
+            let state = if busy.insert((d.integration_id, d.subject_key.as_str())) {
                 "'pending'"
             } else {
                 "'waiting'"
@@ -167,9 +173,51 @@ pub(crate) async fn insert_deliveries(
                 .push(", ");
             q.i64(d.at).push(", ").i64(d.at).push(")");
         }
+        q.push(" RETURNING id, event_seq, integration_id");
+        let found: Vec<(i64, i64, i64)> = q.query_as().fetch_all(&mut *conn).await?;
+        ids.extend(found.into_iter().map(|(id, seq, i)| ((seq, i), id)));
+    }
+    let mut in_order = Vec::with_capacity(rows.len());
+    let mut links: Vec<(i64, i64)> = vec![];
+    for d in rows {
+        let id = *ids.get(&(d.event_seq, d.integration_id)).ok_or_else(|| {
+            StoreError::Corrupt(format!("delivery of event {} was not stored", d.event_seq))
+        })?;
+        if let Some(prev) = tails.insert((d.integration_id, d.subject_key.clone()), id) {
+            links.push((prev, id));
+        }
+        in_order.push(id);
+    }
+    for chunk in links.chunks(500) {
+        let mut q = Sql::on(conn, "UPDATE deliveries SET next_id = CASE id");
+        for (prev, next) in chunk {
+            q.push(" WHEN ").i64(*prev).push(" THEN ").i64(*next);
+        }
+        let prevs: Vec<i64> = chunk.iter().map(|(p, _)| *p).collect();
+        q.push(" ELSE next_id END WHERE id IN ").list_i64(&prevs);
         q.query().execute(&mut *conn).await?;
     }
-    Ok(())
+    let new_tails: Vec<(&(i64, String), &i64)> = tails.iter().collect();
+    for chunk in new_tails.chunks(1000) {
+        let mut q = Sql::on(
+            conn,
+            "INSERT INTO delivery_tails (integration_id, subject_key, tail_id) VALUES ",
+        );
+        for (n, ((i, s), t)) in chunk.iter().enumerate() {
+            q.push(if n == 0 { "(" } else { ", (" });
+            q.i64(*i)
+                .push(", ")
+                .text(s.clone())
+                .push(", ")
+                .i64(**t)
+                .push(")");
+        }
+        q.push(
+            " ON CONFLICT (integration_id, subject_key) DO UPDATE SET tail_id = excluded.tail_id",
+        );
+        q.query().execute(&mut *conn).await?;
+    }
+    Ok(in_order)
 }
 
 /// `UPDATE deliveries SET <set>, next_at = CASE id … END WHERE id IN (…)`.
@@ -206,7 +254,6 @@ pub(crate) async fn apply_completions(
     }
     let mut attempts = vec![];
     let (mut done, mut failed, mut retry, mut release) = (vec![], vec![], vec![], vec![]);
-    let mut finished_keys: Vec<(i64, &str)> = vec![];
     for row in jobs.iter().flat_map(|j| &j.rows) {
         match row {
             Completion::Attempt {
@@ -219,9 +266,6 @@ pub(crate) async fn apply_completions(
                     DeliveryResolution::Done => done.push(*delivery_id),
                     DeliveryResolution::Failed => failed.push(*delivery_id),
                     DeliveryResolution::RetryAt(at) => retry.push((*delivery_id, *at)),
-                }
-                if !matches!(resolution, DeliveryResolution::RetryAt(_)) {
-                    finished_keys.push((record.integration_id, record.subject_id.as_str()));
                 }
             }
             Completion::Release {
@@ -255,13 +299,15 @@ pub(crate) async fn apply_completions(
         " AND state = 'leased'",
     )
     .await?;
-    finished_keys.sort_unstable();
-    finished_keys.dedup();
-    for chunk in finished_keys.chunks(1000) {
-        let mut q = Sql::on(conn, "");
-        keys_cte(&mut q, chunk);
-        q.push("UPDATE deliveries SET state = 'pending' WHERE id IN (SELECT (SELECT MIN(w.id) FROM deliveries w \
-                WHERE w.integration_id = v.i AND w.subject_key = v.s AND w.state = 'waiting') FROM v)");
+    // The next of each finished delivery's key takes its place as head.
+    let finished: Vec<i64> = done.iter().chain(&failed).copied().collect();
+    for chunk in finished.chunks(1000) {
+        let mut q = Sql::on(
+            conn,
+            "UPDATE deliveries SET state = 'pending' WHERE state = 'waiting' AND id IN \
+             (SELECT next_id FROM deliveries WHERE next_id > 0 AND id IN ",
+        );
+        q.list_i64(chunk).push(")");
         q.query().execute(&mut *conn).await?;
     }
     effects.deliveries_moved |=
@@ -524,14 +570,23 @@ impl DeliveryStore for SqlStore {
             .writer
             .tx(move |c| {
                 Box::pin(async move {
-                    let mut q = Sql::new("INSERT INTO deliveries (event_seq, integration_id, subject_key, state, next_at, created_at) SELECT e.seq, ");
-                    q.i64(integration_id).push(", e.subject_id, CASE WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.integration_id = ");
-                    q.i64(integration_id).push(" AND d.subject_key = e.subject_id AND d.state IN ").push(OPEN);
-                    q.push(") THEN 'waiting' ELSE 'pending' END, ").i64(now_ms).push(", ").i64(now_ms);
-                    q.push(" FROM events e WHERE e.event_id = ").text(&event_id).push(" RETURNING id");
-                    let row: Option<(i64,)> = q.query_as().fetch_optional(&mut *c).await?;
-                    row.map(|(id,)| id)
-                        .ok_or_else(|| dutyhook_domain::DomainError::not_found("event", &event_id).into())
+                    let mut q = Sql::new("SELECT seq, subject_id FROM events WHERE event_id = ");
+                    q.text(&event_id);
+                    let (event_seq, subject_key): (i64, String) =
+                        q.query_as().fetch_optional(&mut *c).await?.ok_or_else(|| {
+                            dutyhook_domain::DomainError::not_found("event", &event_id)
+                        })?;
+                    let ids = insert_deliveries(
+                        c,
+                        &[NewDelivery {
+                            event_seq,
+                            integration_id,
+                            subject_key,
+                            at: now_ms,
+                        }],
+                    )
+                    .await?;
+                    Ok(ids[0])
                 })
             })
             .await?;
@@ -609,6 +664,10 @@ impl DeliveryStore for SqlStore {
                 break;
             }
         }
+        // Keys with nothing unfinished need no tail.
+        let mut q = Sql::new("DELETE FROM delivery_tails WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = delivery_tails.tail_id AND d.state IN ");
+        q.push(OPEN).push(")");
+        self.exec(q).await?;
         loop {
             let mut q = Sql::new("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE state IN ('done', 'failed') AND created_at < ");
             q.i64(before_ms)

@@ -152,6 +152,9 @@ impl IntegrationStore for SqlStore {
                     q.i64(id)
                         .push(" AND state IN ('waiting', 'pending', 'leased')");
                     q.query().execute(&mut *c).await?;
+                    let mut q = Sql::new("DELETE FROM delivery_tails WHERE integration_id = ");
+                    q.i64(id);
+                    q.query().execute(&mut *c).await?;
                     Ok(())
                 })
             })

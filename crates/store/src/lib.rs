@@ -14,6 +14,8 @@ mod integrations;
 mod outbox;
 mod sql;
 mod types;
+#[cfg(test)]
+mod upgrade_tests;
 mod writer;
 
 use std::sync::Arc;

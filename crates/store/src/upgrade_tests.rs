@@ -1,0 +1,162 @@
+//! Upgrading a database whose queue holds deliveries keeps their order per
+//! (integration, subject): migration 0009 moved that order from an index per
+//! key into chains (`next_id`, `delivery_tails`).
+
+use std::borrow::Cow;
+
+use serde_json::json;
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
+
+use crate::{AttemptRecord, Completion, DeliveryResolution};
+
+const BEFORE_CHAINS: i64 = 8;
+
+async fn migrate_to_8(pool: &AnyPool, postgres: bool) {
+    let mut m = if postgres {
+        sqlx::migrate!("./migrations/postgres")
+    } else {
+        sqlx::migrate!("./migrations/sqlite")
+    };
+    m.migrations = Cow::Owned(
+        m.migrations
+            .iter()
+            .filter(|x| x.version <= BEFORE_CHAINS)
+            .cloned()
+            .collect(),
+    );
+    m.run(pool).await.unwrap();
+}
+
+/// Integration 1; key `a`: leased head, two waiting; key `b`: done.
+async fn queue_at_8(pool: &AnyPool) {
+    for sql in [
+        "INSERT INTO integrations (kind, name, config, secret, created_at, updated_at) \
+         VALUES ('incident_webhook', 'w', '{}', 'whsec_x', 0, 0)",
+        "INSERT INTO events (event_id, event_type, subject_kind, subject_id, event_time, payload) VALUES \
+         ('e1', 'i_comm', 'incident', 'a', 1, '{}'), ('e2', 'i_comm', 'incident', 'a', 2, '{}'), \
+         ('e3', 'i_comm', 'incident', 'a', 3, '{}'), ('e4', 'i_comm', 'incident', 'b', 4, '{}')",
+        "INSERT INTO deliveries (event_seq, integration_id, subject_key, state, next_at, lease_until, created_at) VALUES \
+         (1, 1, 'a', 'leased', 1, 99999999999999, 1), (2, 1, 'a', 'waiting', 2, 0, 2), \
+         (3, 1, 'a', 'waiting', 3, 0, 3), (4, 1, 'b', 'done', 4, 0, 4)",
+    ] {
+        sqlx::query(sql).execute(pool).await.unwrap();
+    }
+}
+
+fn done(delivery_id: i64) -> Completion {
+    Completion::Attempt {
+        delivery_id,
+        resolution: DeliveryResolution::Done,
+        record: Box::new(AttemptRecord {
+            invocation_id: format!("inv{delivery_id}"),
+            integration_id: 1,
+            integration_kind: "incident_webhook".into(),
+            delivery_id,
+            event_id: format!("e{delivery_id}"),
+            event_type: "i_comm".into(),
+            subject_kind: "incident".into(),
+            subject_id: "a".into(),
+            attempt: 1,
+            test: false,
+            event_time: 1,
+            started_at: 1,
+            duration_ms: 1,
+            success: true,
+            http_status: 200,
+            error_class: String::new(),
+            error: String::new(),
+            request: json!({}),
+            response: json!({}),
+        }),
+    }
+}
+
+async fn queued_order_survives_the_upgrade(url: &str, postgres: bool) {
+    sqlx::any::install_default_drivers();
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap();
+    migrate_to_8(&pool, postgres).await;
+    queue_at_8(&pool).await;
+    pool.close().await;
+
+    let store = crate::open(url).await.unwrap();
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap();
+    let chains: Vec<(i64, i64)> = sqlx::query_as("SELECT id, next_id FROM deliveries ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(chains, vec![(1, 2), (2, 3), (3, 0), (4, 0)]);
+    let tails: Vec<(String, i64)> =
+        sqlx::query_as("SELECT subject_key, tail_id FROM delivery_tails ORDER BY subject_key")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(tails, vec![("a".to_string(), 3)]);
+
+    let state = |id| {
+        let store = store.clone();
+        async move { store.delivery_state(id).await.unwrap().unwrap().0 }
+    };
+    // A new delivery of a busy key queues behind its tail; of a free key, leads.
+    let behind = store.enqueue_delivery("e1", 1, 10).await.unwrap();
+    assert_eq!(state(behind).await, "waiting");
+    let free = store.enqueue_delivery("e4", 1, 10).await.unwrap();
+    assert_eq!(state(free).await, "pending");
+    // Settling the head promotes exactly the next one, in order.
+    store.complete_deliveries(vec![done(1)]).await.unwrap();
+    assert_eq!(
+        (state(2).await, state(3).await, state(behind).await),
+        ("pending".into(), "waiting".into(), "waiting".into())
+    );
+    for head in [2, 3] {
+        assert_eq!(state(head).await, "pending");
+        sqlx::query(&format!(
+            "UPDATE deliveries SET state = 'leased' WHERE id = {head}"
+        ))
+        .execute(&pool)
+        .await
+        .unwrap();
+        store.complete_deliveries(vec![done(head)]).await.unwrap();
+    }
+    assert_eq!(state(behind).await, "pending");
+}
+
+#[tokio::test]
+async fn sqlite_queue_keeps_its_order_across_the_upgrade() {
+    let dir = std::env::temp_dir().join(format!("dutyhook-up-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("u.db").display());
+    queued_order_survives_the_upgrade(&url, false).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn postgres_queue_keeps_its_order_across_the_upgrade() {
+    sqlx::any::install_default_drivers();
+    let admin_url = std::env::var("DUTYHOOK_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
+    let server = admin_url.rsplit_once('/').unwrap().0;
+    let name = format!("dutyhook_up_{}", rand::random::<u32>());
+    let admin = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&admin_url)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    queued_order_survives_the_upgrade(&format!("{server}/{name}"), true).await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+}

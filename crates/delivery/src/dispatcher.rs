@@ -94,6 +94,9 @@ struct Inner {
     stopping: AtomicBool,
     /// Claimed by this process and not yet settled.
     held: Mutex<std::collections::HashSet<i64>>,
+    /// Pushed, with the outcome on its way to the database: the lease is
+    /// still there, but the slot is free (so the cluster cap does not count it).
+    settling: Mutex<std::collections::HashSet<i64>>,
     /// Integrations whose circuit this process opened in the database.
     circuits_shared: Mutex<std::collections::HashSet<i64>>,
     /// Set when shutdown gave back what was still held: late outcomes of
@@ -176,6 +179,13 @@ impl ClaimSink for Inner {
             // One process owns a SQLite database; its lanes are the cap.
             cluster_cap: (self.store.backend() == dutyhook_store::Backend::Postgres)
                 .then_some(self.cfg.inflight_per_integration as i64),
+            settling: self
+                .settling
+                .lock()
+                .expect("settling lock")
+                .iter()
+                .copied()
+                .collect(),
         }
     }
 
@@ -220,6 +230,7 @@ impl Dispatcher {
             tick: Notify::new(),
             stopping: AtomicBool::new(false),
             held: Default::default(),
+            settling: Default::default(),
             circuits_shared: Default::default(),
             given_back: AtomicBool::new(false),
         });
@@ -404,15 +415,21 @@ impl Inner {
             )),
             Completion::Release { .. } => None,
         };
-        let still_ours = self
-            .held
-            .lock()
-            .expect("held lock")
-            .remove(&completion_id(&completion));
+        let delivery_id = completion_id(&completion);
+        let still_ours = self.held.lock().expect("held lock").remove(&delivery_id);
         if !still_ours || self.given_back.load(Ordering::Relaxed) {
             return;
         }
-        match self.store.complete_deliveries(vec![completion]).await {
+        self.settling
+            .lock()
+            .expect("settling lock")
+            .insert(delivery_id);
+        let recorded = self.store.complete_deliveries(vec![completion]).await;
+        self.settling
+            .lock()
+            .expect("settling lock")
+            .remove(&delivery_id);
+        match recorded {
             // Counted once recorded, so a scrape never sees a push the history lacks.
             Ok(()) => {
                 if let Some((kind, outcome, ms)) = pushed {

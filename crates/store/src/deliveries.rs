@@ -352,13 +352,20 @@ pub(crate) async fn claim(
         .map(|(id,)| (id, wants.limit))
         .collect();
     if let Some(cap) = wants.cluster_cap {
-        let leased: HashMap<i64, i64> = sqlx::query_as::<_, (i64, i64)>(
-            "SELECT integration_id, COUNT(*) FROM deliveries WHERE state = 'leased' GROUP BY integration_id",
-        )
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .collect();
+        let mut q = Sql::on(
+            conn,
+            "SELECT integration_id, COUNT(*) FROM deliveries WHERE state = 'leased'",
+        );
+        if !wants.settling.is_empty() {
+            q.push(" AND id NOT IN ").list_i64(&wants.settling);
+        }
+        q.push(" GROUP BY integration_id");
+        let leased: HashMap<i64, i64> = q
+            .query_as::<(i64, i64)>()
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect();
         for (id, room) in integrations.iter_mut() {
             *room = (*room).min(cap - leased.get(id).copied().unwrap_or(0));
         }

@@ -169,6 +169,9 @@ pub struct ClaimWants {
     /// With several processes: at most this many leased deliveries per
     /// integration across all of them (the in-flight cap of the cluster).
     pub cluster_cap: Option<i64>,
+    /// Deliveries this process has finished pushing whose outcome is not yet
+    /// committed: still leased in the database, no longer in flight.
+    pub settling: Vec<i64>,
 }
 
 /// The process's dispatcher, as the writer sees it: claims happen in the

@@ -24,7 +24,9 @@ struct Args {
     /// The dutyhook binary to run.
     #[arg(long, default_value = "target/release/dutyhook")]
     bin: String,
-    /// Database URL; default a fresh SQLite file per scenario.
+    /// Default: a fresh SQLite file per scenario. With a PostgreSQL server's
+    /// URL (postgres://user@host/db), a fresh database on that server per
+    /// scenario, dropped afterwards.
     #[arg(long)]
     database: Option<String>,
     /// Scenarios to run: throughput1, throughput10, latency, blackhole, backlog, trigger, ingest
@@ -161,6 +163,76 @@ struct Server {
     key: String,
     db: String,
     _dir: tempfile::TempDir,
+    // Dropped after `Server::drop` has stopped the processes using it.
+    _pg_db: Option<FreshPgDatabase>,
+}
+
+/// A database of its own on the PostgreSQL server of `--database`, for one
+/// scenario: every run starts empty (the admin key is printed only on an
+/// empty database) and nothing is left behind.
+struct FreshPgDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl FreshPgDatabase {
+    fn create(server_url: &str) -> FreshPgDatabase {
+        let admin_url = server_url.to_string();
+        let name = format!(
+            "dutyhook_bench_{}_{}",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        let (base, query) = match server_url.split_once('?') {
+            Some((b, q)) => (b, format!("?{q}")),
+            None => (server_url, String::new()),
+        };
+        let base = base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base);
+        let url = format!("{base}/{name}{query}");
+        run_on_server(&admin_url, format!("CREATE DATABASE {name}"));
+        FreshPgDatabase {
+            admin_url,
+            name,
+            url,
+        }
+    }
+}
+
+impl Drop for FreshPgDatabase {
+    fn drop(&mut self) {
+        run_on_server(
+            &self.admin_url,
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+/// Runs one statement on its own thread and runtime, so it works from sync
+/// code (Drop) inside the bench's runtime.
+fn run_on_server(url: &str, statement: String) {
+    let url = url.to_string();
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                use sqlx::Connection;
+                let mut c = sqlx::AnyConnection::connect(&url)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
+                sqlx::query(&statement)
+                    .execute(&mut c)
+                    .await
+                    .unwrap_or_else(|e| panic!("{statement}: {e}"));
+            })
+    })
+    .join()
+    .unwrap();
 }
 
 impl Drop for Server {
@@ -180,7 +252,8 @@ impl Server {
     fn start(args: &Args) -> Server {
         let (bin, database) = (args.bin.as_str(), args.database.as_deref());
         let dir = tempfile::tempdir().unwrap();
-        let db = database.map(String::from).unwrap_or_else(|| {
+        let pg_db = database.map(FreshPgDatabase::create);
+        let db = pg_db.as_ref().map(|d| d.url.clone()).unwrap_or_else(|| {
             format!(
                 "sqlite://{}?synchronous={}",
                 dir.path().join("bench.db").display(),
@@ -233,6 +306,7 @@ impl Server {
             key,
             db,
             _dir: dir,
+            _pg_db: pg_db,
         }
     }
 

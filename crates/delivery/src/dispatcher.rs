@@ -171,21 +171,27 @@ impl ClaimSink for Inner {
         if self.stopping.load(Ordering::Relaxed) {
             return ClaimWants::default();
         }
-        let lanes = self.lanes.lock().expect("lanes lock");
-        ClaimWants {
-            limit: (self.cfg.batch - lanes.held_total() as i64).max(0),
-            exclude: lanes.exclusions(now_ms),
-            lease_ms: self.cfg.lease.as_millis() as i64,
-            // One process owns a SQLite database; its lanes are the cap.
-            cluster_cap: (self.store.backend() == dutyhook_store::Backend::Postgres)
-                .then_some(self.cfg.inflight_per_integration as i64),
-            settling: self
+        // One process owns a SQLite database; its lanes are the cap.
+        let cluster_cap = (self.store.backend() == dutyhook_store::Backend::Postgres)
+            .then_some(self.cfg.inflight_per_integration as i64);
+        // Only the cluster cap's count reads them.
+        let settling = match cluster_cap {
+            Some(_) => self
                 .settling
                 .lock()
                 .expect("settling lock")
                 .iter()
                 .copied()
                 .collect(),
+            None => vec![],
+        };
+        let lanes = self.lanes.lock().expect("lanes lock");
+        ClaimWants {
+            limit: (self.cfg.batch - lanes.held_total() as i64).max(0),
+            exclude: lanes.exclusions(now_ms),
+            lease_ms: self.cfg.lease.as_millis() as i64,
+            cluster_cap,
+            settling,
         }
     }
 

@@ -323,6 +323,7 @@ impl Store for SqlStore {
         // Held connections would keep the pool from closing; dropping them
         // ends the sessions and with them the background roles' locks.
         self.leaders.lock().await.clear();
+        self.writer.close().await;
         self.write.close().await;
         self.read.close().await;
     }

@@ -174,15 +174,20 @@ impl ClaimSink for Inner {
         // One process owns a SQLite database; its lanes are the cap.
         let cluster_cap = (self.store.backend() == dutyhook_store::Backend::Postgres)
             .then_some(self.cfg.inflight_per_integration as i64);
-        // Only the cluster cap's count reads them.
-        let settling = match cluster_cap {
-            Some(_) => self
-                .settling
-                .lock()
-                .expect("settling lock")
-                .iter()
-                .copied()
-                .collect(),
+        // Only the cluster cap reads them. Held before settling: a push moving
+        // from one to the other in between is then in both, never in neither.
+        let own: Vec<i64> = match cluster_cap {
+            Some(_) => {
+                let mut own: Vec<i64> = self
+                    .held
+                    .lock()
+                    .expect("held lock")
+                    .iter()
+                    .copied()
+                    .collect();
+                own.extend(self.settling.lock().expect("settling lock").iter().copied());
+                own
+            }
             None => vec![],
         };
         let lanes = self.lanes.lock().expect("lanes lock");
@@ -191,7 +196,10 @@ impl ClaimSink for Inner {
             exclude: lanes.exclusions(now_ms),
             lease_ms: self.cfg.lease.as_millis() as i64,
             cluster_cap,
-            settling,
+            own,
+            lane_depth: lanes.default_depth() as i64,
+            lane_rooms: lanes.rooms(),
+            held: lanes.held_by_integration(),
         }
     }
 
@@ -223,6 +231,7 @@ impl Dispatcher {
             failure_threshold: cfg.circuit_threshold,
             open_for: cfg.circuit_open,
             open_for_max: cfg.circuit_open_max,
+            lease: cfg.lease,
         });
         let inner = Arc::new_cyclic(|me| Inner {
             me: me.clone(),
@@ -519,6 +528,11 @@ impl Inner {
         let Some(cfg) = settings.config.as_ref() else {
             return Self::release(d, now_ms() + 60_000);
         };
+        let timeout = Duration::from_millis(cfg.timeout_ms as u64);
+        self.lanes
+            .lock()
+            .expect("lanes lock")
+            .set_timeout(d.integration_id, timeout);
         let body = render_body(settings.template.as_ref(), &d.event.payload);
         let keys = signing_keys(integration, now_ms());
         let res = self
@@ -529,7 +543,7 @@ impl Inner {
                 body: &body,
                 event_id: &d.event.event_id,
                 keys: &keys,
-                timeout: Duration::from_millis(cfg.timeout_ms as u64),
+                timeout,
                 tls_verify: cfg.tls_verify,
             })
             .await;

@@ -23,12 +23,17 @@ pub struct LaneConfig {
     pub failure_threshold: u32,
     pub open_for: Duration,
     pub open_for_max: Duration,
+    /// How long a claimed delivery stays ours: what waits in a lane must
+    /// start well within it.
+    pub lease: Duration,
 }
 
 pub struct Lane {
     pub permits: Arc<Semaphore>,
     /// Claimed and not yet settled (waiting for a permit or in flight).
     pub held: usize,
+    /// How many it may hold (see `Lanes::set_timeout`).
+    depth: usize,
     consecutive_failures: u32,
     open_until_ms: i64,
     open_for: Duration,
@@ -39,6 +44,7 @@ impl Lane {
         Lane {
             permits: Arc::new(Semaphore::new(cfg.inflight)),
             held: 0,
+            depth: cfg.inflight * 2,
             consecutive_failures: 0,
             open_until_ms: 0,
             open_for: cfg.open_for,
@@ -69,15 +75,44 @@ impl Lanes {
         }
     }
 
-    /// Integrations not to claim for now: paused, probing, or holding twice
-    /// their cap (enough to keep every permit busy).
+    /// How many claimed deliveries a lane holds before its integration is
+    /// left out of claims, until its timeout is known: twice its cap, enough
+    /// to keep every permit busy between claims.
+    pub fn default_depth(&self) -> usize {
+        self.cfg.inflight * 2
+    }
+
+    /// Sizes a lane for its endpoint's timeout: deep enough that its permits
+    /// never wait for the next claim, shallow enough that the last of what it
+    /// holds starts within half a lease even if every push takes the whole
+    /// timeout (twice the cap at the longest timeout, 30 s; eight times at the
+    /// default 1 s).
+    pub fn set_timeout(&mut self, integration_id: i64, timeout: Duration) {
+        let cfg = self.cfg;
+        let waves = (cfg.lease.as_millis() / 2 / timeout.as_millis().max(1)) as usize;
+        if let Some(l) = self.lanes.get_mut(&integration_id) {
+            l.depth = cfg.inflight * waves.clamp(2, 8);
+        }
+    }
+
+    /// Per lane that holds something or was sized: how many more it takes.
+    pub fn rooms(&self) -> HashMap<i64, i64> {
+        self.lanes
+            .iter()
+            .filter(|(_, l)| l.held > 0 || l.depth != self.default_depth())
+            .map(|(id, l)| (*id, l.depth as i64 - l.held as i64))
+            .collect()
+    }
+
+    /// Integrations not to claim for now: paused, probing, or holding their
+    /// depth.
     pub fn exclusions(&self, now_ms: i64) -> Vec<i64> {
         self.lanes
             .iter()
             .filter(|(_, l)| match l.state(now_ms) {
                 CircuitState::Open => true,
                 CircuitState::HalfOpen => l.held > 0,
-                CircuitState::Closed => l.held >= self.cfg.inflight * 2,
+                CircuitState::Closed => l.held >= l.depth,
             })
             .map(|(id, _)| *id)
             .collect()
@@ -147,6 +182,14 @@ impl Lanes {
             .collect()
     }
 
+    pub fn held_by_integration(&self) -> HashMap<i64, i64> {
+        self.lanes
+            .iter()
+            .filter(|(_, l)| l.held > 0)
+            .map(|(id, l)| (*id, l.held as i64))
+            .collect()
+    }
+
     pub fn held_total(&self) -> usize {
         self.lanes.values().map(|l| l.held).sum()
     }
@@ -162,6 +205,7 @@ mod tests {
             failure_threshold: 5,
             open_for: Duration::from_secs(30),
             open_for_max: Duration::from_secs(600),
+            lease: Duration::from_secs(120),
         })
     }
 
@@ -234,5 +278,30 @@ mod tests {
         }
         assert!(l.exclusions(30_000).is_empty());
         assert_eq!(l.held_total(), 0);
+    }
+
+    #[test]
+    fn a_lane_holds_more_for_a_fast_endpoint_but_never_past_half_a_lease() {
+        let mut l = lanes();
+        l.hold(1);
+        assert_eq!(
+            l.rooms(),
+            HashMap::from([(1, 3)]),
+            "twice the cap until sized"
+        );
+        l.set_timeout(1, Duration::from_millis(1000));
+        assert_eq!(l.rooms(), HashMap::from([(1, 15)]), "eight times the cap");
+        l.set_timeout(1, Duration::from_secs(20));
+        assert_eq!(
+            l.rooms(),
+            HashMap::from([(1, 5)]),
+            "60 s of waves of 20 s: 3"
+        );
+        l.set_timeout(1, Duration::from_secs(30));
+        assert_eq!(l.rooms(), HashMap::from([(1, 3)]));
+        for _ in 0..3 {
+            l.hold(1);
+        }
+        assert_eq!(l.exclusions(0), vec![1], "full");
     }
 }

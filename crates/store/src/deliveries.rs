@@ -14,7 +14,6 @@ use sqlx::{AnyConnection, FromRow};
 use tokio::sync::oneshot;
 
 use crate::backend::{Backend, SqlStore};
-use crate::outbox::EventRow;
 use crate::sql::Sql;
 use crate::writer::{CompleteJob, Effects, Job, Reply};
 use crate::{
@@ -241,6 +240,45 @@ async fn update_with_next_at(
     Ok(())
 }
 
+/// Marks deliveries done or failed and, in the same statement, promotes the
+/// next delivery of each one's key (its `next_id`, if waiting) to head.
+async fn settle_finished(conn: &mut AnyConnection, done: &[i64], failed: &[i64]) -> Result<()> {
+    let finished: Vec<(i64, bool)> = done
+        .iter()
+        .map(|id| (*id, true))
+        .chain(failed.iter().map(|id| (*id, false)))
+        .collect();
+    for chunk in finished.chunks(1000) {
+        let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
+        let done: Vec<i64> = chunk
+            .iter()
+            .filter(|(_, d)| *d)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut q = Sql::on(conn, "UPDATE deliveries SET state = CASE WHEN id IN ");
+        q.list_i64(&done)
+            .push(" THEN 'done' WHEN id IN ")
+            .list_i64(&ids)
+            .push(" THEN 'failed' WHEN state = 'waiting' THEN 'pending' ELSE state END");
+        q.push(", attempts = CASE WHEN id IN ")
+            .list_i64(&ids)
+            .push(" THEN attempts + 1 ELSE attempts END");
+        q.push(", lease_until = CASE WHEN id IN ")
+            .list_i64(&ids)
+            .push(" THEN 0 ELSE lease_until END");
+        // One IN over a union, not an OR of two: each side stays an index lookup.
+        q.push(" WHERE id IN (SELECT next_id FROM deliveries WHERE next_id > 0 AND id IN ")
+            .list_i64(&ids)
+            .push(" UNION ALL VALUES ");
+        for (n, id) in ids.iter().enumerate() {
+            q.push(if n == 0 { "(" } else { ", (" }).i64(*id).push(")");
+        }
+        q.push(")");
+        q.query().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Records attempts and settles their deliveries; promotes the next delivery
 /// of every key whose head finished; gives released ones back.
 pub(crate) async fn apply_completions(
@@ -275,16 +313,7 @@ pub(crate) async fn apply_completions(
         }
     }
     insert_attempts(conn, &attempts).await?;
-    for (state, ids) in [("'done'", &done), ("'failed'", &failed)] {
-        for chunk in ids.chunks(1000) {
-            let mut q = Sql::on(
-                conn,
-                "UPDATE deliveries SET attempts = attempts + 1, lease_until = 0, state = ",
-            );
-            q.push(state).push(" WHERE id IN ").list_i64(chunk);
-            q.query().execute(&mut *conn).await?;
-        }
-    }
+    settle_finished(conn, &done, &failed).await?;
     update_with_next_at(
         conn,
         "state = 'pending', attempts = attempts + 1, lease_until = 0",
@@ -299,17 +328,6 @@ pub(crate) async fn apply_completions(
         " AND state = 'leased'",
     )
     .await?;
-    // The next of each finished delivery's key takes its place as head.
-    let finished: Vec<i64> = done.iter().chain(&failed).copied().collect();
-    for chunk in finished.chunks(1000) {
-        let mut q = Sql::on(
-            conn,
-            "UPDATE deliveries SET state = 'pending' WHERE state = 'waiting' AND id IN \
-             (SELECT next_id FROM deliveries WHERE next_id > 0 AND id IN ",
-        );
-        q.list_i64(chunk).push(")");
-        q.query().execute(&mut *conn).await?;
-    }
     effects.deliveries_moved |=
         !(done.is_empty() && failed.is_empty() && retry.is_empty() && release.is_empty());
     for job in jobs {
@@ -349,46 +367,47 @@ pub(crate) async fn claim(
         .fetch_all(&mut *conn)
         .await?
         .into_iter()
-        .map(|(id,)| (id, wants.limit))
+        .map(|(id,)| (id, wants.room(id)))
         .collect();
     if let Some(cap) = wants.cluster_cap {
         let mut q = Sql::on(
             conn,
             "SELECT integration_id, COUNT(*) FROM deliveries WHERE state = 'leased'",
         );
-        if !wants.settling.is_empty() {
-            q.push(" AND id NOT IN ").list_i64(&wants.settling);
+        if !wants.own.is_empty() {
+            q.push(" AND id NOT IN ").list_i64(&wants.own);
         }
         q.push(" GROUP BY integration_id");
-        let leased: HashMap<i64, i64> = q
+        let others: HashMap<i64, i64> = q
             .query_as::<(i64, i64)>()
             .fetch_all(&mut *conn)
             .await?
             .into_iter()
             .collect();
         for (id, room) in integrations.iter_mut() {
-            *room = (*room).min(cap - leased.get(id).copied().unwrap_or(0));
+            *room = cluster_room(
+                *room,
+                cap,
+                others.get(id).copied().unwrap_or(0),
+                wants.held.get(id).copied().unwrap_or(0),
+            );
         }
-        integrations.retain(|(_, room)| *room > 0);
     }
+    integrations.retain(|(_, room)| *room > 0);
     if integrations.is_empty() {
         return Ok(vec![]);
     }
-    // Retries always get a share of each claim, so they cannot starve either.
-    let mut picked = due(conn, &integrations, true, now, wants.limit).await?;
-    let retries = (wants.limit - picked.len() as i64).max((wants.limit / 8).max(1));
-    if wants.cluster_cap.is_some() {
-        // The cap is shared by first attempts and retries.
-        for (id, room) in integrations.iter_mut() {
-            *room -= picked.iter().filter(|p| p.2 == *id).count() as i64;
-        }
-        integrations.retain(|(_, room)| *room > 0);
-    }
-    picked.extend(due(conn, &integrations, false, now, retries).await?);
-    if picked.is_empty() {
+    let candidates = due(conn, &integrations, now, wants.limit).await?;
+    let ids = pick(
+        candidates,
+        &integrations,
+        wants.limit,
+        wants.cluster_cap.is_some(),
+    );
+    if ids.is_empty() {
         return Ok(vec![]);
     }
-    let ids: Vec<i64> = picked.iter().map(|p| p.1).collect();
+    // The events come back with their deliveries: one round trip, not two.
     let mut q = Sql::on(
         conn,
         "UPDATE deliveries SET state = 'leased', lease_until = ",
@@ -400,77 +419,185 @@ pub(crate) async fn claim(
         q.push(" FOR UPDATE SKIP LOCKED");
     }
     q.push(") RETURNING id, integration_id, attempts, event_seq");
-    let mut rows: Vec<(i64, i64, i64, i64)> = q.query_as().fetch_all(&mut *conn).await?;
-    if rows.is_empty() {
-        return Ok(vec![]);
+    for col in [
+        "event_id",
+        "event_type",
+        "subject_kind",
+        "subject_id",
+        "event_time",
+        "payload",
+    ] {
+        q.push(&format!(
+            ", (SELECT {col} FROM events WHERE events.seq = deliveries.event_seq) AS {col}"
+        ));
     }
-    let mut seqs: Vec<i64> = rows.iter().map(|r| r.3).collect();
-    seqs.sort_unstable();
-    seqs.dedup();
-    let mut events: HashMap<i64, Arc<StoredEvent>> = HashMap::with_capacity(seqs.len());
-    for chunk in seqs.chunks(1000) {
-        let mut q = Sql::on(conn, "SELECT seq, event_id, event_type, subject_kind, subject_id, event_time, payload FROM events WHERE seq IN ");
-        q.list_i64(chunk);
-        let found: Vec<EventRow> = q.query_as().fetch_all(&mut *conn).await?;
-        events.extend(found.into_iter().map(|r| {
-            let e = StoredEvent::from(r);
-            (e.seq, Arc::new(e))
-        }));
-    }
-    rows.sort_unstable();
+    let mut rows: Vec<LeasedRow> = q.query_as().fetch_all(&mut *conn).await?;
+    rows.sort_unstable_by_key(|r| r.id);
+    // Fan-out leases one event to several integrations: they share it.
+    let mut events: HashMap<i64, Arc<StoredEvent>> = HashMap::with_capacity(rows.len());
     rows.into_iter()
-        .map(|(id, integration_id, attempts, seq)| {
-            let event = events.get(&seq).cloned().ok_or_else(|| {
-                StoreError::Corrupt(format!("delivery {id}: event {seq} is missing"))
-            })?;
+        .map(|r| {
+            let event = match events.get(&r.event_seq) {
+                Some(e) => e.clone(),
+                None => {
+                    let e = Arc::new(r.event()?);
+                    events.insert(r.event_seq, e.clone());
+                    e
+                }
+            };
             Ok(ClaimedDelivery {
-                delivery_id: id,
-                integration_id,
-                attempts,
+                delivery_id: r.id,
+                integration_id: r.integration_id,
+                attempts: r.attempts,
                 event,
             })
         })
         .collect()
 }
 
-/// The `limit` earliest due deliveries (first attempts or retries) across
-/// `integrations` (each with its room), as (next_at, id, integration). Each integration is a range scan of its
-/// own: a long backlog of one integration that is excluded from this claim
-/// (its lane is full) costs nothing to skip.
+/// How many deliveries of one integration a claim may lease under the
+/// cluster's cap, given the leases other processes hold (`others`) and ours
+/// not yet pushed out (`held`).
+///
+/// Alone on the integration, our lanes are the cap and we may claim ahead
+/// (`limit`): nothing else is in flight. Otherwise all leases stay within the
+/// cap. Why that holds the cap in flight: a process claims ahead only when no
+/// one else holds a lease; anyone claiming after it counts all its leases,
+/// and its pushes in flight never exceed its leases.
+fn cluster_room(limit: i64, cap: i64, others: i64, held: i64) -> i64 {
+    if others == 0 {
+        limit
+    } else {
+        limit.min(cap - others - held)
+    }
+}
+
+/// A delivery as the claim leased it, with its event (NULL if the event is
+/// missing, which a foreign key forbids).
+#[derive(FromRow)]
+struct LeasedRow {
+    id: i64,
+    integration_id: i64,
+    attempts: i64,
+    event_seq: i64,
+    event_id: Option<String>,
+    event_type: Option<String>,
+    subject_kind: Option<String>,
+    subject_id: Option<String>,
+    event_time: Option<i64>,
+    payload: Option<String>,
+}
+
+impl LeasedRow {
+    fn event(&self) -> Result<StoredEvent> {
+        let missing = || {
+            StoreError::Corrupt(format!(
+                "delivery {}: event {} is missing",
+                self.id, self.event_seq
+            ))
+        };
+        Ok(StoredEvent {
+            seq: self.event_seq,
+            event_id: self.event_id.clone().ok_or_else(missing)?,
+            event_type: self.event_type.clone().ok_or_else(missing)?,
+            subject_kind: self.subject_kind.clone().ok_or_else(missing)?,
+            subject_id: self.subject_id.clone().ok_or_else(missing)?,
+            event_time: self.event_time.ok_or_else(missing)?,
+            payload: self.payload.clone().ok_or_else(missing)?,
+        })
+    }
+}
+
+/// A due delivery: a retry or a first attempt, when it came due, its id and
+/// its integration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Due {
+    retry: bool,
+    next_at: i64,
+    id: i64,
+    integration_id: i64,
+}
+
+/// Up to `room` (and `limit`) of the earliest due first attempts and as many
+/// retries of each integration, in one statement. Each integration and kind
+/// is a range scan of its own: a long backlog of one integration that is
+/// excluded from this claim (its lane is full) costs nothing to skip.
 async fn due(
     conn: &mut AnyConnection,
     integrations: &[(i64, i64)],
-    first: bool,
     now: i64,
     limit: i64,
-) -> Result<Vec<(i64, i64, i64)>> {
-    let mut out: Vec<(i64, i64, i64)> = vec![];
+) -> Result<Vec<Due>> {
+    let mut out = vec![];
+    // Two selects per integration; SQLite allows 500 in one compound select.
     for chunk in integrations.chunks(100) {
         let mut q = Sql::on(conn, "");
         for (n, (integration_id, room)) in chunk.iter().enumerate() {
-            if n > 0 {
-                q.push(" UNION ALL ");
-            }
-            q.push("SELECT * FROM (SELECT next_at, id, integration_id FROM deliveries WHERE integration_id = ")
+            for retry in [false, true] {
+                if n > 0 || retry {
+                    q.push(" UNION ALL ");
+                }
+                q.push(&format!(
+                    "SELECT * FROM (SELECT CAST({} AS BIGINT), next_at, id, integration_id FROM deliveries WHERE integration_id = ",
+                    retry as i64
+                ))
                 .i64(*integration_id);
-            q.push(" AND state = 'pending' AND ").push(if first {
-                "attempts = 0"
-            } else {
-                "attempts > 0"
-            });
-            q.push(" AND next_at <= ").i64(now);
-            q.push(" ORDER BY next_at, id LIMIT ").i64(limit.min(*room));
-            q.push(&format!(") AS d{n}"));
+                q.push(" AND state = 'pending' AND ").push(if retry {
+                    "attempts > 0"
+                } else {
+                    "attempts = 0"
+                });
+                q.push(" AND next_at <= ").i64(now);
+                q.push(" ORDER BY next_at, id LIMIT ").i64(limit.min(*room));
+                q.push(&format!(") AS d{n}_{}", retry as i64));
+            }
         }
+        let rows: Vec<(i64, i64, i64, i64)> = q.query_as().fetch_all(&mut *conn).await?;
         out.extend(
-            q.query_as::<(i64, i64, i64)>()
-                .fetch_all(&mut *conn)
-                .await?,
+            rows.into_iter()
+                .map(|(retry, next_at, id, integration_id)| Due {
+                    retry: retry != 0,
+                    next_at,
+                    id,
+                    integration_id,
+                }),
         );
     }
-    out.sort_unstable();
-    out.truncate(limit.max(0) as usize);
     Ok(out)
+}
+
+/// What a claim leases of the due deliveries: the earliest first attempts,
+/// then retries, which always get a share (an eighth of the limit at least)
+/// so that neither can starve the other. Under a cluster cap, first attempts
+/// and retries share each integration's room.
+fn pick(mut due: Vec<Due>, rooms: &[(i64, i64)], limit: i64, capped: bool) -> Vec<i64> {
+    due.sort_unstable();
+    let limit = limit.max(0) as usize;
+    let mut room: HashMap<i64, i64> = rooms.iter().copied().collect();
+    let firsts = due.iter().filter(|d| !d.retry).count().min(limit);
+    let retries = (limit - firsts).max((limit / 8).max(1));
+    let mut picked = Vec::with_capacity(firsts + retries);
+    let (mut taken_first, mut taken_retry) = (0, 0);
+    for d in &due {
+        let taken = if d.retry {
+            &mut taken_retry
+        } else {
+            &mut taken_first
+        };
+        if *taken >= if d.retry { retries } else { firsts } {
+            continue;
+        }
+        if capped {
+            let r = room.entry(d.integration_id).or_insert(0);
+            if *r <= 0 {
+                continue;
+            }
+            *r -= 1;
+        }
+        *taken += 1;
+        picked.push(d.id);
+    }
+    picked
 }
 
 fn push_attempt_values(q: &mut Sql, a: &AttemptRecord) {
@@ -698,5 +825,48 @@ impl DeliveryStore for SqlStore {
             pending,
             oldest_pending_at: oldest.unwrap_or(0),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn due(retry: bool, next_at: i64, id: i64, integration_id: i64) -> Due {
+        Due {
+            retry,
+            next_at,
+            id,
+            integration_id,
+        }
+    }
+
+    #[test]
+    fn first_attempts_go_first_and_retries_keep_an_eighth() {
+        let mut all: Vec<Due> = (0..20).map(|i| due(true, i, 100 + i, 1)).collect();
+        all.extend((0..20).map(|i| due(false, 50 + i, i, 1)));
+        let picked = pick(all, &[(1, 16)], 16, false);
+        assert_eq!(picked.len(), 16 + 2, "16 first attempts and 2 retries");
+        assert_eq!(picked[..16], (0..16).collect::<Vec<i64>>()[..]);
+        assert_eq!(picked[16..], [100, 101], "the oldest retries");
+        let only_retries: Vec<Due> = (0..20).map(|i| due(true, i, i, 1)).collect();
+        assert_eq!(pick(only_retries, &[(1, 16)], 16, false).len(), 16);
+    }
+
+    #[test]
+    fn under_a_cap_first_attempts_and_retries_share_each_integrations_room() {
+        let mut all: Vec<Due> = (0..5).map(|i| due(false, i, i, 1)).collect();
+        all.extend((0..5).map(|i| due(true, i, 10 + i, 1)));
+        all.extend((0..5).map(|i| due(true, i, 20 + i, 2)));
+        let picked = pick(all, &[(1, 6), (2, 2)], 100, true);
+        assert_eq!(picked, vec![0, 1, 2, 3, 4, 10, 20, 21]);
+    }
+
+    #[test]
+    fn alone_a_process_claims_ahead_and_with_others_all_leases_stay_in_the_cap() {
+        assert_eq!(cluster_room(512, 16, 0, 30), 512, "alone: the lanes limit");
+        assert_eq!(cluster_room(512, 16, 4, 5), 7);
+        assert_eq!(cluster_room(3, 16, 4, 5), 3);
+        assert!(cluster_room(512, 16, 20, 0) <= 0, "others over the cap");
     }
 }

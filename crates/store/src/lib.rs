@@ -18,6 +18,7 @@ mod types;
 mod upgrade_tests;
 mod writer;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -166,12 +167,31 @@ pub struct ClaimWants {
     pub exclude: Vec<i64>,
     /// How long a claimed delivery stays this process's.
     pub lease_ms: i64,
-    /// With several processes: at most this many leased deliveries per
-    /// integration across all of them (the in-flight cap of the cluster).
+    /// With several processes: the in-flight cap of the cluster. While no
+    /// other process holds a lease of an integration, this one's lanes are
+    /// its cap (it may claim ahead, as on SQLite); otherwise a claim keeps
+    /// all leases of the integration, ours in flight and everyone else's,
+    /// within the cap.
     pub cluster_cap: Option<i64>,
-    /// Deliveries this process has finished pushing whose outcome is not yet
-    /// committed: still leased in the database, no longer in flight.
-    pub settling: Vec<i64>,
+    /// Every delivery this process holds a lease of (claimed, in flight or
+    /// with its outcome on the way to the database): what is not ours is
+    /// another process's.
+    pub own: Vec<i64>,
+    /// Per integration, how many more its lane takes: enough to keep it
+    /// busy, few enough that none waits in it until its lease expires.
+    pub lane_rooms: HashMap<i64, i64>,
+    /// The room of an integration without an entry in `lane_rooms`.
+    pub lane_depth: i64,
+    /// Per integration: how many of ours are claimed and not yet pushed out.
+    pub held: HashMap<i64, i64>,
+}
+
+impl ClaimWants {
+    /// How many more of one integration this claim may take.
+    pub fn room(&self, integration_id: i64) -> i64 {
+        let lane = self.lane_rooms.get(&integration_id).copied();
+        self.limit.min(lane.unwrap_or(self.lane_depth))
+    }
 }
 
 /// The process's dispatcher, as the writer sees it: claims happen in the

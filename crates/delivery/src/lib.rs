@@ -10,10 +10,4 @@ pub mod push;
 pub mod retry;
 pub mod signature;
 
-/// Wall-clock time in milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use dutyhook_domain::clock::now_ms;

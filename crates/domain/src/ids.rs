@@ -16,11 +16,7 @@ pub fn new_object_id(now_s: i64) -> String {
 /// at their right edge: with random ids every insert dirtied its own index
 /// page, about 8 KiB of WAL per push (measured; docs/benchmarks.md).
 pub fn new_event_id() -> String {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    event_id_at(now_ms)
+    event_id_at(crate::clock::now_ms() as u64)
 }
 
 fn event_id_at(now_ms: u64) -> String {

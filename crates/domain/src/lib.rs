@@ -5,6 +5,7 @@
 pub mod action;
 pub mod alert;
 pub mod channel;
+pub mod clock;
 pub mod error;
 pub mod event;
 pub mod field;

@@ -23,14 +23,11 @@ pub fn when(s: i64) -> Markup {
     else {
         return html! { "—" };
     };
-    let text = format!(
-        "{} {:02}:{:02}:{:02} UTC",
+    let (date, clock) = (
         t.date(),
-        t.hour(),
-        t.minute(),
-        t.second()
+        format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second()),
     );
-    html! { time datetime=(format!("{}T{:02}:{:02}:{:02}Z", t.date(), t.hour(), t.minute(), t.second())) { (text) } }
+    html! { time datetime=(format!("{date}T{clock}Z")) { (format!("{date} {clock} UTC")) } }
 }
 
 fn badge(text: &str) -> Markup {

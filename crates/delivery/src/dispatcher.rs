@@ -483,6 +483,13 @@ impl Inner {
             }
         };
         let template = config.as_ref().and_then(|c| c.template());
+        if let Some(c) = &config {
+            // Read once per refresh, not per push.
+            self.lanes
+                .lock()
+                .expect("lanes lock")
+                .set_timeout(integration_id, Duration::from_millis(c.timeout_ms as u64));
+        }
         let s = Arc::new(Settings {
             record,
             config,
@@ -528,11 +535,6 @@ impl Inner {
         let Some(cfg) = settings.config.as_ref() else {
             return Self::release(d, now_ms() + 60_000);
         };
-        let timeout = Duration::from_millis(cfg.timeout_ms as u64);
-        self.lanes
-            .lock()
-            .expect("lanes lock")
-            .set_timeout(d.integration_id, timeout);
         let body = render_body(settings.template.as_ref(), &d.event.payload);
         let keys = signing_keys(integration, now_ms());
         let res = self
@@ -543,7 +545,7 @@ impl Inner {
                 body: &body,
                 event_id: &d.event.event_id,
                 keys: &keys,
-                timeout,
+                timeout: Duration::from_millis(cfg.timeout_ms as u64),
                 tls_verify: cfg.tls_verify,
             })
             .await;

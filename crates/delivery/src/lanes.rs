@@ -95,11 +95,10 @@ impl Lanes {
         }
     }
 
-    /// Per lane that holds something or was sized: how many more it takes.
+    /// Per lane: how many more it takes.
     pub fn rooms(&self) -> HashMap<i64, i64> {
         self.lanes
             .iter()
-            .filter(|(_, l)| l.held > 0 || l.depth != self.default_depth())
             .map(|(id, l)| (*id, l.depth as i64 - l.held as i64))
             .collect()
     }

@@ -398,12 +398,7 @@ pub(crate) async fn claim(
         return Ok(vec![]);
     }
     let candidates = due(conn, &integrations, now, wants.limit).await?;
-    let ids = pick(
-        candidates,
-        &integrations,
-        wants.limit,
-        wants.cluster_cap.is_some(),
-    );
+    let ids = pick(candidates, &integrations, wants.limit);
     if ids.is_empty() {
         return Ok(vec![]);
     }
@@ -509,7 +504,7 @@ impl LeasedRow {
 }
 
 /// A due delivery: a retry or a first attempt, when it came due, its id and
-/// its integration.
+/// its integration. Sorted, first attempts come before retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Due {
     retry: bool,
@@ -568,9 +563,9 @@ async fn due(
 
 /// What a claim leases of the due deliveries: the earliest first attempts,
 /// then retries, which always get a share (an eighth of the limit at least)
-/// so that neither can starve the other. Under a cluster cap, first attempts
-/// and retries share each integration's room.
-fn pick(mut due: Vec<Due>, rooms: &[(i64, i64)], limit: i64, capped: bool) -> Vec<i64> {
+/// so that neither can starve the other. First attempts and retries share
+/// each integration's room (its lane's, and under a cluster cap the cap's).
+fn pick(mut due: Vec<Due>, rooms: &[(i64, i64)], limit: i64) -> Vec<i64> {
     due.sort_unstable();
     let limit = limit.max(0) as usize;
     let mut room: HashMap<i64, i64> = rooms.iter().copied().collect();
@@ -587,13 +582,11 @@ fn pick(mut due: Vec<Due>, rooms: &[(i64, i64)], limit: i64, capped: bool) -> Ve
         if *taken >= if d.retry { retries } else { firsts } {
             continue;
         }
-        if capped {
-            let r = room.entry(d.integration_id).or_insert(0);
-            if *r <= 0 {
-                continue;
-            }
-            *r -= 1;
+        let r = room.entry(d.integration_id).or_insert(0);
+        if *r <= 0 {
+            continue;
         }
+        *r -= 1;
         *taken += 1;
         picked.push(d.id);
     }
@@ -845,20 +838,20 @@ mod tests {
     fn first_attempts_go_first_and_retries_keep_an_eighth() {
         let mut all: Vec<Due> = (0..20).map(|i| due(true, i, 100 + i, 1)).collect();
         all.extend((0..20).map(|i| due(false, 50 + i, i, 1)));
-        let picked = pick(all, &[(1, 16)], 16, false);
+        let picked = pick(all, &[(1, 100)], 16);
         assert_eq!(picked.len(), 16 + 2, "16 first attempts and 2 retries");
         assert_eq!(picked[..16], (0..16).collect::<Vec<i64>>()[..]);
         assert_eq!(picked[16..], [100, 101], "the oldest retries");
         let only_retries: Vec<Due> = (0..20).map(|i| due(true, i, i, 1)).collect();
-        assert_eq!(pick(only_retries, &[(1, 16)], 16, false).len(), 16);
+        assert_eq!(pick(only_retries, &[(1, 100)], 16).len(), 16);
     }
 
     #[test]
-    fn under_a_cap_first_attempts_and_retries_share_each_integrations_room() {
+    fn first_attempts_and_retries_share_each_integrations_room() {
         let mut all: Vec<Due> = (0..5).map(|i| due(false, i, i, 1)).collect();
         all.extend((0..5).map(|i| due(true, i, 10 + i, 1)));
         all.extend((0..5).map(|i| due(true, i, 20 + i, 2)));
-        let picked = pick(all, &[(1, 6), (2, 2)], 100, true);
+        let picked = pick(all, &[(1, 6), (2, 2)], 100);
         assert_eq!(picked, vec![0, 1, 2, 3, 4, 10, 20, 21]);
     }
 

@@ -125,10 +125,12 @@ pub fn body_for(cfg: &WebhookConfig, payload: &str) -> Vec<u8> {
 }
 
 fn render_body(template: Option<&Template>, payload: &str) -> Vec<u8> {
-    match (template, serde_json::from_str::<serde_json::Value>(payload)) {
-        (Some(t), Ok(v)) => t.render(&v).to_string().into_bytes(),
-        _ => payload.as_bytes().to_vec(),
+    if let Some(t) = template {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(payload) {
+            return t.render(&v).to_string().into_bytes();
+        }
     }
+    payload.as_bytes().to_vec()
 }
 
 /// The history record of one attempt.
@@ -537,7 +539,7 @@ impl Inner {
         };
         let body = render_body(settings.template.as_ref(), &d.event.payload);
         let keys = signing_keys(integration, now_ms());
-        let res = self
+        let mut res = self
             .pusher
             .push(PushRequest {
                 url: &cfg.endpoint,
@@ -547,6 +549,7 @@ impl Inner {
                 keys: &keys,
                 timeout: Duration::from_millis(cfg.timeout_ms as u64),
                 tls_verify: cfg.tls_verify,
+                body_is_event_payload: settings.template.is_none(),
             })
             .await;
         let attempt_no = d.attempts + 1;
@@ -581,6 +584,11 @@ impl Inner {
             tracing::warn!(integration_id = d.integration_id, event_id = %d.event.event_id, attempt = attempt_no,
                 class = res.class.map(|c| c.as_str()).unwrap_or(""), error = %res.error, "push failed");
         }
+        // Moved into the record, not copied: they are most of its size.
+        let (request, response) = (
+            std::mem::take(&mut res.request),
+            std::mem::take(&mut res.response),
+        );
         let mut record = attempt_record(
             integration,
             d.delivery_id,
@@ -589,11 +597,7 @@ impl Inner {
             &res,
             false,
         );
-        if settings.template.is_none() {
-            // The body is the stored event payload: keep one copy, not one per attempt.
-            record.request["body"] = serde_json::Value::Null;
-            record.request["body_is_event_payload"] = serde_json::Value::Bool(true);
-        }
+        (record.request, record.response) = (request, response);
         // Disabled before the attempt is recorded: whoever sees the 410 in the
         // history also sees the integration disabled.
         if decision == Decision::GiveUpAndDisable {

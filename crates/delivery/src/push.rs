@@ -87,6 +87,9 @@ pub struct PushRequest<'a> {
     pub keys: &'a [Vec<u8>],
     pub timeout: Duration,
     pub tls_verify: bool,
+    /// The body is the event's stored payload: the record notes that instead
+    /// of keeping a copy per attempt.
+    pub body_is_event_payload: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -112,9 +115,7 @@ impl PushResult {
     }
 }
 
-pub fn user_agent() -> String {
-    format!("dutyhook/{}", env!("CARGO_PKG_VERSION"))
-}
+pub const USER_AGENT: &str = concat!("dutyhook/", env!("CARGO_PKG_VERSION"));
 
 fn client(verify: bool, resolver: PolicyResolver) -> reqwest::Client {
     reqwest::Client::builder()
@@ -200,7 +201,7 @@ impl Pusher {
         let signature = signature_header(req.keys, req.event_id, timestamp, req.body);
         let mut shown_headers = vec![
             ("Content-Type".to_string(), "application/json".to_string()),
-            ("User-Agent".to_string(), user_agent()),
+            ("User-Agent".to_string(), USER_AGENT.to_string()),
             ("webhook-id".to_string(), req.event_id.to_string()),
             ("webhook-timestamp".to_string(), timestamp.to_string()),
             ("webhook-signature".to_string(), signature.clone()),
@@ -215,11 +216,18 @@ impl Pusher {
                 },
             ));
         }
-        let request = json!({
+        let mut request = json!({
             "url": req.url,
             "headers": shown_headers.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
-            "body": String::from_utf8_lossy(req.body),
+            "body": if req.body_is_event_payload {
+                Value::Null
+            } else {
+                Value::from(String::from_utf8_lossy(req.body))
+            },
         });
+        if req.body_is_event_payload {
+            request["body_is_event_payload"] = Value::Bool(true);
+        }
         let fail = |class: FailureClass, error: String, start: Instant| PushResult {
             success: false,
             status: 0,
@@ -234,22 +242,22 @@ impl Pusher {
         };
 
         // A literal address never reaches the resolver: check it here.
-        match check_endpoint(req.url, &self.policy) {
-            Ok(_) => {}
+        let url = match check_endpoint(req.url, &self.policy) {
+            Ok(url) => url,
             Err(EndpointError::Blocked(b)) => {
                 return fail(FailureClass::Blocked, b.to_string(), start)
             }
             Err(e) => return fail(FailureClass::Connect, e.to_string(), start),
-        }
+        };
         let client = if req.tls_verify {
             &self.verifying
         } else {
             &self.trusting
         };
         let mut builder = client
-            .post(req.url)
+            .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(reqwest::header::USER_AGENT, user_agent())
+            .header(reqwest::header::USER_AGENT, USER_AGENT)
             .header("webhook-id", req.event_id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", &signature);

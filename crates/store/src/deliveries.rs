@@ -31,6 +31,64 @@ pub(crate) struct NewDelivery {
 
 const OPEN: &str = "('waiting', 'pending', 'leased')";
 
+/// An attempt ready for its row, its request and response already JSON
+/// text: encoded by the caller, so the writer, which runs one batch at a
+/// time for everyone, only binds them.
+pub(crate) struct EncodedAttempt {
+    /// Without its request and response (taken out as text).
+    record: Box<AttemptRecord>,
+    request: String,
+    response: String,
+}
+
+impl EncodedAttempt {
+    pub(crate) fn new(mut record: Box<AttemptRecord>) -> EncodedAttempt {
+        let request = std::mem::take(&mut record.request).to_string();
+        let response = std::mem::take(&mut record.response).to_string();
+        EncodedAttempt {
+            record,
+            request,
+            response,
+        }
+    }
+}
+
+/// A [`Completion`] as the writer takes it.
+pub(crate) enum Settlement {
+    Attempt {
+        delivery_id: i64,
+        resolution: DeliveryResolution,
+        attempt: EncodedAttempt,
+    },
+    Release {
+        delivery_id: i64,
+        next_at: i64,
+    },
+}
+
+impl From<Completion> for Settlement {
+    fn from(c: Completion) -> Settlement {
+        match c {
+            Completion::Attempt {
+                delivery_id,
+                resolution,
+                record,
+            } => Settlement::Attempt {
+                delivery_id,
+                resolution,
+                attempt: EncodedAttempt::new(record),
+            },
+            Completion::Release {
+                delivery_id,
+                next_at,
+            } => Settlement::Release {
+                delivery_id,
+                next_at,
+            },
+        }
+    }
+}
+
 #[derive(FromRow)]
 struct AttemptRow {
     invocation_id: String,
@@ -89,7 +147,7 @@ impl AttemptRow {
     }
 }
 
-async fn insert_attempts(conn: &mut AnyConnection, attempts: &[&AttemptRecord]) -> Result<()> {
+async fn insert_attempts(conn: &mut AnyConnection, attempts: &[&EncodedAttempt]) -> Result<()> {
     // 19 values a row.
     for chunk in attempts.chunks(500) {
         let mut q = Sql::on(
@@ -294,19 +352,19 @@ pub(crate) async fn apply_completions(
     let (mut done, mut failed, mut retry, mut release) = (vec![], vec![], vec![], vec![]);
     for row in jobs.iter().flat_map(|j| &j.rows) {
         match row {
-            Completion::Attempt {
+            Settlement::Attempt {
                 delivery_id,
                 resolution,
-                record,
+                attempt,
             } => {
-                attempts.push(record.as_ref());
+                attempts.push(attempt);
                 match resolution {
                     DeliveryResolution::Done => done.push(*delivery_id),
                     DeliveryResolution::Failed => failed.push(*delivery_id),
                     DeliveryResolution::RetryAt(at) => retry.push((*delivery_id, *at)),
                 }
             }
-            Completion::Release {
+            Settlement::Release {
                 delivery_id,
                 next_at,
             } => release.push((*delivery_id, *next_at)),
@@ -593,7 +651,8 @@ fn pick(mut due: Vec<Due>, rooms: &[(i64, i64)], limit: i64) -> Vec<i64> {
     picked
 }
 
-fn push_attempt_values(q: &mut Sql, a: &AttemptRecord) {
+fn push_attempt_values(q: &mut Sql, encoded: &EncodedAttempt) {
+    let a = &encoded.record;
     q.push("(");
     q.text(&a.invocation_id)
         .push(", ")
@@ -629,9 +688,9 @@ fn push_attempt_values(q: &mut Sql, a: &AttemptRecord) {
         .push(", ")
         .text(&a.error)
         .push(", ")
-        .text(a.request.to_string())
+        .text(encoded.request.clone())
         .push(", ");
-    q.text(a.response.to_string()).push(")");
+    q.text(encoded.response.clone()).push(")");
 }
 
 fn push_attempt_filter(q: &mut Sql, f: &AttemptFilter) {
@@ -656,7 +715,10 @@ impl DeliveryStore for SqlStore {
     async fn complete_deliveries(&self, rows: Vec<Completion>) -> Result<()> {
         let (reply, answer) = oneshot::channel();
         self.writer
-            .send(Job::Complete(CompleteJob { rows, reply }))
+            .send(Job::Complete(CompleteJob {
+                rows: rows.into_iter().map(Settlement::from).collect(),
+                reply,
+            }))
             .await?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
@@ -722,7 +784,7 @@ impl DeliveryStore for SqlStore {
     }
 
     async fn record_attempt(&self, attempt: &AttemptRecord) -> Result<()> {
-        let attempt = attempt.clone();
+        let attempt = EncodedAttempt::new(Box::new(attempt.clone()));
         self.writer
             .tx(move |c| Box::pin(async move { insert_attempts(c, &[&attempt]).await }))
             .await

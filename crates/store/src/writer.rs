@@ -28,7 +28,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::backend::Backend;
-use crate::{ClaimSink, Completion, IncidentOp, Result, StoreError};
+use crate::{ClaimSink, IncidentOp, Result, StoreError};
 
 pub(crate) type BoxFut<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
 
@@ -56,7 +56,7 @@ pub(crate) struct IngestJob {
 }
 
 pub(crate) struct CompleteJob {
-    pub rows: Vec<Completion>,
+    pub rows: Vec<crate::deliveries::Settlement>,
     pub reply: oneshot::Sender<Result<()>>,
 }
 

@@ -454,6 +454,7 @@ async fn run(
                 keys: &keys,
                 timeout: timeout.min(left),
                 tls_verify: cfg.tls_verify,
+                body_is_event_payload: false,
             })
             .await;
         app.metrics

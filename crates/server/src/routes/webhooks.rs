@@ -575,6 +575,7 @@ async fn webhook_test(
             keys: &keys,
             timeout: Duration::from_millis(cfg.timeout_ms as u64),
             tls_verify: cfg.tls_verify,
+            body_is_event_payload: false,
         })
         .await;
     app.metrics

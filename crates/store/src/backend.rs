@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,10 +48,21 @@ pub struct SqlStore {
 }
 
 impl SqlStore {
-    fn new(backend: Backend, write: AnyPool, read: AnyPool) -> SqlStore {
+    fn new(
+        backend: Backend,
+        write: AnyPool,
+        read: AnyPool,
+        wal_restart: Option<Arc<AtomicBool>>,
+    ) -> SqlStore {
         let sink: SinkSlot = Default::default();
         let token = format!("{:016x}", rand::random::<u64>());
-        let writer = Writer::start(write.clone(), backend, sink.clone(), token.clone());
+        let writer = Writer::start(
+            write.clone(),
+            backend,
+            sink.clone(),
+            token.clone(),
+            wal_restart,
+        );
         SqlStore {
             backend,
             writer,
@@ -183,14 +195,23 @@ const WRITER_PRAGMAS: &str = "PRAGMA wal_autocheckpoint=0; PRAGMA temp_store=MEM
 /// connection, twice a second. Left to SQLite, the checkpoint runs inside the
 /// writer's commit every 1,000 pages and stalls every write behind it
 /// (measured: commits of 6 ms instead of 0.6 ms during an alert storm).
-async fn checkpoints(read: sqlx::AnyPool) {
+/// Past `WAL_RESTART_FRAMES` it asks the writer to start the log over
+/// between two batches (`wal_restart`), which takes it a few milliseconds
+/// since these checkpoints have copied nearly all of it already.
+async fn checkpoints(read: sqlx::AnyPool, wal_restart: Arc<AtomicBool>) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !read.is_closed() {
         tick.tick().await;
-        if let Err(e) = checkpoint_once(&read, WAL_FRAMES_LIMIT).await {
-            if !read.is_closed() {
-                tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
+        match checkpoint_once(&read, WAL_FRAMES_LIMIT).await {
+            Ok(frames) if frames > WAL_RESTART_FRAMES => {
+                wal_restart.store(true, std::sync::atomic::Ordering::Relaxed)
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if !read.is_closed() {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
+                }
             }
         }
     }
@@ -198,8 +219,13 @@ async fn checkpoints(read: sqlx::AnyPool) {
 
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
-/// Frames (pages) the WAL may hold before a checkpoint restarts it: 64 MiB
-/// of 4 KiB pages.
+/// Frames (pages) past which the writer starts the log over: 16 MiB of
+/// 4 KiB pages.
+pub(crate) const WAL_RESTART_FRAMES: i64 = 4_096;
+
+/// Frames past which the checkpointer restarts the log itself, waiting for
+/// the writer's batch: only if the writer's restarts do not take (a reader
+/// keeping an old snapshot). 64 MiB.
 const WAL_FRAMES_LIMIT: i64 = 16_384;
 
 /// A passive checkpoint, which never waits for the writer. While writes never
@@ -230,34 +256,43 @@ async fn checkpoint_once(read: &sqlx::AnyPool, frames_limit: i64) -> Result<i64>
     Ok(frames)
 }
 
+/// The embedded store: one writing connection, four reading ones.
+async fn open_sqlite(url: &str) -> Result<SqlStore> {
+    let (url, sync) = split_synchronous(url)?;
+    let opts = AnyConnectOptions::from_str(&sqlite_url(&url))?;
+    let write = AnyPoolOptions::new()
+        .max_connections(1)
+        .after_connect(move |conn, meta| {
+            Box::pin(async move {
+                sqlite_pragmas(sync)(conn, meta).await?;
+                conn.execute(WRITER_PRAGMAS).await?;
+                Ok(())
+            })
+        })
+        .connect_with(opts.clone())
+        .await?;
+    let read = AnyPoolOptions::new()
+        .max_connections(4)
+        .after_connect(sqlite_pragmas(sync))
+        .connect_with(opts)
+        .await?;
+    sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+    let wal_restart = Arc::new(AtomicBool::new(false));
+    tokio::spawn(checkpoints(read.clone(), wal_restart.clone()));
+    Ok(SqlStore::new(
+        Backend::Sqlite,
+        write,
+        read,
+        Some(wal_restart),
+    ))
+}
+
 /// Opens (creating a SQLite file if needed) and migrates the database at `url`.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
     sqlx::any::install_default_drivers();
     let backend = Backend::of_url(url)?;
     let store = match backend {
-        Backend::Sqlite => {
-            let (url, sync) = split_synchronous(url)?;
-            let opts = AnyConnectOptions::from_str(&sqlite_url(&url))?;
-            let write = AnyPoolOptions::new()
-                .max_connections(1)
-                .after_connect(move |conn, meta| {
-                    Box::pin(async move {
-                        sqlite_pragmas(sync)(conn, meta).await?;
-                        conn.execute(WRITER_PRAGMAS).await?;
-                        Ok(())
-                    })
-                })
-                .connect_with(opts.clone())
-                .await?;
-            let read = AnyPoolOptions::new()
-                .max_connections(4)
-                .after_connect(sqlite_pragmas(sync))
-                .connect_with(opts)
-                .await?;
-            sqlx::migrate!("./migrations/sqlite").run(&write).await?;
-            tokio::spawn(checkpoints(read.clone()));
-            SqlStore::new(backend, write, read)
-        }
+        Backend::Sqlite => open_sqlite(url).await?,
         Backend::Postgres => {
             let pool = AnyPoolOptions::new()
                 .max_connections(16)
@@ -265,7 +300,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
                 .connect(url)
                 .await?;
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-            let store = SqlStore::new(backend, pool.clone(), pool);
+            let store = SqlStore::new(backend, pool.clone(), pool, None);
             tokio::spawn(listen_for_deliveries(
                 url.to_string(),
                 store.writer.token().to_string(),
@@ -459,6 +494,89 @@ mod tests {
             assert_eq!(got, level, "{sync}");
             pool.close().await;
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Under writes that never pause, the writer starts the log over between
+    /// two batches once it passes `WAL_RESTART_FRAMES`; before, it grew to
+    /// `WAL_FRAMES_LIMIT` and the checkpointer's restart stalled the writer
+    /// for 0.1-0.5 s each time.
+    #[tokio::test]
+    async fn the_writer_starts_a_long_log_over_between_batches() {
+        sqlx::any::install_default_drivers();
+        let dir = std::env::temp_dir().join(format!("dutyhook-wal-{}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = open_sqlite(&format!("sqlite://{}", dir.join("w.db").display()))
+            .await
+            .unwrap();
+        store
+            .writer
+            .tx(|c| {
+                Box::pin(async move {
+                    sqlx::query("CREATE TABLE scratch (v TEXT)")
+                        .execute(&mut *c)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .await
+            .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        // Three at once: a batch is always waiting, so the writer never idles.
+        let load = (0..3).map(|_| {
+            tokio::spawn({
+                let (writer, stop) = (store.writer.clone(), stop.clone());
+                async move {
+                    let mut pages = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        writer
+                            .tx(|c| {
+                                Box::pin(async move {
+                                    for _ in 0..20 {
+                                        sqlx::query("INSERT INTO scratch VALUES ($1)")
+                                            .bind("x".repeat(4000))
+                                            .execute(&mut *c)
+                                            .await?;
+                                    }
+                                    Ok(())
+                                })
+                            })
+                            .await
+                            .unwrap();
+                        pages += 20;
+                    }
+                    pages
+                }
+            })
+        });
+        let load: Vec<_> = load.collect();
+        let (mut largest, mut restarts, mut last) = (0, 0, 0);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while restarts < 3 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let (_, frames, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(&store.read)
+                .await
+                .unwrap();
+            if frames < last {
+                restarts += 1;
+            }
+            (largest, last) = (largest.max(frames), frames);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut pages = 0;
+        for l in load {
+            pages += l.await.unwrap();
+        }
+        assert!(
+            restarts >= 3,
+            "the log was restarted {restarts} times in {pages} pages written"
+        );
+        assert!(
+            largest < 2 * WAL_RESTART_FRAMES,
+            "the log reached {largest} frames (restart at {WAL_RESTART_FRAMES})"
+        );
+        store.close().await;
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -18,6 +18,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use dutyhook_domain::alert::{AlertEvent, Source};
@@ -129,10 +130,18 @@ const QUEUE: usize = 8192;
 const MAX_BATCH: usize = 1000;
 
 impl Writer {
-    pub(crate) fn start(pool: AnyPool, backend: Backend, sink: SinkSlot, token: String) -> Writer {
+    /// `wal_restart` (SQLite): set when the log should be started over
+    /// between two batches.
+    pub(crate) fn start(
+        pool: AnyPool,
+        backend: Backend,
+        sink: SinkSlot,
+        token: String,
+        wal_restart: Option<Arc<AtomicBool>>,
+    ) -> Writer {
         let (jobs, rx) = mpsc::channel(QUEUE);
         let token: Arc<str> = token.into();
-        tokio::spawn(run(pool, backend, sink, token.clone(), rx));
+        tokio::spawn(run(pool, backend, sink, token.clone(), rx, wal_restart));
         Writer { jobs, token }
     }
 
@@ -185,6 +194,7 @@ async fn run(
     sink: SinkSlot,
     token: Arc<str>,
     mut rx: mpsc::Receiver<Job>,
+    wal_restart: Option<Arc<AtomicBool>>,
 ) {
     // Kept from batch to batch: acquiring from the pool tests the connection
     // with a round trip of its own (measured on SQLite under load: a batch's
@@ -218,6 +228,11 @@ async fn run(
                 "write batch"
             );
         }
+        if let Some(due) = &wal_restart {
+            if due.swap(false, Ordering::Relaxed) {
+                restart_wal(&mut held).await;
+            }
+        }
         if !closes.is_empty() {
             // The pool's close waits for every connection to come back.
             drop(held.take());
@@ -226,6 +241,28 @@ async fn run(
             }
             break;
         }
+    }
+}
+
+/// Copies what is left of the log into the database from the writer's own
+/// connection, between two batches: no write is open, so the checkpoint
+/// completes, and the next write starts the log over from its beginning
+/// instead of growing it. Readers beside it are never waited for; one that
+/// holds an old snapshot only postpones the restart.
+async fn restart_wal(held: &mut Option<PoolConnection<Any>>) {
+    let Some(conn) = held.as_mut() else { return };
+    let started = std::time::Instant::now();
+    match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(&mut **conn)
+        .await
+    {
+        Ok((_, frames, copied)) => tracing::debug!(
+            frames,
+            copied,
+            micros = started.elapsed().as_micros() as u64,
+            "WAL checkpointed by the writer"
+        ),
+        Err(e) => tracing::warn!(error = %e, "the writer's WAL checkpoint failed"),
     }
 }
 

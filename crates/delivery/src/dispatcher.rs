@@ -82,6 +82,8 @@ pub struct Dispatcher {
 
 struct Inner {
     me: Weak<Inner>,
+    /// Where pushes run: the runtime the dispatcher was made on.
+    runtime: tokio::runtime::Handle,
     store: Arc<dyn Store>,
     pusher: Pusher,
     metrics: Metrics,
@@ -213,7 +215,8 @@ impl ClaimSink for Inner {
             held.insert(d.delivery_id);
             let permits = lanes.hold(d.integration_id);
             let me = me.clone();
-            tokio::spawn(async move {
+            // Called from the store's writer, which runs on a runtime of its own.
+            self.runtime.spawn(async move {
                 let permit = permits.acquire_owned().await.expect("semaphore open");
                 me.deliver(d, permit).await;
             });
@@ -237,6 +240,7 @@ impl Dispatcher {
         });
         let inner = Arc::new_cyclic(|me| Inner {
             me: me.clone(),
+            runtime: tokio::runtime::Handle::current(),
             store,
             pusher,
             metrics,

@@ -221,7 +221,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 /// Frames (pages) past which the writer starts the log over: 16 MiB of
 /// 4 KiB pages.
-pub(crate) const WAL_RESTART_FRAMES: i64 = 4_096;
+const WAL_RESTART_FRAMES: i64 = 4_096;
 
 /// Frames past which the checkpointer restarts the log itself, waiting for
 /// the writer's batch: only if the writer's restarts do not take (a reader

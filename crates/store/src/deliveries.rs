@@ -147,14 +147,16 @@ impl AttemptRow {
     }
 }
 
-async fn insert_attempts(conn: &mut AnyConnection, attempts: &[&EncodedAttempt]) -> Result<()> {
-    // 19 values a row.
-    for chunk in attempts.chunks(500) {
+/// Takes the attempts by value: their text moves into the statement.
+async fn insert_attempts(conn: &mut AnyConnection, attempts: Vec<EncodedAttempt>) -> Result<()> {
+    let mut rest = attempts.into_iter().peekable();
+    while rest.peek().is_some() {
+        // 19 values a row.
         let mut q = Sql::on(
             conn,
             &format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES "),
         );
-        for (i, a) in chunk.iter().enumerate() {
+        for (i, a) in rest.by_ref().take(500).enumerate() {
             if i > 0 {
                 q.push(", ");
             }
@@ -350,27 +352,34 @@ pub(crate) async fn apply_completions(
     }
     let mut attempts = vec![];
     let (mut done, mut failed, mut retry, mut release) = (vec![], vec![], vec![], vec![]);
-    for row in jobs.iter().flat_map(|j| &j.rows) {
-        match row {
-            Settlement::Attempt {
-                delivery_id,
-                resolution,
-                attempt,
-            } => {
-                attempts.push(attempt);
-                match resolution {
-                    DeliveryResolution::Done => done.push(*delivery_id),
-                    DeliveryResolution::Failed => failed.push(*delivery_id),
-                    DeliveryResolution::RetryAt(at) => retry.push((*delivery_id, *at)),
+    for job in jobs {
+        for row in job.rows {
+            match row {
+                Settlement::Attempt {
+                    delivery_id,
+                    resolution,
+                    attempt,
+                } => {
+                    attempts.push(attempt);
+                    match resolution {
+                        DeliveryResolution::Done => done.push(delivery_id),
+                        DeliveryResolution::Failed => failed.push(delivery_id),
+                        DeliveryResolution::RetryAt(at) => retry.push((delivery_id, at)),
+                    }
                 }
+                Settlement::Release {
+                    delivery_id,
+                    next_at,
+                } => release.push((delivery_id, next_at)),
             }
-            Settlement::Release {
-                delivery_id,
-                next_at,
-            } => release.push((*delivery_id, *next_at)),
         }
+        // Answered only once the batch has committed (or failed).
+        let reply = job.reply;
+        replies.push(Box::new(move |committed: Result<(), String>| {
+            let _ = reply.send(committed.map_err(StoreError::Commit));
+        }));
     }
-    insert_attempts(conn, &attempts).await?;
+    insert_attempts(conn, attempts).await?;
     settle_finished(conn, &done, &failed).await?;
     update_with_next_at(
         conn,
@@ -388,12 +397,6 @@ pub(crate) async fn apply_completions(
     .await?;
     effects.deliveries_moved |=
         !(done.is_empty() && failed.is_empty() && retry.is_empty() && release.is_empty());
-    for job in jobs {
-        let reply = job.reply;
-        replies.push(Box::new(move |committed: Result<(), String>| {
-            let _ = reply.send(committed.map_err(StoreError::Commit));
-        }));
-    }
     Ok(())
 }
 
@@ -651,7 +654,7 @@ fn pick(mut due: Vec<Due>, rooms: &[(i64, i64)], limit: i64) -> Vec<i64> {
     picked
 }
 
-fn push_attempt_values(q: &mut Sql, encoded: &EncodedAttempt) {
+fn push_attempt_values(q: &mut Sql, encoded: EncodedAttempt) {
     let a = &encoded.record;
     q.push("(");
     q.text(&a.invocation_id)
@@ -688,9 +691,9 @@ fn push_attempt_values(q: &mut Sql, encoded: &EncodedAttempt) {
         .push(", ")
         .text(&a.error)
         .push(", ")
-        .text(encoded.request.clone())
+        .text(encoded.request)
         .push(", ");
-    q.text(encoded.response.clone()).push(")");
+    q.text(encoded.response).push(")");
 }
 
 fn push_attempt_filter(q: &mut Sql, f: &AttemptFilter) {
@@ -786,7 +789,7 @@ impl DeliveryStore for SqlStore {
     async fn record_attempt(&self, attempt: &AttemptRecord) -> Result<()> {
         let attempt = EncodedAttempt::new(Box::new(attempt.clone()));
         self.writer
-            .tx(move |c| Box::pin(async move { insert_attempts(c, &[&attempt]).await }))
+            .tx(move |c| Box::pin(async move { insert_attempts(c, vec![attempt]).await }))
             .await
     }
 

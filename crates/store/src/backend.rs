@@ -398,7 +398,8 @@ mod tests {
     /// Found by the soak: under writes that never pause, a passive
     /// checkpoint never catches up, the log is never restarted, and the WAL
     /// file grew to 500 MB in 20 minutes. Past the limit the checkpointer
-    /// waits for the writer's open transaction and restarts the log.
+    /// waits for the writer's open transaction and restarts the log. Before
+    /// that limit the writer's own checkpoint between two batches does.
     #[tokio::test]
     async fn a_wal_past_its_limit_is_restarted_even_while_a_write_is_open() {
         sqlx::any::install_default_drivers();
@@ -464,11 +465,31 @@ mod tests {
         sqlx::raw_sql(&insert(5)).execute(&write).await.unwrap();
         let frames = checkpoint_once(&read, i64::MAX).await.unwrap();
         assert!(frames < 50, "the log was not restarted: {frames} frames");
+
+        // The writer's checkpoint between two batches: the batch after it
+        // starts the log over, with no checkpoint from anyone else.
+        let mut held = Some(write.acquire().await.unwrap());
+        sqlx::raw_sql(&insert(300))
+            .execute(&mut **held.as_mut().unwrap())
+            .await
+            .unwrap();
+        crate::writer::restart_wal(&mut held).await;
+        sqlx::raw_sql(&insert(5))
+            .execute(&mut **held.as_mut().unwrap())
+            .await
+            .unwrap();
+        drop(held);
+        let frames = checkpoint_once(&read, i64::MAX).await.unwrap();
+        assert!(
+            frames < 50,
+            "the writer did not restart the log: {frames} frames"
+        );
+
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
             .fetch_one(&read)
             .await
             .unwrap();
-        assert_eq!(n, 905, "nothing was lost");
+        assert_eq!(n, 1210, "nothing was lost");
         write.close().await;
         read.close().await;
         let _ = std::fs::remove_dir_all(&dir);

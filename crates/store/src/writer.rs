@@ -275,7 +275,7 @@ async fn run(
 /// completes, and the next write starts the log over from its beginning
 /// instead of growing it. Readers beside it are never waited for; one that
 /// holds an old snapshot only postpones the restart.
-async fn restart_wal(held: &mut Option<PoolConnection<Any>>) {
+pub(crate) async fn restart_wal(held: &mut Option<PoolConnection<Any>>) {
     let Some(conn) = held.as_mut() else { return };
     let started = std::time::Instant::now();
     match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")

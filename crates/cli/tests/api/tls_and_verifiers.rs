@@ -3,8 +3,11 @@
 
 use std::sync::{Arc, Mutex};
 
+use std::net::SocketAddr;
+
 use axum::body::Bytes;
-use axum::http::HeaderMap;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Version};
 use serde_json::json;
 
 use crate::helpers::{Db, TestApp};
@@ -12,7 +15,8 @@ use crate::receiver::TestReceiver;
 
 both_dbs!(
     tls_verify_on_rejects_self_signed_off_accepts,
-    stock_verifier_accepts_pushes
+    stock_verifier_accepts_pushes,
+    pushes_reuse_connections_over_http1_and_http2
 );
 
 pub async fn https_receiver() -> (String, Arc<Mutex<usize>>) {
@@ -42,6 +46,51 @@ pub async fn https_receiver() -> (String, Arc<Mutex<usize>>) {
             .await
     });
     (format!("https://localhost:{}/hook", addr.port()), hits)
+}
+
+/// Each request's HTTP version and the address it came from.
+type Seen = Arc<Mutex<Vec<(Version, SocketAddr)>>>;
+
+/// A receiver that records how each push came: over HTTP/1.1 in clear, or
+/// over TLS offering HTTP/2 by ALPN.
+async fn recording_receiver(tls: bool) -> (String, Seen) {
+    let seen: Seen = Default::default();
+    let s = seen.clone();
+    let app = axum::Router::new().fallback(
+        move |ConnectInfo(peer): ConnectInfo<SocketAddr>, version: Version, _: Bytes| {
+            let s = s.clone();
+            async move {
+                s.lock().unwrap().push((version, peer));
+                "ok"
+            }
+        },
+    );
+    let make = app.into_make_service_with_connect_info::<SocketAddr>();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    if !tls {
+        listener.set_nonblocking(true).unwrap();
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        tokio::spawn(async move { axum::serve(listener, make).await });
+        return (format!("http://{addr}/hook"), seen);
+    }
+    let _ = rustls_crypto_provider();
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let mut config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into()),
+        )
+        .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let config = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config));
+    tokio::spawn(async move {
+        axum_server::from_tcp_rustls(listener, config)
+            .serve(make)
+            .await
+    });
+    (format!("https://{addr}/hook"), seen)
 }
 
 fn rustls_crypto_provider() -> Option<()> {
@@ -168,5 +217,50 @@ async fn stock_verifier_accepts_pushes(db: Db) {
         if let Some(ok) = python_verifies(s, &got[1].headers, &got[1].body) {
             assert!(ok);
         }
+    }
+}
+
+/// Pushes one after another to the same endpoint go over one kept-alive
+/// connection, and HTTP/2 is used where the endpoint offers it.
+async fn pushes_reuse_connections_over_http1_and_http2(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let receivers = [
+        (Version::HTTP_11, recording_receiver(false).await),
+        (Version::HTTP_2, recording_receiver(true).await),
+    ];
+    let mut integrations = vec![];
+    for (version, (url, _)) in &receivers {
+        let created = app
+            .ok(
+                "/integration/webhook/create",
+                json!({"kind": "incident", "name": format!("{version:?}"), "endpoint": url,
+                       "tls_verify": false, "event_types": ["i_comm"]}),
+            )
+            .await;
+        integrations.push(created["integration_id"].as_i64().unwrap());
+    }
+    let incident = app.incident("connections").await;
+    let pushes = 4;
+    for n in 1..=pushes {
+        app.ok(
+            "/incident/comment",
+            json!({"incident_ids": [incident], "comment": format!("comment {n}")}),
+        )
+        .await;
+        // Recorded once its answer was read: its connection is back in the pool.
+        for id in &integrations {
+            app.attempts(*id, n).await;
+        }
+    }
+    for (version, (url, seen)) in &receivers {
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), pushes, "{url}: {seen:?}");
+        assert!(seen.iter().all(|(v, _)| v == version), "{url}: {seen:?}");
+        let peers: std::collections::HashSet<SocketAddr> = seen.iter().map(|(_, p)| *p).collect();
+        assert_eq!(
+            peers.len(),
+            1,
+            "{url}: one connection for all pushes, got {seen:?}"
+        );
     }
 }

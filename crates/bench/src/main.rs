@@ -43,6 +43,10 @@ struct Args {
     /// Seconds of load for the latency scenarios.
     #[arg(long, default_value_t = 30)]
     latency_seconds: u64,
+    /// Events per second offered in the latency scenarios (the target is
+    /// stated at 500).
+    #[arg(long, default_value_t = 500)]
+    latency_rate: u64,
     /// Seconds of alert ingestion in the ingest scenario.
     #[arg(long, default_value_t = 30)]
     ingest_seconds: u64,
@@ -827,8 +831,8 @@ async fn main() {
         let r = match s.as_str() {
             "throughput1" => throughput(&args, 1).await,
             "throughput10" => throughput(&args, 10).await,
-            "latency" => paced(&args, 10, 500, false).await,
-            "blackhole" => paced(&args, 9, 500, true).await,
+            "latency" => paced(&args, 10, args.latency_rate, false).await,
+            "blackhole" => paced(&args, 9, args.latency_rate, true).await,
             "backlog" => backlog(&args).await,
             "trigger" => trigger(&args, 1000).await,
             "ingest" => ingest(&args).await,

@@ -13,6 +13,7 @@ both_dbs!(
     filters_by_channel_and_type,
     body_template_shapes_the_body,
     retries_keep_event_id_until_success,
+    retry_after_sets_the_next_attempt_and_responses_are_capped,
     client_errors_are_final_and_410_disables,
     order_per_incident_holds,
     history_resend_and_test_push,
@@ -188,6 +189,47 @@ async fn retries_keep_event_id_until_success(db: Db) {
         "newest first"
     );
     assert_eq!(hist[1]["error_class"], json!("http_status"));
+}
+
+/// A `Retry-After` replaces the backoff's next delay (the test schedule
+/// scales both by 1/1000: 2,000 s becomes 2 s, against 5 ms without it),
+/// and a response body is kept up to 64 KiB.
+async fn retry_after_sets_the_next_attempt_and_responses_are_capped(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let rx = TestReceiver::start().await;
+    rx.script([
+        Reply {
+            headers: vec![("retry-after", "2000".into())],
+            body: "x".repeat(100_000),
+            ..Reply::status(503)
+        },
+        Reply::status(200),
+    ]);
+    let (hid, _) = hook(&app, &rx.url, json!({})).await;
+    app.incident("Busy receiver").await;
+    let first = wait_history(&app, hid, 1).await[0].clone();
+    let info = app
+        .ok(
+            "/integration/history/info",
+            json!({"invocation_id": first["invocation_id"]}),
+        )
+        .await;
+    let started = info["started_at"].as_i64().unwrap();
+    let next = info["next_attempt_at"].as_i64().unwrap();
+    assert_eq!(info["delivery_state"], json!("pending"), "{info}");
+    assert!(
+        next - started >= 2_000 && next - started < 60_000,
+        "next attempt {} ms after the first started",
+        next - started
+    );
+    let body = info["response"]["body"].as_str().unwrap();
+    assert_eq!(
+        (body.len(), info["response"]["truncated"].clone()),
+        (64 * 1024, json!(true))
+    );
+    let hist = wait_history(&app, hid, 2).await;
+    assert_eq!(hist[0]["status"], json!("success"));
+    assert!(hist[0]["started_at"].as_i64().unwrap() >= next);
 }
 
 async fn wait_history(app: &TestApp, integration_id: i64, n: usize) -> Vec<Value> {

@@ -16,6 +16,7 @@ use axum::extract::Path;
 use clap::Parser;
 use serde_json::{json, Value};
 
+mod disk;
 mod soak;
 
 #[derive(Parser)]
@@ -92,7 +93,8 @@ fn micros() -> u64 {
 struct Receiver {
     count: AtomicU64,
     per_endpoint: Mutex<HashMap<u32, u64>>,
-    latencies_us: Mutex<HashMap<u32, Vec<u64>>>,
+    /// Per endpoint: (when the API call was made, latency), µs.
+    latencies_us: Mutex<HashMap<u32, Vec<(u64, u64)>>>,
     /// Distinct `event_id`s per endpoint, to count what arrived without repeats.
     event_ids: Mutex<HashMap<u32, HashSet<String>>>,
 }
@@ -120,7 +122,7 @@ async fn start_receiver(rx: Arc<Receiver>) -> String {
                         .unwrap()
                         .entry(n)
                         .or_default()
-                        .push(now.saturating_sub(t));
+                        .push((t, now.saturating_sub(t)));
                 }
                 "ok"
             }
@@ -486,7 +488,7 @@ async fn throughput(args: &Args, endpoints: u32) -> Value {
         .unwrap()
         .values()
         .flatten()
-        .copied()
+        .map(|(_, us)| *us)
         .collect::<Vec<_>>();
     json!({
         "endpoints": endpoints,
@@ -510,6 +512,7 @@ async fn paced(args: &Args, endpoints: u32, rate: u64, with_blackhole: bool) -> 
     let total = rate * args.latency_seconds;
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let start = Instant::now();
+    let start_us = micros();
     let mut tasks = vec![];
     for i in 0..total {
         let at = start + interval.mul_f64(i as f64);
@@ -535,11 +538,12 @@ async fn paced(args: &Args, endpoints: u32, rate: u64, with_blackhole: bool) -> 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let lat = rx.latencies_us.lock().unwrap();
-    let healthy: Vec<u64> = lat
+    let healthy_samples: Vec<(u64, u64)> = lat
         .iter()
         .filter(|(n, _)| **n < 999)
         .flat_map(|(_, v)| v.iter().copied())
         .collect();
+    let healthy: Vec<u64> = healthy_samples.iter().map(|(_, us)| *us).collect();
     json!({
         "endpoints_healthy": endpoints,
         "blackholed_endpoint": with_blackhole,
@@ -549,8 +553,26 @@ async fn paced(args: &Args, endpoints: u32, rate: u64, with_blackhole: bool) -> 
         "pushes_received": rx.count.load(Ordering::Relaxed),
         "latency": latency_summary(&healthy),
         "api_call_latency": latency_summary(&api_us),
+        "slow_seconds": slow_seconds(&healthy_samples, start_us, 50_000),
         "peak_rss_mb": server.peak_rss_mb(),
     })
+}
+
+/// The seconds of a paced run (counted from its start) in which some push
+/// took longer than `over_us`: when the tail happened, and how many.
+fn slow_seconds(samples: &[(u64, u64)], start_us: u64, over_us: u64) -> Value {
+    let mut by_second: std::collections::BTreeMap<u64, (u64, u64)> = Default::default();
+    for (sent, us) in samples.iter().filter(|(_, us)| *us > over_us) {
+        let e = by_second
+            .entry(sent.saturating_sub(start_us) / 1_000_000)
+            .or_default();
+        e.0 += 1;
+        e.1 = e.1.max(*us);
+    }
+    by_second
+        .into_iter()
+        .map(|(s, (n, max))| json!({"second": s, "pushes": n, "max_ms": max as f64 / 1000.0}))
+        .collect()
 }
 
 /// Builds up `n` pending deliveries to a dead endpoint and reports memory.
@@ -826,9 +848,12 @@ async fn main() {
                "database": args.database.as_deref().map(|d| d.split(':').next().unwrap_or("")).unwrap_or("sqlite"),
                "processes": args.processes}),
     );
+    let probe = disk::DiskProbe::start(std::env::temp_dir());
     for s in args.scenarios.clone() {
-        eprintln!("== {s}");
-        let r = match s.as_str() {
+        let settled = probe.settle();
+        eprintln!("== {s} (the disk settled in {settled:.1} s)");
+        probe.take();
+        let mut r = match s.as_str() {
             "throughput1" => throughput(&args, 1).await,
             "throughput10" => throughput(&args, 10).await,
             "latency" => paced(&args, 10, args.latency_rate, false).await,
@@ -839,6 +864,10 @@ async fn main() {
             "soak" => soak::soak(&args).await,
             other => panic!("unknown scenario {other}"),
         };
+        if let Value::Object(fields) = &mut r {
+            fields.insert("disk_fdatasync_4k".into(), probe.take());
+            fields.insert("disk_settled_before_s".into(), json!(settled));
+        }
         println!("{s}: {}", serde_json::to_string_pretty(&r).unwrap());
         results.insert(s, r);
         std::fs::write(

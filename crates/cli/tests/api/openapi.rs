@@ -1,6 +1,6 @@
 //! /openapi.json is generated from the handlers and covers every endpoint.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::helpers::{Db, TestApp};
 
@@ -88,6 +88,22 @@ async fn document_covers_every_endpoint(db: Db) {
         }
     }
     assert!(doc["components"]["securitySchemes"]["app_key"].is_object());
+    // The limits the server enforces are in the schemas, for clients and fuzzers.
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field, keyword, value) in [
+        ("IncidentCreate", "title", "minLength", 3),
+        ("IncidentCreate", "title", "maxLength", 200),
+        ("IncidentComment", "comment", "maxLength", 10_000),
+        ("IncidentList", "limit", "maximum", 100),
+        ("HistoryList", "limit", "maximum", 100),
+        ("HistoryList", "p", "minimum", 1),
+    ] {
+        assert_eq!(
+            schemas[schema]["properties"][field][keyword],
+            json!(value),
+            "{schema}.{field} documents {keyword}"
+        );
+    }
     let health: Value = app
         .client
         .get(app.url("/health"))

@@ -58,6 +58,7 @@ pub struct ActionWrite {
     pub headers: Option<Vec<Header>>,
     pub tls_verify: Option<bool>,
     /// 100 to 10000, default 1000.
+    #[schema(minimum = 100, maximum = 10000)]
     pub timeout_ms: Option<i64>,
 }
 

@@ -286,7 +286,9 @@ async fn push_alertmanager(
 
 #[derive(Deserialize, ToSchema)]
 pub struct AlertListReq {
+    #[schema(minimum = 1)]
     pub p: Option<i64>,
+    #[schema(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// Unix seconds, required.
     pub start_time: Option<i64>,

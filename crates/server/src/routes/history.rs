@@ -34,7 +34,9 @@ pub struct HistoryList {
     pub event_type: Option<String>,
     /// `success` or `failure`.
     pub status: Option<String>,
+    #[schema(minimum = 1)]
     pub p: Option<i64>,
+    #[schema(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 

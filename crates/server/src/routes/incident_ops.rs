@@ -248,6 +248,7 @@ async fn incident_responder_add(
 pub struct IncidentComment {
     pub incident_ids: Vec<String>,
     /// 1 to 10000 characters.
+    #[schema(min_length = 1, max_length = 10000)]
     pub comment: String,
 }
 

@@ -114,11 +114,13 @@ pub async fn people(app: &AppState, field: &str, ids: &[i64]) -> Result<Vec<Pers
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentCreate {
     /// 3 to 200 characters.
+    #[schema(min_length = 3, max_length = 200)]
     pub title: String,
     /// `Critical`, `Warning` or `Info`.
     pub incident_severity: String,
     pub channel_id: Option<i64>,
     /// At most 6144 characters.
+    #[schema(max_length = 6144)]
     pub description: Option<String>,
     pub impact: Option<String>,
     pub assigned_to: Option<AssignedTo>,
@@ -205,7 +207,9 @@ async fn incident_info(
 
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentList {
+    #[schema(minimum = 1)]
     pub p: Option<i64>,
+    #[schema(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// Unix seconds; incidents that started at or after it.
     pub start_time: Option<i64>,
@@ -316,7 +320,9 @@ async fn incident_list_by_ids(
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentFeed {
     pub incident_id: String,
+    #[schema(minimum = 1)]
     pub p: Option<i64>,
+    #[schema(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// Oldest first when true; newest first by default.
     pub asc: Option<bool>,

@@ -23,7 +23,9 @@ pub const TAG_SYSTEM: &str = "System";
 /// `p` from 1, `limit` from 1 to 100 (default 20).
 #[derive(Debug, Deserialize, ToSchema, Default)]
 pub struct Paging {
+    #[schema(minimum = 1)]
     pub p: Option<i64>,
+    #[schema(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 

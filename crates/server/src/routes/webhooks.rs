@@ -58,6 +58,8 @@ pub struct WebhookWrite {
     pub event_types: Option<Vec<EventType>>,
     /// A JSON document as text; "" removes the template.
     pub body_template: Option<String>,
+    /// 100 to 30000, default 1000.
+    #[schema(minimum = 100, maximum = 30000)]
     pub timeout_ms: Option<i64>,
     /// `backoff` (default), `once` or `none`.
     pub retry_policy: Option<String>,
@@ -371,7 +373,9 @@ async fn webhook_info(
 pub struct WebhookListReq {
     /// `incident` or `alert`; both when absent.
     pub kind: Option<WebhookKind>,
+    #[schema(minimum = 1)]
     pub p: Option<i64>,
+    #[schema(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 

@@ -104,6 +104,10 @@ async fn document_covers_every_endpoint(db: Db) {
             "{schema}.{field} documents {keyword}"
         );
     }
+    assert_eq!(
+        schemas["IncidentFeed"]["properties"]["incident_id"]["pattern"],
+        json!("^[0-9a-f]{24}$")
+    );
     let health: Value = app
         .client
         .get(app.url("/health"))

@@ -278,6 +278,7 @@ async fn action_delete(
 
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentRef {
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     pub incident_id: String,
 }
 
@@ -317,6 +318,7 @@ async fn incident_action_list(
 
 #[derive(Deserialize, ToSchema)]
 pub struct Trigger {
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     pub incident_id: String,
     pub action_id: i64,
     /// The same key from the same person within 10 minutes answers the

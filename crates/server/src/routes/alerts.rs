@@ -297,6 +297,7 @@ pub struct AlertListReq {
     pub channel_ids: Option<Vec<i64>>,
     /// `Triggered` or `Closed`.
     pub progress: Option<String>,
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     pub incident_id: Option<String>,
 }
 
@@ -341,6 +342,7 @@ async fn alert_list(
 
 #[derive(Deserialize, ToSchema)]
 pub struct AlertId {
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     pub alert_id: String,
 }
 

@@ -29,7 +29,9 @@ pub struct HistoryList {
     pub start_time: Option<i64>,
     /// Unix seconds, required.
     pub end_time: Option<i64>,
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     pub incident_id: Option<String>,
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     pub alert_id: Option<String>,
     pub event_type: Option<String>,
     /// `success` or `failure`.

@@ -222,6 +222,7 @@ async fn incident_assign(
 
 #[derive(Deserialize, ToSchema)]
 pub struct ResponderAdd {
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     pub incident_id: String,
     pub person_ids: Vec<i64>,
 }
@@ -270,6 +271,7 @@ async fn incident_comment(
 
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentReset {
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     pub incident_id: String,
     pub title: Option<String>,
     pub description: Option<String>,
@@ -311,6 +313,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
 
 #[derive(Deserialize, ToSchema)]
 pub struct FieldReset {
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     pub incident_id: String,
     pub field_name: String,
     /// Checked against the field's type and options; `null` clears it.
@@ -353,6 +356,7 @@ async fn incident_field_reset(
 
 #[derive(Deserialize, ToSchema)]
 pub struct LabelsUpdate {
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     pub incident_id: String,
     /// Labels to set (keys follow Prometheus label naming).
     pub labels: Option<BTreeMap<String, String>>,

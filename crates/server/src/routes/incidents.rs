@@ -191,6 +191,7 @@ async fn incident_create(
 
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentInfo {
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     pub incident_id: String,
 }
 
@@ -319,6 +320,7 @@ async fn incident_list_by_ids(
 
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentFeed {
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     pub incident_id: String,
     #[schema(minimum = 1)]
     pub p: Option<i64>,

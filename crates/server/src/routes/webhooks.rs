@@ -492,6 +492,7 @@ pub struct WebhookTest {
     /// Default `i_new` (incident webhooks) or `a_new` (alert webhooks).
     pub event_type: Option<EventType>,
     /// Push this incident as it is now instead of a sample.
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     pub incident_id: Option<String>,
 }
 

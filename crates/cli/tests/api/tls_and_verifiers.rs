@@ -1,13 +1,13 @@
 //! TLS verification on and off against a self-signed local HTTPS receiver,
 //! and a stock Standard Webhooks library accepting real pushes.
 
-use std::sync::{Arc, Mutex};
-
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Version};
+use axum_server::tls_rustls::RustlsConfig;
 use serde_json::json;
 
 use crate::helpers::{Db, TestApp};
@@ -19,16 +19,22 @@ both_dbs!(
     pushes_reuse_connections_over_http1_and_http2
 );
 
-pub async fn https_receiver() -> (String, Arc<Mutex<usize>>) {
+/// A self-signed certificate for localhost and 127.0.0.1. With it
+/// axum-server offers HTTP/2 and HTTP/1.1 by ALPN.
+async fn self_signed_tls() -> RustlsConfig {
     let _ = rustls_crypto_provider();
     let cert =
         rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let config = axum_server::tls_rustls::RustlsConfig::from_pem(
+    RustlsConfig::from_pem(
         cert.cert.pem().into_bytes(),
         cert.key_pair.serialize_pem().into_bytes(),
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+pub async fn https_receiver() -> (String, Arc<Mutex<usize>>) {
+    let config = self_signed_tls().await;
     let hits: Arc<Mutex<usize>> = Default::default();
     let h = hits.clone();
     let app = axum::Router::new().fallback(move |_: HeaderMap, _: Bytes| {
@@ -74,17 +80,7 @@ async fn recording_receiver(tls: bool) -> (String, Seen) {
         tokio::spawn(async move { axum::serve(listener, make).await });
         return (format!("http://{addr}/hook"), seen);
     }
-    let _ = rustls_crypto_provider();
-    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
-    let mut config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into()),
-        )
-        .unwrap();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let config = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config));
+    let config = self_signed_tls().await;
     tokio::spawn(async move {
         axum_server::from_tcp_rustls(listener, config)
             .serve(make)

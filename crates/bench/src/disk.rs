@@ -48,7 +48,8 @@ impl DiskProbe {
     /// deleted a database of a gigabyte or more leaves the disk slow for a
     /// while (syncs of 50-200 ms seen at the start of the next scenario),
     /// and the next scenario should not pay for it. Answers the seconds
-    /// waited.
+    /// waited; the samples it waited on are dropped, not counted in the
+    /// next `take`.
     pub fn settle(&self) -> f64 {
         let started = Instant::now();
         let _ = std::process::Command::new("sync").status();

@@ -852,7 +852,6 @@ async fn main() {
     for s in args.scenarios.clone() {
         let settled = probe.settle();
         eprintln!("== {s} (the disk settled in {settled:.1} s)");
-        probe.take();
         let mut r = match s.as_str() {
             "throughput1" => throughput(&args, 1).await,
             "throughput10" => throughput(&args, 10).await,

@@ -108,6 +108,18 @@ async fn document_covers_every_endpoint(db: Db) {
         schemas["IncidentFeed"]["properties"]["incident_id"]["pattern"],
         json!("^[0-9a-f]{24}$")
     );
+    // utoipa takes only literals there: tie them to what the domain enforces.
+    for (schema, range) in [
+        ("WebhookWrite", dutyhook_domain::webhook::TIMEOUT_MS),
+        ("ActionWrite", dutyhook_domain::action::TIMEOUT_MS),
+    ] {
+        let t = &schemas[schema]["properties"]["timeout_ms"];
+        assert_eq!(
+            (t["minimum"].clone(), t["maximum"].clone()),
+            (json!(range.start()), json!(range.end())),
+            "{schema}.timeout_ms documents the range the domain enforces"
+        );
+    }
     let health: Value = app
         .client
         .get(app.url("/health"))

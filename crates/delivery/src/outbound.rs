@@ -145,7 +145,7 @@ pub enum EndpointError {
     Malformed(String, String),
     #[error("only http:// and https:// endpoints are accepted, not {0}://")]
     Scheme(String),
-    #[error("the endpoint has no host")]
+    #[error("the endpoint has no host: write it as http://HOST/… or https://HOST/…")]
     NoHost,
     #[error("the endpoint must not carry a user name or password")]
     Credentials,
@@ -166,6 +166,14 @@ pub fn check_endpoint(endpoint: &str, policy: &Policy) -> Result<url::Url, Endpo
         .map_err(|e| EndpointError::Malformed(endpoint.to_string(), e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(EndpointError::Scheme(url.scheme().to_string()));
+    }
+    // WHATWG parsing takes `http:///x`, `http:/x` and `http:x` as host `x`:
+    // a person who wrote one of those most likely left the host out.
+    let authority = endpoint
+        .split_once(':')
+        .and_then(|(_, rest)| rest.strip_prefix("//"));
+    if !authority.is_some_and(|a| !a.is_empty() && !a.starts_with(['/', '\\', '?', '#'])) {
+        return Err(EndpointError::NoHost);
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(EndpointError::Credentials);
@@ -314,6 +322,20 @@ mod tests {
             check_endpoint("not a url", &p),
             Err(EndpointError::Malformed(..))
         ));
+        for hostless in [
+            "http:///nohost",
+            "http:/nohost",
+            "http:nohost",
+            "https:////x",
+            "http:\\\\x/",
+            "HTTP:///x",
+        ] {
+            assert!(
+                matches!(check_endpoint(hostless, &p), Err(EndpointError::NoHost)),
+                "{hostless}"
+            );
+        }
+        assert!(check_endpoint("HTTPS://Hooks.Example.com/", &p).is_ok());
         assert!(check_endpoint("https://hooks.example.com/a?b=c", &p).is_ok());
         assert!(
             check_endpoint("http://localhost:9000/", &p).is_ok(),

@@ -116,21 +116,91 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             }
             &bytes
         };
-        let de = &mut serde_json::Deserializer::from_slice(body);
-        match serde_path_to_error::deserialize(de) {
-            Ok(v) => Ok(ApiJson(v)),
-            Err(e) => {
-                let path = e.path().to_string();
-                let inner = e.into_inner();
-                let msg = if inner.is_syntax() || inner.is_eof() {
-                    format!("body is not valid JSON: {inner}")
-                } else if path == "." {
-                    format!("body: {inner}")
-                } else {
-                    format!("{path}: {inner}")
-                };
-                Err(ApiError::InvalidParameter(msg))
-            }
+        if let Some(field) = nul_field(body) {
+            return Err(ApiError::InvalidParameter(format!(
+                "{field}: text must not contain the NUL character (\\u0000)"
+            )));
         }
+        let de = &mut serde_json::Deserializer::from_slice(body);
+        let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if let Some(trailing) = trailing_data(body) {
+                return trailing;
+            }
+            // A number too large for any type is a value error of its field,
+            // though serde_json counts it as a syntax error.
+            let malformed = (inner.is_syntax() || inner.is_eof())
+                && !inner.to_string().starts_with("number out of range");
+            ApiError::InvalidParameter(match (path.as_str(), malformed) {
+                (".", true) => format!("body is not valid JSON: {inner}"),
+                (_, true) => format!("body is not valid JSON (at {path}): {inner}"),
+                (".", false) => format!("body: {inner}"),
+                (_, false) => format!("{path}: {inner}"),
+            })
+        })?;
+        de.end().map_err(|_| {
+            trailing_data(body).unwrap_or_else(|| {
+                ApiError::InvalidParameter("body: unexpected data after the JSON document".into())
+            })
+        })?;
+        Ok(ApiJson(value))
+    }
+}
+
+/// A body is one JSON document and nothing after it (whitespace aside).
+/// Looked for when the body did not decode too: `{} xyz` is refused for what
+/// follows the document, not for the fields the document lacks.
+fn trailing_data(body: &[u8]) -> Option<ApiError> {
+    use serde::Deserialize;
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde::de::IgnoredAny::deserialize(&mut de).ok()?;
+    de.end().err().map(|e| {
+        ApiError::InvalidParameter(format!(
+            "body: unexpected data after the JSON document (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// Where a body's text holds a NUL: PostgreSQL cannot store it, so no
+/// database may (`open-api.md`, "Robustness"). JSON can only spell it as the
+/// escape `\u0000`, so bodies without that sequence are not parsed twice.
+fn nul_field(body: &[u8]) -> Option<String> {
+    if !body.windows(6).any(|w| w == b"\\u0000") {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    nul_in(&value, String::new())
+}
+
+fn nul_in(value: &serde_json::Value, path: String) -> Option<String> {
+    let named = |path: &str| {
+        if path.is_empty() {
+            "body".to_string()
+        } else {
+            path.to_string()
+        }
+    };
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => Some(named(&path)),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_in(v, format!("{path}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let at = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                Some(format!("{} (a key)", named(&path)))
+            } else {
+                nul_in(v, at)
+            }
+        }),
+        _ => None,
     }
 }

@@ -68,12 +68,13 @@ impl Sql {
         self.bind(Bind::OptText(v))
     }
 
-    /// `(v1, v2, …)` for an `IN` list; never empty (an impossible value stands in).
+    /// `(v1, v2, …)` for an `IN` list. An empty list is a query of no rows,
+    /// so that `IN` is false and `NOT IN` true, as for an empty set.
     pub fn list_text(&mut self, values: &[String]) -> &mut Self {
-        self.push("(");
         if values.is_empty() {
-            self.text("\u{0}");
+            return self.push("(SELECT CAST(NULL AS TEXT) WHERE 1 = 0)");
         }
+        self.push("(");
         for (i, v) in values.iter().enumerate() {
             if i > 0 {
                 self.push(", ");
@@ -84,10 +85,10 @@ impl Sql {
     }
 
     pub fn list_i64(&mut self, values: &[i64]) -> &mut Self {
-        self.push("(");
         if values.is_empty() {
-            self.i64(i64::MIN);
+            return self.push("(SELECT CAST(NULL AS BIGINT) WHERE 1 = 0)");
         }
+        self.push("(");
         for (i, v) in values.iter().enumerate() {
             if i > 0 {
                 self.push(", ");

@@ -159,7 +159,11 @@ async fn field_delete(
 
 #[utoipa::path(post, path = "/field/list", tag = TAG_PEOPLE, request_body = Empty,
     responses((status = 200, body = Envelope<FieldItems>), (status = "4XX", body = ErrorEnvelope)))]
-async fn field_list(State(app): State<AppState>, _caller: Caller) -> ApiResult<FieldItems> {
+async fn field_list(
+    State(app): State<AppState>,
+    _caller: Caller,
+    _body: ApiJson<serde::de::IgnoredAny>,
+) -> ApiResult<FieldItems> {
     ok(FieldItems {
         items: app.store.fields().await?,
     })

@@ -147,6 +147,7 @@ fn settle_progress(inc: &mut Incident) {
     }
 }
 
+#[derive(Debug, Clone)]
 pub struct NewIncident {
     pub title: String,
     pub severity: Severity,

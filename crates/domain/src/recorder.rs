@@ -36,7 +36,7 @@ pub fn event_doc(
 /// Collects what one operation did: the events (each payload rendered from the
 /// incident as it is at that moment), the timeline records, and which
 /// incidents changed. The store writes all of it in one transaction.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Recorder {
     pub now_ms: i64,
     pub ctx: RenderContext,

@@ -31,6 +31,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("request body is larger than 1 MiB")]
     PayloadTooLarge,
+    /// The database cannot be reached or cannot write; over when it is back.
+    #[error("{0}; try again shortly")]
+    ServiceUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -39,7 +42,7 @@ pub enum ApiError {
 pub struct ErrorBody {
     /// One of InvalidParameter, InvalidContentType, LimitExceeded, Unauthorized,
     /// AccessDenied, NotFound, RouteNotFound, MethodNotAllowed, Conflict,
-    /// PayloadTooLarge, RequestTooFrequently, InternalError.
+    /// PayloadTooLarge, RequestTooFrequently, ServiceUnavailable, InternalError.
     pub code: &'static str,
     pub message: String,
 }
@@ -67,6 +70,9 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => ("MethodNotAllowed", StatusCode::METHOD_NOT_ALLOWED),
             ApiError::Conflict(_) => ("Conflict", StatusCode::CONFLICT),
             ApiError::PayloadTooLarge => ("PayloadTooLarge", StatusCode::PAYLOAD_TOO_LARGE),
+            ApiError::ServiceUnavailable(_) => {
+                ("ServiceUnavailable", StatusCode::SERVICE_UNAVAILABLE)
+            }
             ApiError::Internal(_) => ("InternalError", StatusCode::INTERNAL_SERVER_ERROR),
         }
     }
@@ -88,6 +94,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Domain(d) => d.into(),
             StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Unavailable(m) => ApiError::ServiceUnavailable(m),
             other => ApiError::Internal(other.to_string()),
         }
     }

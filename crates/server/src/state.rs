@@ -46,14 +46,16 @@ impl AppState {
         Recorder::new(self.clock.now_ms(), self.render.clone())
     }
 
-    /// Runs `op` over the incidents `ids` in one transaction with their events.
+    /// Runs `op` over the incidents `ids` in one transaction with their
+    /// events. `op` may run more than once (see [`IncidentOp`]).
     pub async fn mutate<F>(&self, ids: &[String], op: F) -> Result<Vec<Incident>, ApiError>
     where
-        F: FnOnce(&mut Vec<Incident>, &mut Recorder) -> Result<(), dutyhook_domain::DomainError>
+        F: Fn(&mut Vec<Incident>, &mut Recorder) -> Result<(), dutyhook_domain::DomainError>
             + Send
+            + Sync
             + 'static,
     {
-        let op: IncidentOp = Box::new(op);
+        let op: IncidentOp = Arc::new(op);
         Ok(self
             .store
             .mutate_incidents(ids, self.recorder(), op)

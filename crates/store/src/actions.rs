@@ -93,6 +93,7 @@ impl ActionStore for SqlStore {
         let channel_ids = channel_ids.to_vec();
         self.writer
             .tx(move |c| {
+                let (r, channel_ids) = (r.clone(), channel_ids.clone());
                 Box::pin(async move {
                     check_channels(c, r.integration_id, &r.name, &channel_ids, per_channel).await?;
                     let id = if r.integration_id == 0 {
@@ -129,6 +130,7 @@ impl ActionStore for SqlStore {
         let fingerprint = fingerprint.to_string();
         self.writer
             .tx(move |c| {
+                let (key, fingerprint) = (key.clone(), fingerprint.clone());
                 Box::pin(async move {
                     let mut q = Sql::new("DELETE FROM action_runs WHERE created_at < ");
                     q.i64(now_ms - window_ms);

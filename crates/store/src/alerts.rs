@@ -13,13 +13,12 @@ use dutyhook_domain::severity::{Progress, Status};
 use dutyhook_domain::DomainError;
 use serde_json::Value;
 use sqlx::AnyConnection;
-use tokio::sync::oneshot;
 
 use crate::backend::SqlStore;
 use crate::incidents::{insert_events, insert_timeline, load_incidents, upsert_incidents};
 use crate::integrations::insert_integration;
 use crate::sql::{now_s, Sql};
-use crate::writer::{Effects, IngestJob, Job, Reply};
+use crate::writer::{Answer, Effects, IngestJob, Job, Reply};
 use crate::{AlertFilter, AlertStore, IntegrationRecord, Listing, Page, Result, StoreError};
 
 const SELECT_ALERT: &str =
@@ -212,27 +211,25 @@ async fn load_state(conn: &mut AnyConnection, jobs: &[IngestJob]) -> Result<Inge
 /// rather than ten per request.
 pub(crate) async fn apply_ingests(
     conn: &mut AnyConnection,
-    jobs: Vec<IngestJob>,
+    jobs: &[IngestJob],
     replies: &mut Vec<Reply>,
     effects: &mut Effects,
 ) -> Result<()> {
     if jobs.is_empty() {
         return Ok(());
     }
-    let mut state = load_state(conn, &jobs).await?;
+    let mut state = load_state(conn, jobs).await?;
     let mut all = Recorder::new(jobs[0].rec.now_ms, jobs[0].rec.ctx.clone());
     for job in jobs {
-        let mut rec = job.rec;
+        let mut rec = job.rec.clone();
         for e in &job.events {
             ingest(&mut state, &job.source, e, &mut rec);
         }
         all.timeline.append(&mut rec.timeline);
         all.events.append(&mut rec.events);
-        let keys: Vec<String> = job.events.into_iter().map(|e| e.alert_key).collect();
-        let reply = job.reply;
-        replies.push(Box::new(move |committed: Result<(), String>| {
-            let _ = reply.send(committed.map(|()| keys).map_err(StoreError::Commit));
-        }));
+        let keys: Vec<String> = job.events.iter().map(|e| e.alert_key.clone()).collect();
+        let answer = job.answer.clone();
+        replies.push(Box::new(move || answer.send(Ok(keys))));
     }
     effects.events += all.events.len();
     effects.deliveries_moved |= write_state(conn, &state, &mut all).await?;
@@ -261,26 +258,27 @@ impl AlertStore for SqlStore {
         events: Vec<AlertEvent>,
         rec: Recorder,
     ) -> Result<Vec<String>> {
-        let (reply, answer) = oneshot::channel();
+        let (answer, rx) = Answer::new();
         self.writer
             .send(Job::Ingest(Box::new(IngestJob {
                 source,
                 events,
                 rec,
-                reply,
+                answer,
             })))
             .await?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        rx.await.map_err(|_| StoreError::Closed)?
     }
 
     async fn close_alerts(
         &self,
         ids: Vec<String>,
         by: Person,
-        mut rec: Recorder,
+        rec: Recorder,
     ) -> Result<Vec<Alert>> {
         self.writer
             .tx(move |c| {
+                let (ids, by, mut rec) = (ids.clone(), by.clone(), rec.clone());
                 Box::pin(async move {
                     let mut q = Sql::new(SELECT_ALERT);
                     q.push(" WHERE a.id IN ").list_text(&ids);
@@ -367,6 +365,7 @@ impl AlertStore for SqlStore {
         let key_hash = key_hash.to_string();
         self.writer
             .tx(move |c| {
+                let (r, key_hash) = (r.clone(), key_hash.clone());
                 Box::pin(async move {
                     let id = insert_integration(c, &r).await?;
                     let mut q =

@@ -45,6 +45,8 @@ pub struct SqlStore {
     remote: Arc<tokio::sync::Notify>,
     /// Connections holding a cluster-wide lock per background role.
     leaders: tokio::sync::Mutex<HashMap<String, PoolConnection<Any>>>,
+    /// When this process opened the database (ms).
+    pub(crate) started_at: i64,
 }
 
 impl SqlStore {
@@ -71,6 +73,18 @@ impl SqlStore {
             sink,
             remote: Default::default(),
             leaders: Default::default(),
+            started_at: crate::sql::now_ms(),
+        }
+    }
+
+    /// Holds, for as long as this process lives, the session lock by which
+    /// the others know it is alive (see `nodes`).
+    pub(crate) async fn hold_session_lock(&self) -> Result<()> {
+        let role = crate::nodes::node_role(self.writer.token());
+        if self.try_lead(&role).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt(format!("another process holds {role}")))
         }
     }
 }
@@ -107,7 +121,7 @@ async fn listen_for_deliveries(url: String, token: String, remote: Arc<tokio::sy
 }
 
 /// A stable 63-bit key for an advisory lock named `role`.
-fn lock_key(role: &str) -> i64 {
+pub(crate) fn lock_key(role: &str) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in format!("dutyhook:{role}").bytes() {
         h ^= u64::from(b);
@@ -289,6 +303,10 @@ async fn open_sqlite(url: &str) -> Result<SqlStore> {
 
 /// Opens (creating a SQLite file if needed) and migrates the database at `url`.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    Ok(open_sql(url).await?)
+}
+
+pub(crate) async fn open_sql(url: &str) -> Result<Arc<SqlStore>> {
     sqlx::any::install_default_drivers();
     let backend = Backend::of_url(url)?;
     let store = match backend {
@@ -296,7 +314,9 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
         Backend::Postgres => {
             let pool = AnyPoolOptions::new()
                 .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
+                // A database that is down answers within a second
+                // (ServiceUnavailable) instead of making every call wait.
+                .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect(url)
                 .await?;
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
@@ -309,8 +329,16 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
             store
         }
     };
-    Ok(Arc::new(store))
+    let store = Arc::new(store);
+    if backend == Backend::Postgres {
+        tokio::spawn(crate::nodes::keep_alive(Arc::downgrade(&store)));
+    }
+    Ok(store)
 }
+
+/// How long a call waits for a PostgreSQL connection before it is told the
+/// database is unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(750);
 
 #[async_trait]
 impl Store for SqlStore {
@@ -321,6 +349,11 @@ impl Store for SqlStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
+    }
+
+    async fn health(&self) -> Result<()> {
+        self.ping().await?;
+        self.beat().await.map(|_| ())
     }
 
     fn remote_commits(&self) -> Arc<tokio::sync::Notify> {

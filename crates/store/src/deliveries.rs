@@ -11,11 +11,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::{AnyConnection, FromRow};
-use tokio::sync::oneshot;
 
 use crate::backend::{Backend, SqlStore};
 use crate::sql::Sql;
-use crate::writer::{CompleteJob, Effects, Job, Reply};
+use crate::writer::{Answer, CompleteJob, Effects, Job, Reply};
 use crate::{
     AttemptFilter, AttemptRecord, ClaimSink, ClaimedDelivery, Completion, DeliveryResolution,
     DeliveryStats, DeliveryStore, Listing, Page, Result, StoreError, StoredEvent,
@@ -30,6 +29,11 @@ pub(crate) struct NewDelivery {
 }
 
 const OPEN: &str = "('waiting', 'pending', 'leased')";
+
+/// How long an outcome is offered again while the database is unavailable:
+/// half the default lease (2 minutes), after which the delivery may be
+/// another process's.
+const OUTCOME_RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// An attempt ready for its row, its request and response already JSON
 /// text: encoded by the caller, so the writer, which runs one batch at a
@@ -147,16 +151,14 @@ impl AttemptRow {
     }
 }
 
-/// Takes the attempts by value: their text moves into the statement.
-async fn insert_attempts(conn: &mut AnyConnection, attempts: Vec<EncodedAttempt>) -> Result<()> {
-    let mut rest = attempts.into_iter().peekable();
-    while rest.peek().is_some() {
-        // 19 values a row.
+async fn insert_attempts(conn: &mut AnyConnection, attempts: &[&EncodedAttempt]) -> Result<()> {
+    // 19 values a row.
+    for chunk in attempts.chunks(500) {
         let mut q = Sql::on(
             conn,
             &format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES "),
         );
-        for (i, a) in rest.by_ref().take(500).enumerate() {
+        for (i, a) in chunk.iter().enumerate() {
             if i > 0 {
                 q.push(", ");
             }
@@ -343,7 +345,7 @@ async fn settle_finished(conn: &mut AnyConnection, done: &[i64], failed: &[i64])
 /// of every key whose head finished; gives released ones back.
 pub(crate) async fn apply_completions(
     conn: &mut AnyConnection,
-    jobs: Vec<CompleteJob>,
+    jobs: &[CompleteJob],
     replies: &mut Vec<Reply>,
     effects: &mut Effects,
 ) -> Result<()> {
@@ -353,7 +355,7 @@ pub(crate) async fn apply_completions(
     let mut attempts = vec![];
     let (mut done, mut failed, mut retry, mut release) = (vec![], vec![], vec![], vec![]);
     for job in jobs {
-        for row in job.rows {
+        for row in job.rows.iter() {
             match row {
                 Settlement::Attempt {
                     delivery_id,
@@ -362,24 +364,22 @@ pub(crate) async fn apply_completions(
                 } => {
                     attempts.push(attempt);
                     match resolution {
-                        DeliveryResolution::Done => done.push(delivery_id),
-                        DeliveryResolution::Failed => failed.push(delivery_id),
-                        DeliveryResolution::RetryAt(at) => retry.push((delivery_id, at)),
+                        DeliveryResolution::Done => done.push(*delivery_id),
+                        DeliveryResolution::Failed => failed.push(*delivery_id),
+                        DeliveryResolution::RetryAt(at) => retry.push((*delivery_id, *at)),
                     }
                 }
                 Settlement::Release {
                     delivery_id,
                     next_at,
-                } => release.push((delivery_id, next_at)),
+                } => release.push((*delivery_id, *next_at)),
             }
         }
         // Answered only once the batch has committed (or failed).
-        let reply = job.reply;
-        replies.push(Box::new(move |committed: Result<(), String>| {
-            let _ = reply.send(committed.map_err(StoreError::Commit));
-        }));
+        let answer = job.answer.clone();
+        replies.push(Box::new(move || answer.send(Ok(()))));
     }
-    insert_attempts(conn, attempts).await?;
+    insert_attempts(conn, &attempts).await?;
     settle_finished(conn, &done, &failed).await?;
     update_with_next_at(
         conn,
@@ -407,6 +407,7 @@ pub(crate) async fn claim(
     conn: &mut AnyConnection,
     backend: Backend,
     sink: &dyn ClaimSink,
+    owner: &str,
 ) -> Result<Vec<ClaimedDelivery>> {
     let now = crate::sql::now_ms();
     let wants = sink.wants(now);
@@ -469,6 +470,7 @@ pub(crate) async fn claim(
         "UPDATE deliveries SET state = 'leased', lease_until = ",
     );
     q.i64(now + wants.lease_ms);
+    q.push(", lease_owner = ").text(owner);
     q.push(" WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND id IN ")
         .list_i64(&ids);
     if backend == Backend::Postgres {
@@ -654,7 +656,7 @@ fn pick(mut due: Vec<Due>, rooms: &[(i64, i64)], limit: i64) -> Vec<i64> {
     picked
 }
 
-fn push_attempt_values(q: &mut Sql, encoded: EncodedAttempt) {
+fn push_attempt_values(q: &mut Sql, encoded: &EncodedAttempt) {
     let a = &encoded.record;
     q.push("(");
     q.text(&a.invocation_id)
@@ -691,9 +693,9 @@ fn push_attempt_values(q: &mut Sql, encoded: EncodedAttempt) {
         .push(", ")
         .text(&a.error)
         .push(", ")
-        .text(encoded.request)
+        .text(encoded.request.as_str())
         .push(", ");
-    q.text(encoded.response).push(")");
+    q.text(encoded.response.as_str()).push(")");
 }
 
 fn push_attempt_filter(q: &mut Sql, f: &AttemptFilter) {
@@ -716,20 +718,37 @@ fn push_attempt_filter(q: &mut Sql, f: &AttemptFilter) {
 #[async_trait]
 impl DeliveryStore for SqlStore {
     async fn complete_deliveries(&self, rows: Vec<Completion>) -> Result<()> {
-        let (reply, answer) = oneshot::channel();
-        self.writer
-            .send(Job::Complete(CompleteJob {
-                rows: rows.into_iter().map(Settlement::from).collect(),
-                reply,
-            }))
-            .await?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        let rows: Arc<[Settlement]> = rows.into_iter().map(Settlement::from).collect();
+        // A push that was made is recorded, not made again: while the
+        // database cannot take the outcome (it is down, its disk is full),
+        // it is offered again, for as long as the lease surely holds.
+        let give_up = std::time::Instant::now() + OUTCOME_RETRY_FOR;
+        let mut pause = std::time::Duration::from_millis(100);
+        loop {
+            let (answer, rx) = Answer::new();
+            self.writer
+                .send(Job::Complete(CompleteJob {
+                    rows: rows.clone(),
+                    answer,
+                }))
+                .await?;
+            match rx.await.map_err(|_| StoreError::Closed)? {
+                Err(StoreError::Unavailable(cause))
+                    if std::time::Instant::now() + pause < give_up =>
+                {
+                    tracing::debug!(%cause, "an outcome waits for the database");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(2));
+                }
+                done => return done,
+            }
+        }
     }
 
     async fn claim_now(&self) -> Result<usize> {
-        let (reply, answer) = oneshot::channel();
-        self.writer.send(Job::Tick(reply)).await?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        let (answer, rx) = Answer::new();
+        self.writer.send(Job::Tick(answer)).await?;
+        rx.await.map_err(|_| StoreError::Closed)?
     }
 
     async fn open_circuit(&self, integration_id: i64, until_ms: i64) -> Result<()> {
@@ -761,6 +780,7 @@ impl DeliveryStore for SqlStore {
         let id = self
             .writer
             .tx(move |c| {
+                let event_id = event_id.clone();
                 Box::pin(async move {
                     let mut q = Sql::new("SELECT seq, subject_id FROM events WHERE event_id = ");
                     q.text(&event_id);
@@ -787,9 +807,12 @@ impl DeliveryStore for SqlStore {
     }
 
     async fn record_attempt(&self, attempt: &AttemptRecord) -> Result<()> {
-        let attempt = EncodedAttempt::new(Box::new(attempt.clone()));
+        let attempt = Arc::new(EncodedAttempt::new(Box::new(attempt.clone())));
         self.writer
-            .tx(move |c| Box::pin(async move { insert_attempts(c, vec![attempt]).await }))
+            .tx(move |c| {
+                let attempt = attempt.clone();
+                Box::pin(async move { insert_attempts(c, &[&attempt]).await })
+            })
             .await
     }
 

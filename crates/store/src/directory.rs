@@ -92,6 +92,7 @@ impl SqlStore {
     pub(crate) async fn exec(&self, q: Sql) -> Result<u64> {
         self.writer
             .tx(move |c| {
+                let q = q.clone();
                 Box::pin(async move { Ok(q.query().execute(&mut *c).await?.rows_affected()) })
             })
             .await
@@ -101,6 +102,7 @@ impl SqlStore {
     pub(crate) async fn exec_or_conflict(&self, q: Sql, message: String) -> Result<u64> {
         self.writer
             .tx(move |c| {
+                let (q, message) = (q.clone(), message.clone());
                 Box::pin(async move {
                     let done = q
                         .query()
@@ -152,6 +154,7 @@ impl DirectoryStore for SqlStore {
         let row: PersonRow = self
             .writer
             .tx(move |c| {
+                let (q, email) = (q.clone(), email.clone());
                 Box::pin(async move {
                     q.query_as().fetch_one(&mut *c).await.map_err(|e| {
                         StoreError::conflict_or(e, || {
@@ -224,6 +227,7 @@ impl DirectoryStore for SqlStore {
         let (name, member_ids) = (name.to_string(), member_ids.to_vec());
         self.writer
             .tx(move |c| {
+                let (name, member_ids) = (name.clone(), member_ids.clone());
                 Box::pin(async move {
                     let mut q = Sql::new("INSERT INTO teams (name, created_at) VALUES (");
                     q.text(&name).push(", ").i64(now_s()).push(") RETURNING id");
@@ -255,6 +259,7 @@ impl DirectoryStore for SqlStore {
         let member_ids = member_ids.map(<[i64]>::to_vec);
         self.writer
             .tx(move |c| {
+                let (name, member_ids) = (name.clone(), member_ids.clone());
                 Box::pin(async move {
                     if let Some(name) = name {
                         let mut q = Sql::new("UPDATE teams SET name = ");
@@ -333,7 +338,10 @@ impl DirectoryStore for SqlStore {
             .push(") RETURNING id");
         let (id,): (i64,) = self
             .writer
-            .tx(move |c| Box::pin(async move { Ok(q.query_as().fetch_one(&mut *c).await?) }))
+            .tx(move |c| {
+                let q = q.clone();
+                Box::pin(async move { Ok(q.query_as().fetch_one(&mut *c).await?) })
+            })
             .await?;
         Ok(id)
     }
@@ -428,6 +436,7 @@ impl DirectoryStore for SqlStore {
         let name = c.channel_name.clone();
         self.writer
             .tx(move |c| {
+                let (q, name) = (q.clone(), name.clone());
                 Box::pin(async move {
                     let (id,): (i64,) = q.query_as().fetch_one(&mut *c).await.map_err(|e| {
                         StoreError::conflict_or(e, || {
@@ -485,6 +494,7 @@ impl DirectoryStore for SqlStore {
         let def = def.clone();
         self.writer
             .tx(move |c| {
+                let def = def.clone();
                 Box::pin(async move {
                     let mut q = Sql::new("INSERT INTO field_defs (name, doc) VALUES (");
                     q.text(&def.field_name).push(", '{}') RETURNING id");
@@ -553,6 +563,7 @@ impl DirectoryStore for SqlStore {
         read.text(key);
         self.writer
             .tx(move |c| {
+                let (q, read) = (q.clone(), read.clone());
                 Box::pin(async move {
                     q.query().execute(&mut *c).await?;
                     let (v,): (String,) = read.query_as().fetch_one(&mut *c).await?;

@@ -8,7 +8,11 @@ pub enum StoreError {
     #[error("{0}")]
     Conflict(String),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// The database cannot be reached or cannot write: not the caller's
+    /// fault, and over when the database is back.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
@@ -32,8 +36,64 @@ impl StoreError {
         if Self::is_unique_violation(&e) {
             StoreError::Conflict(message())
         } else {
-            StoreError::Database(e)
+            e.into()
         }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match unavailability(&e) {
+            Some(cause) => StoreError::Unavailable(cause),
+            None => StoreError::Database(e),
+        }
+    }
+}
+
+/// Why the database cannot be used, when an error says so: it cannot be
+/// reached, it is shutting down or starting, or it cannot write (a full
+/// disk, an I/O error, a read-only replica).
+pub(crate) fn unavailability(e: &sqlx::Error) -> Option<String> {
+    let unreachable =
+        |detail: &dyn std::fmt::Display| Some(format!("the database cannot be reached: {detail}"));
+    match e {
+        sqlx::Error::Io(io) => unreachable(io),
+        sqlx::Error::Tls(t) => unreachable(t),
+        sqlx::Error::PoolTimedOut => unreachable(&"no connection could be made in time"),
+        sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => unreachable(e),
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // Primary result codes (the low byte of an extended one).
+                let primary = code.parse::<i64>().map(|c| c & 0xff).unwrap_or(-1);
+                match primary {
+                    13 => Some(format!(
+                        "the database cannot write: the disk is full ({db})"
+                    )),
+                    10 => Some(format!("the database cannot write: disk I/O error ({db})")),
+                    8 => Some(format!("the database cannot write: it is read-only ({db})")),
+                    14 => Some(format!("the database file cannot be opened ({db})")),
+                    5 | 6 => Some(format!("the database is locked by another process ({db})")),
+                    _ => None,
+                }
+            } else {
+                match code.as_ref() {
+                    "53100" => Some(format!(
+                        "the database cannot write: the disk is full ({db})"
+                    )),
+                    "25006" => Some(format!("the database cannot write: it is read-only ({db})")),
+                    c if c.starts_with("08")
+                        || c.starts_with("57P")
+                        || c.starts_with("53")
+                        || c.starts_with("58") =>
+                    {
+                        Some(format!("the database is unavailable: {db}"))
+                    }
+                    _ => None,
+                }
+            }
+        }
+        _ => None,
     }
 }
 

@@ -12,12 +12,11 @@ use dutyhook_domain::DomainError;
 use std::collections::HashMap;
 
 use sqlx::AnyConnection;
-use tokio::sync::oneshot;
 
 use crate::backend::SqlStore;
 use crate::deliveries::NewDelivery;
 use crate::sql::{like_contains, Sql};
-use crate::writer::{Effects, Job, MutateJob, Reply};
+use crate::writer::{Answer, Effects, Job, MutateJob, Reply};
 use crate::{IncidentFilter, IncidentOp, IncidentStore, Listing, Page, Result, StoreError};
 
 pub(crate) const SELECT_INCIDENT: &str = "SELECT i.doc, COALESCE(c.name, '') FROM incidents i LEFT JOIN channels c ON c.id = i.channel_id";
@@ -218,7 +217,7 @@ pub(crate) async fn load_incidents(
 /// changed. A failing operation is answered at once and leaves no trace.
 pub(crate) async fn apply_mutations(
     conn: &mut AnyConnection,
-    jobs: Vec<MutateJob>,
+    jobs: &[MutateJob],
     replies: &mut Vec<Reply>,
     effects: &mut Effects,
 ) -> Result<()> {
@@ -248,13 +247,13 @@ pub(crate) async fn apply_mutations(
         let mut incidents = match found {
             Ok(v) => v,
             Err(e) => {
-                let _ = job.reply.send(Err(e));
+                job.answer.send(Err(e));
                 continue;
             }
         };
-        let mut rec = job.rec;
+        let mut rec = job.rec.clone();
         if let Err(e) = (job.op)(&mut incidents, &mut rec) {
-            let _ = job.reply.send(Err(e.into()));
+            job.answer.send(Err(e.into()));
             continue;
         }
         for inc in incidents
@@ -270,10 +269,8 @@ pub(crate) async fn apply_mutations(
         events.append(&mut rec.events);
         alert_moves.append(&mut rec.alert_moves);
         closed_alerts_of.append(&mut rec.closed_alerts_of);
-        let reply = job.reply;
-        replies.push(Box::new(move |committed: Result<(), String>| {
-            let _ = reply.send(committed.map(|()| incidents).map_err(StoreError::Commit));
-        }));
+        let answer = job.answer.clone();
+        replies.push(Box::new(move || answer.send(Ok(incidents))));
     }
     let touched: Vec<&Incident> = changed.iter().filter_map(|id| working.get(id)).collect();
     upsert_incidents(conn, &touched).await?;
@@ -332,16 +329,16 @@ impl IncidentStore for SqlStore {
         rec: Recorder,
         op: IncidentOp,
     ) -> Result<Vec<Incident>> {
-        let (reply, answer) = oneshot::channel();
+        let (answer, rx) = Answer::new();
         self.writer
-            .send(Job::Mutate(MutateJob {
+            .send(Job::Mutate(Box::new(MutateJob {
                 ids: ids.to_vec(),
                 rec,
                 op,
-                reply,
-            }))
+                answer,
+            })))
             .await?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        rx.await.map_err(|_| StoreError::Closed)?
     }
 
     async fn incident(&self, incident_id: &str) -> Result<Option<Incident>> {

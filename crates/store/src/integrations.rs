@@ -90,14 +90,20 @@ impl IntegrationStore for SqlStore {
     async fn create_integration(&self, r: &IntegrationRecord) -> Result<i64> {
         let r = r.clone();
         self.writer
-            .tx(move |c| Box::pin(async move { insert_integration(c, &r).await }))
+            .tx(move |c| {
+                let r = r.clone();
+                Box::pin(async move { insert_integration(c, &r).await })
+            })
             .await
     }
 
     async fn update_integration(&self, r: &IntegrationRecord) -> Result<()> {
         let r = r.clone();
         self.writer
-            .tx(move |c| Box::pin(async move { update_integration_row(c, &r).await }))
+            .tx(move |c| {
+                let r = r.clone();
+                Box::pin(async move { update_integration_row(c, &r).await })
+            })
             .await
     }
 

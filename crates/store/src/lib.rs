@@ -11,6 +11,7 @@ mod directory;
 mod error;
 mod incidents;
 mod integrations;
+mod nodes;
 mod outbox;
 mod sql;
 mod types;
@@ -38,8 +39,12 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// An operation on incidents, run inside the store's transaction: it receives
 /// the locked incidents (in the order asked for) and may change them, push
 /// new ones, and record events and timeline records.
-pub type IncidentOp =
-    Box<dyn FnOnce(&mut Vec<Incident>, &mut Recorder) -> Result<(), DomainError> + Send>;
+///
+/// It may run more than once: if the batch it shares with other callers'
+/// changes fails for another caller's data, it runs again on its own.
+pub type IncidentOp = std::sync::Arc<
+    dyn Fn(&mut Vec<Incident>, &mut Recorder) -> Result<(), DomainError> + Send + Sync,
+>;
 
 #[async_trait]
 pub trait DirectoryStore: Send + Sync {
@@ -337,6 +342,9 @@ pub trait Store:
 {
     fn backend(&self) -> Backend;
     async fn ping(&self) -> Result<()>;
+    /// Whether the database answers and can write: a read and a small
+    /// write through the writer, as every change goes.
+    async fn health(&self) -> Result<()>;
     /// Woken when another process sharing the database committed deliveries
     /// (PostgreSQL LISTEN/NOTIFY); never on SQLite, which one process owns.
     fn remote_commits(&self) -> Arc<tokio::sync::Notify>;

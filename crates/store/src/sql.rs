@@ -12,7 +12,7 @@ pub(crate) enum Bind {
     OptText(Option<String>),
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Sql {
     pub text: String,
     binds: Vec<Bind>,
@@ -103,8 +103,8 @@ impl Sql {
         for b in &self.binds {
             q = match b {
                 Bind::I64(v) => q.bind(*v),
-                Bind::Text(v) => q.bind(v.clone()),
-                Bind::OptText(v) => q.bind(v.clone()),
+                Bind::Text(v) => q.bind(v.as_str()),
+                Bind::OptText(v) => q.bind(v.as_deref()),
             };
         }
         q
@@ -118,8 +118,8 @@ impl Sql {
         for b in &self.binds {
             q = match b {
                 Bind::I64(v) => q.bind(*v),
-                Bind::Text(v) => q.bind(v.clone()),
-                Bind::OptText(v) => q.bind(v.clone()),
+                Bind::Text(v) => q.bind(v.as_str()),
+                Bind::OptText(v) => q.bind(v.as_deref()),
             };
         }
         q

@@ -41,6 +41,24 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// A SQLite database in `dir` (which the caller keeps).
+    pub fn sqlite_in(dir: &std::path::Path) -> TestDb {
+        TestDb {
+            url: format!("sqlite://{}", dir.join("dutyhook.db").display()),
+            pg_name: None,
+            _dir: None,
+        }
+    }
+
+    /// A PostgreSQL database at `url` that the caller owns.
+    pub fn at(url: String) -> TestDb {
+        TestDb {
+            url,
+            pg_name: None,
+            _dir: None,
+        }
+    }
+
     pub async fn new(db: Db) -> TestDb {
         match db {
             Db::Sqlite => {
@@ -124,7 +142,11 @@ impl TestApp {
 
     /// Starts with the test configuration changed by `tweak`.
     pub async fn spawn_with(db: Db, tweak: impl FnOnce(&mut dutyhook_server::Config)) -> TestApp {
-        let db = TestDb::new(db).await;
+        Self::spawn_on(TestDb::new(db).await, tweak).await
+    }
+
+    /// Starts on a database the test prepared.
+    pub async fn spawn_on(db: TestDb, tweak: impl FnOnce(&mut dutyhook_server::Config)) -> TestApp {
         let store = dutyhook_store::open(&db.url).await.expect("open store");
         let mut config = dutyhook_server::Config::new(PUBLIC_URL);
         config.snooze_check_every = Duration::from_millis(50);

@@ -9,6 +9,7 @@ mod actions;
 mod alertmanager;
 mod alerts;
 mod auth;
+mod availability;
 mod bodies;
 mod cli;
 mod cluster;

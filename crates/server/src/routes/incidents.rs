@@ -182,7 +182,7 @@ async fn incident_create(
     let creator = caller.person.clone();
     let created = app
         .mutate(&[], move |incs, rec| {
-            incs.push(ops::create(input, &creator, rec));
+            incs.push(ops::create(input.clone(), &creator, rec));
             Ok(())
         })
         .await?;

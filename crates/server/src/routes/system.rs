@@ -45,24 +45,39 @@ async fn metrics(State(app): State<AppState>) -> Response {
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
-    /// `ok`, or `unavailable` when the database does not answer.
+    /// `ok`, or `unavailable` when the database does not answer or cannot write.
     pub status: &'static str,
+    /// Why the database is unavailable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
+/// A health check answers within this, whatever the database does.
+const HEALTH_DEADLINE: std::time::Duration = std::time::Duration::from_millis(900);
+
+/// 200 when the database answers and can write (a read and a small write
+/// through the writer, as every change goes), 503 otherwise.
 #[utoipa::path(get, path = "/health", tag = TAG_SYSTEM, security(()),
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 async fn health(State(app): State<AppState>) -> Response {
-    match app.store.ping().await {
-        Ok(()) => Json(Health { status: "ok" }).into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check: database unavailable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(Health {
-                    status: "unavailable",
-                }),
-            )
-                .into_response()
+    let reason = match tokio::time::timeout(HEALTH_DEADLINE, app.store.health()).await {
+        Ok(Ok(())) => {
+            return Json(Health {
+                status: "ok",
+                reason: None,
+            })
+            .into_response()
         }
-    }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "the database did not answer within a second".to_string(),
+    };
+    tracing::warn!(%reason, "health check: database unavailable");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(Health {
+            status: "unavailable",
+            reason: Some(reason),
+        }),
+    )
+        .into_response()
 }

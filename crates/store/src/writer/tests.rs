@@ -1,0 +1,294 @@
+//! The writer without HTTP: one job's bad data fails that job alone, and a
+//! failed commit leaves the writer able to write.
+
+use std::sync::Arc;
+
+use dutyhook_domain::event::{EventType, NewEvent, SubjectKind};
+use dutyhook_domain::incident::{Incident, RenderContext};
+use dutyhook_domain::ops::{self, NewIncident};
+use dutyhook_domain::person::Person;
+use dutyhook_domain::recorder::Recorder;
+use dutyhook_domain::severity::Severity;
+use tokio::sync::Notify;
+
+use super::{Answer, Job, MutateJob};
+use crate::backend::{open_sql, SqlStore};
+use crate::{IncidentOp, IncidentStore, OutboxStore, Result, StoreError};
+
+/// A fresh database of each kind; PostgreSQL ones are dropped afterwards.
+struct Db {
+    url: String,
+    drop_pg: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl Db {
+    async fn sqlite() -> Db {
+        let dir = tempfile::tempdir().unwrap();
+        Db {
+            url: format!("sqlite://{}", dir.path().join("w.db").display()),
+            drop_pg: None,
+            _dir: dir,
+        }
+    }
+
+    async fn postgres() -> Db {
+        use sqlx::Connection;
+        let admin = std::env::var("DUTYHOOK_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let name = format!("dh_writer_{:016x}", rand::random::<u64>());
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let base = admin.rsplit_once('/').unwrap().0;
+        Db {
+            url: format!("{base}/{name}"),
+            drop_pg: Some((admin, name)),
+            _dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    async fn drop(self) {
+        use sqlx::Connection;
+        if let Some((admin, name)) = &self.drop_pg {
+            let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+fn ada() -> Person {
+    Person {
+        person_id: 1,
+        person_name: "Ada".into(),
+        email: "ada@example.com".into(),
+    }
+}
+
+fn recorder() -> Recorder {
+    Recorder::new(
+        crate::sql::now_ms(),
+        RenderContext {
+            public_url: "http://dutyhook.test".into(),
+            account_id: 1,
+            account_name: "t".into(),
+        },
+    )
+}
+
+async fn create(store: &SqlStore, title: &str) -> Incident {
+    let input = NewIncident {
+        title: title.into(),
+        severity: Severity::Info,
+        channel_id: 0,
+        channel_name: String::new(),
+        description: String::new(),
+        impact: String::new(),
+        assignees: vec![],
+        fields: Default::default(),
+    };
+    let op: IncidentOp = Arc::new(move |incs, rec| {
+        incs.push(ops::create(input.clone(), &ada(), rec));
+        Ok(())
+    });
+    store
+        .mutate_incidents(&[], recorder(), op)
+        .await
+        .unwrap()
+        .remove(0)
+}
+
+/// Queues a mutation without waiting for it.
+async fn queue(
+    store: &SqlStore,
+    id: &str,
+    op: IncidentOp,
+) -> tokio::sync::oneshot::Receiver<Result<Vec<Incident>>> {
+    let (answer, rx) = Answer::new();
+    store
+        .writer
+        .send(Job::Mutate(Box::new(MutateJob {
+            ids: vec![id.to_string()],
+            rec: recorder(),
+            op,
+            answer,
+        })))
+        .await
+        .unwrap();
+    rx
+}
+
+/// Holds the writer inside a batch until `release` is notified, so that
+/// what is queued meanwhile shares the next batch.
+async fn hold_writer(store: &SqlStore) -> (Arc<Notify>, tokio::task::JoinHandle<()>) {
+    let release = Arc::new(Notify::new());
+    let started = Arc::new(Notify::new());
+    let writer = store.writer.clone();
+    let held = tokio::spawn({
+        let (release, started) = (release.clone(), started.clone());
+        async move {
+            writer
+                .tx(move |_| {
+                    let (release, started) = (release.clone(), started.clone());
+                    Box::pin(async move {
+                        started.notify_one();
+                        release.notified().await;
+                        Ok(())
+                    })
+                })
+                .await
+                .unwrap()
+        }
+    });
+    started.notified().await;
+    (release, held)
+}
+
+async fn a_bad_job_fails_alone(db: Db) {
+    let store = open_sql(&db.url).await.unwrap();
+    let target = create(&store, "Disk full on db-1").await;
+    let taken = store.events_after(0, 10).await.unwrap()[0].event_id.clone();
+    let (release, held) = hold_writer(&store).await;
+    let mut good = vec![];
+    let mut bad = vec![];
+    for i in 0..30 {
+        let text = format!("note {i}");
+        good.push(
+            queue(
+                &store,
+                &target.incident_id,
+                Arc::new(move |incs, rec| ops::comment(incs, &text, &ada(), rec)),
+            )
+            .await,
+        );
+        if i % 10 == 5 {
+            // An event whose id is taken: the batch's insert of events fails.
+            let taken = taken.clone();
+            let op: IncidentOp = Arc::new(move |incs, rec| {
+                ops::comment(incs, "doomed", &ada(), rec)?;
+                rec.events.push(NewEvent {
+                    event_id: taken.clone(),
+                    event_type: EventType::i_comm,
+                    event_time_ms: rec.now_ms,
+                    subject_kind: SubjectKind::Incident,
+                    subject_id: incs[0].incident_id.clone(),
+                    channel_id: 0,
+                    payload: "{}".into(),
+                });
+                Ok(())
+            });
+            bad.push(queue(&store, &target.incident_id, op).await);
+        }
+    }
+    release.notify_one();
+    held.await.unwrap();
+    for rx in good {
+        rx.await.unwrap().expect("a good change commits");
+    }
+    for rx in bad {
+        let err = rx.await.unwrap().expect_err("the bad change fails");
+        assert!(matches!(err, StoreError::Commit(_)), "{err:?}");
+    }
+    let feed = store
+        .feed(&target.incident_id, crate::Page::all(), true)
+        .await
+        .unwrap();
+    let comments: Vec<String> = feed
+        .items
+        .iter()
+        .filter(|t| t.kind == "i_comm")
+        .map(|t| t.detail["comment"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let expected: Vec<String> = (0..30).map(|i| format!("note {i}")).collect();
+    assert_eq!(
+        comments, expected,
+        "every good comment, in order, no bad one"
+    );
+    assert_eq!(
+        store.count_events().await.unwrap(),
+        31,
+        "i_new and 30 i_comm"
+    );
+    crate::Store::close(&*store).await;
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn sqlite_a_bad_job_fails_alone() {
+    a_bad_job_fails_alone(Db::sqlite().await).await
+}
+
+#[tokio::test]
+async fn postgres_a_bad_job_fails_alone() {
+    a_bad_job_fails_alone(Db::postgres().await).await
+}
+
+/// Found by filling a disk: after SQLite rolled back a failed commit by
+/// itself, the connection still counted a transaction open, and every later
+/// batch failed ("begin_with at non-zero transaction depth") until a
+/// restart. A full database is reproduced with `max_page_count`, which
+/// fails writes the way a full disk does (SQLITE_FULL).
+#[tokio::test]
+async fn after_a_full_disk_writes_resume() {
+    let db = Db::sqlite().await;
+    let store = open_sql(&db.url).await.unwrap();
+    let target = create(&store, "Fill me").await;
+    store
+        .writer
+        .tx(|c| {
+            Box::pin(async move {
+                let (pages,): (i64,) = sqlx::query_as("PRAGMA page_count")
+                    .fetch_one(&mut *c)
+                    .await?;
+                sqlx::query(&format!("PRAGMA max_page_count = {pages}"))
+                    .execute(&mut *c)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+    let big = "x".repeat(9000);
+    let mut refused = None;
+    for _ in 0..50 {
+        let text = big.clone();
+        let op: IncidentOp = Arc::new(move |incs, rec| ops::comment(incs, &text, &ada(), rec));
+        if let Err(e) = store
+            .mutate_incidents(std::slice::from_ref(&target.incident_id), recorder(), op)
+            .await
+        {
+            refused = Some(e);
+            break;
+        }
+    }
+    let refused = refused.expect("the database filled up");
+    assert!(
+        matches!(&refused, StoreError::Unavailable(m) if m.contains("disk is full")),
+        "{refused:?}"
+    );
+    // The writer's next connection has no page limit: it writes again, once
+    // its short pause after an unavailable database is over.
+    let mut last = None;
+    for _ in 0..100 {
+        let op: IncidentOp = Arc::new(|incs, rec| ops::comment(incs, "space again", &ada(), rec));
+        match store
+            .mutate_incidents(std::slice::from_ref(&target.incident_id), recorder(), op)
+            .await
+        {
+            Ok(_) => {
+                last = None;
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(last.is_none(), "writes resumed: {last:?}");
+    crate::Store::close(&*store).await;
+    db.drop().await;
+}

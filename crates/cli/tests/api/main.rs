@@ -26,5 +26,6 @@ mod reads;
 mod receiver;
 mod schema_fuzz;
 mod ssrf;
+mod takeover;
 mod tls_and_verifiers;
 mod webhooks;

@@ -6,8 +6,10 @@
 use serde_json::{json, Map, Value};
 
 use crate::helpers::{Db, TestApp};
+use crate::receiver::TestReceiver;
 
 both_dbs!(
+    bad_requests_never_fail_good_ones,
     trailing_data_is_refused_everywhere,
     nul_in_any_text_is_refused_naming_the_field,
     type_errors_name_the_field,
@@ -261,4 +263,82 @@ async fn endpoints_without_a_host_are_refused(db: Db) {
             );
         }
     }
+}
+
+/// Found on PostgreSQL: a NUL in a description failed the whole write batch,
+/// and with it good requests that shared it. Good and bad requests race
+/// here; every good one answered 200 is stored and pushed.
+async fn bad_requests_never_fail_good_ones(db: Db) {
+    let app = std::sync::Arc::new(TestApp::spawn(db).await);
+    let rx = TestReceiver::start().await;
+    app.ok(
+        "/integration/webhook/create",
+        json!({"kind": "incident", "name": "rx", "endpoint": rx.url, "event_types": ["i_comm"]}),
+    )
+    .await;
+    let id = app.incident("Shared by good and bad requests").await;
+    let mut tasks = vec![];
+    for t in 0..4 {
+        let (good_app, good_id) = (app.clone(), id.clone());
+        tasks.push(tokio::spawn(async move {
+            let (app, id) = (good_app, good_id);
+            let mut ok = vec![];
+            for n in 0..40 {
+                let comment = format!("good {t}-{n}");
+                let (status, v) = app
+                    .post(
+                        "/incident/comment",
+                        json!({"incident_ids": [id], "comment": comment}),
+                    )
+                    .await;
+                assert_eq!(status, 200, "{v}");
+                ok.push(comment);
+            }
+            ok
+        }));
+        let (bad_app, bad_id) = (app.clone(), id.clone());
+        tasks.push(tokio::spawn(async move {
+            let (app, id) = (bad_app, bad_id);
+            for n in 0..40 {
+                let (status, _) = match n % 3 {
+                    0 => {
+                        app.post(
+                            "/incident/comment",
+                            json!({"incident_ids": [id], "comment": "bad\u{0}"}),
+                        )
+                        .await
+                    }
+                    1 => {
+                        app.post(
+                            "/incident/reset",
+                            json!({"incident_id": id, "description": "bad\u{0}"}),
+                        )
+                        .await
+                    }
+                    _ => {
+                        app.post(
+                            "/incident/labels/update",
+                            json!({"incident_id": id, "labels": {"k": "\u{0}"}}),
+                        )
+                        .await
+                    }
+                };
+                assert_eq!(status, 400);
+            }
+            vec![]
+        }));
+    }
+    let mut good = vec![];
+    for t in tasks {
+        good.extend(t.await.unwrap());
+    }
+    assert_eq!(good.len(), 160);
+    assert_eq!(app.event_count().await, 161, "i_new and every good comment");
+    let pushed: std::collections::HashSet<String> = rx
+        .wait_for(160)
+        .await
+        .iter()
+        .map(|r| r.header("webhook-id"))
+        .collect();
+    assert_eq!(pushed.len(), 160, "every good comment was pushed");
 }

@@ -82,6 +82,10 @@ struct FileConfig {
     shutdown_grace_ms: Option<u64>,
     /// Custom actions a channel may hold (default 3).
     custom_actions_per_channel: Option<usize>,
+    /// How long a client may take to send a request's headers (default 10 s).
+    header_timeout_ms: Option<u64>,
+    /// How long a kept-alive connection may sit idle (default 60 s).
+    idle_timeout_ms: Option<u64>,
 }
 
 pub struct Resolved {
@@ -174,6 +178,19 @@ impl ServeArgs {
         if !(1..=100).contains(&actions_per_channel) {
             return Err("custom_actions_per_channel must be from 1 to 100".into());
         }
+        let mut connections = dutyhook_server::listener::Limits::default();
+        if let Some(ms) = file.header_timeout_ms {
+            if ms < 100 {
+                return Err("header_timeout_ms must be at least 100".into());
+            }
+            connections.header_timeout = Duration::from_millis(ms);
+        }
+        if let Some(ms) = file.idle_timeout_ms {
+            if ms < 100 {
+                return Err("idle_timeout_ms must be at least 100".into());
+            }
+            connections.idle_timeout = Duration::from_millis(ms);
+        }
         Ok(Resolved {
             listen,
             database_url,
@@ -184,6 +201,7 @@ impl ServeArgs {
                 history_retention: Duration::from_secs(retention_days * 24 * 3600),
                 delivery,
                 actions_per_channel,
+                connections,
                 ..dutyhook_server::Config::new(&public_url)
             },
         })

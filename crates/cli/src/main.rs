@@ -111,7 +111,18 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+/// A service is often started with a soft limit of 1,024 open files: a few
+/// hundred idle clients away from refusing every connection. The hard limit
+/// is what the administrator allows; take it.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => tracing::debug!(limit = n, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
+}
+
 async fn serve(args: ServeArgs) -> Result<(), String> {
+    raise_open_file_limit();
     let resolved = args.resolve()?;
     let store = open(&resolved.database_url).await?;
     let state = dutyhook_server::state(store.clone(), &resolved.server)
@@ -150,6 +161,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 }
 
 async fn worker(args: config::WorkerArgs) -> Result<(), String> {
+    raise_open_file_limit();
     let resolved = args.serve_args().resolve()?;
     let store = open(&resolved.database_url).await?;
     if store.backend() == dutyhook_store::Backend::Sqlite {

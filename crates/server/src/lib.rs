@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod console;
 pub mod envelope;
 pub mod error;
+pub mod listener;
 pub mod openapi;
 pub mod routes;
 pub mod source_cache;
@@ -42,6 +43,8 @@ pub struct Config {
     pub actions_per_channel: usize,
     /// Fixed DNS answers (tests); empty in production.
     pub dns_overrides: std::collections::HashMap<String, Vec<std::net::IpAddr>>,
+    /// How long request headers and idle keep-alive connections may take.
+    pub connections: listener::Limits,
 }
 
 impl Config {
@@ -55,6 +58,7 @@ impl Config {
             history_retention: Duration::from_secs(7 * 24 * 3600),
             actions_per_channel: dutyhook_domain::action::DEFAULT_PER_CHANNEL,
             dns_overrides: Default::default(),
+            connections: Default::default(),
         }
     }
 }
@@ -236,10 +240,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let background = Background::start(&state, &config, &shutdown);
     let mut stop = shutdown.clone();
-    // Small answers go out at once instead of waiting on the peer's delayed ACK.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
+    let listener = listener::GuardedListener::new(listener, config.connections);
     let result = axum::serve(listener, app(state))
         .with_graceful_shutdown(async move {
             while !*stop.borrow() {

@@ -52,6 +52,10 @@ impl From<Child> for Serve {
 }
 
 impl Serve {
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+
     pub fn stdout(&mut self) -> std::process::ChildStdout {
         self.0.stdout.take().expect("stdout was piped")
     }

@@ -13,6 +13,7 @@ mod availability;
 mod bodies;
 mod cli;
 mod cluster;
+mod connections;
 mod console;
 mod crash;
 mod directory;

@@ -47,6 +47,8 @@ pub struct SqlStore {
     leaders: tokio::sync::Mutex<HashMap<String, PoolConnection<Any>>>,
     /// When this process opened the database (ms).
     pub(crate) started_at: i64,
+    /// Set once `close` began: no session lock is taken any more.
+    pub(crate) closing: std::sync::atomic::AtomicBool,
 }
 
 impl SqlStore {
@@ -74,6 +76,7 @@ impl SqlStore {
             remote: Default::default(),
             leaders: Default::default(),
             started_at: crate::sql::now_ms(),
+            closing: Default::default(),
         }
     }
 
@@ -365,6 +368,10 @@ impl Store for SqlStore {
             return Ok(true);
         }
         let mut leaders = self.leaders.lock().await;
+        // A connection taken now would keep the pool from closing.
+        if self.closing.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(false);
+        }
         if let Some(conn) = leaders.get_mut(role) {
             // Still ours while the session that took the lock is alive.
             if sqlx::query("SELECT 1").execute(&mut **conn).await.is_ok() {
@@ -390,6 +397,8 @@ impl Store for SqlStore {
     async fn close(&self) {
         // Held connections would keep the pool from closing; dropping them
         // ends the sessions and with them the background roles' locks.
+        self.closing
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.leaders.lock().await.clear();
         self.writer.close().await;
         self.write.close().await;

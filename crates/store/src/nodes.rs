@@ -95,7 +95,7 @@ pub(crate) async fn keep_alive(store: Weak<SqlStore>) {
     loop {
         tick.tick().await;
         let Some(store) = store.upgrade() else { return };
-        if store.read.is_closed() {
+        if store.closing.load(std::sync::atomic::Ordering::Relaxed) {
             return;
         }
         if let Err(e) = store.hold_session_lock().await {

@@ -7,7 +7,7 @@ use rand::distributions::{Alphanumeric, DistString};
 use serde::Serialize;
 
 use crate::error::ApiError;
-use crate::routes::directory::{hash_password, issue_key};
+use crate::routes::directory::issue_key;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize)]
@@ -31,7 +31,7 @@ pub async fn create_admin(
             name,
             email: email.clone(),
             role: Role::Admin,
-            password_hash: hash_password(&password)?,
+            password_hash: app.passwords.hash(&password).await?,
         })
         .await?;
     let key = issue_key(app, person.person.person_id, "created with the admin").await?;

@@ -9,7 +9,9 @@ pub mod envelope;
 pub mod error;
 pub mod listener;
 pub mod openapi;
+pub mod passwords;
 pub mod routes;
+pub mod sign_in;
 pub mod source_cache;
 pub mod state;
 
@@ -81,8 +83,14 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, A
         config.delivery.clone(),
         metrics.clone(),
     );
+    let passwords = passwords::Passwords::for_this_machine();
+    tokio::spawn({
+        let passwords = passwords.clone();
+        async move { passwords.prepare().await }
+    });
     Ok(AppState {
         store,
+        passwords,
         key_secret: Arc::new(key_secret),
         render: RenderContext {
             public_url: config.public_url.clone(),
@@ -241,7 +249,8 @@ pub async fn serve(
     let background = Background::start(&state, &config, &shutdown);
     let mut stop = shutdown.clone();
     let listener = listener::GuardedListener::new(listener, config.connections);
-    let result = axum::serve(listener, app(state))
+    let app = app(state).into_make_service_with_connect_info::<listener::ClientAddr>();
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             while !*stop.borrow() {
                 if stop.changed().await.is_err() {

@@ -88,6 +88,19 @@ impl axum::serve::Listener for GuardedListener {
     }
 }
 
+/// The address a connection came from, for handlers that ask
+/// (`ConnectInfo<ClientAddr>`).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, GuardedListener>>
+    for ClientAddr
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, GuardedListener>) -> Self {
+        ClientAddr(*stream.remote_addr())
+    }
+}
+
 /// Errors of one connection that went away before it was accepted.
 fn is_connection_error(e: &io::Error) -> bool {
     matches!(

@@ -11,6 +11,7 @@ use dutyhook_domain::incident::Incident;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub key_secret: Arc<Vec<u8>>,
+    pub passwords: Arc<crate::passwords::Passwords>,
     pub render: RenderContext,
     pub clock: Clock,
     pub pusher: dutyhook_delivery::push::Pusher,

@@ -222,6 +222,15 @@ impl DirectoryStore for SqlStore {
         count(&self.read, "SELECT COUNT(*) FROM people").await
     }
 
+    async fn set_password(&self, person_id: i64, password_hash: &str) -> Result<()> {
+        let mut q = Sql::new("UPDATE people SET password_hash = ");
+        q.text(password_hash).push(" WHERE id = ").i64(person_id);
+        if self.exec(q).await? == 0 {
+            return Err(DomainError::not_found("person", person_id).into());
+        }
+        Ok(())
+    }
+
     async fn create_team(&self, name: &str, member_ids: &[i64]) -> Result<i64> {
         self.ensure_people_exist(member_ids).await?;
         let (name, member_ids) = (name.to_string(), member_ids.to_vec());

@@ -3,6 +3,7 @@
 //! sqlx's `Any` driver; what differs between them (connection set-up, the
 //! single SQLite writer, row locks) lives in [`backend`].
 
+mod accounts;
 mod actions;
 mod alerts;
 pub mod backend;
@@ -30,6 +31,7 @@ use dutyhook_domain::recorder::Recorder;
 use dutyhook_domain::timeline::TimelineEntry;
 use dutyhook_domain::DomainError;
 
+pub use accounts::{AccountStore, Failures};
 pub use backend::{open, Backend};
 pub use error::StoreError;
 pub use types::*;
@@ -55,6 +57,8 @@ pub trait DirectoryStore: Send + Sync {
     async fn people(&self, ids: &[i64]) -> Result<Vec<PersonRecord>>;
     async fn list_people(&self, page: Page) -> Result<Listing<PersonRecord>>;
     async fn count_people(&self) -> Result<i64>;
+    /// Sets a person's console password (its hash); `NotFound` for an unknown person.
+    async fn set_password(&self, person_id: i64, password_hash: &str) -> Result<()>;
 
     async fn create_team(&self, name: &str, member_ids: &[i64]) -> Result<i64>;
     async fn update_team(
@@ -339,6 +343,7 @@ pub trait Store:
     + DeliveryStore
     + ActionStore
     + AlertStore
+    + AccountStore
 {
     fn backend(&self) -> Backend;
     async fn ping(&self) -> Result<()>;

@@ -26,6 +26,7 @@ mod process;
 mod reads;
 mod receiver;
 mod schema_fuzz;
+mod sign_in;
 mod ssrf;
 mod takeover;
 mod tls_and_verifiers;

@@ -4,24 +4,23 @@
 //! are embedded in the binary; nothing is inlined, so the strict
 //! Content-Security-Policy below holds on every page.
 
+mod login;
 mod pages;
 mod plain;
 pub mod session;
 
 use std::collections::HashMap;
 
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use axum_extra::extract::cookie::CookieJar;
 use dutyhook_domain::ids::is_object_id;
 use dutyhook_store::{IncidentFilter, PersonRecord};
-use rand::distributions::{Alphanumeric, DistString};
-use serde::Deserialize;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -40,8 +39,8 @@ pub fn router() -> Router<AppState> {
             get(|| async { Redirect::to("/console/incidents") }),
         )
         .route("/incidents/{id}", get(detail_url))
-        .route("/console/login", get(login_form).post(login))
-        .route("/console/logout", post(logout))
+        .route("/console/login", get(login::form).post(login::submit))
+        .route("/console/logout", post(login::logout))
         .route("/console/assets/{name}", get(asset))
         .route("/console/{page}", get(page))
         .layer(middleware::from_fn(security_headers))
@@ -73,7 +72,7 @@ fn now_s(app: &AppState) -> i64 {
     app.clock.now_ms() / 1000
 }
 
-/// The person of a valid session cookie, with that cookie.
+/// The person of a live session, with its cookie.
 async fn session_person(
     app: &AppState,
     jar: &CookieJar,
@@ -81,15 +80,11 @@ async fn session_person(
     let Some(cookie) = jar.get(session::COOKIE).map(|c| c.value().to_string()) else {
         return Ok(None);
     };
-    let Some(claimed) = session::verify(&app.key_secret, &cookie, now_s(app)) else {
+    let hash = session::token_hash(&app.key_secret, &cookie);
+    let Some(person_id) = app.store.session_person(&hash, now_s(app)).await? else {
         return Ok(None);
     };
-    Ok(app
-        .store
-        .person(claimed.person_id)
-        .await?
-        .filter(|p| claimed.matches_password(&p.password_hash))
-        .map(|p| (p, cookie)))
+    Ok(app.store.person(person_id).await?.map(|p| (p, cookie)))
 }
 
 /// The caller of an API request made by the console: a live session plus
@@ -119,134 +114,6 @@ pub async fn session_caller(parts: &Parts, app: &AppState) -> Result<Option<Call
         person: person.person,
         role: person.role,
     }))
-}
-
-fn secure_cookies(app: &AppState) -> bool {
-    app.render.public_url.starts_with("https://")
-}
-
-/// A cookie for the browser session; the signed value carries its own expiry.
-fn cookie(app: &AppState, name: &'static str, value: String) -> Cookie<'static> {
-    Cookie::build((name, value))
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(secure_cookies(app))
-        .build()
-}
-
-async fn login_form(State(app): State<AppState>, jar: CookieJar) -> Response {
-    if matches!(session_person(&app, &jar).await, Ok(Some(_))) {
-        return Redirect::to("/console/incidents").into_response();
-    }
-    fresh_login_form(&app, jar, None, "", StatusCode::OK)
-}
-
-fn fresh_login_form(
-    app: &AppState,
-    jar: CookieJar,
-    error: Option<&str>,
-    email: &str,
-    status: StatusCode,
-) -> Response {
-    let token = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
-    let jar = jar.add(cookie(app, session::LOGIN_COOKIE, token.clone()));
-    (status, jar, pages::login(&token, error, email)).into_response()
-}
-
-#[derive(Deserialize)]
-struct LoginForm {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    password: String,
-    #[serde(default)]
-    csrf: String,
-}
-
-async fn login(
-    State(app): State<AppState>,
-    jar: CookieJar,
-    Form(form): Form<LoginForm>,
-) -> Result<Response, ApiError> {
-    let expected = jar
-        .get(session::LOGIN_COOKIE)
-        .map(|c| c.value().to_string());
-    if expected.as_deref() != Some(form.csrf.as_str()) || form.csrf.is_empty() {
-        return Ok(fresh_login_form(
-            &app,
-            jar,
-            Some("The form had expired; please try again."),
-            &form.email,
-            StatusCode::FORBIDDEN,
-        ));
-    }
-    let person = app.store.person_by_email(form.email.trim()).await?;
-    let verified = match &person {
-        Some(p) => verify_password(&form.password, &p.password_hash).await,
-        None => false,
-    };
-    let Some(person) = person.filter(|_| verified) else {
-        tracing::info!("console login refused");
-        return Ok(fresh_login_form(
-            &app,
-            jar,
-            Some("The email or the password is wrong."),
-            &form.email,
-            StatusCode::UNAUTHORIZED,
-        ));
-    };
-    tracing::info!(person_id = person.person.person_id, "console login");
-    let value = session::issue(
-        &app.key_secret,
-        person.person.person_id,
-        &person.password_hash,
-        now_s(&app) + session::LIFETIME_S,
-    );
-    let jar = jar
-        .remove(Cookie::build(session::LOGIN_COOKIE).path("/"))
-        .add(cookie(&app, session::COOKIE, value));
-    Ok((jar, Redirect::to("/console/incidents")).into_response())
-}
-
-async fn verify_password(password: &str, hash: &str) -> bool {
-    use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    let (password, hash) = (password.to_string(), hash.to_string());
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash).is_ok_and(|h| {
-            argon2::Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-    })
-    .await
-    .unwrap_or(false)
-}
-
-#[derive(Deserialize)]
-struct LogoutForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-async fn logout(
-    State(app): State<AppState>,
-    jar: CookieJar,
-    Form(form): Form<LogoutForm>,
-) -> Response {
-    let cookie_value = jar.get(session::COOKIE).map(|c| c.value().to_string());
-    let genuine = cookie_value
-        .as_deref()
-        .is_some_and(|c| session::csrf_matches(&app.key_secret, c, &form.csrf));
-    if !genuine {
-        return (
-            StatusCode::FORBIDDEN,
-            "This logout form did not come from your session.",
-        )
-            .into_response();
-    }
-    let jar = jar.remove(Cookie::build(session::COOKIE).path("/"));
-    (jar, Redirect::to("/console/login")).into_response()
 }
 
 async fn page(

@@ -1,6 +1,5 @@
 //! People, teams and app keys.
 
-use argon2::password_hash::{PasswordHasher, SaltString};
 use axum::extract::State;
 use dutyhook_domain::person::{validate_email, validate_person_name, Role};
 use dutyhook_store::{AppKeyRecord, NewPerson, PersonRecord, TeamRecord};
@@ -74,14 +73,6 @@ pub fn parse_role(role: Option<&str>) -> Result<Role, ApiError> {
 /// A person without console password (set later by the console's own flow).
 pub fn unusable_password() -> String {
     String::new()
-}
-
-pub fn hash_password(password: &str) -> Result<String, ApiError> {
-    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 #[utoipa::path(post, path = "/person/create", tag = TAG_PEOPLE, request_body = PersonCreate,

@@ -173,6 +173,16 @@ impl GuardedIo {
         !matches!(self.phase, Phase::Busy)
     }
 
+    /// Has the connection's task woken when the deadline passes. Needed
+    /// after a write: hyper may write a response and then wait without
+    /// reading again, and only a read would otherwise look at the deadline
+    /// (seen under load: idle connections were never closed).
+    fn watch(&mut self, cx: &mut Context<'_>) {
+        if self.armed() {
+            let _ = self.deadline.as_mut().poll(cx);
+        }
+    }
+
     fn on_read(&mut self, bytes: &[u8]) {
         if std::mem::take(&mut self.fresh) && bytes.starts_with(H2_PREFACE) {
             self.phase = Phase::Stream;
@@ -237,6 +247,7 @@ impl AsyncRead for GuardedIo {
                         return Poll::Ready(Err(this.timed_out()));
                     }
                     this.on_read(read);
+                    this.watch(cx);
                 }
                 Poll::Ready(Ok(()))
             }
@@ -261,6 +272,7 @@ impl AsyncWrite for GuardedIo {
         let written = Pin::new(&mut this.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = &written {
             this.on_write(&buf[..*n]);
+            this.watch(cx);
         }
         written
     }
@@ -276,6 +288,7 @@ impl AsyncWrite for GuardedIo {
             if *n > 0 {
                 let first = bufs.iter().find(|b| !b.is_empty()).map(|b| &b[..]);
                 this.on_write(first.unwrap_or_default());
+                this.watch(cx);
             }
         }
         written

@@ -266,7 +266,23 @@ impl Server {
                 args.sqlite_synchronous
             )
         });
-        let mut child = Command::new(bin)
+        // One key for the server and its workers (a SQLite database would
+        // otherwise get a key file beside it, as it does in use).
+        let secret_key = pg_db.as_ref().map(|_| {
+            let out = Command::new(bin)
+                .args(["secret-key", "generate"])
+                .output()
+                .expect("dutyhook secret-key generate");
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        });
+        let with_key = |c: &mut Command| {
+            if let Some(k) = &secret_key {
+                c.env("DUTYHOOK_SECRET_KEY", k);
+            }
+        };
+        let mut serve = Command::new(bin);
+        with_key(&mut serve);
+        let mut child = serve
             .args(["serve", "--listen", "127.0.0.1:0", "--database", &db])
             .env("DUTYHOOK_LOG", &args.server_log)
             .stdout(Stdio::piped())
@@ -296,7 +312,9 @@ impl Server {
         std::thread::spawn(move || for _ in reader.lines() {});
         let workers = (1..args.processes)
             .map(|_| {
-                Command::new(bin)
+                let mut worker = Command::new(bin);
+                with_key(&mut worker);
+                worker
                     .args(["worker", "--database", &db])
                     .env("DUTYHOOK_LOG", &args.server_log)
                     .stdout(Stdio::null())

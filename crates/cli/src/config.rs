@@ -15,6 +15,8 @@ pub struct DbArgs {
     /// Database URL: sqlite://FILE (created if missing) or postgres://USER@HOST/DB.
     #[arg(long, env = "DUTYHOOK_DATABASE_URL")]
     pub database: Option<String>,
+    #[command(flatten)]
+    pub keys: KeyArgs,
 }
 
 impl DbArgs {
@@ -23,6 +25,39 @@ impl DbArgs {
             .database
             .clone()
             .unwrap_or_else(|| DEFAULT_DATABASE.to_string()))
+    }
+}
+
+/// Where the key that seals the database's secrets comes from.
+#[derive(Args, Clone, Default)]
+pub struct KeyArgs {
+    /// File with the key that seals the secrets stored in the database (one
+    /// base64 key per line: the current one first, older ones after it)
+    /// [default: FILE.key beside a SQLite database; PostgreSQL needs one].
+    /// DUTYHOOK_SECRET_KEY may hold the keys themselves instead.
+    #[arg(long, env = "DUTYHOOK_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+}
+
+impl KeyArgs {
+    /// The keys given by `DUTYHOOK_SECRET_KEY`, the flag or the config
+    /// file's `secret_key_file`; `None` leaves the default to the store.
+    pub fn keyring(
+        &self,
+        from_config: Option<PathBuf>,
+    ) -> Result<Option<dutyhook_store::Keyring>, String> {
+        let file = self.secret_key_file.clone().or(from_config);
+        match (std::env::var("DUTYHOOK_SECRET_KEY").ok(), file) {
+            (Some(_), Some(path)) => Err(format!(
+                "both DUTYHOOK_SECRET_KEY and the secret key file {} are set: give one",
+                path.display()
+            )),
+            (Some(inline), None) => dutyhook_store::Keyring::parse(&inline)
+                .map(Some)
+                .map_err(|e| format!("DUTYHOOK_SECRET_KEY: {e}")),
+            (None, Some(path)) => dutyhook_store::Keyring::from_file(&path).map(Some),
+            (None, None) => Ok(None),
+        }
     }
 }
 
@@ -40,6 +75,8 @@ pub struct ServeArgs {
     /// Base URL of the console, used in every payload's detail_url [default: http://LISTEN].
     #[arg(long, env = "DUTYHOOK_PUBLIC_URL")]
     pub public_url: Option<String>,
+    #[command(flatten)]
+    pub keys: KeyArgs,
 }
 
 #[derive(Args)]
@@ -50,6 +87,8 @@ pub struct WorkerArgs {
     /// The same TOML file the `serve` processes read.
     #[arg(long, env = "DUTYHOOK_CONFIG")]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub keys: KeyArgs,
 }
 
 impl WorkerArgs {
@@ -59,6 +98,7 @@ impl WorkerArgs {
             database: self.database.clone(),
             config: self.config.clone(),
             public_url: None,
+            keys: self.keys.clone(),
         }
     }
 }
@@ -86,11 +126,14 @@ struct FileConfig {
     header_timeout_ms: Option<u64>,
     /// How long a kept-alive connection may sit idle (default 60 s).
     idle_timeout_ms: Option<u64>,
+    /// The key file that seals the secrets stored in the database.
+    secret_key_file: Option<PathBuf>,
 }
 
 pub struct Resolved {
     pub listen: String,
     pub database_url: String,
+    pub keys: Option<dutyhook_store::Keyring>,
     pub server: dutyhook_server::Config,
 }
 
@@ -191,9 +234,11 @@ impl ServeArgs {
             }
             connections.idle_timeout = Duration::from_millis(ms);
         }
+        let keys = self.keys.keyring(file.secret_key_file)?;
         Ok(Resolved {
             listen,
             database_url,
+            keys,
             server: dutyhook_server::Config {
                 account_name: file.account_name.unwrap_or(defaults.account_name),
                 snooze_check_every,

@@ -44,6 +44,15 @@ enum Command {
     /// A local webhook receiver for development: prints each push (event
     /// type, subject, signature check, duplicate or not) and answers 200.
     Listen(listen::ListenArgs),
+    /// The key that seals secrets in the database.
+    #[command(subcommand)]
+    SecretKey(SecretKeyCommand),
+}
+
+#[derive(Subcommand)]
+enum SecretKeyCommand {
+    /// Print a new random key (base64) for DUTYHOOK_SECRET_KEY or a key file.
+    Generate,
 }
 
 #[derive(Subcommand)]
@@ -74,8 +83,8 @@ fn init_logging() {
         .init();
 }
 
-async fn open(url: &str) -> Result<Arc<dyn Store>, String> {
-    dutyhook_store::open(url)
+async fn open(url: &str, keys: Option<dutyhook_store::Keyring>) -> Result<Arc<dyn Store>, String> {
+    dutyhook_store::open(url, keys)
         .await
         .map_err(|e| format!("cannot open database {url}: {e}"))
 }
@@ -86,14 +95,18 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Worker(args) => worker(args).await,
         Command::Migrate(db) => {
             let url = db.resolve()?;
-            open(&url).await?.close().await;
+            open(&url, db.keys.keyring(None)?).await?.close().await;
             eprintln!("migrations applied to {url}");
             Ok(())
         }
         Command::Listen(args) => listen::run(args).await,
+        Command::SecretKey(SecretKeyCommand::Generate) => {
+            println!("{}", dutyhook_store::generate_key());
+            Ok(())
+        }
         Command::Admin(AdminCommand::Create(a)) => {
             let url = a.db.resolve()?;
-            let store = open(&url).await?;
+            let store = open(&url, a.db.keys.keyring(None)?).await?;
             let cfg = config::server_config_defaults();
             let state = dutyhook_server::state(store.clone(), &cfg)
                 .await
@@ -124,7 +137,7 @@ fn raise_open_file_limit() {
 async fn serve(args: ServeArgs) -> Result<(), String> {
     raise_open_file_limit();
     let resolved = args.resolve()?;
-    let store = open(&resolved.database_url).await?;
+    let store = open(&resolved.database_url, resolved.keys.clone()).await?;
     let state = dutyhook_server::state(store.clone(), &resolved.server)
         .await
         .map_err(|e| e.to_string())?;
@@ -163,7 +176,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 async fn worker(args: config::WorkerArgs) -> Result<(), String> {
     raise_open_file_limit();
     let resolved = args.serve_args().resolve()?;
-    let store = open(&resolved.database_url).await?;
+    let store = open(&resolved.database_url, resolved.keys.clone()).await?;
     if store.backend() == dutyhook_store::Backend::Sqlite {
         store.close().await;
         return Err(format!(

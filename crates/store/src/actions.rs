@@ -89,7 +89,7 @@ impl ActionStore for SqlStore {
         channel_ids: &[i64],
         per_channel: usize,
     ) -> Result<i64> {
-        let r = r.clone();
+        let r = self.sealed(r)?;
         let channel_ids = channel_ids.to_vec();
         self.writer
             .tx(move |c| {

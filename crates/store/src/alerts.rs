@@ -361,7 +361,7 @@ impl AlertStore for SqlStore {
     }
 
     async fn create_alert_source(&self, r: &IntegrationRecord, key_hash: &str) -> Result<i64> {
-        let r = r.clone();
+        let r = self.sealed(r)?;
         let key_hash = key_hash.to_string();
         self.writer
             .tx(move |c| {

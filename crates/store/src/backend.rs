@@ -12,6 +12,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Executor};
 
+use crate::secrets::Keyring;
 use crate::writer::{SinkSlot, Writer};
 use crate::{ClaimSink, Result, Store, StoreError};
 
@@ -49,6 +50,8 @@ pub struct SqlStore {
     pub(crate) started_at: i64,
     /// Set once `close` began: no session lock is taken any more.
     pub(crate) closing: std::sync::atomic::AtomicBool,
+    /// Seals and opens the secrets of integrations.
+    pub(crate) keys: Keyring,
 }
 
 impl SqlStore {
@@ -57,6 +60,7 @@ impl SqlStore {
         write: AnyPool,
         read: AnyPool,
         wal_restart: Option<Arc<AtomicBool>>,
+        keys: Keyring,
     ) -> SqlStore {
         let sink: SinkSlot = Default::default();
         let token = format!("{:016x}", rand::random::<u64>());
@@ -77,6 +81,7 @@ impl SqlStore {
             leaders: Default::default(),
             started_at: crate::sql::now_ms(),
             closing: Default::default(),
+            keys,
         }
     }
 
@@ -273,8 +278,42 @@ async fn checkpoint_once(read: &sqlx::AnyPool, frames_limit: i64) -> Result<i64>
     Ok(frames)
 }
 
+/// The file of a SQLite URL (`sqlite://dutyhook.db?mode=rwc` → `dutyhook.db`);
+/// `None` for an in-memory database.
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:")).then(|| path.into())
+}
+
+/// The keys of a database: those given, or (SQLite only) the key file
+/// beside it, created on first use.
+fn keyring_for(url: &str, backend: Backend, given: Option<Keyring>) -> Result<Keyring> {
+    if let Some(keys) = given {
+        return Ok(keys);
+    }
+    match backend {
+        Backend::Sqlite => match sqlite_path(url) {
+            Some(db) => {
+                let mut file = db.into_os_string();
+                file.push(".key");
+                Keyring::from_file_or_new(std::path::Path::new(&file)).map_err(StoreError::WrongKey)
+            }
+            None => Ok(Keyring::parse(&crate::secrets::generate_key()).expect("a fresh key")),
+        },
+        Backend::Postgres => Err(StoreError::WrongKey(
+            "PostgreSQL needs a secret key for the secrets it stores, the same for every \
+             process: set DUTYHOOK_SECRET_KEY or secret_key_file (make one with \
+             `dutyhook secret-key generate`)"
+                .into(),
+        )),
+    }
+}
+
 /// The embedded store: one writing connection, four reading ones.
-async fn open_sqlite(url: &str) -> Result<SqlStore> {
+async fn open_sqlite(url: &str, keys: Keyring) -> Result<SqlStore> {
     let (url, sync) = split_synchronous(url)?;
     let opts = AnyConnectOptions::from_str(&sqlite_url(&url))?;
     let write = AnyPoolOptions::new()
@@ -301,19 +340,24 @@ async fn open_sqlite(url: &str) -> Result<SqlStore> {
         write,
         read,
         Some(wal_restart),
+        keys,
     ))
 }
 
-/// Opens (creating a SQLite file if needed) and migrates the database at `url`.
-pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
-    Ok(open_sql(url).await?)
+/// Opens (creating a SQLite file if needed) and migrates the database at
+/// `url`. `keys` seal the secrets it stores; without them a SQLite database
+/// uses the key file beside it (`FILE.key`, created on first use), and
+/// PostgreSQL refuses to open.
+pub async fn open(url: &str, keys: Option<Keyring>) -> Result<Arc<dyn Store>> {
+    Ok(open_sql(url, keys).await?)
 }
 
-pub(crate) async fn open_sql(url: &str) -> Result<Arc<SqlStore>> {
+pub(crate) async fn open_sql(url: &str, keys: Option<Keyring>) -> Result<Arc<SqlStore>> {
     sqlx::any::install_default_drivers();
     let backend = Backend::of_url(url)?;
+    let keys = keyring_for(url, backend, keys)?;
     let store = match backend {
-        Backend::Sqlite => open_sqlite(url).await?,
+        Backend::Sqlite => open_sqlite(url, keys).await?,
         Backend::Postgres => {
             let pool = AnyPoolOptions::new()
                 .max_connections(16)
@@ -323,7 +367,7 @@ pub(crate) async fn open_sql(url: &str) -> Result<Arc<SqlStore>> {
                 .connect(url)
                 .await?;
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-            let store = SqlStore::new(backend, pool.clone(), pool, None);
+            let store = SqlStore::new(backend, pool.clone(), pool, None, keys);
             tokio::spawn(listen_for_deliveries(
                 url.to_string(),
                 store.writer.token().to_string(),
@@ -333,6 +377,7 @@ pub(crate) async fn open_sql(url: &str) -> Result<Arc<SqlStore>> {
         }
     };
     let store = Arc::new(store);
+    store.reseal_integrations().await?;
     if backend == Backend::Postgres {
         tokio::spawn(crate::nodes::keep_alive(Arc::downgrade(&store)));
     }

@@ -23,6 +23,9 @@ pub enum StoreError {
     Commit(String),
     #[error("the database writer has stopped")]
     Closed,
+    /// A secret is sealed with a key this process does not hold.
+    #[error("{0}")]
+    WrongKey(String),
 }
 
 impl StoreError {

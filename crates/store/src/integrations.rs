@@ -5,6 +5,7 @@ use dutyhook_domain::DomainError;
 use sqlx::{AnyConnection, FromRow};
 
 use crate::backend::SqlStore;
+use crate::secrets::{map_secret_values, Keyring};
 use crate::sql::{now_s, Sql};
 use crate::{IntegrationRecord, IntegrationStore, Listing, Page, Result};
 
@@ -27,7 +28,10 @@ struct Row {
 const COLS: &str = "id, kind, name, team_id, enabled, disabled_reason, config, secret, previous_secret, previous_secret_until, created_at, updated_at";
 
 impl Row {
-    fn into_record(self) -> Result<IntegrationRecord> {
+    /// The record with its secrets opened.
+    fn into_record(self, keys: &Keyring) -> Result<IntegrationRecord> {
+        let mut config: serde_json::Value = serde_json::from_str(&self.config)?;
+        map_secret_values(&mut config, &mut |v| keys.open(v))?;
         Ok(IntegrationRecord {
             integration_id: self.id,
             kind: self.kind,
@@ -35,9 +39,9 @@ impl Row {
             team_id: self.team_id,
             enabled: self.enabled != 0,
             disabled_reason: self.disabled_reason,
-            config: serde_json::from_str(&self.config)?,
-            secret: self.secret,
-            previous_secret: self.previous_secret,
+            config,
+            secret: keys.open(&self.secret)?,
+            previous_secret: keys.open(&self.previous_secret)?,
             previous_secret_until: self.previous_secret_until,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -88,7 +92,7 @@ pub(crate) async fn update_integration_row(
 #[async_trait]
 impl IntegrationStore for SqlStore {
     async fn create_integration(&self, r: &IntegrationRecord) -> Result<i64> {
-        let r = r.clone();
+        let r = self.sealed(r)?;
         self.writer
             .tx(move |c| {
                 let r = r.clone();
@@ -98,7 +102,7 @@ impl IntegrationStore for SqlStore {
     }
 
     async fn update_integration(&self, r: &IntegrationRecord) -> Result<()> {
-        let r = r.clone();
+        let r = self.sealed(r)?;
         self.writer
             .tx(move |c| {
                 let r = r.clone();
@@ -111,7 +115,7 @@ impl IntegrationStore for SqlStore {
         let mut q = Sql::new(&format!("SELECT {COLS} FROM integrations WHERE id = "));
         q.i64(id);
         let row: Option<Row> = q.query_as().fetch_optional(&self.read).await?;
-        row.map(Row::into_record).transpose()
+        row.map(|r| r.into_record(&self.keys)).transpose()
     }
 
     async fn list_integrations(
@@ -132,7 +136,7 @@ impl IntegrationStore for SqlStore {
         Ok(Listing {
             items: rows
                 .into_iter()
-                .map(Row::into_record)
+                .map(|r| r.into_record(&self.keys))
                 .collect::<Result<_>>()?,
             total,
         })
@@ -184,7 +188,7 @@ impl IntegrationStore for SqlStore {
 
     async fn rotate_secret(&self, id: i64, new_secret: &str, previous_until_ms: i64) -> Result<()> {
         let mut q = Sql::new("UPDATE integrations SET previous_secret = secret, secret = ");
-        q.text(new_secret)
+        q.text(self.keys.seal(new_secret))
             .push(", previous_secret_until = ")
             .i64(previous_until_ms);
         q.push(", updated_at = ")
@@ -195,5 +199,81 @@ impl IntegrationStore for SqlStore {
             return Err(not_found(id));
         }
         Ok(())
+    }
+}
+
+impl SqlStore {
+    /// The record as it is stored: its secrets sealed.
+    pub(crate) fn sealed(&self, r: &IntegrationRecord) -> Result<IntegrationRecord> {
+        let mut config = r.config.clone();
+        map_secret_values(&mut config, &mut |v| Ok(self.keys.seal(v)))?;
+        Ok(IntegrationRecord {
+            config,
+            secret: self.keys.seal(&r.secret),
+            previous_secret: self.keys.seal(&r.previous_secret),
+            ..r.clone()
+        })
+    }
+
+    /// Seals with the current key every secret that is not: values stored
+    /// before secrets were sealed, and values sealed with a key rotated out.
+    /// Refuses to start when a value is sealed with a key not held.
+    pub(crate) async fn reseal_integrations(&self) -> Result<u64> {
+        let rows: Vec<(i64, String, String, String)> =
+            sqlx::query_as("SELECT id, secret, previous_secret, config FROM integrations")
+                .fetch_all(&self.read)
+                .await?;
+        let mut changed = vec![];
+        for (id, secret, previous, config) in rows {
+            let mut doc: serde_json::Value = serde_json::from_str(&config)?;
+            let mut stale = !self.keys.is_current(&secret) || !self.keys.is_current(&previous);
+            map_secret_values(&mut doc, &mut |v| {
+                stale |= !self.keys.is_current(v);
+                Ok(v.to_string())
+            })?;
+            if !stale {
+                continue;
+            }
+            let open = |v: &str| {
+                self.keys.open(v).map_err(|e| {
+                    crate::StoreError::WrongKey(format!(
+                        "integration {id}: {e}; give the key that sealed it (older keys may follow the current one)"
+                    ))
+                })
+            };
+            map_secret_values(&mut doc, &mut |v| Ok(self.keys.seal(&open(v)?)))?;
+            changed.push((
+                id,
+                self.keys.seal(&open(&secret)?),
+                self.keys.seal(&open(&previous)?),
+                doc.to_string(),
+            ));
+        }
+        let n = changed.len() as u64;
+        if n > 0 {
+            self.writer
+                .tx(move |c| {
+                    let changed = changed.clone();
+                    Box::pin(async move {
+                        for (id, secret, previous, config) in changed {
+                            let mut q = Sql::new("UPDATE integrations SET secret = ");
+                            q.text(secret).push(", previous_secret = ").text(previous);
+                            q.push(", config = ")
+                                .text(config)
+                                .push(" WHERE id = ")
+                                .i64(id);
+                            q.query().execute(&mut *c).await?;
+                        }
+                        Ok(())
+                    })
+                })
+                .await?;
+            tracing::info!(
+                integrations = n,
+                key = self.keys.current().id(),
+                "secrets sealed with the current key"
+            );
+        }
+        Ok(n)
     }
 }

@@ -14,6 +14,7 @@ mod incidents;
 mod integrations;
 mod nodes;
 mod outbox;
+pub mod secrets;
 mod sql;
 mod types;
 #[cfg(test)]
@@ -32,8 +33,9 @@ use dutyhook_domain::timeline::TimelineEntry;
 use dutyhook_domain::DomainError;
 
 pub use accounts::{AccountStore, Failures};
-pub use backend::{open, Backend};
+pub use backend::{open, sqlite_path, Backend};
 pub use error::StoreError;
+pub use secrets::{generate_key, Keyring};
 pub use types::*;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -83,7 +83,12 @@ async fn queued_order_survives_the_upgrade(url: &str, postgres: bool) {
     queue_at_8(&pool).await;
     pool.close().await;
 
-    let store = crate::open(url).await.unwrap();
+    let store = crate::open(
+        url,
+        Some(crate::Keyring::parse(&crate::generate_key()).unwrap()),
+    )
+    .await
+    .unwrap();
     let pool = AnyPoolOptions::new()
         .max_connections(1)
         .connect(url)

@@ -14,6 +14,17 @@ both_dbs!(
     serve_on_empty_database_prints_the_first_admin
 );
 
+/// `dutyhook ARGS`, with the tests' secret key when a PostgreSQL database
+/// is named (see `TEST_SECRET_KEY`).
+pub fn dutyhook(args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args);
+    if args.iter().any(|a| a.starts_with("postgres://")) {
+        c.env("DUTYHOOK_SECRET_KEY", crate::helpers::TEST_SECRET_KEY);
+    }
+    c
+}
+
 /// One call to a `dutyhook serve` process; answers `data`, asserting 200.
 pub async fn api(addr: &str, key: &str, path: &str, body: Value) -> Value {
     let resp = reqwest::Client::new()
@@ -90,8 +101,7 @@ pub fn start_serve(url: &str) -> (Serve, String, Vec<String>) {
 
 pub fn start_serve_with(url: &str, extra: &[&str]) -> (Serve, String, Vec<String>) {
     let mut serve = Serve(
-        Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--database", url])
+        dutyhook(&["serve", "--listen", "127.0.0.1:0", "--database", url])
             .args(extra)
             .env("DUTYHOOK_LOG", "warn")
             .stdout(Stdio::piped())
@@ -118,8 +128,7 @@ pub fn start_serve_with(url: &str, extra: &[&str]) -> (Serve, String, Vec<String
 }
 
 fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
+    let out = dutyhook(args)
         .env("DUTYHOOK_LOG", "warn")
         .output()
         .expect("run dutyhook");

@@ -6,18 +6,17 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::cli::{api, key_of, start_serve_with, Serve, BIN};
+use crate::cli::{api, dutyhook, key_of, start_serve_with, Serve};
 use crate::helpers::{Db, TestDb};
 use crate::receiver::{Reply, TestReceiver};
 
 fn start_worker(url: &str, config: &str) -> Serve {
-    let mut worker: Serve = Command::new(BIN)
-        .args(["worker", "--database", url, "--config", config])
+    let mut worker: Serve = dutyhook(&["worker", "--database", url, "--config", config])
         .env("DUTYHOOK_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -136,7 +135,7 @@ async fn two_serve_nodes_and_a_worker_survive_a_sigkill() {
     }
 
     // Every recorded event, in order per incident.
-    let store = dutyhook_store::open(&db.url).await.unwrap();
+    let store = dutyhook_store::open(&db.url, db.keyring()).await.unwrap();
     let events = store.events_after(0, 100_000).await.unwrap();
     store.close().await;
     let expected: HashSet<String> = events.iter().map(|e| e.event_id.clone()).collect();
@@ -207,7 +206,9 @@ async fn two_serve_nodes_and_a_worker_survive_a_sigkill() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_wakes_other_processes() {
     let app = crate::helpers::TestApp::spawn(Db::Postgres).await;
-    let other = dutyhook_store::open(&app.db.url).await.unwrap();
+    let other = dutyhook_store::open(&app.db.url, app.db.keyring())
+        .await
+        .unwrap();
     let woken = other.remote_commits();
     let wait = tokio::spawn(async move { woken.notified().await });
     // Let the listener connect before the commit.
@@ -225,8 +226,8 @@ async fn a_commit_wakes_other_processes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn background_roles_have_one_leader() {
     let db = TestDb::new(Db::Postgres).await;
-    let one = dutyhook_store::open(&db.url).await.unwrap();
-    let two = dutyhook_store::open(&db.url).await.unwrap();
+    let one = dutyhook_store::open(&db.url, db.keyring()).await.unwrap();
+    let two = dutyhook_store::open(&db.url, db.keyring()).await.unwrap();
     assert!(one.try_lead("snooze-expiry").await.unwrap());
     assert!(one.try_lead("snooze-expiry").await.unwrap(), "kept");
     assert!(!two.try_lead("snooze-expiry").await.unwrap());
@@ -370,7 +371,7 @@ async fn an_open_circuit_holds_for_every_process() {
         .as_i64()
         .unwrap();
     // As if another process had seen the endpoint fail five times.
-    let store = dutyhook_store::open(&db.url).await.unwrap();
+    let store = dutyhook_store::open(&db.url, db.keyring()).await.unwrap();
     store
         .open_circuit(hook, dutyhook_delivery::now_ms() + 600_000)
         .await
@@ -398,8 +399,7 @@ async fn migrations_from_several_processes_at_once() {
     let db = TestDb::new(Db::Postgres).await;
     let children: Vec<_> = (0..3)
         .map(|_| {
-            Command::new(BIN)
-                .args(["migrate", "--database", &db.url])
+            dutyhook(&["migrate", "--database", &db.url])
                 .env("DUTYHOOK_LOG", "warn")
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())

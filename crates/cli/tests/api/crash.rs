@@ -61,7 +61,7 @@ async fn kill_mid_load_keeps_the_outbox_exact(db: Db) {
         confirmed.len()
     );
 
-    let store = dutyhook_store::open(&db.url)
+    let store = dutyhook_store::open(&db.url, db.keyring())
         .await
         .expect("reopen after the crash");
     let events = store.events_after(0, 1_000_000).await.unwrap();
@@ -123,7 +123,7 @@ async fn kill_mid_load_keeps_the_outbox_exact(db: Db) {
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     child.kill();
-    let store = dutyhook_store::open(&db.url).await.unwrap();
+    let store = dutyhook_store::open(&db.url, db.keyring()).await.unwrap();
     assert_eq!(store.count_events().await.unwrap() as usize, before + 1);
     store.close().await;
 }

@@ -28,6 +28,11 @@ macro_rules! both_dbs {
     };
 }
 
+/// The key that seals secrets in the tests' PostgreSQL databases (SQLite
+/// ones use the key file made beside them), for in-process stores and the
+/// processes the tests start alike.
+pub const TEST_SECRET_KEY: &str = "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoM=";
+
 pub fn pg_admin_url() -> String {
     std::env::var("DUTYHOOK_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
@@ -41,6 +46,13 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// The keys a store of this database is opened with.
+    pub fn keyring(&self) -> Option<dutyhook_store::Keyring> {
+        self.url
+            .starts_with("postgres")
+            .then(|| dutyhook_store::Keyring::parse(TEST_SECRET_KEY).unwrap())
+    }
+
     /// A SQLite database in `dir` (which the caller keeps).
     pub fn sqlite_in(dir: &std::path::Path) -> TestDb {
         TestDb {
@@ -147,7 +159,9 @@ impl TestApp {
 
     /// Starts on a database the test prepared.
     pub async fn spawn_on(db: TestDb, tweak: impl FnOnce(&mut dutyhook_server::Config)) -> TestApp {
-        let store = dutyhook_store::open(&db.url).await.expect("open store");
+        let store = dutyhook_store::open(&db.url, db.keyring())
+            .await
+            .expect("open store");
         let mut config = dutyhook_server::Config::new(PUBLIC_URL);
         config.snooze_check_every = Duration::from_millis(50);
         config.delivery.poll = Duration::from_millis(50);

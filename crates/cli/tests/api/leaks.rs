@@ -2,16 +2,17 @@
 //! headers, signing secrets (before and after rotation), app keys, an
 //! integration key, a console password and session; none of the secret
 //! values may appear in any log line, API read, history record, metrics
-//! output or console page.
+//! output, console page, or a raw dump of the database (secrets are sealed
+//! at rest with a key kept outside it).
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use reqwest::redirect::Policy;
 use serde_json::{json, Value};
 
-use crate::cli::{Serve, BIN};
+use crate::cli::{dutyhook, Serve};
 use crate::helpers::{now_s, Db, TestDb};
 use crate::receiver::TestReceiver;
 
@@ -31,8 +32,7 @@ struct Traced {
 fn start_traced(url: &str) -> Traced {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("stderr.log");
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", url])
+    let mut child = dutyhook(&["serve", "--listen", "127.0.0.1:0", "--database", url])
         .env("DUTYHOOK_LOG", "trace")
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).unwrap())
@@ -412,6 +412,7 @@ async fn no_secret_appears_anywhere(db: Db) {
         ("a secret header", header_secret.to_string()),
         ("a custom action's secret header", action_secret.to_string()),
     ];
+    places.push(("a raw dump of the database".into(), raw_dump(&db.url)));
     let created_answers = [
         "/app-key/create",
         "/integration/webhook/create",
@@ -432,6 +433,39 @@ async fn no_secret_appears_anywhere(db: Db) {
                     &text[from..(at + secret.len() + 100).min(text.len())]
                 );
             }
+        }
+    }
+}
+
+/// Every byte the database holds: the SQLite files, or `pg_dump`'s output.
+fn raw_dump(url: &str) -> String {
+    match dutyhook_store::sqlite_path(url) {
+        Some(path) => {
+            let mut bytes = vec![];
+            for suffix in ["", "-wal"] {
+                let mut file = path.clone().into_os_string();
+                file.push(suffix);
+                bytes.extend(std::fs::read(&file).unwrap_or_default());
+            }
+            assert!(bytes.len() > 10_000, "the database files were read");
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        None => {
+            let out = std::process::Command::new("pg_dump")
+                .args(["--data-only", url])
+                .output()
+                .expect("pg_dump");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let dump = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(
+                dump.contains("COPY public.integrations"),
+                "the dump holds the integrations"
+            );
+            dump
         }
     }
 }

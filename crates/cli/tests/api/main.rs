@@ -26,6 +26,7 @@ mod process;
 mod reads;
 mod receiver;
 mod schema_fuzz;
+mod secrets;
 mod sign_in;
 mod ssrf;
 mod takeover;

@@ -150,7 +150,12 @@ async fn hold_writer(store: &SqlStore) -> (Arc<Notify>, tokio::task::JoinHandle<
 }
 
 async fn a_bad_job_fails_alone(db: Db) {
-    let store = open_sql(&db.url).await.unwrap();
+    let store = open_sql(
+        &db.url,
+        Some(crate::Keyring::parse(&crate::generate_key()).unwrap()),
+    )
+    .await
+    .unwrap();
     let target = create(&store, "Disk full on db-1").await;
     let taken = store.events_after(0, 10).await.unwrap()[0].event_id.clone();
     let (release, held) = hold_writer(&store).await;
@@ -236,7 +241,12 @@ async fn postgres_a_bad_job_fails_alone() {
 #[tokio::test]
 async fn after_a_full_disk_writes_resume() {
     let db = Db::sqlite().await;
-    let store = open_sql(&db.url).await.unwrap();
+    let store = open_sql(
+        &db.url,
+        Some(crate::Keyring::parse(&crate::generate_key()).unwrap()),
+    )
+    .await
+    .unwrap();
     let target = create(&store, "Fill me").await;
     store
         .writer

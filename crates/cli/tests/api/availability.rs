@@ -279,6 +279,28 @@ async fn postgres_down_answers_503_fast_then_recovers() {
     }
     rx.wait_for(5).await;
 
+    // Load all along: the outage falls in the middle of it.
+    let app = std::sync::Arc::new(app);
+    let stop_load = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = tokio::spawn({
+        let (app, stop_load) = (app.clone(), stop_load.clone());
+        async move {
+            let (mut ok, mut refused) = (vec![], 0);
+            let mut n = 1000;
+            while !stop_load.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let (status, v) = create(&app, n).await;
+                match status {
+                    200 => ok.push(v["data"]["incident_id"].as_str().unwrap().to_string()),
+                    503 => refused += 1,
+                    other => panic!("{other}: {v}"),
+                }
+            }
+            (ok, refused)
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
     pg.run_ctl("stop");
     for n in 0..10 {
         let started = Instant::now();
@@ -294,6 +316,7 @@ async fn postgres_down_answers_503_fast_then_recovers() {
         // Not a speed measure: a guard against calls that hang for the
         // outage (they took 10 s, then answered InternalError).
         assert!(took < Duration::from_secs(5), "answered after {took:?}");
+        eprintln!("ServiceUnavailable after {took:?}");
         let (status, v) = app
             .post(
                 "/incident/list",
@@ -310,6 +333,7 @@ async fn postgres_down_answers_503_fast_then_recovers() {
     let (status, h) = health(&app).await;
     assert_eq!(status, 503, "{h}");
     assert!(started.elapsed() < Duration::from_secs(5), "/health hung");
+    eprintln!("/health 503 after {:?}", started.elapsed());
     assert_eq!(h["status"], "unavailable");
 
     pg.run_ctl("start");
@@ -322,6 +346,11 @@ async fn postgres_down_answers_503_fast_then_recovers() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(back, "/health recovered once the database was back");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop_load.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (loaded, refused) = load.await.unwrap();
+    assert!(refused > 0, "the load met the outage");
+    created.extend(loaded);
     for n in 0..5 {
         let (status, v) = create(&app, 200 + n).await;
         assert_eq!(status, 200, "{v}");

@@ -58,16 +58,7 @@ impl AccountStore for SqlStore {
         );
         q.text(token_hash).push(", ").i64(person_id);
         q.push(", ").i64(now_s).push(", ").i64(expires_at).push(")");
-        self.writer
-            .tx(move |c| {
-                let (expired, q) = (expired.clone(), q.clone());
-                Box::pin(async move {
-                    expired.query().execute(&mut *c).await?;
-                    q.query().execute(&mut *c).await?;
-                    Ok(())
-                })
-            })
-            .await
+        self.exec_all(vec![expired, q]).await
     }
 
     async fn session_person(&self, token_hash: &str, now_s: i64) -> Result<Option<i64>> {
@@ -118,16 +109,7 @@ impl AccountStore for SqlStore {
             q.push(if i == 0 { "(" } else { ", (" });
             q.text(scope.as_str()).push(", ").i64(at_s).push(")");
         }
-        self.writer
-            .tx(move |c| {
-                let (forget, q) = (forget.clone(), q.clone());
-                Box::pin(async move {
-                    forget.query().execute(&mut *c).await?;
-                    q.query().execute(&mut *c).await?;
-                    Ok(())
-                })
-            })
-            .await
+        self.exec_all(vec![forget, q]).await
     }
 
     async fn clear_sign_in_failures(&self, scope: &str) -> Result<()> {

@@ -98,6 +98,21 @@ impl SqlStore {
             .await
     }
 
+    /// Runs statements one after another in one savepoint of the next batch.
+    pub(crate) async fn exec_all(&self, statements: Vec<Sql>) -> Result<()> {
+        self.writer
+            .tx(move |c| {
+                let statements = statements.clone();
+                Box::pin(async move {
+                    for q in &statements {
+                        q.query().execute(&mut *c).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
+    }
+
     /// As [`Self::exec`], with a unique violation reported as `Conflict(message)`.
     pub(crate) async fn exec_or_conflict(&self, q: Sql, message: String) -> Result<u64> {
         self.writer

@@ -98,6 +98,23 @@ async fn health(app: &TestApp) -> (u16, Value) {
     (resp.status().as_u16(), resp.json().await.unwrap())
 }
 
+/// A webhook to a receiver, and five incidents created while all is well.
+async fn watched(app: &TestApp) -> (TestReceiver, Vec<String>) {
+    let rx = TestReceiver::start().await;
+    app.ok(
+        "/integration/webhook/create",
+        json!({"kind": "incident", "name": "rx", "endpoint": rx.url, "event_types": ["i_new"]}),
+    )
+    .await;
+    let mut created = vec![];
+    for n in 0..5 {
+        let (status, v) = create(app, n).await;
+        assert_eq!(status, 200, "{v}");
+        created.push(v["data"]["incident_id"].as_str().unwrap().to_string());
+    }
+    (rx, created)
+}
+
 /// Every incident that was answered 200 is stored and pushed, once each.
 async fn nothing_lost(app: &TestApp, rx: &TestReceiver, created: &[String]) {
     let pushed = rx.wait_for(created.len()).await;
@@ -127,18 +144,7 @@ async fn a_full_disk_answers_503_then_writes_resume() {
     }
     let disk = SmallDisk::mount("24m");
     let app = TestApp::spawn_on(TestDb::sqlite_in(disk.path()), |_| {}).await;
-    let rx = TestReceiver::start().await;
-    app.ok(
-        "/integration/webhook/create",
-        json!({"kind": "incident", "name": "rx", "endpoint": rx.url, "event_types": ["i_new"]}),
-    )
-    .await;
-    let mut created = vec![];
-    for n in 0..5 {
-        let (status, v) = create(&app, n).await;
-        assert_eq!(status, 200, "{v}");
-        created.push(v["data"]["incident_id"].as_str().unwrap().to_string());
-    }
+    let (rx, mut created) = watched(&app).await;
     assert_eq!(health(&app).await.0, 200);
 
     let filler = disk.fill();
@@ -265,18 +271,7 @@ async fn postgres_down_answers_503_fast_then_recovers() {
     }
     let pg = PrivatePg::start();
     let app = TestApp::spawn_on(TestDb::at(pg.url()), |_| {}).await;
-    let rx = TestReceiver::start().await;
-    app.ok(
-        "/integration/webhook/create",
-        json!({"kind": "incident", "name": "rx", "endpoint": rx.url, "event_types": ["i_new"]}),
-    )
-    .await;
-    let mut created = vec![];
-    for n in 0..5 {
-        let (status, v) = create(&app, n).await;
-        assert_eq!(status, 200, "{v}");
-        created.push(v["data"]["incident_id"].as_str().unwrap().to_string());
-    }
+    let (rx, mut created) = watched(&app).await;
     rx.wait_for(5).await;
 
     // Load all along: the outage falls in the middle of it.

@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 
-use crate::backend::SqlStore;
 use crate::sql::Sql;
+use crate::store::SqlStore;
 use crate::Result;
 
 /// Failed sign-ins of one scope (an account, a client address) since a time.

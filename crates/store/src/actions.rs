@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use dutyhook_domain::DomainError;
 use sqlx::AnyConnection;
 
-use crate::backend::SqlStore;
 use crate::integrations::{insert_integration, update_integration_row};
 use crate::sql::Sql;
+use crate::store::SqlStore;
 use crate::{ActionStore, IntegrationRecord, Result, RunSlot, StoreError};
 
 /// Refuses a save that would give a channel a second action of the same

@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use dutyhook_domain::DomainError;
 use sqlx::{AnyConnection, FromRow};
 
-use crate::backend::SqlStore;
 use crate::secrets::{map_secret_values, Keyring};
 use crate::sql::{now_s, Sql};
+use crate::store::SqlStore;
 use crate::{IntegrationRecord, IntegrationStore, Listing, Page, Result};
 
 #[derive(FromRow)]

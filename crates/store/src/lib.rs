@@ -6,19 +6,25 @@
 mod accounts;
 mod actions;
 mod alerts;
-pub mod backend;
-mod deliveries;
+mod channels;
+mod connect;
+mod dialect;
 mod directory;
 mod error;
 mod incidents;
 mod integrations;
 mod nodes;
 mod outbox;
+mod queue;
 pub mod secrets;
 mod sql;
+mod sqlite;
+mod store;
+mod topology;
 mod types;
 #[cfg(test)]
 mod upgrade_tests;
+mod wal;
 mod writer;
 
 use std::collections::HashMap;
@@ -33,9 +39,10 @@ use dutyhook_domain::timeline::TimelineEntry;
 use dutyhook_domain::DomainError;
 
 pub use accounts::{AccountStore, Failures};
-pub use backend::{open, sqlite_path, Backend};
+pub use connect::{open, sqlite_path};
 pub use error::StoreError;
 pub use secrets::{generate_key, Keyring};
+pub use topology::Backend;
 pub use types::*;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -87,7 +94,11 @@ pub trait DirectoryStore: Send + Sync {
     async fn app_key(&self, app_key_id: i64) -> Result<Option<AppKeyRecord>>;
     async fn delete_app_key(&self, app_key_id: i64) -> Result<()>;
     async fn person_by_key_hash(&self, key_hash: &str) -> Result<Option<PersonRecord>>;
+}
 
+/// Channels, custom field definitions and the installation's settings.
+#[async_trait]
+pub trait ChannelStore: Send + Sync {
     async fn create_channel(&self, c: &Channel) -> Result<i64>;
     async fn update_channel(&self, c: &Channel) -> Result<()>;
     async fn channel(&self, channel_id: i64) -> Result<Option<Channel>>;
@@ -339,6 +350,7 @@ pub trait AlertStore: Send + Sync {
 #[async_trait]
 pub trait Store:
     DirectoryStore
+    + ChannelStore
     + IncidentStore
     + OutboxStore
     + IntegrationStore

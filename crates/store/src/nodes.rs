@@ -12,9 +12,12 @@
 use std::sync::Weak;
 use std::time::Duration;
 
-use crate::backend::{lock_key, Backend, SqlStore};
+use crate::dialect::lock_key;
 use crate::sql::{now_ms, Sql};
+use crate::store::SqlStore;
+use crate::topology::Backend;
 use crate::Result;
+use crate::{Store, StoreError};
 
 /// How often a process says it is alive.
 pub(crate) const BEAT: Duration = Duration::from_secs(1);
@@ -28,6 +31,17 @@ pub(crate) fn node_role(token: &str) -> String {
 }
 
 impl SqlStore {
+    /// Holds, for as long as this process lives, the session lock by which
+    /// the others know it is alive.
+    pub(crate) async fn hold_session_lock(&self) -> Result<()> {
+        let role = node_role(self.writer.token());
+        if self.try_lead(&role).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt(format!("another process holds {role}")))
+        }
+    }
+
     /// Writes this process's row; on PostgreSQL also gives back the leases
     /// of processes found dead. Answers how many leases were given back.
     pub(crate) async fn beat(&self) -> Result<u64> {

@@ -1,8 +1,8 @@
 use async_trait::async_trait;
 use sqlx::FromRow;
 
-use crate::backend::SqlStore;
 use crate::sql::Sql;
+use crate::store::SqlStore;
 use crate::{OutboxStore, Result, StoredEvent};
 
 #[derive(FromRow)]

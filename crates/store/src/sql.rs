@@ -126,6 +126,12 @@ impl Sql {
     }
 }
 
+/// The one number a `SELECT COUNT(*) …` answers.
+pub(crate) async fn count(pool: &sqlx::AnyPool, sql: &str) -> crate::Result<i64> {
+    let (n,): (i64,) = sqlx::query_as(sql).fetch_one(pool).await?;
+    Ok(n)
+}
+
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
 pub(crate) fn like_contains(needle: &str) -> String {
     let mut out = String::from("%");

@@ -4,7 +4,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Connection};
 
 use super::jobs::{Batch, Effects, Reply};
-use crate::backend::Backend;
+use crate::dialect;
+use crate::topology::Backend;
 use crate::{ClaimSink, ClaimedDelivery, Result};
 
 /// What a committed batch leaves to do.
@@ -36,27 +37,15 @@ pub(crate) async fn run(
         Some(c) => c,
         None => held.insert(pool.acquire().await?),
     };
-    let mut tx = match backend {
-        Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
-        Backend::Postgres => conn.begin().await?,
+    let mut tx = match dialect::begin(backend) {
+        Some(statement) => conn.begin_with(statement).await?,
+        None => conn.begin().await?,
     };
     phases.mark("begin");
     if backend == Backend::Postgres {
-        // Bitmap scans never mark the index entries of dead rows as dead,
-        // so each batch re-read the thousands a busy queue leaves in its
-        // partial indexes until autovacuum came round (measured: the
-        // cluster cap's count 2-3 ms a batch, 0.1 ms with index scans).
-        // Custom plans only: a statement text that recurs (a claim of
-        // 100 ids, say) got a generic plan after five runs, which read
-        // the whole open queue instead of 100 keys (measured: 45 ms
-        // against 2 ms).
-        sqlx::query(
-            "SELECT pg_advisory_xact_lock(7343230690172101), \
-             set_config('enable_bitmapscan', 'off', true), \
-             set_config('plan_cache_mode', 'force_custom_plan', true)",
-        )
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(dialect::POSTGRES_BATCH_PROLOGUE)
+            .execute(&mut *tx)
+            .await?;
     }
     for job in &batch.txs {
         let mut sp = Connection::begin(&mut *tx).await?;
@@ -75,23 +64,29 @@ pub(crate) async fn run(
     phases.mark("generic");
     // Generic jobs may have changed anything deliveries depend on.
     effects.deliveries_moved |= !replies.is_empty();
-    crate::incidents::apply_mutations(&mut tx, &batch.mutations, &mut replies, &mut effects)
+    crate::incidents::apply::apply_mutations(&mut tx, &batch.mutations, &mut replies, &mut effects)
         .await?;
     phases.mark("incidents");
-    crate::alerts::apply_ingests(&mut tx, &batch.ingests, &mut replies, &mut effects).await?;
-    phases.mark("alerts");
-    crate::deliveries::apply_completions(&mut tx, &batch.completions, &mut replies, &mut effects)
+    crate::alerts::apply::apply_ingests(&mut tx, &batch.ingests, &mut replies, &mut effects)
         .await?;
+    phases.mark("alerts");
+    crate::queue::settle::apply_completions(
+        &mut tx,
+        &batch.completions,
+        &mut replies,
+        &mut effects,
+    )
+    .await?;
     phases.mark("completions");
     if let Some(sink) = sink {
         if effects.deliveries_moved || effects.events > 0 || !batch.ticks.is_empty() {
-            claimed = crate::deliveries::claim(&mut tx, backend, sink, token).await?;
+            claimed = crate::queue::claim::claim(&mut tx, backend, sink, token).await?;
         }
     }
     if backend == Backend::Postgres && (effects.deliveries_moved || effects.events > 0) {
         // Delivered at commit: other processes' dispatchers claim at once.
         sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(crate::backend::DELIVERIES_CHANNEL)
+            .bind(dialect::DELIVERIES_CHANNEL)
             .bind(token)
             .execute(&mut *tx)
             .await?;

@@ -14,7 +14,7 @@ use dutyhook_domain::recorder::Recorder;
 use sqlx::AnyConnection;
 use tokio::sync::oneshot;
 
-use crate::deliveries::Settlement;
+use crate::queue::settlement::Settlement;
 use crate::{IncidentOp, Result, StoreError};
 
 pub(crate) type BoxFut<'c, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'c>>;

@@ -24,7 +24,7 @@
 //! which take the time, run outside any transaction, in every process.
 
 mod batch;
-mod jobs;
+pub(crate) mod jobs;
 
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,10 +36,10 @@ use sqlx::{Any as AnyDb, AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use jobs::{
-    Answer, Batch, BoxFut, CompleteJob, Effects, Failure, IngestJob, Job, MutateJob, Reply, TxJob,
+    Answer, Batch, BoxFut, CompleteJob, Failure, IngestJob, Job, MutateJob, TxJob,
 };
 
-use crate::backend::Backend;
+use crate::topology::Backend;
 use crate::{ClaimSink, Result, StoreError};
 
 pub(crate) type SinkSlot = Arc<Mutex<Option<Weak<dyn ClaimSink>>>>;

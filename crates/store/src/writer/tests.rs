@@ -12,7 +12,8 @@ use dutyhook_domain::severity::Severity;
 use tokio::sync::Notify;
 
 use super::{Answer, Job, MutateJob};
-use crate::backend::{open_sql, SqlStore};
+use crate::connect::open_sql;
+use crate::store::SqlStore;
 use crate::{IncidentOp, IncidentStore, OutboxStore, Result, StoreError};
 
 /// A fresh database of each kind; PostgreSQL ones are dropped afterwards.

@@ -1,0 +1,169 @@
+//! Alerts and their raw events, ingestion's write, alert sources' keys.
+
+pub(crate) mod apply;
+pub(crate) mod rows;
+
+use self::rows::{decode, write_state, AlertRow, SELECT_ALERT};
+use crate::incidents::rows::load_incidents;
+use crate::integrations::insert_integration;
+use crate::sql::Sql;
+use crate::store::SqlStore;
+use crate::writer::{Answer, IngestJob, Job};
+use crate::{AlertFilter, AlertStore, IntegrationRecord, Listing, Page, Result, StoreError};
+use async_trait::async_trait;
+use dutyhook_domain::alert::{close_by_hand, Alert, AlertEvent, IngestState, Source};
+use dutyhook_domain::person::Person;
+use dutyhook_domain::recorder::Recorder;
+use dutyhook_domain::DomainError;
+use serde_json::Value;
+use std::collections::HashMap;
+
+fn push_filter(q: &mut Sql, f: &AlertFilter) {
+    q.push(" WHERE a.start_time >= ").i64(f.start_time);
+    q.push(" AND a.start_time < ").i64(f.end_time);
+    if !f.channel_ids.is_empty() {
+        q.push(" AND a.channel_id IN ").list_i64(&f.channel_ids);
+    }
+    if let Some(p) = &f.progress {
+        q.push(" AND a.progress = ").text(p.as_str());
+    }
+    if let Some(i) = &f.incident_id {
+        q.push(" AND a.incident_id = ").text(i);
+    }
+}
+
+#[async_trait]
+impl AlertStore for SqlStore {
+    async fn ingest_alerts(
+        &self,
+        source: Source,
+        events: Vec<AlertEvent>,
+        rec: Recorder,
+    ) -> Result<Vec<String>> {
+        let (answer, rx) = Answer::new();
+        self.writer
+            .send(Job::Ingest(Box::new(IngestJob {
+                source,
+                events,
+                rec,
+                answer,
+            })))
+            .await?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn close_alerts(
+        &self,
+        ids: Vec<String>,
+        by: Person,
+        rec: Recorder,
+    ) -> Result<Vec<Alert>> {
+        self.writer
+            .tx(move |c| {
+                let (ids, by, mut rec) = (ids.clone(), by.clone(), rec.clone());
+                Box::pin(async move {
+                    let mut q = Sql::new(SELECT_ALERT);
+                    q.push(" WHERE a.id IN ").list_text(&ids);
+                    let rows: Vec<AlertRow> = q.query_as().fetch_all(&mut *c).await?;
+                    let mut found: HashMap<String, Alert> = decode(rows)?
+                        .into_iter()
+                        .map(|a| (a.alert_id.clone(), a))
+                        .collect();
+                    if let Some(missing) = ids.iter().find(|id| !found.contains_key(*id)) {
+                        return Err(DomainError::not_found("alert", missing).into());
+                    }
+                    let incident_ids: Vec<String> = found
+                        .values()
+                        .filter_map(|a| a.incident.as_ref().map(|i| i.incident_id.clone()))
+                        .collect();
+                    let mut state = IngestState {
+                        incidents: load_incidents(c, &incident_ids).await?,
+                        ..Default::default()
+                    };
+                    let mut out = vec![];
+                    for id in &ids {
+                        let mut a = found.remove(id).expect("checked above");
+                        if a.is_open() {
+                            let inc_id = a.incident.as_ref().map(|i| i.incident_id.clone());
+                            let inc = inc_id.as_ref().and_then(|i| state.incidents.get_mut(i));
+                            close_by_hand(&mut a, inc, &by, &mut rec);
+                            if let Some(i) = inc_id {
+                                state.incident_changed(&i);
+                            }
+                            state.changed_alerts.insert(a.alert_id.clone(), a.clone());
+                        }
+                        out.push(a);
+                    }
+                    write_state(c, &state, &mut rec).await?;
+                    Ok(out)
+                })
+            })
+            .await
+    }
+
+    async fn alert(&self, alert_id: &str) -> Result<Option<Alert>> {
+        let mut q = Sql::new(SELECT_ALERT);
+        q.push(" WHERE a.id = ").text(alert_id);
+        let rows: Vec<AlertRow> = q.query_as().fetch_all(&self.read).await?;
+        Ok(decode(rows)?.pop())
+    }
+
+    async fn alert_events(&self, alert_id: &str, limit: i64) -> Result<Vec<Value>> {
+        let mut q = Sql::new("SELECT body FROM alert_events WHERE alert_id = ");
+        q.text(alert_id).push(" ORDER BY id DESC LIMIT ").i64(limit);
+        let rows: Vec<(String,)> = q.query_as().fetch_all(&self.read).await?;
+        rows.into_iter()
+            .map(|(b,)| Ok(serde_json::from_str(&b)?))
+            .collect()
+    }
+
+    async fn list_alerts(&self, filter: &AlertFilter, page: Page) -> Result<Listing<Alert>> {
+        let mut q = Sql::new(SELECT_ALERT);
+        push_filter(&mut q, filter);
+        q.push(" ORDER BY a.start_time DESC, a.id DESC LIMIT ")
+            .i64(page.limit);
+        q.push(" OFFSET ").i64(page.offset());
+        let rows: Vec<AlertRow> = q.query_as().fetch_all(&self.read).await?;
+        let mut c = Sql::new("SELECT COUNT(*) FROM alerts a");
+        push_filter(&mut c, filter);
+        let (total,): (i64,) = c.query_as().fetch_one(&self.read).await?;
+        Ok(Listing {
+            items: decode(rows)?,
+            total,
+        })
+    }
+
+    async fn recent_alerts(&self, incident_id: &str, limit: i64) -> Result<Vec<Alert>> {
+        let mut q = Sql::new(SELECT_ALERT);
+        q.push(" WHERE a.incident_id = ").text(incident_id);
+        q.push(" ORDER BY a.updated_at DESC, a.id DESC LIMIT ")
+            .i64(limit);
+        let rows: Vec<AlertRow> = q.query_as().fetch_all(&self.read).await?;
+        decode(rows)
+    }
+
+    async fn create_alert_source(&self, r: &IntegrationRecord, key_hash: &str) -> Result<i64> {
+        let r = self.sealed(r)?;
+        let key_hash = key_hash.to_string();
+        self.writer
+            .tx(move |c| {
+                let (r, key_hash) = (r.clone(), key_hash.clone());
+                Box::pin(async move {
+                    let id = insert_integration(c, &r).await?;
+                    let mut q =
+                        Sql::new("INSERT INTO source_keys (key_hash, integration_id) VALUES (");
+                    q.text(&key_hash).push(", ").i64(id).push(")");
+                    q.query().execute(&mut *c).await?;
+                    Ok(id)
+                })
+            })
+            .await
+    }
+
+    async fn alert_source_by_key(&self, key_hash: &str) -> Result<Option<i64>> {
+        let mut q = Sql::new("SELECT integration_id FROM source_keys WHERE key_hash = ");
+        q.text(key_hash);
+        let row: Option<(i64,)> = q.query_as().fetch_optional(&self.read).await?;
+        Ok(row.map(|(id,)| id))
+    }
+}

@@ -1,0 +1,78 @@
+//! Incident operations in a write batch: run in order over the incidents as
+//! earlier operations of the batch left them, then written together.
+
+use super::rows::{insert_events, insert_timeline, load_incidents, upsert_incidents};
+use crate::writer::jobs::{Effects, MutateJob, Reply};
+use crate::Result;
+use dutyhook_domain::incident::Incident;
+use dutyhook_domain::DomainError;
+use sqlx::AnyConnection;
+
+/// Runs the operations of a batch, in order, over the incidents as earlier
+/// operations of the batch left them; then writes what the successful ones
+/// changed. A failing operation is answered at once and leaves no trace.
+pub(crate) async fn apply_mutations(
+    conn: &mut AnyConnection,
+    jobs: &[MutateJob],
+    replies: &mut Vec<Reply>,
+    effects: &mut Effects,
+) -> Result<()> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let mut ids: Vec<String> = jobs.iter().flat_map(|j| j.ids.iter().cloned()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut working = load_incidents(conn, &ids).await?;
+    let mut changed: Vec<String> = vec![];
+    let mut timeline = vec![];
+    let mut events = vec![];
+    let mut alert_moves = vec![];
+    let mut closed_alerts_of = vec![];
+    for job in jobs {
+        let found: Result<Vec<Incident>> = job
+            .ids
+            .iter()
+            .map(|id| {
+                working
+                    .get(id)
+                    .cloned()
+                    .ok_or_else(|| DomainError::not_found("incident", id).into())
+            })
+            .collect();
+        let mut incidents = match found {
+            Ok(v) => v,
+            Err(e) => {
+                job.answer.send(Err(e));
+                continue;
+            }
+        };
+        let mut rec = job.rec.clone();
+        if let Err(e) = (job.op)(&mut incidents, &mut rec) {
+            job.answer.send(Err(e.into()));
+            continue;
+        }
+        for inc in incidents
+            .iter()
+            .filter(|i| rec.touched.contains(&i.incident_id))
+        {
+            if !changed.contains(&inc.incident_id) {
+                changed.push(inc.incident_id.clone());
+            }
+            working.insert(inc.incident_id.clone(), inc.clone());
+        }
+        timeline.append(&mut rec.timeline);
+        events.append(&mut rec.events);
+        alert_moves.append(&mut rec.alert_moves);
+        closed_alerts_of.append(&mut rec.closed_alerts_of);
+        let answer = job.answer.clone();
+        replies.push(Box::new(move || answer.send(Ok(incidents))));
+    }
+    let touched: Vec<&Incident> = changed.iter().filter_map(|id| working.get(id)).collect();
+    upsert_incidents(conn, &touched).await?;
+    insert_timeline(conn, &timeline).await?;
+    crate::alerts::rows::follow_incidents(conn, &alert_moves, &closed_alerts_of).await?;
+    effects.events += events.len();
+    effects.deliveries_moved |= insert_events(conn, &events).await?;
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! Incidents, their timeline and the outbox write: every change and the events
+//! it causes commit together or not at all.
+
+pub(crate) mod apply;
+pub(crate) mod rows;
+
+use self::rows::{decode, SELECT_INCIDENT};
+use crate::sql::{like_contains, Sql};
+use crate::store::SqlStore;
+use crate::writer::{Answer, Job, MutateJob};
+use crate::{IncidentFilter, IncidentOp, IncidentStore, Listing, Page, Result, StoreError};
+use async_trait::async_trait;
+use dutyhook_domain::incident::Incident;
+use dutyhook_domain::recorder::Recorder;
+use dutyhook_domain::severity::Progress;
+use dutyhook_domain::timeline::TimelineEntry;
+use dutyhook_domain::DomainError;
+
+/// Puts incidents in the order of `ids`; `NotFound` names the first missing.
+fn in_order(found: Vec<Incident>, ids: &[String]) -> Result<Vec<Incident>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        match found.iter().find(|i| &i.incident_id == id) {
+            Some(inc) => out.push(inc.clone()),
+            None => return Err(DomainError::not_found("incident", id).into()),
+        }
+    }
+    Ok(out)
+}
+
+fn push_filter(q: &mut Sql, f: &IncidentFilter) {
+    q.push(" WHERE i.start_time >= ")
+        .i64(f.start_time)
+        .push(" AND i.start_time < ")
+        .i64(f.end_time);
+    if !f.progress.is_empty() {
+        let p: Vec<String> = f
+            .progress
+            .iter()
+            .map(|p: &Progress| p.as_str().to_string())
+            .collect();
+        q.push(" AND i.progress IN ").list_text(&p);
+    }
+    if !f.severities.is_empty() {
+        q.push(" AND i.severity IN ").list_text(&f.severities);
+    }
+    if !f.channel_ids.is_empty() {
+        q.push(" AND i.channel_id IN ").list_i64(&f.channel_ids);
+    }
+    if let Some(title) = &f.title {
+        q.push(" AND LOWER(i.title) LIKE ")
+            .text(like_contains(title))
+            .push(" ESCAPE '\\'");
+    }
+    if let Some(text) = &f.query {
+        let like = like_contains(text);
+        q.push(" AND (i.id = ").text(text.to_ascii_lowercase());
+        q.push(" OR i.num = ").text(text.to_ascii_uppercase());
+        q.push(" OR LOWER(i.title) LIKE ")
+            .text(like.clone())
+            .push(" ESCAPE '\\'");
+        q.push(" OR LOWER(i.description) LIKE ")
+            .text(like.clone())
+            .push(" ESCAPE '\\'");
+        q.push(" OR LOWER(i.labels_text) LIKE ")
+            .text(like)
+            .push(" ESCAPE '\\')");
+    }
+}
+
+#[async_trait]
+impl IncidentStore for SqlStore {
+    async fn mutate_incidents(
+        &self,
+        ids: &[String],
+        rec: Recorder,
+        op: IncidentOp,
+    ) -> Result<Vec<Incident>> {
+        let (answer, rx) = Answer::new();
+        self.writer
+            .send(Job::Mutate(Box::new(MutateJob {
+                ids: ids.to_vec(),
+                rec,
+                op,
+                answer,
+            })))
+            .await?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn incident(&self, incident_id: &str) -> Result<Option<Incident>> {
+        let mut q = Sql::new(SELECT_INCIDENT);
+        q.push(" WHERE i.id = ").text(incident_id);
+        let rows: Vec<(String, String)> = q.query_as().fetch_all(&self.read).await?;
+        Ok(decode(rows)?.pop())
+    }
+
+    async fn incidents(&self, ids: &[String]) -> Result<Vec<Incident>> {
+        let mut q = Sql::new(SELECT_INCIDENT);
+        q.push(" WHERE i.id IN ").list_text(ids);
+        let rows: Vec<(String, String)> = q.query_as().fetch_all(&self.read).await?;
+        in_order(decode(rows)?, ids)
+    }
+
+    async fn list_incidents(
+        &self,
+        filter: &IncidentFilter,
+        page: Page,
+    ) -> Result<Listing<Incident>> {
+        let mut q = Sql::new(SELECT_INCIDENT);
+        push_filter(&mut q, filter);
+        q.push(" ORDER BY i.start_time DESC, i.created_ms DESC, i.id DESC LIMIT ")
+            .i64(page.limit)
+            .push(" OFFSET ")
+            .i64(page.offset());
+        let rows: Vec<(String, String)> = q.query_as().fetch_all(&self.read).await?;
+        let mut c = Sql::new("SELECT COUNT(*) FROM incidents i");
+        push_filter(&mut c, filter);
+        let (total,): (i64,) = c.query_as().fetch_one(&self.read).await?;
+        Ok(Listing {
+            items: decode(rows)?,
+            total,
+        })
+    }
+
+    async fn feed(
+        &self,
+        incident_id: &str,
+        page: Page,
+        asc: bool,
+    ) -> Result<Listing<TimelineEntry>> {
+        let mut q =
+            Sql::new("SELECT kind, person, created_at, detail FROM timeline WHERE incident_id = ");
+        q.text(incident_id).push(if asc {
+            " ORDER BY id ASC"
+        } else {
+            " ORDER BY id DESC"
+        });
+        q.push(" LIMIT ")
+            .i64(page.limit)
+            .push(" OFFSET ")
+            .i64(page.offset());
+        let rows: Vec<(String, Option<String>, i64, String)> =
+            q.query_as().fetch_all(&self.read).await?;
+        let mut c = Sql::new("SELECT COUNT(*) FROM timeline WHERE incident_id = ");
+        c.text(incident_id);
+        let (total,): (i64,) = c.query_as().fetch_one(&self.read).await?;
+        let items = rows
+            .into_iter()
+            .map(|(kind, person, created_at, detail)| {
+                Ok(TimelineEntry {
+                    incident_id: incident_id.to_string(),
+                    kind,
+                    person: person.map(|p| serde_json::from_str(&p)).transpose()?,
+                    created_at,
+                    detail: serde_json::from_str(&detail)?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Listing { items, total })
+    }
+
+    async fn due_snoozes(&self, now_s: i64, limit: i64) -> Result<Vec<String>> {
+        let mut q =
+            Sql::new("SELECT id FROM incidents WHERE snoozed_before > 0 AND snoozed_before <= ");
+        q.i64(now_s)
+            .push(" AND progress <> 'Closed' ORDER BY snoozed_before LIMIT ")
+            .i64(limit);
+        let rows: Vec<(String,)> = q.query_as().fetch_all(&self.read).await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+}

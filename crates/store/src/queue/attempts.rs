@@ -1,0 +1,145 @@
+//! The invocation history: one row per attempt.
+
+use sqlx::{AnyConnection, FromRow};
+
+use super::settlement::EncodedAttempt;
+use crate::sql::Sql;
+use crate::{AttemptFilter, AttemptRecord, Result};
+
+#[derive(FromRow)]
+pub(crate) struct AttemptRow {
+    invocation_id: String,
+    integration_id: i64,
+    integration_kind: String,
+    delivery_id: i64,
+    event_id: String,
+    event_type: String,
+    subject_kind: String,
+    subject_id: String,
+    attempt: i64,
+    test: i64,
+    event_time: i64,
+    started_at: i64,
+    duration_ms: i64,
+    success: i64,
+    http_status: i64,
+    error_class: String,
+    error: String,
+    request: String,
+    response: String,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CountedAttemptRow {
+    #[sqlx(flatten)]
+    pub row: AttemptRow,
+    pub total: i64,
+}
+
+pub(crate) const ATTEMPT_COLS: &str = "invocation_id, integration_id, integration_kind, delivery_id, event_id, event_type, subject_kind, subject_id, attempt, test, event_time, started_at, duration_ms, success, http_status, error_class, error, request, response";
+
+impl AttemptRow {
+    pub(crate) fn into_record(self) -> Result<AttemptRecord> {
+        Ok(AttemptRecord {
+            invocation_id: self.invocation_id,
+            integration_id: self.integration_id,
+            integration_kind: self.integration_kind,
+            delivery_id: self.delivery_id,
+            event_id: self.event_id,
+            event_type: self.event_type,
+            subject_kind: self.subject_kind,
+            subject_id: self.subject_id,
+            attempt: self.attempt,
+            test: self.test != 0,
+            event_time: self.event_time,
+            started_at: self.started_at,
+            duration_ms: self.duration_ms,
+            success: self.success != 0,
+            http_status: self.http_status,
+            error_class: self.error_class,
+            error: self.error,
+            request: serde_json::from_str(&self.request)?,
+            response: serde_json::from_str(&self.response)?,
+        })
+    }
+}
+
+pub(crate) async fn insert_attempts(
+    conn: &mut AnyConnection,
+    attempts: &[&EncodedAttempt],
+) -> Result<()> {
+    // 19 values a row.
+    for chunk in attempts.chunks(500) {
+        let mut q = Sql::on(
+            conn,
+            &format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES "),
+        );
+        for (i, a) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            push_attempt_values(&mut q, a);
+        }
+        q.query().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+pub(crate) fn push_attempt_values(q: &mut Sql, encoded: &EncodedAttempt) {
+    let a = &encoded.record;
+    q.push("(");
+    q.text(&a.invocation_id)
+        .push(", ")
+        .i64(a.integration_id)
+        .push(", ")
+        .text(&a.integration_kind)
+        .push(", ");
+    q.i64(a.delivery_id)
+        .push(", ")
+        .text(&a.event_id)
+        .push(", ")
+        .text(&a.event_type)
+        .push(", ");
+    q.text(&a.subject_kind)
+        .push(", ")
+        .text(&a.subject_id)
+        .push(", ")
+        .i64(a.attempt)
+        .push(", ");
+    q.i64(a.test as i64)
+        .push(", ")
+        .i64(a.event_time)
+        .push(", ")
+        .i64(a.started_at)
+        .push(", ");
+    q.i64(a.duration_ms)
+        .push(", ")
+        .i64(a.success as i64)
+        .push(", ")
+        .i64(a.http_status)
+        .push(", ");
+    q.text(&a.error_class)
+        .push(", ")
+        .text(&a.error)
+        .push(", ")
+        .text(encoded.request.as_str())
+        .push(", ");
+    q.text(encoded.response.as_str()).push(")");
+}
+
+pub(crate) fn push_attempt_filter(q: &mut Sql, f: &AttemptFilter) {
+    q.push(" WHERE integration_id = ").i64(f.integration_id);
+    q.push(" AND started_at >= ")
+        .i64(f.from)
+        .push(" AND started_at < ")
+        .i64(f.to);
+    if let Some(s) = &f.subject_id {
+        q.push(" AND subject_id = ").text(s.clone());
+    }
+    if let Some(t) = &f.event_type {
+        q.push(" AND event_type = ").text(t.clone());
+    }
+    if let Some(ok) = f.success {
+        q.push(" AND success = ").i64(ok as i64);
+    }
+}

@@ -1,0 +1,200 @@
+//! Order per (integration, subject): only the oldest unfinished delivery of
+//! a key is `pending` (or `leased`); later ones are `waiting`, each pointing
+//! to the next of its key (`next_id`), and `delivery_tails` holds each key's
+//! newest, which a new delivery queues behind. Settling a head promotes its
+//! successor. Claims therefore read heads only, however long the queue
+//! behind them, and the order holds across processes because it lives in
+//! the database.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::AnyConnection;
+
+use crate::sql::Sql;
+use crate::{Result, StoreError};
+
+/// A delivery to create with its event.
+pub(crate) struct NewDelivery {
+    pub event_seq: i64,
+    pub integration_id: i64,
+    pub subject_key: String,
+    pub at: i64,
+}
+
+pub(crate) const OPEN: &str = "('waiting', 'pending', 'leased')";
+
+/// `WITH v(i, s) AS (VALUES ($1, $2), …)` for (integration, subject) keys.
+pub(crate) fn keys_cte(q: &mut Sql, keys: &[(i64, &str)]) {
+    q.push("WITH v(i, s) AS (VALUES ");
+    for (n, (i, s)) in keys.iter().enumerate() {
+        q.push(if n == 0 { "(" } else { ", (" });
+        q.i64(*i).push(", ").text(*s).push(")");
+    }
+    q.push(") ");
+}
+
+/// Inserts deliveries, in order: each is `pending` when nothing of its key is
+/// unfinished, else `waiting`, linked from the key's newest delivery (its
+/// `next_id`) and made the key's tail. Answers their ids, in order.
+pub(crate) async fn insert_deliveries(
+    conn: &mut AnyConnection,
+    rows: &[NewDelivery],
+) -> Result<Vec<i64>> {
+    if rows.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut keys: Vec<(i64, &str)> = rows
+        .iter()
+        .map(|d| (d.integration_id, d.subject_key.as_str()))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    // The unfinished tail of each key: what a new delivery queues behind.
+    let mut tails: HashMap<(i64, String), i64> = HashMap::new();
+    for chunk in keys.chunks(1000) {
+        let mut q = Sql::on(conn, "");
+        keys_cte(&mut q, chunk);
+        q.push(
+            "SELECT t.integration_id, t.subject_key, t.tail_id FROM v \
+                JOIN delivery_tails t ON t.integration_id = v.i AND t.subject_key = v.s \
+                JOIN deliveries d ON d.id = t.tail_id WHERE d.state IN ",
+        )
+        .push(OPEN);
+        let found: Vec<(i64, String, i64)> = q.query_as().fetch_all(&mut *conn).await?;
+        tails.extend(found.into_iter().map(|(i, s, t)| ((i, s), t)));
+    }
+    let mut busy: HashSet<(i64, &str)> = tails.keys().map(|(i, s)| (*i, s.as_str())).collect();
+    let mut ids: HashMap<(i64, i64), i64> = HashMap::with_capacity(rows.len());
+    for chunk in rows.chunks(1000) {
+        let mut q = Sql::on(
+            conn,
+            "INSERT INTO deliveries (event_seq, integration_id, subject_key, state, next_at, created_at) VALUES ",
+        );
+        for (i, d) in chunk.iter().enumerate() {
+            // The first of a free key leads; the rest of the batch queues behind it.
+            let state = if busy.insert((d.integration_id, d.subject_key.as_str())) {
+                "'pending'"
+            } else {
+                "'waiting'"
+            };
+            q.push(if i == 0 { "(" } else { ", (" });
+            q.i64(d.event_seq)
+                .push(", ")
+                .i64(d.integration_id)
+                .push(", ");
+            q.text(d.subject_key.clone())
+                .push(", ")
+                .push(state)
+                .push(", ");
+            q.i64(d.at).push(", ").i64(d.at).push(")");
+        }
+        q.push(" RETURNING id, event_seq, integration_id");
+        let found: Vec<(i64, i64, i64)> = q.query_as().fetch_all(&mut *conn).await?;
+        ids.extend(found.into_iter().map(|(id, seq, i)| ((seq, i), id)));
+    }
+    let mut in_order = Vec::with_capacity(rows.len());
+    let mut links: Vec<(i64, i64)> = vec![];
+    for d in rows {
+        let id = *ids.get(&(d.event_seq, d.integration_id)).ok_or_else(|| {
+            StoreError::Corrupt(format!("delivery of event {} was not stored", d.event_seq))
+        })?;
+        if let Some(prev) = tails.insert((d.integration_id, d.subject_key.clone()), id) {
+            links.push((prev, id));
+        }
+        in_order.push(id);
+    }
+    for chunk in links.chunks(500) {
+        let mut q = Sql::on(conn, "UPDATE deliveries SET next_id = CASE id");
+        for (prev, next) in chunk {
+            q.push(" WHEN ").i64(*prev).push(" THEN ").i64(*next);
+        }
+        let prevs: Vec<i64> = chunk.iter().map(|(p, _)| *p).collect();
+        q.push(" ELSE next_id END WHERE id IN ").list_i64(&prevs);
+        q.query().execute(&mut *conn).await?;
+    }
+    let new_tails: Vec<(&(i64, String), &i64)> = tails.iter().collect();
+    for chunk in new_tails.chunks(1000) {
+        let mut q = Sql::on(
+            conn,
+            "INSERT INTO delivery_tails (integration_id, subject_key, tail_id) VALUES ",
+        );
+        for (n, ((i, s), t)) in chunk.iter().enumerate() {
+            q.push(if n == 0 { "(" } else { ", (" });
+            q.i64(*i)
+                .push(", ")
+                .text(s.clone())
+                .push(", ")
+                .i64(**t)
+                .push(")");
+        }
+        q.push(
+            " ON CONFLICT (integration_id, subject_key) DO UPDATE SET tail_id = excluded.tail_id",
+        );
+        q.query().execute(&mut *conn).await?;
+    }
+    Ok(in_order)
+}
+
+/// `UPDATE deliveries SET <set>, next_at = CASE id … END WHERE id IN (…)`.
+pub(crate) async fn update_with_next_at(
+    conn: &mut AnyConnection,
+    set: &str,
+    rows: &[(i64, i64)],
+    extra_where: &str,
+) -> Result<()> {
+    for chunk in rows.chunks(500) {
+        let mut q = Sql::on(conn, "UPDATE deliveries SET ");
+        q.push(set).push(", next_at = CASE id");
+        for (id, at) in chunk {
+            q.push(" WHEN ").i64(*id).push(" THEN ").i64(*at);
+        }
+        q.push(" ELSE next_at END WHERE id IN ");
+        let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
+        q.list_i64(&ids).push(extra_where);
+        q.query().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Marks deliveries done or failed and, in the same statement, promotes the
+/// next delivery of each one's key (its `next_id`, if waiting) to head.
+pub(crate) async fn settle_finished(
+    conn: &mut AnyConnection,
+    done: &[i64],
+    failed: &[i64],
+) -> Result<()> {
+    let finished: Vec<(i64, bool)> = done
+        .iter()
+        .map(|id| (*id, true))
+        .chain(failed.iter().map(|id| (*id, false)))
+        .collect();
+    for chunk in finished.chunks(1000) {
+        let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
+        let done: Vec<i64> = chunk
+            .iter()
+            .filter(|(_, d)| *d)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut q = Sql::on(conn, "UPDATE deliveries SET state = CASE WHEN id IN ");
+        q.list_i64(&done)
+            .push(" THEN 'done' WHEN id IN ")
+            .list_i64(&ids)
+            .push(" THEN 'failed' WHEN state = 'waiting' THEN 'pending' ELSE state END");
+        q.push(", attempts = CASE WHEN id IN ")
+            .list_i64(&ids)
+            .push(" THEN attempts + 1 ELSE attempts END");
+        q.push(", lease_until = CASE WHEN id IN ")
+            .list_i64(&ids)
+            .push(" THEN 0 ELSE lease_until END");
+        // One IN over a union, not an OR of two: each side stays an index lookup.
+        q.push(" WHERE id IN (SELECT next_id FROM deliveries WHERE next_id > 0 AND id IN ")
+            .list_i64(&ids)
+            .push(" UNION ALL VALUES ");
+        for (n, id) in ids.iter().enumerate() {
+            q.push(if n == 0 { "(" } else { ", (" }).i64(*id).push(")");
+        }
+        q.push(")");
+        q.query().execute(&mut *conn).await?;
+    }
+    Ok(())
+}

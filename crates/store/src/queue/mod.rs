@@ -1,0 +1,223 @@
+//! The delivery queue and the invocation history: FIFO per (integration,
+//! subject) in `fifo`, claiming in `claim`, settling in `settle`, the
+//! history in `attempts`, shared circuits in `circuits`.
+
+pub(crate) mod attempts;
+pub(crate) mod circuits;
+pub(crate) mod claim;
+pub(crate) mod fifo;
+pub(crate) mod settle;
+pub(crate) mod settlement;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use self::attempts::{
+    insert_attempts, push_attempt_filter, AttemptRow, CountedAttemptRow, ATTEMPT_COLS,
+};
+use self::fifo::{insert_deliveries, NewDelivery, OPEN};
+use self::settlement::{EncodedAttempt, Settlement};
+use crate::sql::Sql;
+use crate::store::SqlStore;
+use crate::writer::{Answer, CompleteJob, Job};
+use crate::{
+    AttemptFilter, AttemptRecord, Completion, DeliveryStats, DeliveryStore, Listing, Page, Result,
+    StoreError,
+};
+
+/// How long an outcome is offered again while the database is unavailable:
+/// half the default lease (2 minutes), after which the delivery may be
+/// another process's.
+const OUTCOME_RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+#[async_trait]
+impl DeliveryStore for SqlStore {
+    async fn complete_deliveries(&self, rows: Vec<Completion>) -> Result<()> {
+        let rows: Arc<[Settlement]> = rows.into_iter().map(Settlement::from).collect();
+        // A push that was made is recorded, not made again: while the
+        // database cannot take the outcome (it is down, its disk is full),
+        // it is offered again, for as long as the lease surely holds.
+        let give_up = std::time::Instant::now() + OUTCOME_RETRY_FOR;
+        let mut pause = std::time::Duration::from_millis(100);
+        loop {
+            let (answer, rx) = Answer::new();
+            self.writer
+                .send(Job::Complete(CompleteJob {
+                    rows: rows.clone(),
+                    answer,
+                }))
+                .await?;
+            match rx.await.map_err(|_| StoreError::Closed)? {
+                Err(StoreError::Unavailable(cause))
+                    if std::time::Instant::now() + pause < give_up =>
+                {
+                    tracing::debug!(%cause, "an outcome waits for the database");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(2));
+                }
+                done => return done,
+            }
+        }
+    }
+
+    async fn claim_now(&self) -> Result<usize> {
+        let (answer, rx) = Answer::new();
+        self.writer.send(Job::Tick(answer)).await?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn open_circuit(&self, integration_id: i64, until_ms: i64) -> Result<()> {
+        self.exec(circuits::open(integration_id, until_ms))
+            .await
+            .map(|_| ())
+    }
+
+    async fn close_circuit(&self, integration_id: i64) -> Result<()> {
+        self.exec(circuits::close(integration_id)).await.map(|_| ())
+    }
+
+    async fn release_expired_leases(&self, now_ms: i64) -> Result<u64> {
+        let mut q = Sql::new("UPDATE deliveries SET state = 'pending', lease_until = 0 WHERE state = 'leased' AND lease_until < ");
+        q.i64(now_ms);
+        self.exec(q).await
+    }
+
+    async fn enqueue_delivery(
+        &self,
+        event_id: &str,
+        integration_id: i64,
+        now_ms: i64,
+    ) -> Result<i64> {
+        let event_id = event_id.to_string();
+        let id = self
+            .writer
+            .tx(move |c| {
+                let event_id = event_id.clone();
+                Box::pin(async move {
+                    let mut q = Sql::new("SELECT seq, subject_id FROM events WHERE event_id = ");
+                    q.text(&event_id);
+                    let (event_seq, subject_key): (i64, String) =
+                        q.query_as().fetch_optional(&mut *c).await?.ok_or_else(|| {
+                            dutyhook_domain::DomainError::not_found("event", &event_id)
+                        })?;
+                    let ids = insert_deliveries(
+                        c,
+                        &[NewDelivery {
+                            event_seq,
+                            integration_id,
+                            subject_key,
+                            at: now_ms,
+                        }],
+                    )
+                    .await?;
+                    Ok(ids[0])
+                })
+            })
+            .await?;
+        self.claim_now().await?;
+        Ok(id)
+    }
+
+    async fn record_attempt(&self, attempt: &AttemptRecord) -> Result<()> {
+        let attempt = Arc::new(EncodedAttempt::new(Box::new(attempt.clone())));
+        self.writer
+            .tx(move |c| {
+                let attempt = attempt.clone();
+                Box::pin(async move { insert_attempts(c, &[&attempt]).await })
+            })
+            .await
+    }
+
+    async fn list_attempts(
+        &self,
+        filter: &AttemptFilter,
+        page: Page,
+    ) -> Result<Listing<AttemptRecord>> {
+        // The total comes from the same statement as the page, so a page
+        // never disagrees with its total while attempts are being written.
+        let mut q = Sql::new(&format!(
+            "SELECT {ATTEMPT_COLS}, COUNT(*) OVER () AS total FROM attempts"
+        ));
+        push_attempt_filter(&mut q, filter);
+        q.push(" ORDER BY started_at DESC, invocation_id DESC LIMIT ")
+            .i64(page.limit)
+            .push(" OFFSET ")
+            .i64(page.offset());
+        let rows: Vec<CountedAttemptRow> = q.query_as().fetch_all(&self.read).await?;
+        let total = match rows.first() {
+            Some(r) => r.total,
+            None if page.offset() == 0 => 0,
+            None => {
+                let mut c = Sql::new("SELECT COUNT(*) FROM attempts");
+                push_attempt_filter(&mut c, filter);
+                let (total,): (i64,) = c.query_as().fetch_one(&self.read).await?;
+                total
+            }
+        };
+        Ok(Listing {
+            items: rows
+                .into_iter()
+                .map(|r| r.row.into_record())
+                .collect::<Result<_>>()?,
+            total,
+        })
+    }
+
+    async fn attempt(&self, invocation_id: &str) -> Result<Option<AttemptRecord>> {
+        let mut q = Sql::new(&format!(
+            "SELECT {ATTEMPT_COLS} FROM attempts WHERE invocation_id = "
+        ));
+        q.text(invocation_id);
+        let row: Option<AttemptRow> = q.query_as().fetch_optional(&self.read).await?;
+        row.map(AttemptRow::into_record).transpose()
+    }
+
+    async fn delivery_state(&self, delivery_id: i64) -> Result<Option<(String, i64, i64)>> {
+        let mut q = Sql::new("SELECT state, attempts, next_at FROM deliveries WHERE id = ");
+        q.i64(delivery_id);
+        Ok(q.query_as().fetch_optional(&self.read).await?)
+    }
+
+    async fn prune_attempts(&self, before_ms: i64) -> Result<u64> {
+        // In chunks, each its own batch: a large prune never holds the writer long.
+        const CHUNK: u64 = 5000;
+        let mut total = 0;
+        loop {
+            let mut q = Sql::new("DELETE FROM attempts WHERE invocation_id IN (SELECT invocation_id FROM attempts WHERE started_at < ");
+            q.i64(before_ms).push(" LIMIT ").i64(CHUNK as i64).push(")");
+            let n = self.exec(q).await?;
+            total += n;
+            if n < CHUNK {
+                break;
+            }
+        }
+        // Keys with nothing unfinished need no tail.
+        let mut q = Sql::new("DELETE FROM delivery_tails WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = delivery_tails.tail_id AND d.state IN ");
+        q.push(OPEN).push(")");
+        self.exec(q).await?;
+        loop {
+            let mut q = Sql::new("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE state IN ('done', 'failed') AND created_at < ");
+            q.i64(before_ms)
+                .push(" ORDER BY id LIMIT ")
+                .i64(CHUNK as i64)
+                .push(")");
+            if self.exec(q).await? < CHUNK {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    async fn delivery_stats(&self) -> Result<DeliveryStats> {
+        let (pending, oldest): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE state IN ('waiting', 'pending', 'leased')",
+        )
+        .fetch_one(&self.read)
+        .await?;
+        Ok(DeliveryStats {
+            pending,
+            oldest_pending_at: oldest.unwrap_or(0),
+        })
+    }
+}

@@ -4,11 +4,11 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use dutyhook_domain::person::{Person, Role};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
 
+pub use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -28,37 +28,6 @@ pub fn hash_key(secret: &[u8], key: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
     mac.update(key.as_bytes());
     hex::encode(mac.finalize().into_bytes())
-}
-
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub person: Person,
-    pub role: Role,
-}
-
-impl Caller {
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.role == Role::Admin {
-            Ok(())
-        } else {
-            Err(ApiError::AccessDenied(format!(
-                "this call needs the admin role; person {} is {}",
-                self.person.person_id,
-                self.role.as_str()
-            )))
-        }
-    }
-
-    pub fn require_operator(&self) -> Result<(), ApiError> {
-        if self.role.may_operate_incidents() {
-            Ok(())
-        } else {
-            Err(ApiError::AccessDenied(format!(
-                "person {} has the viewer role, which may only read",
-                self.person.person_id
-            )))
-        }
-    }
 }
 
 fn key_from(parts: &Parts) -> Option<String> {
@@ -112,7 +81,7 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Some(key) = key_from(parts) else {
-            return crate::console::session_caller(parts, state)
+            return crate::console::session::session_caller(parts, state)
                 .await?
                 .ok_or_else(|| {
                     ApiError::Unauthorized(

@@ -7,7 +7,7 @@ use dutyhook_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::envelope::current_request_id;
+use crate::request_id::current_request_id;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

@@ -4,12 +4,14 @@
 pub mod auth;
 pub mod background;
 pub mod bootstrap;
+pub mod caller;
 pub mod console;
 pub mod envelope;
 pub mod error;
 pub mod listener;
 pub mod openapi;
 pub mod passwords;
+pub mod request_id;
 pub mod routes;
 pub mod sign_in;
 pub mod source_cache;
@@ -170,7 +172,7 @@ pub fn app(state: AppState) -> Router {
             ))
             .into_response()
         })
-        .layer(middleware::from_fn(envelope::request_id_layer))
+        .layer(middleware::from_fn(request_id::request_id_layer))
         .with_state(state)
 }
 

@@ -7,7 +7,8 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use rand::distributions::{Alphanumeric, DistString};
 use serde::Deserialize;
 
-use super::{now_s, pages, session, session_person};
+use super::session::{self, session_person};
+use super::{now_s, pages};
 use crate::error::ApiError;
 use crate::listener::ClientAddr;
 use crate::sign_in::{sign_in, SignIn};

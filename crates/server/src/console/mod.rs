@@ -12,7 +12,6 @@ pub mod session;
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
-use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -20,9 +19,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use axum_extra::extract::cookie::CookieJar;
 use dutyhook_domain::ids::is_object_id;
-use dutyhook_store::{IncidentFilter, PersonRecord};
+use dutyhook_store::IncidentFilter;
 
-use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -72,50 +70,6 @@ fn now_s(app: &AppState) -> i64 {
     app.clock.now_ms() / 1000
 }
 
-/// The person of a live session, with its cookie.
-async fn session_person(
-    app: &AppState,
-    jar: &CookieJar,
-) -> Result<Option<(PersonRecord, String)>, ApiError> {
-    let Some(cookie) = jar.get(session::COOKIE).map(|c| c.value().to_string()) else {
-        return Ok(None);
-    };
-    let hash = session::token_hash(&app.key_secret, &cookie);
-    let Some(person_id) = app.store.session_person(&hash, now_s(app)).await? else {
-        return Ok(None);
-    };
-    Ok(app.store.person(person_id).await?.map(|p| (p, cookie)))
-}
-
-/// The caller of an API request made by the console: a live session plus
-/// the CSRF token of that session in a header. `None` without a session
-/// cookie, so that the API asks for a key as before.
-pub async fn session_caller(parts: &Parts, app: &AppState) -> Result<Option<Caller>, ApiError> {
-    let jar = CookieJar::from_headers(&parts.headers);
-    if jar.get(session::COOKIE).is_none() {
-        return Ok(None);
-    }
-    let Some((person, cookie)) = session_person(app, &jar).await? else {
-        return Err(ApiError::Unauthorized(
-            "the console session has ended: log in again".into(),
-        ));
-    };
-    let token = parts
-        .headers
-        .get(session::CSRF_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if !session::csrf_matches(&app.key_secret, &cookie, token) {
-        return Err(ApiError::AccessDenied(
-            "a console request needs the session's X-CSRF-Token header".into(),
-        ));
-    }
-    Ok(Some(Caller {
-        person: person.person,
-        role: person.role,
-    }))
-}
-
 async fn page(
     State(app): State<AppState>,
     jar: CookieJar,
@@ -125,7 +79,7 @@ async fn page(
     let Some(page) = Page::named(&name) else {
         return Ok((StatusCode::NOT_FOUND, pages::not_found()).into_response());
     };
-    let Some((person, cookie)) = session_person(&app, &jar).await? else {
+    let Some((person, cookie)) = session::session_person(&app, &jar).await? else {
         return Ok(Redirect::to("/console/login").into_response());
     };
     let csrf = session::csrf_token(&app.key_secret, &cookie);

@@ -3,9 +3,16 @@
 //! (logout, a password change, a deactivated person) and a copied cookie
 //! stops working. The CSRF token is derived from the cookie.
 
+use axum::http::request::Parts;
+use axum_extra::extract::cookie::CookieJar;
+use dutyhook_store::PersonRecord;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
+
+use crate::caller::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
 
 pub const COOKIE: &str = "dh_session";
 /// Holds the login form's CSRF token before anyone is logged in.
@@ -44,6 +51,54 @@ pub fn csrf_matches(secret: &[u8], cookie: &str, token: &str) -> bool {
     hex::decode(token)
         .ok()
         .is_some_and(|t| mac(secret, &["csrf", cookie]).verify_slice(&t).is_ok())
+}
+
+/// The person of a live session, with its cookie.
+pub async fn session_person(
+    app: &AppState,
+    jar: &CookieJar,
+) -> Result<Option<(PersonRecord, String)>, ApiError> {
+    let Some(cookie) = jar.get(COOKIE).map(|c| c.value().to_string()) else {
+        return Ok(None);
+    };
+    let hash = token_hash(&app.key_secret, &cookie);
+    let Some(person_id) = app
+        .store
+        .session_person(&hash, app.clock.now_ms() / 1000)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(app.store.person(person_id).await?.map(|p| (p, cookie)))
+}
+
+/// The caller of an API request made by the console: a live session plus
+/// the CSRF token of that session in a header. `None` without a session
+/// cookie, so that the API asks for a key as before.
+pub async fn session_caller(parts: &Parts, app: &AppState) -> Result<Option<Caller>, ApiError> {
+    let jar = CookieJar::from_headers(&parts.headers);
+    if jar.get(COOKIE).is_none() {
+        return Ok(None);
+    }
+    let Some((person, cookie)) = session_person(app, &jar).await? else {
+        return Err(ApiError::Unauthorized(
+            "the console session has ended: log in again".into(),
+        ));
+    };
+    let token = parts
+        .headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !csrf_matches(&app.key_secret, &cookie, token) {
+        return Err(ApiError::AccessDenied(
+            "a console request needs the session's X-CSRF-Token header".into(),
+        ));
+    }
+    Ok(Some(Caller {
+        person: person.person,
+        role: person.role,
+    }))
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::incidents::{existing, incident_id};
-use super::webhooks::{
+use super::integration::{
     check_channels, check_team, load_kind, may_manage, settings, IntegrationId, PushOutcome,
     TAG_WEBHOOKS,
 };

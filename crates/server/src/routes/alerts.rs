@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::webhooks::{load_kind, may_manage, settings, IntegrationId};
+use super::integration::{load_kind, may_manage, settings, IntegrationId};
 use super::{positive_id, ListData, Paging};
 use crate::auth::{hash_key, new_app_key, Caller};
 use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::webhooks::{may_manage, TAG_WEBHOOKS};
+use super::integration::{may_manage, TAG_WEBHOOKS};
 use super::{positive_id, ListData, Paging};
 use crate::auth::Caller;
 use crate::envelope::{ok, ApiJson, ApiResult, Envelope};

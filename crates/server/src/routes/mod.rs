@@ -6,6 +6,7 @@ pub mod fields;
 pub mod history;
 pub mod incident_ops;
 pub mod incidents;
+pub mod integration;
 pub mod samples;
 pub mod system;
 pub mod webhooks;

@@ -10,7 +10,7 @@ use dutyhook_domain::severity::Severity;
 use dutyhook_store::StoredEvent;
 use serde_json::{json, Map};
 
-use super::webhooks::stored;
+use super::integration::stored;
 use crate::state::AppState;
 
 pub fn sample_event(

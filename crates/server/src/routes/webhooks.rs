@@ -1,31 +1,29 @@
 //! Incident and alert webhooks: configuration, secrets, test pushes.
 
-use std::time::Duration;
-
-use axum::extract::State;
-use dutyhook_delivery::dispatcher::{attempt_record, body_for, signing_keys};
-use dutyhook_delivery::outbound::check_endpoint;
-use dutyhook_delivery::push::{PushRequest, PushResult};
-use dutyhook_delivery::signature::{mask, new_secret};
-use dutyhook_domain::event::EventType;
-use dutyhook_domain::headers::{masked, merge_masked, Header};
-use dutyhook_domain::person::Role;
-use dutyhook_domain::webhook::{WebhookConfig, WebhookKind, DEFAULT_TIMEOUT_MS};
-use dutyhook_store::{IntegrationRecord, StoredEvent};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
-
 use super::incidents::{existing, incident_id};
-use super::{positive_id, ListData, Paging};
+use super::integration::{
+    check_channels, check_team, load, may_manage, settings, IntegrationId, PushOutcome,
+    SigningSecret, SECRET_OVERLAP, TAG_WEBHOOKS,
+};
+use super::{ListData, Paging};
 use crate::auth::Caller;
 use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
-
-pub const TAG_WEBHOOKS: &str = "Webhooks, custom actions, history";
-pub const SECRET_OVERLAP: Duration = Duration::from_secs(24 * 3600);
+use axum::extract::State;
+use dutyhook_delivery::dispatcher::{attempt_record, body_for, signing_keys};
+use dutyhook_delivery::outbound::check_endpoint;
+use dutyhook_delivery::push::PushRequest;
+use dutyhook_delivery::signature::{mask, new_secret};
+use dutyhook_domain::event::EventType;
+use dutyhook_domain::headers::{masked, merge_masked, Header};
+use dutyhook_domain::webhook::{WebhookConfig, WebhookKind, DEFAULT_TIMEOUT_MS};
+use dutyhook_store::IntegrationRecord;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -96,25 +94,6 @@ pub struct WebhookCreated {
     pub signing_secret: String,
 }
 
-#[derive(Deserialize, ToSchema)]
-pub struct IntegrationId {
-    pub integration_id: i64,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SigningSecret {
-    pub signing_secret: String,
-}
-
-/// An integration's settings as its kind stores them; `noun` names the kind.
-pub fn settings<T: serde::de::DeserializeOwned>(
-    r: &IntegrationRecord,
-    noun: &str,
-) -> Result<T, ApiError> {
-    serde_json::from_value(r.config.clone())
-        .map_err(|e| ApiError::Internal(format!("{noun} {}: {e}", r.integration_id)))
-}
-
 pub fn config_of(r: &IntegrationRecord) -> Result<WebhookConfig, ApiError> {
     settings(r, "integration")
 }
@@ -141,76 +120,6 @@ fn view(r: &IntegrationRecord) -> Result<WebhookView, ApiError> {
         created_at: r.created_at,
         updated_at: r.updated_at,
     })
-}
-
-/// Admins, and members when the integration has no managing team or they belong to it.
-pub async fn may_manage(app: &AppState, caller: &Caller, team_id: i64) -> Result<(), ApiError> {
-    match caller.role {
-        Role::Admin => Ok(()),
-        Role::Viewer => Err(ApiError::AccessDenied(
-            "viewers may only read integrations".into(),
-        )),
-        Role::Member if team_id == 0 => Ok(()),
-        Role::Member => {
-            let team = app.store.team(team_id).await?;
-            if team.is_some_and(|t| t.person_ids.contains(&caller.person.person_id)) {
-                Ok(())
-            } else {
-                Err(ApiError::AccessDenied(format!(
-                    "only members of team {team_id} and admins may change this integration"
-                )))
-            }
-        }
-    }
-}
-
-pub async fn load(app: &AppState, id: i64, kinds: &[&str]) -> Result<IntegrationRecord, ApiError> {
-    load_kind(app, "integration_id", id, kinds, "integration").await
-}
-
-/// The integration `id` (given as `field`) if it is of one of `kinds`;
-/// otherwise `NotFound`, calling it a `noun`.
-pub async fn load_kind(
-    app: &AppState,
-    field: &str,
-    id: i64,
-    kinds: &[&str],
-    noun: &str,
-) -> Result<IntegrationRecord, ApiError> {
-    let id = positive_id(field, id)?;
-    match app.store.integration(id).await? {
-        Some(r) if kinds.contains(&r.kind.as_str()) => Ok(r),
-        _ => Err(ApiError::NotFound(format!("{noun} {id} does not exist"))),
-    }
-}
-
-/// A managing team must exist (0 = none).
-pub async fn check_team(app: &AppState, team_id: i64) -> Result<(), ApiError> {
-    if team_id != 0
-        && app
-            .store
-            .team(positive_id("team_id", team_id)?)
-            .await?
-            .is_none()
-    {
-        return Err(ApiError::NotFound(format!("team {team_id} does not exist")));
-    }
-    Ok(())
-}
-
-/// Every channel listed must exist.
-pub async fn check_channels(app: &AppState, ids: &[i64]) -> Result<(), ApiError> {
-    for id in ids {
-        if app
-            .store
-            .channel(positive_id("channel_ids", *id)?)
-            .await?
-            .is_none()
-        {
-            return Err(ApiError::NotFound(format!("channel {id} does not exist")));
-        }
-    }
-    Ok(())
 }
 
 const WEBHOOK_KINDS: [&str; 2] = ["incident_webhook", "alert_webhook"];
@@ -496,50 +405,6 @@ pub struct WebhookTest {
     pub incident_id: Option<String>,
 }
 
-/// The answer of a synchronous push (`custom-actions.md`, "Triggering").
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct PushOutcome {
-    pub success: bool,
-    pub status_code: i64,
-    pub duration_ms: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_class: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// The first 4 KiB of the endpoint's answer, as text.
-    pub response_body: String,
-    pub invocation_id: String,
-    pub event_id: String,
-}
-
-impl PushOutcome {
-    pub fn new(
-        res: &PushResult,
-        invocation_id: String,
-        event_id: String,
-        duration_ms: i64,
-    ) -> Self {
-        PushOutcome {
-            success: res.success,
-            status_code: res.status as i64,
-            duration_ms,
-            error_class: res.class.map(|c| c.as_str().to_string()),
-            error: (!res.success).then(|| res.error.clone()),
-            response_body: first_4k(&res.response_body),
-            invocation_id,
-            event_id,
-        }
-    }
-}
-
-fn first_4k(s: &str) -> String {
-    let mut end = s.len().min(4096);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
-}
-
 #[utoipa::path(post, path = "/integration/webhook/test", tag = TAG_WEBHOOKS, request_body = WebhookTest,
     responses((status = 200, body = Envelope<PushOutcome>), (status = "4XX", body = ErrorEnvelope)))]
 async fn webhook_test(
@@ -593,16 +458,4 @@ async fn webhook_test(
         event.event_id,
         res.duration_ms,
     ))
-}
-
-pub fn stored(event: dutyhook_domain::event::NewEvent) -> StoredEvent {
-    StoredEvent {
-        seq: 0,
-        event_id: event.event_id,
-        event_type: event.event_type.as_str().into(),
-        subject_kind: event.subject_kind.as_str().into(),
-        subject_id: event.subject_id,
-        event_time: event.event_time_ms,
-        payload: event.payload,
-    }
 }

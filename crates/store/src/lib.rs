@@ -16,10 +16,14 @@ mod integrations;
 mod nodes;
 mod outbox;
 mod queue;
+#[cfg(test)]
+mod schema_tests;
 pub mod secrets;
 mod sql;
 mod sqlite;
 mod store;
+#[cfg(test)]
+mod test_db;
 mod topology;
 mod types;
 #[cfg(test)]

@@ -8,6 +8,8 @@ pub(crate) mod claim;
 pub(crate) mod fifo;
 pub(crate) mod settle;
 pub(crate) mod settlement;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 

@@ -317,4 +317,4 @@ pub(crate) async fn restart_wal(held: &mut Option<PoolConnection<AnyDb>>) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

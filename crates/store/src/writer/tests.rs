@@ -4,85 +4,18 @@
 use std::sync::Arc;
 
 use dutyhook_domain::event::{EventType, NewEvent, SubjectKind};
-use dutyhook_domain::incident::{Incident, RenderContext};
+use dutyhook_domain::incident::Incident;
 use dutyhook_domain::ops::{self, NewIncident};
-use dutyhook_domain::person::Person;
-use dutyhook_domain::recorder::Recorder;
 use dutyhook_domain::severity::Severity;
 use tokio::sync::Notify;
 
 use super::{Answer, Job, MutateJob};
 use crate::connect::open_sql;
 use crate::store::SqlStore;
+use crate::test_db::{ada, recorder, Db};
 use crate::{IncidentOp, IncidentStore, OutboxStore, Result, StoreError};
 
-/// A fresh database of each kind; PostgreSQL ones are dropped afterwards.
-struct Db {
-    url: String,
-    drop_pg: Option<(String, String)>,
-    _dir: tempfile::TempDir,
-}
-
-impl Db {
-    async fn sqlite() -> Db {
-        let dir = tempfile::tempdir().unwrap();
-        Db {
-            url: format!("sqlite://{}", dir.path().join("w.db").display()),
-            drop_pg: None,
-            _dir: dir,
-        }
-    }
-
-    async fn postgres() -> Db {
-        use sqlx::Connection;
-        let admin = std::env::var("DUTYHOOK_TEST_PG")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let name = format!("dh_writer_{:016x}", rand::random::<u64>());
-        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let base = admin.rsplit_once('/').unwrap().0;
-        Db {
-            url: format!("{base}/{name}"),
-            drop_pg: Some((admin, name)),
-            _dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    async fn drop(self) {
-        use sqlx::Connection;
-        if let Some((admin, name)) = &self.drop_pg {
-            let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-        }
-    }
-}
-
-fn ada() -> Person {
-    Person {
-        person_id: 1,
-        person_name: "Ada".into(),
-        email: "ada@example.com".into(),
-    }
-}
-
-fn recorder() -> Recorder {
-    Recorder::new(
-        crate::sql::now_ms(),
-        RenderContext {
-            public_url: "http://dutyhook.test".into(),
-            account_id: 1,
-            account_name: "t".into(),
-        },
-    )
-}
-
-async fn create(store: &SqlStore, title: &str) -> Incident {
+pub(crate) async fn create(store: &SqlStore, title: &str) -> Incident {
     let input = NewIncident {
         title: title.into(),
         severity: Severity::Info,

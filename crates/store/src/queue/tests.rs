@@ -1,0 +1,271 @@
+//! The delivery queue without HTTP, on both databases: FIFO per incident,
+//! leases, first attempts before retries, circuits.
+
+use std::sync::{Arc, Mutex};
+
+use dutyhook_domain::ops;
+use serde_json::json;
+
+use crate::test_db::{ada, open, recorder, Db};
+use crate::writer::tests::create;
+use crate::{
+    AttemptRecord, ClaimSink, ClaimWants, ClaimedDelivery, Completion, DeliveryResolution,
+    DeliveryStore, IncidentOp, IntegrationRecord, Store,
+};
+
+/// Stands in for the dispatcher: takes what it is given, wants what it is told.
+struct Sink {
+    wants: Mutex<ClaimWants>,
+    got: Mutex<Vec<ClaimedDelivery>>,
+}
+
+impl ClaimSink for Sink {
+    fn wants(&self, _now_ms: i64) -> ClaimWants {
+        self.wants.lock().unwrap().clone()
+    }
+
+    fn claimed(&self, deliveries: Vec<ClaimedDelivery>) {
+        self.got.lock().unwrap().extend(deliveries);
+    }
+}
+
+impl Sink {
+    fn attach(store: &dyn Store, limit: i64) -> Arc<Sink> {
+        let sink = Arc::new(Sink {
+            wants: Mutex::new(ClaimWants {
+                limit,
+                lease_ms: 60_000,
+                lane_depth: 1000,
+                ..Default::default()
+            }),
+            got: Default::default(),
+        });
+        let dyn_sink: Arc<dyn ClaimSink> = sink.clone();
+        store.attach_claimer(Arc::downgrade(&dyn_sink));
+        // The store holds it weakly; keep one strong reference alive.
+        std::mem::forget(dyn_sink);
+        sink
+    }
+
+    /// What was claimed since the last look (a claim runs first).
+    async fn take(&self, store: &dyn Store) -> Vec<ClaimedDelivery> {
+        store.claim_now().await.unwrap();
+        let mut got = std::mem::take(&mut *self.got.lock().unwrap());
+        got.sort_by_key(|d| d.delivery_id);
+        got
+    }
+}
+
+async fn webhook(store: &dyn Store) -> i64 {
+    store
+        .create_integration(&IntegrationRecord {
+            integration_id: 0,
+            kind: "incident_webhook".into(),
+            name: "w".into(),
+            team_id: 0,
+            enabled: true,
+            disabled_reason: String::new(),
+            config: json!({"kind": "incident", "name": "w", "description": "", "team_id": 0,
+                           "endpoint": "http://127.0.0.1:9/", "headers": [], "tls_verify": true,
+                           "channel_ids": null, "event_types": [], "body_template": null,
+                           "timeout_ms": 1000, "retry_policy": "backoff"}),
+            secret: "whsec_dGVzdA==".into(),
+            previous_secret: String::new(),
+            previous_secret_until: 0,
+            created_at: 0,
+            updated_at: 0,
+        })
+        .await
+        .unwrap()
+}
+
+async fn comment(store: &dyn Store, incident_id: &str, text: &'static str) {
+    let op: IncidentOp = Arc::new(move |incs, rec| ops::comment(incs, text, &ada(), rec));
+    store
+        .mutate_incidents(&[incident_id.to_string()], recorder(), op)
+        .await
+        .unwrap();
+}
+
+fn outcome(d: &ClaimedDelivery, resolution: DeliveryResolution) -> Completion {
+    Completion::Attempt {
+        delivery_id: d.delivery_id,
+        resolution,
+        record: Box::new(AttemptRecord {
+            invocation_id: format!("inv{}-{}", d.delivery_id, d.attempts),
+            integration_id: d.integration_id,
+            integration_kind: "incident_webhook".into(),
+            delivery_id: d.delivery_id,
+            event_id: d.event.event_id.clone(),
+            event_type: d.event.event_type.clone(),
+            subject_kind: d.event.subject_kind.clone(),
+            subject_id: d.event.subject_id.clone(),
+            attempt: d.attempts + 1,
+            test: false,
+            event_time: d.event.event_time,
+            started_at: crate::sql::now_ms(),
+            duration_ms: 1,
+            success: resolution == DeliveryResolution::Done,
+            http_status: 200,
+            error_class: String::new(),
+            error: String::new(),
+            request: json!({}),
+            response: json!({}),
+        }),
+    }
+}
+
+fn kinds(got: &[ClaimedDelivery]) -> Vec<(String, String, i64)> {
+    got.iter()
+        .map(|d| {
+            (
+                d.event.subject_id.clone(),
+                d.event.event_type.clone(),
+                d.attempts,
+            )
+        })
+        .collect()
+}
+
+async fn fifo_per_incident_and_leases(db: Db) {
+    let store = open(&db).await;
+    webhook(&*store).await;
+    let a = create(&store, "Incident A").await.incident_id;
+    comment(&*store, &a, "a1").await;
+    comment(&*store, &a, "a2").await;
+    let b = create(&store, "Incident B").await.incident_id;
+    comment(&*store, &b, "b1").await;
+    let sink = Sink::attach(&*store, 100);
+
+    // Only each incident's head.
+    let heads = sink.take(&*store).await;
+    assert_eq!(
+        kinds(&heads),
+        vec![
+            (a.clone(), "i_new".into(), 0),
+            (b.clone(), "i_new".into(), 0)
+        ]
+    );
+    assert!(
+        sink.take(&*store).await.is_empty(),
+        "heads are leased, the rest wait"
+    );
+
+    // A's head done: its next comes due; B's head due again: it comes again,
+    // and nothing behind it.
+    let (a_head, b_head) = (&heads[0], &heads[1]);
+    let past = crate::sql::now_ms() - 1;
+    store
+        .complete_deliveries(vec![
+            outcome(a_head, DeliveryResolution::Done),
+            outcome(b_head, DeliveryResolution::RetryAt(past)),
+        ])
+        .await
+        .unwrap();
+    let next = sink.take(&*store).await;
+    assert_eq!(
+        kinds(&next),
+        vec![
+            (a.clone(), "i_comm".into(), 0),
+            (b.clone(), "i_new".into(), 1)
+        ]
+    );
+    // B's head given up: B's comment is next.
+    let b_retry = next.iter().find(|d| d.event.subject_id == b).unwrap();
+    store
+        .complete_deliveries(vec![outcome(b_retry, DeliveryResolution::Failed)])
+        .await
+        .unwrap();
+    assert_eq!(
+        kinds(&sink.take(&*store).await),
+        vec![(b.clone(), "i_comm".into(), 0)]
+    );
+
+    // A lease that runs out gives its delivery back.
+    let released = store
+        .release_expired_leases(crate::sql::now_ms() + 120_000)
+        .await
+        .unwrap();
+    assert_eq!(released, 2, "A's and B's comments were leased");
+    let again = sink.take(&*store).await;
+    assert_eq!(
+        kinds(&again),
+        vec![
+            (a.clone(), "i_comm".into(), 0),
+            (b.clone(), "i_comm".into(), 0)
+        ]
+    );
+    store.close().await;
+    db.drop().await;
+}
+
+async fn retries_never_hold_back_first_attempts(db: Db) {
+    let store = open(&db).await;
+    webhook(&*store).await;
+    for n in 0..6 {
+        create(&store, &format!("retried {n}")).await;
+    }
+    let sink = Sink::attach(&*store, 100);
+    let first = sink.take(&*store).await;
+    assert_eq!(first.len(), 6);
+    let past = crate::sql::now_ms() - 1;
+    sink.wants.lock().unwrap().limit = 0; // nothing claimed meanwhile
+    store
+        .complete_deliveries(
+            first
+                .iter()
+                .map(|d| outcome(d, DeliveryResolution::RetryAt(past)))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    for n in 0..2 {
+        create(&store, &format!("fresh {n}")).await;
+    }
+    // Six retries came due before the two fresh events; a claim of four
+    // takes the fresh ones all the same, and fills up with retries.
+    sink.wants.lock().unwrap().limit = 4;
+    let got = sink.take(&*store).await;
+    let fresh = got.iter().filter(|d| d.attempts == 0).count();
+    let retries = got.iter().filter(|d| d.attempts > 0).count();
+    assert_eq!(
+        (fresh, retries),
+        (2, 2),
+        "retries never hold back first attempts"
+    );
+    store.close().await;
+    db.drop().await;
+}
+
+async fn an_open_circuit_holds_its_deliveries(db: Db) {
+    let store = open(&db).await;
+    let hook = webhook(&*store).await;
+    create(&store, "Behind an open circuit").await;
+    store
+        .open_circuit(hook, crate::sql::now_ms() + 60_000)
+        .await
+        .unwrap();
+    let sink = Sink::attach(&*store, 100);
+    assert!(sink.take(&*store).await.is_empty(), "the circuit is open");
+    store.close_circuit(hook).await.unwrap();
+    assert_eq!(sink.take(&*store).await.len(), 1);
+    store.close().await;
+    db.drop().await;
+}
+
+macro_rules! on_both {
+    ($($name:ident),*) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $name() { super::$name(super::Db::sqlite().await).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $name() { super::$name(super::Db::postgres().await).await } )*
+        }
+    };
+}
+
+on_both!(
+    fifo_per_incident_and_leases,
+    retries_never_hold_back_first_attempts,
+    an_open_circuit_holds_its_deliveries
+);

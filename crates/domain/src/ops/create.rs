@@ -1,0 +1,71 @@
+//! Creating an incident by hand.
+
+use super::people::*;
+use crate::event::EventType;
+use crate::ids::new_object_id;
+use crate::incident::Incident;
+use crate::person::Person;
+use crate::recorder::Recorder;
+use crate::severity::{Progress, Severity, Status};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone)]
+pub struct NewIncident {
+    pub title: String,
+    pub severity: Severity,
+    pub channel_id: i64,
+    pub channel_name: String,
+    pub description: String,
+    pub impact: String,
+    pub assignees: Vec<Person>,
+    pub fields: Map<String, Value>,
+}
+
+/// Creates an incident by hand: `i_new`, then `i_assign` when assigned.
+pub fn create(input: NewIncident, creator: &Person, rec: &mut Recorder) -> Incident {
+    let now = rec.now_s();
+    let mut inc = Incident {
+        incident_id: new_object_id(now),
+        title: input.title,
+        description: input.description,
+        impact: input.impact,
+        root_cause: String::new(),
+        resolution: String::new(),
+        incident_severity: input.severity,
+        severity_set_by_person: false,
+        incident_status: Status::from(input.severity),
+        progress: Progress::Triggered,
+        created_at: now,
+        created_ms: rec.now_ms,
+        updated_at: now,
+        start_time: now,
+        last_time: 0,
+        end_time: 0,
+        ack_time: 0,
+        close_time: 0,
+        snoozed_before: 0,
+        labels: BTreeMap::new(),
+        fields: input.fields,
+        creator: Some(creator.clone()),
+        closer: None,
+        responders: vec![],
+        assigned_to: None,
+        alert_cnt: 0,
+        channel_id: input.channel_id,
+        channel_name: input.channel_name,
+        group_method: "n".into(),
+        dedup_key: String::new(),
+        data_source_id: 0,
+        alerts_open: Default::default(),
+        group_key: String::new(),
+        group_anchor: 0,
+        storms_sent: vec![],
+    };
+    rec.emit(&inc, EventType::i_new, Some(creator), Map::new());
+    if !input.assignees.is_empty() {
+        apply_assignment(&mut inc, &input.assignees, now);
+        rec.emit(&inc, EventType::i_assign, Some(creator), Map::new());
+    }
+    inc
+}

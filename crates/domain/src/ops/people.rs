@@ -1,0 +1,90 @@
+//! Who responds: assigning and adding responders.
+
+use super::common::*;
+use super::validate::*;
+use crate::event::EventType;
+use crate::incident::{Assignment, Incident, Responder};
+use crate::person::Person;
+use crate::recorder::Recorder;
+use crate::DomainError;
+use serde_json::Map;
+
+pub(crate) fn apply_assignment(inc: &mut Incident, people: &[Person], now: i64) {
+    let previous = std::mem::take(&mut inc.responders);
+    inc.responders = people
+        .iter()
+        .map(|p| {
+            let acknowledged_at = previous
+                .iter()
+                .find(|r| r.person_id == p.person_id)
+                .map_or(0, |r| r.acknowledged_at);
+            Responder {
+                acknowledged_at,
+                ..responder(p, now)
+            }
+        })
+        .collect();
+    inc.assigned_to = Some(Assignment {
+        kind: "assign".into(),
+        person_ids: people.iter().map(|p| p.person_id).collect(),
+        assigned_at: now,
+    });
+    inc.updated_at = now;
+    settle_progress(inc);
+}
+
+/// Replaces the responders. Acknowledgements of people who stay are kept.
+pub fn assign(
+    incidents: &mut [Incident],
+    people: &[Person],
+    by: &Person,
+    rec: &mut Recorder,
+) -> Result<(), DomainError> {
+    validate_people_list("assigned_to.person_ids", people)?;
+    ensure_open(incidents, "assign")?;
+    let ids: Vec<i64> = people.iter().map(|p| p.person_id).collect();
+    for inc in incidents.iter_mut() {
+        if inc.responder_ids() == ids
+            && inc
+                .assigned_to
+                .as_ref()
+                .is_some_and(|a| a.person_ids == ids)
+        {
+            continue;
+        }
+        apply_assignment(inc, people, rec.now_s());
+        rec.emit(inc, EventType::i_assign, Some(by), Map::new());
+    }
+    Ok(())
+}
+
+pub fn add_responders(
+    inc: &mut Incident,
+    people: &[Person],
+    by: &Person,
+    rec: &mut Recorder,
+) -> Result<(), DomainError> {
+    validate_people_list("person_ids", people)?;
+    if inc.is_closed() {
+        return Err(closed_error(inc, "add responders to"));
+    }
+    let now = rec.now_s();
+    let mut added = false;
+    for p in people {
+        if !inc.responders.iter().any(|r| r.person_id == p.person_id) {
+            inc.responders.push(responder(p, now));
+            added = true;
+        }
+    }
+    if inc.responders.len() > MAX_RESPONDERS {
+        return Err(DomainError::invalid(
+            "person_ids",
+            format!("an incident has at most {MAX_RESPONDERS} responders"),
+        ));
+    }
+    if added {
+        inc.updated_at = now;
+        rec.emit(inc, EventType::i_a_rspd, Some(by), Map::new());
+    }
+    Ok(())
+}

@@ -16,7 +16,7 @@ use dutyhook_domain::ids::new_event_id;
 use dutyhook_domain::template::Template;
 use dutyhook_domain::webhook::WebhookConfig;
 use dutyhook_store::{
-    AttemptRecord, ClaimSink, ClaimWants, ClaimedDelivery, Completion, DeliveryResolution,
+    AttemptRecord, ClaimBudget, ClaimedDelivery, Claimer, Completion, DeliveryResolution,
     IntegrationRecord, Store,
 };
 use rand::Rng;
@@ -170,10 +170,10 @@ pub fn attempt_record(
     }
 }
 
-impl ClaimSink for Inner {
-    fn wants(&self, now_ms: i64) -> ClaimWants {
+impl Claimer for Inner {
+    fn budget(&self, now_ms: i64) -> ClaimBudget {
         if self.stopping.load(Ordering::Relaxed) {
-            return ClaimWants::default();
+            return ClaimBudget::default();
         }
         // One process owns a SQLite database; its lanes are the cap.
         let cluster_cap = (self.store.backend() == dutyhook_store::Backend::Postgres)
@@ -195,7 +195,7 @@ impl ClaimSink for Inner {
             None => vec![],
         };
         let lanes = self.lanes.lock().expect("lanes lock");
-        ClaimWants {
+        ClaimBudget {
             limit: (self.cfg.batch - lanes.held_total() as i64).max(0),
             exclude: lanes.exclusions(now_ms),
             lease_ms: self.cfg.lease.as_millis() as i64,
@@ -207,7 +207,7 @@ impl ClaimSink for Inner {
         }
     }
 
-    fn claimed(&self, deliveries: Vec<ClaimedDelivery>) {
+    fn take(&self, deliveries: Vec<ClaimedDelivery>) {
         let Some(me) = self.me.upgrade() else { return };
         let mut lanes = self.lanes.lock().expect("lanes lock");
         let mut held = self.held.lock().expect("held lock");
@@ -290,7 +290,7 @@ impl Dispatcher {
     /// leases left by a crash are its own.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>, release_all_leases: bool) {
         let inner = self.inner;
-        let sink: Arc<dyn ClaimSink> = inner.clone();
+        let sink: Arc<dyn Claimer> = inner.clone();
         inner.store.attach_claimer(Arc::downgrade(&sink));
         let cutoff = if release_all_leases {
             i64::MAX

@@ -184,10 +184,9 @@ pub trait IntegrationStore: Send + Sync {
     ) -> Result<()>;
 }
 
-/// What the dispatcher would take now; asked by the writer at the end of a
-/// batch that may have made deliveries due.
+/// What a claim may take: how many, of which integrations, for how long.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClaimWants {
+pub struct ClaimBudget {
     pub limit: i64,
     /// Integrations not to claim for now (paused, or holding enough).
     pub exclude: Vec<i64>,
@@ -212,7 +211,7 @@ pub struct ClaimWants {
     pub held: HashMap<i64, i64>,
 }
 
-impl ClaimWants {
+impl ClaimBudget {
     /// How many more of one integration this claim may take.
     pub fn room(&self, integration_id: i64) -> i64 {
         let lane = self.lane_rooms.get(&integration_id).copied();
@@ -220,12 +219,14 @@ impl ClaimWants {
     }
 }
 
-/// The process's dispatcher, as the writer sees it: claims happen in the
-/// same transaction as the changes that made deliveries due, and the claimed
-/// deliveries are handed over once it commits.
-pub trait ClaimSink: Send + Sync {
-    fn wants(&self, now_ms: i64) -> ClaimWants;
-    fn claimed(&self, deliveries: Vec<ClaimedDelivery>);
+/// Who takes claimed deliveries (the process's dispatcher). Its budget is
+/// read before each write batch opens; the batch claims within it, in the
+/// same transaction as the changes that made deliveries due, and hands what
+/// it claimed over once it has committed. Nothing of it runs while a
+/// transaction is open.
+pub trait Claimer: Send + Sync {
+    fn budget(&self, now_ms: i64) -> ClaimBudget;
+    fn take(&self, deliveries: Vec<ClaimedDelivery>);
 }
 
 #[async_trait]
@@ -376,6 +377,6 @@ pub trait Store:
     /// holds it, until its session ends; on SQLite always.
     async fn try_lead(&self, role: &str) -> Result<bool>;
     /// The dispatcher that claims deliveries (held weakly: it holds the store).
-    fn attach_claimer(&self, sink: std::sync::Weak<dyn ClaimSink>);
+    fn attach_claimer(&self, sink: std::sync::Weak<dyn Claimer>);
     async fn close(&self);
 }

@@ -13,7 +13,7 @@ use crate::secrets::Keyring;
 use crate::sql::Sql;
 use crate::topology::Backend;
 use crate::writer::{SinkSlot, Writer};
-use crate::{ClaimSink, Result, Store, StoreError};
+use crate::{Claimer, Result, Store, StoreError};
 
 pub struct SqlStore {
     pub(crate) backend: Backend,
@@ -159,7 +159,7 @@ impl Store for SqlStore {
         Ok(got)
     }
 
-    fn attach_claimer(&self, sink: std::sync::Weak<dyn ClaimSink>) {
+    fn attach_claimer(&self, sink: std::sync::Weak<dyn Claimer>) {
         *self.sink.lock().expect("sink lock") = Some(sink);
     }
 

@@ -10,19 +10,18 @@ use sqlx::{AnyConnection, FromRow};
 
 use crate::sql::Sql;
 use crate::topology::Backend;
-use crate::{ClaimSink, ClaimedDelivery, Result, StoreError, StoredEvent};
+use crate::{ClaimBudget, ClaimedDelivery, Result, StoreError, StoredEvent};
 
-/// Leases due heads for the attached dispatcher: first attempts before
-/// retries, each from its own index, so a backlog of retries never holds back
-/// fresh events.
+/// Leases due heads within `wants` (the claimer's budget, read before the
+/// batch began): first attempts before retries, each from its own index, so
+/// a backlog of retries never holds back fresh events.
 pub(crate) async fn claim(
     conn: &mut AnyConnection,
     backend: Backend,
-    sink: &dyn ClaimSink,
+    wants: &ClaimBudget,
     owner: &str,
 ) -> Result<Vec<ClaimedDelivery>> {
     let now = crate::sql::now_ms();
-    let wants = sink.wants(now);
     if wants.limit <= 0 {
         return Ok(vec![]);
     }

@@ -9,22 +9,22 @@ use serde_json::json;
 use crate::test_db::{ada, open, recorder, Db};
 use crate::writer::tests::create;
 use crate::{
-    AttemptRecord, ClaimSink, ClaimWants, ClaimedDelivery, Completion, DeliveryResolution,
+    AttemptRecord, ClaimBudget, ClaimedDelivery, Claimer, Completion, DeliveryResolution,
     DeliveryStore, IncidentOp, IntegrationRecord, Store,
 };
 
 /// Stands in for the dispatcher: takes what it is given, wants what it is told.
 struct Sink {
-    wants: Mutex<ClaimWants>,
+    wants: Mutex<ClaimBudget>,
     got: Mutex<Vec<ClaimedDelivery>>,
 }
 
-impl ClaimSink for Sink {
-    fn wants(&self, _now_ms: i64) -> ClaimWants {
+impl Claimer for Sink {
+    fn budget(&self, _now_ms: i64) -> ClaimBudget {
         self.wants.lock().unwrap().clone()
     }
 
-    fn claimed(&self, deliveries: Vec<ClaimedDelivery>) {
+    fn take(&self, deliveries: Vec<ClaimedDelivery>) {
         self.got.lock().unwrap().extend(deliveries);
     }
 }
@@ -32,7 +32,7 @@ impl ClaimSink for Sink {
 impl Sink {
     fn attach(store: &dyn Store, limit: i64) -> Arc<Sink> {
         let sink = Arc::new(Sink {
-            wants: Mutex::new(ClaimWants {
+            wants: Mutex::new(ClaimBudget {
                 limit,
                 lease_ms: 60_000,
                 lane_depth: 1000,
@@ -40,7 +40,7 @@ impl Sink {
             }),
             got: Default::default(),
         });
-        let dyn_sink: Arc<dyn ClaimSink> = sink.clone();
+        let dyn_sink: Arc<dyn Claimer> = sink.clone();
         store.attach_claimer(Arc::downgrade(&dyn_sink));
         // The store holds it weakly; keep one strong reference alive.
         std::mem::forget(dyn_sink);

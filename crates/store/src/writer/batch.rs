@@ -6,7 +6,7 @@ use sqlx::{Any, AnyPool, Connection};
 use super::jobs::{Batch, Effects, Reply};
 use crate::dialect;
 use crate::topology::Backend;
-use crate::{ClaimSink, ClaimedDelivery, Result};
+use crate::{ClaimBudget, ClaimedDelivery, Result};
 
 /// What a committed batch leaves to do.
 pub(crate) struct Committed {
@@ -26,7 +26,7 @@ pub(crate) async fn run(
     held: &mut Option<PoolConnection<Any>>,
     backend: Backend,
     batch: &Batch,
-    sink: Option<&dyn ClaimSink>,
+    budget: Option<&ClaimBudget>,
     token: &str,
 ) -> Result<Committed> {
     let mut replies: Vec<Reply> = vec![];
@@ -78,9 +78,9 @@ pub(crate) async fn run(
     )
     .await?;
     phases.mark("completions");
-    if let Some(sink) = sink {
+    if let Some(budget) = budget {
         if effects.deliveries_moved || effects.events > 0 || !batch.ticks.is_empty() {
-            claimed = crate::queue::claim::claim(&mut tx, backend, sink, token).await?;
+            claimed = crate::queue::claim::claim(&mut tx, backend, budget, token).await?;
         }
     }
     if backend == Backend::Postgres && (effects.deliveries_moved || effects.events > 0) {

@@ -40,9 +40,9 @@ pub(crate) use jobs::{
 };
 
 use crate::topology::Backend;
-use crate::{ClaimSink, Result, StoreError};
+use crate::{Claimer, Result, StoreError};
 
-pub(crate) type SinkSlot = Arc<Mutex<Option<Weak<dyn ClaimSink>>>>;
+pub(crate) type SinkSlot = Arc<Mutex<Option<Weak<dyn Claimer>>>>;
 
 /// The handle callers hold; the task runs until every handle is dropped.
 #[derive(Clone)]
@@ -242,12 +242,15 @@ impl Loop {
             .expect("sink lock")
             .as_ref()
             .and_then(Weak::upgrade);
+        // The claimer's budget is read here, before the transaction opens:
+        // nothing of delivery runs while it is open.
+        let budget = sink.as_ref().map(|s| s.budget(crate::sql::now_ms()));
         let outcome = batch::run(
             &self.pool,
             &mut self.held,
             self.backend,
             batch,
-            sink.as_deref(),
+            budget.as_ref(),
             &self.token,
         )
         .await;
@@ -260,7 +263,7 @@ impl Loop {
                 }
                 if let Some(sink) = sink {
                     if !done.claimed.is_empty() {
-                        sink.claimed(done.claimed);
+                        sink.take(done.claimed);
                     }
                 }
                 for tick in &batch.ticks {

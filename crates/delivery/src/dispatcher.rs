@@ -12,23 +12,19 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use dutyhook_domain::ids::new_event_id;
 use dutyhook_domain::template::Template;
 use dutyhook_domain::webhook::WebhookConfig;
 use dutyhook_store::{
-    AttemptRecord, ClaimBudget, ClaimedDelivery, Claimer, Completion, DeliveryResolution,
-    IntegrationRecord, Store,
+    ClaimBudget, ClaimedDelivery, Claimer, Completion, DeliveryResolution, IntegrationRecord, Store,
 };
 use rand::Rng;
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit};
 
+use crate::invoker::{render_body, Call, Endpoint, Invoked, Invoker, Tally};
 pub use crate::lanes::CircuitState;
 use crate::lanes::{LaneConfig, Lanes};
-use crate::metrics::Metrics;
 pub use crate::now_ms;
-use crate::push::{PushRequest, PushResult, Pusher};
 use crate::retry::{decide, Decision, Outcome, RetryPolicy, Schedule};
-use crate::signature::secret_key;
 
 #[derive(Debug, Clone)]
 pub struct DeliveryConfig {
@@ -85,8 +81,7 @@ struct Inner {
     /// Where pushes run: the runtime the dispatcher was made on.
     runtime: tokio::runtime::Handle,
     store: Arc<dyn Store>,
-    pusher: Pusher,
-    metrics: Metrics,
+    invoker: Invoker,
     cfg: DeliveryConfig,
     lanes: Mutex<Lanes>,
     settings: Mutex<HashMap<i64, (Instant, Arc<Settings>)>>,
@@ -106,68 +101,9 @@ struct Inner {
     given_back: AtomicBool,
 }
 
-/// Signing keys in force: the current secret, plus the previous one during
-/// the 24 hours after a rotation.
-pub fn signing_keys(r: &IntegrationRecord, now_ms: i64) -> Vec<Vec<u8>> {
-    let mut keys = vec![];
-    if let Ok(k) = secret_key(&r.secret) {
-        keys.push(k);
-    }
-    if r.previous_secret_until > now_ms {
-        if let Ok(k) = secret_key(&r.previous_secret) {
-            keys.push(k);
-        }
-    }
-    keys
-}
-
-/// The body for an integration: the payload, or its template rendered over it.
+/// The body for a webhook: the payload, or its template rendered over it.
 pub fn body_for(cfg: &WebhookConfig, payload: &str) -> Vec<u8> {
     render_body(cfg.template().as_ref(), payload)
-}
-
-fn render_body(template: Option<&Template>, payload: &str) -> Vec<u8> {
-    if let Some(t) = template {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(payload) {
-            return t.render(&v).to_string().into_bytes();
-        }
-    }
-    payload.as_bytes().to_vec()
-}
-
-/// The history record of one attempt.
-pub fn attempt_record(
-    r: &IntegrationRecord,
-    delivery_id: i64,
-    attempt: i64,
-    event: &dutyhook_store::StoredEvent,
-    res: &PushResult,
-    test: bool,
-) -> AttemptRecord {
-    AttemptRecord {
-        invocation_id: new_event_id(),
-        integration_id: r.integration_id,
-        integration_kind: r.kind.clone(),
-        delivery_id,
-        event_id: event.event_id.clone(),
-        event_type: event.event_type.clone(),
-        subject_kind: event.subject_kind.clone(),
-        subject_id: event.subject_id.clone(),
-        attempt,
-        test,
-        event_time: event.event_time,
-        started_at: res.started_at_ms,
-        duration_ms: res.duration_ms,
-        success: res.success,
-        http_status: res.status as i64,
-        error_class: res
-            .class
-            .map(|c| c.as_str().to_string())
-            .unwrap_or_default(),
-        error: res.error.clone(),
-        request: res.request.clone(),
-        response: res.response.clone(),
-    }
 }
 
 impl Claimer for Inner {
@@ -225,12 +161,7 @@ impl Claimer for Inner {
 }
 
 impl Dispatcher {
-    pub fn new(
-        store: Arc<dyn Store>,
-        pusher: Pusher,
-        cfg: DeliveryConfig,
-        metrics: Metrics,
-    ) -> Self {
+    pub fn new(store: Arc<dyn Store>, invoker: Invoker, cfg: DeliveryConfig) -> Self {
         let lanes = Lanes::new(LaneConfig {
             inflight: cfg.inflight_per_integration,
             failure_threshold: cfg.circuit_threshold,
@@ -242,8 +173,7 @@ impl Dispatcher {
             me: me.clone(),
             runtime: tokio::runtime::Handle::current(),
             store,
-            pusher,
-            metrics,
+            invoker,
             cfg,
             lanes: Mutex::new(lanes),
             settings: Default::default(),
@@ -270,10 +200,6 @@ impl Dispatcher {
     /// Looks for due work now (e.g. after an integration was enabled).
     pub fn poke(&self) {
         self.inner.tick.notify_one();
-    }
-
-    pub fn pusher(&self) -> &Pusher {
-        &self.inner.pusher
     }
 
     pub fn circuit_states(&self) -> Vec<(i64, CircuitState)> {
@@ -425,15 +351,7 @@ impl Inner {
             Completion::Attempt { .. } => {}
         }
         let pushed = match &completion {
-            Completion::Attempt { record, .. } => Some((
-                record.integration_kind.clone(),
-                if record.success {
-                    "success".to_string()
-                } else {
-                    record.error_class.clone()
-                },
-                record.duration_ms,
-            )),
+            Completion::Attempt { record, .. } => Some(Tally::of(record)),
             Completion::Release { .. } => None,
         };
         let delivery_id = completion_id(&completion);
@@ -453,9 +371,8 @@ impl Inner {
         match recorded {
             // Counted once recorded, so a scrape never sees a push the history lacks.
             Ok(()) => {
-                if let Some((kind, outcome, ms)) = pushed {
-                    self.metrics
-                        .record_push(&kind, &outcome, ms as f64 / 1000.0);
+                if let Some(tally) = pushed {
+                    self.invoker.count(&tally);
                 }
             }
             Err(e) => tracing::warn!(integration_id, error = %e,
@@ -542,21 +459,28 @@ impl Inner {
             return Self::release(d, now_ms() + 60_000);
         };
         let body = render_body(settings.template.as_ref(), &d.event.payload);
-        let keys = signing_keys(integration, now_ms());
-        let mut res = self
-            .pusher
-            .push(PushRequest {
-                url: &cfg.endpoint,
-                headers: &cfg.headers,
+        let attempt_no = d.attempts + 1;
+        let Invoked {
+            result: res,
+            record,
+        } = self
+            .invoker
+            .call(Call {
+                integration,
+                endpoint: Endpoint {
+                    url: &cfg.endpoint,
+                    headers: &cfg.headers,
+                    tls_verify: cfg.tls_verify,
+                    timeout: Duration::from_millis(cfg.timeout_ms as u64),
+                },
                 body: &body,
-                event_id: &d.event.event_id,
-                keys: &keys,
-                timeout: Duration::from_millis(cfg.timeout_ms as u64),
-                tls_verify: cfg.tls_verify,
                 body_is_event_payload: settings.template.is_none(),
+                event: &d.event,
+                delivery_id: d.delivery_id,
+                attempt: attempt_no,
+                test: false,
             })
             .await;
-        let attempt_no = d.attempts + 1;
         let outcome = if res.success {
             Outcome::Success
         } else {
@@ -588,20 +512,6 @@ impl Inner {
             tracing::warn!(integration_id = d.integration_id, event_id = %d.event.event_id, attempt = attempt_no,
                 class = res.class.map(|c| c.as_str()).unwrap_or(""), error = %res.error, "push failed");
         }
-        // Moved into the record, not copied: they are most of its size.
-        let (request, response) = (
-            std::mem::take(&mut res.request),
-            std::mem::take(&mut res.response),
-        );
-        let mut record = attempt_record(
-            integration,
-            d.delivery_id,
-            attempt_no,
-            &d.event,
-            &res,
-            false,
-        );
-        (record.request, record.response) = (request, response);
         // Disabled before the attempt is recorded: whoever sees the 410 in the
         // history also sees the integration disabled.
         if decision == Decision::GiveUpAndDisable {

@@ -2,7 +2,9 @@
 //! retry schedules, the outbound address policy — are pure functions here,
 //! tested against the spec's vectors and fuzzable.
 
+pub mod custom_action;
 pub mod dispatcher;
+pub mod invoker;
 pub mod lanes;
 pub mod metrics;
 pub mod outbound;

@@ -11,6 +11,7 @@ pub mod error;
 pub mod listener;
 pub mod openapi;
 pub mod passwords;
+pub mod presses;
 pub mod request_id;
 pub mod routes;
 pub mod sign_in;
@@ -79,11 +80,11 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, A
     let pusher =
         dutyhook_delivery::push::Pusher::new(config.outbound.clone(), config.dns_overrides.clone());
     let metrics = dutyhook_delivery::metrics::Metrics::default();
+    let invoker = dutyhook_delivery::invoker::Invoker::new(pusher, metrics.clone());
     let dispatcher = dutyhook_delivery::dispatcher::Dispatcher::new(
         store.clone(),
-        pusher.clone(),
+        invoker.clone(),
         config.delivery.clone(),
-        metrics.clone(),
     );
     let passwords = passwords::Passwords::for_this_machine();
     tokio::spawn({
@@ -100,7 +101,7 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, A
             account_name: config.account_name.clone(),
         },
         clock: state::Clock::default(),
-        pusher,
+        invoker,
         outbound: config.outbound.clone(),
         metrics,
         dispatcher,

@@ -14,7 +14,8 @@ pub struct AppState {
     pub passwords: Arc<crate::passwords::Passwords>,
     pub render: RenderContext,
     pub clock: Clock,
-    pub pusher: dutyhook_delivery::push::Pusher,
+    /// Makes every call to an endpoint outside the queue (test pushes, custom actions).
+    pub invoker: dutyhook_delivery::invoker::Invoker,
     pub outbound: dutyhook_delivery::outbound::Policy,
     pub metrics: dutyhook_delivery::metrics::Metrics,
     pub dispatcher: dutyhook_delivery::dispatcher::Dispatcher,

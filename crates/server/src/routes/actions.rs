@@ -1,20 +1,12 @@
 //! Custom actions: their configuration under the per-channel limit, the
 //! incident's "More actions" list, and the synchronous trigger.
 
-use std::time::{Duration, Instant};
-
 use axum::extract::State;
-use dutyhook_delivery::dispatcher::{attempt_record, signing_keys};
 use dutyhook_delivery::outbound::check_endpoint;
-use dutyhook_delivery::push::{PushRequest, PushResult};
-use dutyhook_delivery::retry::FailureClass;
 use dutyhook_delivery::signature::{mask, new_secret};
-use dutyhook_domain::action::{
-    self, record_run, trigger_payload, validate_idempotency_key, ActionConfig, ActionRun,
-};
-use dutyhook_domain::event::EventType;
+use dutyhook_domain::action::ActionConfig;
 use dutyhook_domain::headers::{masked, merge_masked, Header};
-use dutyhook_store::{IntegrationRecord, RunSlot, StoredEvent};
+use dutyhook_store::IntegrationRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -347,153 +339,5 @@ async fn incident_action_trigger(
             ),
         ));
     }
-    let Some(key) = req.idempotency_key else {
-        return ok(run(&app, &caller, &r, &cfg, &incident).await?);
-    };
-    validate_idempotency_key(&key)?;
-    let person_id = caller.person.person_id;
-    let fingerprint = format!("{id}/{}", r.integration_id);
-    // A double click waits for the first press rather than calling twice.
-    let deadline = Instant::now() + Duration::from_millis(2 * cfg.timeout_ms as u64 + 5000);
-    loop {
-        match app
-            .store
-            .begin_action_run(
-                person_id,
-                &key,
-                &fingerprint,
-                app.clock.now_ms(),
-                action::IDEMPOTENCY_WINDOW_MS,
-            )
-            .await?
-        {
-            RunSlot::Fresh => break,
-            RunSlot::Done(first) => {
-                return ok(serde_json::from_str(&first)
-                    .map_err(|e| ApiError::Internal(format!("stored trigger result: {e}")))?)
-            }
-            RunSlot::Mismatch => {
-                return Err(ApiError::invalid(
-                    "idempotency_key",
-                    "was used within the last 10 minutes for another incident or action",
-                ))
-            }
-            RunSlot::Running if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(25)).await
-            }
-            RunSlot::Running => {
-                return Err(ApiError::Conflict(
-                    "idempotency_key: the first trigger with this key is still running".into(),
-                ))
-            }
-        }
-    }
-    let outcome = run(&app, &caller, &r, &cfg, &incident).await;
-    let stored = match &outcome {
-        Ok(o) => Some(serde_json::to_string(o).map_err(|e| ApiError::Internal(e.to_string()))?),
-        Err(_) => None,
-    };
-    app.store
-        .finish_action_run(person_id, &key, stored.as_deref())
-        .await?;
-    ok(outcome?)
-}
-
-/// Below this, a second attempt could not get an answer anyway.
-const MIN_RETRY_BUDGET: Duration = Duration::from_millis(50);
-
-/// Whether the `once` policy calls again: after a timeout or connection
-/// error of the first attempt, if the budget leaves time for it.
-fn retry_once(attempt: u32, res: &PushResult, left: Duration) -> bool {
-    attempt == 1
-        && matches!(
-            res.class,
-            Some(FailureClass::Timeout | FailureClass::Connect)
-        )
-        && left >= MIN_RETRY_BUDGET
-}
-
-/// Pushes the `i_custom` payload under the action's timeout (one retry
-/// within twice the timeout), records each attempt and the run.
-async fn run(
-    app: &AppState,
-    caller: &Caller,
-    r: &IntegrationRecord,
-    cfg: &ActionConfig,
-    incident: &dutyhook_domain::incident::Incident,
-) -> Result<PushOutcome, ApiError> {
-    let now = app.clock.now_ms();
-    let alerts = app
-        .store
-        .recent_alerts(&incident.incident_id, 100)
-        .await?
-        .iter()
-        .map(|a| a.to_payload())
-        .collect();
-    let payload = trigger_payload(incident, &caller.person, alerts, now, &app.render);
-    let event = StoredEvent {
-        seq: 0,
-        event_id: payload.event_id.clone(),
-        event_type: EventType::i_custom.as_str().into(),
-        subject_kind: "incident".into(),
-        subject_id: incident.incident_id.clone(),
-        event_time: payload.event_time_ms,
-        payload: String::new(),
-    };
-    let keys = signing_keys(r, now);
-    let timeout = Duration::from_millis(cfg.timeout_ms as u64);
-    let budget = timeout * 2;
-    let start = Instant::now();
-    let mut attempt = 1;
-    let (res, record) = loop {
-        let left = budget.saturating_sub(start.elapsed());
-        let res = app
-            .pusher
-            .push(PushRequest {
-                url: &cfg.endpoint,
-                headers: &cfg.headers,
-                body: payload.body.as_bytes(),
-                event_id: &payload.event_id,
-                keys: &keys,
-                timeout: timeout.min(left),
-                tls_verify: cfg.tls_verify,
-                body_is_event_payload: false,
-            })
-            .await;
-        app.metrics
-            .record_push(&r.kind, res.outcome(), res.duration_ms as f64 / 1000.0);
-        let record = attempt_record(r, 0, attempt as i64, &event, &res, false);
-        if !retry_once(attempt, &res, budget.saturating_sub(start.elapsed())) {
-            break (res, record);
-        }
-        app.store.record_attempt(&record).await?;
-        attempt += 1;
-    };
-    app.metrics.record_custom_action(res.outcome());
-    let ran = ActionRun {
-        integration_id: r.integration_id,
-        name: r.name.clone(),
-        success: res.success,
-        status_code: res.status as i64,
-    };
-    let person = caller.person.clone();
-    // Sent together, the last attempt and the run share the writer's next commit.
-    let (recorded, ran) = tokio::join!(
-        app.store.record_attempt(&record),
-        app.mutate(
-            std::slice::from_ref(&incident.incident_id),
-            move |incidents, rec| {
-                record_run(&incidents[0], &ran, &person, rec);
-                Ok(())
-            },
-        )
-    );
-    recorded?;
-    ran?;
-    Ok(PushOutcome::new(
-        &res,
-        record.invocation_id,
-        payload.event_id,
-        start.elapsed().as_millis() as i64,
-    ))
+    ok(crate::presses::press(&app, &caller, &r, &cfg, &incident, req.idempotency_key).await?)
 }

@@ -11,9 +11,9 @@ use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
 use axum::extract::State;
-use dutyhook_delivery::dispatcher::{attempt_record, body_for, signing_keys};
+use dutyhook_delivery::dispatcher::body_for;
+use dutyhook_delivery::invoker::{Call, Endpoint, Invoked};
 use dutyhook_delivery::outbound::check_endpoint;
-use dutyhook_delivery::push::PushRequest;
 use dutyhook_delivery::signature::{mask, new_secret};
 use dutyhook_domain::event::EventType;
 use dutyhook_domain::headers::{masked, merge_masked, Header};
@@ -434,28 +434,31 @@ async fn webhook_test(
     };
     let event = super::samples::sample_event(&app, event_type, incident.as_ref(), &caller.person);
     let body = body_for(&cfg, &event.payload);
-    let keys = signing_keys(&r, app.clock.now_ms());
-    let res = app
-        .pusher
-        .push(PushRequest {
-            url: &cfg.endpoint,
-            headers: &cfg.headers,
-            body: &body,
-            event_id: &event.event_id,
-            keys: &keys,
-            timeout: Duration::from_millis(cfg.timeout_ms as u64),
-            tls_verify: cfg.tls_verify,
-            body_is_event_payload: false,
-        })
-        .await;
-    app.metrics
-        .record_push(&r.kind, res.outcome(), res.duration_ms as f64 / 1000.0);
-    let record = attempt_record(&r, 0, 1, &event, &res, true);
-    app.store.record_attempt(&record).await?;
+    let Invoked { result, record } = app
+        .invoker
+        .call_and_record(
+            app.store.as_ref(),
+            Call {
+                integration: &r,
+                endpoint: Endpoint {
+                    url: &cfg.endpoint,
+                    headers: &cfg.headers,
+                    tls_verify: cfg.tls_verify,
+                    timeout: Duration::from_millis(cfg.timeout_ms as u64),
+                },
+                body: &body,
+                body_is_event_payload: false,
+                event: &event,
+                delivery_id: 0,
+                attempt: 1,
+                test: true,
+            },
+        )
+        .await?;
     ok(PushOutcome::new(
-        &res,
+        &result,
         record.invocation_id,
         event.event_id,
-        res.duration_ms,
+        result.duration_ms,
     ))
 }

@@ -1,0 +1,81 @@
+//! Calling a custom action while the person who pressed it waits: under the
+//! action's timeout, and once more after a timeout or a connection error of
+//! the first attempt when twice the timeout leaves room for it. Every attempt
+//! but the last is recorded at once; the last is handed back, to be recorded
+//! together with the run it ends.
+
+use std::time::{Duration, Instant};
+
+use dutyhook_store::{IntegrationRecord, Store, StoredEvent};
+
+use crate::invoker::{Call, Endpoint, Invoked, Invoker, Tally};
+use crate::push::PushResult;
+use crate::retry::FailureClass;
+
+/// Below this, a second attempt could not get an answer anyway.
+const MIN_RETRY_BUDGET: Duration = Duration::from_millis(50);
+
+/// Whether to call again: after a timeout or connection error of the first
+/// attempt, if the budget leaves time for it.
+fn retry_once(attempt: i64, res: &PushResult, left: Duration) -> bool {
+    attempt == 1
+        && matches!(
+            res.class,
+            Some(FailureClass::Timeout | FailureClass::Connect)
+        )
+        && left >= MIN_RETRY_BUDGET
+}
+
+/// The last attempt of a press, not yet recorded, and how long the press took.
+pub struct Pressed {
+    pub last: Invoked,
+    pub took: Duration,
+}
+
+pub async fn press(
+    invoker: &Invoker,
+    store: &dyn Store,
+    action: &IntegrationRecord,
+    endpoint: Endpoint<'_>,
+    body: &[u8],
+    event: &StoredEvent,
+) -> dutyhook_store::Result<Pressed> {
+    let budget = endpoint.timeout * 2;
+    let start = Instant::now();
+    let mut attempt = 1;
+    let last = loop {
+        let left = budget.saturating_sub(start.elapsed());
+        let invoked = invoker
+            .call(Call {
+                integration: action,
+                endpoint: Endpoint {
+                    timeout: endpoint.timeout.min(left),
+                    ..endpoint
+                },
+                body,
+                body_is_event_payload: false,
+                event,
+                delivery_id: 0,
+                attempt,
+                test: false,
+            })
+            .await;
+        if !retry_once(
+            attempt,
+            &invoked.result,
+            budget.saturating_sub(start.elapsed()),
+        ) {
+            break invoked;
+        }
+        store.record_attempt(&invoked.record).await?;
+        invoker.count(&Tally::of(&invoked.record));
+        attempt += 1;
+    };
+    invoker
+        .metrics()
+        .record_custom_action(last.result.outcome());
+    Ok(Pressed {
+        last,
+        took: start.elapsed(),
+    })
+}

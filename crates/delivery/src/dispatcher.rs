@@ -24,7 +24,7 @@ use crate::invoker::{render_body, Call, Endpoint, Invoked, Invoker, Tally};
 pub use crate::lanes::CircuitState;
 use crate::lanes::{LaneConfig, Lanes};
 pub use crate::now_ms;
-use crate::retry::{decide, Decision, Outcome, RetryPolicy, Schedule};
+use crate::retry::{decide, Decision, Outcome, Schedule};
 
 #[derive(Debug, Clone)]
 pub struct DeliveryConfig {
@@ -490,7 +490,7 @@ impl Inner {
                 retry_after: res.retry_after,
             }
         };
-        let policy = RetryPolicy::parse(&cfg.retry_policy).unwrap_or_default();
+        let policy = cfg.retry_policy;
         let jitter = rand::thread_rng().gen_range(-1.0..=1.0);
         let decision = decide(
             policy,

@@ -5,29 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum RetryPolicy {
-    /// Retry transient failures on a schedule of about 8 hours.
-    #[default]
-    Backoff,
-    /// The hosted product's behaviour: one immediate retry after a timeout or
-    /// connection error.
-    Once,
-    /// A single attempt.
-    None,
-}
-
-impl RetryPolicy {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "backoff" => Some(RetryPolicy::Backoff),
-            "once" => Some(RetryPolicy::Once),
-            "none" => Some(RetryPolicy::None),
-            _ => None,
-        }
-    }
-}
+pub use dutyhook_domain::webhook::RetryPolicy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

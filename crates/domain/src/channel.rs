@@ -17,29 +17,54 @@ pub struct Channel {
 /// How alerts of a channel group into incidents (`alerts.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Grouping {
-    /// `n`: every alert opens its own incident; `p`: rule-based.
-    pub method: String,
+    pub method: GroupingMethod,
     #[serde(default)]
     pub dimensions: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_minutes: Option<i64>,
-    #[serde(default = "default_window_start")]
-    pub window_start: String,
+    #[serde(default)]
+    pub window_start: WindowStart,
     #[serde(default)]
     pub strict: bool,
 }
 
-fn default_window_start() -> String {
-    "incident".into()
+/// `n`: every alert opens its own incident; `p`: alerts alike in the
+/// grouping's dimensions share one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+pub enum GroupingMethod {
+    #[default]
+    #[serde(rename = "n")]
+    EachAlert,
+    #[serde(rename = "p")]
+    ByRule,
+}
+
+impl GroupingMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupingMethod::EachAlert => "n",
+            GroupingMethod::ByRule => "p",
+        }
+    }
+}
+
+/// What a grouping window is counted from: the incident's first alert, or
+/// the latest alert that joined it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowStart {
+    #[default]
+    Incident,
+    Merge,
 }
 
 impl Default for Grouping {
     fn default() -> Self {
         Self {
-            method: "n".into(),
+            method: GroupingMethod::EachAlert,
             dimensions: vec![],
             window_minutes: None,
-            window_start: default_window_start(),
+            window_start: WindowStart::Incident,
             strict: false,
         }
     }
@@ -67,33 +92,24 @@ pub fn validate_description(field: &str, text: &str, max_chars: usize) -> Result
 }
 
 pub fn validate_grouping(g: &Grouping) -> Result<(), DomainError> {
-    match g.method.as_str() {
-        "n" => {}
-        "p" => {
-            if g.dimensions.is_empty() || g.dimensions.len() > 5 {
+    if g.method == GroupingMethod::ByRule {
+        if g.dimensions.is_empty() || g.dimensions.len() > 5 {
+            return Err(DomainError::invalid(
+                "grouping.dimensions",
+                "rule-based grouping needs 1 to 5 dimensions",
+            ));
+        }
+        for d in &g.dimensions {
+            let ok = d == "title"
+                || d == "description"
+                || d.strip_prefix("labels.")
+                    .is_some_and(crate::labels::is_label_name);
+            if !ok {
                 return Err(DomainError::invalid(
                     "grouping.dimensions",
-                    "rule-based grouping needs 1 to 5 dimensions",
+                    format!("{d:?} is not one of title, description, labels.<name>"),
                 ));
             }
-            for d in &g.dimensions {
-                let ok = d == "title"
-                    || d == "description"
-                    || d.strip_prefix("labels.")
-                        .is_some_and(crate::labels::is_label_name);
-                if !ok {
-                    return Err(DomainError::invalid(
-                        "grouping.dimensions",
-                        format!("{d:?} is not one of title, description, labels.<name>"),
-                    ));
-                }
-            }
-        }
-        other => {
-            return Err(DomainError::invalid(
-                "grouping.method",
-                format!("{other:?} is not one of \"n\", \"p\""),
-            ))
         }
     }
     if let Some(w) = g.window_minutes {
@@ -103,12 +119,6 @@ pub fn validate_grouping(g: &Grouping) -> Result<(), DomainError> {
                 "must be from 1 to 1440",
             ));
         }
-    }
-    if !matches!(g.window_start.as_str(), "incident" | "merge") {
-        return Err(DomainError::invalid(
-            "grouping.window_start",
-            "must be \"incident\" or \"merge\"",
-        ));
     }
     Ok(())
 }
@@ -140,7 +150,7 @@ mod tests {
     fn grouping_rules() {
         assert!(validate_grouping(&Grouping::default()).is_ok());
         let mut g = Grouping {
-            method: "p".into(),
+            method: GroupingMethod::ByRule,
             dimensions: vec!["labels.host".into()],
             ..Default::default()
         };

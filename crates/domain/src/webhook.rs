@@ -35,7 +35,19 @@ impl WebhookKind {
 
 pub const TIMEOUT_MS: std::ops::RangeInclusive<i64> = 100..=30_000;
 pub const DEFAULT_TIMEOUT_MS: i64 = 1000;
-pub const RETRY_POLICIES: [&str; 3] = ["backoff", "once", "none"];
+/// What happens after a failed push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RetryPolicy {
+    /// Retry transient failures on a schedule of about 8 hours.
+    #[default]
+    Backoff,
+    /// The hosted product's behaviour: one immediate retry after a timeout or
+    /// connection error.
+    Once,
+    /// A single attempt.
+    None,
+}
 
 /// Everything configurable on a webhook (secrets included; mask before showing).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,7 +65,7 @@ pub struct WebhookConfig {
     pub event_types: Vec<EventType>,
     pub body_template: Option<String>,
     pub timeout_ms: i64,
-    pub retry_policy: String,
+    pub retry_policy: RetryPolicy,
 }
 
 impl WebhookConfig {
@@ -97,12 +109,6 @@ impl WebhookConfig {
             return Err(DomainError::invalid(
                 "timeout_ms",
                 format!("must be from 100 to 30000, got {}", self.timeout_ms),
-            ));
-        }
-        if !RETRY_POLICIES.contains(&self.retry_policy.as_str()) {
-            return Err(DomainError::invalid(
-                "retry_policy",
-                format!("{:?} is not one of backoff, once, none", self.retry_policy),
             ));
         }
         if let Some(ids) = &self.channel_ids {
@@ -159,7 +165,7 @@ mod tests {
             event_types: vec![],
             body_template: None,
             timeout_ms: DEFAULT_TIMEOUT_MS,
-            retry_policy: "backoff".into(),
+            retry_policy: RetryPolicy::Backoff,
         }
     }
 
@@ -191,9 +197,7 @@ mod tests {
         c.timeout_ms = 99;
         assert!(c.validate().is_err());
         c.timeout_ms = 30_000;
-        c.retry_policy = "forever".into();
-        assert!(c.validate().is_err());
-        c.retry_policy = "once".into();
+        c.retry_policy = RetryPolicy::Once;
         c.body_template = Some("{bad".into());
         assert!(c.validate().unwrap_err().to_string().contains("line 1"));
     }

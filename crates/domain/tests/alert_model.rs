@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use dutyhook_domain::alert::{ingest, standard_event, IngestState, Source};
-use dutyhook_domain::channel::{Channel, Grouping};
+use dutyhook_domain::channel::{Channel, Grouping, GroupingMethod, WindowStart};
 use dutyhook_domain::event::EventType;
 use dutyhook_domain::incident::RenderContext;
 use dutyhook_domain::recorder::Recorder;
@@ -171,15 +171,18 @@ fn source(s: &Setup) -> Source {
             team_id: 0,
             description: String::new(),
             grouping: Grouping {
-                method: if s.method_p { "p" } else { "n" }.into(),
+                method: if s.method_p {
+                    GroupingMethod::ByRule
+                } else {
+                    GroupingMethod::EachAlert
+                },
                 dimensions: vec!["labels.group".into()],
                 window_minutes: s.window_minutes,
                 window_start: if s.window_start_merge {
-                    "merge"
+                    WindowStart::Merge
                 } else {
-                    "incident"
-                }
-                .into(),
+                    WindowStart::Incident
+                },
                 strict: false,
             },
             storm_thresholds: s.thresholds.clone(),

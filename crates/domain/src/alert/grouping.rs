@@ -5,6 +5,7 @@
 
 use super::model::*;
 use crate::channel::Channel;
+use crate::channel::{GroupingMethod, WindowStart};
 use crate::event::EventType;
 use crate::ids::new_object_id;
 use crate::incident::Incident;
@@ -25,7 +26,7 @@ pub fn group_key(
     labels: &BTreeMap<String, String>,
 ) -> Option<String> {
     let g = &channel.grouping;
-    if g.method != "p" {
+    if g.method != GroupingMethod::ByRule {
         return None;
     }
     let mut parts = vec![];
@@ -230,7 +231,7 @@ pub fn ingest(state: &mut IngestState, source: &Source, ev: &AlertEvent, rec: &m
                 inc.incident_severity = inc.incident_severity.max(severity);
             }
             follow_alerts(inc);
-            if channel.grouping.window_start == "merge" {
+            if channel.grouping.window_start == WindowStart::Merge {
                 inc.group_anchor = now;
             }
             id
@@ -310,7 +311,7 @@ pub(crate) fn new_incident(alert: &Alert, channel: &Channel, now: i64, now_ms: i
         alert_cnt: 1,
         channel_id: channel.channel_id,
         channel_name: channel.channel_name.clone(),
-        group_method: channel.grouping.method.clone(),
+        group_method: channel.grouping.method.as_str().to_string(),
         dedup_key: alert.alert_key.clone(),
         data_source_id: alert.data_source_id,
         alerts_open,

@@ -17,7 +17,7 @@ use dutyhook_delivery::outbound::check_endpoint;
 use dutyhook_delivery::signature::{mask, new_secret};
 use dutyhook_domain::event::EventType;
 use dutyhook_domain::headers::{masked, merge_masked, Header};
-use dutyhook_domain::webhook::{WebhookConfig, WebhookKind, DEFAULT_TIMEOUT_MS};
+use dutyhook_domain::webhook::{RetryPolicy, WebhookConfig, WebhookKind, DEFAULT_TIMEOUT_MS};
 use dutyhook_store::IntegrationRecord;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -60,7 +60,7 @@ pub struct WebhookWrite {
     #[schema(minimum = 100, maximum = 30000)]
     pub timeout_ms: Option<i64>,
     /// `backoff` (default), `once` or `none`.
-    pub retry_policy: Option<String>,
+    pub retry_policy: Option<RetryPolicy>,
     pub enabled: Option<bool>,
 }
 
@@ -79,7 +79,7 @@ pub struct WebhookView {
     pub event_types: Vec<EventType>,
     pub body_template: Option<String>,
     pub timeout_ms: i64,
-    pub retry_policy: String,
+    pub retry_policy: RetryPolicy,
     pub enabled: bool,
     pub disabled_reason: String,
     /// Masked; shown in full only by create and rotate-secret.
@@ -202,7 +202,7 @@ async fn webhook_create(
         event_types: vec![],
         body_template: None,
         timeout_ms: DEFAULT_TIMEOUT_MS,
-        retry_policy: "backoff".into(),
+        retry_policy: RetryPolicy::Backoff,
     };
     let c = apply(&app, blank, req).await?;
     let secret = new_secret();

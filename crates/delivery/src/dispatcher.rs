@@ -398,13 +398,13 @@ impl Inner {
                 .remove(&integration_id);
             return Ok(None);
         };
-        let config: Option<WebhookConfig> = match serde_json::from_value(record.config.clone()) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                tracing::error!(integration_id, error = %e, "unreadable webhook config");
-                None
-            }
-        };
+        let config = record.config.webhook().cloned();
+        if config.is_none() {
+            tracing::error!(
+                integration_id,
+                "a delivery for an integration that is no webhook"
+            );
+        }
         let template = config.as_ref().and_then(|c| c.template());
         if let Some(c) = &config {
             // Read once per refresh, not per push.

@@ -113,7 +113,7 @@ pub struct Tally {
 impl Tally {
     pub fn of(record: &AttemptRecord) -> Tally {
         Tally {
-            kind: record.integration_kind.clone(),
+            kind: record.integration_kind.as_str().to_string(),
             outcome: if record.success {
                 "success".into()
             } else {
@@ -156,7 +156,7 @@ fn attempt_record(r: &IntegrationRecord, call: &Call<'_>, res: &mut PushResult) 
     AttemptRecord {
         invocation_id: new_event_id(),
         integration_id: r.integration_id,
-        integration_kind: r.kind.clone(),
+        integration_kind: r.kind,
         delivery_id: call.delivery_id,
         event_id: event.event_id.clone(),
         event_type: event.event_type.clone(),

@@ -12,6 +12,7 @@ pub mod field;
 pub mod headers;
 pub mod ids;
 pub mod incident;
+pub mod integration;
 pub mod labels;
 pub mod ops;
 pub mod person;

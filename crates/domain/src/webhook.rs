@@ -16,19 +16,10 @@ pub enum WebhookKind {
 }
 
 impl WebhookKind {
-    /// The `kind` column of the integrations table.
-    pub fn integration_kind(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
-            WebhookKind::Incident => "incident_webhook",
-            WebhookKind::Alert => "alert_webhook",
-        }
-    }
-
-    pub fn from_integration_kind(s: &str) -> Option<Self> {
-        match s {
-            "incident_webhook" => Some(WebhookKind::Incident),
-            "alert_webhook" => Some(WebhookKind::Alert),
-            _ => None,
+            WebhookKind::Incident => "incident",
+            WebhookKind::Alert => "alert",
         }
     }
 }
@@ -136,7 +127,7 @@ impl WebhookConfig {
                     format!(
                         "{} is not an event type of {} webhooks",
                         t.as_str(),
-                        self.kind.integration_kind().trim_end_matches("_webhook")
+                        self.kind.as_str()
                     ),
                 ));
             }

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use dutyhook_domain::integration::IntegrationKind;
+
 use async_trait::async_trait;
 use dutyhook_domain::DomainError;
 use sqlx::AnyConnection;
@@ -95,12 +97,13 @@ impl ActionStore for SqlStore {
             .tx(move |c| {
                 let (r, channel_ids) = (r.clone(), channel_ids.clone());
                 Box::pin(async move {
-                    check_channels(c, r.integration_id, &r.name, &channel_ids, per_channel).await?;
-                    let id = if r.integration_id == 0 {
+                    let (id, name) = (r.record.integration_id, &r.record.name);
+                    check_channels(c, id, name, &channel_ids, per_channel).await?;
+                    let id = if id == 0 {
                         insert_integration(c, &r).await?
                     } else {
                         update_integration_row(c, &r).await?;
-                        r.integration_id
+                        r.record.integration_id
                     };
                     bind_channels(c, id, &channel_ids).await?;
                     Ok(id)
@@ -112,9 +115,12 @@ impl ActionStore for SqlStore {
     async fn channel_actions(&self, channel_id: i64) -> Result<Vec<(i64, String)>> {
         let mut q = Sql::new(
             "SELECT i.id, i.name FROM action_channels ac JOIN integrations i ON i.id = ac.integration_id \
-             WHERE i.kind = 'custom_action' AND ac.channel_id = ",
+             WHERE i.kind = ",
         );
-        q.i64(channel_id).push(" ORDER BY i.id");
+        q.text(IntegrationKind::CustomAction.as_str())
+            .push(" AND ac.channel_id = ")
+            .i64(channel_id)
+            .push(" ORDER BY i.id");
         Ok(q.query_as().fetch_all(&self.read).await?)
     }
 

@@ -1,13 +1,23 @@
 //! Integrations (webhooks, custom actions, alert sources): their settings and secrets.
 
 use async_trait::async_trait;
+use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
 use dutyhook_domain::DomainError;
 use sqlx::{AnyConnection, FromRow};
 
 use crate::secrets::{map_secret_values, Keyring};
 use crate::sql::{now_s, Sql};
 use crate::store::SqlStore;
-use crate::{IntegrationRecord, IntegrationStore, Listing, Page, Result};
+use crate::{IntegrationRecord, IntegrationStore, Listing, Page, Result, StoreError};
+
+/// An integration as its row holds it.
+#[derive(Clone)]
+pub(crate) struct Stored {
+    /// With its secrets sealed (its settings are in `config`).
+    pub record: IntegrationRecord,
+    /// The settings as JSON, secret values sealed.
+    pub config: String,
+}
 
 #[derive(FromRow)]
 struct Row {
@@ -28,13 +38,18 @@ struct Row {
 const COLS: &str = "id, kind, name, team_id, enabled, disabled_reason, config, secret, previous_secret, previous_secret_until, created_at, updated_at";
 
 impl Row {
-    /// The record with its secrets opened.
+    /// The record with its secrets opened and its settings decoded.
     fn into_record(self, keys: &Keyring) -> Result<IntegrationRecord> {
+        let kind = IntegrationKind::parse(&self.kind).ok_or_else(|| {
+            StoreError::Corrupt(format!("integration {}: kind {:?}", self.id, self.kind))
+        })?;
         let mut config: serde_json::Value = serde_json::from_str(&self.config)?;
         map_secret_values(&mut config, &mut |v| keys.open(v))?;
+        let config = IntegrationConfig::decode(kind, config)
+            .map_err(|e| StoreError::Corrupt(format!("integration {}: settings: {e}", self.id)))?;
         Ok(IntegrationRecord {
             integration_id: self.id,
-            kind: self.kind,
+            kind,
             name: self.name,
             team_id: self.team_id,
             enabled: self.enabled != 0,
@@ -53,17 +68,15 @@ fn not_found(id: i64) -> crate::StoreError {
     DomainError::not_found("integration", id).into()
 }
 
-pub(crate) async fn insert_integration(
-    c: &mut AnyConnection,
-    r: &IntegrationRecord,
-) -> Result<i64> {
+pub(crate) async fn insert_integration(c: &mut AnyConnection, stored: &Stored) -> Result<i64> {
+    let r = &stored.record;
     let now = now_s();
     let mut q = Sql::new("INSERT INTO integrations (kind, name, team_id, enabled, disabled_reason, config, secret, created_at, updated_at) VALUES (");
-    q.text(&r.kind).push(", ").text(&r.name).push(", ");
+    q.text(r.kind.as_str()).push(", ").text(&r.name).push(", ");
     q.i64(r.team_id).push(", ").i64(r.enabled as i64).push(", ");
     q.text(&r.disabled_reason)
         .push(", ")
-        .text(r.config.to_string())
+        .text(stored.config.as_str())
         .push(", ");
     q.text(&r.secret).push(", ").i64(now).push(", ").i64(now);
     q.push(") RETURNING id");
@@ -72,15 +85,13 @@ pub(crate) async fn insert_integration(
 }
 
 /// Writes name, team, enabled state and config (not the secrets).
-pub(crate) async fn update_integration_row(
-    c: &mut AnyConnection,
-    r: &IntegrationRecord,
-) -> Result<()> {
+pub(crate) async fn update_integration_row(c: &mut AnyConnection, stored: &Stored) -> Result<()> {
+    let r = &stored.record;
     let mut q = Sql::new("UPDATE integrations SET name = ");
     q.text(&r.name).push(", team_id = ").i64(r.team_id);
     q.push(", enabled = ").i64(r.enabled as i64);
     q.push(", disabled_reason = ").text(&r.disabled_reason);
-    q.push(", config = ").text(r.config.to_string());
+    q.push(", config = ").text(stored.config.as_str());
     q.push(", updated_at = ").i64(now_s());
     q.push(" WHERE id = ").i64(r.integration_id);
     if q.query().execute(&mut *c).await?.rows_affected() == 0 {
@@ -120,18 +131,19 @@ impl IntegrationStore for SqlStore {
 
     async fn list_integrations(
         &self,
-        kinds: &[String],
+        kinds: &[IntegrationKind],
         page: Page,
     ) -> Result<Listing<IntegrationRecord>> {
+        let kinds: Vec<String> = kinds.iter().map(|k| k.as_str().to_string()).collect();
         let mut q = Sql::new(&format!("SELECT {COLS} FROM integrations WHERE kind IN "));
-        q.list_text(kinds)
+        q.list_text(&kinds)
             .push(" ORDER BY id LIMIT ")
             .i64(page.limit)
             .push(" OFFSET ")
             .i64(page.offset());
         let rows: Vec<Row> = q.query_as().fetch_all(&self.read).await?;
         let mut c = Sql::new("SELECT COUNT(*) FROM integrations WHERE kind IN ");
-        c.list_text(kinds);
+        c.list_text(&kinds);
         let (total,): (i64,) = c.query_as().fetch_one(&self.read).await?;
         Ok(Listing {
             items: rows
@@ -203,15 +215,18 @@ impl IntegrationStore for SqlStore {
 }
 
 impl SqlStore {
-    /// The record as it is stored: its secrets sealed.
-    pub(crate) fn sealed(&self, r: &IntegrationRecord) -> Result<IntegrationRecord> {
-        let mut config = r.config.clone();
+    /// The record as it is stored: its secrets sealed, its settings as
+    /// JSON with their secret values sealed.
+    pub(crate) fn sealed(&self, r: &IntegrationRecord) -> Result<Stored> {
+        let mut config = r.config.to_json();
         map_secret_values(&mut config, &mut |v| Ok(self.keys.seal(v)))?;
-        Ok(IntegrationRecord {
-            config,
-            secret: self.keys.seal(&r.secret),
-            previous_secret: self.keys.seal(&r.previous_secret),
-            ..r.clone()
+        Ok(Stored {
+            record: IntegrationRecord {
+                secret: self.keys.seal(&r.secret),
+                previous_secret: self.keys.seal(&r.previous_secret),
+                ..r.clone()
+            },
+            config: config.to_string(),
         })
     }
 

@@ -38,6 +38,7 @@ use async_trait::async_trait;
 use dutyhook_domain::channel::Channel;
 use dutyhook_domain::field::FieldDef;
 use dutyhook_domain::incident::Incident;
+use dutyhook_domain::integration::IntegrationKind;
 use dutyhook_domain::recorder::Recorder;
 use dutyhook_domain::timeline::TimelineEntry;
 use dutyhook_domain::DomainError;
@@ -164,7 +165,7 @@ pub trait IntegrationStore: Send + Sync {
     async fn integration(&self, integration_id: i64) -> Result<Option<IntegrationRecord>>;
     async fn list_integrations(
         &self,
-        kinds: &[String],
+        kinds: &[IntegrationKind],
         page: Page,
     ) -> Result<Listing<IntegrationRecord>>;
     /// Deletes the integration and its unsent deliveries.

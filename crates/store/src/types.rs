@@ -1,3 +1,4 @@
+use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
 use dutyhook_domain::person::{Person, Role};
 use dutyhook_domain::severity::Progress;
 
@@ -91,14 +92,13 @@ pub struct StoredEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub struct IntegrationRecord {
     pub integration_id: i64,
-    /// `incident_webhook`, `alert_webhook`, `custom_action`, `alert_source`.
-    pub kind: String,
+    pub kind: IntegrationKind,
     pub name: String,
     pub team_id: i64,
     pub enabled: bool,
     pub disabled_reason: String,
     /// Kind-specific settings, secrets included.
-    pub config: serde_json::Value,
+    pub config: IntegrationConfig,
     pub secret: String,
     pub previous_secret: String,
     /// Until when (ms) pushes also carry the previous secret's signature.
@@ -144,7 +144,7 @@ pub enum DeliveryResolution {
 pub struct AttemptRecord {
     pub invocation_id: String,
     pub integration_id: i64,
-    pub integration_kind: String,
+    pub integration_kind: IntegrationKind,
     pub delivery_id: i64,
     pub event_id: String,
     pub event_type: String,

@@ -51,7 +51,7 @@ fn done(delivery_id: i64) -> Completion {
         record: Box::new(AttemptRecord {
             invocation_id: format!("inv{delivery_id}"),
             integration_id: 1,
-            integration_kind: "incident_webhook".into(),
+            integration_kind: dutyhook_domain::integration::IntegrationKind::IncidentWebhook,
             delivery_id,
             event_id: format!("e{delivery_id}"),
             event_type: "i_comm".into(),

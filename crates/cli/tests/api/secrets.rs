@@ -2,10 +2,11 @@
 //! rows of an older database sealed at start, keys rotated, and a process
 //! without the right key refused with a message that says what to do.
 
-use serde_json::json;
-
 use crate::cli::dutyhook;
 use crate::helpers::{Db, TestApp, TestDb};
+use dutyhook_domain::headers::Header;
+use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
+use dutyhook_domain::webhook::{RetryPolicy, WebhookConfig, WebhookKind};
 use dutyhook_store::{generate_key, IntegrationRecord, Keyring, Store};
 
 both_dbs!(
@@ -20,14 +21,36 @@ fn ring(keys: &[&str]) -> Option<Keyring> {
 fn webhook(secret: &str) -> IntegrationRecord {
     IntegrationRecord {
         integration_id: 0,
-        kind: "incident_webhook".into(),
+        kind: IntegrationKind::IncidentWebhook,
         name: "chat".into(),
         team_id: 0,
         enabled: true,
         disabled_reason: String::new(),
-        config: json!({"kind": "incident", "name": "chat", "endpoint": "http://127.0.0.1:9/",
-                       "headers": [{"key": "Authorization", "value": "Bearer hdr-7f3a", "secret": true},
-                                   {"key": "X-Env", "value": "prod"}]}),
+        config: IntegrationConfig::Webhook(WebhookConfig {
+            kind: WebhookKind::Incident,
+            name: "chat".into(),
+            description: String::new(),
+            team_id: 0,
+            endpoint: "http://127.0.0.1:9/".into(),
+            headers: vec![
+                Header {
+                    key: "Authorization".into(),
+                    value: "Bearer hdr-7f3a".into(),
+                    secret: true,
+                },
+                Header {
+                    key: "X-Env".into(),
+                    value: "prod".into(),
+                    secret: false,
+                },
+            ],
+            tls_verify: true,
+            channel_ids: None,
+            event_types: vec![],
+            body_template: None,
+            timeout_ms: 1000,
+            retry_policy: RetryPolicy::Backoff,
+        }),
         secret: secret.into(),
         previous_secret: String::new(),
         previous_secret_until: 0,
@@ -79,7 +102,7 @@ async fn rows_stored_in_clear_are_sealed_at_start(db: Db) {
         .unwrap();
     sqlx::query("UPDATE integrations SET secret = $1, config = $2 WHERE id = $3")
         .bind("whsec_c2VjcmV0LXNpZ25pbmcta2V5LTAxMjM0NQ==")
-        .bind(webhook("").config.to_string())
+        .bind(webhook("").config.to_json().to_string())
         .bind(id)
         .execute(&pool)
         .await
@@ -99,7 +122,10 @@ async fn rows_stored_in_clear_are_sealed_at_start(db: Db) {
     );
     let read = store.integration(id).await.unwrap().unwrap();
     assert_eq!(read.secret, "whsec_c2VjcmV0LXNpZ25pbmcta2V5LTAxMjM0NQ==");
-    assert_eq!(read.config["headers"][0]["value"], "Bearer hdr-7f3a");
+    assert_eq!(
+        read.config.webhook().unwrap().headers[0].value,
+        "Bearer hdr-7f3a"
+    );
     store.close().await;
 }
 
@@ -136,7 +162,10 @@ async fn keys_rotate_and_a_wrong_key_is_refused(db: Db) {
         (read.secret.as_str(), read.previous_secret.as_str()),
         ("whsec_bmV3", "whsec_b2xk")
     );
-    assert_eq!(read.config["headers"][0]["value"], "Bearer hdr-7f3a");
+    assert_eq!(
+        read.config.webhook().unwrap().headers[0].value,
+        "Bearer hdr-7f3a"
+    );
     store.close().await;
 }
 

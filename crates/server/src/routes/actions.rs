@@ -6,6 +6,7 @@ use dutyhook_delivery::outbound::check_endpoint;
 use dutyhook_delivery::signature::{mask, new_secret};
 use dutyhook_domain::action::ActionConfig;
 use dutyhook_domain::headers::{masked, merge_masked, Header};
+use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
 use dutyhook_store::IntegrationRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -14,7 +15,7 @@ use utoipa_axum::routes;
 
 use super::incidents::{existing, incident_id};
 use super::integration::{
-    check_channels, check_team, load_kind, may_manage, settings, IntegrationId, PushOutcome,
+    check_channels, check_team, load_kind, may_manage, wrong_settings, IntegrationId, PushOutcome,
     TAG_WEBHOOKS,
 };
 use super::{ListData, Paging, TAG_INCIDENTS};
@@ -23,7 +24,7 @@ use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
 
-pub const KIND: &str = "custom_action";
+pub const KIND: IntegrationKind = IntegrationKind::CustomAction;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -79,7 +80,7 @@ pub struct ActionCreated {
 }
 
 fn config_of(r: &IntegrationRecord) -> Result<ActionConfig, ApiError> {
-    settings(r, "custom action")
+    r.config.action().cloned().ok_or_else(|| wrong_settings(r))
 }
 
 fn view(r: &IntegrationRecord) -> Result<ActionView, ApiError> {
@@ -143,10 +144,6 @@ async fn apply(
     Ok(c)
 }
 
-fn to_json(c: &ActionConfig) -> Result<serde_json::Value, ApiError> {
-    serde_json::to_value(c).map_err(|e| ApiError::Internal(e.to_string()))
-}
-
 #[utoipa::path(post, path = "/integration/custom-action/create", tag = TAG_WEBHOOKS, request_body = ActionWrite,
     responses((status = 200, body = Envelope<ActionCreated>), (status = "4XX", body = ErrorEnvelope)))]
 async fn action_create(
@@ -174,12 +171,12 @@ async fn action_create(
     let secret = new_secret();
     let record = IntegrationRecord {
         integration_id: 0,
-        kind: KIND.into(),
+        kind: KIND,
         name: c.name.clone(),
         team_id: c.team_id,
         enabled: true,
         disabled_reason: String::new(),
-        config: to_json(&c)?,
+        config: IntegrationConfig::Action(c.clone()),
         secret: secret.clone(),
         previous_secret: String::new(),
         previous_secret_until: 0,
@@ -214,7 +211,7 @@ async fn action_update(
     let c = apply(&app, config_of(&r)?, req).await?;
     r.name = c.name.clone();
     r.team_id = c.team_id;
-    r.config = to_json(&c)?;
+    r.config = IntegrationConfig::Action(c.clone());
     app.store
         .save_action(&r, &c.channel_ids, app.actions_per_channel)
         .await?;
@@ -241,7 +238,7 @@ async fn action_list(
     ApiJson(req): ApiJson<Paging>,
 ) -> ApiResult<ListData<ActionView>> {
     let page = req.page()?;
-    let listing = app.store.list_integrations(&[KIND.into()], page).await?;
+    let listing = app.store.list_integrations(&[KIND], page).await?;
     let has_next_page = listing.has_next_page(page);
     let items = listing
         .items

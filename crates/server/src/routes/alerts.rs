@@ -2,24 +2,24 @@
 
 use axum::extract::{Query, State};
 use dutyhook_domain::alert::{alertmanager_events, standard_event, Alert, AlertEvent, Source};
+use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind, SourceConfig, SourceType};
 use dutyhook_domain::severity::Progress;
 use dutyhook_store::{AlertFilter, IntegrationRecord};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::integration::{load_kind, may_manage, settings, IntegrationId};
+use super::integration::{load_kind, may_manage, wrong_settings, IntegrationId};
 use super::{positive_id, ListData, Paging};
 use crate::auth::{hash_key, new_app_key, Caller};
 use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
 
-pub const KIND: &str = "alert_source";
+pub const KIND: IntegrationKind = IntegrationKind::AlertSource;
 pub const TAG_ALERTS: &str = "Alerts and alert sources";
-const SOURCE_TYPES: [&str; 2] = ["standard", "alertmanager"];
 const MAX_CLOSE: usize = 100;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -34,17 +34,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(alert_close))
 }
 
-#[derive(Serialize, Deserialize)]
-struct SourceConfig {
-    source_type: String,
-    channel_id: i64,
-}
-
 #[derive(Deserialize, ToSchema)]
 pub struct SourceWrite {
     pub name: String,
-    /// `standard` or `alertmanager`.
-    pub source_type: String,
+    pub source_type: SourceType,
     pub channel_id: i64,
     pub team_id: Option<i64>,
 }
@@ -60,14 +53,14 @@ pub struct SourceCreated {
 pub struct SourceView {
     pub integration_id: i64,
     pub name: String,
-    pub source_type: String,
+    pub source_type: SourceType,
     pub channel_id: i64,
     pub team_id: i64,
     pub created_at: i64,
 }
 
 fn config_of(r: &IntegrationRecord) -> Result<SourceConfig, ApiError> {
-    settings(r, "alert source")
+    r.config.source().cloned().ok_or_else(|| wrong_settings(r))
 }
 
 #[utoipa::path(post, path = "/integration/alert-source/create", tag = TAG_ALERTS, request_body = SourceWrite,
@@ -83,12 +76,6 @@ async fn source_create(
     if !(1..=100).contains(&name.chars().count()) {
         return Err(ApiError::invalid("name", "must be 1 to 100 characters"));
     }
-    if !SOURCE_TYPES.contains(&req.source_type.as_str()) {
-        return Err(ApiError::invalid(
-            "source_type",
-            format!("{:?} is not one of standard, alertmanager", req.source_type),
-        ));
-    }
     let channel_id = positive_id("channel_id", req.channel_id)?;
     if app.store.channel(channel_id).await?.is_none() {
         return Err(ApiError::NotFound(format!(
@@ -98,14 +85,14 @@ async fn source_create(
     let key = new_app_key().replacen("dh_", "dhi_", 1);
     let record = IntegrationRecord {
         integration_id: 0,
-        kind: KIND.into(),
+        kind: KIND,
         name,
         team_id,
         enabled: true,
         disabled_reason: String::new(),
-        config: json!(SourceConfig {
+        config: IntegrationConfig::Source(SourceConfig {
             source_type: req.source_type,
-            channel_id
+            channel_id,
         }),
         secret: String::new(),
         previous_secret: String::new(),
@@ -131,7 +118,7 @@ async fn source_list(
     ApiJson(req): ApiJson<Paging>,
 ) -> ApiResult<ListData<SourceView>> {
     let page = req.page()?;
-    let listing = app.store.list_integrations(&[KIND.into()], page).await?;
+    let listing = app.store.list_integrations(&[KIND], page).await?;
     let has_next_page = listing.has_next_page(page);
     let mut items = vec![];
     for r in &listing.items {
@@ -183,7 +170,7 @@ pub struct KeyParam {
 async fn source_for(
     app: &AppState,
     key: Option<String>,
-    source_type: &str,
+    source_type: SourceType,
 ) -> Result<Source, ApiError> {
     let unknown = || {
         ApiError::invalid(
@@ -201,7 +188,7 @@ async fn source_for(
             s
         }
     };
-    if source.source_type != source_type {
+    if source.source_type != source_type.as_str() {
         return Err(ApiError::invalid(
             "integration_key",
             format!(
@@ -230,7 +217,7 @@ async fn load_source(app: &AppState, key_hash: &str) -> Result<Option<Source>, A
     Ok(Some(Source {
         integration_id: r.integration_id,
         name: r.name,
-        source_type: c.source_type,
+        source_type: c.source_type.as_str().to_string(),
         channel,
     }))
 }
@@ -263,7 +250,7 @@ async fn push_standard(
     Query(q): Query<KeyParam>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Pushed> {
-    let source = source_for(&app, q.integration_key, "standard").await?;
+    let source = source_for(&app, q.integration_key, SourceType::Standard).await?;
     let ev = standard_event(source.integration_id, &body)?;
     let mut keys = ingest(&app, source, vec![ev]).await?;
     ok(Pushed {
@@ -278,7 +265,7 @@ async fn push_alertmanager(
     Query(q): Query<KeyParam>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<PushedMany> {
-    let source = source_for(&app, q.integration_key, "alertmanager").await?;
+    let source = source_for(&app, q.integration_key, SourceType::Alertmanager).await?;
     let events = alertmanager_events(source.integration_id, &body)?;
     let alert_keys = ingest(&app, source, events).await?;
     ok(PushedMany { alert_keys })

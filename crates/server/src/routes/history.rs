@@ -91,7 +91,7 @@ fn summary(a: &AttemptRecord) -> Invocation {
     Invocation {
         invocation_id: a.invocation_id.clone(),
         integration_id: a.integration_id,
-        integration_kind: a.integration_kind.clone(),
+        integration_kind: a.integration_kind.as_str().to_string(),
         event_id: a.event_id.clone(),
         event_type: a.event_type.clone(),
         incident_id: incident.then(|| a.subject_id.clone()),

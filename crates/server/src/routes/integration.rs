@@ -7,6 +7,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use dutyhook_delivery::push::PushResult;
+use dutyhook_domain::integration::IntegrationKind;
 use dutyhook_domain::person::Role;
 use dutyhook_store::{IntegrationRecord, StoredEvent};
 use serde::{Deserialize, Serialize};
@@ -27,13 +28,14 @@ pub struct SigningSecret {
     pub signing_secret: String,
 }
 
-/// An integration's settings as its kind stores them; `noun` names the kind.
-pub fn settings<T: serde::de::DeserializeOwned>(
-    r: &IntegrationRecord,
-    noun: &str,
-) -> Result<T, ApiError> {
-    serde_json::from_value(r.config.clone())
-        .map_err(|e| ApiError::Internal(format!("{noun} {}: {e}", r.integration_id)))
+/// An integration whose settings are not of its kind: the store decodes
+/// them by kind, so this is a bug.
+pub fn wrong_settings(r: &IntegrationRecord) -> ApiError {
+    ApiError::Internal(format!(
+        "integration {} ({}) has settings of another kind",
+        r.integration_id,
+        r.kind.as_str()
+    ))
 }
 
 /// Admins, and members when the integration has no managing team or they belong to it.
@@ -57,7 +59,11 @@ pub async fn may_manage(app: &AppState, caller: &Caller, team_id: i64) -> Result
     }
 }
 
-pub async fn load(app: &AppState, id: i64, kinds: &[&str]) -> Result<IntegrationRecord, ApiError> {
+pub async fn load(
+    app: &AppState,
+    id: i64,
+    kinds: &[IntegrationKind],
+) -> Result<IntegrationRecord, ApiError> {
     load_kind(app, "integration_id", id, kinds, "integration").await
 }
 
@@ -67,12 +73,12 @@ pub async fn load_kind(
     app: &AppState,
     field: &str,
     id: i64,
-    kinds: &[&str],
+    kinds: &[IntegrationKind],
     noun: &str,
 ) -> Result<IntegrationRecord, ApiError> {
     let id = positive_id(field, id)?;
     match app.store.integration(id).await? {
-        Some(r) if kinds.contains(&r.kind.as_str()) => Ok(r),
+        Some(r) if kinds.contains(&r.kind) => Ok(r),
         _ => Err(ApiError::NotFound(format!("{noun} {id} does not exist"))),
     }
 }

@@ -2,7 +2,7 @@
 
 use super::incidents::{existing, incident_id};
 use super::integration::{
-    check_channels, check_team, load, may_manage, settings, IntegrationId, PushOutcome,
+    check_channels, check_team, load, may_manage, wrong_settings, IntegrationId, PushOutcome,
     SigningSecret, SECRET_OVERLAP, TAG_WEBHOOKS,
 };
 use super::{ListData, Paging};
@@ -17,6 +17,7 @@ use dutyhook_delivery::outbound::check_endpoint;
 use dutyhook_delivery::signature::{mask, new_secret};
 use dutyhook_domain::event::EventType;
 use dutyhook_domain::headers::{masked, merge_masked, Header};
+use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
 use dutyhook_domain::webhook::{RetryPolicy, WebhookConfig, WebhookKind, DEFAULT_TIMEOUT_MS};
 use dutyhook_store::IntegrationRecord;
 use serde::{Deserialize, Serialize};
@@ -95,7 +96,7 @@ pub struct WebhookCreated {
 }
 
 pub fn config_of(r: &IntegrationRecord) -> Result<WebhookConfig, ApiError> {
-    settings(r, "integration")
+    r.config.webhook().cloned().ok_or_else(|| wrong_settings(r))
 }
 
 fn view(r: &IntegrationRecord) -> Result<WebhookView, ApiError> {
@@ -122,7 +123,7 @@ fn view(r: &IntegrationRecord) -> Result<WebhookView, ApiError> {
     })
 }
 
-const WEBHOOK_KINDS: [&str; 2] = ["incident_webhook", "alert_webhook"];
+const WEBHOOK_KINDS: [IntegrationKind; 2] = IntegrationKind::WEBHOOKS;
 
 /// Applies a write onto `c`, validating everything (endpoint against the outbound policy too).
 async fn apply(
@@ -208,12 +209,12 @@ async fn webhook_create(
     let secret = new_secret();
     let record = IntegrationRecord {
         integration_id: 0,
-        kind: kind.integration_kind().into(),
+        kind: kind.into(),
         name: c.name.clone(),
         team_id: c.team_id,
         enabled,
         disabled_reason: String::new(),
-        config: serde_json::to_value(&c).map_err(|e| ApiError::Internal(e.to_string()))?,
+        config: IntegrationConfig::Webhook(c.clone()),
         secret: secret.clone(),
         previous_secret: String::new(),
         previous_secret_until: 0,
@@ -259,7 +260,7 @@ async fn webhook_update(
             r.disabled_reason.clear();
         }
     }
-    r.config = serde_json::to_value(&c).map_err(|e| ApiError::Internal(e.to_string()))?;
+    r.config = IntegrationConfig::Webhook(c.clone());
     app.store.update_integration(&r).await?;
     app.dispatcher.forget(r.integration_id);
     app.dispatcher.poke();
@@ -300,9 +301,9 @@ async fn webhook_list(
         limit: req.limit,
     }
     .page()?;
-    let kinds: Vec<String> = match req.kind {
-        Some(k) => vec![k.integration_kind().into()],
-        None => WEBHOOK_KINDS.iter().map(|s| s.to_string()).collect(),
+    let kinds: Vec<IntegrationKind> = match req.kind {
+        Some(k) => vec![k.into()],
+        None => WEBHOOK_KINDS.to_vec(),
     };
     let listing = app.store.list_integrations(&kinds, page).await?;
     let has_next_page = listing.has_next_page(page);

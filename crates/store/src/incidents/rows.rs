@@ -7,6 +7,7 @@ use crate::sql::Sql;
 use crate::{Result, StoreError};
 use dutyhook_domain::event::NewEvent;
 use dutyhook_domain::incident::Incident;
+use dutyhook_domain::integration::IntegrationKind;
 use dutyhook_domain::timeline::TimelineEntry;
 use dutyhook_domain::webhook::WebhookConfig;
 use sqlx::AnyConnection;
@@ -159,11 +160,17 @@ pub(crate) async fn insert_events(conn: &mut AnyConnection, events: &[NewEvent])
 
 /// Enabled webhooks, read inside the transaction that fans out.
 pub(crate) async fn subscribers(conn: &mut AnyConnection) -> Result<Vec<(i64, WebhookConfig)>> {
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT id, config FROM integrations WHERE enabled = 1 AND kind IN ('incident_webhook', 'alert_webhook')",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    let mut q = Sql::on(
+        conn,
+        "SELECT id, config FROM integrations WHERE enabled = 1 AND kind IN ",
+    );
+    q.list_text(
+        &IntegrationKind::WEBHOOKS
+            .iter()
+            .map(|k| k.as_str().to_string())
+            .collect::<Vec<_>>(),
+    );
+    let rows: Vec<(i64, String)> = q.query_as().fetch_all(&mut *conn).await?;
     let mut out = Vec::with_capacity(rows.len());
     for (id, config) in rows {
         match serde_json::from_str::<WebhookConfig>(&config) {

@@ -1,10 +1,11 @@
 //! The invocation history: one row per attempt.
 
+use dutyhook_domain::integration::IntegrationKind;
 use sqlx::{AnyConnection, FromRow};
 
 use super::settlement::EncodedAttempt;
 use crate::sql::Sql;
-use crate::{AttemptFilter, AttemptRecord, Result};
+use crate::{AttemptFilter, AttemptRecord, Result, StoreError};
 
 #[derive(FromRow)]
 pub(crate) struct AttemptRow {
@@ -40,10 +41,16 @@ pub(crate) const ATTEMPT_COLS: &str = "invocation_id, integration_id, integratio
 
 impl AttemptRow {
     pub(crate) fn into_record(self) -> Result<AttemptRecord> {
+        let integration_kind = IntegrationKind::parse(&self.integration_kind).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "attempt {}: integration kind {:?}",
+                self.invocation_id, self.integration_kind
+            ))
+        })?;
         Ok(AttemptRecord {
             invocation_id: self.invocation_id,
             integration_id: self.integration_id,
-            integration_kind: self.integration_kind,
+            integration_kind,
             delivery_id: self.delivery_id,
             event_id: self.event_id,
             event_type: self.event_type,
@@ -92,7 +99,7 @@ pub(crate) fn push_attempt_values(q: &mut Sql, encoded: &EncodedAttempt) {
         .push(", ")
         .i64(a.integration_id)
         .push(", ")
-        .text(&a.integration_kind)
+        .text(a.integration_kind.as_str())
         .push(", ");
     q.i64(a.delivery_id)
         .push(", ")

@@ -8,9 +8,18 @@ use std::sync::Arc;
 
 use sqlx::{AnyConnection, FromRow};
 
+use dutyhook_domain::integration::IntegrationKind;
+
 use crate::sql::Sql;
 use crate::topology::Backend;
 use crate::{ClaimBudget, ClaimedDelivery, Result, StoreError, StoredEvent};
+
+fn webhook_kinds() -> Vec<String> {
+    IntegrationKind::WEBHOOKS
+        .iter()
+        .map(|k| k.as_str().to_string())
+        .collect()
+}
 
 /// Leases due heads within `wants` (the claimer's budget, read before the
 /// batch began): first attempts before retries, each from its own index, so
@@ -25,10 +34,8 @@ pub(crate) async fn claim(
     if wants.limit <= 0 {
         return Ok(vec![]);
     }
-    let mut q = Sql::on(
-        conn,
-        "SELECT id FROM integrations WHERE kind IN ('incident_webhook', 'alert_webhook')",
-    );
+    let mut q = Sql::on(conn, "SELECT id FROM integrations WHERE kind IN ");
+    q.list_text(&webhook_kinds());
     if !wants.exclude.is_empty() {
         q.push(" AND id NOT IN ").list_i64(&wants.exclude);
     }

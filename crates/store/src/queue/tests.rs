@@ -3,7 +3,9 @@
 
 use std::sync::{Arc, Mutex};
 
+use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
 use dutyhook_domain::ops;
+use dutyhook_domain::webhook::{RetryPolicy, WebhookConfig, WebhookKind};
 use serde_json::json;
 
 use crate::test_db::{ada, open, recorder, Db};
@@ -60,15 +62,25 @@ async fn webhook(store: &dyn Store) -> i64 {
     store
         .create_integration(&IntegrationRecord {
             integration_id: 0,
-            kind: "incident_webhook".into(),
+            kind: IntegrationKind::IncidentWebhook,
             name: "w".into(),
             team_id: 0,
             enabled: true,
             disabled_reason: String::new(),
-            config: json!({"kind": "incident", "name": "w", "description": "", "team_id": 0,
-                           "endpoint": "http://127.0.0.1:9/", "headers": [], "tls_verify": true,
-                           "channel_ids": null, "event_types": [], "body_template": null,
-                           "timeout_ms": 1000, "retry_policy": "backoff"}),
+            config: IntegrationConfig::Webhook(WebhookConfig {
+                kind: WebhookKind::Incident,
+                name: "w".into(),
+                description: String::new(),
+                team_id: 0,
+                endpoint: "http://127.0.0.1:9/".into(),
+                headers: vec![],
+                tls_verify: true,
+                channel_ids: None,
+                event_types: vec![],
+                body_template: None,
+                timeout_ms: 1000,
+                retry_policy: RetryPolicy::Backoff,
+            }),
             secret: "whsec_dGVzdA==".into(),
             previous_secret: String::new(),
             previous_secret_until: 0,
@@ -94,7 +106,7 @@ fn outcome(d: &ClaimedDelivery, resolution: DeliveryResolution) -> Completion {
         record: Box::new(AttemptRecord {
             invocation_id: format!("inv{}-{}", d.delivery_id, d.attempts),
             integration_id: d.integration_id,
-            integration_kind: "incident_webhook".into(),
+            integration_kind: IntegrationKind::IncidentWebhook,
             delivery_id: d.delivery_id,
             event_id: d.event.event_id.clone(),
             event_type: d.event.event_type.clone(),

@@ -111,6 +111,14 @@ impl SubjectKind {
             SubjectKind::Alert => "alert",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "incident" => Some(SubjectKind::Incident),
+            "alert" => Some(SubjectKind::Alert),
+            _ => None,
+        }
+    }
 }
 
 /// An event ready for the outbox: its payload is rendered once, here, and

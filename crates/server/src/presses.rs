@@ -10,7 +10,7 @@ use dutyhook_delivery::invoker::{Endpoint, Tally};
 use dutyhook_domain::action::{
     self, record_run, trigger_payload, validate_idempotency_key, ActionConfig, ActionRun,
 };
-use dutyhook_domain::event::EventType;
+use dutyhook_domain::event::{EventType, SubjectKind};
 use dutyhook_domain::incident::Incident;
 use dutyhook_store::{IntegrationRecord, RunSlot, StoredEvent};
 
@@ -107,8 +107,8 @@ async fn run(
     let event = StoredEvent {
         seq: 0,
         event_id: payload.event_id.clone(),
-        event_type: EventType::i_custom.as_str().into(),
-        subject_kind: "incident".into(),
+        event_type: EventType::i_custom,
+        subject_kind: SubjectKind::Incident,
         subject_id: incident.incident_id.clone(),
         event_time: payload.event_time_ms,
         payload: String::new(),

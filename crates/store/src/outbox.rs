@@ -3,6 +3,7 @@ use sqlx::FromRow;
 
 use crate::sql::Sql;
 use crate::store::SqlStore;
+use crate::types::{stored_event_type, stored_subject_kind};
 use crate::{OutboxStore, Result, StoredEvent};
 
 #[derive(FromRow)]
@@ -16,17 +17,19 @@ pub(crate) struct EventRow {
     payload: String,
 }
 
-impl From<EventRow> for StoredEvent {
-    fn from(r: EventRow) -> Self {
-        StoredEvent {
+impl TryFrom<EventRow> for StoredEvent {
+    type Error = crate::StoreError;
+
+    fn try_from(r: EventRow) -> Result<Self> {
+        Ok(StoredEvent {
             seq: r.seq,
             event_id: r.event_id,
-            event_type: r.event_type,
-            subject_kind: r.subject_kind,
+            event_type: stored_event_type(&r.event_type)?,
+            subject_kind: stored_subject_kind(&r.subject_kind)?,
             subject_id: r.subject_id,
             event_time: r.event_time,
             payload: r.payload,
-        }
+        })
     }
 }
 
@@ -36,14 +39,14 @@ impl OutboxStore for SqlStore {
         let mut q = Sql::new("SELECT seq, event_id, event_type, subject_kind, subject_id, event_time, payload FROM events WHERE seq > ");
         q.i64(after_seq).push(" ORDER BY seq LIMIT ").i64(limit);
         let rows: Vec<EventRow> = q.query_as().fetch_all(&self.read).await?;
-        Ok(rows.into_iter().map(StoredEvent::from).collect())
+        rows.into_iter().map(StoredEvent::try_from).collect()
     }
 
     async fn event(&self, event_id: &str) -> Result<Option<StoredEvent>> {
         let mut q = Sql::new("SELECT seq, event_id, event_type, subject_kind, subject_id, event_time, payload FROM events WHERE event_id = ");
         q.text(event_id);
         let row: Option<EventRow> = q.query_as().fetch_optional(&self.read).await?;
-        Ok(row.map(StoredEvent::from))
+        row.map(StoredEvent::try_from).transpose()
     }
 
     async fn count_events(&self) -> Result<i64> {

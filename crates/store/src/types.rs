@@ -1,3 +1,4 @@
+use dutyhook_domain::event::{EventType, SubjectKind};
 use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
 use dutyhook_domain::person::{Person, Role};
 use dutyhook_domain::severity::Progress;
@@ -82,8 +83,8 @@ pub struct IncidentFilter {
 pub struct StoredEvent {
     pub seq: i64,
     pub event_id: String,
-    pub event_type: String,
-    pub subject_kind: String,
+    pub event_type: EventType,
+    pub subject_kind: SubjectKind,
     pub subject_id: String,
     pub event_time: i64,
     pub payload: String,
@@ -147,8 +148,8 @@ pub struct AttemptRecord {
     pub integration_kind: IntegrationKind,
     pub delivery_id: i64,
     pub event_id: String,
-    pub event_type: String,
-    pub subject_kind: String,
+    pub event_type: EventType,
+    pub subject_kind: SubjectKind,
     pub subject_id: String,
     pub attempt: i64,
     pub test: bool,
@@ -175,7 +176,7 @@ pub struct AttemptFilter {
     /// ms, exclusive
     pub to: i64,
     pub subject_id: Option<String>,
-    pub event_type: Option<String>,
+    pub event_type: Option<EventType>,
     pub success: Option<bool>,
 }
 
@@ -184,4 +185,16 @@ pub struct DeliveryStats {
     pub pending: i64,
     /// Creation time (ms) of the oldest unfinished delivery; 0 when none.
     pub oldest_pending_at: i64,
+}
+
+/// An event type as stored; an unknown one means the table was written by
+/// something else.
+pub(crate) fn stored_event_type(s: &str) -> crate::Result<EventType> {
+    EventType::parse(s)
+        .ok_or_else(|| crate::StoreError::Corrupt(format!("unknown event type {s:?}")))
+}
+
+pub(crate) fn stored_subject_kind(s: &str) -> crate::Result<SubjectKind> {
+    SubjectKind::parse(s)
+        .ok_or_else(|| crate::StoreError::Corrupt(format!("unknown subject kind {s:?}")))
 }

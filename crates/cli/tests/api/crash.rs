@@ -71,7 +71,7 @@ async fn kill_mid_load_keeps_the_outbox_exact(db: Db) {
         let v: Value = serde_json::from_str(&e.payload).unwrap();
         assert_eq!(v["event_id"], json!(e.event_id));
         *per_incident.entry(e.subject_id.clone()).or_default() += 1;
-        if e.event_type == "i_new" {
+        if e.event_type.as_str() == "i_new" {
             news.insert(e.subject_id.clone());
         }
     }

@@ -13,6 +13,7 @@ use crate::auth::Caller;
 use crate::envelope::{ok, ApiJson, ApiResult, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
+use dutyhook_domain::event::{EventType, SubjectKind};
 use dutyhook_store::{AttemptFilter, AttemptRecord};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -87,13 +88,13 @@ pub struct InvocationDetail {
 }
 
 fn summary(a: &AttemptRecord) -> Invocation {
-    let incident = a.subject_kind == "incident";
+    let incident = a.subject_kind == SubjectKind::Incident;
     Invocation {
         invocation_id: a.invocation_id.clone(),
         integration_id: a.integration_id,
         integration_kind: a.integration_kind.as_str().to_string(),
         event_id: a.event_id.clone(),
-        event_type: a.event_type.clone(),
+        event_type: a.event_type.as_str().to_string(),
         incident_id: incident.then(|| a.subject_id.clone()),
         alert_id: (!incident).then(|| a.subject_id.clone()),
         attempt: a.attempt,
@@ -149,7 +150,12 @@ async fn history_list(
         from: start.saturating_mul(1000),
         to: end.saturating_mul(1000),
         subject_id: req.incident_id.or(req.alert_id).filter(|s| !s.is_empty()),
-        event_type: req.event_type.filter(|s| !s.is_empty()),
+        event_type: match req.event_type.filter(|s| !s.is_empty()) {
+            None => None,
+            Some(t) => Some(EventType::parse(&t).ok_or_else(|| {
+                ApiError::invalid("event_type", format!("{t:?} is not an event type"))
+            })?),
+        },
         success,
     };
     let listing = app.store.list_attempts(&filter, page).await?;

@@ -160,8 +160,8 @@ pub fn stored(event: dutyhook_domain::event::NewEvent) -> StoredEvent {
     StoredEvent {
         seq: 0,
         event_id: event.event_id,
-        event_type: event.event_type.as_str().into(),
-        subject_kind: event.subject_kind.as_str().into(),
+        event_type: event.event_type,
+        subject_kind: event.subject_kind,
         subject_id: event.subject_id,
         event_time: event.event_time_ms,
         payload: event.payload,

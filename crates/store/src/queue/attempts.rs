@@ -5,6 +5,7 @@ use sqlx::{AnyConnection, FromRow};
 
 use super::settlement::EncodedAttempt;
 use crate::sql::Sql;
+use crate::types::{stored_event_type, stored_subject_kind};
 use crate::{AttemptFilter, AttemptRecord, Result, StoreError};
 
 #[derive(FromRow)]
@@ -53,8 +54,8 @@ impl AttemptRow {
             integration_kind,
             delivery_id: self.delivery_id,
             event_id: self.event_id,
-            event_type: self.event_type,
-            subject_kind: self.subject_kind,
+            event_type: stored_event_type(&self.event_type)?,
+            subject_kind: stored_subject_kind(&self.subject_kind)?,
             subject_id: self.subject_id,
             attempt: self.attempt,
             test: self.test != 0,
@@ -105,9 +106,9 @@ pub(crate) fn push_attempt_values(q: &mut Sql, encoded: &EncodedAttempt) {
         .push(", ")
         .text(&a.event_id)
         .push(", ")
-        .text(&a.event_type)
+        .text(a.event_type.as_str())
         .push(", ");
-    q.text(&a.subject_kind)
+    q.text(a.subject_kind.as_str())
         .push(", ")
         .text(&a.subject_id)
         .push(", ")
@@ -144,7 +145,7 @@ pub(crate) fn push_attempt_filter(q: &mut Sql, f: &AttemptFilter) {
         q.push(" AND subject_id = ").text(s.clone());
     }
     if let Some(t) = &f.event_type {
-        q.push(" AND event_type = ").text(t.clone());
+        q.push(" AND event_type = ").text(t.as_str());
     }
     if let Some(ok) = f.success {
         q.push(" AND success = ").i64(ok as i64);

@@ -12,6 +12,7 @@ use dutyhook_domain::integration::IntegrationKind;
 
 use crate::sql::Sql;
 use crate::topology::Backend;
+use crate::types::{stored_event_type, stored_subject_kind};
 use crate::{ClaimBudget, ClaimedDelivery, Result, StoreError, StoredEvent};
 
 fn webhook_kinds() -> Vec<String> {
@@ -173,8 +174,8 @@ impl LeasedRow {
         Ok(StoredEvent {
             seq: self.event_seq,
             event_id: self.event_id.clone().ok_or_else(missing)?,
-            event_type: self.event_type.clone().ok_or_else(missing)?,
-            subject_kind: self.subject_kind.clone().ok_or_else(missing)?,
+            event_type: stored_event_type(self.event_type.as_deref().ok_or_else(missing)?)?,
+            subject_kind: stored_subject_kind(self.subject_kind.as_deref().ok_or_else(missing)?)?,
             subject_id: self.subject_id.clone().ok_or_else(missing)?,
             event_time: self.event_time.ok_or_else(missing)?,
             payload: self.payload.clone().ok_or_else(missing)?,

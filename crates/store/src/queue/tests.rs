@@ -109,8 +109,8 @@ fn outcome(d: &ClaimedDelivery, resolution: DeliveryResolution) -> Completion {
             integration_kind: IntegrationKind::IncidentWebhook,
             delivery_id: d.delivery_id,
             event_id: d.event.event_id.clone(),
-            event_type: d.event.event_type.clone(),
-            subject_kind: d.event.subject_kind.clone(),
+            event_type: d.event.event_type,
+            subject_kind: d.event.subject_kind,
             subject_id: d.event.subject_id.clone(),
             attempt: d.attempts + 1,
             test: false,
@@ -132,7 +132,7 @@ fn kinds(got: &[ClaimedDelivery]) -> Vec<(String, String, i64)> {
         .map(|d| {
             (
                 d.event.subject_id.clone(),
-                d.event.event_type.clone(),
+                d.event.event_type.as_str().to_string(),
                 d.attempts,
             )
         })

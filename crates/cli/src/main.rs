@@ -177,7 +177,7 @@ async fn worker(args: config::WorkerArgs) -> Result<(), String> {
     raise_open_file_limit();
     let resolved = args.serve_args().resolve()?;
     let store = open(&resolved.database_url, resolved.keys.clone()).await?;
-    if store.backend() == dutyhook_store::Backend::Sqlite {
+    if store.owned_by_this_process() {
         store.close().await;
         return Err(format!(
             "a worker needs PostgreSQL: {} is SQLite, which one `serve` process owns and delivers from",

@@ -112,7 +112,7 @@ impl Claimer for Inner {
             return ClaimBudget::default();
         }
         // One process owns a SQLite database; its lanes are the cap.
-        let cluster_cap = (self.store.backend() == dutyhook_store::Backend::Postgres)
+        let cluster_cap = (!self.store.owned_by_this_process())
             .then_some(self.cfg.inflight_per_integration as i64);
         // Only the cluster cap reads them. Held before settling: a push moving
         // from one to the other in between is then in both, never in neither.

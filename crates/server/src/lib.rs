@@ -191,7 +191,7 @@ impl Background {
         config: &Config,
         shutdown: &tokio::sync::watch::Receiver<bool>,
     ) -> Self {
-        let owns_database = state.store.backend() == dutyhook_store::Backend::Sqlite;
+        let owns_database = state.store.owned_by_this_process();
         let delivery = tokio::spawn(
             state
                 .dispatcher

@@ -366,6 +366,12 @@ pub trait Store:
     + AccountStore
 {
     fn backend(&self) -> Backend;
+    /// Whether this process is the only one using the database (SQLite):
+    /// then what it finds leased at start is its own, and no cluster-wide
+    /// cap needs counting.
+    fn owned_by_this_process(&self) -> bool {
+        self.backend().owned_by_one_process()
+    }
     async fn ping(&self) -> Result<()>;
     /// Whether the database answers and can write: a read and a small
     /// write through the writer, as every change goes.

@@ -3,6 +3,11 @@
 //! hand. Pure: the store loads the state an event needs into
 //! [`IngestState`], runs [`ingest`] over it and writes what changed.
 
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
 use super::model::*;
 use crate::channel::Channel;
 use crate::channel::{GroupingMethod, WindowStart};
@@ -13,9 +18,6 @@ use crate::labels::truncate;
 use crate::person::Person;
 use crate::recorder::Recorder;
 use crate::severity::{Progress, Severity, Status};
-use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
 
 /// The grouping key of an alert in a channel; `None` when every alert opens
 /// its own incident, or (strict) when a dimension is empty.

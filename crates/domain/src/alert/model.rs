@@ -1,15 +1,17 @@
 //! What an alert is: the events that arrive, the alert they merge into, the
 //! source and incident it belongs to, and the events it emits.
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
+
 use crate::channel::Channel;
 use crate::event::{EventType, SubjectKind};
 use crate::person::Person;
 use crate::recorder::Recorder;
 use crate::severity::{Progress, Severity, Status};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
-use utoipa::ToSchema;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Image {

@@ -1,13 +1,15 @@
 //! The two ways alerts arrive: a standard event and an Alertmanager webhook
 //! body, parsed and checked into [`AlertEvent`]s.
 
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
 use super::model::*;
 use crate::labels::{check_key, truncate, MAX_LABELS, MAX_VALUE_CHARS};
 use crate::severity::Status;
 use crate::DomainError;
-use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
 
 pub const TITLE_RULE_CHARS: usize = 512;
 

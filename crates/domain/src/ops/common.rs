@@ -1,11 +1,12 @@
 //! What several operations share: refusing closed incidents, finding a
 //! responder, settling progress from acknowledgements.
 
+use serde_json::{Map, Value};
+
 use crate::incident::{Incident, Responder};
 use crate::person::Person;
 use crate::severity::Progress;
 use crate::DomainError;
-use serde_json::{Map, Value};
 
 pub(crate) fn closed_error(inc: &Incident, what: &str) -> DomainError {
     DomainError::invalid(

@@ -1,5 +1,9 @@
 //! Creating an incident by hand.
 
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
 use super::people::*;
 use crate::event::EventType;
 use crate::ids::new_object_id;
@@ -7,8 +11,6 @@ use crate::incident::Incident;
 use crate::person::Person;
 use crate::recorder::Recorder;
 use crate::severity::{Progress, Severity, Status};
-use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
 pub struct NewIncident {

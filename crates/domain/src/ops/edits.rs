@@ -1,6 +1,10 @@
 //! Changing what an incident says: comments, fields, custom fields,
 //! labels.
 
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
 use super::common::*;
 use super::validate::*;
 use crate::event::EventType;
@@ -10,8 +14,6 @@ use crate::person::Person;
 use crate::recorder::Recorder;
 use crate::severity::Status;
 use crate::DomainError;
-use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
 
 pub fn comment(
     incidents: &mut [Incident],

@@ -1,6 +1,8 @@
 //! An incident's progress: acknowledge, snooze, wake, resolve, reopen,
 //! merge.
 
+use serde_json::{json, Map};
+
 use super::common::*;
 use super::validate::*;
 use crate::event::EventType;
@@ -9,7 +11,6 @@ use crate::person::Person;
 use crate::recorder::Recorder;
 use crate::severity::Progress;
 use crate::DomainError;
-use serde_json::{json, Map};
 
 pub fn ack(incidents: &mut [Incident], by: &Person, rec: &mut Recorder) -> Result<(), DomainError> {
     ensure_open(incidents, "acknowledge")?;

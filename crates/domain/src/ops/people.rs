@@ -1,5 +1,7 @@
 //! Who responds: assigning and adding responders.
 
+use serde_json::Map;
+
 use super::common::*;
 use super::validate::*;
 use crate::event::EventType;
@@ -7,7 +9,6 @@ use crate::incident::{Assignment, Incident, Responder};
 use crate::person::Person;
 use crate::recorder::Recorder;
 use crate::DomainError;
-use serde_json::Map;
 
 pub(crate) fn apply_assignment(inc: &mut Incident, people: &[Person], now: i64) {
     let previous = std::mem::take(&mut inc.responders);

@@ -1,11 +1,12 @@
 //! Checks of what callers give: titles, texts, severities, custom field
 //! values, lists of people.
 
+use serde_json::{Map, Value};
+
 use crate::field::{check_value, FieldDef};
 use crate::person::Person;
 use crate::severity::Severity;
 use crate::DomainError;
-use serde_json::{Map, Value};
 
 pub const TITLE_CHARS: std::ops::RangeInclusive<usize> = 3..=200;
 

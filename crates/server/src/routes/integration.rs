@@ -2,17 +2,19 @@
 //! who may manage it, checking the team and channels it names, and the
 //! answer of a push made while the caller waits.
 
-use super::positive_id;
-use crate::auth::Caller;
-use crate::error::ApiError;
-use crate::state::AppState;
+use std::time::Duration;
+
 use dutyhook_delivery::push::PushResult;
 use dutyhook_domain::integration::IntegrationKind;
 use dutyhook_domain::person::Role;
 use dutyhook_store::{IntegrationRecord, StoredEvent};
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
 use utoipa::ToSchema;
+
+use super::positive_id;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
 
 pub const TAG_WEBHOOKS: &str = "Webhooks, custom actions, history";
 

@@ -1,15 +1,7 @@
 //! Incident and alert webhooks: configuration, secrets, test pushes.
 
-use super::incidents::{existing, incident_id};
-use super::integration::{
-    check_channels, check_team, load, may_manage, wrong_settings, IntegrationId, PushOutcome,
-    SigningSecret, SECRET_OVERLAP, TAG_WEBHOOKS,
-};
-use super::{ListData, Paging};
-use crate::auth::Caller;
-use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};
-use crate::error::{ApiError, ErrorEnvelope};
-use crate::state::AppState;
+use std::time::Duration;
+
 use axum::extract::State;
 use dutyhook_delivery::dispatcher::body_for;
 use dutyhook_delivery::invoker::{Call, Endpoint, Invoked};
@@ -21,10 +13,20 @@ use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
 use dutyhook_domain::webhook::{RetryPolicy, WebhookConfig, WebhookKind, DEFAULT_TIMEOUT_MS};
 use dutyhook_store::IntegrationRecord;
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+use super::incidents::{existing, incident_id};
+use super::integration::{
+    check_channels, check_team, load, may_manage, wrong_settings, IntegrationId, PushOutcome,
+    SigningSecret, SECRET_OVERLAP, TAG_WEBHOOKS,
+};
+use super::{ListData, Paging};
+use crate::auth::Caller;
+use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

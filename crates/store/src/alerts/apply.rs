@@ -1,16 +1,18 @@
 //! Alert ingestion in a write batch: the events of every request loaded,
 //! grouped and written together, in arrival order.
 
+use std::collections::HashMap;
+
+use dutyhook_domain::alert::{group_key, ingest, IngestState};
+use dutyhook_domain::recorder::Recorder;
+use dutyhook_domain::severity::Status;
+use sqlx::AnyConnection;
+
 use super::rows::{open_alerts, write_state};
 use crate::incidents::rows::load_incidents;
 use crate::sql::Sql;
 use crate::writer::jobs::{Effects, IngestJob, Reply};
 use crate::Result;
-use dutyhook_domain::alert::{group_key, ingest, IngestState};
-use dutyhook_domain::recorder::Recorder;
-use dutyhook_domain::severity::Status;
-use sqlx::AnyConnection;
-use std::collections::HashMap;
 
 /// Loads what a batch of ingestion jobs needs in a few statements: the open
 /// alerts their keys name, the open incidents their grouping keys name, and

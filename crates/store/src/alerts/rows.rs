@@ -1,15 +1,16 @@
 //! Alert rows: reading them, and writing what ingestion or an incident
 //! operation changed, with the events it causes.
 
-use crate::incidents::rows::{insert_events, insert_timeline, upsert_incidents};
-use crate::sql::{now_s, Sql};
-use crate::Result;
 use dutyhook_domain::alert::{Alert, AlertIncident, IngestState};
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::recorder::Recorder;
 use dutyhook_domain::severity::Progress;
 use serde_json::Value;
 use sqlx::AnyConnection;
+
+use crate::incidents::rows::{insert_events, insert_timeline, upsert_incidents};
+use crate::sql::{now_s, Sql};
+use crate::Result;
 
 pub(crate) const SELECT_ALERT: &str =
     "SELECT a.doc, a.incident_id, a.progress, a.close_time, COALESCE(i.title, '') \

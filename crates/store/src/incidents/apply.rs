@@ -1,12 +1,13 @@
 //! Incident operations in a write batch: run in order over the incidents as
 //! earlier operations of the batch left them, then written together.
 
-use super::rows::{insert_events, insert_timeline, load_incidents, upsert_incidents};
-use crate::writer::jobs::{Effects, MutateJob, Reply};
-use crate::Result;
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::DomainError;
 use sqlx::AnyConnection;
+
+use super::rows::{insert_events, insert_timeline, load_incidents, upsert_incidents};
+use crate::writer::jobs::{Effects, MutateJob, Reply};
+use crate::Result;
 
 /// Runs the operations of a batch, in order, over the incidents as earlier
 /// operations of the batch left them; then writes what the successful ones

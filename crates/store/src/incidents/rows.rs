@@ -2,16 +2,18 @@
 //! their events (the outbox), each event with a delivery per subscribed
 //! webhook.
 
-use crate::queue::fifo::NewDelivery;
-use crate::sql::Sql;
-use crate::{Result, StoreError};
+use std::collections::HashMap;
+
 use dutyhook_domain::event::NewEvent;
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::integration::IntegrationKind;
 use dutyhook_domain::timeline::TimelineEntry;
 use dutyhook_domain::webhook::WebhookConfig;
 use sqlx::AnyConnection;
-use std::collections::HashMap;
+
+use crate::queue::fifo::NewDelivery;
+use crate::sql::Sql;
+use crate::{Result, StoreError};
 
 pub(crate) const SELECT_INCIDENT: &str = "SELECT i.doc, COALESCE(c.name, '') FROM incidents i LEFT JOIN channels c ON c.id = i.channel_id";
 

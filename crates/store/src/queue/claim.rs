@@ -6,9 +6,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sqlx::{AnyConnection, FromRow};
-
 use dutyhook_domain::integration::IntegrationKind;
+use sqlx::{AnyConnection, FromRow};
 
 use crate::sql::Sql;
 use crate::topology::Backend;

@@ -6,8 +6,11 @@
 mod helpers;
 
 mod actions;
+mod actions_trigger;
+mod alert_webhooks;
 mod alertmanager;
 mod alerts;
+mod alerts_edges;
 mod auth;
 mod availability;
 mod bodies;
@@ -19,6 +22,7 @@ mod crash;
 mod directory;
 mod errors;
 mod events;
+mod events_edits;
 mod failures;
 mod leaks;
 mod openapi;
@@ -32,3 +36,4 @@ mod ssrf;
 mod takeover;
 mod tls_and_verifiers;
 mod webhooks;
+mod webhooks_history;

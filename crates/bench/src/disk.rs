@@ -67,6 +67,6 @@ impl DiskProbe {
     /// Samples since the last call, summarised (ms).
     pub fn take(&self) -> serde_json::Value {
         let samples = std::mem::take(&mut *self.samples_us.lock().unwrap());
-        crate::latency_summary(&samples)
+        crate::stats::latency_summary(&samples)
     }
 }

@@ -13,7 +13,9 @@ use axum::http::StatusCode;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-use super::{blackhole, find_str, Api, Args, Server};
+use crate::receiver::{blackhole, find_str};
+use crate::server::{Api, Server};
+use crate::Args;
 
 /// A receiver that records the `event_id`s it accepted; when `flap` is set
 /// it answers 500 for 10 s out of every 37 s.

@@ -184,9 +184,7 @@ async fn worker(args: config::WorkerArgs) -> Result<(), String> {
             resolved.database_url
         ));
     }
-    let state = dutyhook_server::state(store.clone(), &resolved.server)
-        .await
-        .map_err(|e| e.to_string())?;
+    let runtime = dutyhook_server::runtime::Runtime::new(store.clone(), &resolved.server);
     println!(
         "dutyhook {} worker running (database {})",
         env!("CARGO_PKG_VERSION"),
@@ -198,7 +196,7 @@ async fn worker(args: config::WorkerArgs) -> Result<(), String> {
         tracing::info!("shutting down");
         let _ = tx.send(true);
     });
-    dutyhook_server::work(state, resolved.server, rx).await;
+    dutyhook_server::background::run(runtime, rx).await;
     store.close().await;
     Ok(())
 }

@@ -1,21 +1,76 @@
-//! Work no request asks for: waking incidents whose snooze has ended,
-//! pruning the invocation history. Each runs in one process of a cluster.
+//! Work no request asks for: delivery, waking incidents whose snooze has
+//! ended, pruning the invocation history. Every process delivers; each other
+//! role runs in one process of a cluster at a time.
 
 use std::time::Duration;
 
 use dutyhook_domain::ops;
-use tokio_util_shutdown::Shutdown;
+use tokio::task::JoinHandle;
 
-use crate::state::AppState;
+use crate::runtime::{Runtime, Shutdown};
 
-pub mod tokio_util_shutdown {
-    /// Set once on shutdown; background loops stop at their next tick.
-    pub type Shutdown = tokio::sync::watch::Receiver<bool>;
+/// Starts delivery and the background roles; they stop when `shutdown`
+/// flips to true and [`Running::finish`] is awaited.
+pub fn start(runtime: &Runtime, shutdown: &Shutdown) -> Running {
+    let owns_database = runtime.store.owned_by_this_process();
+    let delivery = tokio::spawn(
+        runtime
+            .dispatcher
+            .clone()
+            .run(shutdown.clone(), owns_database),
+    );
+    let roles = vec![
+        tokio::spawn(snooze_expiry(
+            runtime.clone(),
+            runtime.snooze_check_every,
+            shutdown.clone(),
+        )),
+        tokio::spawn(prune_history(
+            runtime.clone(),
+            runtime.history_retention,
+            shutdown.clone(),
+        )),
+    ];
+    Running {
+        delivery,
+        roles,
+        grace: runtime.shutdown_grace,
+    }
+}
+
+/// Delivery and the background roles only, without the API (`dutyhook
+/// worker`): runs until `shutdown` flips to true.
+pub async fn run(runtime: Runtime, mut shutdown: Shutdown) {
+    let running = start(&runtime, &shutdown);
+    while !*shutdown.borrow() {
+        if shutdown.changed().await.is_err() {
+            break;
+        }
+    }
+    running.finish().await;
+}
+
+/// Delivery and the background roles of a started [`Runtime`].
+pub struct Running {
+    delivery: JoinHandle<()>,
+    roles: Vec<JoinHandle<()>>,
+    grace: Duration,
+}
+
+impl Running {
+    /// Waits for delivery's graceful end; the roles simply stop.
+    pub async fn finish(self) {
+        for role in self.roles {
+            role.abort();
+        }
+        // The dispatcher gives back what it still holds once its grace ends.
+        let _ = tokio::time::timeout(self.grace + Duration::from_secs(5), self.delivery).await;
+    }
 }
 
 /// Whether this process runs `role` now: one process of a PostgreSQL cluster
 /// at a time; whoever holds it keeps it until its session ends.
-async fn leads(app: &AppState, role: &str) -> bool {
+async fn leads(app: &Runtime, role: &str) -> bool {
     match app.store.try_lead(role).await {
         Ok(lead) => lead,
         Err(e) => {
@@ -25,7 +80,7 @@ async fn leads(app: &AppState, role: &str) -> bool {
     }
 }
 
-pub async fn snooze_expiry(app: AppState, every: Duration, mut shutdown: Shutdown) {
+pub async fn snooze_expiry(app: Runtime, every: Duration, mut shutdown: Shutdown) {
     loop {
         if leads(&app, "snooze-expiry").await {
             if let Err(e) = wake_due(&app).await {
@@ -40,7 +95,7 @@ pub async fn snooze_expiry(app: AppState, every: Duration, mut shutdown: Shutdow
 }
 
 /// Emits `i_wake` (no person) for every incident whose snooze has ended.
-pub async fn wake_due(app: &AppState) -> Result<usize, crate::error::ApiError> {
+pub async fn wake_due(app: &Runtime) -> Result<usize, crate::error::ApiError> {
     let now_s = app.clock.now_ms() / 1000;
     let ids = app.store.due_snoozes(now_s, 100).await?;
     if ids.is_empty() {
@@ -54,7 +109,7 @@ pub async fn wake_due(app: &AppState) -> Result<usize, crate::error::ApiError> {
 }
 
 /// Deletes history older than `retention`, every minute.
-pub async fn prune_history(app: AppState, retention: Duration, mut shutdown: Shutdown) {
+pub async fn prune_history(app: Runtime, retention: Duration, mut shutdown: Shutdown) {
     loop {
         if leads(&app, "history-pruning").await {
             match prune_once(&app, retention).await {
@@ -71,10 +126,7 @@ pub async fn prune_history(app: AppState, retention: Duration, mut shutdown: Shu
 }
 
 /// One pruning pass: deletes history older than `retention`.
-pub async fn prune_once(
-    app: &AppState,
-    retention: Duration,
-) -> Result<u64, crate::error::ApiError> {
+pub async fn prune_once(app: &Runtime, retention: Duration) -> Result<u64, crate::error::ApiError> {
     let cutoff = app.clock.now_ms() - retention.as_millis() as i64;
     Ok(app.store.prune_attempts(cutoff).await?)
 }

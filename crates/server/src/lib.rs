@@ -14,6 +14,7 @@ pub mod passwords;
 pub mod presses;
 pub mod request_id;
 pub mod routes;
+pub mod runtime;
 pub mod sign_in;
 pub mod source_cache;
 pub mod state;
@@ -25,7 +26,6 @@ use axum::http::Method;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{middleware, Json, Router};
-use dutyhook_domain::incident::RenderContext;
 use dutyhook_store::Store;
 use rand::RngCore;
 use utoipa::OpenApi;
@@ -68,7 +68,8 @@ impl Config {
     }
 }
 
-/// Builds the state: loads (or creates) the installation's key secret.
+/// Builds the API's state around a new [`runtime::Runtime`]: loads (or
+/// creates) the installation's key secret.
 pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, ApiError> {
     let mut fresh = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut fresh);
@@ -77,36 +78,16 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, A
         .await?;
     let key_secret =
         hex::decode(secret).map_err(|e| ApiError::Internal(format!("app_key_secret: {e}")))?;
-    let pusher =
-        dutyhook_delivery::push::Pusher::new(config.outbound.clone(), config.dns_overrides.clone());
-    let metrics = dutyhook_delivery::metrics::Metrics::default();
-    let invoker = dutyhook_delivery::invoker::Invoker::new(pusher, metrics.clone());
-    let dispatcher = dutyhook_delivery::dispatcher::Dispatcher::new(
-        store.clone(),
-        invoker.clone(),
-        config.delivery.clone(),
-    );
     let passwords = passwords::Passwords::for_this_machine();
     tokio::spawn({
         let passwords = passwords.clone();
         async move { passwords.prepare().await }
     });
     Ok(AppState {
-        store,
+        runtime: runtime::Runtime::new(store, config),
         passwords,
         key_secret: Arc::new(key_secret),
-        render: RenderContext {
-            public_url: config.public_url.clone(),
-            account_id: 1,
-            account_name: config.account_name.clone(),
-        },
-        clock: state::Clock::default(),
-        invoker,
-        outbound: config.outbound.clone(),
-        metrics,
-        dispatcher,
         actions_per_channel: config.actions_per_channel,
-        history_retention: config.history_retention,
         sources: Default::default(),
     })
 }
@@ -177,71 +158,6 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The work of a process besides answering requests: delivery and the
-/// background roles. `finish` waits for delivery's graceful end.
-struct Background {
-    delivery: tokio::task::JoinHandle<()>,
-    others: Vec<tokio::task::JoinHandle<()>>,
-    grace: Duration,
-}
-
-impl Background {
-    fn start(
-        state: &AppState,
-        config: &Config,
-        shutdown: &tokio::sync::watch::Receiver<bool>,
-    ) -> Self {
-        let owns_database = state.store.owned_by_this_process();
-        let delivery = tokio::spawn(
-            state
-                .dispatcher
-                .clone()
-                .run(shutdown.clone(), owns_database),
-        );
-        let others = vec![
-            tokio::spawn(background::snooze_expiry(
-                state.clone(),
-                config.snooze_check_every,
-                shutdown.clone(),
-            )),
-            tokio::spawn(background::prune_history(
-                state.clone(),
-                config.history_retention,
-                shutdown.clone(),
-            )),
-        ];
-        Background {
-            delivery,
-            others,
-            grace: config.delivery.shutdown_grace,
-        }
-    }
-
-    async fn finish(self) {
-        for h in self.others {
-            h.abort();
-        }
-        // The dispatcher gives back what it still holds once its grace ends.
-        let _ = tokio::time::timeout(self.grace + Duration::from_secs(5), self.delivery).await;
-    }
-}
-
-/// Delivery and background roles only, without the API (`dutyhook worker`):
-/// runs until `shutdown` flips to true.
-pub async fn work(
-    state: AppState,
-    config: Config,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) {
-    let background = Background::start(&state, &config, &shutdown);
-    while !*shutdown.borrow() {
-        if shutdown.changed().await.is_err() {
-            break;
-        }
-    }
-    background.finish().await;
-}
-
 /// Serves until `shutdown` flips to true, with the background tasks running.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -249,7 +165,7 @@ pub async fn serve(
     config: Config,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let background = Background::start(&state, &config, &shutdown);
+    let running = background::start(&state.runtime, &shutdown);
     let mut stop = shutdown.clone();
     let listener = listener::GuardedListener::new(listener, config.connections);
     let app = app(state).into_make_service_with_connect_info::<listener::ClientAddr>();
@@ -262,6 +178,6 @@ pub async fn serve(
             }
         })
         .await;
-    background.finish().await;
+    running.finish().await;
     result
 }

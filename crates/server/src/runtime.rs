@@ -1,0 +1,103 @@
+//! What every dutyhook process holds, whether or not it answers HTTP: the
+//! store, the clock, the one invoker and the dispatcher. `serve` wraps it
+//! with the API ([`crate::AppState`]); `worker` runs its delivery and
+//! background roles alone ([`crate::background::run`]).
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dutyhook_delivery::dispatcher::Dispatcher;
+use dutyhook_delivery::invoker::Invoker;
+use dutyhook_delivery::metrics::Metrics;
+use dutyhook_delivery::outbound::Policy;
+use dutyhook_delivery::push::Pusher;
+use dutyhook_domain::incident::{Incident, RenderContext};
+use dutyhook_domain::recorder::Recorder;
+use dutyhook_store::{IncidentOp, Store};
+use tokio::sync::watch;
+
+use crate::error::ApiError;
+use crate::Config;
+
+/// Set once on shutdown; loops stop at their next tick.
+pub type Shutdown = watch::Receiver<bool>;
+
+#[derive(Clone)]
+pub struct Runtime {
+    pub store: Arc<dyn Store>,
+    pub render: RenderContext,
+    pub clock: Clock,
+    /// Makes every call to an endpoint (the dispatcher's, test pushes, custom actions).
+    pub invoker: Invoker,
+    pub outbound: Policy,
+    pub metrics: Metrics,
+    pub dispatcher: Dispatcher,
+    /// How long the invocation history is kept (the console offers no more).
+    pub history_retention: Duration,
+    pub(crate) snooze_check_every: Duration,
+    pub(crate) shutdown_grace: Duration,
+}
+
+impl Runtime {
+    pub fn new(store: Arc<dyn Store>, config: &Config) -> Self {
+        let pusher = Pusher::new(config.outbound.clone(), config.dns_overrides.clone());
+        let metrics = Metrics::default();
+        let invoker = Invoker::new(pusher, metrics.clone());
+        let dispatcher = Dispatcher::new(store.clone(), invoker.clone(), config.delivery.clone());
+        Runtime {
+            store,
+            render: RenderContext {
+                public_url: config.public_url.clone(),
+                account_id: 1,
+                account_name: config.account_name.clone(),
+            },
+            clock: Clock::default(),
+            invoker,
+            outbound: config.outbound.clone(),
+            metrics,
+            dispatcher,
+            history_retention: config.history_retention,
+            snooze_check_every: config.snooze_check_every,
+            shutdown_grace: config.delivery.shutdown_grace,
+        }
+    }
+
+    pub fn recorder(&self) -> Recorder {
+        Recorder::new(self.clock.now_ms(), self.render.clone())
+    }
+
+    /// Runs `op` over the incidents `ids` in one transaction with their
+    /// events. `op` may run more than once (see [`IncidentOp`]).
+    pub async fn mutate<F>(&self, ids: &[String], op: F) -> Result<Vec<Incident>, ApiError>
+    where
+        F: Fn(&mut Vec<Incident>, &mut Recorder) -> Result<(), dutyhook_domain::DomainError>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let op: IncidentOp = Arc::new(op);
+        Ok(self
+            .store
+            .mutate_incidents(ids, self.recorder(), op)
+            .await?)
+    }
+}
+
+/// Wall-clock time plus an offset that only tests move forward (to let a
+/// snooze expire without waiting a minute).
+#[derive(Clone, Default)]
+pub struct Clock {
+    offset_ms: Arc<AtomicI64>,
+}
+
+impl Clock {
+    pub fn now_ms(&self) -> i64 {
+        dutyhook_delivery::now_ms() + self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.offset_ms
+            .fetch_add(by.as_millis() as i64, Ordering::Relaxed);
+    }
+}

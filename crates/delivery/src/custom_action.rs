@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use dutyhook_domain::ids::DeliveryId;
 use dutyhook_store::{IntegrationRecord, Store, StoredEvent};
 
 use crate::invoker::{Call, Endpoint, Invoked, Invoker, Tally};
@@ -55,7 +56,7 @@ pub async fn press(
                 body,
                 body_is_event_payload: false,
                 event,
-                delivery_id: 0,
+                delivery_id: DeliveryId(0),
                 attempt,
                 test: false,
             })

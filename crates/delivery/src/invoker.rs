@@ -5,9 +5,11 @@
 
 use std::time::Duration;
 
+use dutyhook_domain::action::ActionConfig;
 use dutyhook_domain::headers::Header;
-use dutyhook_domain::ids::new_event_id;
+use dutyhook_domain::ids::{new_event_id, DeliveryId};
 use dutyhook_domain::template::Template;
+use dutyhook_domain::webhook::WebhookConfig;
 use dutyhook_store::{AttemptRecord, IntegrationRecord, Store, StoredEvent};
 
 use crate::metrics::Metrics;
@@ -24,6 +26,28 @@ pub struct Endpoint<'a> {
     pub timeout: Duration,
 }
 
+impl<'a> From<&'a WebhookConfig> for Endpoint<'a> {
+    fn from(cfg: &'a WebhookConfig) -> Self {
+        Endpoint {
+            url: &cfg.endpoint,
+            headers: &cfg.headers,
+            tls_verify: cfg.tls_verify,
+            timeout: Duration::from_millis(cfg.timeout_ms as u64),
+        }
+    }
+}
+
+impl<'a> From<&'a ActionConfig> for Endpoint<'a> {
+    fn from(cfg: &'a ActionConfig) -> Self {
+        Endpoint {
+            url: &cfg.endpoint,
+            headers: &cfg.headers,
+            tls_verify: cfg.tls_verify,
+            timeout: Duration::from_millis(cfg.timeout_ms as u64),
+        }
+    }
+}
+
 /// One call: what is sent, for which integration and event.
 pub struct Call<'a> {
     pub integration: &'a IntegrationRecord,
@@ -33,7 +57,7 @@ pub struct Call<'a> {
     pub body_is_event_payload: bool,
     pub event: &'a StoredEvent,
     /// The queued delivery it settles; 0 outside the queue.
-    pub delivery_id: i64,
+    pub delivery_id: DeliveryId,
     /// 1 for the first attempt.
     pub attempt: i64,
     /// A test push, not an event's delivery.

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use dutyhook_domain::ids::IntegrationId;
 use tokio::sync::Semaphore;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +65,7 @@ impl Lane {
 
 pub struct Lanes {
     cfg: LaneConfig,
-    lanes: HashMap<i64, Lane>,
+    lanes: HashMap<IntegrationId, Lane>,
 }
 
 impl Lanes {
@@ -87,7 +88,7 @@ impl Lanes {
     /// holds starts within half a lease even if every push takes the whole
     /// timeout (twice the cap at the longest timeout, 30 s; eight times at the
     /// default 1 s).
-    pub fn set_timeout(&mut self, integration_id: i64, timeout: Duration) {
+    pub fn set_timeout(&mut self, integration_id: IntegrationId, timeout: Duration) {
         let cfg = self.cfg;
         let waves = (cfg.lease.as_millis() / 2 / timeout.as_millis().max(1)) as usize;
         if let Some(l) = self.lanes.get_mut(&integration_id) {
@@ -96,7 +97,7 @@ impl Lanes {
     }
 
     /// Per lane: how many more it takes.
-    pub fn rooms(&self) -> HashMap<i64, i64> {
+    pub fn rooms(&self) -> HashMap<IntegrationId, i64> {
         self.lanes
             .iter()
             .map(|(id, l)| (*id, l.depth as i64 - l.held as i64))
@@ -105,7 +106,7 @@ impl Lanes {
 
     /// Integrations not to claim for now: paused, probing, or holding their
     /// depth.
-    pub fn exclusions(&self, now_ms: i64) -> Vec<i64> {
+    pub fn exclusions(&self, now_ms: i64) -> Vec<IntegrationId> {
         self.lanes
             .iter()
             .filter(|(_, l)| match l.state(now_ms) {
@@ -118,7 +119,7 @@ impl Lanes {
     }
 
     /// Takes a claimed delivery into its lane; answers the lane's permits.
-    pub fn hold(&mut self, integration_id: i64) -> Arc<Semaphore> {
+    pub fn hold(&mut self, integration_id: IntegrationId) -> Arc<Semaphore> {
         let cfg = self.cfg;
         let lane = self
             .lanes
@@ -128,14 +129,14 @@ impl Lanes {
         lane.permits.clone()
     }
 
-    pub fn release(&mut self, integration_id: i64) {
+    pub fn release(&mut self, integration_id: IntegrationId) {
         if let Some(l) = self.lanes.get_mut(&integration_id) {
             l.held = l.held.saturating_sub(1);
         }
     }
 
     /// Until when the lane is paused, if it is.
-    pub fn paused_until(&self, integration_id: i64, now_ms: i64) -> Option<i64> {
+    pub fn paused_until(&self, integration_id: IntegrationId, now_ms: i64) -> Option<i64> {
         self.lanes
             .get(&integration_id)
             .filter(|l| l.state(now_ms) == CircuitState::Open)
@@ -148,7 +149,7 @@ impl Lanes {
     /// an endpoint that fails on a fixed period.
     pub fn settle(
         &mut self,
-        integration_id: i64,
+        integration_id: IntegrationId,
         success: bool,
         now_ms: i64,
         stretch: f64,
@@ -174,14 +175,14 @@ impl Lanes {
         None
     }
 
-    pub fn states(&self, now_ms: i64) -> Vec<(i64, CircuitState)> {
+    pub fn states(&self, now_ms: i64) -> Vec<(IntegrationId, CircuitState)> {
         self.lanes
             .iter()
             .map(|(id, l)| (*id, l.state(now_ms)))
             .collect()
     }
 
-    pub fn held_by_integration(&self) -> HashMap<i64, i64> {
+    pub fn held_by_integration(&self) -> HashMap<IntegrationId, i64> {
         self.lanes
             .iter()
             .filter(|(_, l)| l.held > 0)
@@ -211,14 +212,17 @@ mod tests {
     #[test]
     fn a_pause_is_stretched_but_its_base_still_doubles() {
         let mut l = lanes();
-        l.hold(1);
+        l.hold(IntegrationId(1));
         for _ in 0..4 {
-            l.settle(1, false, 0, 0.2);
+            l.settle(IntegrationId(1), false, 0, 0.2);
         }
-        assert_eq!(l.settle(1, false, 0, 0.2), Some(36_000));
-        assert_eq!(l.settle(1, false, 36_000, 0.2), Some(36_000 + 72_000));
+        assert_eq!(l.settle(IntegrationId(1), false, 0, 0.2), Some(36_000));
         assert_eq!(
-            l.settle(1, false, 0, 5.0),
+            l.settle(IntegrationId(1), false, 36_000, 0.2),
+            Some(36_000 + 72_000)
+        );
+        assert_eq!(
+            l.settle(IntegrationId(1), false, 0, 5.0),
             Some(240_000),
             "stretch at most doubles"
         );
@@ -227,53 +231,66 @@ mod tests {
     #[test]
     fn five_failures_open_the_circuit_and_pauses_double_up_to_the_maximum() {
         let mut l = lanes();
-        l.hold(1);
+        l.hold(IntegrationId(1));
         for _ in 0..4 {
-            assert_eq!(l.settle(1, false, 0, 0.0), None);
+            assert_eq!(l.settle(IntegrationId(1), false, 0, 0.0), None);
         }
-        assert_eq!(l.settle(1, false, 0, 0.0), Some(30_000));
-        assert_eq!(l.paused_until(1, 10), Some(30_000));
+        assert_eq!(l.settle(IntegrationId(1), false, 0, 0.0), Some(30_000));
+        assert_eq!(l.paused_until(IntegrationId(1), 10), Some(30_000));
         assert!(
-            l.exclusions(10).contains(&1),
+            l.exclusions(10).contains(&IntegrationId(1)),
             "paused lanes are not claimed for"
         );
         // The pause is over: one probe decides; a failed probe pauses twice as long.
-        assert_eq!(l.states(30_000), vec![(1, CircuitState::HalfOpen)]);
-        assert_eq!(l.settle(1, false, 30_000, 0.0), Some(90_000));
+        assert_eq!(
+            l.states(30_000),
+            vec![(IntegrationId(1), CircuitState::HalfOpen)]
+        );
+        assert_eq!(l.settle(IntegrationId(1), false, 30_000, 0.0), Some(90_000));
         let mut now = 90_000;
         let mut last = 60_000;
         for _ in 0..10 {
-            let until = l.settle(1, false, now, 0.0).unwrap();
+            let until = l.settle(IntegrationId(1), false, now, 0.0).unwrap();
             assert!(until - now <= 600_000 && until - now >= last.min(600_000));
             last = until - now;
             now = until;
         }
         assert_eq!(last, 600_000);
         // A successful probe closes it and resets the pause.
-        assert_eq!(l.settle(1, true, now, 0.0), None);
-        assert_eq!(l.states(now), vec![(1, CircuitState::Closed)]);
+        assert_eq!(l.settle(IntegrationId(1), true, now, 0.0), None);
+        assert_eq!(
+            l.states(now),
+            vec![(IntegrationId(1), CircuitState::Closed)]
+        );
         for _ in 0..4 {
-            l.settle(1, false, now, 0.0);
+            l.settle(IntegrationId(1), false, now, 0.0);
         }
-        assert_eq!(l.settle(1, false, now, 0.0), Some(now + 30_000));
+        assert_eq!(
+            l.settle(IntegrationId(1), false, now, 0.0),
+            Some(now + 30_000)
+        );
     }
 
     #[test]
     fn a_probing_lane_and_a_full_lane_are_not_claimed_for() {
         let mut l = lanes();
         for _ in 0..4 {
-            l.hold(1);
+            l.hold(IntegrationId(1));
         }
-        assert_eq!(l.exclusions(0), vec![1], "holding twice the cap");
-        l.release(1);
+        assert_eq!(
+            l.exclusions(0),
+            vec![IntegrationId(1)],
+            "holding twice the cap"
+        );
+        l.release(IntegrationId(1));
         assert!(l.exclusions(0).is_empty());
         for _ in 0..5 {
-            l.settle(1, false, 0, 0.0);
+            l.settle(IntegrationId(1), false, 0, 0.0);
         }
         // Half-open while it holds something: that one is the probe.
-        assert_eq!(l.exclusions(30_000), vec![1]);
+        assert_eq!(l.exclusions(30_000), vec![IntegrationId(1)]);
         for _ in 0..3 {
-            l.release(1);
+            l.release(IntegrationId(1));
         }
         assert!(l.exclusions(30_000).is_empty());
         assert_eq!(l.held_total(), 0);
@@ -282,25 +299,29 @@ mod tests {
     #[test]
     fn a_lane_holds_more_for_a_fast_endpoint_but_never_past_half_a_lease() {
         let mut l = lanes();
-        l.hold(1);
+        l.hold(IntegrationId(1));
         assert_eq!(
             l.rooms(),
-            HashMap::from([(1, 3)]),
+            HashMap::from([(IntegrationId(1), 3)]),
             "twice the cap until sized"
         );
-        l.set_timeout(1, Duration::from_millis(1000));
-        assert_eq!(l.rooms(), HashMap::from([(1, 15)]), "eight times the cap");
-        l.set_timeout(1, Duration::from_secs(20));
+        l.set_timeout(IntegrationId(1), Duration::from_millis(1000));
         assert_eq!(
             l.rooms(),
-            HashMap::from([(1, 5)]),
+            HashMap::from([(IntegrationId(1), 15)]),
+            "eight times the cap"
+        );
+        l.set_timeout(IntegrationId(1), Duration::from_secs(20));
+        assert_eq!(
+            l.rooms(),
+            HashMap::from([(IntegrationId(1), 5)]),
             "60 s of waves of 20 s: 3"
         );
-        l.set_timeout(1, Duration::from_secs(30));
-        assert_eq!(l.rooms(), HashMap::from([(1, 3)]));
+        l.set_timeout(IntegrationId(1), Duration::from_secs(30));
+        assert_eq!(l.rooms(), HashMap::from([(IntegrationId(1), 3)]));
         for _ in 0..3 {
-            l.hold(1);
+            l.hold(IntegrationId(1));
         }
-        assert_eq!(l.exclusions(0), vec![1], "full");
+        assert_eq!(l.exclusions(0), vec![IntegrationId(1)], "full");
     }
 }

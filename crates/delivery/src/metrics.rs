@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use dutyhook_domain::ids::IntegrationId;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -128,7 +129,7 @@ impl Metrics {
         self.oldest_pending_age.set(oldest_age_seconds);
     }
 
-    pub fn set_circuits(&self, states: &[(i64, CircuitState)]) {
+    pub fn set_circuits(&self, states: &[(IntegrationId, CircuitState)]) {
         self.circuit.clear();
         for (id, s) in states {
             let v = match s {

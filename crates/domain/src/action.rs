@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use crate::event::EventType;
 use crate::event::SubjectKind;
 use crate::headers::{self, Header};
-use crate::ids::new_event_id;
+use crate::ids::{new_event_id, ChannelId, EventId, IntegrationId};
 use crate::incident::{Incident, RenderContext};
 use crate::person::Person;
 use crate::recorder::{event_doc, Recorder};
@@ -29,7 +29,7 @@ pub struct ActionConfig {
     pub name: String,
     pub description: String,
     pub team_id: i64,
-    pub channel_ids: Vec<i64>,
+    pub channel_ids: Vec<ChannelId>,
     pub endpoint: String,
     pub headers: Vec<Header>,
     pub tls_verify: bool,
@@ -81,7 +81,7 @@ impl ActionConfig {
                 "list 1 to 100 channels the action shows on",
             ));
         }
-        if let Some(id) = self.channel_ids.iter().find(|id| **id <= 0) {
+        if let Some(id) = self.channel_ids.iter().find(|id| id.get() <= 0) {
             return Err(DomainError::invalid(
                 "channel_ids",
                 format!("{id} is not a channel id"),
@@ -118,7 +118,7 @@ pub fn validate_idempotency_key(key: &str) -> Result<(), DomainError> {
 /// The body a trigger pushes: the incident event payload with `i_custom`,
 /// the person who pressed the button, and the incident's alerts.
 pub struct TriggerPayload {
-    pub event_id: String,
+    pub event_id: EventId,
     pub event_time_ms: i64,
     pub body: String,
 }
@@ -130,7 +130,7 @@ pub fn trigger_payload(
     now_ms: i64,
     ctx: &RenderContext,
 ) -> TriggerPayload {
-    let event_id = new_event_id();
+    let event_id = EventId::from(new_event_id());
     let mut inc = incident.to_payload(ctx);
     if let Value::Object(m) = &mut inc {
         m.insert("alerts".into(), Value::Array(alerts));
@@ -154,7 +154,7 @@ pub fn trigger_payload(
 /// What a trigger did, as the incident records it.
 #[derive(Debug, Clone)]
 pub struct ActionRun {
-    pub integration_id: i64,
+    pub integration_id: IntegrationId,
     pub name: String,
     pub success: bool,
     pub status_code: i64,
@@ -186,7 +186,7 @@ mod tests {
     fn valid() -> ActionConfig {
         ActionConfig {
             name: "Restart host".into(),
-            channel_ids: vec![1],
+            channel_ids: vec![ChannelId(1)],
             endpoint: "http://127.0.0.1:9/".into(),
             ..Default::default()
         }
@@ -228,7 +228,7 @@ mod tests {
         );
         assert_eq!(
             field(ActionConfig {
-                channel_ids: vec![0],
+                channel_ids: vec![ChannelId(0)],
                 ..valid()
             }),
             "channel_ids"
@@ -255,11 +255,11 @@ mod tests {
     #[test]
     fn channels_once_each_in_order() {
         let mut c = ActionConfig {
-            channel_ids: vec![3, 1, 3, 2, 1],
+            channel_ids: [3, 1, 3, 2, 1].map(ChannelId).to_vec(),
             ..valid()
         };
         c.dedup_channels();
-        assert_eq!(c.channel_ids, vec![3, 1, 2]);
+        assert_eq!(c.channel_ids, [3, 1, 2].map(ChannelId).to_vec());
     }
 
     #[test]

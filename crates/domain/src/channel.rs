@@ -1,11 +1,13 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::ids::ChannelId;
 use crate::DomainError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Channel {
-    pub channel_id: i64,
+    #[schema(value_type = i64)]
+    pub channel_id: ChannelId,
     pub channel_name: String,
     pub team_id: i64,
     pub description: String,

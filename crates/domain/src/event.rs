@@ -125,13 +125,13 @@ impl SubjectKind {
 /// stored as the exact bytes every integration and retry will receive.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
-    pub event_id: String,
+    pub event_id: crate::ids::EventId,
     pub event_type: EventType,
     pub event_time_ms: i64,
     pub subject_kind: SubjectKind,
     pub subject_id: String,
     /// The channel of the subject (0 = none): webhooks filter on it.
-    pub channel_id: i64,
+    pub channel_id: crate::ids::ChannelId,
     pub payload: String,
 }
 

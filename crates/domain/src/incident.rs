@@ -4,13 +4,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::ids::num_of;
+use crate::ids::{num_of, ChannelId, IncidentId, IntegrationId, PersonId};
 use crate::person::Person;
 use crate::severity::{Progress, Severity, Status};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Responder {
-    pub person_id: i64,
+    #[schema(value_type = i64)]
+    pub person_id: PersonId,
     pub person_name: String,
     pub email: String,
     pub assigned_at: i64,
@@ -21,7 +22,8 @@ pub struct Responder {
 pub struct Assignment {
     #[serde(rename = "type")]
     pub kind: String,
-    pub person_ids: Vec<i64>,
+    #[schema(value_type = Vec<i64>)]
+    pub person_ids: Vec<PersonId>,
     pub assigned_at: i64,
 }
 
@@ -29,7 +31,7 @@ pub struct Assignment {
 /// "Incident") is produced by [`Incident::to_payload`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
-    pub incident_id: String,
+    pub incident_id: IncidentId,
     pub title: String,
     pub description: String,
     pub impact: String,
@@ -59,13 +61,13 @@ pub struct Incident {
     pub responders: Vec<Responder>,
     pub assigned_to: Option<Assignment>,
     pub alert_cnt: i64,
-    pub channel_id: i64,
+    pub channel_id: ChannelId,
     /// Filled from the channel when loaded; not authoritative in storage.
     #[serde(default)]
     pub channel_name: String,
     pub group_method: String,
     pub dedup_key: String,
-    pub data_source_id: i64,
+    pub data_source_id: IntegrationId,
     /// Open alerts by their current status: `incident_status` and auto-recovery follow it.
     #[serde(default)]
     pub alerts_open: AlertTally,
@@ -156,7 +158,8 @@ impl RenderContext {
 /// Used for the OpenAPI document; payloads are built by `to_payload`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct IncidentView {
-    pub incident_id: String,
+    #[schema(value_type = String)]
+    pub incident_id: IncidentId,
     pub num: String,
     pub title: String,
     pub description: String,
@@ -182,16 +185,19 @@ pub struct IncidentView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub closer: Option<Person>,
     pub responders: Vec<Responder>,
-    pub responder_ids: Vec<i64>,
+    #[schema(value_type = Vec<i64>)]
+    pub responder_ids: Vec<PersonId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assigned_to: Option<Assignment>,
     pub alert_cnt: i64,
-    pub channel_id: i64,
+    #[schema(value_type = i64)]
+    pub channel_id: ChannelId,
     pub channel_name: String,
     pub detail_url: String,
     pub group_method: String,
     pub dedup_key: String,
-    pub data_source_id: i64,
+    #[schema(value_type = i64)]
+    pub data_source_id: IntegrationId,
     pub account_id: i64,
     pub account_name: String,
 }
@@ -205,7 +211,7 @@ impl Incident {
         self.progress == Progress::Closed
     }
 
-    pub fn responder_ids(&self) -> Vec<i64> {
+    pub fn responder_ids(&self) -> Vec<PersonId> {
         self.responders.iter().map(|r| r.person_id).collect()
     }
 

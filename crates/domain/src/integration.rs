@@ -83,7 +83,7 @@ impl SourceType {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceConfig {
     pub source_type: SourceType,
-    pub channel_id: i64,
+    pub channel_id: crate::ids::ChannelId,
 }
 
 /// An integration's settings, by kind (secrets included; mask before showing).
@@ -164,7 +164,7 @@ mod tests {
     fn settings_round_trip_by_kind() {
         let source = IntegrationConfig::Source(SourceConfig {
             source_type: SourceType::Alertmanager,
-            channel_id: 3,
+            channel_id: crate::ids::ChannelId(3),
         });
         let stored = source.to_json();
         assert_eq!(stored["source_type"], "alertmanager");

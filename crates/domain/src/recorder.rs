@@ -1,7 +1,7 @@
 use serde_json::{Map, Value};
 
 use crate::event::{EventType, NewEvent, SubjectKind};
-use crate::ids::new_event_id;
+use crate::ids::{new_event_id, ChannelId, EventId, IncidentId};
 use crate::incident::{Incident, RenderContext};
 use crate::person::Person;
 use crate::timeline::TimelineEntry;
@@ -42,11 +42,11 @@ pub struct Recorder {
     pub ctx: RenderContext,
     pub events: Vec<NewEvent>,
     pub timeline: Vec<TimelineEntry>,
-    pub touched: Vec<String>,
+    pub touched: Vec<IncidentId>,
     /// Incidents closed by hand whose open alerts close with them.
-    pub closed_alerts_of: Vec<String>,
+    pub closed_alerts_of: Vec<IncidentId>,
     /// (from, to): alerts that follow a merged incident into its target.
-    pub alert_moves: Vec<(String, String)>,
+    pub alert_moves: Vec<(IncidentId, IncidentId)>,
 }
 
 impl Recorder {
@@ -66,9 +66,9 @@ impl Recorder {
         self.now_ms.div_euclid(1000)
     }
 
-    pub fn touch(&mut self, incident_id: &str) {
-        if !self.touched.iter().any(|t| t == incident_id) {
-            self.touched.push(incident_id.to_string());
+    pub fn touch(&mut self, incident_id: &IncidentId) {
+        if !self.touched.contains(incident_id) {
+            self.touched.push(incident_id.clone());
         }
     }
 
@@ -113,11 +113,11 @@ impl Recorder {
         person: Option<&Person>,
         kind: SubjectKind,
         subject_id: &str,
-        channel_id: i64,
+        channel_id: ChannelId,
         subject: Value,
         extra: Map<String, Value>,
     ) {
-        let event_id = new_event_id();
+        let event_id = EventId::from(new_event_id());
         let mut doc = event_doc(&event_id, self.now_ms, event_type, person, kind, subject);
         doc.extend(extra);
         self.events.push(NewEvent {

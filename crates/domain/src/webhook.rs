@@ -5,6 +5,7 @@ use utoipa::ToSchema;
 
 use crate::event::EventType;
 use crate::headers::{self, Header};
+use crate::ids::ChannelId;
 use crate::template::Template;
 use crate::DomainError;
 
@@ -51,7 +52,7 @@ pub struct WebhookConfig {
     pub headers: Vec<Header>,
     pub tls_verify: bool,
     /// `None`: every channel.
-    pub channel_ids: Option<Vec<i64>>,
+    pub channel_ids: Option<Vec<ChannelId>>,
     /// Empty: every type of its kind.
     pub event_types: Vec<EventType>,
     pub body_template: Option<String>,
@@ -61,7 +62,7 @@ pub struct WebhookConfig {
 
 impl WebhookConfig {
     /// Whether an event of `event_type` about something in `channel_id` goes here.
-    pub fn subscribes(&self, event_type: EventType, channel_id: i64) -> bool {
+    pub fn subscribes(&self, event_type: EventType, channel_id: ChannelId) -> bool {
         let kind_matches = match self.kind {
             WebhookKind::Incident => event_type.is_incident(),
             WebhookKind::Alert => !event_type.is_incident(),
@@ -163,19 +164,25 @@ mod tests {
     #[test]
     fn subscriptions() {
         let mut c = cfg(WebhookKind::Incident);
-        assert!(c.subscribes(EventType::i_ack, 0));
-        assert!(!c.subscribes(EventType::a_new, 0));
-        c.channel_ids = Some(vec![7]);
-        assert!(c.subscribes(EventType::i_ack, 7) && !c.subscribes(EventType::i_ack, 8));
+        assert!(c.subscribes(EventType::i_ack, ChannelId(0)));
+        assert!(!c.subscribes(EventType::a_new, ChannelId(0)));
+        c.channel_ids = Some(vec![ChannelId(7)]);
+        assert!(
+            c.subscribes(EventType::i_ack, ChannelId(7))
+                && !c.subscribes(EventType::i_ack, ChannelId(8))
+        );
         c.event_types = vec![EventType::i_new];
-        assert!(!c.subscribes(EventType::i_ack, 7) && c.subscribes(EventType::i_new, 7));
+        assert!(
+            !c.subscribes(EventType::i_ack, ChannelId(7))
+                && c.subscribes(EventType::i_new, ChannelId(7))
+        );
         let mut a = cfg(WebhookKind::Alert);
         a.event_types = vec![EventType::a_new];
         assert!(
-            a.subscribes(EventType::a_close, 1),
+            a.subscribes(EventType::a_close, ChannelId(1)),
             "a_close always reaches alert webhooks"
         );
-        assert!(!a.subscribes(EventType::a_update, 1));
+        assert!(!a.subscribes(EventType::a_update, ChannelId(1)));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use dutyhook_domain::alert::{ingest, standard_event, IngestState, Source};
 use dutyhook_domain::channel::{Channel, Grouping, GroupingMethod, WindowStart};
 use dutyhook_domain::event::EventType;
+use dutyhook_domain::ids::{AlertId, ChannelId, IncidentId, IntegrationId};
 use dutyhook_domain::incident::RenderContext;
 use dutyhook_domain::recorder::Recorder;
 use dutyhook_domain::severity::{Progress, Status};
@@ -162,11 +163,11 @@ impl Model {
 
 fn source(s: &Setup) -> Source {
     Source {
-        integration_id: 7,
+        integration_id: IntegrationId(7),
         name: "model".into(),
         source_type: "standard".into(),
         channel: Channel {
-            channel_id: 3,
+            channel_id: ChannelId(3),
             channel_name: "model".into(),
             team_id: 0,
             description: String::new(),
@@ -203,7 +204,7 @@ proptest! {
         let mut now = 1_700_000_000i64;
         let (mut rslv, mut storms) = (0usize, 0usize);
         // The model's alert index for each alert id, in creation order.
-        let mut index_of: HashMap<String, usize> = HashMap::new();
+        let mut index_of: HashMap<AlertId, usize> = HashMap::new();
         for e in &events {
             now += e.gap;
             let body = json!({"title_rule": "check", "event_status": e.status,
@@ -217,7 +218,7 @@ proptest! {
                     EventType::i_rslv => rslv += 1,
                     EventType::i_storm => storms += 1,
                     EventType::a_new => {
-                        let id = n.subject_id.clone();
+                        let id = AlertId::from(n.subject_id.clone());
                         index_of.insert(id, model.alerts.len() - 1);
                     }
                     _ => {}
@@ -229,7 +230,7 @@ proptest! {
         prop_assert_eq!(rslv, model.resolved, "i_rslv events");
         prop_assert_eq!(storms, model.incidents.iter().map(|i| i.storms).sum::<usize>(), "i_storm events");
         // Incidents correspond one to one through their alerts.
-        let mut incident_of: BTreeMap<usize, String> = BTreeMap::new();
+        let mut incident_of: BTreeMap<usize, IncidentId> = BTreeMap::new();
         for (id, a) in &state.changed_alerts {
             let m = &model.alerts[index_of[id]];
             prop_assert_eq!(a.event_cnt, m.event_cnt, "event_cnt of {}", id);

@@ -29,7 +29,7 @@ enum Op {
 
 fn person(i: usize) -> Person {
     Person {
-        person_id: 1000 + i as i64,
+        person_id: dutyhook_domain::ids::PersonId(1000 + i as i64),
         person_name: format!("P{i}"),
         email: format!("p{i}@example.com"),
     }
@@ -95,7 +95,7 @@ proptest! {
         let mut now_ms: i64 = 1_795_447_900_000;
         let mut rec = Recorder::new(now_ms, ctx());
         let input = NewIncident {
-            title: "Checkout latency".into(), severity: Severity::Warning, channel_id: 0, channel_name: String::new(),
+            title: "Checkout latency".into(), severity: Severity::Warning, channel_id: dutyhook_domain::ids::ChannelId(0), channel_name: String::new(),
             description: String::new(), impact: String::new(), assignees: vec![], fields: Default::default(),
         };
         let mut incs = vec![ops::create(input, &person(0), &mut rec)];

@@ -37,7 +37,7 @@ pub async fn create_admin(
     let key = issue_key(app, person.person.person_id, "created with the admin").await?;
     Ok((
         AdminCreated {
-            person_id: person.person.person_id,
+            person_id: person.person.person_id.into(),
             app_key: key.app_key,
             password,
         },

@@ -109,16 +109,11 @@ async fn run(
         event_id: payload.event_id.clone(),
         event_type: EventType::i_custom,
         subject_kind: SubjectKind::Incident,
-        subject_id: incident.incident_id.clone(),
+        subject_id: incident.incident_id.to_string(),
         event_time: payload.event_time_ms,
         payload: String::new(),
     };
-    let endpoint = Endpoint {
-        url: &cfg.endpoint,
-        headers: &cfg.headers,
-        tls_verify: cfg.tls_verify,
-        timeout: Duration::from_millis(cfg.timeout_ms as u64),
-    };
+    let endpoint = Endpoint::from(cfg);
     let pressed = custom_action::press(
         &app.invoker,
         app.store.as_ref(),

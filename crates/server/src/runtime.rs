@@ -12,6 +12,7 @@ use dutyhook_delivery::invoker::Invoker;
 use dutyhook_delivery::metrics::Metrics;
 use dutyhook_delivery::outbound::Policy;
 use dutyhook_delivery::push::Pusher;
+use dutyhook_domain::ids::IncidentId;
 use dutyhook_domain::incident::{Incident, RenderContext};
 use dutyhook_domain::recorder::Recorder;
 use dutyhook_store::{IncidentOp, Store};
@@ -69,7 +70,7 @@ impl Runtime {
 
     /// Runs `op` over the incidents `ids` in one transaction with their
     /// events. `op` may run more than once (see [`IncidentOp`]).
-    pub async fn mutate<F>(&self, ids: &[String], op: F) -> Result<Vec<Incident>, ApiError>
+    pub async fn mutate<F>(&self, ids: &[IncidentId], op: F) -> Result<Vec<Incident>, ApiError>
     where
         F: Fn(&mut Vec<Incident>, &mut Recorder) -> Result<(), dutyhook_domain::DomainError>
             + Send

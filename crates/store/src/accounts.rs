@@ -1,6 +1,7 @@
 //! Console sessions and failed sign-ins.
 
 use async_trait::async_trait;
+use dutyhook_domain::ids::PersonId;
 
 use crate::sql::Sql;
 use crate::store::SqlStore;
@@ -22,16 +23,16 @@ pub trait AccountStore: Send + Sync {
     async fn create_session(
         &self,
         token_hash: &str,
-        person_id: i64,
+        person_id: PersonId,
         now_s: i64,
         expires_at: i64,
     ) -> Result<()>;
     /// The person of a live session.
-    async fn session_person(&self, token_hash: &str, now_s: i64) -> Result<Option<i64>>;
+    async fn session_person(&self, token_hash: &str, now_s: i64) -> Result<Option<PersonId>>;
     async fn end_session(&self, token_hash: &str) -> Result<()>;
     /// Ends a person's sessions, but `except` (the one changing a password);
     /// answers how many.
-    async fn end_sessions(&self, person_id: i64, except: Option<&str>) -> Result<u64>;
+    async fn end_sessions(&self, person_id: PersonId, except: Option<&str>) -> Result<u64>;
     /// Failed sign-ins of each scope since `since_s`, for the scopes that had any.
     async fn sign_in_failures(&self, scopes: &[String], since_s: i64) -> Result<Vec<Failures>>;
     /// Records one failed sign-in against each scope; forgets those older
@@ -47,7 +48,7 @@ impl AccountStore for SqlStore {
     async fn create_session(
         &self,
         token_hash: &str,
-        person_id: i64,
+        person_id: PersonId,
         now_s: i64,
         expires_at: i64,
     ) -> Result<()> {
@@ -61,11 +62,11 @@ impl AccountStore for SqlStore {
         self.exec_all(vec![expired, q]).await
     }
 
-    async fn session_person(&self, token_hash: &str, now_s: i64) -> Result<Option<i64>> {
+    async fn session_person(&self, token_hash: &str, now_s: i64) -> Result<Option<PersonId>> {
         let mut q = Sql::new("SELECT person_id FROM sessions WHERE token_hash = ");
         q.text(token_hash).push(" AND expires_at > ").i64(now_s);
         let row: Option<(i64,)> = q.query_as().fetch_optional(&self.read).await?;
-        Ok(row.map(|(id,)| id))
+        Ok(row.map(|(id,)| PersonId(id)))
     }
 
     async fn end_session(&self, token_hash: &str) -> Result<()> {
@@ -74,7 +75,7 @@ impl AccountStore for SqlStore {
         self.exec(q).await.map(|_| ())
     }
 
-    async fn end_sessions(&self, person_id: i64, except: Option<&str>) -> Result<u64> {
+    async fn end_sessions(&self, person_id: PersonId, except: Option<&str>) -> Result<u64> {
         let mut q = Sql::new("DELETE FROM sessions WHERE person_id = ");
         q.i64(person_id);
         if let Some(keep) = except {

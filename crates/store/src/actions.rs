@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use dutyhook_domain::integration::IntegrationKind;
-
 use async_trait::async_trait;
+use dutyhook_domain::ids::{ChannelId, IntegrationId, PersonId};
+use dutyhook_domain::integration::IntegrationKind;
 use dutyhook_domain::DomainError;
 use sqlx::AnyConnection;
 
@@ -20,9 +20,9 @@ use crate::{ActionStore, IntegrationRecord, Result, RunSlot, StoreError};
 /// lock), so two concurrent saves cannot both slip under the limit.
 async fn check_channels(
     c: &mut AnyConnection,
-    integration_id: i64,
+    integration_id: IntegrationId,
     name: &str,
-    channel_ids: &[i64],
+    channel_ids: &[ChannelId],
     per_channel: usize,
 ) -> Result<()> {
     let mut q = Sql::new(
@@ -68,8 +68,8 @@ async fn check_channels(
 
 async fn bind_channels(
     c: &mut AnyConnection,
-    integration_id: i64,
-    channel_ids: &[i64],
+    integration_id: IntegrationId,
+    channel_ids: &[ChannelId],
 ) -> Result<()> {
     let mut q = Sql::new("DELETE FROM action_channels WHERE integration_id = ");
     q.i64(integration_id);
@@ -88,9 +88,9 @@ impl ActionStore for SqlStore {
     async fn save_action(
         &self,
         r: &IntegrationRecord,
-        channel_ids: &[i64],
+        channel_ids: &[ChannelId],
         per_channel: usize,
-    ) -> Result<i64> {
+    ) -> Result<IntegrationId> {
         let r = self.sealed(r)?;
         let channel_ids = channel_ids.to_vec();
         self.writer
@@ -99,7 +99,7 @@ impl ActionStore for SqlStore {
                 Box::pin(async move {
                     let (id, name) = (r.record.integration_id, &r.record.name);
                     check_channels(c, id, name, &channel_ids, per_channel).await?;
-                    let id = if id == 0 {
+                    let id = if id.get() == 0 {
                         insert_integration(c, &r).await?
                     } else {
                         update_integration_row(c, &r).await?;
@@ -112,7 +112,7 @@ impl ActionStore for SqlStore {
             .await
     }
 
-    async fn channel_actions(&self, channel_id: i64) -> Result<Vec<(i64, String)>> {
+    async fn channel_actions(&self, channel_id: ChannelId) -> Result<Vec<(IntegrationId, String)>> {
         let mut q = Sql::new(
             "SELECT i.id, i.name FROM action_channels ac JOIN integrations i ON i.id = ac.integration_id \
              WHERE i.kind = ",
@@ -121,12 +121,16 @@ impl ActionStore for SqlStore {
             .push(" AND ac.channel_id = ")
             .i64(channel_id)
             .push(" ORDER BY i.id");
-        Ok(q.query_as().fetch_all(&self.read).await?)
+        let rows: Vec<(i64, String)> = q.query_as().fetch_all(&self.read).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name)| (IntegrationId(id), name))
+            .collect())
     }
 
     async fn begin_action_run(
         &self,
-        person_id: i64,
+        person_id: PersonId,
         key: &str,
         fingerprint: &str,
         now_ms: i64,
@@ -167,7 +171,7 @@ impl ActionStore for SqlStore {
 
     async fn finish_action_run(
         &self,
-        person_id: i64,
+        person_id: PersonId,
         key: &str,
         result: Option<&str>,
     ) -> Result<()> {

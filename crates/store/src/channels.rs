@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use dutyhook_domain::channel::{Channel, Grouping};
 use dutyhook_domain::field::FieldDef;
+use dutyhook_domain::ids::ChannelId;
 use dutyhook_domain::DomainError;
 use sqlx::FromRow;
 
@@ -25,7 +26,7 @@ impl ChannelRow {
     fn into_channel(self) -> Result<Channel> {
         let grouping: Grouping = serde_json::from_str(&self.grouping)?;
         Ok(Channel {
-            channel_id: self.id,
+            channel_id: ChannelId(self.id),
             channel_name: self.name,
             team_id: self.team_id,
             description: self.description,
@@ -40,7 +41,7 @@ const CHANNEL_COLS: &str = "id, name, team_id, description, grouping, storm_thre
 
 #[async_trait]
 impl ChannelStore for SqlStore {
-    async fn create_channel(&self, c: &Channel) -> Result<i64> {
+    async fn create_channel(&self, c: &Channel) -> Result<ChannelId> {
         let mut q = Sql::new("INSERT INTO channels (name, team_id, description, grouping, storm_thresholds, created_at) VALUES (");
         q.text(&c.channel_name)
             .push(", ")
@@ -63,7 +64,7 @@ impl ChannelStore for SqlStore {
                             format!("channel_name: a channel named {name:?} already exists")
                         })
                     })?;
-                    Ok(id)
+                    Ok(ChannelId(id))
                 })
             })
             .await
@@ -88,7 +89,7 @@ impl ChannelStore for SqlStore {
         Ok(())
     }
 
-    async fn channel(&self, channel_id: i64) -> Result<Option<Channel>> {
+    async fn channel(&self, channel_id: ChannelId) -> Result<Option<Channel>> {
         let mut q = Sql::new(&format!("SELECT {CHANNEL_COLS} FROM channels WHERE id = "));
         q.i64(channel_id);
         let row: Option<ChannelRow> = q.query_as().fetch_optional(&self.read).await?;

@@ -1,6 +1,7 @@
 //! People, teams, app keys, channels, custom field definitions, settings.
 
 use async_trait::async_trait;
+use dutyhook_domain::ids::PersonId;
 use dutyhook_domain::person::{Person, Role};
 use dutyhook_domain::DomainError;
 use sqlx::{FromRow, Row};
@@ -28,7 +29,7 @@ impl PersonRow {
             .ok_or_else(|| StoreError::Corrupt(format!("role {:?}", self.role)))?;
         Ok(PersonRecord {
             person: Person {
-                person_id: self.id,
+                person_id: PersonId(self.id),
                 person_name: self.name,
                 email: self.email,
             },
@@ -39,22 +40,34 @@ impl PersonRow {
     }
 }
 
+type AppKeyRow = (i64, i64, String, String, i64);
+
+fn app_key_record((app_key_id, person_id, name, key_hint, created_at): AppKeyRow) -> AppKeyRecord {
+    AppKeyRecord {
+        app_key_id,
+        person_id: PersonId(person_id),
+        name,
+        key_hint,
+        created_at,
+    }
+}
+
 const PERSON_COLS: &str = "id, name, email, role, password_hash, created_at";
 
 impl SqlStore {
-    async fn team_members(&self, team_id: i64) -> Result<Vec<i64>> {
+    async fn team_members(&self, team_id: i64) -> Result<Vec<PersonId>> {
         let mut q = Sql::new("SELECT person_id FROM team_members WHERE team_id = ");
         q.i64(team_id).push(" ORDER BY position");
         let rows = q.query().fetch_all(&self.read).await?;
-        Ok(rows.iter().map(|r| r.get::<i64, _>(0)).collect())
+        Ok(rows.iter().map(|r| PersonId(r.get::<i64, _>(0))).collect())
     }
 
-    async fn ensure_people_exist(&self, ids: &[i64]) -> Result<()> {
+    async fn ensure_people_exist(&self, ids: &[PersonId]) -> Result<()> {
         self.people(ids).await.map(|_| ())
     }
 }
 
-async fn insert_members(c: &mut sqlx::AnyConnection, team_id: i64, ids: &[i64]) -> Result<()> {
+async fn insert_members(c: &mut sqlx::AnyConnection, team_id: i64, ids: &[PersonId]) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -105,7 +118,7 @@ impl DirectoryStore for SqlStore {
         row.into_record()
     }
 
-    async fn person(&self, person_id: i64) -> Result<Option<PersonRecord>> {
+    async fn person(&self, person_id: PersonId) -> Result<Option<PersonRecord>> {
         let mut q = Sql::new(&format!("SELECT {PERSON_COLS} FROM people WHERE id = "));
         q.i64(person_id);
         let row: Option<PersonRow> = q.query_as().fetch_optional(&self.read).await?;
@@ -119,7 +132,7 @@ impl DirectoryStore for SqlStore {
         row.map(PersonRow::into_record).transpose()
     }
 
-    async fn people(&self, ids: &[i64]) -> Result<Vec<PersonRecord>> {
+    async fn people(&self, ids: &[PersonId]) -> Result<Vec<PersonRecord>> {
         if ids.is_empty() {
             return Ok(vec![]);
         }
@@ -160,7 +173,7 @@ impl DirectoryStore for SqlStore {
         count(&self.read, "SELECT COUNT(*) FROM people").await
     }
 
-    async fn set_password(&self, person_id: i64, password_hash: &str) -> Result<()> {
+    async fn set_password(&self, person_id: PersonId, password_hash: &str) -> Result<()> {
         let mut q = Sql::new("UPDATE people SET password_hash = ");
         q.text(password_hash).push(" WHERE id = ").i64(person_id);
         if self.exec(q).await? == 0 {
@@ -169,7 +182,7 @@ impl DirectoryStore for SqlStore {
         Ok(())
     }
 
-    async fn create_team(&self, name: &str, member_ids: &[i64]) -> Result<i64> {
+    async fn create_team(&self, name: &str, member_ids: &[PersonId]) -> Result<i64> {
         self.ensure_people_exist(member_ids).await?;
         let (name, member_ids) = (name.to_string(), member_ids.to_vec());
         self.writer
@@ -194,7 +207,7 @@ impl DirectoryStore for SqlStore {
         &self,
         team_id: i64,
         name: Option<&str>,
-        member_ids: Option<&[i64]>,
+        member_ids: Option<&[PersonId]>,
     ) -> Result<()> {
         if self.team(team_id).await?.is_none() {
             return Err(DomainError::not_found("team", team_id).into());
@@ -203,7 +216,7 @@ impl DirectoryStore for SqlStore {
             self.ensure_people_exist(ids).await?;
         }
         let name = name.map(str::to_string);
-        let member_ids = member_ids.map(<[i64]>::to_vec);
+        let member_ids = member_ids.map(<[PersonId]>::to_vec);
         self.writer
             .tx(move |c| {
                 let (name, member_ids) = (name.clone(), member_ids.clone());
@@ -265,7 +278,7 @@ impl DirectoryStore for SqlStore {
 
     async fn create_app_key(
         &self,
-        person_id: i64,
+        person_id: PersonId,
         name: &str,
         key_hash: &str,
         key_hint: &str,
@@ -295,7 +308,7 @@ impl DirectoryStore for SqlStore {
 
     async fn list_app_keys(
         &self,
-        person_id: Option<i64>,
+        person_id: Option<PersonId>,
         page: Page,
     ) -> Result<Listing<AppKeyRecord>> {
         let mut q = Sql::new("SELECT id, person_id, name, key_hint, created_at FROM app_keys");
@@ -308,21 +321,10 @@ impl DirectoryStore for SqlStore {
             .i64(page.limit)
             .push(" OFFSET ")
             .i64(page.offset());
-        let rows: Vec<(i64, i64, String, String, i64)> = q.query_as().fetch_all(&self.read).await?;
+        let rows: Vec<AppKeyRow> = q.query_as().fetch_all(&self.read).await?;
         let (total,): (i64,) = c.query_as().fetch_one(&self.read).await?;
         Ok(Listing {
-            items: rows
-                .into_iter()
-                .map(
-                    |(app_key_id, person_id, name, key_hint, created_at)| AppKeyRecord {
-                        app_key_id,
-                        person_id,
-                        name,
-                        key_hint,
-                        created_at,
-                    },
-                )
-                .collect(),
+            items: rows.into_iter().map(app_key_record).collect(),
             total,
         })
     }
@@ -331,17 +333,8 @@ impl DirectoryStore for SqlStore {
         let mut q =
             Sql::new("SELECT id, person_id, name, key_hint, created_at FROM app_keys WHERE id = ");
         q.i64(app_key_id);
-        let row: Option<(i64, i64, String, String, i64)> =
-            q.query_as().fetch_optional(&self.read).await?;
-        Ok(row.map(
-            |(app_key_id, person_id, name, key_hint, created_at)| AppKeyRecord {
-                app_key_id,
-                person_id,
-                name,
-                key_hint,
-                created_at,
-            },
-        ))
+        let row: Option<AppKeyRow> = q.query_as().fetch_optional(&self.read).await?;
+        Ok(row.map(app_key_record))
     }
 
     async fn delete_app_key(&self, app_key_id: i64) -> Result<()> {

@@ -1,6 +1,7 @@
 //! Integrations (webhooks, custom actions, alert sources): their settings and secrets.
 
 use async_trait::async_trait;
+use dutyhook_domain::ids::IntegrationId;
 use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
 use dutyhook_domain::DomainError;
 use sqlx::{AnyConnection, FromRow};
@@ -48,7 +49,7 @@ impl Row {
         let config = IntegrationConfig::decode(kind, config)
             .map_err(|e| StoreError::Corrupt(format!("integration {}: settings: {e}", self.id)))?;
         Ok(IntegrationRecord {
-            integration_id: self.id,
+            integration_id: IntegrationId(self.id),
             kind,
             name: self.name,
             team_id: self.team_id,
@@ -64,11 +65,14 @@ impl Row {
     }
 }
 
-fn not_found(id: i64) -> crate::StoreError {
+fn not_found(id: IntegrationId) -> crate::StoreError {
     DomainError::not_found("integration", id).into()
 }
 
-pub(crate) async fn insert_integration(c: &mut AnyConnection, stored: &Stored) -> Result<i64> {
+pub(crate) async fn insert_integration(
+    c: &mut AnyConnection,
+    stored: &Stored,
+) -> Result<IntegrationId> {
     let r = &stored.record;
     let now = now_s();
     let mut q = Sql::new("INSERT INTO integrations (kind, name, team_id, enabled, disabled_reason, config, secret, created_at, updated_at) VALUES (");
@@ -81,7 +85,7 @@ pub(crate) async fn insert_integration(c: &mut AnyConnection, stored: &Stored) -
     q.text(&r.secret).push(", ").i64(now).push(", ").i64(now);
     q.push(") RETURNING id");
     let (id,): (i64,) = q.query_as().fetch_one(&mut *c).await?;
-    Ok(id)
+    Ok(IntegrationId(id))
 }
 
 /// Writes name, team, enabled state and config (not the secrets).
@@ -100,9 +104,24 @@ pub(crate) async fn update_integration_row(c: &mut AnyConnection, stored: &Store
     Ok(())
 }
 
+impl SqlStore {
+    /// Ends an `UPDATE integrations SET …` with the time and the row it
+    /// changes; `NotFound` when there is none.
+    async fn update_one(&self, mut q: Sql, id: IntegrationId) -> Result<()> {
+        q.push(", updated_at = ")
+            .i64(now_s())
+            .push(" WHERE id = ")
+            .i64(id);
+        if self.exec(q).await? == 0 {
+            return Err(not_found(id));
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl IntegrationStore for SqlStore {
-    async fn create_integration(&self, r: &IntegrationRecord) -> Result<i64> {
+    async fn create_integration(&self, r: &IntegrationRecord) -> Result<IntegrationId> {
         let r = self.sealed(r)?;
         self.writer
             .tx(move |c| {
@@ -122,7 +141,7 @@ impl IntegrationStore for SqlStore {
             .await
     }
 
-    async fn integration(&self, id: i64) -> Result<Option<IntegrationRecord>> {
+    async fn integration(&self, id: IntegrationId) -> Result<Option<IntegrationRecord>> {
         let mut q = Sql::new(&format!("SELECT {COLS} FROM integrations WHERE id = "));
         q.i64(id);
         let row: Option<Row> = q.query_as().fetch_optional(&self.read).await?;
@@ -154,7 +173,7 @@ impl IntegrationStore for SqlStore {
         })
     }
 
-    async fn delete_integration(&self, id: i64) -> Result<()> {
+    async fn delete_integration(&self, id: IntegrationId) -> Result<()> {
         self.writer
             .tx(move |c| {
                 Box::pin(async move {
@@ -183,34 +202,30 @@ impl IntegrationStore for SqlStore {
             .await
     }
 
-    async fn set_integration_enabled(&self, id: i64, enabled: bool, reason: &str) -> Result<()> {
+    async fn set_integration_enabled(
+        &self,
+        id: IntegrationId,
+        enabled: bool,
+        reason: &str,
+    ) -> Result<()> {
         let mut q = Sql::new("UPDATE integrations SET enabled = ");
         q.i64(enabled as i64)
             .push(", disabled_reason = ")
             .text(reason);
-        q.push(", updated_at = ")
-            .i64(now_s())
-            .push(" WHERE id = ")
-            .i64(id);
-        if self.exec(q).await? == 0 {
-            return Err(not_found(id));
-        }
-        Ok(())
+        self.update_one(q, id).await
     }
 
-    async fn rotate_secret(&self, id: i64, new_secret: &str, previous_until_ms: i64) -> Result<()> {
+    async fn rotate_secret(
+        &self,
+        id: IntegrationId,
+        new_secret: &str,
+        previous_until_ms: i64,
+    ) -> Result<()> {
         let mut q = Sql::new("UPDATE integrations SET previous_secret = secret, secret = ");
         q.text(self.keys.seal(new_secret))
             .push(", previous_secret_until = ")
             .i64(previous_until_ms);
-        q.push(", updated_at = ")
-            .i64(now_s())
-            .push(" WHERE id = ")
-            .i64(id);
-        if self.exec(q).await? == 0 {
-            return Err(not_found(id));
-        }
-        Ok(())
+        self.update_one(q, id).await
     }
 }
 

@@ -37,6 +37,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use dutyhook_domain::channel::Channel;
 use dutyhook_domain::field::FieldDef;
+use dutyhook_domain::ids::{
+    AlertId, ChannelId, DeliveryId, EventId, IncidentId, IntegrationId, PersonId,
+};
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::integration::IntegrationKind;
 use dutyhook_domain::recorder::Recorder;
@@ -65,35 +68,35 @@ pub type IncidentOp = std::sync::Arc<
 #[async_trait]
 pub trait DirectoryStore: Send + Sync {
     async fn create_person(&self, p: NewPerson) -> Result<PersonRecord>;
-    async fn person(&self, person_id: i64) -> Result<Option<PersonRecord>>;
+    async fn person(&self, person_id: PersonId) -> Result<Option<PersonRecord>>;
     async fn person_by_email(&self, email: &str) -> Result<Option<PersonRecord>>;
     /// The people with these ids, in the order given; `NotFound` names the first missing one.
-    async fn people(&self, ids: &[i64]) -> Result<Vec<PersonRecord>>;
+    async fn people(&self, ids: &[PersonId]) -> Result<Vec<PersonRecord>>;
     async fn list_people(&self, page: Page) -> Result<Listing<PersonRecord>>;
     async fn count_people(&self) -> Result<i64>;
     /// Sets a person's console password (its hash); `NotFound` for an unknown person.
-    async fn set_password(&self, person_id: i64, password_hash: &str) -> Result<()>;
+    async fn set_password(&self, person_id: PersonId, password_hash: &str) -> Result<()>;
 
-    async fn create_team(&self, name: &str, member_ids: &[i64]) -> Result<i64>;
+    async fn create_team(&self, name: &str, member_ids: &[PersonId]) -> Result<i64>;
     async fn update_team(
         &self,
         team_id: i64,
         name: Option<&str>,
-        member_ids: Option<&[i64]>,
+        member_ids: Option<&[PersonId]>,
     ) -> Result<()>;
     async fn team(&self, team_id: i64) -> Result<Option<TeamRecord>>;
     async fn list_teams(&self, page: Page) -> Result<Listing<TeamRecord>>;
 
     async fn create_app_key(
         &self,
-        person_id: i64,
+        person_id: PersonId,
         name: &str,
         key_hash: &str,
         key_hint: &str,
     ) -> Result<i64>;
     async fn list_app_keys(
         &self,
-        person_id: Option<i64>,
+        person_id: Option<PersonId>,
         page: Page,
     ) -> Result<Listing<AppKeyRecord>>;
     async fn app_key(&self, app_key_id: i64) -> Result<Option<AppKeyRecord>>;
@@ -104,9 +107,9 @@ pub trait DirectoryStore: Send + Sync {
 /// Channels, custom field definitions and the installation's settings.
 #[async_trait]
 pub trait ChannelStore: Send + Sync {
-    async fn create_channel(&self, c: &Channel) -> Result<i64>;
+    async fn create_channel(&self, c: &Channel) -> Result<ChannelId>;
     async fn update_channel(&self, c: &Channel) -> Result<()>;
-    async fn channel(&self, channel_id: i64) -> Result<Option<Channel>>;
+    async fn channel(&self, channel_id: ChannelId) -> Result<Option<Channel>>;
     async fn list_channels(&self, page: Page) -> Result<Listing<Channel>>;
 
     async fn create_field(&self, def: &FieldDef) -> Result<i64>;
@@ -128,12 +131,12 @@ pub trait IncidentStore: Send + Sync {
     /// the same transaction (group commit); each caller gets its own answer.
     async fn mutate_incidents(
         &self,
-        ids: &[String],
+        ids: &[IncidentId],
         rec: Recorder,
         op: IncidentOp,
     ) -> Result<Vec<Incident>>;
-    async fn incident(&self, incident_id: &str) -> Result<Option<Incident>>;
-    async fn incidents(&self, ids: &[String]) -> Result<Vec<Incident>>;
+    async fn incident(&self, incident_id: &IncidentId) -> Result<Option<Incident>>;
+    async fn incidents(&self, ids: &[IncidentId]) -> Result<Vec<Incident>>;
     async fn list_incidents(
         &self,
         filter: &IncidentFilter,
@@ -141,12 +144,12 @@ pub trait IncidentStore: Send + Sync {
     ) -> Result<Listing<Incident>>;
     async fn feed(
         &self,
-        incident_id: &str,
+        incident_id: &IncidentId,
         page: Page,
         asc: bool,
     ) -> Result<Listing<TimelineEntry>>;
     /// Ids of open incidents whose snooze ended at or before `now_s`.
-    async fn due_snoozes(&self, now_s: i64, limit: i64) -> Result<Vec<String>>;
+    async fn due_snoozes(&self, now_s: i64, limit: i64) -> Result<Vec<IncidentId>>;
 }
 
 #[async_trait]
@@ -154,32 +157,33 @@ pub trait OutboxStore: Send + Sync {
     /// Events in commit order, after sequence number `after_seq`.
     async fn events_after(&self, after_seq: i64, limit: i64) -> Result<Vec<StoredEvent>>;
     async fn count_events(&self) -> Result<i64>;
-    async fn event(&self, event_id: &str) -> Result<Option<StoredEvent>>;
+    async fn event(&self, event_id: &EventId) -> Result<Option<StoredEvent>>;
 }
 
 #[async_trait]
 pub trait IntegrationStore: Send + Sync {
-    async fn create_integration(&self, r: &IntegrationRecord) -> Result<i64>;
+    async fn create_integration(&self, r: &IntegrationRecord) -> Result<IntegrationId>;
     /// Writes name, team, enabled state and config (not the secrets).
     async fn update_integration(&self, r: &IntegrationRecord) -> Result<()>;
-    async fn integration(&self, integration_id: i64) -> Result<Option<IntegrationRecord>>;
+    async fn integration(&self, integration_id: IntegrationId)
+        -> Result<Option<IntegrationRecord>>;
     async fn list_integrations(
         &self,
         kinds: &[IntegrationKind],
         page: Page,
     ) -> Result<Listing<IntegrationRecord>>;
     /// Deletes the integration and its unsent deliveries.
-    async fn delete_integration(&self, integration_id: i64) -> Result<()>;
+    async fn delete_integration(&self, integration_id: IntegrationId) -> Result<()>;
     async fn set_integration_enabled(
         &self,
-        integration_id: i64,
+        integration_id: IntegrationId,
         enabled: bool,
         reason: &str,
     ) -> Result<()>;
     /// The current secret becomes the previous one, signed with until `previous_until_ms`.
     async fn rotate_secret(
         &self,
-        integration_id: i64,
+        integration_id: IntegrationId,
         new_secret: &str,
         previous_until_ms: i64,
     ) -> Result<()>;
@@ -190,7 +194,7 @@ pub trait IntegrationStore: Send + Sync {
 pub struct ClaimBudget {
     pub limit: i64,
     /// Integrations not to claim for now (paused, or holding enough).
-    pub exclude: Vec<i64>,
+    pub exclude: Vec<IntegrationId>,
     /// How long a claimed delivery stays this process's.
     pub lease_ms: i64,
     /// With several processes: the in-flight cap of the cluster. While no
@@ -202,19 +206,19 @@ pub struct ClaimBudget {
     /// Every delivery this process holds a lease of (claimed, in flight or
     /// with its outcome on the way to the database): what is not ours is
     /// another process's.
-    pub own: Vec<i64>,
+    pub own: Vec<DeliveryId>,
     /// Per integration, how many more its lane takes: enough to keep it
     /// busy, few enough that none waits in it until its lease expires.
-    pub lane_rooms: HashMap<i64, i64>,
+    pub lane_rooms: HashMap<IntegrationId, i64>,
     /// The room of an integration without an entry in `lane_rooms`.
     pub lane_depth: i64,
     /// Per integration: how many of ours are claimed and not yet pushed out.
-    pub held: HashMap<i64, i64>,
+    pub held: HashMap<IntegrationId, i64>,
 }
 
 impl ClaimBudget {
     /// How many more of one integration this claim may take.
-    pub fn room(&self, integration_id: i64) -> i64 {
+    pub fn room(&self, integration_id: IntegrationId) -> i64 {
         let lane = self.lane_rooms.get(&integration_id).copied();
         self.limit.min(lane.unwrap_or(self.lane_depth))
     }
@@ -239,16 +243,16 @@ pub trait DeliveryStore: Send + Sync {
     async fn claim_now(&self) -> Result<usize>;
     async fn release_expired_leases(&self, now_ms: i64) -> Result<u64>;
     /// Opens an integration's circuit for every process until `until_ms`.
-    async fn open_circuit(&self, integration_id: i64, until_ms: i64) -> Result<()>;
+    async fn open_circuit(&self, integration_id: IntegrationId, until_ms: i64) -> Result<()>;
     /// Closes it again after a successful push.
-    async fn close_circuit(&self, integration_id: i64) -> Result<()>;
+    async fn close_circuit(&self, integration_id: IntegrationId) -> Result<()>;
     /// A new delivery of a recorded event (resend).
     async fn enqueue_delivery(
         &self,
-        event_id: &str,
-        integration_id: i64,
+        event_id: &EventId,
+        integration_id: IntegrationId,
         now_ms: i64,
-    ) -> Result<i64>;
+    ) -> Result<DeliveryId>;
     /// An attempt outside the queue (test pushes, custom actions).
     async fn record_attempt(&self, attempt: &AttemptRecord) -> Result<()>;
     async fn list_attempts(
@@ -258,7 +262,7 @@ pub trait DeliveryStore: Send + Sync {
     ) -> Result<Listing<AttemptRecord>>;
     async fn attempt(&self, invocation_id: &str) -> Result<Option<AttemptRecord>>;
     /// `(state, attempts, next_at)` of a delivery.
-    async fn delivery_state(&self, delivery_id: i64) -> Result<Option<(String, i64, i64)>>;
+    async fn delivery_state(&self, delivery_id: DeliveryId) -> Result<Option<(String, i64, i64)>>;
     /// Deletes attempts (and finished deliveries) older than `before_ms`.
     async fn prune_attempts(&self, before_ms: i64) -> Result<u64>;
     async fn delivery_stats(&self) -> Result<DeliveryStats>;
@@ -286,15 +290,15 @@ pub trait ActionStore: Send + Sync {
     async fn save_action(
         &self,
         r: &IntegrationRecord,
-        channel_ids: &[i64],
+        channel_ids: &[ChannelId],
         per_channel: usize,
-    ) -> Result<i64>;
+    ) -> Result<IntegrationId>;
     /// `(action_id, name)` of a channel's actions, in creation order.
-    async fn channel_actions(&self, channel_id: i64) -> Result<Vec<(i64, String)>>;
+    async fn channel_actions(&self, channel_id: ChannelId) -> Result<Vec<(IntegrationId, String)>>;
     /// Takes the key for a trigger unless it was taken within `window_ms`.
     async fn begin_action_run(
         &self,
-        person_id: i64,
+        person_id: PersonId,
         key: &str,
         fingerprint: &str,
         now_ms: i64,
@@ -303,7 +307,7 @@ pub trait ActionStore: Send + Sync {
     /// Stores the result for the key, or (`None`) frees the key.
     async fn finish_action_run(
         &self,
-        person_id: i64,
+        person_id: PersonId,
         key: &str,
         result: Option<&str>,
     ) -> Result<()>;
@@ -313,9 +317,9 @@ pub trait ActionStore: Send + Sync {
 pub struct AlertFilter {
     pub start_time: i64,
     pub end_time: i64,
-    pub channel_ids: Vec<i64>,
+    pub channel_ids: Vec<ChannelId>,
     pub progress: Option<dutyhook_domain::severity::Progress>,
-    pub incident_id: Option<String>,
+    pub incident_id: Option<IncidentId>,
 }
 
 #[async_trait]
@@ -331,13 +335,13 @@ pub trait AlertStore: Send + Sync {
     /// Closes open alerts by hand (`a_close`); unknown ids change nothing.
     async fn close_alerts(
         &self,
-        ids: Vec<String>,
+        ids: Vec<AlertId>,
         by: dutyhook_domain::person::Person,
         rec: Recorder,
     ) -> Result<Vec<dutyhook_domain::alert::Alert>>;
-    async fn alert(&self, alert_id: &str) -> Result<Option<dutyhook_domain::alert::Alert>>;
+    async fn alert(&self, alert_id: &AlertId) -> Result<Option<dutyhook_domain::alert::Alert>>;
     /// The newest raw events of an alert.
-    async fn alert_events(&self, alert_id: &str, limit: i64) -> Result<Vec<serde_json::Value>>;
+    async fn alert_events(&self, alert_id: &AlertId, limit: i64) -> Result<Vec<serde_json::Value>>;
     async fn list_alerts(
         &self,
         filter: &AlertFilter,
@@ -346,11 +350,15 @@ pub trait AlertStore: Send + Sync {
     /// An incident's alerts, most recently updated first.
     async fn recent_alerts(
         &self,
-        incident_id: &str,
+        incident_id: &IncidentId,
         limit: i64,
     ) -> Result<Vec<dutyhook_domain::alert::Alert>>;
-    async fn create_alert_source(&self, r: &IntegrationRecord, key_hash: &str) -> Result<i64>;
-    async fn alert_source_by_key(&self, key_hash: &str) -> Result<Option<i64>>;
+    async fn create_alert_source(
+        &self,
+        r: &IntegrationRecord,
+        key_hash: &str,
+    ) -> Result<IntegrationId>;
+    async fn alert_source_by_key(&self, key_hash: &str) -> Result<Option<IntegrationId>>;
 }
 
 #[async_trait]

@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use dutyhook_domain::ids::EventId;
 use sqlx::FromRow;
 
 use crate::sql::Sql;
@@ -23,7 +24,7 @@ impl TryFrom<EventRow> for StoredEvent {
     fn try_from(r: EventRow) -> Result<Self> {
         Ok(StoredEvent {
             seq: r.seq,
-            event_id: r.event_id,
+            event_id: r.event_id.into(),
             event_type: stored_event_type(&r.event_type)?,
             subject_kind: stored_subject_kind(&r.subject_kind)?,
             subject_id: r.subject_id,
@@ -42,7 +43,7 @@ impl OutboxStore for SqlStore {
         rows.into_iter().map(StoredEvent::try_from).collect()
     }
 
-    async fn event(&self, event_id: &str) -> Result<Option<StoredEvent>> {
+    async fn event(&self, event_id: &EventId) -> Result<Option<StoredEvent>> {
         let mut q = Sql::new("SELECT seq, event_id, event_type, subject_kind, subject_id, event_time, payload FROM events WHERE event_id = ");
         q.text(event_id);
         let row: Option<EventRow> = q.query_as().fetch_optional(&self.read).await?;

@@ -56,8 +56,8 @@ impl Sql {
         self
     }
 
-    pub fn i64(&mut self, v: i64) -> &mut Self {
-        self.bind(Bind::I64(v))
+    pub fn i64(&mut self, v: impl Into<i64>) -> &mut Self {
+        self.bind(Bind::I64(v.into()))
     }
 
     pub fn text(&mut self, v: impl Into<String>) -> &mut Self {
@@ -70,7 +70,7 @@ impl Sql {
 
     /// `(v1, v2, …)` for an `IN` list. An empty list is a query of no rows,
     /// so that `IN` is false and `NOT IN` true, as for an empty set.
-    pub fn list_text(&mut self, values: &[String]) -> &mut Self {
+    pub fn list_text<T: AsRef<str>>(&mut self, values: &[T]) -> &mut Self {
         if values.is_empty() {
             return self.push("(SELECT CAST(NULL AS TEXT) WHERE 1 = 0)");
         }
@@ -79,12 +79,12 @@ impl Sql {
             if i > 0 {
                 self.push(", ");
             }
-            self.text(v.clone());
+            self.text(v.as_ref());
         }
         self.push(")")
     }
 
-    pub fn list_i64(&mut self, values: &[i64]) -> &mut Self {
+    pub fn list_i64<T: Copy + Into<i64>>(&mut self, values: &[T]) -> &mut Self {
         if values.is_empty() {
             return self.push("(SELECT CAST(NULL AS BIGINT) WHERE 1 = 0)");
         }

@@ -1,5 +1,6 @@
 //! Databases, people and recorders for the store's own tests.
 
+use dutyhook_domain::ids::PersonId;
 use dutyhook_domain::incident::RenderContext;
 use dutyhook_domain::person::Person;
 use dutyhook_domain::recorder::Recorder;
@@ -56,7 +57,7 @@ impl Db {
 
 pub(crate) fn ada() -> Person {
     Person {
-        person_id: 1,
+        person_id: PersonId(1),
         person_name: "Ada".into(),
         email: "ada@example.com".into(),
     }

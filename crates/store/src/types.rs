@@ -1,4 +1,5 @@
 use dutyhook_domain::event::{EventType, SubjectKind};
+use dutyhook_domain::ids::{ChannelId, DeliveryId, EventId, IntegrationId, PersonId};
 use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
 use dutyhook_domain::person::{Person, Role};
 use dutyhook_domain::severity::Progress;
@@ -54,14 +55,14 @@ pub struct PersonRecord {
 pub struct TeamRecord {
     pub team_id: i64,
     pub team_name: String,
-    pub person_ids: Vec<i64>,
+    pub person_ids: Vec<PersonId>,
     pub created_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppKeyRecord {
     pub app_key_id: i64,
-    pub person_id: i64,
+    pub person_id: PersonId,
     pub name: String,
     /// The first characters of the key, enough to recognise it.
     pub key_hint: String,
@@ -74,7 +75,7 @@ pub struct IncidentFilter {
     pub end_time: i64,
     pub progress: Vec<Progress>,
     pub severities: Vec<String>,
-    pub channel_ids: Vec<i64>,
+    pub channel_ids: Vec<ChannelId>,
     pub query: Option<String>,
     pub title: Option<String>,
 }
@@ -82,7 +83,7 @@ pub struct IncidentFilter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
     pub seq: i64,
-    pub event_id: String,
+    pub event_id: EventId,
     pub event_type: EventType,
     pub subject_kind: SubjectKind,
     pub subject_id: String,
@@ -92,7 +93,7 @@ pub struct StoredEvent {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct IntegrationRecord {
-    pub integration_id: i64,
+    pub integration_id: IntegrationId,
     pub kind: IntegrationKind,
     pub name: String,
     pub team_id: i64,
@@ -112,8 +113,8 @@ pub struct IntegrationRecord {
 /// the deliveries of one event).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimedDelivery {
-    pub delivery_id: i64,
-    pub integration_id: i64,
+    pub delivery_id: DeliveryId,
+    pub integration_id: IntegrationId,
     /// Attempts made before this one.
     pub attempts: i64,
     pub event: std::sync::Arc<StoredEvent>,
@@ -124,13 +125,16 @@ pub struct ClaimedDelivery {
 pub enum Completion {
     /// An attempt was made: record it and settle the delivery.
     Attempt {
-        delivery_id: i64,
+        delivery_id: DeliveryId,
         resolution: DeliveryResolution,
         record: Box<AttemptRecord>,
     },
     /// Given back without an attempt (paused endpoint, disabled integration,
     /// shutdown), due again at `next_at`.
-    Release { delivery_id: i64, next_at: i64 },
+    Release {
+        delivery_id: DeliveryId,
+        next_at: i64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,10 +148,10 @@ pub enum DeliveryResolution {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttemptRecord {
     pub invocation_id: String,
-    pub integration_id: i64,
+    pub integration_id: IntegrationId,
     pub integration_kind: IntegrationKind,
-    pub delivery_id: i64,
-    pub event_id: String,
+    pub delivery_id: DeliveryId,
+    pub event_id: EventId,
     pub event_type: EventType,
     pub subject_kind: SubjectKind,
     pub subject_id: String,
@@ -170,7 +174,7 @@ pub struct AttemptRecord {
 
 #[derive(Debug, Clone, Default)]
 pub struct AttemptFilter {
-    pub integration_id: i64,
+    pub integration_id: IntegrationId,
     /// ms, inclusive
     pub from: i64,
     /// ms, exclusive

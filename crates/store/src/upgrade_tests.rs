@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 
+use dutyhook_domain::ids::{DeliveryId, EventId, IntegrationId};
 use serde_json::json;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
@@ -46,14 +47,14 @@ async fn queue_at_8(pool: &AnyPool) {
 
 fn done(delivery_id: i64) -> Completion {
     Completion::Attempt {
-        delivery_id,
+        delivery_id: DeliveryId(delivery_id),
         resolution: DeliveryResolution::Done,
         record: Box::new(AttemptRecord {
             invocation_id: format!("inv{delivery_id}"),
-            integration_id: 1,
+            integration_id: IntegrationId(1),
             integration_kind: dutyhook_domain::integration::IntegrationKind::IncidentWebhook,
-            delivery_id,
-            event_id: format!("e{delivery_id}"),
+            delivery_id: DeliveryId(delivery_id),
+            event_id: format!("e{delivery_id}").into(),
             event_type: dutyhook_domain::event::EventType::i_comm,
             subject_kind: dutyhook_domain::event::SubjectKind::Incident,
             subject_id: "a".into(),
@@ -111,18 +112,28 @@ async fn queued_order_survives_the_upgrade(url: &str, postgres: bool) {
         async move { store.delivery_state(id).await.unwrap().unwrap().0 }
     };
     // A new delivery of a busy key queues behind its tail; of a free key, leads.
-    let behind = store.enqueue_delivery("e1", 1, 10).await.unwrap();
+    let behind = store
+        .enqueue_delivery(&EventId::from("e1"), IntegrationId(1), 10)
+        .await
+        .unwrap();
     assert_eq!(state(behind).await, "waiting");
-    let free = store.enqueue_delivery("e4", 1, 10).await.unwrap();
+    let free = store
+        .enqueue_delivery(&EventId::from("e4"), IntegrationId(1), 10)
+        .await
+        .unwrap();
     assert_eq!(state(free).await, "pending");
     // Settling the head promotes exactly the next one, in order.
     store.complete_deliveries(vec![done(1)]).await.unwrap();
     assert_eq!(
-        (state(2).await, state(3).await, state(behind).await),
+        (
+            state(DeliveryId(2)).await,
+            state(DeliveryId(3)).await,
+            state(behind).await
+        ),
         ("pending".into(), "waiting".into(), "waiting".into())
     );
     for head in [2, 3] {
-        assert_eq!(state(head).await, "pending");
+        assert_eq!(state(DeliveryId(head)).await, "pending");
         sqlx::query(&format!(
             "UPDATE deliveries SET state = 'leased' WHERE id = {head}"
         ))

@@ -9,6 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::Duration;
 
+use dutyhook_domain::ids::IntegrationId;
 use serde_json::json;
 
 use crate::cli::{api, dutyhook, key_of, start_serve_with, Serve};
@@ -138,7 +139,7 @@ async fn two_serve_nodes_and_a_worker_survive_a_sigkill() {
     let store = dutyhook_store::open(&db.url, db.keyring()).await.unwrap();
     let events = store.events_after(0, 100_000).await.unwrap();
     store.close().await;
-    let expected: HashSet<String> = events.iter().map(|e| e.event_id.clone()).collect();
+    let expected: HashSet<String> = events.iter().map(|e| e.event_id.to_string()).collect();
     assert_eq!(
         expected.len(),
         12 * (1 + 8 + 1),
@@ -168,7 +169,7 @@ async fn two_serve_nodes_and_a_worker_survive_a_sigkill() {
         order
             .entry(e.subject_id.clone())
             .or_default()
-            .push(e.event_id.clone());
+            .push(e.event_id.to_string());
     }
     let mut seen: HashSet<String> = HashSet::new();
     let mut first: HashMap<String, Vec<String>> = HashMap::new();
@@ -373,7 +374,7 @@ async fn an_open_circuit_holds_for_every_process() {
     // As if another process had seen the endpoint fail five times.
     let store = dutyhook_store::open(&db.url, db.keyring()).await.unwrap();
     store
-        .open_circuit(hook, dutyhook_delivery::now_ms() + 600_000)
+        .open_circuit(IntegrationId(hook), dutyhook_delivery::now_ms() + 600_000)
         .await
         .unwrap();
     for (i, node) in [&addr_a, &addr_b].into_iter().enumerate() {
@@ -387,7 +388,7 @@ async fn an_open_circuit_holds_for_every_process() {
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(rx.received().len(), 0, "no process pushes while it is open");
-    store.close_circuit(hook).await.unwrap();
+    store.close_circuit(IntegrationId(hook)).await.unwrap();
     rx.wait_for(2).await;
     store.close().await;
 }

@@ -211,7 +211,8 @@ async fn the_api_needs_the_session_token(db: Db) {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["event_type"], "i_new");
     assert_eq!(
-        events[0]["person"]["person_id"], app.admin_id,
+        events[0]["person"]["person_id"],
+        app.admin_id.get(),
         "the session's person made the change"
     );
 

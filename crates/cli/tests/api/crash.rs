@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use dutyhook_domain::ids::IncidentId;
 use serde_json::{json, Value};
 
 use crate::cli::{key_of, start_serve};
@@ -82,7 +83,10 @@ async fn kill_mid_load_keeps_the_outbox_exact(db: Db) {
         );
     }
     // Every stored incident has exactly the events of its timeline: change and events committed together.
-    let ids: Vec<String> = per_incident.keys().cloned().collect();
+    let ids: Vec<IncidentId> = per_incident
+        .keys()
+        .map(|k| IncidentId::from(k.as_str()))
+        .collect();
     for chunk in ids.chunks(100) {
         let incidents = store
             .incidents(chunk)
@@ -98,7 +102,8 @@ async fn kill_mid_load_keeps_the_outbox_exact(db: Db) {
                 .await
                 .unwrap();
             assert_eq!(
-                feed.total as usize, per_incident[&inc.incident_id],
+                feed.total as usize,
+                per_incident[inc.incident_id.as_str()],
                 "timeline and events of {}",
                 inc.incident_id
             );

@@ -151,8 +151,8 @@ async fn create_emits_new_then_assign(db: Db) {
         .await;
     let evs = app.events().await;
     assert_eq!(types(&evs), ["i_new", "i_assign"]);
-    check_event(&evs[0], "i_new", Some(app.admin_id));
-    check_event(&evs[1], "i_assign", Some(app.admin_id));
+    check_event(&evs[0], "i_new", Some(app.admin_id.into()));
+    check_event(&evs[1], "i_assign", Some(app.admin_id.into()));
     let new = &evs[0]["incident"];
     assert_eq!(
         new["responders"],
@@ -210,7 +210,7 @@ async fn ack_and_unack(db: Db) {
     app.ok("/incident/ack", json!({"incident_ids": [id]})).await;
     let evs = app.events_since(before).await;
     assert_eq!(types(&evs), ["i_ack"]);
-    check_event(&evs[0], "i_ack", Some(app.admin_id));
+    check_event(&evs[0], "i_ack", Some(app.admin_id.into()));
     let inc = &evs[0]["incident"];
     assert_eq!(inc["progress"], json!("Processing"));
     let ack_time = inc["ack_time"].as_i64().unwrap();
@@ -240,7 +240,7 @@ async fn ack_and_unack(db: Db) {
         .await;
     let evs = app.events_since(before + 2).await;
     assert_eq!(types(&evs), ["i_unack"]);
-    check_event(&evs[0], "i_unack", Some(app.admin_id));
+    check_event(&evs[0], "i_unack", Some(app.admin_id.into()));
     assert_eq!(
         evs[0]["incident"]["progress"],
         json!("Processing"),
@@ -275,14 +275,14 @@ async fn snooze_and_wake_by_hand(db: Db) {
     .await;
     let evs = app.events_since(before).await;
     assert_eq!(types(&evs), ["i_snooze"]);
-    check_event(&evs[0], "i_snooze", Some(app.admin_id));
+    check_event(&evs[0], "i_snooze", Some(app.admin_id.into()));
     let until = evs[0]["incident"]["snoozed_before"].as_i64().unwrap();
     assert!((t0 + 1800..=now_s() + 1800).contains(&until), "{until}");
     app.ok("/incident/wake", json!({"incident_ids": [id]}))
         .await;
     let evs = app.events_since(before + 1).await;
     assert_eq!(types(&evs), ["i_wake"]);
-    check_event(&evs[0], "i_wake", Some(app.admin_id));
+    check_event(&evs[0], "i_wake", Some(app.admin_id.into()));
     assert_eq!(evs[0]["incident"]["snoozed_before"], json!(0));
     // Not snoozed: waking changes nothing.
     app.ok("/incident/wake", json!({"incident_ids": [id]}))
@@ -351,7 +351,7 @@ async fn resolve_with_texts(db: Db) {
         "table order"
     );
     for (e, t) in evs.iter().zip(["i_rslv", "i_r_rc", "i_r_rsltn"]) {
-        check_event(e, t, Some(app.admin_id));
+        check_event(e, t, Some(app.admin_id.into()));
     }
     let last = &evs[2]["incident"];
     assert_eq!(last["progress"], json!("Closed"));
@@ -431,7 +431,7 @@ async fn reopen(db: Db) {
     .await;
     let evs = app.events_since(before).await;
     assert_eq!(types(&evs), ["i_reopen"]);
-    check_event(&evs[0], "i_reopen", Some(app.admin_id));
+    check_event(&evs[0], "i_reopen", Some(app.admin_id.into()));
     let inc = &evs[0]["incident"];
     assert_eq!(inc["progress"], json!("Triggered"));
     assert_eq!(inc["close_time"], json!(0));
@@ -485,10 +485,10 @@ async fn merge(db: Db) {
         ["i_rslv", "i_merge"],
         "the open source closes; the closed one emits nothing"
     );
-    check_event(&evs[0], "i_rslv", Some(app.admin_id));
+    check_event(&evs[0], "i_rslv", Some(app.admin_id.into()));
     assert_eq!(evs[0]["incident"]["incident_id"], json!(a));
     assert_eq!(evs[0]["incident"]["progress"], json!("Closed"));
-    check_event(&evs[1], "i_merge", Some(app.admin_id));
+    check_event(&evs[1], "i_merge", Some(app.admin_id.into()));
     assert_eq!(evs[1]["incident"]["incident_id"], json!(target));
     assert_eq!(evs[1]["merged_incident_ids"], json!([a, b]));
     assert_eq!(app.info(&a).await["progress"], json!("Closed"));

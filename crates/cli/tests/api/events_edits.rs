@@ -34,7 +34,7 @@ async fn assign_replaces_responders(db: Db) {
         "one event per incident"
     );
     for e in &evs {
-        check_event(e, "i_assign", Some(app.admin_id));
+        check_event(e, "i_assign", Some(app.admin_id.into()));
         assert_eq!(e["incident"]["responder_ids"], json!([bob, cy]));
         assert_eq!(e["incident"]["assigned_to"]["person_ids"], json!([bob, cy]));
     }
@@ -86,7 +86,7 @@ async fn responders_add(db: Db) {
     .await;
     let evs = app.events_since(before).await;
     assert_eq!(types(&evs), ["i_a_rspd"]);
-    check_event(&evs[0], "i_a_rspd", Some(app.admin_id));
+    check_event(&evs[0], "i_a_rspd", Some(app.admin_id.into()));
     assert_eq!(evs[0]["incident"]["responder_ids"], json!([bob]));
     assert!(
         evs[0]["incident"].get("assigned_to").is_none(),
@@ -117,7 +117,7 @@ async fn comment_batch(db: Db) {
     let evs = app.events_since(before).await;
     assert_eq!(types(&evs), ["i_comm", "i_comm"]);
     for (e, id) in evs.iter().zip([&a, &b]) {
-        check_event(e, "i_comm", Some(app.admin_id));
+        check_event(e, "i_comm", Some(app.admin_id.into()));
         assert_eq!(e["comment"], json!("looking into it <b>now</b>"));
         assert_eq!(e["incident"]["incident_id"], json!(id));
     }
@@ -164,7 +164,7 @@ async fn reset_emits_one_event_per_changed_field(db: Db) {
         "the order of events.md, not of the request"
     );
     for (e, t) in evs.iter().zip(expected) {
-        check_event(e, t, Some(app.admin_id));
+        check_event(e, t, Some(app.admin_id.into()));
     }
     assert_eq!(evs[0]["incident"]["title"], json!("New title"));
     assert_eq!(
@@ -231,7 +231,7 @@ async fn field_reset(db: Db) {
     app.ok("/incident/field/reset", json!({"incident_id": id, "field_name": "impacted_services", "field_value": ["checkout", "payments"]})).await;
     let evs = app.events_since(before).await;
     assert_eq!(types(&evs), ["i_r_field", "i_r_field"]);
-    check_event(&evs[0], "i_r_field", Some(app.admin_id));
+    check_event(&evs[0], "i_r_field", Some(app.admin_id.into()));
     assert_eq!(evs[0]["field_name"], json!("priority"));
     assert_eq!(evs[1]["field_name"], json!("impacted_services"));
     assert_eq!(

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use dutyhook_domain::ids::PersonId;
 use dutyhook_server::bootstrap::create_admin;
 use dutyhook_server::AppState;
 use dutyhook_store::Store;
@@ -134,7 +135,7 @@ impl Drop for TestDb {
 pub struct TestApp {
     pub addr: String,
     pub key: String,
-    pub admin_id: i64,
+    pub admin_id: PersonId,
     /// The admin's console password (email `ADMIN_EMAIL`).
     pub password: String,
     pub store: Arc<dyn Store>,
@@ -183,7 +184,7 @@ impl TestApp {
         TestApp {
             addr,
             key: admin.app_key,
-            admin_id: admin.person_id,
+            admin_id: PersonId(admin.person_id),
             password: admin.password,
             store,
             state,

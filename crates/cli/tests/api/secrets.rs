@@ -2,12 +2,14 @@
 //! rows of an older database sealed at start, keys rotated, and a process
 //! without the right key refused with a message that says what to do.
 
-use crate::cli::dutyhook;
-use crate::helpers::{Db, TestApp, TestDb};
 use dutyhook_domain::headers::Header;
+use dutyhook_domain::ids::IntegrationId;
 use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
 use dutyhook_domain::webhook::{RetryPolicy, WebhookConfig, WebhookKind};
 use dutyhook_store::{generate_key, IntegrationRecord, Keyring, Store};
+
+use crate::cli::dutyhook;
+use crate::helpers::{Db, TestApp, TestDb};
 
 both_dbs!(
     rows_stored_in_clear_are_sealed_at_start,
@@ -20,7 +22,7 @@ fn ring(keys: &[&str]) -> Option<Keyring> {
 
 fn webhook(secret: &str) -> IntegrationRecord {
     IntegrationRecord {
-        integration_id: 0,
+        integration_id: IntegrationId(0),
         kind: IntegrationKind::IncidentWebhook,
         name: "chat".into(),
         team_id: 0,
@@ -60,7 +62,7 @@ fn webhook(secret: &str) -> IntegrationRecord {
 }
 
 /// What the row holds, as stored.
-async fn stored_row(url: &str, id: i64) -> String {
+async fn stored_row(url: &str, id: IntegrationId) -> String {
     let pool = sqlx::any::AnyPoolOptions::new()
         .max_connections(1)
         .connect(url)
@@ -68,7 +70,7 @@ async fn stored_row(url: &str, id: i64) -> String {
         .unwrap();
     let (secret, config): (String, String) =
         sqlx::query_as("SELECT secret, config FROM integrations WHERE id = $1")
-            .bind(id)
+            .bind(id.get())
             .fetch_one(&pool)
             .await
             .unwrap();
@@ -103,7 +105,7 @@ async fn rows_stored_in_clear_are_sealed_at_start(db: Db) {
     sqlx::query("UPDATE integrations SET secret = $1, config = $2 WHERE id = $3")
         .bind("whsec_c2VjcmV0LXNpZ25pbmcta2V5LTAxMjM0NQ==")
         .bind(webhook("").config.to_json().to_string())
-        .bind(id)
+        .bind(id.get())
         .execute(&pool)
         .await
         .unwrap();

@@ -3,6 +3,7 @@
 //! an unknown email costs the same work as a wrong password, and password
 //! hashing runs a few at a time.
 
+use dutyhook_domain::ids::PersonId;
 use serde_json::json;
 
 use crate::console::{client, login_form, post_login, session};
@@ -100,7 +101,7 @@ async fn person_with_password(app: &TestApp, email: &str) -> (i64, String) {
     let (id, _) = app.person("Bob", email, "member").await;
     let password = "correct horse battery staple".to_string();
     let hash = app.state.passwords.hash(&password).await.unwrap();
-    app.store.set_password(id, &hash).await.unwrap();
+    app.store.set_password(PersonId(id), &hash).await.unwrap();
     (id, password)
 }
 

@@ -69,7 +69,7 @@ async fn pushes_are_the_outbox_payloads_signed(db: Db) {
             e.payload.as_bytes(),
             "the stored payload, byte for byte"
         );
-        assert_eq!(r.header("webhook-id"), e.event_id);
+        assert_eq!(r.header("webhook-id"), e.event_id.to_string());
         assert_eq!(r.header("content-type"), "application/json");
         assert!(r.header("user-agent").starts_with("dutyhook/"));
         assert_eq!(r.header("x-token"), "t0k");

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use dutyhook_domain::ids::{DeliveryId, IntegrationId};
 use dutyhook_domain::template::Template;
 use dutyhook_domain::webhook::WebhookConfig;
 use dutyhook_store::{ClaimedDelivery, Completion, DeliveryResolution, IntegrationRecord};
@@ -33,7 +34,11 @@ impl Inner {
     /// Tells the other processes of a cluster that an endpoint's circuit
     /// opened (until when) or closed again; a no-op for a circuit this
     /// process never opened.
-    pub(super) async fn share_circuit(&self, integration_id: i64, open_until: Option<i64>) {
+    pub(super) async fn share_circuit(
+        &self,
+        integration_id: IntegrationId,
+        open_until: Option<i64>,
+    ) {
         let result = match open_until {
             Some(until) => {
                 self.circuits_shared
@@ -55,12 +60,12 @@ impl Inner {
             }
         };
         if let Err(e) = result {
-            tracing::warn!(integration_id, error = %e, "could not share the circuit state");
+            tracing::warn!(integration_id = integration_id.get(), error = %e, "could not share the circuit state");
         }
     }
 }
 
-fn completion_id(c: &Completion) -> i64 {
+fn completion_id(c: &Completion) -> DeliveryId {
     match c {
         Completion::Release { delivery_id, .. } => *delivery_id,
         Completion::Attempt { delivery_id, .. } => *delivery_id,
@@ -124,14 +129,14 @@ impl Inner {
                     self.invoker.count(&tally);
                 }
             }
-            Err(e) => tracing::warn!(integration_id, error = %e,
+            Err(e) => tracing::warn!(integration_id = integration_id.get(), error = %e,
                 "an attempt could not be recorded; its lease will expire and it will be retried"),
         }
     }
 
     pub(super) async fn settings(
         &self,
-        integration_id: i64,
+        integration_id: IntegrationId,
     ) -> dutyhook_store::Result<Option<Arc<Settings>>> {
         if let Some((at, s)) = self
             .settings
@@ -153,7 +158,7 @@ impl Inner {
         let config = record.config.webhook().cloned();
         if config.is_none() {
             tracing::error!(
-                integration_id,
+                integration_id = integration_id.get(),
                 "a delivery for an integration that is no webhook"
             );
         }
@@ -199,7 +204,7 @@ impl Inner {
             // Deleted: its deliveries went with it.
             Ok(None) => return Self::release(d, i64::MAX / 2),
             Err(e) => {
-                tracing::warn!(integration_id = d.integration_id, error = %e, "reading the integration failed");
+                tracing::warn!(integration_id = d.integration_id.get(), error = %e, "reading the integration failed");
                 return Self::release(d, now_ms() + 1_000);
             }
         };
@@ -219,12 +224,7 @@ impl Inner {
             .invoker
             .call(Call {
                 integration,
-                endpoint: Endpoint {
-                    url: &cfg.endpoint,
-                    headers: &cfg.headers,
-                    tls_verify: cfg.tls_verify,
-                    timeout: Duration::from_millis(cfg.timeout_ms as u64),
-                },
+                endpoint: Endpoint::from(cfg),
                 body: &body,
                 body_is_event_payload: settings.template.is_none(),
                 event: &d.event,
@@ -259,9 +259,9 @@ impl Inner {
             Decision::GiveUp | Decision::GiveUpAndDisable => DeliveryResolution::Failed,
         };
         if res.success {
-            tracing::debug!(integration_id = d.integration_id, event_id = %d.event.event_id, status = res.status, ms = res.duration_ms, "pushed");
+            tracing::debug!(integration_id = d.integration_id.get(), event_id = %d.event.event_id, status = res.status, ms = res.duration_ms, "pushed");
         } else {
-            tracing::warn!(integration_id = d.integration_id, event_id = %d.event.event_id, attempt = attempt_no,
+            tracing::warn!(integration_id = d.integration_id.get(), event_id = %d.event.event_id, attempt = attempt_no,
                 class = res.class.map(|c| c.as_str()).unwrap_or(""), error = %res.error, "push failed");
         }
         // Disabled before the attempt is recorded: whoever sees the 410 in the
@@ -276,7 +276,7 @@ impl Inner {
                 .set_integration_enabled(d.integration_id, false, &reason)
                 .await
             {
-                tracing::warn!(integration_id = d.integration_id, error = %e, "could not disable the integration after 410");
+                tracing::warn!(integration_id = d.integration_id.get(), error = %e, "could not disable the integration after 410");
             }
             self.settings
                 .lock()
@@ -291,7 +291,7 @@ impl Inner {
         );
         if let Some(until) = paused_until {
             tracing::warn!(
-                integration_id = d.integration_id,
+                integration_id = d.integration_id.get(),
                 paused_ms = until - now_ms(),
                 "endpoint failing: circuit open"
             );

@@ -2,6 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
+use dutyhook_domain::ids::DeliveryId;
 use dutyhook_store::{ClaimBudget, ClaimedDelivery, Claimer};
 
 use super::Inner;
@@ -16,9 +17,9 @@ impl Claimer for Inner {
             .then_some(self.cfg.inflight_per_integration as i64);
         // Only the cluster cap reads them. Held before settling: a push moving
         // from one to the other in between is then in both, never in neither.
-        let own: Vec<i64> = match cluster_cap {
+        let own: Vec<DeliveryId> = match cluster_cap {
             Some(_) => {
-                let mut own: Vec<i64> = self
+                let mut own: Vec<DeliveryId> = self
                     .held
                     .lock()
                     .expect("held lock")

@@ -15,6 +15,7 @@ pub use crate::lanes::CircuitState;
 use crate::lanes::{LaneConfig, Lanes};
 pub use crate::now_ms;
 use crate::retry::Schedule;
+use dutyhook_domain::ids::{DeliveryId, IntegrationId};
 use dutyhook_domain::webhook::WebhookConfig;
 use dutyhook_store::{Claimer, Completion, Store};
 use std::collections::HashMap;
@@ -71,18 +72,18 @@ struct Inner {
     invoker: Invoker,
     cfg: DeliveryConfig,
     lanes: Mutex<Lanes>,
-    settings: Mutex<HashMap<i64, (Instant, Arc<Settings>)>>,
+    settings: Mutex<HashMap<IntegrationId, (Instant, Arc<Settings>)>>,
     /// The earliest time (ms) at which something we know of comes due.
     next_due: AtomicI64,
     tick: Notify,
     stopping: AtomicBool,
     /// Claimed by this process and not yet settled.
-    held: Mutex<std::collections::HashSet<i64>>,
+    held: Mutex<std::collections::HashSet<DeliveryId>>,
     /// Pushed, with the outcome on its way to the database: the lease is
     /// still there, but the slot is free (so the cluster cap does not count it).
-    settling: Mutex<std::collections::HashSet<i64>>,
+    settling: Mutex<std::collections::HashSet<DeliveryId>>,
     /// Integrations whose circuit this process opened in the database.
-    circuits_shared: Mutex<std::collections::HashSet<i64>>,
+    circuits_shared: Mutex<std::collections::HashSet<IntegrationId>>,
     /// Set when shutdown gave back what was still held: late outcomes of
     /// those pushes are not written (another process may own them by then).
     given_back: AtomicBool,
@@ -122,7 +123,7 @@ impl Dispatcher {
     }
 
     /// Drops cached settings after a change made through this process.
-    pub fn forget(&self, integration_id: i64) {
+    pub fn forget(&self, integration_id: IntegrationId) {
         self.inner
             .settings
             .lock()
@@ -135,7 +136,7 @@ impl Dispatcher {
         self.inner.tick.notify_one();
     }
 
-    pub fn circuit_states(&self) -> Vec<(i64, CircuitState)> {
+    pub fn circuit_states(&self) -> Vec<(IntegrationId, CircuitState)> {
         self.inner
             .lanes
             .lock()

@@ -12,7 +12,7 @@ use super::model::*;
 use crate::channel::Channel;
 use crate::channel::{GroupingMethod, WindowStart};
 use crate::event::EventType;
-use crate::ids::new_object_id;
+use crate::ids::{new_object_id, AlertId, ChannelId, IncidentId, IntegrationId};
 use crate::incident::Incident;
 use crate::labels::truncate;
 use crate::person::Person;
@@ -59,22 +59,22 @@ pub fn group_key(
 #[derive(Debug, Default)]
 pub struct IngestState {
     /// Open alerts by (source, alert_key).
-    pub open: HashMap<(i64, String), Alert>,
+    pub open: HashMap<(IntegrationId, String), Alert>,
     /// Incidents the batch may change, by id.
-    pub incidents: HashMap<String, Incident>,
+    pub incidents: HashMap<IncidentId, Incident>,
     /// The newest open incident per (channel, group key).
-    pub groups: HashMap<(i64, String), String>,
+    pub groups: HashMap<(ChannelId, String), IncidentId>,
     /// Alerts changed by the batch, by id (the latest state).
-    pub changed_alerts: HashMap<String, Alert>,
-    pub changed_incidents: Vec<String>,
+    pub changed_alerts: HashMap<AlertId, Alert>,
+    pub changed_incidents: Vec<IncidentId>,
     /// (alert_id, raw event) in order.
-    pub raw: Vec<(String, Value)>,
+    pub raw: Vec<(AlertId, Value)>,
 }
 
 impl IngestState {
-    pub fn incident_changed(&mut self, id: &str) {
-        if !self.changed_incidents.iter().any(|c| c == id) {
-            self.changed_incidents.push(id.to_string());
+    pub fn incident_changed(&mut self, id: &IncidentId) {
+        if !self.changed_incidents.contains(id) {
+            self.changed_incidents.push(id.clone());
         }
     }
 }
@@ -184,7 +184,7 @@ pub fn ingest(state: &mut IngestState, source: &Source, ev: &AlertEvent, rec: &m
     }
     let severity = severity_of(ev.status).expect("not Ok");
     let mut alert = Alert {
-        alert_id: new_object_id(now),
+        alert_id: AlertId::from(new_object_id(now)),
         data_source_id: source.integration_id,
         data_source_name: source.name.clone(),
         data_source_type: source.source_type.clone(),
@@ -285,7 +285,7 @@ pub(crate) fn new_incident(alert: &Alert, channel: &Channel, now: i64, now_ms: i
     let mut alerts_open = crate::incident::AlertTally::default();
     alerts_open.add(alert.alert_status);
     Incident {
-        incident_id: new_object_id(now),
+        incident_id: IncidentId::from(new_object_id(now)),
         title: truncate(&alert.title, crate::ops::TITLE_CHARS.end().to_owned()),
         description: alert.description.clone(),
         impact: String::new(),

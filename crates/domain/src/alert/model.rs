@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::channel::Channel;
 use crate::event::{EventType, SubjectKind};
+use crate::ids::{AlertId, ChannelId, IncidentId, IntegrationId};
 use crate::person::Person;
 use crate::recorder::Recorder;
 use crate::severity::{Progress, Severity, Status};
@@ -48,7 +49,7 @@ impl AlertEvent {
 /// The alert source an event came through.
 #[derive(Debug, Clone)]
 pub struct Source {
-    pub integration_id: i64,
+    pub integration_id: IntegrationId,
     pub name: String,
     pub source_type: String,
     pub channel: Channel,
@@ -57,18 +58,22 @@ pub struct Source {
 /// The incident an alert is grouped into, as its payload shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AlertIncident {
-    pub incident_id: String,
+    #[schema(value_type = String)]
+    pub incident_id: IncidentId,
     pub title: String,
 }
 
 /// An alert; serialises as the Alert object of `events.md` (plus `images`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Alert {
-    pub alert_id: String,
-    pub data_source_id: i64,
+    #[schema(value_type = String)]
+    pub alert_id: AlertId,
+    #[schema(value_type = i64)]
+    pub data_source_id: IntegrationId,
     pub data_source_name: String,
     pub data_source_type: String,
-    pub channel_id: i64,
+    #[schema(value_type = i64)]
+    pub channel_id: ChannelId,
     pub channel_name: String,
     pub title: String,
     pub title_rule: String,

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::model::*;
+use crate::ids::IntegrationId;
 use crate::labels::{check_key, truncate, MAX_LABELS, MAX_VALUE_CHARS};
 use crate::severity::Status;
 use crate::DomainError;
@@ -66,7 +67,11 @@ pub fn render_title(rule: &str, labels: &BTreeMap<String, String>) -> String {
 }
 
 /// A stable key for events without one: repeats of the same alert merge.
-pub fn derived_key(source_id: i64, title_rule: &str, labels: &BTreeMap<String, String>) -> String {
+pub fn derived_key(
+    source_id: IntegrationId,
+    title_rule: &str,
+    labels: &BTreeMap<String, String>,
+) -> String {
     let mut h = Sha256::new();
     h.update(source_id.to_string());
     h.update([0]);
@@ -132,7 +137,7 @@ pub(crate) fn images(v: Option<&Value>) -> Result<Vec<Image>, DomainError> {
 }
 
 /// A standard event (`alerts.md`, "Standard events").
-pub fn standard_event(source_id: i64, body: &Value) -> Result<AlertEvent, DomainError> {
+pub fn standard_event(source_id: IntegrationId, body: &Value) -> Result<AlertEvent, DomainError> {
     let Value::Object(body) = body else {
         return Err(DomainError::invalid("body", "must be a JSON object"));
     };
@@ -200,7 +205,10 @@ pub fn standard_event(source_id: i64, body: &Value) -> Result<AlertEvent, Domain
 }
 
 /// Alertmanager's webhook body (version 4): one event per entry of `alerts`.
-pub fn alertmanager_events(source_id: i64, body: &Value) -> Result<Vec<AlertEvent>, DomainError> {
+pub fn alertmanager_events(
+    source_id: IntegrationId,
+    body: &Value,
+) -> Result<Vec<AlertEvent>, DomainError> {
     let alerts = body
         .get("alerts")
         .and_then(Value::as_array)
@@ -301,11 +309,14 @@ mod tests {
     #[test]
     fn derived_keys_depend_on_source_rule_and_labels() {
         let l = labels(&[("a", "1")]);
-        let k = derived_key(1, "t", &l);
-        assert_eq!(k, derived_key(1, "t", &l));
-        assert_ne!(k, derived_key(2, "t", &l));
-        assert_ne!(k, derived_key(1, "u", &l));
-        assert_ne!(k, derived_key(1, "t", &labels(&[("a", "2")])));
+        let k = derived_key(IntegrationId(1), "t", &l);
+        assert_eq!(k, derived_key(IntegrationId(1), "t", &l));
+        assert_ne!(k, derived_key(IntegrationId(2), "t", &l));
+        assert_ne!(k, derived_key(IntegrationId(1), "u", &l));
+        assert_ne!(
+            k,
+            derived_key(IntegrationId(1), "t", &labels(&[("a", "2")]))
+        );
         assert_eq!(k.len(), 32);
     }
 
@@ -320,15 +331,15 @@ mod tests {
             ("page", Status::Warning),
         ] {
             assert_eq!(
-                alertmanager_events(1, &body(sev, "firing")).unwrap()[0].status,
+                alertmanager_events(IntegrationId(1), &body(sev, "firing")).unwrap()[0].status,
                 want,
                 "{sev}"
             );
         }
         assert_eq!(
-            alertmanager_events(1, &body("critical", "resolved")).unwrap()[0].status,
+            alertmanager_events(IntegrationId(1), &body("critical", "resolved")).unwrap()[0].status,
             Status::Ok
         );
-        assert!(alertmanager_events(1, &body("critical", "pending")).is_err());
+        assert!(alertmanager_events(IntegrationId(1), &body("critical", "pending")).is_err());
     }
 }

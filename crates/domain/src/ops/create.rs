@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use super::people::*;
 use crate::event::EventType;
 use crate::ids::new_object_id;
+use crate::ids::{ChannelId, IncidentId, IntegrationId};
 use crate::incident::Incident;
 use crate::person::Person;
 use crate::recorder::Recorder;
@@ -16,7 +17,7 @@ use crate::severity::{Progress, Severity, Status};
 pub struct NewIncident {
     pub title: String,
     pub severity: Severity,
-    pub channel_id: i64,
+    pub channel_id: ChannelId,
     pub channel_name: String,
     pub description: String,
     pub impact: String,
@@ -28,7 +29,7 @@ pub struct NewIncident {
 pub fn create(input: NewIncident, creator: &Person, rec: &mut Recorder) -> Incident {
     let now = rec.now_s();
     let mut inc = Incident {
-        incident_id: new_object_id(now),
+        incident_id: IncidentId::from(new_object_id(now)),
         title: input.title,
         description: input.description,
         impact: input.impact,
@@ -58,7 +59,7 @@ pub fn create(input: NewIncident, creator: &Person, rec: &mut Recorder) -> Incid
         channel_name: input.channel_name,
         group_method: "n".into(),
         dedup_key: String::new(),
-        data_source_id: 0,
+        data_source_id: IntegrationId(0),
         alerts_open: Default::default(),
         group_key: String::new(),
         group_anchor: 0,

@@ -6,6 +6,7 @@ use serde_json::{json, Map};
 use super::common::*;
 use super::validate::*;
 use crate::event::EventType;
+use crate::ids::IncidentId;
 use crate::incident::{Incident, Responder};
 use crate::person::Person;
 use crate::recorder::Recorder;
@@ -277,7 +278,7 @@ pub fn merge(
         target.last_time = latest_source;
     }
     target.updated_at = now;
-    let ids: Vec<String> = sources.iter().map(|s| s.incident_id.clone()).collect();
+    let ids: Vec<IncidentId> = sources.iter().map(|s| s.incident_id.clone()).collect();
     rec.emit(
         target,
         EventType::i_merge,

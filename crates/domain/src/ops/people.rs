@@ -5,6 +5,7 @@ use serde_json::Map;
 use super::common::*;
 use super::validate::*;
 use crate::event::EventType;
+use crate::ids::PersonId;
 use crate::incident::{Assignment, Incident, Responder};
 use crate::person::Person;
 use crate::recorder::Recorder;
@@ -43,7 +44,7 @@ pub fn assign(
 ) -> Result<(), DomainError> {
     validate_people_list("assigned_to.person_ids", people)?;
     ensure_open(incidents, "assign")?;
-    let ids: Vec<i64> = people.iter().map(|p| p.person_id).collect();
+    let ids: Vec<PersonId> = people.iter().map(|p| p.person_id).collect();
     for inc in incidents.iter_mut() {
         if inc.responder_ids() == ids
             && inc

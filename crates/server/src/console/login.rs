@@ -115,7 +115,7 @@ pub(super) async fn submit(
         }
     };
     let person_id = person.person.person_id;
-    tracing::info!(person_id, "console login");
+    tracing::info!(person_id = person_id.get(), "console login");
     let token = session::new_token();
     let now = now_s(&app);
     app.store

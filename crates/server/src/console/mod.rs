@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use axum_extra::extract::cookie::CookieJar;
-use dutyhook_domain::ids::is_object_id;
+use dutyhook_domain::ids::{is_object_id, IncidentId};
 use dutyhook_store::IncidentFilter;
 
 use crate::error::ApiError;
@@ -111,15 +111,18 @@ async fn plain_incident(
     app: &AppState,
     id: Option<&String>,
 ) -> Result<Option<maud::Markup>, ApiError> {
-    let Some(id) = id.filter(|id| is_object_id(id)) else {
+    let Some(id) = id
+        .filter(|id| is_object_id(id))
+        .map(|id| IncidentId::from(id.as_str()))
+    else {
         return Ok(None);
     };
-    let Some(incident) = app.store.incident(id).await? else {
+    let Some(incident) = app.store.incident(&id).await? else {
         return Ok(None);
     };
     let feed = app
         .store
-        .feed(id, dutyhook_store::Page { p: 1, limit: 100 }, false)
+        .feed(&id, dutyhook_store::Page { p: 1, limit: 100 }, false)
         .await?;
     Ok(Some(plain::incident(
         &incident.view(&app.render),

@@ -6,6 +6,7 @@ use dutyhook_delivery::outbound::check_endpoint;
 use dutyhook_delivery::signature::{mask, new_secret};
 use dutyhook_domain::action::ActionConfig;
 use dutyhook_domain::headers::{masked, merge_masked, Header};
+use dutyhook_domain::ids::{ChannelId, IncidentId, IntegrationId};
 use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
 use dutyhook_store::IntegrationRecord;
 use serde::{Deserialize, Serialize};
@@ -15,8 +16,8 @@ use utoipa_axum::routes;
 
 use super::incidents::{existing, incident_id};
 use super::integration::{
-    check_channels, check_team, load_kind, may_manage, wrong_settings, IntegrationId, PushOutcome,
-    TAG_WEBHOOKS,
+    check_channels, check_team, load_kind, may_manage, wrong_settings, IntegrationIdBody,
+    PushOutcome, TAG_WEBHOOKS,
 };
 use super::{ListData, Paging, TAG_INCIDENTS};
 use crate::auth::Caller;
@@ -40,13 +41,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema, Default)]
 pub struct ActionWrite {
     /// Required to update; absent to create.
-    pub integration_id: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub integration_id: Option<IntegrationId>,
     /// 1–40 characters, unique within each of its channels.
     pub name: Option<String>,
     pub description: Option<String>,
     pub team_id: Option<i64>,
     /// One or more channels; required to create.
-    pub channel_ids: Option<Vec<i64>>,
+    #[schema(value_type = Option<Vec<i64>>)]
+    pub channel_ids: Option<Vec<ChannelId>>,
     pub endpoint: Option<String>,
     pub headers: Option<Vec<Header>>,
     pub tls_verify: Option<bool>,
@@ -57,11 +60,13 @@ pub struct ActionWrite {
 
 #[derive(Serialize, ToSchema)]
 pub struct ActionView {
-    pub integration_id: i64,
+    #[schema(value_type = i64)]
+    pub integration_id: IntegrationId,
     pub name: String,
     pub description: String,
     pub team_id: i64,
-    pub channel_ids: Vec<i64>,
+    #[schema(value_type = Vec<i64>)]
+    pub channel_ids: Vec<ChannelId>,
     pub endpoint: String,
     /// Secret values shown as `******`.
     pub headers: Vec<Header>,
@@ -75,7 +80,8 @@ pub struct ActionView {
 
 #[derive(Serialize, ToSchema)]
 pub struct ActionCreated {
-    pub integration_id: i64,
+    #[schema(value_type = i64)]
+    pub integration_id: IntegrationId,
     pub signing_secret: String,
 }
 
@@ -101,7 +107,11 @@ fn view(r: &IntegrationRecord) -> Result<ActionView, ApiError> {
     })
 }
 
-async fn load(app: &AppState, id: i64, field: &str) -> Result<IntegrationRecord, ApiError> {
+async fn load(
+    app: &AppState,
+    id: IntegrationId,
+    field: &str,
+) -> Result<IntegrationRecord, ApiError> {
     load_kind(app, field, id, &[KIND], "custom action").await
 }
 
@@ -170,7 +180,7 @@ async fn action_create(
     let c = apply(&app, ActionConfig::default(), req).await?;
     let secret = new_secret();
     let record = IntegrationRecord {
-        integration_id: 0,
+        integration_id: IntegrationId(0),
         kind: KIND,
         name: c.name.clone(),
         team_id: c.team_id,
@@ -218,12 +228,12 @@ async fn action_update(
     ok(Empty {})
 }
 
-#[utoipa::path(post, path = "/integration/custom-action/info", tag = TAG_WEBHOOKS, request_body = IntegrationId,
+#[utoipa::path(post, path = "/integration/custom-action/info", tag = TAG_WEBHOOKS, request_body = IntegrationIdBody,
     responses((status = 200, body = Envelope<ActionView>), (status = "4XX", body = ErrorEnvelope)))]
 async fn action_info(
     State(app): State<AppState>,
     _caller: Caller,
-    ApiJson(req): ApiJson<IntegrationId>,
+    ApiJson(req): ApiJson<IntegrationIdBody>,
 ) -> ApiResult<ActionView> {
     ok(view(
         &load(&app, req.integration_id, "integration_id").await?,
@@ -252,12 +262,12 @@ async fn action_list(
     })
 }
 
-#[utoipa::path(post, path = "/integration/custom-action/delete", tag = TAG_WEBHOOKS, request_body = IntegrationId,
+#[utoipa::path(post, path = "/integration/custom-action/delete", tag = TAG_WEBHOOKS, request_body = IntegrationIdBody,
     responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
 async fn action_delete(
     State(app): State<AppState>,
     caller: Caller,
-    ApiJson(req): ApiJson<IntegrationId>,
+    ApiJson(req): ApiJson<IntegrationIdBody>,
 ) -> ApiResult<Empty> {
     let r = load(&app, req.integration_id, "integration_id").await?;
     may_manage(&app, &caller, r.team_id).await?;
@@ -268,13 +278,15 @@ async fn action_delete(
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentRef {
     #[schema(pattern = "^[0-9a-f]{24}$")]
-    pub incident_id: String,
+    #[schema(value_type = String)]
+    pub incident_id: IncidentId,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct ActionItem {
     /// The action's `integration_id`.
-    pub action_id: i64,
+    #[schema(value_type = i64)]
+    pub action_id: IntegrationId,
     pub name: String,
 }
 
@@ -293,7 +305,7 @@ async fn incident_action_list(
     let id = incident_id("incident_id", &req.incident_id)?;
     let incident = existing(&app, &id).await?;
     let items = match incident.channel_id {
-        0 => vec![],
+        ChannelId(0) => vec![],
         channel => app
             .store
             .channel_actions(channel)
@@ -308,8 +320,10 @@ async fn incident_action_list(
 #[derive(Deserialize, ToSchema)]
 pub struct Trigger {
     #[schema(pattern = "^[0-9a-f]{24}$")]
-    pub incident_id: String,
-    pub action_id: i64,
+    #[schema(value_type = String)]
+    pub incident_id: IncidentId,
+    #[schema(value_type = i64)]
+    pub action_id: IntegrationId,
     /// The same key from the same person within 10 minutes answers the
     /// first result without calling the endpoint again.
     pub idempotency_key: Option<String>,
@@ -327,7 +341,7 @@ async fn incident_action_trigger(
     let r = load(&app, req.action_id, "action_id").await?;
     let incident = existing(&app, &id).await?;
     let cfg = config_of(&r)?;
-    if incident.channel_id == 0 || !cfg.channel_ids.contains(&incident.channel_id) {
+    if incident.channel_id == ChannelId(0) || !cfg.channel_ids.contains(&incident.channel_id) {
         return Err(ApiError::invalid(
             "action_id",
             format!(

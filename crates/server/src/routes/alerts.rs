@@ -2,6 +2,7 @@
 
 use axum::extract::{Query, State};
 use dutyhook_domain::alert::{alertmanager_events, standard_event, Alert, AlertEvent, Source};
+use dutyhook_domain::ids::{AlertId, ChannelId, IncidentId, IntegrationId};
 use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind, SourceConfig, SourceType};
 use dutyhook_domain::severity::Progress;
 use dutyhook_store::{AlertFilter, IntegrationRecord};
@@ -11,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::integration::{load_kind, may_manage, wrong_settings, IntegrationId};
+use super::integration::{load_kind, may_manage, wrong_settings, IntegrationIdBody};
 use super::{positive_id, ListData, Paging};
 use crate::auth::{hash_key, new_app_key, Caller};
 use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};
@@ -38,23 +39,27 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct SourceWrite {
     pub name: String,
     pub source_type: SourceType,
-    pub channel_id: i64,
+    #[schema(value_type = i64)]
+    pub channel_id: ChannelId,
     pub team_id: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct SourceCreated {
-    pub integration_id: i64,
+    #[schema(value_type = i64)]
+    pub integration_id: IntegrationId,
     /// Shown only here; stored hashed.
     pub integration_key: String,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct SourceView {
-    pub integration_id: i64,
+    #[schema(value_type = i64)]
+    pub integration_id: IntegrationId,
     pub name: String,
     pub source_type: SourceType,
-    pub channel_id: i64,
+    #[schema(value_type = i64)]
+    pub channel_id: ChannelId,
     pub team_id: i64,
     pub created_at: i64,
 }
@@ -84,7 +89,7 @@ async fn source_create(
     }
     let key = new_app_key().replacen("dh_", "dhi_", 1);
     let record = IntegrationRecord {
-        integration_id: 0,
+        integration_id: IntegrationId(0),
         kind: KIND,
         name,
         team_id,
@@ -139,12 +144,12 @@ async fn source_list(
     })
 }
 
-#[utoipa::path(post, path = "/integration/alert-source/delete", tag = TAG_ALERTS, request_body = IntegrationId,
+#[utoipa::path(post, path = "/integration/alert-source/delete", tag = TAG_ALERTS, request_body = IntegrationIdBody,
     responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
 async fn source_delete(
     State(app): State<AppState>,
     caller: Caller,
-    ApiJson(req): ApiJson<IntegrationId>,
+    ApiJson(req): ApiJson<IntegrationIdBody>,
 ) -> ApiResult<Empty> {
     let r = load_kind(
         &app,
@@ -281,11 +286,13 @@ pub struct AlertListReq {
     pub start_time: Option<i64>,
     /// Unix seconds, required.
     pub end_time: Option<i64>,
-    pub channel_ids: Option<Vec<i64>>,
+    #[schema(value_type = Option<Vec<i64>>)]
+    pub channel_ids: Option<Vec<ChannelId>>,
     /// `Triggered` or `Closed`.
     pub progress: Option<String>,
     #[schema(pattern = "^[0-9a-f]{24}$")]
-    pub incident_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub incident_id: Option<IncidentId>,
 }
 
 #[utoipa::path(post, path = "/alert/list", tag = TAG_ALERTS, request_body = AlertListReq,
@@ -328,9 +335,11 @@ async fn alert_list(
 }
 
 #[derive(Deserialize, ToSchema)]
-pub struct AlertId {
+#[schema(as = AlertId)]
+pub struct AlertIdBody {
     #[schema(pattern = "^[0-9a-f]{24}$")]
-    pub alert_id: String,
+    #[schema(value_type = String)]
+    pub alert_id: AlertId,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -342,21 +351,23 @@ pub struct AlertDetail {
     pub events: Vec<Value>,
 }
 
-fn alert_id(field: &str, id: &str) -> Result<String, ApiError> {
-    super::incidents::incident_id(field, id).map_err(|_| {
-        ApiError::invalid(
-            field,
-            format!("{id:?} is not an alert id (24 lowercase hex characters)"),
-        )
-    })
+fn alert_id(field: &str, id: &str) -> Result<AlertId, ApiError> {
+    super::incidents::incident_id(field, id)
+        .map(|id| AlertId::from(id.into_string()))
+        .map_err(|_| {
+            ApiError::invalid(
+                field,
+                format!("{id:?} is not an alert id (24 lowercase hex characters)"),
+            )
+        })
 }
 
-#[utoipa::path(post, path = "/alert/info", tag = TAG_ALERTS, request_body = AlertId,
+#[utoipa::path(post, path = "/alert/info", tag = TAG_ALERTS, request_body = AlertIdBody,
     responses((status = 200, body = Envelope<AlertDetail>), (status = "4XX", body = ErrorEnvelope)))]
 async fn alert_info(
     State(app): State<AppState>,
     _caller: Caller,
-    ApiJson(req): ApiJson<AlertId>,
+    ApiJson(req): ApiJson<AlertIdBody>,
 ) -> ApiResult<AlertDetail> {
     let id = alert_id("alert_id", &req.alert_id)?;
     let alert = app
@@ -370,7 +381,8 @@ async fn alert_info(
 
 #[derive(Deserialize, ToSchema)]
 pub struct AlertIds {
-    pub alert_ids: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub alert_ids: Vec<AlertId>,
 }
 
 #[utoipa::path(post, path = "/alert/close", tag = TAG_ALERTS, request_body = AlertIds,

@@ -3,6 +3,7 @@ use dutyhook_domain::channel::{
     validate_channel_name, validate_description, validate_grouping, validate_storm_thresholds,
     Channel, Grouping,
 };
+use dutyhook_domain::ids::ChannelId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -25,7 +26,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 pub struct ChannelWrite {
     /// Required to update; absent to create.
-    pub channel_id: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub channel_id: Option<ChannelId>,
     pub channel_name: Option<String>,
     pub team_id: Option<i64>,
     pub description: Option<String>,
@@ -34,8 +36,10 @@ pub struct ChannelWrite {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct ChannelId {
-    pub channel_id: i64,
+#[schema(as = ChannelId)]
+pub struct ChannelIdBody {
+    #[schema(value_type = i64)]
+    pub channel_id: ChannelId,
 }
 
 async fn apply(app: &AppState, mut c: Channel, req: ChannelWrite) -> Result<Channel, ApiError> {
@@ -66,18 +70,18 @@ async fn apply(app: &AppState, mut c: Channel, req: ChannelWrite) -> Result<Chan
 }
 
 #[utoipa::path(post, path = "/channel/create", tag = TAG_PEOPLE, request_body = ChannelWrite,
-    responses((status = 200, body = Envelope<ChannelId>), (status = "4XX", body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<ChannelIdBody>), (status = "4XX", body = ErrorEnvelope)))]
 async fn channel_create(
     State(app): State<AppState>,
     caller: Caller,
     ApiJson(req): ApiJson<ChannelWrite>,
-) -> ApiResult<ChannelId> {
+) -> ApiResult<ChannelIdBody> {
     caller.require_admin()?;
     if req.channel_name.is_none() {
         return Err(ApiError::invalid("channel_name", "is required"));
     }
     let blank = Channel {
-        channel_id: 0,
+        channel_id: ChannelId(0),
         channel_name: String::new(),
         team_id: 0,
         description: String::new(),
@@ -86,18 +90,18 @@ async fn channel_create(
         created_at: 0,
     };
     let c = apply(&app, blank, req).await?;
-    ok(ChannelId {
+    ok(ChannelIdBody {
         channel_id: app.store.create_channel(&c).await?,
     })
 }
 
 #[utoipa::path(post, path = "/channel/update", tag = TAG_PEOPLE, request_body = ChannelWrite,
-    responses((status = 200, body = Envelope<ChannelId>), (status = "4XX", body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<ChannelIdBody>), (status = "4XX", body = ErrorEnvelope)))]
 async fn channel_update(
     State(app): State<AppState>,
     caller: Caller,
     ApiJson(req): ApiJson<ChannelWrite>,
-) -> ApiResult<ChannelId> {
+) -> ApiResult<ChannelIdBody> {
     caller.require_admin()?;
     let id = positive_id(
         "channel_id",
@@ -112,7 +116,7 @@ async fn channel_update(
     let c = apply(&app, current, req).await?;
     app.store.update_channel(&c).await?;
     app.sources.clear();
-    ok(ChannelId { channel_id: id })
+    ok(ChannelIdBody { channel_id: id })
 }
 
 #[utoipa::path(post, path = "/channel/list", tag = TAG_PEOPLE, request_body = Paging,
@@ -129,7 +133,8 @@ async fn channel_list(
 
 #[derive(Deserialize, ToSchema)]
 pub struct ChannelInfo {
-    pub channel_id: i64,
+    #[schema(value_type = i64)]
+    pub channel_id: ChannelId,
 }
 
 #[utoipa::path(post, path = "/channel/info", tag = TAG_PEOPLE, request_body = ChannelInfo,

@@ -1,6 +1,7 @@
 //! People, teams and app keys.
 
 use axum::extract::State;
+use dutyhook_domain::ids::PersonId;
 use dutyhook_domain::person::{validate_email, validate_person_name, Role};
 use dutyhook_store::{AppKeyRecord, NewPerson, PersonRecord, TeamRecord};
 use serde::{Deserialize, Serialize};
@@ -29,7 +30,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Serialize, ToSchema)]
 pub struct PersonView {
-    pub person_id: i64,
+    #[schema(value_type = i64)]
+    pub person_id: PersonId,
     pub person_name: String,
     pub email: String,
     pub role: Role,
@@ -57,8 +59,10 @@ pub struct PersonCreate {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct PersonId {
-    pub person_id: i64,
+#[schema(as = PersonId)]
+pub struct PersonIdBody {
+    #[schema(value_type = i64)]
+    pub person_id: PersonId,
 }
 
 pub fn parse_role(role: Option<&str>) -> Result<Role, ApiError> {
@@ -76,12 +80,12 @@ pub fn unusable_password() -> String {
 }
 
 #[utoipa::path(post, path = "/person/create", tag = TAG_PEOPLE, request_body = PersonCreate,
-    responses((status = 200, body = Envelope<PersonId>), (status = "4XX", body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<PersonIdBody>), (status = "4XX", body = ErrorEnvelope)))]
 async fn person_create(
     State(app): State<AppState>,
     caller: Caller,
     ApiJson(req): ApiJson<PersonCreate>,
-) -> ApiResult<PersonId> {
+) -> ApiResult<PersonIdBody> {
     caller.require_admin()?;
     let name = validate_person_name(&req.person_name)?;
     let email = validate_email(&req.email)?;
@@ -95,7 +99,7 @@ async fn person_create(
             password_hash: unusable_password(),
         })
         .await?;
-    ok(PersonId {
+    ok(PersonIdBody {
         person_id: p.person.person_id,
     })
 }
@@ -114,7 +118,8 @@ async fn person_list(
 
 #[derive(Deserialize, ToSchema)]
 pub struct PersonInfo {
-    pub person_id: i64,
+    #[schema(value_type = i64)]
+    pub person_id: PersonId,
 }
 
 #[utoipa::path(post, path = "/person/info", tag = TAG_PEOPLE, request_body = PersonInfo,
@@ -135,7 +140,8 @@ async fn person_info(
 pub struct TeamView {
     pub team_id: i64,
     pub team_name: String,
-    pub person_ids: Vec<i64>,
+    #[schema(value_type = Vec<i64>)]
+    pub person_ids: Vec<PersonId>,
     pub created_at: i64,
 }
 
@@ -155,7 +161,8 @@ pub struct TeamWrite {
     /// Required to update; absent to create.
     pub team_id: Option<i64>,
     pub team_name: Option<String>,
-    pub person_ids: Option<Vec<i64>>,
+    #[schema(value_type = Option<Vec<i64>>)]
+    pub person_ids: Option<Vec<PersonId>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -174,14 +181,14 @@ fn team_name(name: &str) -> Result<String, ApiError> {
     Ok(n.to_string())
 }
 
-fn member_ids(ids: &[i64]) -> Result<Vec<i64>, ApiError> {
+fn member_ids(ids: &[PersonId]) -> Result<Vec<PersonId>, ApiError> {
     if ids.len() > 500 {
         return Err(ApiError::invalid(
             "person_ids",
             "a team has at most 500 members",
         ));
     }
-    let mut out: Vec<i64> = vec![];
+    let mut out: Vec<PersonId> = vec![];
     for id in ids {
         positive_id("person_ids", *id)?;
         if !out.contains(id) {
@@ -246,7 +253,8 @@ async fn team_list(
 pub struct AppKeyCreate {
     pub name: String,
     /// Whose key; defaults to the caller. Only admins may create keys for others.
-    pub person_id: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub person_id: Option<PersonId>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -260,7 +268,8 @@ pub struct AppKeyCreated {
 pub struct AppKeyView {
     pub app_key_id: i64,
     pub name: String,
-    pub person_id: i64,
+    #[schema(value_type = i64)]
+    pub person_id: PersonId,
     /// The first characters of the key.
     pub key_hint: String,
     pub created_at: i64,
@@ -281,7 +290,7 @@ impl From<AppKeyRecord> for AppKeyView {
 /// Creates a key for a person and answers it in clear, once.
 pub async fn issue_key(
     app: &AppState,
-    person_id: i64,
+    person_id: PersonId,
     name: &str,
 ) -> Result<AppKeyCreated, ApiError> {
     let key = new_app_key();

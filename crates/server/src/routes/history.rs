@@ -1,6 +1,9 @@
 //! The invocation history: every attempt, filterable; resend.
 
 use axum::extract::State;
+use dutyhook_domain::event::{EventType, SubjectKind};
+use dutyhook_domain::ids::{AlertId, DeliveryId, EventId, IncidentId, IntegrationId};
+use dutyhook_store::{AttemptFilter, AttemptRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -13,8 +16,6 @@ use crate::auth::Caller;
 use crate::envelope::{ok, ApiJson, ApiResult, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
-use dutyhook_domain::event::{EventType, SubjectKind};
-use dutyhook_store::{AttemptFilter, AttemptRecord};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -25,15 +26,18 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Deserialize, ToSchema)]
 pub struct HistoryList {
-    pub integration_id: i64,
+    #[schema(value_type = i64)]
+    pub integration_id: IntegrationId,
     /// Unix seconds, required.
     pub start_time: Option<i64>,
     /// Unix seconds, required.
     pub end_time: Option<i64>,
     #[schema(pattern = "^[0-9a-f]{24}$")]
-    pub incident_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub incident_id: Option<IncidentId>,
     #[schema(pattern = "^[0-9a-f]{24}$")]
-    pub alert_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub alert_id: Option<AlertId>,
     pub event_type: Option<String>,
     /// `success` or `failure`.
     pub status: Option<String>,
@@ -46,14 +50,18 @@ pub struct HistoryList {
 #[derive(Serialize, ToSchema)]
 pub struct Invocation {
     pub invocation_id: String,
-    pub integration_id: i64,
+    #[schema(value_type = i64)]
+    pub integration_id: IntegrationId,
     pub integration_kind: String,
-    pub event_id: String,
+    #[schema(value_type = String)]
+    pub event_id: EventId,
     pub event_type: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub incident_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub incident_id: Option<IncidentId>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub alert_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub alert_id: Option<AlertId>,
     /// 1 = the first attempt.
     pub attempt: i64,
     pub test: bool,
@@ -95,8 +103,8 @@ fn summary(a: &AttemptRecord) -> Invocation {
         integration_kind: a.integration_kind.as_str().to_string(),
         event_id: a.event_id.clone(),
         event_type: a.event_type.as_str().to_string(),
-        incident_id: incident.then(|| a.subject_id.clone()),
-        alert_id: (!incident).then(|| a.subject_id.clone()),
+        incident_id: incident.then(|| IncidentId::from(a.subject_id.as_str())),
+        alert_id: (!incident).then(|| AlertId::from(a.subject_id.as_str())),
         attempt: a.attempt,
         test: a.test,
         event_time: a.event_time,
@@ -149,7 +157,11 @@ async fn history_list(
         integration_id: id,
         from: start.saturating_mul(1000),
         to: end.saturating_mul(1000),
-        subject_id: req.incident_id.or(req.alert_id).filter(|s| !s.is_empty()),
+        subject_id: req
+            .incident_id
+            .map(String::from)
+            .or(req.alert_id.map(String::from))
+            .filter(|s| !s.is_empty()),
         event_type: match req.event_type.filter(|s| !s.is_empty()) {
             None => None,
             Some(t) => Some(EventType::parse(&t).ok_or_else(|| {
@@ -184,7 +196,7 @@ async fn history_info(
 ) -> ApiResult<InvocationDetail> {
     let a = load(&app, &req.invocation_id).await?;
     let (delivery_state, delivery_attempts, next_at) = match a.delivery_id {
-        0 => (String::new(), 0, 0),
+        DeliveryId(0) => (String::new(), 0, 0),
         id => app.store.delivery_state(id).await?.unwrap_or_default(),
     };
     let mut request = a.request.clone();
@@ -216,8 +228,10 @@ async fn history_info(
 
 #[derive(Serialize, ToSchema)]
 pub struct Resent {
-    pub delivery_id: i64,
-    pub event_id: String,
+    #[schema(value_type = i64)]
+    pub delivery_id: DeliveryId,
+    #[schema(value_type = String)]
+    pub event_id: EventId,
 }
 
 #[utoipa::path(post, path = "/integration/history/resend", tag = TAG_WEBHOOKS, request_body = InvocationId,

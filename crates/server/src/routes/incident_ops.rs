@@ -5,7 +5,12 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use dutyhook_domain::alert::announce_storms;
+use dutyhook_domain::ids::{IncidentId, PersonId};
+use dutyhook_domain::incident::Incident;
 use dutyhook_domain::ops::{self, Reset, Resolution};
+use dutyhook_domain::person::Person;
+use dutyhook_domain::recorder::Recorder;
+use dutyhook_domain::DomainError;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -20,6 +25,33 @@ use crate::auth::Caller;
 use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
+
+/// The shape of the batch operations: an operator, 1 to 100 checked ids
+/// (each once), and the operation on all of them in one transaction.
+async fn on_batch<F>(app: &AppState, caller: Caller, ids: &[IncidentId], op: F) -> ApiResult<Empty>
+where
+    F: Fn(&mut Vec<Incident>, &Person, &mut Recorder) -> Result<(), DomainError>
+        + Send
+        + Sync
+        + 'static,
+{
+    caller.require_operator()?;
+    let ids = incident_ids("incident_ids", ids)?;
+    let by = caller.person;
+    app.mutate(&ids, move |incs, rec| op(incs, &by, rec))
+        .await?;
+    ok(Empty {})
+}
+
+/// One checked incident, changed by `by` in one transaction.
+async fn on_one<F>(app: &AppState, by: Person, id: IncidentId, op: F) -> ApiResult<Empty>
+where
+    F: Fn(&mut Incident, &Person, &mut Recorder) -> Result<(), DomainError> + Send + Sync + 'static,
+{
+    app.mutate(&[id], move |incs, rec| op(&mut incs[0], &by, rec))
+        .await?;
+    ok(Empty {})
+}
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -45,12 +77,10 @@ async fn incident_ack(
     caller: Caller,
     ApiJson(req): ApiJson<IncidentIds>,
 ) -> ApiResult<Empty> {
-    caller.require_operator()?;
-    let ids = incident_ids("incident_ids", &req.incident_ids)?;
-    let by = caller.person;
-    app.mutate(&ids, move |incs, rec| ops::ack(incs, &by, rec))
-        .await?;
-    ok(Empty {})
+    on_batch(&app, caller, &req.incident_ids, move |incs, by, rec| {
+        ops::ack(incs, by, rec)
+    })
+    .await
 }
 
 #[utoipa::path(post, path = "/incident/unack", tag = TAG_INCIDENTS, request_body = IncidentIds,
@@ -60,17 +90,16 @@ async fn incident_unack(
     caller: Caller,
     ApiJson(req): ApiJson<IncidentIds>,
 ) -> ApiResult<Empty> {
-    caller.require_operator()?;
-    let ids = incident_ids("incident_ids", &req.incident_ids)?;
-    let by = caller.person;
-    app.mutate(&ids, move |incs, rec| ops::unack(incs, &by, rec))
-        .await?;
-    ok(Empty {})
+    on_batch(&app, caller, &req.incident_ids, move |incs, by, rec| {
+        ops::unack(incs, by, rec)
+    })
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentSnooze {
-    pub incident_ids: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub incident_ids: Vec<IncidentId>,
     /// 1 to 1440.
     pub minutes: i64,
 }
@@ -82,12 +111,11 @@ async fn incident_snooze(
     caller: Caller,
     ApiJson(req): ApiJson<IncidentSnooze>,
 ) -> ApiResult<Empty> {
-    caller.require_operator()?;
-    let ids = incident_ids("incident_ids", &req.incident_ids)?;
-    let (by, minutes) = (caller.person, req.minutes);
-    app.mutate(&ids, move |incs, rec| ops::snooze(incs, minutes, &by, rec))
-        .await?;
-    ok(Empty {})
+    let minutes = req.minutes;
+    on_batch(&app, caller, &req.incident_ids, move |incs, by, rec| {
+        ops::snooze(incs, minutes, by, rec)
+    })
+    .await
 }
 
 #[utoipa::path(post, path = "/incident/wake", tag = TAG_INCIDENTS, request_body = IncidentIds,
@@ -97,17 +125,16 @@ async fn incident_wake(
     caller: Caller,
     ApiJson(req): ApiJson<IncidentIds>,
 ) -> ApiResult<Empty> {
-    caller.require_operator()?;
-    let ids = incident_ids("incident_ids", &req.incident_ids)?;
-    let by = caller.person;
-    app.mutate(&ids, move |incs, rec| ops::wake(incs, Some(&by), rec))
-        .await?;
-    ok(Empty {})
+    on_batch(&app, caller, &req.incident_ids, move |incs, by, rec| {
+        ops::wake(incs, Some(by), rec)
+    })
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentResolve {
-    pub incident_ids: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub incident_ids: Vec<IncidentId>,
     pub root_cause: Option<String>,
     pub resolution: Option<String>,
 }
@@ -119,21 +146,20 @@ async fn incident_resolve(
     caller: Caller,
     ApiJson(req): ApiJson<IncidentResolve>,
 ) -> ApiResult<Empty> {
-    caller.require_operator()?;
-    let ids = incident_ids("incident_ids", &req.incident_ids)?;
-    let by = caller.person;
     let texts = Resolution {
         root_cause: req.root_cause,
         resolution: req.resolution,
     };
-    app.mutate(&ids, move |incs, rec| ops::resolve(incs, &texts, &by, rec))
-        .await?;
-    ok(Empty {})
+    on_batch(&app, caller, &req.incident_ids, move |incs, by, rec| {
+        ops::resolve(incs, &texts, by, rec)
+    })
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentReopen {
-    pub incident_ids: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub incident_ids: Vec<IncidentId>,
     /// Why it is reopened; required, 1 to 1024 characters.
     pub reason: Option<String>,
 }
@@ -159,8 +185,10 @@ async fn incident_reopen(
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentMerge {
     /// 1 to 100 incidents to merge into the target.
-    pub source_incident_ids: Vec<String>,
-    pub target_incident_id: String,
+    #[schema(value_type = Vec<String>)]
+    pub source_incident_ids: Vec<IncidentId>,
+    #[schema(value_type = String)]
+    pub target_incident_id: IncidentId,
 }
 
 #[utoipa::path(post, path = "/incident/merge", tag = TAG_INCIDENTS, request_body = IncidentMerge,
@@ -200,7 +228,8 @@ async fn incident_merge(
 
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentAssign {
-    pub incident_ids: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub incident_ids: Vec<IncidentId>,
     pub assigned_to: AssignedTo,
 }
 
@@ -223,8 +252,10 @@ async fn incident_assign(
 #[derive(Deserialize, ToSchema)]
 pub struct ResponderAdd {
     #[schema(pattern = "^[0-9a-f]{24}$")]
-    pub incident_id: String,
-    pub person_ids: Vec<i64>,
+    #[schema(value_type = String)]
+    pub incident_id: IncidentId,
+    #[schema(value_type = Vec<i64>)]
+    pub person_ids: Vec<PersonId>,
 }
 
 #[utoipa::path(post, path = "/incident/responder/add", tag = TAG_INCIDENTS, request_body = ResponderAdd,
@@ -237,17 +268,16 @@ async fn incident_responder_add(
     caller.require_operator()?;
     let id = incident_id("incident_id", &req.incident_id)?;
     let people = people(&app, "person_ids", &req.person_ids).await?;
-    let by = caller.person;
-    app.mutate(&[id], move |incs, rec| {
-        ops::add_responders(&mut incs[0], &people, &by, rec)
+    on_one(&app, caller.person, id, move |inc, by, rec| {
+        ops::add_responders(inc, &people, by, rec)
     })
-    .await?;
-    ok(Empty {})
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentComment {
-    pub incident_ids: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub incident_ids: Vec<IncidentId>,
     /// 1 to 10000 characters.
     #[schema(min_length = 1, max_length = 10000)]
     pub comment: String,
@@ -260,19 +290,18 @@ async fn incident_comment(
     caller: Caller,
     ApiJson(req): ApiJson<IncidentComment>,
 ) -> ApiResult<Empty> {
-    caller.require_operator()?;
-    let ids = incident_ids("incident_ids", &req.incident_ids)?;
-    let by = caller.person;
     let text = req.comment;
-    app.mutate(&ids, move |incs, rec| ops::comment(incs, &text, &by, rec))
-        .await?;
-    ok(Empty {})
+    on_batch(&app, caller, &req.incident_ids, move |incs, by, rec| {
+        ops::comment(incs, &text, by, rec)
+    })
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentReset {
     #[schema(pattern = "^[0-9a-f]{24}$")]
-    pub incident_id: String,
+    #[schema(value_type = String)]
+    pub incident_id: IncidentId,
     pub title: Option<String>,
     pub description: Option<String>,
     pub incident_severity: Option<String>,
@@ -298,12 +327,10 @@ async fn incident_reset(
         resolution: req.resolution,
         incident_severity: req.incident_severity,
     };
-    let by = caller.person;
-    app.mutate(&[id], move |incs, rec| {
-        ops::reset(&mut incs[0], &reset, &by, rec)
+    on_one(&app, caller.person, id, move |inc, by, rec| {
+        ops::reset(inc, &reset, by, rec)
     })
-    .await?;
-    ok(Empty {})
+    .await
 }
 
 /// Distinguishes an absent value (an error) from `null` (clears the field).
@@ -314,7 +341,8 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
 #[derive(Deserialize, ToSchema)]
 pub struct FieldReset {
     #[schema(pattern = "^[0-9a-f]{24}$")]
-    pub incident_id: String,
+    #[schema(value_type = String)]
+    pub incident_id: IncidentId,
     pub field_name: String,
     /// Checked against the field's type and options; `null` clears it.
     #[serde(default, deserialize_with = "present")]
@@ -346,18 +374,17 @@ async fn incident_field_reset(
                 format!("no custom field named {:?}", req.field_name),
             )
         })?;
-    let by = caller.person;
-    app.mutate(&[id], move |incs, rec| {
-        ops::reset_field(&mut incs[0], &def, &value, &by, rec)
+    on_one(&app, caller.person, id, move |inc, by, rec| {
+        ops::reset_field(inc, &def, &value, by, rec)
     })
-    .await?;
-    ok(Empty {})
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct LabelsUpdate {
     #[schema(pattern = "^[0-9a-f]{24}$")]
-    pub incident_id: String,
+    #[schema(value_type = String)]
+    pub incident_id: IncidentId,
     /// Labels to set (keys follow Prometheus label naming).
     pub labels: Option<BTreeMap<String, String>>,
     pub remove_keys: Option<Vec<String>>,
@@ -383,10 +410,8 @@ async fn incident_labels_update(
     if set.len() > MAX_BATCH || remove.len() > MAX_BATCH {
         return Err(ApiError::invalid("labels", "at most 100 labels per call"));
     }
-    let by = caller.person;
-    app.mutate(&[id], move |incs, rec| {
-        ops::update_labels(&mut incs[0], &set, &remove, &by, rec)
+    on_one(&app, caller.person, id, move |inc, by, rec| {
+        ops::update_labels(inc, &set, &remove, by, rec)
     })
-    .await?;
-    ok(Empty {})
+    .await
 }

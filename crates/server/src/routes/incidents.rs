@@ -1,7 +1,7 @@
 //! Creating and reading incidents.
 
 use axum::extract::State;
-use dutyhook_domain::ids::is_object_id;
+use dutyhook_domain::ids::{is_object_id, ChannelId, IncidentId, PersonId};
 use dutyhook_domain::incident::{Incident, IncidentView};
 use dutyhook_domain::ops::{self, NewIncident, DESCRIPTION_CHARS, LONG_TEXT_CHARS};
 use dutyhook_domain::person::Person;
@@ -31,9 +31,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(incident_feed))
 }
 
-pub fn incident_id(field: &str, id: &str) -> Result<String, ApiError> {
+pub fn incident_id(field: &str, id: &str) -> Result<IncidentId, ApiError> {
     if is_object_id(id) {
-        Ok(id.to_string())
+        Ok(IncidentId::from(id))
     } else {
         Err(ApiError::invalid(
             field,
@@ -43,7 +43,7 @@ pub fn incident_id(field: &str, id: &str) -> Result<String, ApiError> {
 }
 
 /// The incident with this (checked) id, or `NotFound`.
-pub async fn existing(app: &AppState, id: &str) -> Result<Incident, ApiError> {
+pub async fn existing(app: &AppState, id: &IncidentId) -> Result<Incident, ApiError> {
     app.store
         .incident(id)
         .await?
@@ -51,14 +51,14 @@ pub async fn existing(app: &AppState, id: &str) -> Result<Incident, ApiError> {
 }
 
 /// Checks a batch of ids; duplicates count once.
-pub fn incident_ids(field: &str, ids: &[String]) -> Result<Vec<String>, ApiError> {
+pub fn incident_ids(field: &str, ids: &[IncidentId]) -> Result<Vec<IncidentId>, ApiError> {
     if ids.is_empty() || ids.len() > MAX_BATCH {
         return Err(ApiError::invalid(
             field,
             format!("must list 1 to {MAX_BATCH} incident ids, got {}", ids.len()),
         ));
     }
-    let mut out: Vec<String> = Vec::with_capacity(ids.len());
+    let mut out: Vec<IncidentId> = Vec::with_capacity(ids.len());
     for id in ids {
         let id = incident_id(field, id)?;
         if !out.contains(&id) {
@@ -73,7 +73,8 @@ pub struct AssignedTo {
     /// Always `assign`.
     #[serde(rename = "type")]
     pub kind: String,
-    pub person_ids: Vec<i64>,
+    #[schema(value_type = Vec<i64>)]
+    pub person_ids: Vec<PersonId>,
 }
 
 /// Resolves an assignment to the people it names (all must exist).
@@ -92,7 +93,11 @@ pub async fn assignees(
     people(app, &ids_field, &a.person_ids).await
 }
 
-pub async fn people(app: &AppState, field: &str, ids: &[i64]) -> Result<Vec<Person>, ApiError> {
+pub async fn people(
+    app: &AppState,
+    field: &str,
+    ids: &[PersonId],
+) -> Result<Vec<Person>, ApiError> {
     if ids.is_empty() || ids.len() > ops::MAX_RESPONDERS {
         return Err(ApiError::invalid(
             field,
@@ -118,7 +123,8 @@ pub struct IncidentCreate {
     pub title: String,
     /// `Critical`, `Warning` or `Info`.
     pub incident_severity: String,
-    pub channel_id: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub channel_id: Option<ChannelId>,
     /// At most 6144 characters.
     #[schema(max_length = 6144)]
     pub description: Option<String>,
@@ -148,8 +154,8 @@ async fn incident_create(
         req.impact.as_deref().unwrap_or(""),
         LONG_TEXT_CHARS,
     )?;
-    let (channel_id, channel_name) = match req.channel_id.unwrap_or(0) {
-        0 => (0, String::new()),
+    let (channel_id, channel_name) = match req.channel_id.unwrap_or(ChannelId(0)) {
+        ChannelId(0) => (ChannelId(0), String::new()),
         id => {
             positive_id("channel_id", id)?;
             let c = app
@@ -192,7 +198,8 @@ async fn incident_create(
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentInfo {
     #[schema(pattern = "^[0-9a-f]{24}$")]
-    pub incident_id: String,
+    #[schema(value_type = String)]
+    pub incident_id: IncidentId,
 }
 
 #[utoipa::path(post, path = "/incident/info", tag = TAG_INCIDENTS, request_body = IncidentInfo,
@@ -220,7 +227,8 @@ pub struct IncidentList {
     pub progress: Option<String>,
     /// `Critical`, `Warning`, `Info`, or several separated by commas.
     pub incident_severity: Option<String>,
-    pub channel_ids: Option<Vec<i64>>,
+    #[schema(value_type = Option<Vec<i64>>)]
+    pub channel_ids: Option<Vec<ChannelId>>,
     /// Text in title, description or labels; an incident id; a 6-character num.
     pub query: Option<String>,
     pub title: Option<String>,
@@ -291,7 +299,8 @@ async fn incident_list(
 
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentIds {
-    pub incident_ids: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub incident_ids: Vec<IncidentId>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -321,7 +330,8 @@ async fn incident_list_by_ids(
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentFeed {
     #[schema(pattern = "^[0-9a-f]{24}$")]
-    pub incident_id: String,
+    #[schema(value_type = String)]
+    pub incident_id: IncidentId,
     #[schema(minimum = 1)]
     pub p: Option<i64>,
     #[schema(minimum = 1, maximum = 100)]

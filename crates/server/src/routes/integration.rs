@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use dutyhook_delivery::push::PushResult;
+use dutyhook_domain::ids::{ChannelId, EventId, IntegrationId};
 use dutyhook_domain::integration::IntegrationKind;
 use dutyhook_domain::person::Role;
 use dutyhook_store::{IntegrationRecord, StoredEvent};
@@ -21,8 +22,10 @@ pub const TAG_WEBHOOKS: &str = "Webhooks, custom actions, history";
 pub const SECRET_OVERLAP: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Deserialize, ToSchema)]
-pub struct IntegrationId {
-    pub integration_id: i64,
+#[schema(as = IntegrationId)]
+pub struct IntegrationIdBody {
+    #[schema(value_type = i64)]
+    pub integration_id: IntegrationId,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -63,7 +66,7 @@ pub async fn may_manage(app: &AppState, caller: &Caller, team_id: i64) -> Result
 
 pub async fn load(
     app: &AppState,
-    id: i64,
+    id: IntegrationId,
     kinds: &[IntegrationKind],
 ) -> Result<IntegrationRecord, ApiError> {
     load_kind(app, "integration_id", id, kinds, "integration").await
@@ -74,7 +77,7 @@ pub async fn load(
 pub async fn load_kind(
     app: &AppState,
     field: &str,
-    id: i64,
+    id: IntegrationId,
     kinds: &[IntegrationKind],
     noun: &str,
 ) -> Result<IntegrationRecord, ApiError> {
@@ -100,7 +103,7 @@ pub async fn check_team(app: &AppState, team_id: i64) -> Result<(), ApiError> {
 }
 
 /// Every channel listed must exist.
-pub async fn check_channels(app: &AppState, ids: &[i64]) -> Result<(), ApiError> {
+pub async fn check_channels(app: &AppState, ids: &[ChannelId]) -> Result<(), ApiError> {
     for id in ids {
         if app
             .store
@@ -127,14 +130,15 @@ pub struct PushOutcome {
     /// The first 4 KiB of the endpoint's answer, as text.
     pub response_body: String,
     pub invocation_id: String,
-    pub event_id: String,
+    #[schema(value_type = String)]
+    pub event_id: EventId,
 }
 
 impl PushOutcome {
     pub fn new(
         res: &PushResult,
         invocation_id: String,
-        event_id: String,
+        event_id: EventId,
         duration_ms: i64,
     ) -> Self {
         PushOutcome {

@@ -86,11 +86,12 @@ pub fn time_range(start: Option<i64>, end: Option<i64>) -> Result<(i64, i64), Ap
     Ok((start, end))
 }
 
-pub fn positive_id(field: &str, id: i64) -> Result<i64, ApiError> {
-    if id <= 0 {
+pub fn positive_id<T: Copy + Into<i64>>(field: &str, id: T) -> Result<T, ApiError> {
+    let n: i64 = id.into();
+    if n <= 0 {
         return Err(ApiError::invalid(
             field,
-            format!("must be a positive id, got {id}"),
+            format!("must be a positive id, got {n}"),
         ));
     }
     Ok(id)

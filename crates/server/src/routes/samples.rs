@@ -2,7 +2,7 @@
 //! one; alert events get a sample alert.
 
 use dutyhook_domain::event::{EventType, NewEvent, SubjectKind};
-use dutyhook_domain::ids::{new_event_id, new_object_id};
+use dutyhook_domain::ids::{new_event_id, new_object_id, ChannelId};
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::ops::{self, NewIncident};
 use dutyhook_domain::person::Person;
@@ -29,7 +29,7 @@ pub fn sample_event(
             let input = NewIncident {
                 title: "Sample incident from a dutyhook test push".into(),
                 severity: Severity::Warning,
-                channel_id: 0,
+                channel_id: ChannelId(0),
                 channel_name: String::new(),
                 description: "Sent by /integration/webhook/test; nothing happened.".into(),
                 impact: String::new(),
@@ -65,12 +65,12 @@ fn sample_alert_event(now_ms: i64, event_type: EventType, person: &Person) -> Ne
         doc["person"] = serde_json::to_value(person).unwrap_or_default();
     }
     NewEvent {
-        event_id,
+        event_id: event_id.into(),
         event_type,
         event_time_ms: now_ms,
         subject_kind: SubjectKind::Alert,
         subject_id: alert_id,
-        channel_id: 0,
+        channel_id: ChannelId(0),
         payload: doc.to_string(),
     }
 }

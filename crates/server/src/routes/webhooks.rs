@@ -1,7 +1,5 @@
 //! Incident and alert webhooks: configuration, secrets, test pushes.
 
-use std::time::Duration;
-
 use axum::extract::State;
 use dutyhook_delivery::dispatcher::body_for;
 use dutyhook_delivery::invoker::{Call, Endpoint, Invoked};
@@ -9,6 +7,7 @@ use dutyhook_delivery::outbound::check_endpoint;
 use dutyhook_delivery::signature::{mask, new_secret};
 use dutyhook_domain::event::EventType;
 use dutyhook_domain::headers::{masked, merge_masked, Header};
+use dutyhook_domain::ids::{ChannelId, DeliveryId, IncidentId, IntegrationId};
 use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
 use dutyhook_domain::webhook::{RetryPolicy, WebhookConfig, WebhookKind, DEFAULT_TIMEOUT_MS};
 use dutyhook_store::IntegrationRecord;
@@ -19,7 +18,7 @@ use utoipa_axum::routes;
 
 use super::incidents::{existing, incident_id};
 use super::integration::{
-    check_channels, check_team, load, may_manage, wrong_settings, IntegrationId, PushOutcome,
+    check_channels, check_team, load, may_manage, wrong_settings, IntegrationIdBody, PushOutcome,
     SigningSecret, SECRET_OVERLAP, TAG_WEBHOOKS,
 };
 use super::{ListData, Paging};
@@ -44,7 +43,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema, Default)]
 pub struct WebhookWrite {
     /// Required to update; absent to create.
-    pub integration_id: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub integration_id: Option<IntegrationId>,
     /// `incident` or `alert`; required to create, fixed afterwards.
     pub kind: Option<WebhookKind>,
     pub name: Option<String>,
@@ -54,7 +54,8 @@ pub struct WebhookWrite {
     pub headers: Option<Vec<Header>>,
     pub tls_verify: Option<bool>,
     /// Absent (or null) = all channels.
-    pub channel_ids: Option<Vec<i64>>,
+    #[schema(value_type = Option<Vec<i64>>)]
+    pub channel_ids: Option<Vec<ChannelId>>,
     /// Absent or empty = all event types of the kind.
     pub event_types: Option<Vec<EventType>>,
     /// A JSON document as text; "" removes the template.
@@ -69,7 +70,8 @@ pub struct WebhookWrite {
 
 #[derive(Serialize, ToSchema)]
 pub struct WebhookView {
-    pub integration_id: i64,
+    #[schema(value_type = i64)]
+    pub integration_id: IntegrationId,
     pub kind: WebhookKind,
     pub name: String,
     pub description: String,
@@ -78,7 +80,8 @@ pub struct WebhookView {
     /// Secret values shown as `******`.
     pub headers: Vec<Header>,
     pub tls_verify: bool,
-    pub channel_ids: Option<Vec<i64>>,
+    #[schema(value_type = Option<Vec<i64>>)]
+    pub channel_ids: Option<Vec<ChannelId>>,
     pub event_types: Vec<EventType>,
     pub body_template: Option<String>,
     pub timeout_ms: i64,
@@ -93,7 +96,8 @@ pub struct WebhookView {
 
 #[derive(Serialize, ToSchema)]
 pub struct WebhookCreated {
-    pub integration_id: i64,
+    #[schema(value_type = i64)]
+    pub integration_id: IntegrationId,
     pub signing_secret: String,
 }
 
@@ -210,7 +214,7 @@ async fn webhook_create(
     let c = apply(&app, blank, req).await?;
     let secret = new_secret();
     let record = IntegrationRecord {
-        integration_id: 0,
+        integration_id: IntegrationId(0),
         kind: kind.into(),
         name: c.name.clone(),
         team_id: c.team_id,
@@ -269,12 +273,12 @@ async fn webhook_update(
     ok(Empty {})
 }
 
-#[utoipa::path(post, path = "/integration/webhook/info", tag = TAG_WEBHOOKS, request_body = IntegrationId,
+#[utoipa::path(post, path = "/integration/webhook/info", tag = TAG_WEBHOOKS, request_body = IntegrationIdBody,
     responses((status = 200, body = Envelope<WebhookView>), (status = "4XX", body = ErrorEnvelope)))]
 async fn webhook_info(
     State(app): State<AppState>,
     _caller: Caller,
-    ApiJson(req): ApiJson<IntegrationId>,
+    ApiJson(req): ApiJson<IntegrationIdBody>,
 ) -> ApiResult<WebhookView> {
     ok(view(
         &load(&app, req.integration_id, &WEBHOOK_KINDS).await?,
@@ -321,12 +325,12 @@ async fn webhook_list(
     })
 }
 
-#[utoipa::path(post, path = "/integration/webhook/delete", tag = TAG_WEBHOOKS, request_body = IntegrationId,
+#[utoipa::path(post, path = "/integration/webhook/delete", tag = TAG_WEBHOOKS, request_body = IntegrationIdBody,
     responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
 async fn webhook_delete(
     State(app): State<AppState>,
     caller: Caller,
-    ApiJson(req): ApiJson<IntegrationId>,
+    ApiJson(req): ApiJson<IntegrationIdBody>,
 ) -> ApiResult<Empty> {
     let r = load(&app, req.integration_id, &WEBHOOK_KINDS).await?;
     may_manage(&app, &caller, r.team_id).await?;
@@ -335,22 +339,22 @@ async fn webhook_delete(
     ok(Empty {})
 }
 
-#[utoipa::path(post, path = "/integration/webhook/enable", tag = TAG_WEBHOOKS, request_body = IntegrationId,
+#[utoipa::path(post, path = "/integration/webhook/enable", tag = TAG_WEBHOOKS, request_body = IntegrationIdBody,
     responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
 async fn webhook_enable(
     State(app): State<AppState>,
     caller: Caller,
-    ApiJson(req): ApiJson<IntegrationId>,
+    ApiJson(req): ApiJson<IntegrationIdBody>,
 ) -> ApiResult<Empty> {
     set_enabled(&app, &caller, req.integration_id, true).await
 }
 
-#[utoipa::path(post, path = "/integration/webhook/disable", tag = TAG_WEBHOOKS, request_body = IntegrationId,
+#[utoipa::path(post, path = "/integration/webhook/disable", tag = TAG_WEBHOOKS, request_body = IntegrationIdBody,
     responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
 async fn webhook_disable(
     State(app): State<AppState>,
     caller: Caller,
-    ApiJson(req): ApiJson<IntegrationId>,
+    ApiJson(req): ApiJson<IntegrationIdBody>,
 ) -> ApiResult<Empty> {
     set_enabled(&app, &caller, req.integration_id, false).await
 }
@@ -359,7 +363,7 @@ async fn webhook_disable(
 async fn set_enabled(
     app: &AppState,
     caller: &Caller,
-    integration_id: i64,
+    integration_id: IntegrationId,
     enabled: bool,
 ) -> ApiResult<Empty> {
     let r = load(app, integration_id, &WEBHOOK_KINDS).await?;
@@ -378,12 +382,12 @@ async fn set_enabled(
     ok(Empty {})
 }
 
-#[utoipa::path(post, path = "/integration/webhook/rotate-secret", tag = TAG_WEBHOOKS, request_body = IntegrationId,
+#[utoipa::path(post, path = "/integration/webhook/rotate-secret", tag = TAG_WEBHOOKS, request_body = IntegrationIdBody,
     responses((status = 200, body = Envelope<SigningSecret>), (status = "4XX", body = ErrorEnvelope)))]
 async fn webhook_rotate_secret(
     State(app): State<AppState>,
     caller: Caller,
-    ApiJson(req): ApiJson<IntegrationId>,
+    ApiJson(req): ApiJson<IntegrationIdBody>,
 ) -> ApiResult<SigningSecret> {
     let r = load(&app, req.integration_id, &WEBHOOK_KINDS).await?;
     may_manage(&app, &caller, r.team_id).await?;
@@ -400,12 +404,14 @@ async fn webhook_rotate_secret(
 
 #[derive(Deserialize, ToSchema)]
 pub struct WebhookTest {
-    pub integration_id: i64,
+    #[schema(value_type = i64)]
+    pub integration_id: IntegrationId,
     /// Default `i_new` (incident webhooks) or `a_new` (alert webhooks).
     pub event_type: Option<EventType>,
     /// Push this incident as it is now instead of a sample.
     #[schema(pattern = "^[0-9a-f]{24}$")]
-    pub incident_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub incident_id: Option<IncidentId>,
 }
 
 #[utoipa::path(post, path = "/integration/webhook/test", tag = TAG_WEBHOOKS, request_body = WebhookTest,
@@ -443,16 +449,11 @@ async fn webhook_test(
             app.store.as_ref(),
             Call {
                 integration: &r,
-                endpoint: Endpoint {
-                    url: &cfg.endpoint,
-                    headers: &cfg.headers,
-                    tls_verify: cfg.tls_verify,
-                    timeout: Duration::from_millis(cfg.timeout_ms as u64),
-                },
+                endpoint: Endpoint::from(&cfg),
                 body: &body,
                 body_is_event_payload: false,
                 event: &event,
-                delivery_id: 0,
+                delivery_id: DeliveryId(0),
                 attempt: 1,
                 test: true,
             },

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use dutyhook_domain::alert::{group_key, ingest, IngestState};
+use dutyhook_domain::ids::{ChannelId, IncidentId, IntegrationId};
 use dutyhook_domain::recorder::Recorder;
 use dutyhook_domain::severity::Status;
 use sqlx::AnyConnection;
@@ -22,8 +23,8 @@ pub(crate) async fn load_state(
     jobs: &[IngestJob],
 ) -> Result<IngestState> {
     let mut state = IngestState::default();
-    let mut keys: HashMap<i64, Vec<String>> = HashMap::new();
-    let mut gkeys: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut keys: HashMap<IntegrationId, Vec<String>> = HashMap::new();
+    let mut gkeys: HashMap<ChannelId, Vec<String>> = HashMap::new();
     for j in jobs {
         let source = &j.source;
         keys.entry(source.integration_id)
@@ -36,7 +37,7 @@ pub(crate) async fn load_state(
                 .filter_map(|e| group_key(&source.channel, &e.title, &e.description, &e.labels)),
         );
     }
-    let mut incident_ids: Vec<String> = vec![];
+    let mut incident_ids: Vec<IncidentId> = vec![];
     for (source_id, mut keys) in keys {
         keys.sort_unstable();
         keys.dedup();
@@ -63,6 +64,7 @@ pub(crate) async fn load_state(
             q.push(" ORDER BY created_ms, id");
             let rows: Vec<(String, String)> = q.query_as().fetch_all(&mut *conn).await?;
             for (id, g) in rows {
+                let id = IncidentId::from(id);
                 incident_ids.push(id.clone());
                 state.groups.insert((channel_id, g), id);
             }

@@ -3,6 +3,16 @@
 pub(crate) mod apply;
 pub(crate) mod rows;
 
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use dutyhook_domain::alert::{close_by_hand, Alert, AlertEvent, IngestState, Source};
+use dutyhook_domain::ids::{AlertId, IncidentId, IntegrationId};
+use dutyhook_domain::person::Person;
+use dutyhook_domain::recorder::Recorder;
+use dutyhook_domain::DomainError;
+use serde_json::Value;
+
 use self::rows::{decode, write_state, AlertRow, SELECT_ALERT};
 use crate::incidents::rows::load_incidents;
 use crate::integrations::insert_integration;
@@ -10,13 +20,6 @@ use crate::sql::Sql;
 use crate::store::SqlStore;
 use crate::writer::{Answer, IngestJob, Job};
 use crate::{AlertFilter, AlertStore, IntegrationRecord, Listing, Page, Result, StoreError};
-use async_trait::async_trait;
-use dutyhook_domain::alert::{close_by_hand, Alert, AlertEvent, IngestState, Source};
-use dutyhook_domain::person::Person;
-use dutyhook_domain::recorder::Recorder;
-use dutyhook_domain::DomainError;
-use serde_json::Value;
-use std::collections::HashMap;
 
 fn push_filter(q: &mut Sql, f: &AlertFilter) {
     q.push(" WHERE a.start_time >= ").i64(f.start_time);
@@ -54,7 +57,7 @@ impl AlertStore for SqlStore {
 
     async fn close_alerts(
         &self,
-        ids: Vec<String>,
+        ids: Vec<AlertId>,
         by: Person,
         rec: Recorder,
     ) -> Result<Vec<Alert>> {
@@ -65,14 +68,14 @@ impl AlertStore for SqlStore {
                     let mut q = Sql::new(SELECT_ALERT);
                     q.push(" WHERE a.id IN ").list_text(&ids);
                     let rows: Vec<AlertRow> = q.query_as().fetch_all(&mut *c).await?;
-                    let mut found: HashMap<String, Alert> = decode(rows)?
+                    let mut found: HashMap<AlertId, Alert> = decode(rows)?
                         .into_iter()
                         .map(|a| (a.alert_id.clone(), a))
                         .collect();
                     if let Some(missing) = ids.iter().find(|id| !found.contains_key(*id)) {
                         return Err(DomainError::not_found("alert", missing).into());
                     }
-                    let incident_ids: Vec<String> = found
+                    let incident_ids: Vec<IncidentId> = found
                         .values()
                         .filter_map(|a| a.incident.as_ref().map(|i| i.incident_id.clone()))
                         .collect();
@@ -101,14 +104,14 @@ impl AlertStore for SqlStore {
             .await
     }
 
-    async fn alert(&self, alert_id: &str) -> Result<Option<Alert>> {
+    async fn alert(&self, alert_id: &AlertId) -> Result<Option<Alert>> {
         let mut q = Sql::new(SELECT_ALERT);
         q.push(" WHERE a.id = ").text(alert_id);
         let rows: Vec<AlertRow> = q.query_as().fetch_all(&self.read).await?;
         Ok(decode(rows)?.pop())
     }
 
-    async fn alert_events(&self, alert_id: &str, limit: i64) -> Result<Vec<Value>> {
+    async fn alert_events(&self, alert_id: &AlertId, limit: i64) -> Result<Vec<Value>> {
         let mut q = Sql::new("SELECT body FROM alert_events WHERE alert_id = ");
         q.text(alert_id).push(" ORDER BY id DESC LIMIT ").i64(limit);
         let rows: Vec<(String,)> = q.query_as().fetch_all(&self.read).await?;
@@ -133,7 +136,7 @@ impl AlertStore for SqlStore {
         })
     }
 
-    async fn recent_alerts(&self, incident_id: &str, limit: i64) -> Result<Vec<Alert>> {
+    async fn recent_alerts(&self, incident_id: &IncidentId, limit: i64) -> Result<Vec<Alert>> {
         let mut q = Sql::new(SELECT_ALERT);
         q.push(" WHERE a.incident_id = ").text(incident_id);
         q.push(" ORDER BY a.updated_at DESC, a.id DESC LIMIT ")
@@ -142,7 +145,11 @@ impl AlertStore for SqlStore {
         decode(rows)
     }
 
-    async fn create_alert_source(&self, r: &IntegrationRecord, key_hash: &str) -> Result<i64> {
+    async fn create_alert_source(
+        &self,
+        r: &IntegrationRecord,
+        key_hash: &str,
+    ) -> Result<IntegrationId> {
         let r = self.sealed(r)?;
         let key_hash = key_hash.to_string();
         self.writer
@@ -160,10 +167,10 @@ impl AlertStore for SqlStore {
             .await
     }
 
-    async fn alert_source_by_key(&self, key_hash: &str) -> Result<Option<i64>> {
+    async fn alert_source_by_key(&self, key_hash: &str) -> Result<Option<IntegrationId>> {
         let mut q = Sql::new("SELECT integration_id FROM source_keys WHERE key_hash = ");
         q.text(key_hash);
         let row: Option<(i64,)> = q.query_as().fetch_optional(&self.read).await?;
-        Ok(row.map(|(id,)| id))
+        Ok(row.map(|(id,)| IntegrationId(id)))
     }
 }

@@ -2,6 +2,7 @@
 //! operation changed, with the events it causes.
 
 use dutyhook_domain::alert::{Alert, AlertIncident, IngestState};
+use dutyhook_domain::ids::{AlertId, IncidentId, IntegrationId};
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::recorder::Recorder;
 use dutyhook_domain::severity::Progress;
@@ -25,7 +26,10 @@ pub(crate) fn decode(rows: Vec<AlertRow>) -> Result<Vec<Alert>> {
             let mut a: Alert = serde_json::from_str(&doc)?;
             a.progress = Progress::parse(&progress).unwrap_or(a.progress);
             a.close_time = close_time;
-            a.incident = (!incident_id.is_empty()).then_some(AlertIncident { incident_id, title });
+            a.incident = (!incident_id.is_empty()).then(|| AlertIncident {
+                incident_id: incident_id.into(),
+                title,
+            });
             Ok(a)
         })
         .collect()
@@ -34,8 +38,8 @@ pub(crate) fn decode(rows: Vec<AlertRow>) -> Result<Vec<Alert>> {
 /// Alerts follow their incident: into a merge target, and closed with it.
 pub(crate) async fn follow_incidents(
     conn: &mut AnyConnection,
-    moves: &[(String, String)],
-    closed: &[String],
+    moves: &[(IncidentId, IncidentId)],
+    closed: &[IncidentId],
 ) -> Result<()> {
     for (from, to) in moves {
         let mut q = Sql::new("UPDATE alerts SET incident_id = ");
@@ -84,7 +88,7 @@ pub(crate) async fn upsert_alerts(conn: &mut AnyConnection, alerts: &[&Alert]) -
 
 pub(crate) async fn insert_raw(
     conn: &mut AnyConnection,
-    raw: &[(String, Value)],
+    raw: &[(AlertId, Value)],
     at: i64,
 ) -> Result<()> {
     for chunk in raw.chunks(500) {
@@ -128,7 +132,7 @@ pub(crate) async fn write_state(
 
 pub(crate) async fn open_alerts(
     conn: &mut AnyConnection,
-    source_id: i64,
+    source_id: IntegrationId,
     keys: &[String],
 ) -> Result<Vec<Alert>> {
     let mut out = vec![];

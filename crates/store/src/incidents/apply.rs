@@ -1,6 +1,7 @@
 //! Incident operations in a write batch: run in order over the incidents as
 //! earlier operations of the batch left them, then written together.
 
+use dutyhook_domain::ids::IncidentId;
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::DomainError;
 use sqlx::AnyConnection;
@@ -21,11 +22,11 @@ pub(crate) async fn apply_mutations(
     if jobs.is_empty() {
         return Ok(());
     }
-    let mut ids: Vec<String> = jobs.iter().flat_map(|j| j.ids.iter().cloned()).collect();
+    let mut ids: Vec<IncidentId> = jobs.iter().flat_map(|j| j.ids.iter().cloned()).collect();
     ids.sort_unstable();
     ids.dedup();
     let mut working = load_incidents(conn, &ids).await?;
-    let mut changed: Vec<String> = vec![];
+    let mut changed: Vec<IncidentId> = vec![];
     let mut timeline = vec![];
     let mut events = vec![];
     let mut alert_moves = vec![];

@@ -4,20 +4,22 @@
 pub(crate) mod apply;
 pub(crate) mod rows;
 
-use self::rows::{decode, SELECT_INCIDENT};
-use crate::sql::{like_contains, Sql};
-use crate::store::SqlStore;
-use crate::writer::{Answer, Job, MutateJob};
-use crate::{IncidentFilter, IncidentOp, IncidentStore, Listing, Page, Result, StoreError};
 use async_trait::async_trait;
+use dutyhook_domain::ids::IncidentId;
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::recorder::Recorder;
 use dutyhook_domain::severity::Progress;
 use dutyhook_domain::timeline::TimelineEntry;
 use dutyhook_domain::DomainError;
 
+use self::rows::{decode, SELECT_INCIDENT};
+use crate::sql::{like_contains, Sql};
+use crate::store::SqlStore;
+use crate::writer::{Answer, Job, MutateJob};
+use crate::{IncidentFilter, IncidentOp, IncidentStore, Listing, Page, Result, StoreError};
+
 /// Puts incidents in the order of `ids`; `NotFound` names the first missing.
-fn in_order(found: Vec<Incident>, ids: &[String]) -> Result<Vec<Incident>> {
+fn in_order(found: Vec<Incident>, ids: &[IncidentId]) -> Result<Vec<Incident>> {
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         match found.iter().find(|i| &i.incident_id == id) {
@@ -72,7 +74,7 @@ fn push_filter(q: &mut Sql, f: &IncidentFilter) {
 impl IncidentStore for SqlStore {
     async fn mutate_incidents(
         &self,
-        ids: &[String],
+        ids: &[IncidentId],
         rec: Recorder,
         op: IncidentOp,
     ) -> Result<Vec<Incident>> {
@@ -88,14 +90,14 @@ impl IncidentStore for SqlStore {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    async fn incident(&self, incident_id: &str) -> Result<Option<Incident>> {
+    async fn incident(&self, incident_id: &IncidentId) -> Result<Option<Incident>> {
         let mut q = Sql::new(SELECT_INCIDENT);
         q.push(" WHERE i.id = ").text(incident_id);
         let rows: Vec<(String, String)> = q.query_as().fetch_all(&self.read).await?;
         Ok(decode(rows)?.pop())
     }
 
-    async fn incidents(&self, ids: &[String]) -> Result<Vec<Incident>> {
+    async fn incidents(&self, ids: &[IncidentId]) -> Result<Vec<Incident>> {
         let mut q = Sql::new(SELECT_INCIDENT);
         q.push(" WHERE i.id IN ").list_text(ids);
         let rows: Vec<(String, String)> = q.query_as().fetch_all(&self.read).await?;
@@ -125,7 +127,7 @@ impl IncidentStore for SqlStore {
 
     async fn feed(
         &self,
-        incident_id: &str,
+        incident_id: &IncidentId,
         page: Page,
         asc: bool,
     ) -> Result<Listing<TimelineEntry>> {
@@ -149,7 +151,7 @@ impl IncidentStore for SqlStore {
             .into_iter()
             .map(|(kind, person, created_at, detail)| {
                 Ok(TimelineEntry {
-                    incident_id: incident_id.to_string(),
+                    incident_id: incident_id.clone(),
                     kind,
                     person: person.map(|p| serde_json::from_str(&p)).transpose()?,
                     created_at,
@@ -160,13 +162,13 @@ impl IncidentStore for SqlStore {
         Ok(Listing { items, total })
     }
 
-    async fn due_snoozes(&self, now_s: i64, limit: i64) -> Result<Vec<String>> {
+    async fn due_snoozes(&self, now_s: i64, limit: i64) -> Result<Vec<IncidentId>> {
         let mut q =
             Sql::new("SELECT id FROM incidents WHERE snoozed_before > 0 AND snoozed_before <= ");
         q.i64(now_s)
             .push(" AND progress <> 'Closed' ORDER BY snoozed_before LIMIT ")
             .i64(limit);
         let rows: Vec<(String,)> = q.query_as().fetch_all(&self.read).await?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+        Ok(rows.into_iter().map(|(id,)| IncidentId::from(id)).collect())
     }
 }

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use dutyhook_domain::event::NewEvent;
+use dutyhook_domain::ids::{EventId, IncidentId};
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::integration::IntegrationKind;
 use dutyhook_domain::timeline::TimelineEntry;
@@ -117,7 +118,7 @@ pub(crate) async fn insert_events(conn: &mut AnyConnection, events: &[NewEvent])
     if events.is_empty() {
         return Ok(false);
     }
-    let mut seqs: HashMap<String, i64> = HashMap::with_capacity(events.len());
+    let mut seqs: HashMap<EventId, i64> = HashMap::with_capacity(events.len());
     for chunk in events.chunks(1000) {
         let mut q = Sql::on(
             conn,
@@ -137,7 +138,7 @@ pub(crate) async fn insert_events(conn: &mut AnyConnection, events: &[NewEvent])
         }
         q.push(" RETURNING seq, event_id");
         let rows: Vec<(i64, String)> = q.query_as().fetch_all(&mut *conn).await?;
-        seqs.extend(rows.into_iter().map(|(seq, id)| (id, seq)));
+        seqs.extend(rows.into_iter().map(|(seq, id)| (EventId::from(id), seq)));
     }
     let subscribers = subscribers(conn).await?;
     let mut fanout = vec![];
@@ -188,8 +189,8 @@ pub(crate) async fn subscribers(conn: &mut AnyConnection) -> Result<Vec<(i64, We
 /// Loads the incidents with these ids (missing ones are left out).
 pub(crate) async fn load_incidents(
     conn: &mut AnyConnection,
-    ids: &[String],
-) -> Result<HashMap<String, Incident>> {
+    ids: &[IncidentId],
+) -> Result<HashMap<IncidentId, Incident>> {
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         let mut q = Sql::on(conn, SELECT_INCIDENT);

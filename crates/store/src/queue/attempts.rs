@@ -1,5 +1,6 @@
 //! The invocation history: one row per attempt.
 
+use dutyhook_domain::ids::{DeliveryId, IntegrationId};
 use dutyhook_domain::integration::IntegrationKind;
 use sqlx::{AnyConnection, FromRow};
 
@@ -50,10 +51,10 @@ impl AttemptRow {
         })?;
         Ok(AttemptRecord {
             invocation_id: self.invocation_id,
-            integration_id: self.integration_id,
+            integration_id: IntegrationId(self.integration_id),
             integration_kind,
-            delivery_id: self.delivery_id,
-            event_id: self.event_id,
+            delivery_id: DeliveryId(self.delivery_id),
+            event_id: self.event_id.into(),
             event_type: stored_event_type(&self.event_type)?,
             subject_kind: stored_subject_kind(&self.subject_kind)?,
             subject_id: self.subject_id,

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use dutyhook_domain::ids::{DeliveryId, IntegrationId};
 use dutyhook_domain::integration::IntegrationKind;
 use sqlx::{AnyConnection, FromRow};
 
@@ -47,7 +48,7 @@ pub(crate) async fn claim(
         .fetch_all(&mut *conn)
         .await?
         .into_iter()
-        .map(|(id,)| (id, wants.room(id)))
+        .map(|(id,)| (id, wants.room(IntegrationId(id))))
         .collect();
     if let Some(cap) = wants.cluster_cap {
         let mut q = Sql::on(
@@ -69,7 +70,7 @@ pub(crate) async fn claim(
                 *room,
                 cap,
                 others.get(id).copied().unwrap_or(0),
-                wants.held.get(id).copied().unwrap_or(0),
+                wants.held.get(&IntegrationId(*id)).copied().unwrap_or(0),
             );
         }
     }
@@ -120,8 +121,8 @@ pub(crate) async fn claim(
                 }
             };
             Ok(ClaimedDelivery {
-                delivery_id: r.id,
-                integration_id: r.integration_id,
+                delivery_id: DeliveryId(r.id),
+                integration_id: IntegrationId(r.integration_id),
                 attempts: r.attempts,
                 event,
             })
@@ -172,7 +173,7 @@ impl LeasedRow {
         };
         Ok(StoredEvent {
             seq: self.event_seq,
-            event_id: self.event_id.clone().ok_or_else(missing)?,
+            event_id: self.event_id.clone().ok_or_else(missing)?.into(),
             event_type: stored_event_type(self.event_type.as_deref().ok_or_else(missing)?)?,
             subject_kind: stored_subject_kind(self.subject_kind.as_deref().ok_or_else(missing)?)?,
             subject_id: self.subject_id.clone().ok_or_else(missing)?,

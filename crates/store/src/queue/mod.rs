@@ -11,6 +11,7 @@ pub(crate) mod settlement;
 #[cfg(test)]
 mod tests;
 
+use dutyhook_domain::ids::{DeliveryId, EventId, IntegrationId};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -69,14 +70,16 @@ impl DeliveryStore for SqlStore {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    async fn open_circuit(&self, integration_id: i64, until_ms: i64) -> Result<()> {
-        self.exec(circuits::open(integration_id, until_ms))
+    async fn open_circuit(&self, integration_id: IntegrationId, until_ms: i64) -> Result<()> {
+        self.exec(circuits::open(integration_id.into(), until_ms))
             .await
             .map(|_| ())
     }
 
-    async fn close_circuit(&self, integration_id: i64) -> Result<()> {
-        self.exec(circuits::close(integration_id)).await.map(|_| ())
+    async fn close_circuit(&self, integration_id: IntegrationId) -> Result<()> {
+        self.exec(circuits::close(integration_id.into()))
+            .await
+            .map(|_| ())
     }
 
     async fn release_expired_leases(&self, now_ms: i64) -> Result<u64> {
@@ -87,10 +90,10 @@ impl DeliveryStore for SqlStore {
 
     async fn enqueue_delivery(
         &self,
-        event_id: &str,
-        integration_id: i64,
+        event_id: &EventId,
+        integration_id: IntegrationId,
         now_ms: i64,
-    ) -> Result<i64> {
+    ) -> Result<DeliveryId> {
         let event_id = event_id.to_string();
         let id = self
             .writer
@@ -107,7 +110,7 @@ impl DeliveryStore for SqlStore {
                         c,
                         &[NewDelivery {
                             event_seq,
-                            integration_id,
+                            integration_id: integration_id.into(),
                             subject_key,
                             at: now_ms,
                         }],
@@ -118,7 +121,7 @@ impl DeliveryStore for SqlStore {
             })
             .await?;
         self.claim_now().await?;
-        Ok(id)
+        Ok(DeliveryId(id))
     }
 
     async fn record_attempt(&self, attempt: &AttemptRecord) -> Result<()> {
@@ -175,7 +178,7 @@ impl DeliveryStore for SqlStore {
         row.map(AttemptRow::into_record).transpose()
     }
 
-    async fn delivery_state(&self, delivery_id: i64) -> Result<Option<(String, i64, i64)>> {
+    async fn delivery_state(&self, delivery_id: DeliveryId) -> Result<Option<(String, i64, i64)>> {
         let mut q = Sql::new("SELECT state, attempts, next_at FROM deliveries WHERE id = ");
         q.i64(delivery_id);
         Ok(q.query_as().fetch_optional(&self.read).await?)

@@ -47,7 +47,7 @@ impl From<Completion> for Settlement {
                 resolution,
                 record,
             } => Settlement::Attempt {
-                delivery_id,
+                delivery_id: delivery_id.into(),
                 resolution,
                 attempt: EncodedAttempt::new(record),
             },
@@ -55,7 +55,7 @@ impl From<Completion> for Settlement {
                 delivery_id,
                 next_at,
             } => Settlement::Release {
-                delivery_id,
+                delivery_id: delivery_id.into(),
                 next_at,
             },
         }

@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use dutyhook_domain::ids::{IncidentId, IntegrationId};
 use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
 use dutyhook_domain::ops;
 use dutyhook_domain::webhook::{RetryPolicy, WebhookConfig, WebhookKind};
@@ -61,7 +62,7 @@ impl Sink {
 async fn webhook(store: &dyn Store) -> i64 {
     store
         .create_integration(&IntegrationRecord {
-            integration_id: 0,
+            integration_id: IntegrationId(0),
             kind: IntegrationKind::IncidentWebhook,
             name: "w".into(),
             team_id: 0,
@@ -89,12 +90,13 @@ async fn webhook(store: &dyn Store) -> i64 {
         })
         .await
         .unwrap()
+        .into()
 }
 
 async fn comment(store: &dyn Store, incident_id: &str, text: &'static str) {
     let op: IncidentOp = Arc::new(move |incs, rec| ops::comment(incs, text, &ada(), rec));
     store
-        .mutate_incidents(&[incident_id.to_string()], recorder(), op)
+        .mutate_incidents(&[incident_id.to_string().into()], recorder(), op)
         .await
         .unwrap();
 }
@@ -127,11 +129,11 @@ fn outcome(d: &ClaimedDelivery, resolution: DeliveryResolution) -> Completion {
     }
 }
 
-fn kinds(got: &[ClaimedDelivery]) -> Vec<(String, String, i64)> {
+fn kinds(got: &[ClaimedDelivery]) -> Vec<(IncidentId, String, i64)> {
     got.iter()
         .map(|d| {
             (
-                d.event.subject_id.clone(),
+                IncidentId::from(d.event.subject_id.as_str()),
                 d.event.event_type.as_str().to_string(),
                 d.attempts,
             )
@@ -183,7 +185,10 @@ async fn fifo_per_incident_and_leases(db: Db) {
         ]
     );
     // B's head given up: B's comment is next.
-    let b_retry = next.iter().find(|d| d.event.subject_id == b).unwrap();
+    let b_retry = next
+        .iter()
+        .find(|d| d.event.subject_id == b.as_str())
+        .unwrap();
     store
         .complete_deliveries(vec![outcome(b_retry, DeliveryResolution::Failed)])
         .await
@@ -254,12 +259,12 @@ async fn an_open_circuit_holds_its_deliveries(db: Db) {
     let hook = webhook(&*store).await;
     create(&store, "Behind an open circuit").await;
     store
-        .open_circuit(hook, crate::sql::now_ms() + 60_000)
+        .open_circuit(IntegrationId(hook), crate::sql::now_ms() + 60_000)
         .await
         .unwrap();
     let sink = Sink::attach(&*store, 100);
     assert!(sink.take(&*store).await.is_empty(), "the circuit is open");
-    store.close_circuit(hook).await.unwrap();
+    store.close_circuit(IntegrationId(hook)).await.unwrap();
     assert_eq!(sink.take(&*store).await.len(), 1);
     store.close().await;
     db.drop().await;

@@ -9,6 +9,7 @@ use std::any::Any;
 use std::sync::{Arc, Mutex};
 
 use dutyhook_domain::alert::{AlertEvent, Source};
+use dutyhook_domain::ids::IncidentId;
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::recorder::Recorder;
 use sqlx::AnyConnection;
@@ -85,7 +86,7 @@ pub(crate) struct TxJob {
 }
 
 pub(crate) struct MutateJob {
-    pub ids: Vec<String>,
+    pub ids: Vec<IncidentId>,
     /// Empty; each run records into a copy.
     pub rec: Recorder,
     pub op: IncidentOp,

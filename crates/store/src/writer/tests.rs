@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use dutyhook_domain::event::{EventType, NewEvent, SubjectKind};
+use dutyhook_domain::ids::ChannelId;
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::ops::{self, NewIncident};
 use dutyhook_domain::severity::Severity;
@@ -19,7 +20,7 @@ pub(crate) async fn create(store: &SqlStore, title: &str) -> Incident {
     let input = NewIncident {
         title: title.into(),
         severity: Severity::Info,
-        channel_id: 0,
+        channel_id: ChannelId(0),
         channel_name: String::new(),
         description: String::new(),
         impact: String::new(),
@@ -47,7 +48,7 @@ async fn queue(
     store
         .writer
         .send(Job::Mutate(Box::new(MutateJob {
-            ids: vec![id.to_string()],
+            ids: vec![id.to_string().into()],
             rec: recorder(),
             op,
             answer,
@@ -115,8 +116,8 @@ async fn a_bad_job_fails_alone(db: Db) {
                     event_type: EventType::i_comm,
                     event_time_ms: rec.now_ms,
                     subject_kind: SubjectKind::Incident,
-                    subject_id: incs[0].incident_id.clone(),
-                    channel_id: 0,
+                    subject_id: incs[0].incident_id.to_string(),
+                    channel_id: ChannelId(0),
                     payload: "{}".into(),
                 });
                 Ok(())

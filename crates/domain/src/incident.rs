@@ -211,6 +211,12 @@ impl Incident {
         self.progress == Progress::Closed
     }
 
+    pub fn responder_mut(&mut self, person_id: PersonId) -> Option<&mut Responder> {
+        self.responders
+            .iter_mut()
+            .find(|r| r.person_id == person_id)
+    }
+
     pub fn responder_ids(&self) -> Vec<PersonId> {
         self.responders.iter().map(|r| r.person_id).collect()
     }

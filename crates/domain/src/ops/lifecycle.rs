@@ -17,11 +17,7 @@ pub fn ack(incidents: &mut [Incident], by: &Person, rec: &mut Recorder) -> Resul
     ensure_open(incidents, "acknowledge")?;
     let now = rec.now_s();
     for inc in incidents.iter_mut() {
-        match inc
-            .responders
-            .iter_mut()
-            .find(|r| r.person_id == by.person_id)
-        {
+        match inc.responder_mut(by.person_id) {
             Some(r) if r.acknowledged_at > 0 => continue,
             Some(r) => r.acknowledged_at = now,
             None => inc.responders.push(Responder {
@@ -47,11 +43,7 @@ pub fn unack(
     ensure_open(incidents, "withdraw an acknowledgement of")?;
     let now = rec.now_s();
     for inc in incidents.iter_mut() {
-        match inc
-            .responders
-            .iter_mut()
-            .find(|r| r.person_id == by.person_id)
-        {
+        match inc.responder_mut(by.person_id) {
             Some(r) if r.acknowledged_at > 0 => r.acknowledged_at = 0,
             _ => continue,
         }

@@ -18,13 +18,23 @@ pub struct Responder {
     pub acknowledged_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 pub struct Assignment {
     #[serde(rename = "type")]
     pub kind: String,
     #[schema(value_type = Vec<i64>)]
     pub person_ids: Vec<PersonId>,
     pub assigned_at: i64,
+    /// The hosted product's escalation fields, always empty: dutyhook
+    /// assigns people directly.
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub escalate_rule_id: String,
+    #[serde(default)]
+    pub escalate_rule_name: String,
+    #[serde(default)]
+    pub layer_idx: i64,
 }
 
 /// The stored state of an incident. Its payload form (`events.md`,
@@ -184,6 +194,12 @@ pub struct IncidentView {
     pub creator: Option<Person>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub closer: Option<Person>,
+    /// The creator's person id; 0 for automatic incidents.
+    #[schema(value_type = i64)]
+    pub creator_id: PersonId,
+    /// The closer's person id; 0 unless closed by hand.
+    #[schema(value_type = i64)]
+    pub closer_id: PersonId,
     pub responders: Vec<Responder>,
     #[schema(value_type = Vec<i64>)]
     pub responder_ids: Vec<PersonId>,
@@ -196,6 +212,8 @@ pub struct IncidentView {
     pub detail_url: String,
     pub group_method: String,
     pub dedup_key: String,
+    /// For automatic incidents, a hash of the grouping values; "" otherwise.
+    pub equals_md5: String,
     #[schema(value_type = i64)]
     pub data_source_id: IntegrationId,
     pub account_id: i64,
@@ -249,6 +267,8 @@ impl Incident {
             fields: self.fields.clone(),
             creator: self.creator.clone(),
             closer: self.closer.clone(),
+            creator_id: self.creator.as_ref().map_or(PersonId(0), |p| p.person_id),
+            closer_id: self.closer.as_ref().map_or(PersonId(0), |p| p.person_id),
             responders: self.responders.clone(),
             responder_ids: self.responder_ids(),
             assigned_to: self.assigned_to.clone(),
@@ -258,6 +278,7 @@ impl Incident {
             detail_url: ctx.detail_url(&self.incident_id),
             group_method: self.group_method.clone(),
             dedup_key: self.dedup_key.clone(),
+            equals_md5: self.group_key.clone(),
             data_source_id: self.data_source_id,
             account_id: ctx.account_id,
             account_name: ctx.account_name.clone(),

@@ -26,7 +26,8 @@ impl WebhookKind {
 }
 
 pub const TIMEOUT_MS: std::ops::RangeInclusive<i64> = 100..=30_000;
-pub const DEFAULT_TIMEOUT_MS: i64 = 1000;
+/// The hosted product promises receivers 2 s (`delivery.md`).
+pub const DEFAULT_TIMEOUT_MS: i64 = 2000;
 /// What happens after a failed push.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
 #[serde(rename_all = "lowercase")]

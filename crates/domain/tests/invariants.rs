@@ -113,7 +113,7 @@ proptest! {
                     ops::wake(&mut incs, None, &mut r)
                 }
                 Op::Resolve(w) => ops::resolve(&mut incs, &Resolution { root_cause: None, resolution: None }, &person(*w), &mut r),
-                Op::Reopen(w) => ops::reopen(&mut incs, "again", &person(*w), &mut r),
+                Op::Reopen(w) => ops::reopen(&mut incs, Some("again"), &person(*w), &mut r),
                 Op::Assign(w, g) => {
                     let people: Vec<Person> = g.iter().map(|i| person(*i)).collect();
                     ops::assign(&mut incs, &people, &person(*w), &mut r)

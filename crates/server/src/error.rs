@@ -22,7 +22,7 @@ pub enum ApiError {
     #[error("{0}")]
     AccessDenied(String),
     #[error("{0}")]
-    NotFound(String),
+    ResourceNotFound(String),
     #[error("no route for {0}")]
     RouteNotFound(String),
     #[error("{0}")]
@@ -30,7 +30,7 @@ pub enum ApiError {
     #[error("{0}")]
     Conflict(String),
     #[error("request body is larger than 1 MiB")]
-    PayloadTooLarge,
+    EntityTooLarge,
     /// The database cannot be reached or cannot write; over when it is back.
     #[error("{0}; try again shortly")]
     ServiceUnavailable(String),
@@ -41,8 +41,9 @@ pub enum ApiError {
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {
     /// One of InvalidParameter, InvalidContentType, LimitExceeded, Unauthorized,
-    /// AccessDenied, NotFound, RouteNotFound, MethodNotAllowed, Conflict,
-    /// PayloadTooLarge, RequestTooFrequently, ServiceUnavailable, InternalError.
+    /// AccessDenied, ResourceNotFound, RouteNotFound, MethodNotAllowed, Conflict,
+    /// EntityTooLarge, RequestTooFrequently, ServiceUnavailable, InternalError.
+    /// The hosted product's codes wherever it has one.
     pub code: &'static str,
     pub message: String,
 }
@@ -65,11 +66,11 @@ impl ApiError {
             ApiError::LimitExceeded(_) => ("LimitExceeded", StatusCode::BAD_REQUEST),
             ApiError::Unauthorized(_) => ("Unauthorized", StatusCode::UNAUTHORIZED),
             ApiError::AccessDenied(_) => ("AccessDenied", StatusCode::FORBIDDEN),
-            ApiError::NotFound(_) => ("NotFound", StatusCode::NOT_FOUND),
+            ApiError::ResourceNotFound(_) => ("ResourceNotFound", StatusCode::NOT_FOUND),
             ApiError::RouteNotFound(_) => ("RouteNotFound", StatusCode::NOT_FOUND),
             ApiError::MethodNotAllowed(_) => ("MethodNotAllowed", StatusCode::METHOD_NOT_ALLOWED),
             ApiError::Conflict(_) => ("Conflict", StatusCode::CONFLICT),
-            ApiError::PayloadTooLarge => ("PayloadTooLarge", StatusCode::PAYLOAD_TOO_LARGE),
+            ApiError::EntityTooLarge => ("EntityTooLarge", StatusCode::PAYLOAD_TOO_LARGE),
             ApiError::ServiceUnavailable(_) => {
                 ("ServiceUnavailable", StatusCode::SERVICE_UNAVAILABLE)
             }
@@ -82,7 +83,7 @@ impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         match e {
             DomainError::InvalidParameter { .. } => ApiError::InvalidParameter(e.to_string()),
-            DomainError::NotFound { .. } => ApiError::NotFound(e.to_string()),
+            DomainError::NotFound { .. } => ApiError::ResourceNotFound(e.to_string()),
             DomainError::Conflict(m) => ApiError::Conflict(m),
             DomainError::LimitExceeded(m) => ApiError::LimitExceeded(m),
         }

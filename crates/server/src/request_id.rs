@@ -1,5 +1,6 @@
-//! Every request's id: in the envelope, the `x-request-id` header and every
-//! log line written while it is handled.
+//! Every request's id: in the envelope, the `x-request-id` and
+//! `Flashcat-Request-Id` headers (the hosted product's SDK reads the latter)
+//! and every log line written while it is handled.
 
 use axum::extract::Request;
 use axum::http::HeaderValue;
@@ -22,8 +23,8 @@ fn new_request_id() -> String {
     hex::encode(b)
 }
 
-/// Gives every request an id: in the envelope, the `x-request-id` header and
-/// every log line written while it is handled.
+/// Gives every request an id: in the envelope, both headers and every log
+/// line written while it is handled.
 pub async fn request_id_layer(req: Request, next: Next) -> Response {
     let id = new_request_id();
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
@@ -39,7 +40,8 @@ pub async fn request_id_layer(req: Request, next: Next) -> Response {
         )
         .await;
     if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-request-id", v);
+        resp.headers_mut().insert("x-request-id", v.clone());
+        resp.headers_mut().insert("flashcat-request-id", v);
     }
     resp
 }

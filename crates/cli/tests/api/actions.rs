@@ -172,13 +172,13 @@ async fn configuration_every_field_and_rules(db: Db) {
         ),
         (
             json!({"channel_ids": [987654]}),
-            "NotFound",
+            "ResourceNotFound",
             "channel 987654",
         ),
     ] {
         let mut b = body.clone();
         b["integration_id"] = json!(id);
-        let status = if code == "NotFound" { 404 } else { 400 };
+        let status = if code == "ResourceNotFound" { 404 } else { 400 };
         let m = app
             .fails("/integration/custom-action/update", b, status, code)
             .await;
@@ -266,7 +266,7 @@ async fn configuration_every_field_and_rules(db: Db) {
         "/integration/custom-action/info",
         json!({"integration_id": id}),
         404,
-        "NotFound",
+        "ResourceNotFound",
     )
     .await;
     // Webhook endpoints do not see actions, nor actions webhooks.
@@ -281,7 +281,7 @@ async fn configuration_every_field_and_rules(db: Db) {
         "/integration/custom-action/info",
         json!({"integration_id": hook}),
         404,
-        "NotFound",
+        "ResourceNotFound",
     )
     .await;
 }
@@ -435,7 +435,7 @@ async fn incident_lists_its_channels_actions(db: Db) {
         "/incident/action/list",
         json!({"incident_id": "0123456789abcdef01234567"}),
         404,
-        "NotFound",
+        "ResourceNotFound",
     )
     .await;
 }

@@ -264,7 +264,7 @@ async fn trigger_refuses_wrong_channel_and_viewers(db: Db) {
         "/incident/action/trigger",
         json!({"incident_id": inc_b, "action_id": 424242}),
         404,
-        "NotFound",
+        "ResourceNotFound",
     )
     .await;
     app.fails(

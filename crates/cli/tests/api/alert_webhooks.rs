@@ -49,7 +49,7 @@ async fn closing_by_hand_and_with_the_incident(db: Db) {
         "/alert/close",
         json!({"alert_ids": ["0123456789abcdef01234567"]}),
         404,
-        "NotFound",
+        "ResourceNotFound",
     )
     .await;
     // A closed alert merges no more: the same key opens a new one.
@@ -139,6 +139,7 @@ async fn alert_webhooks_get_alert_events(db: Db) {
         "data_source_id",
         "data_source_name",
         "data_source_type",
+        "data_source_ref_id",
         "channel_id",
         "channel_name",
         "title",

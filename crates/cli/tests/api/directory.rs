@@ -68,7 +68,7 @@ async fn people_and_teams(db: Db) {
         "/team/update",
         json!({"team_id": team, "team_name": "Other", "person_ids": [999]}),
         404,
-        "NotFound",
+        "ResourceNotFound",
     )
     .await;
     assert_eq!(
@@ -108,7 +108,7 @@ async fn channels(db: Db) {
         "/channel/create",
         json!({"channel_name": "X", "team_id": 999}),
         404,
-        "NotFound",
+        "ResourceNotFound",
     )
     .await;
     app.ok(

@@ -15,7 +15,9 @@ both_dbs!(
     merge,
 );
 
-pub(crate) const INT_FIELDS: [&str; 12] = [
+pub(crate) const INT_FIELDS: [&str; 14] = [
+    "creator_id",
+    "closer_id",
     "created_at",
     "updated_at",
     "start_time",
@@ -30,7 +32,8 @@ pub(crate) const INT_FIELDS: [&str; 12] = [
     "account_id",
 ];
 
-pub(crate) const STRING_FIELDS: [&str; 14] = [
+pub(crate) const STRING_FIELDS: [&str; 15] = [
+    "equals_md5",
     "incident_id",
     "num",
     "title",
@@ -169,6 +172,8 @@ async fn create_emits_new_then_assign(db: Db) {
     assert_eq!(new["channel_name"], json!("Payments"));
     assert_eq!(new["creator"]["person_id"], json!(app.admin_id));
     assert!(new.get("closer").is_none());
+    let ids = [&new["creator_id"], &new["closer_id"], &new["equals_md5"]];
+    assert_eq!(ids, [&json!(app.admin_id), &json!(0), &json!("")]);
     for f in [
         "ack_time",
         "close_time",
@@ -188,6 +193,9 @@ async fn create_emits_new_then_assign(db: Db) {
     assert_eq!(assigned["assigned_to"]["type"], json!("assign"));
     assert_eq!(assigned["assigned_to"]["person_ids"], json!([bob]));
     assert!(assigned["assigned_to"]["assigned_at"].as_i64().unwrap() > 0);
+    let escalation = ["id", "escalate_rule_id", "escalate_rule_name", "layer_idx"];
+    let escalation = escalation.map(|f| assigned["assigned_to"][f].clone());
+    assert_eq!(escalation, [json!(""), json!(""), json!(""), json!(0)]);
     // The API answer and the last payload describe the same incident.
     assert_eq!(&data, assigned);
     assert_eq!(
@@ -357,6 +365,7 @@ async fn resolve_with_texts(db: Db) {
     assert_eq!(last["progress"], json!("Closed"));
     assert!(last["close_time"].as_i64().unwrap() > 0);
     assert_eq!(last["closer"]["person_id"], json!(app.admin_id));
+    assert_eq!(last["closer_id"], json!(app.admin_id));
     assert_eq!(last["root_cause"], json!("bad deploy"));
     assert_eq!(last["resolution"], json!("rolled back"));
     assert_eq!(last["snoozed_before"], json!(0), "closing ends the snooze");
@@ -409,20 +418,15 @@ async fn reopen(db: Db) {
     app.ok("/incident/ack", json!({"incident_ids": [id]})).await;
     app.ok("/incident/resolve", json!({"incident_ids": [id]}))
         .await;
-    app.fails(
-        "/incident/reopen",
-        json!({"incident_ids": [id]}),
-        400,
-        "InvalidParameter",
-    )
-    .await;
-    app.fails(
-        "/incident/reopen",
-        json!({"incident_ids": [id], "reason": "  "}),
-        400,
-        "InvalidParameter",
-    )
-    .await;
+    let msg = app
+        .fails(
+            "/incident/reopen",
+            json!({"incident_ids": [id], "reason": "x".repeat(1025)}),
+            400,
+            "InvalidParameter",
+        )
+        .await;
+    assert!(msg.starts_with("reason"), "{msg}");
     let before = app.event_count().await;
     app.ok(
         "/incident/reopen",
@@ -455,7 +459,7 @@ async fn merge(db: Db) {
         "/incident/merge",
         json!({"source_incident_ids": [a, ghost], "target_incident_id": target}),
         404,
-        "NotFound",
+        "ResourceNotFound",
     )
     .await;
     app.fails(

@@ -1,6 +1,7 @@
 //! The events of operations that change who responds and what an incident
 //! says: assignment, responders, comments, resets, custom fields, labels;
-//! and batches that change all or nothing.
+//! batches that change all or nothing; and what the hosted product's clients
+//! send that dutyhook's own calls would not.
 
 use serde_json::{json, Value};
 
@@ -15,6 +16,8 @@ both_dbs!(
     field_reset,
     labels_update_writes_timeline_but_no_event,
     batches_are_all_or_nothing,
+    one_incident_named_as_the_hosted_product_does,
+    reopen_without_a_reason,
 );
 
 async fn assign_replaces_responders(db: Db) {
@@ -54,7 +57,7 @@ async fn assign_replaces_responders(db: Db) {
         "/incident/assign",
         json!({"incident_ids": [id1], "assigned_to": {"type": "assign", "person_ids": [9999]}}),
         404,
-        "NotFound",
+        "ResourceNotFound",
     )
     .await;
     app.fails(
@@ -345,7 +348,7 @@ async fn batches_are_all_or_nothing(db: Db) {
             "/incident/ack",
             json!({"incident_ids": [open, ghost]}),
             404,
-            "NotFound",
+            "ResourceNotFound",
         )
         .await;
     assert!(msg.contains(ghost), "{msg}");
@@ -360,7 +363,7 @@ async fn batches_are_all_or_nothing(db: Db) {
         "/incident/comment",
         json!({"incident_ids": [open, ghost], "comment": "hi"}),
         404,
-        "NotFound",
+        "ResourceNotFound",
     )
     .await;
     assert_eq!(app.event_count().await, before);
@@ -374,4 +377,69 @@ async fn batches_are_all_or_nothing(db: Db) {
     )
     .await;
     assert_eq!(app.event_count().await, before + 1);
+}
+
+/// The hosted product's clients name a single incident `incident_id` where
+/// dutyhook's batch calls take `incident_ids`; both are accepted.
+async fn one_incident_named_as_the_hosted_product_does(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (bob, _) = app.person("Bob", "bob@example.com", "member").await;
+    let id = app.incident("Named alone").await;
+    let other = app.incident("Named in the list").await;
+    let before = app.event_count().await;
+    app.ok(
+        "/incident/assign",
+        json!({"incident_id": id, "assigned_to": {"type": "assign", "person_ids": [bob]}}),
+    )
+    .await;
+    app.ok(
+        "/incident/ack",
+        json!({"incident_id": id, "incident_ids": [other]}),
+    )
+    .await;
+    let evs = app.events_since(before).await;
+    assert_eq!(types(&evs), ["i_assign", "i_ack", "i_ack"]);
+    assert_eq!(evs[0]["incident"]["incident_id"], json!(id));
+    let acked: Vec<&Value> = evs[1..]
+        .iter()
+        .map(|e| &e["incident"]["incident_id"])
+        .collect();
+    assert!(
+        acked.contains(&&json!(id)) && acked.contains(&&json!(other)),
+        "{acked:?}"
+    );
+    let msg = app
+        .fails(
+            "/incident/ack",
+            json!({"incident_id": "not-an-id"}),
+            400,
+            "InvalidParameter",
+        )
+        .await;
+    assert!(msg.starts_with("incident_id:"), "{msg}");
+    let msg = app
+        .fails("/incident/ack", json!({}), 400, "InvalidParameter")
+        .await;
+    assert!(msg.starts_with("incident_ids:"), "{msg}");
+}
+
+async fn reopen_without_a_reason(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let id = app.incident("Reopened twice").await;
+    app.ok("/incident/resolve", json!({"incident_ids": [id]}))
+        .await;
+    // As in the hosted product, a reason is optional (a blank one is none).
+    for body in [
+        json!({"incident_ids": [id]}),
+        json!({"incident_ids": [id], "reason": "  "}),
+    ] {
+        let before = app.event_count().await;
+        app.ok("/incident/reopen", body).await;
+        let evs = app.events_since(before).await;
+        assert_eq!(types(&evs), ["i_reopen"]);
+        let feed = app.ok("/incident/feed", json!({"incident_id": id})).await;
+        assert!(feed["items"][0]["detail"].get("reason").is_none(), "{feed}");
+        app.ok("/incident/resolve", json!({"incident_ids": [id]}))
+            .await;
+    }
 }

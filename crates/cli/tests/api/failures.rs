@@ -263,7 +263,7 @@ async fn history_is_pruned_after_retention(db: Db) {
         "/integration/history/info",
         json!({"invocation_id": inv}),
         404,
-        "NotFound",
+        "ResourceNotFound",
     )
     .await;
 }

@@ -92,7 +92,7 @@ async fn document_covers_every_endpoint(db: Db) {
     let schemas = &doc["components"]["schemas"];
     for (schema, field, keyword, value) in [
         ("IncidentCreate", "title", "minLength", 3),
-        ("IncidentCreate", "title", "maxLength", 200),
+        ("IncidentCreate", "title", "maxLength", 512),
         ("IncidentComment", "comment", "maxLength", 10_000),
         ("IncidentList", "limit", "maximum", 100),
         ("HistoryList", "limit", "maximum", 100),

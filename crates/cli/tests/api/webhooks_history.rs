@@ -194,6 +194,11 @@ async fn secrets_are_masked_and_rotation_signs_twice(db: Db) {
     );
     assert_eq!(info["headers"][0]["value"], json!("******"));
     assert_eq!(info["headers"][1]["value"], json!("visible"));
+    assert_eq!(
+        info["timeout_ms"],
+        json!(2000),
+        "a webhook waits 2 s by default, as the hosted product promises receivers"
+    );
     let list = app
         .ok("/integration/webhook/list", json!({}))
         .await
@@ -312,7 +317,7 @@ async fn endpoints_and_fields_are_validated(db: Db) {
         "/integration/webhook/create",
         with(json!({"channel_ids": [999]})),
         404,
-        "NotFound",
+        "ResourceNotFound",
     )
     .await;
     app.fails(

@@ -188,6 +188,7 @@ pub fn ingest(state: &mut IngestState, source: &Source, ev: &AlertEvent, rec: &m
         data_source_id: source.integration_id,
         data_source_name: source.name.clone(),
         data_source_type: source.source_type.clone(),
+        data_source_ref_id: String::new(),
         channel_id: source.channel.channel_id,
         channel_name: source.channel.channel_name.clone(),
         title: ev.title.clone(),

@@ -72,6 +72,9 @@ pub struct Alert {
     pub data_source_id: IntegrationId,
     pub data_source_name: String,
     pub data_source_type: String,
+    /// Always "": kept for receivers written for the hosted product.
+    #[serde(default)]
+    pub data_source_ref_id: String,
     #[schema(value_type = i64)]
     pub channel_id: ChannelId,
     pub channel_name: String,

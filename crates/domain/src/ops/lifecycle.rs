@@ -175,11 +175,15 @@ pub fn resolve(
 
 pub fn reopen(
     incidents: &mut [Incident],
-    reason: &str,
+    reason: Option<&str>,
     by: &Person,
     rec: &mut Recorder,
 ) -> Result<(), DomainError> {
-    validate_len_range("reason", reason, REASON_CHARS)?;
+    // The hosted product takes a reopen without a reason; a blank one is none.
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    if let Some(r) = reason {
+        validate_len_range("reason", r, REASON_CHARS)?;
+    }
     if let Some(inc) = incidents.iter().find(|i| !i.is_closed()) {
         return Err(DomainError::invalid(
             "incident_ids",
@@ -198,7 +202,10 @@ pub fn reopen(
             r.acknowledged_at = 0;
         }
         inc.updated_at = now;
-        let detail = json!({"reason": reason.trim()});
+        let detail = match reason {
+            Some(r) => json!({ "reason": r }),
+            None => json!({}),
+        };
         rec.emit(
             inc,
             EventType::i_reopen,

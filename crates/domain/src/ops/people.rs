@@ -30,6 +30,7 @@ pub(crate) fn apply_assignment(inc: &mut Incident, people: &[Person], now: i64) 
         kind: "assign".into(),
         person_ids: people.iter().map(|p| p.person_id).collect(),
         assigned_at: now,
+        ..Default::default()
     });
     inc.updated_at = now;
     settle_progress(inc);

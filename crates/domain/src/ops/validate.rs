@@ -8,7 +8,8 @@ use crate::person::Person;
 use crate::severity::Severity;
 use crate::DomainError;
 
-pub const TITLE_CHARS: std::ops::RangeInclusive<usize> = 3..=200;
+/// The hosted product takes titles up to 512 characters.
+pub const TITLE_CHARS: std::ops::RangeInclusive<usize> = 3..=512;
 
 pub const DESCRIPTION_CHARS: usize = 6144;
 
@@ -30,7 +31,7 @@ pub fn validate_title(title: &str) -> Result<String, DomainError> {
     if !TITLE_CHARS.contains(&n) {
         return Err(DomainError::invalid(
             "title",
-            format!("must be 3 to 200 characters, got {n}"),
+            format!("must be 3 to 512 characters, got {n}"),
         ));
     }
     if t.chars().any(|c| c.is_control()) {

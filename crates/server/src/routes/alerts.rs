@@ -83,7 +83,7 @@ async fn source_create(
     }
     let channel_id = positive_id("channel_id", req.channel_id)?;
     if app.store.channel(channel_id).await?.is_none() {
-        return Err(ApiError::NotFound(format!(
+        return Err(ApiError::ResourceNotFound(format!(
             "channel {channel_id} does not exist"
         )));
     }
@@ -374,7 +374,7 @@ async fn alert_info(
         .store
         .alert(&id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("alert {id} does not exist")))?;
+        .ok_or_else(|| ApiError::ResourceNotFound(format!("alert {id} does not exist")))?;
     let events = app.store.alert_events(&id, 100).await?;
     ok(AlertDetail { alert, events })
 }

@@ -50,7 +50,9 @@ async fn apply(app: &AppState, mut c: Channel, req: ChannelWrite) -> Result<Chan
         if team_id != 0 {
             positive_id("team_id", team_id)?;
             if app.store.team(team_id).await?.is_none() {
-                return Err(ApiError::NotFound(format!("team {team_id} does not exist")));
+                return Err(ApiError::ResourceNotFound(format!(
+                    "team {team_id} does not exist"
+                )));
             }
         }
         c.team_id = team_id;
@@ -112,7 +114,7 @@ async fn channel_update(
         .store
         .channel(id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("channel {id} does not exist")))?;
+        .ok_or_else(|| ApiError::ResourceNotFound(format!("channel {id} does not exist")))?;
     let c = apply(&app, current, req).await?;
     app.store.update_channel(&c).await?;
     app.sources.clear();
@@ -147,6 +149,8 @@ async fn channel_info(
     let id = positive_id("channel_id", req.channel_id)?;
     match app.store.channel(id).await? {
         Some(c) => ok(c),
-        None => Err(ApiError::NotFound(format!("channel {id} does not exist"))),
+        None => Err(ApiError::ResourceNotFound(format!(
+            "channel {id} does not exist"
+        ))),
     }
 }

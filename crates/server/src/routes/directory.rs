@@ -132,7 +132,9 @@ async fn person_info(
     let id = positive_id("person_id", req.person_id)?;
     match app.store.person(id).await? {
         Some(p) => ok(p.into()),
-        None => Err(ApiError::NotFound(format!("person {id} does not exist"))),
+        None => Err(ApiError::ResourceNotFound(format!(
+            "person {id} does not exist"
+        ))),
     }
 }
 
@@ -325,7 +327,7 @@ async fn app_key_create(
         caller.require_admin()?;
         positive_id("person_id", person_id)?;
         if app.store.person(person_id).await?.is_none() {
-            return Err(ApiError::NotFound(format!(
+            return Err(ApiError::ResourceNotFound(format!(
                 "person {person_id} does not exist"
             )));
         }
@@ -363,7 +365,7 @@ async fn app_key_delete(
         .store
         .app_key(id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("app key {id} does not exist")))?;
+        .ok_or_else(|| ApiError::ResourceNotFound(format!("app key {id} does not exist")))?;
     if key.person_id != caller.person.person_id {
         caller.require_admin()?;
     }

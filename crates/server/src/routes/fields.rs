@@ -126,7 +126,7 @@ async fn field_update(
         .await?
         .into_iter()
         .find(|f| f.field_id == id)
-        .ok_or_else(|| ApiError::NotFound(format!("field {id} does not exist")))?;
+        .ok_or_else(|| ApiError::ResourceNotFound(format!("field {id} does not exist")))?;
     if req.field_type.is_some_and(|t| t != current.field_type) {
         return Err(ApiError::invalid(
             "field_type",

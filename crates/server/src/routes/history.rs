@@ -131,7 +131,7 @@ async fn history_list(
     .page()?;
     let id = positive_id("integration_id", req.integration_id)?;
     if app.store.integration(id).await?.is_none() {
-        return Err(ApiError::NotFound(format!(
+        return Err(ApiError::ResourceNotFound(format!(
             "integration {id} does not exist"
         )));
     }
@@ -181,7 +181,7 @@ pub struct InvocationId {
 
 async fn load(app: &AppState, id: &str) -> Result<AttemptRecord, ApiError> {
     app.store.attempt(id).await?.ok_or_else(|| {
-        ApiError::NotFound(format!(
+        ApiError::ResourceNotFound(format!(
             "invocation {id} does not exist (it may have been pruned)"
         ))
     })
@@ -253,7 +253,7 @@ async fn history_resend(
         .integration(a.integration_id)
         .await?
         .ok_or_else(|| {
-            ApiError::NotFound(format!("integration {} does not exist", a.integration_id))
+            ApiError::ResourceNotFound(format!("integration {} does not exist", a.integration_id))
         })?;
     may_manage(&app, &caller, r.team_id).await?;
     if r.kind == super::actions::KIND {

@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::incidents::{
-    assignees, incident_id, incident_ids, people, AssignedTo, IncidentIds, MAX_BATCH,
+    assignees, incident_id, incident_ids, named, people, AssignedTo, IncidentIds, MAX_BATCH,
 };
 use super::TAG_INCIDENTS;
 use crate::auth::Caller;
@@ -27,8 +27,15 @@ use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
 
 /// The shape of the batch operations: an operator, 1 to 100 checked ids
-/// (each once), and the operation on all of them in one transaction.
-async fn on_batch<F>(app: &AppState, caller: Caller, ids: &[IncidentId], op: F) -> ApiResult<Empty>
+/// (`incident_ids`, and `incident_id` if given; each once), and the
+/// operation on all of them in one transaction.
+async fn on_batch<F>(
+    app: &AppState,
+    caller: Caller,
+    ids: &[IncidentId],
+    one: &Option<IncidentId>,
+    op: F,
+) -> ApiResult<Empty>
 where
     F: Fn(&mut Vec<Incident>, &Person, &mut Recorder) -> Result<(), DomainError>
         + Send
@@ -36,7 +43,7 @@ where
         + 'static,
 {
     caller.require_operator()?;
-    let ids = incident_ids("incident_ids", ids)?;
+    let ids = incident_ids("incident_ids", &named(ids, one)?)?;
     let by = caller.person;
     app.mutate(&ids, move |incs, rec| op(incs, &by, rec))
         .await?;
@@ -77,9 +84,13 @@ async fn incident_ack(
     caller: Caller,
     ApiJson(req): ApiJson<IncidentIds>,
 ) -> ApiResult<Empty> {
-    on_batch(&app, caller, &req.incident_ids, move |incs, by, rec| {
-        ops::ack(incs, by, rec)
-    })
+    on_batch(
+        &app,
+        caller,
+        &req.incident_ids,
+        &req.incident_id,
+        move |incs, by, rec| ops::ack(incs, by, rec),
+    )
     .await
 }
 
@@ -90,16 +101,25 @@ async fn incident_unack(
     caller: Caller,
     ApiJson(req): ApiJson<IncidentIds>,
 ) -> ApiResult<Empty> {
-    on_batch(&app, caller, &req.incident_ids, move |incs, by, rec| {
-        ops::unack(incs, by, rec)
-    })
+    on_batch(
+        &app,
+        caller,
+        &req.incident_ids,
+        &req.incident_id,
+        move |incs, by, rec| ops::unack(incs, by, rec),
+    )
     .await
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentSnooze {
+    /// 1 to 100 incidents; `incident_id` may name one more.
+    #[serde(default)]
     #[schema(value_type = Vec<String>)]
     pub incident_ids: Vec<IncidentId>,
+    /// One incident, as the hosted product's clients may name it.
+    #[schema(value_type = Option<String>, pattern = "^[0-9a-f]{24}$")]
+    pub incident_id: Option<IncidentId>,
     /// 1 to 1440.
     pub minutes: i64,
 }
@@ -112,9 +132,13 @@ async fn incident_snooze(
     ApiJson(req): ApiJson<IncidentSnooze>,
 ) -> ApiResult<Empty> {
     let minutes = req.minutes;
-    on_batch(&app, caller, &req.incident_ids, move |incs, by, rec| {
-        ops::snooze(incs, minutes, by, rec)
-    })
+    on_batch(
+        &app,
+        caller,
+        &req.incident_ids,
+        &req.incident_id,
+        move |incs, by, rec| ops::snooze(incs, minutes, by, rec),
+    )
     .await
 }
 
@@ -125,16 +149,25 @@ async fn incident_wake(
     caller: Caller,
     ApiJson(req): ApiJson<IncidentIds>,
 ) -> ApiResult<Empty> {
-    on_batch(&app, caller, &req.incident_ids, move |incs, by, rec| {
-        ops::wake(incs, Some(by), rec)
-    })
+    on_batch(
+        &app,
+        caller,
+        &req.incident_ids,
+        &req.incident_id,
+        move |incs, by, rec| ops::wake(incs, Some(by), rec),
+    )
     .await
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentResolve {
+    /// 1 to 100 incidents; `incident_id` may name one more.
+    #[serde(default)]
     #[schema(value_type = Vec<String>)]
     pub incident_ids: Vec<IncidentId>,
+    /// One incident, as the hosted product's clients may name it.
+    #[schema(value_type = Option<String>, pattern = "^[0-9a-f]{24}$")]
+    pub incident_id: Option<IncidentId>,
     pub root_cause: Option<String>,
     pub resolution: Option<String>,
 }
@@ -150,17 +183,27 @@ async fn incident_resolve(
         root_cause: req.root_cause,
         resolution: req.resolution,
     };
-    on_batch(&app, caller, &req.incident_ids, move |incs, by, rec| {
-        ops::resolve(incs, &texts, by, rec)
-    })
+    on_batch(
+        &app,
+        caller,
+        &req.incident_ids,
+        &req.incident_id,
+        move |incs, by, rec| ops::resolve(incs, &texts, by, rec),
+    )
     .await
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentReopen {
+    /// 1 to 100 incidents; `incident_id` may name one more.
+    #[serde(default)]
     #[schema(value_type = Vec<String>)]
     pub incident_ids: Vec<IncidentId>,
-    /// Why it is reopened; required, 1 to 1024 characters.
+    /// One incident, as the hosted product's clients may name it.
+    #[schema(value_type = Option<String>, pattern = "^[0-9a-f]{24}$")]
+    pub incident_id: Option<IncidentId>,
+    /// Why it is reopened: up to 1024 characters, optional (as in the
+    /// hosted product); shown in the timeline.
     pub reason: Option<String>,
 }
 
@@ -171,15 +214,15 @@ async fn incident_reopen(
     caller: Caller,
     ApiJson(req): ApiJson<IncidentReopen>,
 ) -> ApiResult<Empty> {
-    caller.require_operator()?;
-    let ids = incident_ids("incident_ids", &req.incident_ids)?;
-    let reason = req
-        .reason
-        .ok_or_else(|| ApiError::invalid("reason", "is required"))?;
-    let by = caller.person;
-    app.mutate(&ids, move |incs, rec| ops::reopen(incs, &reason, &by, rec))
-        .await?;
-    ok(Empty {})
+    let reason = req.reason;
+    on_batch(
+        &app,
+        caller,
+        &req.incident_ids,
+        &req.incident_id,
+        move |incs, by, rec| ops::reopen(incs, reason.as_deref(), by, rec),
+    )
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -228,8 +271,13 @@ async fn incident_merge(
 
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentAssign {
+    /// 1 to 100 incidents; `incident_id` may name one more.
+    #[serde(default)]
     #[schema(value_type = Vec<String>)]
     pub incident_ids: Vec<IncidentId>,
+    /// One incident, as the hosted product's clients may name it.
+    #[schema(value_type = Option<String>, pattern = "^[0-9a-f]{24}$")]
+    pub incident_id: Option<IncidentId>,
     pub assigned_to: AssignedTo,
 }
 
@@ -241,7 +289,7 @@ async fn incident_assign(
     ApiJson(req): ApiJson<IncidentAssign>,
 ) -> ApiResult<Empty> {
     caller.require_operator()?;
-    let ids = incident_ids("incident_ids", &req.incident_ids)?;
+    let ids = incident_ids("incident_ids", &named(&req.incident_ids, &req.incident_id)?)?;
     let people = assignees(&app, "assigned_to", &req.assigned_to).await?;
     let by = caller.person;
     app.mutate(&ids, move |incs, rec| ops::assign(incs, &people, &by, rec))
@@ -276,8 +324,13 @@ async fn incident_responder_add(
 
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentComment {
+    /// 1 to 100 incidents; `incident_id` may name one more.
+    #[serde(default)]
     #[schema(value_type = Vec<String>)]
     pub incident_ids: Vec<IncidentId>,
+    /// One incident, as the hosted product's clients may name it.
+    #[schema(value_type = Option<String>, pattern = "^[0-9a-f]{24}$")]
+    pub incident_id: Option<IncidentId>,
     /// 1 to 10000 characters.
     #[schema(min_length = 1, max_length = 10000)]
     pub comment: String,
@@ -291,9 +344,13 @@ async fn incident_comment(
     ApiJson(req): ApiJson<IncidentComment>,
 ) -> ApiResult<Empty> {
     let text = req.comment;
-    on_batch(&app, caller, &req.incident_ids, move |incs, by, rec| {
-        ops::comment(incs, &text, by, rec)
-    })
+    on_batch(
+        &app,
+        caller,
+        &req.incident_ids,
+        &req.incident_id,
+        move |incs, by, rec| ops::comment(incs, &text, by, rec),
+    )
     .await
 }
 

@@ -42,12 +42,22 @@ pub fn incident_id(field: &str, id: &str) -> Result<IncidentId, ApiError> {
     }
 }
 
-/// The incident with this (checked) id, or `NotFound`.
+/// The incident with this (checked) id, or `ResourceNotFound`.
 pub async fn existing(app: &AppState, id: &IncidentId) -> Result<Incident, ApiError> {
     app.store
         .incident(id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("incident {id} does not exist")))
+        .ok_or_else(|| ApiError::ResourceNotFound(format!("incident {id} does not exist")))
+}
+
+/// The incidents a batch call names: `incident_ids`, plus `incident_id`
+/// where a client of the hosted product names a single incident that way.
+pub fn named(ids: &[IncidentId], one: &Option<IncidentId>) -> Result<Vec<IncidentId>, ApiError> {
+    let mut all = ids.to_vec();
+    if let Some(id) = one {
+        all.push(incident_id("incident_id", id)?);
+    }
+    Ok(all)
 }
 
 /// Checks a batch of ids; duplicates count once.
@@ -118,8 +128,8 @@ pub async fn people(
 
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentCreate {
-    /// 3 to 200 characters.
-    #[schema(min_length = 3, max_length = 200)]
+    /// 3 to 512 characters.
+    #[schema(min_length = 3, max_length = 512)]
     pub title: String,
     /// `Critical`, `Warning` or `Info`.
     pub incident_severity: String,
@@ -158,11 +168,9 @@ async fn incident_create(
         ChannelId(0) => (ChannelId(0), String::new()),
         id => {
             positive_id("channel_id", id)?;
-            let c = app
-                .store
-                .channel(id)
-                .await?
-                .ok_or_else(|| ApiError::NotFound(format!("channel {id} does not exist")))?;
+            let c = app.store.channel(id).await?.ok_or_else(|| {
+                ApiError::ResourceNotFound(format!("channel {id} does not exist"))
+            })?;
             (c.channel_id, c.channel_name)
         }
     };
@@ -299,8 +307,13 @@ async fn incident_list(
 
 #[derive(Deserialize, ToSchema)]
 pub struct IncidentIds {
+    /// 1 to 100 incidents; `incident_id` may name one more.
+    #[serde(default)]
     #[schema(value_type = Vec<String>)]
     pub incident_ids: Vec<IncidentId>,
+    /// One incident, as the hosted product's clients may name it.
+    #[schema(value_type = Option<String>, pattern = "^[0-9a-f]{24}$")]
+    pub incident_id: Option<IncidentId>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -315,7 +328,7 @@ async fn incident_list_by_ids(
     _caller: Caller,
     ApiJson(req): ApiJson<IncidentIds>,
 ) -> ApiResult<IncidentItems> {
-    let ids = incident_ids("incident_ids", &req.incident_ids)?;
+    let ids = incident_ids("incident_ids", &named(&req.incident_ids, &req.incident_id)?)?;
     let mut found = vec![];
     for chunk in ids.chunks(MAX_BATCH) {
         for id in chunk {

@@ -73,7 +73,7 @@ pub async fn load(
 }
 
 /// The integration `id` (given as `field`) if it is of one of `kinds`;
-/// otherwise `NotFound`, calling it a `noun`.
+/// otherwise `ResourceNotFound`, calling it a `noun`.
 pub async fn load_kind(
     app: &AppState,
     field: &str,
@@ -84,7 +84,9 @@ pub async fn load_kind(
     let id = positive_id(field, id)?;
     match app.store.integration(id).await? {
         Some(r) if kinds.contains(&r.kind) => Ok(r),
-        _ => Err(ApiError::NotFound(format!("{noun} {id} does not exist"))),
+        _ => Err(ApiError::ResourceNotFound(format!(
+            "{noun} {id} does not exist"
+        ))),
     }
 }
 
@@ -97,7 +99,9 @@ pub async fn check_team(app: &AppState, team_id: i64) -> Result<(), ApiError> {
             .await?
             .is_none()
     {
-        return Err(ApiError::NotFound(format!("team {team_id} does not exist")));
+        return Err(ApiError::ResourceNotFound(format!(
+            "team {team_id} does not exist"
+        )));
     }
     Ok(())
 }
@@ -111,7 +115,9 @@ pub async fn check_channels(app: &AppState, ids: &[ChannelId]) -> Result<(), Api
             .await?
             .is_none()
         {
-            return Err(ApiError::NotFound(format!("channel {id} does not exist")));
+            return Err(ApiError::ResourceNotFound(format!(
+                "channel {id} does not exist"
+            )));
         }
     }
     Ok(())

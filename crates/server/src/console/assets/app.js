@@ -304,7 +304,7 @@
 
   function createIncidentForm(channels) {
     const form = h('form', { class: 'card', 'aria-label': 'New incident' },
-      field('Title', input('title', { required: true, minlength: 3, maxlength: 200 })),
+      field('Title', input('title', { required: true, minlength: 3, maxlength: 512 })),
       field('Severity', select('incident_severity', SEVERITIES.map((x) => [x, x]), 'Warning')),
       field('Channel', select('channel_id', [['', 'No channel'], ...[...channels]], '')),
       field('Description', textarea('description', { maxlength: 6144 })),

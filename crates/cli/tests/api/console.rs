@@ -281,16 +281,18 @@ async fn pages_and_assets(db: Db) {
     assert!(!one.contains("<img"));
     assert!(one.contains("data-type=\"i_comm\""));
 
-    let js = get("/console/assets/app.js").await.unwrap();
-    assert_eq!(js.status(), 200);
-    assert!(js.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/javascript"));
-    assert!(
-        !js.text().await.unwrap().contains("innerHTML"),
-        "text is never parsed as HTML"
-    );
+    for (module, _) in dutyhook_server::console::SCRIPTS {
+        let js = get(&format!("/console/assets/{module}")).await.unwrap();
+        assert_eq!(js.status(), 200, "{module}");
+        assert!(js.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript"));
+        assert!(
+            !js.text().await.unwrap().contains("innerHTML"),
+            "{module}: text is never parsed as HTML"
+        );
+    }
     let css = get("/console/assets/style.css").await.unwrap();
     assert!(css.headers()["content-type"]
         .to_str()

@@ -6,6 +6,7 @@
 
 mod login;
 mod pages;
+pub use pages::SCRIPTS;
 mod plain;
 pub mod session;
 
@@ -137,9 +138,10 @@ async fn detail_url(Path(id): Path<String>) -> Redirect {
 }
 
 async fn asset(Path(name): Path<String>) -> Response {
-    let (body, kind) = match name.as_str() {
-        "app.js" => (pages::APP_JS, "text/javascript; charset=utf-8"),
-        "style.css" => (pages::STYLE_CSS, "text/css; charset=utf-8"),
+    let script = pages::SCRIPTS.iter().find(|(n, _)| *n == name);
+    let (body, kind) = match (name.as_str(), script) {
+        (_, Some((_, js))) => (*js, "text/javascript; charset=utf-8"),
+        ("style.css", _) => (pages::STYLE_CSS, "text/css; charset=utf-8"),
         _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),
     };
     (

@@ -5,7 +5,19 @@
 use dutyhook_store::PersonRecord;
 use maud::{html, Markup, DOCTYPE};
 
-pub const APP_JS: &str = include_str!("assets/app.js");
+/// The script's modules: `app.js` is the entry, loaded as a module; it
+/// imports the others by their names.
+pub const SCRIPTS: [(&str, &str); 9] = [
+    ("app.js", include_str!("assets/app.js")),
+    ("common.js", include_str!("assets/common.js")),
+    ("dom.js", include_str!("assets/dom.js")),
+    ("api.js", include_str!("assets/api.js")),
+    ("incidents.js", include_str!("assets/incidents.js")),
+    ("incident.js", include_str!("assets/incident.js")),
+    ("integrations.js", include_str!("assets/integrations.js")),
+    ("history.js", include_str!("assets/history.js")),
+    ("directory.js", include_str!("assets/directory.js")),
+];
 pub const STYLE_CSS: &str = include_str!("assets/style.css");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +86,7 @@ fn head(title: &str, csrf: Option<&str>) -> Markup {
             link rel="stylesheet" href="/console/assets/style.css";
             @if let Some(token) = csrf {
                 meta name="csrf-token" content=(token);
-                script src="/console/assets/app.js" defer {}
+                script src="/console/assets/app.js" type="module" {}
             }
         }
     }

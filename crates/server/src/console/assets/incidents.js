@@ -1,0 +1,75 @@
+// The incident list and the form that creates one.
+
+import { app, params, PROGRESS, RANGES, SEVERITIES } from './common.js';
+import { badge, field, fmtTime, h, input, notice, replace, select, table, textarea } from './dom.js';
+import { api, channelNames, go, nowS, onSubmit, opt, pager } from './api.js';
+
+export async function incidentsPage() {
+  const channels = await channelNames();
+  const state = {
+    progress: params.get('progress') || '',
+    severity: params.get('severity') || '',
+    channel: params.get('channel') || '',
+    range: Number(params.get('range')) || 7 * 86400,
+    q: params.get('q') || '',
+    p: Number(params.get('p')) || 1,
+  };
+  const channelOptions = [['', 'All channels'], ...[...channels].map(([id, n]) => [id, n])];
+  const filters = h('form', { class: 'filters', method: 'get', action: '/console/incidents', role: 'search' },
+    field('Progress', select('progress', [['', 'Any'], ...PROGRESS.map((x) => [x, x])], state.progress)),
+    field('Severity', select('severity', [['', 'Any'], ...SEVERITIES.map((x) => [x, x])], state.severity)),
+    field('Channel', select('channel', channelOptions, state.channel)),
+    field('Created', select('range', RANGES.map(([s, t]) => [s, t]), state.range)),
+    field('Text', input('q', { type: 'search', value: state.q, placeholder: 'title, label, id or number' })),
+    h('div', { class: 'field' }, h('button', { type: 'submit' }, 'Filter')));
+
+  const create = createIncidentForm(channels);
+  const listArea = h('div', { id: 'incident-list' });
+  const updated = h('p', { class: 'hint', role: 'status' });
+  replace(app, h('div', { class: 'toolbar' }, create), filters, updated, listArea);
+
+  const load = async () => {
+    const end = nowS() + 60;
+    const body = {
+      p: state.p, limit: 20, start_time: Math.max(0, end - state.range - 60), end_time: end,
+      progress: opt(state.progress), incident_severity: opt(state.severity),
+      channel_ids: state.channel ? [Number(state.channel)] : undefined, query: opt(state.q),
+    };
+    try {
+      const d = await api('/incident/list', body);
+      const rows = d.items.map((i) => h('tr', {},
+        h('td', {}, i.num),
+        h('td', {}, h('a', { href: `/console/incident?id=${encodeURIComponent(i.incident_id)}` }, i.title)),
+        h('td', {}, badge(i.incident_severity)),
+        h('td', {}, badge(i.progress), i.snoozed_before > nowS() ? [' ', badge('Snoozed')] : null),
+        h('td', {}, i.channel_name || channels.get(i.channel_id) || '—'),
+        h('td', {}, fmtTime(i.created_at))));
+      replace(listArea, table(['Num', 'Title', 'Severity', 'Progress', 'Channel', 'Created'], rows, 'Incidents'),
+        h('p', { class: 'hint' }, `${d.total} incident${d.total === 1 ? '' : 's'}`),
+        pager(state.p, d.has_next_page, (p) => go('/console/incidents', { ...state, p })));
+      updated.textContent = `Updated ${new Date().toLocaleTimeString()}; refreshes every 15 seconds.`;
+    } catch (e) {
+      replace(listArea, notice(e.message, 'error'));
+    }
+  };
+  await load();
+  setInterval(() => { if (document.visibilityState === 'visible') load(); }, 15000);
+}
+
+function createIncidentForm(channels) {
+  const form = h('form', { class: 'card', 'aria-label': 'New incident' },
+    field('Title', input('title', { required: true, minlength: 3, maxlength: 512 })),
+    field('Severity', select('incident_severity', SEVERITIES.map((x) => [x, x]), 'Warning')),
+    field('Channel', select('channel_id', [['', 'No channel'], ...[...channels]], '')),
+    field('Description', textarea('description', { maxlength: 6144 })),
+    h('button', { type: 'submit' }, 'Create incident'));
+  onSubmit(form, async (fd) => {
+    const inc = await api('/incident/create', {
+      title: fd.get('title'), incident_severity: fd.get('incident_severity'),
+      channel_id: fd.get('channel_id') ? Number(fd.get('channel_id')) : undefined,
+      description: opt(fd.get('description')),
+    });
+    go('/console/incident', { id: inc.incident_id });
+  });
+  return h('details', { class: 'create' }, h('summary', {}, 'New incident'), form);
+}

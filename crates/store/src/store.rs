@@ -168,7 +168,13 @@ impl Store for SqlStore {
         // ends the sessions and with them the background roles' locks.
         self.closing
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        self.leaders.lock().await.clear();
+        for (_, mut conn) in self.leaders.lock().await.drain() {
+            // Give the roles up at once, not whenever the session ends: a
+            // returned connection may outlive the pool's close for a while.
+            let _ = sqlx::query("SELECT pg_advisory_unlock_all()")
+                .execute(&mut *conn)
+                .await;
+        }
         self.writer.close().await;
         self.write.close().await;
         self.read.close().await;

@@ -11,6 +11,7 @@ use crate::actions::{action_id, feed, history, incident_in, trigger};
 use crate::helpers::{feed_types, Db, TestApp};
 use crate::receiver::{Reply, TestReceiver};
 use crate::tls_and_verifiers::{https_receiver, python_verifies};
+use crate::webhooks::check_signed;
 
 both_dbs!(
     trigger_success_records_everything,
@@ -19,6 +20,7 @@ both_dbs!(
     trigger_refuses_wrong_channel_and_viewers,
     idempotency_key_answers_the_first_result,
     enrichment_round_trip,
+    a_rotated_secret_signs_beside_the_old_one,
 );
 
 async fn trigger_success_records_everything(db: Db) {
@@ -438,4 +440,52 @@ async fn enrichment_round_trip(db: Db) {
         feed_types(&feed(&app, &inc).await),
         ["i_new", "i_labels", "i_r_field", "i_custom"]
     );
+}
+
+/// A custom action's signing secret rotates as a webhook's does: the new
+/// one is shown once, and the old one keeps signing beside it for a day.
+async fn a_rotated_secret_signs_beside_the_old_one(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let rx = TestReceiver::start().await;
+    let ch = app.channel("payments").await;
+    let created = app
+        .ok(
+            "/integration/custom-action/create",
+            json!({"name": "Restart", "channel_ids": [ch], "endpoint": rx.url}),
+        )
+        .await;
+    let id = created["integration_id"].as_i64().unwrap();
+    let old = created["signing_secret"].as_str().unwrap().to_string();
+    let rotated = app
+        .ok(
+            "/integration/custom-action/rotate-secret",
+            json!({"integration_id": id}),
+        )
+        .await;
+    let new = rotated["signing_secret"].as_str().unwrap().to_string();
+    assert!(new.starts_with("whsec_") && new != old, "{rotated}");
+    let inc = incident_in(&app, ch, "Database down").await;
+    assert_eq!(trigger(&app, &inc, id).await["success"], json!(true));
+    let got = rx.received();
+    check_signed(&got[0], &new);
+    check_signed(&got[0], &old);
+    let (_, vkey) = app.person("Vi", "vi@example.com", "viewer").await;
+    let (s, v) = app
+        .post_as(
+            &vkey,
+            "/integration/custom-action/rotate-secret",
+            json!({"integration_id": id}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (403, Some("AccessDenied"))
+    );
+    app.fails(
+        "/integration/custom-action/rotate-secret",
+        json!({"integration_id": 9999}),
+        404,
+        "ResourceNotFound",
+    )
+    .await;
 }

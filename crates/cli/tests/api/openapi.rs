@@ -53,6 +53,7 @@ const PATHS: &[&str] = &[
     "/integration/webhook/enable",
     "/integration/webhook/disable",
     "/integration/webhook/rotate-secret",
+    "/integration/custom-action/rotate-secret",
     "/integration/webhook/test",
     "/integration/history/list",
     "/integration/history/info",

@@ -16,8 +16,8 @@ use utoipa_axum::routes;
 
 use super::incidents::{existing, incident_id};
 use super::integration::{
-    check_channels, check_team, load_kind, may_manage, wrong_settings, IntegrationIdBody,
-    PushOutcome, TAG_WEBHOOKS,
+    check_channels, check_team, load_kind, may_manage, rotate_secret, wrong_settings,
+    IntegrationIdBody, PushOutcome, SigningSecret, TAG_WEBHOOKS,
 };
 use super::{ListData, Paging, TAG_INCIDENTS};
 use crate::auth::Caller;
@@ -34,6 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(action_info))
         .routes(routes!(action_list))
         .routes(routes!(action_delete))
+        .routes(routes!(action_rotate_secret))
         .routes(routes!(incident_action_list))
         .routes(routes!(incident_action_trigger))
 }
@@ -260,6 +261,17 @@ async fn action_list(
         total: listing.total,
         has_next_page,
     })
+}
+
+#[utoipa::path(post, path = "/integration/custom-action/rotate-secret", tag = TAG_WEBHOOKS, request_body = IntegrationIdBody,
+    responses((status = 200, body = Envelope<SigningSecret>), (status = "4XX", body = ErrorEnvelope)))]
+async fn action_rotate_secret(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<IntegrationIdBody>,
+) -> ApiResult<SigningSecret> {
+    let r = load(&app, req.integration_id, "integration_id").await?;
+    ok(rotate_secret(&app, &caller, &r).await?)
 }
 
 #[utoipa::path(post, path = "/integration/custom-action/delete", tag = TAG_WEBHOOKS, request_body = IntegrationIdBody,

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use dutyhook_delivery::push::PushResult;
+use dutyhook_delivery::signature::new_secret;
 use dutyhook_domain::ids::{ChannelId, EventId, IntegrationId};
 use dutyhook_domain::integration::IntegrationKind;
 use dutyhook_domain::person::Role;
@@ -31,6 +32,24 @@ pub struct IntegrationIdBody {
 #[derive(Serialize, ToSchema)]
 pub struct SigningSecret {
     pub signing_secret: String,
+}
+
+/// Gives an integration a new signing secret. The old one keeps signing
+/// beside it for `SECRET_OVERLAP`, so receivers can switch without a gap.
+pub async fn rotate_secret(
+    app: &AppState,
+    caller: &Caller,
+    r: &IntegrationRecord,
+) -> Result<SigningSecret, ApiError> {
+    may_manage(app, caller, r.team_id).await?;
+    let secret = new_secret();
+    let until = app.clock.now_ms() + SECRET_OVERLAP.as_millis() as i64;
+    app.store
+        .rotate_secret(r.integration_id, &secret, until)
+        .await?;
+    Ok(SigningSecret {
+        signing_secret: secret,
+    })
 }
 
 /// An integration whose settings are not of its kind: the store decodes

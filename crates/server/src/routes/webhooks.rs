@@ -18,8 +18,8 @@ use utoipa_axum::routes;
 
 use super::incidents::{existing, incident_id};
 use super::integration::{
-    check_channels, check_team, load, may_manage, wrong_settings, IntegrationIdBody, PushOutcome,
-    SigningSecret, SECRET_OVERLAP, TAG_WEBHOOKS,
+    check_channels, check_team, load, may_manage, rotate_secret, wrong_settings, IntegrationIdBody,
+    PushOutcome, SigningSecret, TAG_WEBHOOKS,
 };
 use super::{ListData, Paging};
 use crate::auth::Caller;
@@ -60,7 +60,7 @@ pub struct WebhookWrite {
     pub event_types: Option<Vec<EventType>>,
     /// A JSON document as text; "" removes the template.
     pub body_template: Option<String>,
-    /// 100 to 30000, default 1000.
+    /// 100 to 30000, default 2000.
     #[schema(minimum = 100, maximum = 30000)]
     pub timeout_ms: Option<i64>,
     /// `backoff` (default), `once` or `none`.
@@ -390,16 +390,9 @@ async fn webhook_rotate_secret(
     ApiJson(req): ApiJson<IntegrationIdBody>,
 ) -> ApiResult<SigningSecret> {
     let r = load(&app, req.integration_id, &WEBHOOK_KINDS).await?;
-    may_manage(&app, &caller, r.team_id).await?;
-    let secret = new_secret();
-    let until = app.clock.now_ms() + SECRET_OVERLAP.as_millis() as i64;
-    app.store
-        .rotate_secret(r.integration_id, &secret, until)
-        .await?;
+    let rotated = rotate_secret(&app, &caller, &r).await?;
     app.dispatcher.forget(r.integration_id);
-    ok(SigningSecret {
-        signing_secret: secret,
-    })
+    ok(rotated)
 }
 
 #[derive(Deserialize, ToSchema)]

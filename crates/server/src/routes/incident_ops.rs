@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::incidents::{
-    assignees, incident_id, incident_ids, named, people, AssignedTo, IncidentIds, MAX_BATCH,
+    assignees, batch_ids, incident_id, incident_ids, people, AssignedTo, IncidentIds, MAX_BATCH,
 };
 use super::TAG_INCIDENTS;
 use crate::auth::Caller;
@@ -43,7 +43,7 @@ where
         + 'static,
 {
     caller.require_operator()?;
-    let ids = incident_ids("incident_ids", &named(ids, one)?)?;
+    let ids = batch_ids(ids, one)?;
     let by = caller.person;
     app.mutate(&ids, move |incs, rec| op(incs, &by, rec))
         .await?;
@@ -289,7 +289,7 @@ async fn incident_assign(
     ApiJson(req): ApiJson<IncidentAssign>,
 ) -> ApiResult<Empty> {
     caller.require_operator()?;
-    let ids = incident_ids("incident_ids", &named(&req.incident_ids, &req.incident_id)?)?;
+    let ids = batch_ids(&req.incident_ids, &req.incident_id)?;
     let people = assignees(&app, "assigned_to", &req.assigned_to).await?;
     let by = caller.person;
     app.mutate(&ids, move |incs, rec| ops::assign(incs, &people, &by, rec))

@@ -50,14 +50,18 @@ pub async fn existing(app: &AppState, id: &IncidentId) -> Result<Incident, ApiEr
         .ok_or_else(|| ApiError::ResourceNotFound(format!("incident {id} does not exist")))
 }
 
-/// The incidents a batch call names: `incident_ids`, plus `incident_id`
-/// where a client of the hosted product names a single incident that way.
-pub fn named(ids: &[IncidentId], one: &Option<IncidentId>) -> Result<Vec<IncidentId>, ApiError> {
+/// The checked incidents a batch call names: `incident_ids`, plus
+/// `incident_id` where a client of the hosted product names a single
+/// incident that way (checked under its own name).
+pub fn batch_ids(
+    ids: &[IncidentId],
+    one: &Option<IncidentId>,
+) -> Result<Vec<IncidentId>, ApiError> {
     let mut all = ids.to_vec();
     if let Some(id) = one {
         all.push(incident_id("incident_id", id)?);
     }
-    Ok(all)
+    incident_ids("incident_ids", &all)
 }
 
 /// Checks a batch of ids; duplicates count once.
@@ -328,7 +332,7 @@ async fn incident_list_by_ids(
     _caller: Caller,
     ApiJson(req): ApiJson<IncidentIds>,
 ) -> ApiResult<IncidentItems> {
-    let ids = incident_ids("incident_ids", &named(&req.incident_ids, &req.incident_id)?)?;
+    let ids = batch_ids(&req.incident_ids, &req.incident_id)?;
     let mut found = vec![];
     for chunk in ids.chunks(MAX_BATCH) {
         for id in chunk {

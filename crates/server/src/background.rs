@@ -42,11 +42,8 @@ pub fn start(runtime: &Runtime, shutdown: &Shutdown) -> Running {
 /// worker`): runs until `shutdown` flips to true.
 pub async fn run(runtime: Runtime, mut shutdown: Shutdown) {
     let running = start(&runtime, &shutdown);
-    while !*shutdown.borrow() {
-        if shutdown.changed().await.is_err() {
-            break;
-        }
-    }
+    // A closed channel means nobody can ask any more: stop as well.
+    let _ = shutdown.wait_for(|stop| *stop).await;
     running.finish().await;
 }
 

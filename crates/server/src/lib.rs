@@ -171,11 +171,7 @@ pub async fn serve(
     let app = app(state).into_make_service_with_connect_info::<listener::ClientAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
-            while !*stop.borrow() {
-                if stop.changed().await.is_err() {
-                    break;
-                }
-            }
+            let _ = stop.wait_for(|stop| *stop).await;
         })
         .await;
     running.finish().await;

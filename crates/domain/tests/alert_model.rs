@@ -165,7 +165,7 @@ fn source(s: &Setup) -> Source {
     Source {
         integration_id: IntegrationId(7),
         name: "model".into(),
-        source_type: "standard".into(),
+        source_type: dutyhook_domain::integration::SourceType::Standard,
         channel: Channel {
             channel_id: ChannelId(3),
             channel_name: "model".into(),

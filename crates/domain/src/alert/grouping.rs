@@ -187,7 +187,7 @@ pub fn ingest(state: &mut IngestState, source: &Source, ev: &AlertEvent, rec: &m
         alert_id: AlertId::from(new_object_id(now)),
         data_source_id: source.integration_id,
         data_source_name: source.name.clone(),
-        data_source_type: source.source_type.clone(),
+        data_source_type: source.source_type.as_str().to_string(),
         data_source_ref_id: String::new(),
         channel_id: source.channel.channel_id,
         channel_name: source.channel.channel_name.clone(),

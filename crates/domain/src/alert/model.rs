@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use crate::channel::Channel;
 use crate::event::{EventType, SubjectKind};
 use crate::ids::{AlertId, ChannelId, IncidentId, IntegrationId};
+use crate::integration::SourceType;
 use crate::person::Person;
 use crate::recorder::Recorder;
 use crate::severity::{Progress, Severity, Status};
@@ -51,7 +52,7 @@ impl AlertEvent {
 pub struct Source {
     pub integration_id: IntegrationId,
     pub name: String,
-    pub source_type: String,
+    pub source_type: SourceType,
     pub channel: Channel,
 }
 

@@ -193,12 +193,13 @@ async fn source_for(
             s
         }
     };
-    if source.source_type != source_type.as_str() {
+    if source.source_type != source_type {
         return Err(ApiError::invalid(
             "integration_key",
             format!(
                 "belongs to a {} source; push to /event/push/alert/{}",
-                source.source_type, source.source_type
+                source.source_type.as_str(),
+                source.source_type.as_str()
             ),
         ));
     }
@@ -222,7 +223,7 @@ async fn load_source(app: &AppState, key_hash: &str) -> Result<Option<Source>, A
     Ok(Some(Source {
         integration_id: r.integration_id,
         name: r.name,
-        source_type: c.source_type.as_str().to_string(),
+        source_type: c.source_type,
         channel,
     }))
 }

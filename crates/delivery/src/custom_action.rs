@@ -1,8 +1,10 @@
-//! Calling a custom action while the person who pressed it waits: under the
-//! action's timeout, and once more after a timeout or a connection error of
-//! the first attempt when twice the timeout leaves room for it. Every attempt
-//! but the last is recorded at once; the last is handed back, to be recorded
-//! together with the run it ends.
+//! Calling a custom action while the person who pressed it waits, under the
+//! action's timeout. One press calls the endpoint at most once: a second
+//! attempt is made only when the first never reached it (connection refused,
+//! name not resolved) and the timeout leaves room. Never after a timeout: the
+//! endpoint may already be restarting the host. Every attempt but the last is
+//! recorded at once; the last is handed back, to be recorded together with
+//! the run it ends.
 
 use std::time::{Duration, Instant};
 
@@ -11,20 +13,14 @@ use dutyhook_store::{IntegrationRecord, Store, StoredEvent};
 
 use crate::invoker::{Call, Endpoint, Invoked, Invoker, Tally};
 use crate::push::PushResult;
-use crate::retry::FailureClass;
 
 /// Below this, a second attempt could not get an answer anyway.
 const MIN_RETRY_BUDGET: Duration = Duration::from_millis(50);
 
-/// Whether to call again: after a timeout or connection error of the first
-/// attempt, if the budget leaves time for it.
+/// Whether to call again: only when the first attempt never reached the
+/// endpoint, and the timeout leaves time for another.
 fn retry_once(attempt: i64, res: &PushResult, left: Duration) -> bool {
-    attempt == 1
-        && matches!(
-            res.class,
-            Some(FailureClass::Timeout | FailureClass::Connect)
-        )
-        && left >= MIN_RETRY_BUDGET
+    attempt == 1 && res.never_sent && left >= MIN_RETRY_BUDGET
 }
 
 /// The last attempt of a press, not yet recorded, and how long the press took.
@@ -41,7 +37,7 @@ pub async fn press(
     body: &[u8],
     event: &StoredEvent,
 ) -> dutyhook_store::Result<Pressed> {
-    let budget = endpoint.timeout * 2;
+    let budget = endpoint.timeout;
     let start = Instant::now();
     let mut attempt = 1;
     let last = loop {
@@ -50,7 +46,12 @@ pub async fn press(
             .call(Call {
                 integration: action,
                 endpoint: Endpoint {
-                    timeout: endpoint.timeout.min(left),
+                    // The first attempt has the whole timeout; a retry what is left.
+                    timeout: if attempt == 1 {
+                        endpoint.timeout
+                    } else {
+                        endpoint.timeout.min(left)
+                    },
                     ..endpoint
                 },
                 body,

@@ -106,6 +106,9 @@ pub struct PushResult {
     /// `{headers, body, truncated}`.
     pub response: Value,
     pub response_body: String,
+    /// The request never left: the name did not resolve or no connection
+    /// was made. Only then may a press call again.
+    pub never_sent: bool,
 }
 
 impl PushResult {
@@ -155,6 +158,7 @@ fn chain_text(e: &(dyn StdError + 'static)) -> String {
     parts.join(": ")
 }
 
+/// The failure class and text of a request that got no answer.
 fn classify(e: &reqwest::Error) -> (FailureClass, String) {
     if let Some(b) = chain_has::<Blocked>(e) {
         return (FailureClass::Blocked, b.to_string());
@@ -229,6 +233,7 @@ impl Pusher {
             request["body_is_event_payload"] = Value::Bool(true);
         }
         let fail = |class: FailureClass, error: String, start: Instant| PushResult {
+            never_sent: false,
             success: false,
             status: 0,
             class: Some(class),
@@ -275,7 +280,11 @@ impl Pusher {
             }
             Ok(Err(e)) => {
                 let (class, message) = classify(&e);
-                return fail(class, message, start);
+                return PushResult {
+                    never_sent: class == FailureClass::Dns
+                        || (class == FailureClass::Connect && e.is_connect()),
+                    ..fail(class, message, start)
+                };
             }
             Ok(Ok(r)) => r,
         };
@@ -334,6 +343,7 @@ impl Pusher {
             request,
             response,
             response_body,
+            never_sent: false,
         }
     }
 }

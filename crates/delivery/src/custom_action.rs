@@ -23,9 +23,11 @@ fn retry_once(attempt: i64, res: &PushResult, left: Duration) -> bool {
     attempt == 1 && res.never_sent && left >= MIN_RETRY_BUDGET
 }
 
-/// The last attempt of a press, not yet recorded, and how long the press took.
+/// The last attempt of a press, not yet recorded, the invocation ids of
+/// those before it (recorded), and how long the press took.
 pub struct Pressed {
     pub last: Invoked,
+    pub earlier: Vec<String>,
     pub took: Duration,
 }
 
@@ -40,6 +42,7 @@ pub async fn press(
     let budget = endpoint.timeout;
     let start = Instant::now();
     let mut attempt = 1;
+    let mut earlier = vec![];
     let last = loop {
         let left = budget.saturating_sub(start.elapsed());
         let invoked = invoker
@@ -70,6 +73,7 @@ pub async fn press(
             break invoked;
         }
         store.record_attempt(&invoked.record).await?;
+        earlier.push(invoked.record.invocation_id.clone());
         invoker.count(&Tally::of(&invoked.record));
         attempt += 1;
     };
@@ -78,6 +82,7 @@ pub async fn press(
         .record_custom_action(last.result.outcome());
     Ok(Pressed {
         last,
+        earlier,
         took: start.elapsed(),
     })
 }

@@ -2,15 +2,17 @@
 //! trigger pushes, and what a trigger records on the incident.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::event::EventType;
 use crate::event::SubjectKind;
 use crate::headers::{self, Header};
-use crate::ids::{new_event_id, ChannelId, EventId, IntegrationId};
+use crate::ids::{new_event_id, ChannelId, EventId};
 use crate::incident::{Incident, RenderContext};
 use crate::person::Person;
-use crate::recorder::{event_doc, Recorder};
+use crate::recorder::event_doc;
+use crate::run::WriteBackKey;
 use crate::DomainError;
 
 pub const NAME_CHARS: std::ops::RangeInclusive<usize> = 1..=40;
@@ -22,6 +24,22 @@ pub const DESCRIPTION_CHARS: usize = 500;
 /// A repeated trigger with the same key within this window answers the first result.
 pub const IDEMPOTENCY_WINDOW_MS: i64 = 10 * 60 * 1000;
 pub const IDEMPOTENCY_KEY_CHARS: std::ops::RangeInclusive<usize> = 1..=128;
+pub const ASYNC_DEADLINE_S: std::ops::RangeInclusive<i64> = 10..=86_400;
+pub const DEFAULT_ASYNC_DEADLINE_S: i64 = 900;
+
+/// `sync`: the answer ends the run. `async`: the answer acknowledges, and
+/// the endpoint reports the end through the run's callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionMode {
+    #[default]
+    Sync,
+    Async,
+}
+
+fn default_deadline() -> i64 {
+    DEFAULT_ASYNC_DEADLINE_S
+}
 
 /// Everything configurable on a custom action (secrets included; mask before showing).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +52,12 @@ pub struct ActionConfig {
     pub headers: Vec<Header>,
     pub tls_verify: bool,
     pub timeout_ms: i64,
+    #[serde(default)]
+    pub mode: ActionMode,
+    #[serde(default = "default_deadline")]
+    pub async_deadline_s: i64,
+    #[serde(default)]
+    pub write_back: Vec<WriteBackKey>,
 }
 
 impl Default for ActionConfig {
@@ -47,6 +71,9 @@ impl Default for ActionConfig {
             headers: vec![],
             tls_verify: true,
             timeout_ms: DEFAULT_TIMEOUT_MS,
+            mode: ActionMode::Sync,
+            async_deadline_s: DEFAULT_ASYNC_DEADLINE_S,
+            write_back: vec![],
         }
     }
 }
@@ -94,6 +121,15 @@ impl ActionConfig {
                 format!("must be from 100 to 10000, got {}", self.timeout_ms),
             ));
         }
+        if !ASYNC_DEADLINE_S.contains(&self.async_deadline_s) {
+            return Err(DomainError::invalid(
+                "async_deadline_s",
+                format!(
+                    "must be from 10 to 86400 seconds, got {}",
+                    self.async_deadline_s
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -101,6 +137,12 @@ impl ActionConfig {
     pub fn dedup_channels(&mut self) {
         let mut seen = std::collections::HashSet::new();
         self.channel_ids.retain(|id| seen.insert(*id));
+    }
+
+    /// The write-back keys once each, in the order of the contract.
+    pub fn dedup_write_back(&mut self) {
+        self.write_back.sort_unstable();
+        self.write_back.dedup();
     }
 }
 
@@ -148,34 +190,6 @@ pub fn trigger_payload(
         event_id,
         event_time_ms: now_ms,
         body,
-    }
-}
-
-/// What a trigger did, as the incident records it.
-#[derive(Debug, Clone)]
-pub struct ActionRun {
-    pub integration_id: IntegrationId,
-    pub name: String,
-    pub success: bool,
-    pub status_code: i64,
-}
-
-/// Records a trigger: the `i_custom` event for incident webhooks (with the
-/// `action` field) always; a timeline record only when the action succeeded.
-pub fn record_run(incident: &Incident, run: &ActionRun, by: &Person, rec: &mut Recorder) {
-    let mut extra = Map::new();
-    extra.insert(
-        "action".into(),
-        json!({"integration_id": run.integration_id, "name": run.name, "success": run.success}),
-    );
-    rec.emit_event(incident, EventType::i_custom, Some(by), extra);
-    if run.success {
-        rec.note(
-            incident,
-            EventType::i_custom.as_str(),
-            Some(by),
-            json!({"action_id": run.integration_id, "name": run.name, "status_code": run.status_code}),
-        );
     }
 }
 

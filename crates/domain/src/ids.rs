@@ -190,6 +190,10 @@ text_id!(
     /// 32 hex characters, in creation order.
     EventId
 );
+text_id!(
+    /// 24 hex characters: one trigger of a custom action.
+    RunId
+);
 
 #[cfg(test)]
 mod tests {

@@ -90,6 +90,19 @@ pub struct Incident {
     /// Storm thresholds already announced.
     #[serde(default)]
     pub storms_sent: Vec<i64>,
+    /// Added by custom action answers.
+    #[serde(default)]
+    pub links: Vec<Link>,
+}
+
+/// A link a custom action's answer put on the incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Link {
+    pub title: String,
+    pub url: String,
+    /// The action whose answer added it.
+    #[schema(value_type = i64)]
+    pub action_id: IntegrationId,
 }
 
 /// Counts of open alerts per status.
@@ -218,6 +231,8 @@ pub struct IncidentView {
     pub data_source_id: IntegrationId,
     pub account_id: i64,
     pub account_name: String,
+    /// Links added by custom action answers.
+    pub links: Vec<Link>,
 }
 
 impl Incident {
@@ -282,6 +297,7 @@ impl Incident {
             data_source_id: self.data_source_id,
             account_id: ctx.account_id,
             account_name: ctx.account_name.clone(),
+            links: self.links.clone(),
         }
     }
 

@@ -17,9 +17,11 @@ pub mod labels;
 pub mod ops;
 pub mod person;
 pub mod recorder;
+pub mod run;
 pub mod severity;
 pub mod template;
 pub mod timeline;
 pub mod webhook;
+pub mod write_back;
 
 pub use error::DomainError;

@@ -4,6 +4,7 @@ use crate::event::{EventType, NewEvent, SubjectKind};
 use crate::ids::{new_event_id, ChannelId, EventId, IncidentId};
 use crate::incident::{Incident, RenderContext};
 use crate::person::Person;
+use crate::run::Run;
 use crate::timeline::TimelineEntry;
 
 /// The document of an event: `{event_id, event_time, event_type, person?}`
@@ -47,6 +48,8 @@ pub struct Recorder {
     pub closed_alerts_of: Vec<IncidentId>,
     /// (from, to): alerts that follow a merged incident into its target.
     pub alert_moves: Vec<(IncidentId, IncidentId)>,
+    /// Custom action runs to keep as they are now.
+    pub runs: Vec<Run>,
 }
 
 impl Recorder {
@@ -59,11 +62,18 @@ impl Recorder {
             touched: vec![],
             closed_alerts_of: vec![],
             alert_moves: vec![],
+            runs: vec![],
         }
     }
 
     pub fn now_s(&self) -> i64 {
         self.now_ms.div_euclid(1000)
+    }
+
+    /// Keeps `run` as it is now, in the commit of this operation.
+    pub fn keep_run(&mut self, run: Run) {
+        self.runs.retain(|r| r.run_id != run.run_id);
+        self.runs.push(run);
     }
 
     pub fn touch(&mut self, incident_id: &IncidentId) {

@@ -101,6 +101,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::incident_ops::router())
         .merge(routes::webhooks::router())
         .merge(routes::actions::router())
+        .merge(routes::runs::router())
         .merge(routes::alerts::router())
         .merge(routes::history::router())
         .merge(routes::system::router())

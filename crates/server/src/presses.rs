@@ -7,12 +7,17 @@ use std::time::{Duration, Instant};
 
 use dutyhook_delivery::custom_action;
 use dutyhook_delivery::invoker::{Endpoint, Tally};
-use dutyhook_domain::action::{
-    self, record_run, trigger_payload, validate_idempotency_key, ActionConfig, ActionRun,
-};
+use dutyhook_delivery::push::PushResult;
+use dutyhook_domain::action::{self, trigger_payload, validate_idempotency_key, ActionConfig};
 use dutyhook_domain::event::{EventType, SubjectKind};
+use dutyhook_domain::ids::RunId;
 use dutyhook_domain::incident::Incident;
-use dutyhook_store::{IntegrationRecord, RunSlot, StoredEvent};
+use dutyhook_domain::ops::{record_run, CallOutcome};
+use dutyhook_domain::run::{first_line, Run, RunStatus, WriteBackKey, WriteBackReport};
+use dutyhook_domain::write_back::{self, read_answer, Answer, Applying};
+use dutyhook_store::{IntegrationRecord, PressSlot, StoredEvent};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::caller::Caller;
 use crate::error::ApiError;
@@ -28,7 +33,7 @@ pub async fn press(
     cfg: &ActionConfig,
     incident: &Incident,
     idempotency_key: Option<String>,
-) -> Result<PushOutcome, ApiError> {
+) -> Result<TriggerResult, ApiError> {
     let Some(key) = idempotency_key else {
         return run(app, caller, action, cfg, incident).await;
     };
@@ -40,7 +45,7 @@ pub async fn press(
     loop {
         let slot = app
             .store
-            .begin_action_run(
+            .begin_press(
                 person_id,
                 &key,
                 &fingerprint,
@@ -49,21 +54,21 @@ pub async fn press(
             )
             .await?;
         match slot {
-            RunSlot::Fresh => break,
-            RunSlot::Done(first) => {
+            PressSlot::Fresh => break,
+            PressSlot::Done(first) => {
                 return serde_json::from_str(&first)
                     .map_err(|e| ApiError::Internal(format!("stored trigger result: {e}")))
             }
-            RunSlot::Mismatch => {
+            PressSlot::Mismatch => {
                 return Err(ApiError::invalid(
                     "idempotency_key",
                     "was used within the last 10 minutes for another incident or action",
                 ))
             }
-            RunSlot::Running if Instant::now() < deadline => {
+            PressSlot::Running if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(25)).await
             }
-            RunSlot::Running => {
+            PressSlot::Running => {
                 return Err(ApiError::Conflict(
                     "idempotency_key: the first trigger with this key is still running".into(),
                 ))
@@ -76,20 +81,63 @@ pub async fn press(
         Err(_) => None,
     };
     app.store
-        .finish_action_run(person_id, &key, stored.as_deref())
+        .finish_press(person_id, &key, stored.as_deref())
         .await?;
     outcome
 }
 
-/// Calls the endpoint with the signed `i_custom` payload and writes the run
-/// onto the incident's timeline with the last attempt.
+/// What a trigger answers: the call, and the run it made.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TriggerResult {
+    #[serde(flatten)]
+    pub call: PushOutcome,
+    #[schema(value_type = String)]
+    pub run_id: RunId,
+    pub status: RunStatus,
+    /// The answer's `message`, or its first line, or why the call failed.
+    pub message: String,
+    pub write_back: WriteBackReport,
+}
+
+/// The `Content-Type` of an answer (`{headers, body}` as the history keeps
+/// it), "" when it has none.
+fn content_type(response: &serde_json::Value) -> &str {
+    response["headers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|h| {
+            h["key"]
+                .as_str()
+                .is_some_and(|k| k.eq_ignore_ascii_case("content-type"))
+        })
+        .and_then(|h| h["value"].as_str())
+        .unwrap_or("")
+}
+
+/// The run's message: the answer's `message`, else its first line; for a
+/// failure, what went wrong.
+fn message_of(res: &PushResult, answer: &Answer) -> String {
+    match (&answer.message, res.success) {
+        (Some(m), _) => m.clone(),
+        (None, true) => first_line(&res.response_body),
+        (None, false) => match first_line(&res.response_body) {
+            line if line.is_empty() || res.status == 0 => res.error.clone(),
+            line => format!("{}: {line}", res.error),
+        },
+    }
+}
+
+/// Calls the endpoint with the signed `i_custom` payload, then writes the
+/// run onto the incident with what its answer writes back, in one commit
+/// with the last attempt.
 async fn run(
     app: &AppState,
     caller: &Caller,
     action: &IntegrationRecord,
     cfg: &ActionConfig,
     incident: &Incident,
-) -> Result<PushOutcome, ApiError> {
+) -> Result<TriggerResult, ApiError> {
     let alerts = app
         .store
         .recent_alerts(&incident.incident_id, 100)
@@ -97,13 +145,8 @@ async fn run(
         .iter()
         .map(|a| a.to_payload())
         .collect();
-    let payload = trigger_payload(
-        incident,
-        &caller.person,
-        alerts,
-        app.clock.now_ms(),
-        &app.render,
-    );
+    let now_ms = app.clock.now_ms();
+    let payload = trigger_payload(incident, &caller.person, alerts, now_ms, &app.render);
     let event = StoredEvent {
         seq: 0,
         event_id: payload.event_id.clone(),
@@ -113,31 +156,76 @@ async fn run(
         event_time: payload.event_time_ms,
         payload: String::new(),
     };
-    let endpoint = Endpoint::from(cfg);
+    let mut run = Run::new(
+        action.integration_id,
+        &action.name,
+        &incident.incident_id,
+        &caller.person,
+        now_ms,
+    );
     let pressed = custom_action::press(
         &app.invoker,
         app.store.as_ref(),
         action,
-        endpoint,
+        Endpoint::from(cfg),
         payload.body.as_bytes(),
         &event,
     )
     .await?;
     let (res, record) = (&pressed.last.result, &pressed.last.record);
-    let ran = ActionRun {
-        integration_id: action.integration_id,
-        name: action.name.clone(),
-        success: res.success,
-        status_code: res.status as i64,
+    let answer = if res.success {
+        read_answer(
+            content_type(&record.response),
+            &res.response_body,
+            &cfg.write_back,
+        )
+    } else {
+        Answer::default()
     };
-    let person = caller.person.clone();
+    run.message = message_of(res, &answer);
+    run.invocation_ids = pressed.earlier.clone();
+    run.invocation_ids.push(record.invocation_id.clone());
+    let status = if res.success {
+        RunStatus::Succeeded
+    } else {
+        RunStatus::Failed
+    };
+    run.set_status(status, app.clock.now_ms().div_euclid(1000));
+    let call = CallOutcome {
+        status_code: res.status as i64,
+        error_class: res
+            .class
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default(),
+        error: res.error.clone(),
+    };
+    let defs = if answer
+        .wanted
+        .iter()
+        .any(|(k, _)| *k == WriteBackKey::Fields)
+    {
+        app.store.fields().await?
+    } else {
+        vec![]
+    };
+    let run_id = run.run_id.clone();
     // Sent together, the last attempt and the run share the writer's next commit.
     let (recorded, ran) = tokio::join!(
         app.store.record_attempt(record),
         app.mutate(
             std::slice::from_ref(&incident.incident_id),
             move |incidents, rec| {
-                record_run(&incidents[0], &ran, &person, rec);
+                let inc = &mut incidents[0];
+                let mut run = run.clone();
+                let who = Applying {
+                    defs: &defs,
+                    action_id: run.action_id,
+                    action_name: &run.name,
+                    by: &run.requested_by,
+                };
+                let report = write_back::apply(inc, &answer, &who, rec);
+                run.write_back = report;
+                record_run(inc, &run, &call, rec);
                 Ok(())
             },
         )
@@ -145,10 +233,21 @@ async fn run(
     recorded?;
     ran?;
     app.invoker.count(&Tally::of(record));
-    Ok(PushOutcome::new(
-        res,
-        record.invocation_id.clone(),
-        payload.event_id,
-        pressed.took.as_millis() as i64,
-    ))
+    let run = app
+        .store
+        .run(&run_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("run {run_id} was not kept")))?;
+    Ok(TriggerResult {
+        call: PushOutcome::new(
+            res,
+            record.invocation_id.clone(),
+            payload.event_id,
+            pressed.took.as_millis() as i64,
+        ),
+        run_id: run.run_id,
+        status: run.status,
+        message: run.message,
+        write_back: run.write_back,
+    })
 }

@@ -4,15 +4,16 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use dutyhook_domain::ids::{ChannelId, IntegrationId, PersonId};
+use dutyhook_domain::ids::{ChannelId, IncidentId, IntegrationId, PersonId, RunId};
 use dutyhook_domain::integration::IntegrationKind;
+use dutyhook_domain::run::Run;
 use dutyhook_domain::DomainError;
 use sqlx::AnyConnection;
 
 use crate::integrations::{insert_integration, update_integration_row};
 use crate::sql::Sql;
 use crate::store::SqlStore;
-use crate::{ActionStore, IntegrationRecord, Result, RunSlot, StoreError};
+use crate::{ActionStore, IntegrationRecord, PressSlot, Result, StoreError};
 
 /// Refuses a save that would give a channel a second action of the same
 /// name, or more actions than `per_channel`. Runs inside the saving
@@ -128,40 +129,40 @@ impl ActionStore for SqlStore {
             .collect())
     }
 
-    async fn begin_action_run(
+    async fn begin_press(
         &self,
         person_id: PersonId,
         key: &str,
         fingerprint: &str,
         now_ms: i64,
         window_ms: i64,
-    ) -> Result<RunSlot> {
+    ) -> Result<PressSlot> {
         let key = key.to_string();
         let fingerprint = fingerprint.to_string();
         self.writer
             .tx(move |c| {
                 let (key, fingerprint) = (key.clone(), fingerprint.clone());
                 Box::pin(async move {
-                    let mut q = Sql::new("DELETE FROM action_runs WHERE created_at < ");
+                    let mut q = Sql::new("DELETE FROM press_keys WHERE created_at < ");
                     q.i64(now_ms - window_ms);
                     q.query().execute(&mut *c).await?;
                     let mut q =
-                        Sql::new("SELECT fingerprint, result FROM action_runs WHERE person_id = ");
+                        Sql::new("SELECT fingerprint, result FROM press_keys WHERE person_id = ");
                     q.i64(person_id)
                         .push(" AND idempotency_key = ")
                         .text(&key);
                     let row: Option<(String, Option<String>)> =
                         q.query_as().fetch_optional(&mut *c).await?;
                     Ok(match row {
-                        Some((f, _)) if f != fingerprint => RunSlot::Mismatch,
-                        Some((_, Some(result))) => RunSlot::Done(result),
-                        Some((_, None)) => RunSlot::Running,
+                        Some((f, _)) if f != fingerprint => PressSlot::Mismatch,
+                        Some((_, Some(result))) => PressSlot::Done(result),
+                        Some((_, None)) => PressSlot::Running,
                         None => {
-                            let mut q = Sql::new("INSERT INTO action_runs (person_id, idempotency_key, fingerprint, created_at) VALUES (");
+                            let mut q = Sql::new("INSERT INTO press_keys (person_id, idempotency_key, fingerprint, created_at) VALUES (");
                             q.i64(person_id).push(", ").text(&key).push(", ");
                             q.text(&fingerprint).push(", ").i64(now_ms).push(")");
                             q.query().execute(&mut *c).await?;
-                            RunSlot::Fresh
+                            PressSlot::Fresh
                         }
                     })
                 })
@@ -169,7 +170,7 @@ impl ActionStore for SqlStore {
             .await
     }
 
-    async fn finish_action_run(
+    async fn finish_press(
         &self,
         person_id: PersonId,
         key: &str,
@@ -177,11 +178,11 @@ impl ActionStore for SqlStore {
     ) -> Result<()> {
         let mut q = match result {
             Some(result) => {
-                let mut q = Sql::new("UPDATE action_runs SET result = ");
+                let mut q = Sql::new("UPDATE press_keys SET result = ");
                 q.text(result);
                 q
             }
-            None => Sql::new("DELETE FROM action_runs"),
+            None => Sql::new("DELETE FROM press_keys"),
         };
         q.push(" WHERE person_id = ")
             .i64(person_id)
@@ -189,5 +190,13 @@ impl ActionStore for SqlStore {
             .text(key);
         self.exec(q).await?;
         Ok(())
+    }
+
+    async fn incident_runs(&self, incident_id: &IncidentId) -> Result<Vec<Run>> {
+        crate::runs::incident_runs(&self.read, incident_id).await
+    }
+
+    async fn run(&self, run_id: &RunId) -> Result<Option<Run>> {
+        crate::runs::run(&self.read, run_id).await
     }
 }

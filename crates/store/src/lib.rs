@@ -16,6 +16,7 @@ mod integrations;
 mod nodes;
 mod outbox;
 mod queue;
+mod runs;
 #[cfg(test)]
 mod schema_tests;
 pub mod secrets;
@@ -38,11 +39,12 @@ use async_trait::async_trait;
 use dutyhook_domain::channel::Channel;
 use dutyhook_domain::field::FieldDef;
 use dutyhook_domain::ids::{
-    AlertId, ChannelId, DeliveryId, EventId, IncidentId, IntegrationId, PersonId,
+    AlertId, ChannelId, DeliveryId, EventId, IncidentId, IntegrationId, PersonId, RunId,
 };
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::integration::IntegrationKind;
 use dutyhook_domain::recorder::Recorder;
+use dutyhook_domain::run::Run;
 use dutyhook_domain::timeline::TimelineEntry;
 use dutyhook_domain::DomainError;
 
@@ -270,7 +272,7 @@ pub trait DeliveryStore: Send + Sync {
 
 /// Where a trigger with an idempotency key stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RunSlot {
+pub enum PressSlot {
     /// The first with this key: run it, then finish it.
     Fresh,
     /// The first with this key is still running.
@@ -296,21 +298,24 @@ pub trait ActionStore: Send + Sync {
     /// `(action_id, name)` of a channel's actions, in creation order.
     async fn channel_actions(&self, channel_id: ChannelId) -> Result<Vec<(IntegrationId, String)>>;
     /// Takes the key for a trigger unless it was taken within `window_ms`.
-    async fn begin_action_run(
+    async fn begin_press(
         &self,
         person_id: PersonId,
         key: &str,
         fingerprint: &str,
         now_ms: i64,
         window_ms: i64,
-    ) -> Result<RunSlot>;
+    ) -> Result<PressSlot>;
     /// Stores the result for the key, or (`None`) frees the key.
-    async fn finish_action_run(
+    async fn finish_press(
         &self,
         person_id: PersonId,
         key: &str,
         result: Option<&str>,
     ) -> Result<()>;
+    /// An incident's runs, newest first.
+    async fn incident_runs(&self, incident_id: &IncidentId) -> Result<Vec<Run>>;
+    async fn run(&self, run_id: &RunId) -> Result<Option<Run>>;
 }
 
 #[derive(Debug, Clone, Default)]

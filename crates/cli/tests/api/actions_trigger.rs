@@ -15,7 +15,7 @@ use crate::webhooks::check_signed;
 
 both_dbs!(
     trigger_success_records_everything,
-    trigger_failures_are_explained_and_not_on_the_timeline,
+    trigger_failures_are_explained_on_the_timeline,
     trigger_tls_verify_on_and_off,
     trigger_refuses_wrong_channel_and_viewers,
     idempotency_key_answers_the_first_result,
@@ -89,7 +89,8 @@ async fn trigger_success_records_everything(db: Db) {
     assert_eq!(pushed["event_type"], json!("i_custom"));
     assert_eq!(
         pushed["action"],
-        json!({"integration_id": id, "name": "Restart", "success": true})
+        json!({"integration_id": id, "name": "Restart", "success": true,
+               "run_id": result["run_id"], "status": "succeeded"})
     );
     assert_eq!(pushed["person"]["person_id"], json!(app.admin_id));
     assert!(
@@ -118,7 +119,7 @@ async fn trigger_success_records_everything(db: Db) {
     assert!(m.contains("trigger it again"), "{m}");
 }
 
-async fn trigger_failures_are_explained_and_not_on_the_timeline(db: Db) {
+async fn trigger_failures_are_explained_on_the_timeline(db: Db) {
     let app = TestApp::spawn_with(db, |c| {
         c.actions_per_channel = 4;
         c.dns_overrides.insert(
@@ -202,13 +203,35 @@ async fn trigger_failures_are_explained_and_not_on_the_timeline(db: Db) {
     assert_eq!(r["error_class"], json!("blocked"), "{r}");
     assert_eq!(history(&app, blocked).await.len(), 1);
 
-    // None of them wrote a timeline record; each emitted i_custom with success false.
-    assert_eq!(feed_types(&feed(&app, &inc).await), ["i_new"]);
+    // Each is on the timeline, failed, with how; each emitted i_custom with
+    // success false.
+    let f = feed(&app, &inc).await;
+    assert_eq!(
+        feed_types(&f),
+        ["i_new", "i_custom", "i_custom", "i_custom", "i_custom"]
+    );
+    let classes: Vec<&Value> = f["items"].as_array().unwrap()[1..]
+        .iter()
+        .map(|e| {
+            assert_eq!(e["detail"]["status"], json!("failed"), "{e}");
+            &e["detail"]["error_class"]
+        })
+        .collect();
+    assert_eq!(
+        classes,
+        [
+            &json!("http_status"),
+            &json!("timeout"),
+            &json!("connect"),
+            &json!("blocked")
+        ]
+    );
     let pushed = hooks.wait_for(4).await;
     for p in &pushed {
         let v = p.json();
         assert_eq!(v["event_type"], json!("i_custom"));
         assert_eq!(v["action"]["success"], json!(false), "{v}");
+        assert_eq!(v["action"]["status"], json!("failed"), "{v}");
     }
 }
 

@@ -7,6 +7,7 @@ mod helpers;
 
 mod actions;
 mod actions_trigger;
+mod actions_write_back;
 mod alert_webhooks;
 mod alertmanager;
 mod alerts;

@@ -321,6 +321,7 @@ pub(crate) fn new_incident(alert: &Alert, channel: &Channel, now: i64, now_ms: i
         group_key: String::new(),
         group_anchor: now,
         storms_sent: vec![],
+        links: vec![],
     }
 }
 

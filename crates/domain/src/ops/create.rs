@@ -64,6 +64,7 @@ pub fn create(input: NewIncident, creator: &Person, rec: &mut Recorder) -> Incid
         group_key: String::new(),
         group_anchor: 0,
         storms_sent: vec![],
+        links: vec![],
     };
     rec.emit(&inc, EventType::i_new, Some(creator), Map::new());
     if !input.assignees.is_empty() {

@@ -4,10 +4,11 @@
 use axum::extract::State;
 use dutyhook_delivery::outbound::check_endpoint;
 use dutyhook_delivery::signature::{mask, new_secret};
-use dutyhook_domain::action::ActionConfig;
+use dutyhook_domain::action::{ActionConfig, ActionMode};
 use dutyhook_domain::headers::{masked, merge_masked, Header};
 use dutyhook_domain::ids::{ChannelId, IncidentId, IntegrationId};
 use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
+use dutyhook_domain::run::WriteBackKey;
 use dutyhook_store::IntegrationRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,12 +18,13 @@ use utoipa_axum::routes;
 use super::incidents::{existing, incident_id};
 use super::integration::{
     check_channels, check_team, load_kind, may_manage, rotate_secret, wrong_settings,
-    IntegrationIdBody, PushOutcome, SigningSecret, TAG_WEBHOOKS,
+    IntegrationIdBody, SigningSecret, TAG_WEBHOOKS,
 };
 use super::{ListData, Paging, TAG_INCIDENTS};
 use crate::auth::Caller;
 use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
+use crate::presses::TriggerResult;
 use crate::state::AppState;
 
 pub const KIND: IntegrationKind = IntegrationKind::CustomAction;
@@ -57,6 +59,13 @@ pub struct ActionWrite {
     /// 100 to 10000, default 1000.
     #[schema(minimum = 100, maximum = 10000)]
     pub timeout_ms: Option<i64>,
+    /// `sync` (default): the answer ends the run.
+    pub mode: Option<ActionMode>,
+    /// For `async` actions: 10 to 86400, default 900.
+    #[schema(minimum = 10, maximum = 86400)]
+    pub async_deadline_s: Option<i64>,
+    /// What the endpoint's answer may change on the incident; default none.
+    pub write_back: Option<Vec<WriteBackKey>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -73,6 +82,9 @@ pub struct ActionView {
     pub headers: Vec<Header>,
     pub tls_verify: bool,
     pub timeout_ms: i64,
+    pub mode: ActionMode,
+    pub async_deadline_s: i64,
+    pub write_back: Vec<WriteBackKey>,
     /// Masked; shown in full only by create.
     pub signing_secret: String,
     pub created_at: i64,
@@ -102,6 +114,9 @@ fn view(r: &IntegrationRecord) -> Result<ActionView, ApiError> {
         headers: masked(&c.headers),
         tls_verify: c.tls_verify,
         timeout_ms: c.timeout_ms,
+        mode: c.mode,
+        async_deadline_s: c.async_deadline_s,
+        write_back: c.write_back,
         signing_secret: mask(&r.secret),
         created_at: r.created_at,
         updated_at: r.updated_at,
@@ -148,6 +163,22 @@ async fn apply(
     }
     if let Some(t) = req.timeout_ms {
         c.timeout_ms = t;
+    }
+    if let Some(m) = req.mode {
+        if m == ActionMode::Async {
+            return Err(ApiError::invalid(
+                "mode",
+                "async actions are not available in this version; use sync",
+            ));
+        }
+        c.mode = m;
+    }
+    if let Some(d) = req.async_deadline_s {
+        c.async_deadline_s = d;
+    }
+    if let Some(w) = req.write_back {
+        c.write_back = w;
+        c.dedup_write_back();
     }
     c.validate()?;
     check_channels(app, &c.channel_ids).await?;
@@ -342,12 +373,12 @@ pub struct Trigger {
 }
 
 #[utoipa::path(post, path = "/incident/action/trigger", tag = TAG_INCIDENTS, request_body = Trigger,
-    responses((status = 200, body = Envelope<PushOutcome>), (status = "4XX", body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<TriggerResult>), (status = "4XX", body = ErrorEnvelope)))]
 async fn incident_action_trigger(
     State(app): State<AppState>,
     caller: Caller,
     ApiJson(req): ApiJson<Trigger>,
-) -> ApiResult<PushOutcome> {
+) -> ApiResult<TriggerResult> {
     caller.require_operator()?;
     let id = incident_id("incident_id", &req.incident_id)?;
     let r = load(&app, req.action_id, "action_id").await?;

@@ -7,6 +7,7 @@ pub mod history;
 pub mod incident_ops;
 pub mod incidents;
 pub mod integration;
+pub mod runs;
 pub mod samples;
 pub mod system;
 pub mod webhooks;

@@ -7,6 +7,7 @@ use dutyhook_domain::DomainError;
 use sqlx::AnyConnection;
 
 use super::rows::{insert_events, insert_timeline, load_incidents, upsert_incidents};
+use crate::runs::upsert_runs;
 use crate::writer::jobs::{Effects, MutateJob, Reply};
 use crate::Result;
 
@@ -31,6 +32,7 @@ pub(crate) async fn apply_mutations(
     let mut events = vec![];
     let mut alert_moves = vec![];
     let mut closed_alerts_of = vec![];
+    let mut runs = vec![];
     for job in jobs {
         let found: Result<Vec<Incident>> = job
             .ids
@@ -67,12 +69,14 @@ pub(crate) async fn apply_mutations(
         events.append(&mut rec.events);
         alert_moves.append(&mut rec.alert_moves);
         closed_alerts_of.append(&mut rec.closed_alerts_of);
+        runs.append(&mut rec.runs);
         let answer = job.answer.clone();
         replies.push(Box::new(move || answer.send(Ok(incidents))));
     }
     let touched: Vec<&Incident> = changed.iter().filter_map(|id| working.get(id)).collect();
     upsert_incidents(conn, &touched).await?;
     insert_timeline(conn, &timeline).await?;
+    upsert_runs(conn, &runs).await?;
     crate::alerts::rows::follow_incidents(conn, &alert_moves, &closed_alerts_of).await?;
     effects.events += events.len();
     effects.deliveries_moved |= insert_events(conn, &events).await?;

@@ -1,0 +1,17 @@
+-- The idempotency keys of presses were kept in "action_runs"; the name now
+-- belongs to the runs themselves.
+ALTER TABLE action_runs RENAME TO press_keys;
+ALTER INDEX action_runs_created RENAME TO press_keys_created;
+ALTER INDEX action_runs_pkey RENAME TO press_keys_pkey;
+
+-- Every trigger of a custom action: the whole run as JSON in doc, and the
+-- columns it is found by.
+CREATE TABLE action_runs (
+    run_id TEXT PRIMARY KEY,
+    incident_id TEXT NOT NULL,
+    action_id BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    created_ms BIGINT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX action_runs_incident ON action_runs(incident_id, created_ms);

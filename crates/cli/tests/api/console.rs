@@ -339,7 +339,13 @@ async fn in_a_real_browser(db: Db) {
     let app = TestApp::spawn(db).await;
     let action_ok = TestReceiver::start().await;
     action_ok.script([Reply {
-        body: "<script>window.__xss = 1</script> restarted web-1".into(),
+        headers: vec![("content-type", "application/json".into())],
+        body: serde_json::json!({
+            "message": "<script>window.__xss = 1</script> restarted web-1",
+            "labels": {"restarted": "yes"},
+            "links": [{"title": "<img src=x onerror=window.__xss=2> Runbook", "url": "https://runbook.example/web-1"}],
+        })
+        .to_string(),
         ..Reply::status(200)
     }]);
     let action_fail = TestReceiver::start().await;

@@ -50,13 +50,14 @@ async function checkLabels(where) {
   assert.deepEqual(unnamed, [], `controls without a label on ${where}`);
 }
 
-async function newAction(name, endpoint) {
+async function newAction(name, endpoint, writeBack = []) {
   await open('/console/integrations?tab=action');
   await page.getByRole('button', { name: 'New custom action' }).click();
   const form = page.getByRole('form', { name: 'Custom action' });
   await form.getByLabel('Name', { exact: true }).fill(name);
   await form.getByLabel('Endpoint').fill(endpoint);
   await form.getByLabel('Payments').check();
+  for (const label of writeBack) await form.getByLabel(label, { exact: true }).check();
   await form.getByRole('button', { name: 'Create' }).click();
   return form;
 }
@@ -91,7 +92,7 @@ try {
   });
 
   await step('create a custom action that succeeds and one that fails', async () => {
-    let form = await newAction('Restart host', env('ACTION_OK'));
+    let form = await newAction('Restart host', env('ACTION_OK'), ['Labels', 'Links']);
     await page.getByText('Signing secret').waitFor();
     assert.match(await page.locator('output.secret').innerText(), /^whsec_/);
     await page.getByRole('cell', { name: 'Restart host' }).waitFor();
@@ -129,18 +130,30 @@ try {
     await page.getByRole('button', { name: 'Restart host' }).click();
     const result = page.locator('#action-result');
     await result.getByText('"Restart host" succeeded: HTTP 200').waitFor();
+    await result.getByText('wrote back labels, links').waitFor();
     const answer = await result.locator('pre').innerText();
     assert.ok(answer.includes('<script>'), `the endpoint's answer shows as text: ${answer}`);
     assert.equal(await result.locator('script').count(), 0);
     assert.equal(await page.evaluate(() => window.__xss), undefined, 'the answer ran as script');
     await page.locator('#timeline li[data-type="i_custom"]').filter({ hasText: 'Restart host' }).waitFor();
+    // What the answer wrote back is where it landed: the link, the label, the timeline.
+    const link = page.locator('ul.links a').first();
+    await link.waitFor();
+    assert.equal(await link.getAttribute('href'), 'https://runbook.example/web-1');
+    assert.ok((await link.innerText()).includes('<img'), 'the link title shows as text');
+    assert.equal(await page.evaluate(() => window.__xss), undefined, 'the link title ran as script');
+    await page.locator('dl.facts dt', { hasText: 'restarted' }).first().waitFor();
+    await page.locator('#timeline li[data-type="i_links"]').waitFor();
+    await page.getByRole('table', { name: 'Custom action runs' }).getByText('Succeeded').waitFor();
   });
 
-  await step('a failing action shows the failure and writes no timeline entry', async () => {
+  await step('a failing action shows the failure and writes it on the timeline', async () => {
     await page.getByText('More actions').click();
     await page.getByRole('button', { name: 'Roll back' }).click();
     await page.locator('#action-result').getByText('"Roll back" failed: HTTP 500').waitFor();
-    assert.equal(await page.locator('#timeline li[data-type="i_custom"]').count(), 1);
+    await page.locator('#timeline li[data-type="i_custom"]').filter({ hasText: 'failed' }).waitFor();
+    assert.equal(await page.locator('#timeline li[data-type="i_custom"]').count(), 2);
+    await page.getByRole('table', { name: 'Custom action runs' }).getByText('Failed').waitFor();
     await page.screenshot({ path: `${env('SHOTS')}/console-incident.png`, fullPage: true });
   });
 

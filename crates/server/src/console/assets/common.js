@@ -23,4 +23,5 @@ export const EVENT_NAMES = {
   i_comm: 'commented', i_r_title: 'changed the title', i_r_desc: 'changed the description',
   i_r_impact: 'changed the impact', i_r_rc: 'changed the root cause', i_r_rsltn: 'changed the resolution',
   i_r_severity: 'changed the severity', i_r_field: 'changed a field', i_labels: 'updated labels',
+  i_links: 'added links',
 };

@@ -3,6 +3,7 @@
 import { app, EVENT_NAMES, ME, params, SEVERITIES, SNOOZES } from './common.js';
 import { badge, dl, field, fmtTime, h, input, notice, replace, select, table, textarea } from './dom.js';
 import { api, nowS, onSubmit } from './api.js';
+import { linksList, runEntry, runsTable, triggerResult } from './runs.js';
 
 export async function incidentPage() {
   const id = params.get('id') || '';
@@ -33,11 +34,12 @@ export async function incidentPage() {
     }
     document.title = `${inc.title} · dutyhook`;
     document.getElementById('page-title').textContent = `Incident ${inc.num}`;
-    const [feed, actions, alerts] = await Promise.all([
+    const [feed, actions, alerts, runs] = await Promise.all([
       api('/incident/feed', { incident_id: id, limit: 100 }).then((d) => d.items).catch(() => []),
       api('/incident/action/list', { incident_id: id }).then((d) => d.items).catch(() => []),
       api('/alert/list', { incident_id: id, start_time: 0, end_time: nowS() + 60, limit: 100 })
         .then((d) => d.items).catch(() => []),
+      api('/incident/action/run/list', { incident_id: id }).then((d) => d.items).catch(() => []),
     ]);
     const mine = (inc.responders || []).find((r) => r.person_id === ME);
     const closed = inc.progress === 'Closed';
@@ -102,6 +104,8 @@ export async function incidentPage() {
             ? h('ul', {}, inc.responders.map((r) => h('li', {}, r.person_name,
               r.acknowledged_at ? ` — acknowledged ${fmtTime(r.acknowledged_at)}` : '')))
             : h('p', { class: 'hint' }, 'No responders.'),
+          h('h3', {}, 'Links'),
+          linksList(inc.links),
           h('h3', {}, 'Labels'),
           Object.keys(inc.labels || {}).length ? dl(Object.entries(inc.labels)) : h('p', { class: 'hint' }, 'No labels.'),
           h('h3', {}, 'Custom fields'),
@@ -112,7 +116,9 @@ export async function incidentPage() {
           h('h3', {}, 'Alerts'),
           table(['Title', 'Severity', 'Status', 'Last'], alerts.map((a) => h('tr', {},
             h('td', {}, a.title), h('td', {}, badge(a.alert_severity)), h('td', {}, badge(a.alert_status)),
-            h('td', {}, fmtTime(a.last_time)))), 'Alerts')),
+            h('td', {}, fmtTime(a.last_time)))), 'Alerts'),
+          h('h3', {}, 'Custom action runs'),
+          runsTable(runs)),
         h('section', { 'aria-labelledby': 'timeline-h' },
           h('h3', { id: 'timeline-h' }, 'Timeline'),
           comment,
@@ -145,13 +151,8 @@ export async function incidentPage() {
       const r = await api('/incident/action/trigger', {
         incident_id: id, action_id: action.action_id, idempotency_key: crypto.randomUUID(),
       });
-      const headline = r.success
-        ? `"${action.name}" succeeded: HTTP ${r.status_code} in ${r.duration_ms} ms`
-        : `"${action.name}" failed: ${r.status_code ? `HTTP ${r.status_code}` : r.error_class || 'no answer'} after ${r.duration_ms} ms`;
-      show(headline, r.success ? 'ok' : 'bad', [
-        r.error && r.error !== `HTTP ${r.status_code}` ? h('p', {}, r.error) : null,
-        r.response_body ? [h('p', { class: 'hint' }, 'The endpoint answered:'), h('pre', { class: 'response' }, r.response_body)] : null,
-      ]);
+      const shown = triggerResult(action.name, r);
+      show(shown.headline, shown.kind, shown.extra);
     } catch (e) {
       show(`"${action.name}" could not run: ${e.message}`, 'bad');
     }
@@ -167,10 +168,12 @@ function timelineEntry(e) {
   const d = e.detail || {};
   let what = EVENT_NAMES[e.type] || e.type;
   const extra = [];
-  if (e.type === 'i_custom') {
-    what = `ran the action "${d.name || (d.action && d.action.name) || '?'}"`;
-    if (d.status_code) extra.push(`HTTP ${d.status_code}`);
+  if (e.type === 'i_custom' || e.type === 'i_links') {
+    const run = runEntry(e);
+    what = run.what;
+    extra.push(...run.extra.filter(Boolean));
   } else if (e.type === 'i_comm' && d.comment) {
+    if (d.action_name) what = `commented through the action "${d.action_name}"`;
     extra.push(h('q', {}, d.comment));
   } else if (Object.keys(d).length) {
     extra.push(h('code', {}, JSON.stringify(d)));

@@ -157,6 +157,16 @@ function eventPicker(kind, chosen) {
     list.map((e) => checkbox('event_types', e, (chosen || []).includes(e), e)));
 }
 
+const WRITE_BACK = [['labels', 'Labels'], ['fields', 'Custom fields'], ['comment', 'A comment'],
+  ['links', 'Links'], ['resolve', 'Resolve the incident']];
+
+// What the endpoint's JSON answer may change on the incident.
+function writeBackPicker(chosen) {
+  return h('fieldset', { class: 'write-back' }, h('legend', {}, 'The answer may write back'),
+    WRITE_BACK.map(([key, label]) => checkbox('write_back', label, (chosen || []).includes(key), key)),
+    h('p', { class: 'hint' }, 'An answer with Content-Type application/json sets these on the incident, all or nothing.'));
+}
+
 function openForm(ctx, item) {
   const { tab, channels, teams } = ctx;
   const editing = Boolean(item);
@@ -183,6 +193,7 @@ function openForm(ctx, item) {
       tab !== 'action' ? field('Body template', textarea('body_template', { value: v.body_template || '', class: 'mono', rows: 6 }),
         'Optional JSON with {{path}} variables, e.g. {"text": "{{incident.title}}"}.') : null,
       field('Timeout (ms)', input('timeout_ms', { type: 'number', min: 100, max: 10000, value: v.timeout_ms || (tab === 'action' ? 1000 : 5000) })),
+      tab === 'action' ? writeBackPicker(v.write_back) : null,
       tab !== 'action' ? field('Retry policy', select('retry_policy', [['backoff', 'Back off and retry'], ['once', 'Retry once'], ['none', 'Never retry']], v.retry_policy || 'backoff')) : null,
       field('Managing team', select('team_id', teamOptions, v.team_id || '')),
     ];
@@ -209,6 +220,7 @@ function openForm(ctx, item) {
       timeout_ms: Number(fd.get('timeout_ms')),
       team_id: fd.get('team_id') ? Number(fd.get('team_id')) : 0,
     };
+    if (tab === 'action') body.write_back = fd.getAll('write_back');
     if (tab !== 'action') {
       Object.assign(body, {
         kind: tab, event_types: fd.getAll('event_types'),

@@ -1,0 +1,70 @@
+// Custom action runs on an incident: how each press ended, what its answer
+// wrote back, and the links answers added.
+
+import { badge, fmtTime, h, table } from './dom.js';
+
+export const RUN_STATUS = {
+  awaiting_approval: 'Awaiting approval', rejected: 'Rejected', expired: 'Expired', running: 'Running',
+  succeeded: 'Succeeded', failed: 'Failed', timed_out: 'Timed out', cancelled: 'Cancelled',
+};
+
+const statusBadge = (s) => badge(RUN_STATUS[s] || s, `run-${s}`);
+
+// Only http(s) links are ever made clickable.
+const safeUrl = (url) => /^https?:\/\//i.test(url || '');
+
+export function linksList(links) {
+  if (!links || !links.length) return h('p', { class: 'hint' }, 'No links.');
+  return h('ul', { class: 'links' }, links.map((l) => h('li', {}, safeUrl(l.url)
+    ? h('a', { href: l.url, rel: 'noopener noreferrer', target: '_blank' }, l.title)
+    : `${l.title} (${l.url})`)));
+}
+
+function writeBackText(wb) {
+  if (!wb) return null;
+  const parts = [];
+  if (wb.applied && wb.applied.length) parts.push(`wrote back ${wb.applied.join(', ')}`);
+  if (wb.refused && wb.refused.length) parts.push(`refused ${wb.refused.map((r) => `${r.key} (${r.reason})`).join('; ')}`);
+  return parts.length ? parts.join('; ') : null;
+}
+
+export function runsTable(runs) {
+  return table(['Action', 'Status', 'By', 'Started', 'Message'], runs.map((r) => h('tr', { 'data-run-id': r.run_id },
+    h('td', {}, r.name), h('td', {}, statusBadge(r.status)),
+    h('td', {}, r.requested_by ? r.requested_by.person_name : '—'), h('td', {}, fmtTime(r.created_at)),
+    h('td', {}, r.message || '', writeBackText(r.write_back) ? h('p', { class: 'hint' }, writeBackText(r.write_back)) : null))),
+  'Custom action runs');
+}
+
+// The result of a press, as shown in place.
+export function triggerResult(name, r) {
+  const how = r.status_code ? `HTTP ${r.status_code}` : r.error_class || 'no answer';
+  const headline = r.success
+    ? `"${name}" succeeded: ${how} in ${r.duration_ms} ms`
+    : `"${name}" failed: ${how} after ${r.duration_ms} ms`;
+  const wb = writeBackText(r.write_back);
+  return {
+    headline,
+    kind: r.success ? 'ok' : 'bad',
+    extra: [
+      r.message ? h('p', {}, r.message) : null,
+      r.error && r.error !== r.message && r.error !== `HTTP ${r.status_code}` ? h('p', {}, r.error) : null,
+      wb ? h('p', {}, wb) : null,
+      r.response_body ? [h('p', { class: 'hint' }, 'The endpoint answered:'), h('pre', { class: 'response' }, r.response_body)] : null,
+    ],
+  };
+}
+
+// A timeline sentence for a run or for what its answer added.
+export function runEntry(e) {
+  const d = e.detail || {};
+  if (e.type === 'i_links') {
+    return { what: `added links from "${d.action_name || '?'}"`, extra: [linksList(d.links)] };
+  }
+  const ended = RUN_STATUS[d.status] || (d.status_code ? `HTTP ${d.status_code}` : '');
+  const how = [d.status_code ? `HTTP ${d.status_code}` : null, d.error_class || null].filter(Boolean).join(', ');
+  return {
+    what: `ran the action "${d.name || '?'}"${ended ? ` — ${ended.toLowerCase()}` : ''}${how ? ` (${how})` : ''}`,
+    extra: [d.message ? h('q', {}, d.message) : null, writeBackText(d.write_back)],
+  };
+}

@@ -5,7 +5,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use clap::Args;
 use dutyhook_delivery::signature::{secret_key, verify};
 use serde_json::Value;
@@ -21,6 +23,12 @@ pub struct ListenArgs {
     /// HTTP status to answer with.
     #[arg(long, default_value_t = 200)]
     status: u16,
+    /// Answer every push with this JSON document (`Content-Type:
+    /// application/json`), e.g. a custom action's answer that writes back:
+    /// '{"message": "restarted", "labels": {"restarted": "yes"}}'. Without
+    /// it the answer's body is empty.
+    #[arg(long, value_name = "JSON")]
+    answer: Option<String>,
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
@@ -85,9 +93,13 @@ pub async fn run(args: ListenArgs) -> Result<(), String> {
     };
     let status = StatusCode::from_u16(args.status)
         .map_err(|_| format!("--status {} is not an HTTP status", args.status))?;
+    if let Some(a) = &args.answer {
+        serde_json::from_str::<Value>(a).map_err(|e| format!("--answer is not JSON: {e}"))?;
+    }
+    let answer = args.answer.clone();
     let seen: Arc<Mutex<HashSet<String>>> = Default::default();
     let app = axum::Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
-        let (key, seen) = (key.clone(), seen.clone());
+        let (key, seen, answer) = (key.clone(), seen.clone(), answer.clone());
         async move {
             let line = describe(
                 &headers,
@@ -98,7 +110,10 @@ pub async fn run(args: ListenArgs) -> Result<(), String> {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{line}");
             let _ = out.flush();
-            (status, "")
+            match answer {
+                Some(json) => (status, [(CONTENT_TYPE, "application/json")], json).into_response(),
+                None => (status, "").into_response(),
+            }
         }
     });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
@@ -106,8 +121,13 @@ pub async fn run(args: ListenArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     println!(
-        "listening on http://{addr}/ — point a webhook here; answering {}",
-        status.as_u16()
+        "listening on http://{addr}/ — point a webhook here; answering {}{}",
+        status.as_u16(),
+        if args.answer.is_some() {
+            " with the --answer JSON"
+        } else {
+            ""
+        }
     );
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);

@@ -12,7 +12,8 @@ use crate::receiver::{Reply, TestReceiver};
 
 both_dbs!(
     kill_mid_push_pushes_again_after_restart,
-    listen_prints_pushes
+    listen_prints_pushes,
+    listen_answers_an_action_that_writes_back
 );
 
 async fn kill_mid_push_pushes_again_after_restart(db: Db) {
@@ -153,6 +154,68 @@ async fn listen_prints_pushes(db: Db) {
         line.contains("signature ok") && line.ends_with("duplicate"),
         "{line}"
     );
+    listen.kill();
+    serve.kill();
+}
+
+/// The README's walk-through: `listen --answer` as a custom action's
+/// endpoint whose answer writes labels back onto the incident.
+async fn listen_answers_an_action_that_writes_back(db: Db) {
+    let db = TestDb::new(db).await;
+    let (mut serve, addr, printed) = start_serve_with(&db.url, &[]);
+    let key = key_of(&printed);
+    let answer = r#"{"message": "restarted", "labels": {"restarted": "yes"}}"#;
+    let mut listen = Serve::from(
+        Command::new(BIN)
+            .args(["listen", "--port", "0", "--answer", answer])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn dutyhook listen"),
+    );
+    let mut first = String::new();
+    BufReader::new(listen.stdout())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    let ch = api(
+        &addr,
+        &key,
+        "/channel/create",
+        json!({"channel_name": "ops"}),
+    )
+    .await["channel_id"]
+        .clone();
+    let action = api(
+        &addr,
+        &key,
+        "/integration/custom-action/create",
+        json!({"name": "Restart host", "channel_ids": [ch], "endpoint": url, "write_back": ["labels"]}),
+    )
+    .await["integration_id"]
+        .clone();
+    let inc = api(
+        &addr,
+        &key,
+        "/incident/create",
+        json!({"title": "Host stuck", "incident_severity": "Warning", "channel_id": ch}),
+    )
+    .await["incident_id"]
+        .clone();
+    let r = api(
+        &addr,
+        &key,
+        "/incident/action/trigger",
+        json!({"incident_id": inc, "action_id": action}),
+    )
+    .await;
+    assert_eq!(r["message"], json!("restarted"), "{r}");
+    assert_eq!(r["write_back"]["applied"], json!(["labels"]), "{r}");
+    let info = api(&addr, &key, "/incident/info", json!({"incident_id": inc})).await;
+    assert_eq!(info["labels"], json!({"restarted": "yes"}));
     listen.kill();
     serve.kill();
 }

@@ -31,6 +31,19 @@ pub struct Pressed {
     pub took: Duration,
 }
 
+/// Masks `secret` (an async run's callback token) wherever the attempt
+/// record shows the request body.
+fn mask_in(record: &mut dutyhook_store::AttemptRecord, secret: Option<&str>) {
+    let Some(secret) = secret.filter(|s| !s.is_empty()) else {
+        return;
+    };
+    if let Some(body) = record.request["body"].as_str() {
+        record.request["body"] = body.replace(secret, dutyhook_domain::headers::MASK).into();
+    }
+}
+
+/// Calls `endpoint` for a press; `secret` is masked in the history.
+#[allow(clippy::too_many_arguments)]
 pub async fn press(
     invoker: &Invoker,
     store: &dyn Store,
@@ -38,6 +51,7 @@ pub async fn press(
     endpoint: Endpoint<'_>,
     body: &[u8],
     event: &StoredEvent,
+    secret: Option<&str>,
 ) -> dutyhook_store::Result<Pressed> {
     let budget = endpoint.timeout;
     let start = Instant::now();
@@ -45,7 +59,7 @@ pub async fn press(
     let mut earlier = vec![];
     let last = loop {
         let left = budget.saturating_sub(start.elapsed());
-        let invoked = invoker
+        let mut invoked = invoker
             .call(Call {
                 integration: action,
                 endpoint: Endpoint {
@@ -65,6 +79,7 @@ pub async fn press(
                 test: false,
             })
             .await;
+        mask_in(&mut invoked.record, secret);
         if !retry_once(
             attempt,
             &invoked.result,

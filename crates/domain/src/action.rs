@@ -2,7 +2,7 @@
 //! trigger pushes, and what a trigger records on the incident.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::event::EventType;
@@ -165,27 +165,30 @@ pub struct TriggerPayload {
     pub body: String,
 }
 
+/// `extra` holds the push's extra top-level fields (an async run's `run`).
 pub fn trigger_payload(
     incident: &Incident,
     by: &Person,
     alerts: Vec<Value>,
     now_ms: i64,
     ctx: &RenderContext,
+    extra: Map<String, Value>,
 ) -> TriggerPayload {
     let event_id = EventId::from(new_event_id());
     let mut inc = incident.to_payload(ctx);
     if let Value::Object(m) = &mut inc {
         m.insert("alerts".into(), Value::Array(alerts));
     }
-    let body = Value::Object(event_doc(
+    let mut doc = event_doc(
         &event_id,
         now_ms,
         EventType::i_custom,
         Some(by),
         SubjectKind::Incident,
         inc,
-    ))
-    .to_string();
+    );
+    doc.extend(extra);
+    let body = Value::Object(doc).to_string();
     TriggerPayload {
         event_id,
         event_time_ms: now_ms,

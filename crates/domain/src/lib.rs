@@ -18,6 +18,7 @@ pub mod ops;
 pub mod person;
 pub mod recorder;
 pub mod run;
+pub mod run_changes;
 pub mod severity;
 pub mod template;
 pub mod timeline;

@@ -1,7 +1,7 @@
 use serde_json::{Map, Value};
 
 use crate::event::{EventType, NewEvent, SubjectKind};
-use crate::ids::{new_event_id, ChannelId, EventId, IncidentId};
+use crate::ids::{new_event_id, ChannelId, EventId, IncidentId, RunId};
 use crate::incident::{Incident, RenderContext};
 use crate::person::Person;
 use crate::run::Run;
@@ -68,6 +68,11 @@ impl Recorder {
 
     pub fn now_s(&self) -> i64 {
         self.now_ms.div_euclid(1000)
+    }
+
+    /// A run the store handed to this operation, or one kept by it.
+    pub fn run_mut(&mut self, run_id: &RunId) -> Option<&mut Run> {
+        self.runs.iter_mut().find(|r| &r.run_id == run_id)
     }
 
     /// Keeps `run` as it is now, in the commit of this operation.

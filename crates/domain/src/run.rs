@@ -131,6 +131,15 @@ pub struct Run {
     pub finished_at: i64,
     /// The calls made for it, in the action's invocation history.
     pub invocation_ids: Vec<String>,
+    /// `async` runs: when a run still running becomes `timed_out` (Unix
+    /// seconds); 0 for `sync` runs.
+    #[serde(default)]
+    pub deadline: i64,
+    /// `async` runs: the SHA-256 (hex) of the callback token; kept by the
+    /// store beside the run, never shown.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub token_hash: String,
     /// Creation in milliseconds: orders runs made in the same second.
     #[serde(default)]
     #[schema(ignore)]
@@ -162,6 +171,8 @@ impl Run {
             updated_at: now_s,
             finished_at: 0,
             invocation_ids: vec![],
+            deadline: 0,
+            token_hash: String::new(),
             created_ms: now_ms,
         }
     }

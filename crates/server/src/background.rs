@@ -1,5 +1,6 @@
 //! Work no request asks for: delivery, waking incidents whose snooze has
-//! ended, pruning the invocation history. Every process delivers; each other
+//! ended, ending async custom action runs at their deadline, pruning the
+//! invocation history. Every process delivers; each other
 //! role runs in one process of a cluster at a time.
 
 use std::time::Duration;
@@ -21,6 +22,11 @@ pub fn start(runtime: &Runtime, shutdown: &Shutdown) -> Running {
     );
     let roles = vec![
         tokio::spawn(snooze_expiry(
+            runtime.clone(),
+            runtime.snooze_check_every,
+            shutdown.clone(),
+        )),
+        tokio::spawn(run_deadlines(
             runtime.clone(),
             runtime.snooze_check_every,
             shutdown.clone(),
@@ -103,6 +109,24 @@ pub async fn wake_due(app: &Runtime) -> Result<usize, crate::error::ApiError> {
         .await?;
     tracing::debug!(count = n, "woke snoozed incidents");
     Ok(n)
+}
+
+/// Ends async runs still running at their deadline as `timed_out`, checked
+/// as often as snoozes.
+pub async fn run_deadlines(app: Runtime, every: Duration, mut shutdown: Shutdown) {
+    loop {
+        if leads(&app, "run-deadlines").await {
+            match crate::run_updates::time_out_due(&app).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(count = n, "custom action runs timed out"),
+                Err(e) => tracing::warn!(error = %e, "run deadline pass failed; will retry"),
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
 }
 
 /// Deletes history older than `retention`, every minute.

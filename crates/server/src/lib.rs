@@ -14,6 +14,7 @@ pub mod passwords;
 pub mod presses;
 pub mod request_id;
 pub mod routes;
+pub mod run_updates;
 pub mod runtime;
 pub mod sign_in;
 pub mod source_cache;

@@ -8,20 +8,24 @@ use std::time::{Duration, Instant};
 use dutyhook_delivery::custom_action;
 use dutyhook_delivery::invoker::{Endpoint, Tally};
 use dutyhook_delivery::push::PushResult;
-use dutyhook_domain::action::{self, trigger_payload, validate_idempotency_key, ActionConfig};
+use dutyhook_domain::action::{
+    self, trigger_payload, validate_idempotency_key, ActionConfig, ActionMode,
+};
 use dutyhook_domain::event::{EventType, SubjectKind};
 use dutyhook_domain::ids::RunId;
 use dutyhook_domain::incident::Incident;
-use dutyhook_domain::ops::{record_run, CallOutcome};
 use dutyhook_domain::run::{first_line, Run, RunStatus, WriteBackKey, WriteBackReport};
+use dutyhook_domain::run_changes::{record_run, CallOutcome};
 use dutyhook_domain::write_back::{self, read_answer, Answer, Applying};
 use dutyhook_store::{IntegrationRecord, PressSlot, StoredEvent};
 use serde::{Deserialize, Serialize};
+use serde_json::Map;
 use utoipa::ToSchema;
 
 use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::routes::integration::PushOutcome;
+use crate::run_updates::{callback_token, run_field, token_hash};
 use crate::state::AppState;
 
 /// Presses `action` for `incident`; with a key, at most once in the
@@ -146,7 +150,23 @@ async fn run(
         .map(|a| a.to_payload())
         .collect();
     let now_ms = app.clock.now_ms();
-    let payload = trigger_payload(incident, &caller.person, alerts, now_ms, &app.render);
+    let mut run = Run::new(
+        action.integration_id,
+        &action.name,
+        &incident.incident_id,
+        &caller.person,
+        now_ms,
+    );
+    let (extra, token) = match cfg.mode {
+        ActionMode::Sync => (Map::new(), None),
+        ActionMode::Async => {
+            let token = callback_token();
+            run.token_hash = token_hash(&token);
+            run.deadline = now_ms.div_euclid(1000) + cfg.async_deadline_s;
+            (run_field(&app.render, &run, Some(&token)), Some(token))
+        }
+    };
+    let payload = trigger_payload(incident, &caller.person, alerts, now_ms, &app.render, extra);
     let event = StoredEvent {
         seq: 0,
         event_id: payload.event_id.clone(),
@@ -156,13 +176,6 @@ async fn run(
         event_time: payload.event_time_ms,
         payload: String::new(),
     };
-    let mut run = Run::new(
-        action.integration_id,
-        &action.name,
-        &incident.incident_id,
-        &caller.person,
-        now_ms,
-    );
     let pressed = custom_action::press(
         &app.invoker,
         app.store.as_ref(),
@@ -170,6 +183,7 @@ async fn run(
         Endpoint::from(cfg),
         payload.body.as_bytes(),
         &event,
+        token.as_deref(),
     )
     .await?;
     let (res, record) = (&pressed.last.result, &pressed.last.record);
@@ -185,10 +199,10 @@ async fn run(
     run.message = message_of(res, &answer);
     run.invocation_ids = pressed.earlier.clone();
     run.invocation_ids.push(record.invocation_id.clone());
-    let status = if res.success {
-        RunStatus::Succeeded
-    } else {
-        RunStatus::Failed
+    let status = match (res.success, cfg.mode) {
+        (true, ActionMode::Sync) => RunStatus::Succeeded,
+        (true, ActionMode::Async) => RunStatus::Running,
+        (false, _) => RunStatus::Failed,
     };
     run.set_status(status, app.clock.now_ms().div_euclid(1000));
     let call = CallOutcome {
@@ -225,7 +239,8 @@ async fn run(
                 };
                 let report = write_back::apply(inc, &answer, &who, rec);
                 run.write_back = report;
-                record_run(inc, &run, &call, rec);
+                let by = run.requested_by.clone();
+                record_run(inc, &run, &call, Some(&by), rec);
                 Ok(())
             },
         )

@@ -12,7 +12,7 @@ use dutyhook_delivery::invoker::Invoker;
 use dutyhook_delivery::metrics::Metrics;
 use dutyhook_delivery::outbound::Policy;
 use dutyhook_delivery::push::Pusher;
-use dutyhook_domain::ids::IncidentId;
+use dutyhook_domain::ids::{IncidentId, RunId};
 use dutyhook_domain::incident::{Incident, RenderContext};
 use dutyhook_domain::recorder::Recorder;
 use dutyhook_store::{IncidentOp, Store};
@@ -81,6 +81,28 @@ impl Runtime {
         Ok(self
             .store
             .mutate_incidents(ids, self.recorder(), op)
+            .await?)
+    }
+
+    /// Runs `op` over one incident with its run `run_id` read in the same
+    /// transaction (in the recorder's `runs`), so changes to a run apply
+    /// one after another on every process.
+    pub async fn mutate_run<F>(
+        &self,
+        incident_id: &IncidentId,
+        run_id: &RunId,
+        op: F,
+    ) -> Result<Incident, ApiError>
+    where
+        F: Fn(&mut Vec<Incident>, &mut Recorder) -> Result<(), dutyhook_domain::DomainError>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let op: IncidentOp = Arc::new(op);
+        Ok(self
+            .store
+            .mutate_run(incident_id, run_id, self.recorder(), op)
             .await?)
     }
 }

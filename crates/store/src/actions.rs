@@ -199,4 +199,12 @@ impl ActionStore for SqlStore {
     async fn run(&self, run_id: &RunId) -> Result<Option<Run>> {
         crate::runs::run(&self.read, run_id).await
     }
+
+    async fn run_by_token(&self, token_hash: &str) -> Result<Option<Run>> {
+        crate::runs::run_by_token(&self.read, token_hash).await
+    }
+
+    async fn overdue_runs(&self, now_s: i64, limit: i64) -> Result<Vec<Run>> {
+        crate::runs::overdue_runs(&self.read, now_s, limit).await
+    }
 }

@@ -137,6 +137,18 @@ pub trait IncidentStore: Send + Sync {
         rec: Recorder,
         op: IncidentOp,
     ) -> Result<Vec<Incident>>;
+    /// As `mutate_incidents` for one incident, with one of its runs read in
+    /// the same transaction and handed to `op` in the recorder's `runs`:
+    /// concurrent changes to a run (callbacks, the deadline, a cancel) apply
+    /// one after another, on every process. `NotFound` when there is no
+    /// such run.
+    async fn mutate_run(
+        &self,
+        incident_id: &IncidentId,
+        run_id: &RunId,
+        rec: Recorder,
+        op: IncidentOp,
+    ) -> Result<Incident>;
     async fn incident(&self, incident_id: &IncidentId) -> Result<Option<Incident>>;
     async fn incidents(&self, ids: &[IncidentId]) -> Result<Vec<Incident>>;
     async fn list_incidents(
@@ -316,6 +328,10 @@ pub trait ActionStore: Send + Sync {
     /// An incident's runs, newest first.
     async fn incident_runs(&self, incident_id: &IncidentId) -> Result<Vec<Run>>;
     async fn run(&self, run_id: &RunId) -> Result<Option<Run>>;
+    /// The run whose callback token hashes to `token_hash`.
+    async fn run_by_token(&self, token_hash: &str) -> Result<Option<Run>>;
+    /// Runs still running at `now_s` past their deadline.
+    async fn overdue_runs(&self, now_s: i64, limit: i64) -> Result<Vec<Run>>;
 }
 
 #[derive(Debug, Clone, Default)]

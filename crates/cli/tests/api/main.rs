@@ -6,6 +6,7 @@
 mod helpers;
 
 mod actions;
+mod actions_async;
 mod actions_trigger;
 mod actions_write_back;
 mod alert_webhooks;

@@ -8,12 +8,10 @@ mod create;
 mod edits;
 mod lifecycle;
 mod people;
-mod runs;
 mod validate;
 
 pub use create::*;
 pub use edits::*;
 pub use lifecycle::*;
 pub use people::*;
-pub use runs::*;
 pub use validate::*;

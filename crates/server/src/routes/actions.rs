@@ -165,12 +165,6 @@ async fn apply(
         c.timeout_ms = t;
     }
     if let Some(m) = req.mode {
-        if m == ActionMode::Async {
-            return Err(ApiError::invalid(
-                "mode",
-                "async actions are not available in this version; use sync",
-            ));
-        }
         c.mode = m;
     }
     if let Some(d) = req.async_deadline_s {

@@ -1,9 +1,13 @@
-//! Custom action runs: an incident's, newest first, and one by one.
+//! Custom action runs: an incident's, newest first, one by one; cancelling
+//! one; and the callback an async action's endpoint reports through.
 
 use axum::extract::State;
+use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
 use dutyhook_domain::ids::{is_object_id, RunId};
-use dutyhook_domain::run::Run;
+use dutyhook_domain::run::{Run, RunStatus, WriteBackReport};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -14,12 +18,29 @@ use super::TAG_INCIDENTS;
 use crate::auth::Caller;
 use crate::envelope::{ok, ApiJson, ApiResult, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
+use crate::run_updates;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(run_list))
         .routes(routes!(run_info))
+        .routes(routes!(run_cancel))
+        .routes(routes!(run_callback))
+}
+
+fn checked(run_id: &RunId) -> Result<(), ApiError> {
+    if is_object_id(run_id) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "run_id",
+            format!(
+                "{:?} is not a run id (24 lowercase hex characters)",
+                run_id.as_str()
+            ),
+        ))
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -55,15 +76,7 @@ async fn run_info(
     _caller: Caller,
     ApiJson(req): ApiJson<RunRef>,
 ) -> ApiResult<Run> {
-    if !is_object_id(&req.run_id) {
-        return Err(ApiError::invalid(
-            "run_id",
-            format!(
-                "{:?} is not a run id (24 lowercase hex characters)",
-                req.run_id.as_str()
-            ),
-        ));
-    }
+    checked(&req.run_id)?;
     match app.store.run(&req.run_id).await? {
         Some(run) => ok(run),
         None => Err(ApiError::ResourceNotFound(format!(
@@ -71,4 +84,76 @@ async fn run_info(
             req.run_id
         ))),
     }
+}
+
+#[utoipa::path(post, path = "/incident/action/run/cancel", tag = TAG_INCIDENTS, request_body = RunRef,
+    responses((status = 200, body = Envelope<Run>), (status = "4XX", body = ErrorEnvelope)))]
+async fn run_cancel(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<RunRef>,
+) -> ApiResult<Run> {
+    caller.require_operator()?;
+    checked(&req.run_id)?;
+    ok(run_updates::cancel(&app, &caller.person, &req.run_id).await?)
+}
+
+/// What an async action's endpoint reports: a status, and optionally a
+/// message, progress and the write-back keys its action allows.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RunCallback {
+    /// `running`, `succeeded` or `failed`; the last two are final.
+    pub status: String,
+    /// At most 1000 characters.
+    pub message: Option<String>,
+    #[schema(minimum = 0, maximum = 100)]
+    pub progress: Option<i64>,
+    #[schema(value_type = Option<Object>)]
+    pub labels: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub fields: Option<Value>,
+    pub comment: Option<String>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub links: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub resolve: Option<Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CallbackAnswer {
+    #[schema(value_type = String)]
+    pub run_id: RunId,
+    pub status: RunStatus,
+    pub progress: i64,
+    pub write_back: WriteBackReport,
+}
+
+/// Authenticated by the run's callback token alone (`Authorization: Bearer`).
+#[utoipa::path(post, path = "/action-run/callback", tag = TAG_INCIDENTS, request_body = RunCallback,
+    security(("bearer" = [])),
+    responses((status = 200, body = Envelope<CallbackAnswer>), (status = "4XX", body = ErrorEnvelope)))]
+async fn run_callback(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> ApiResult<CallbackAnswer> {
+    let token = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::Unauthorized(
+                "send the run's callback_token as Authorization: Bearer <token>".into(),
+            )
+        })?;
+    let run = run_updates::callback(&app, token, body).await?;
+    ok(CallbackAnswer {
+        run_id: run.run_id,
+        status: run.status,
+        progress: run.progress,
+        write_back: run.write_back,
+    })
 }

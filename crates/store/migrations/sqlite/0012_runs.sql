@@ -12,6 +12,12 @@ CREATE TABLE action_runs (
     action_id INTEGER NOT NULL,
     status TEXT NOT NULL,
     created_ms INTEGER NOT NULL,
+    -- async runs: the callback token's SHA-256 (hex), and when a run still
+    -- running becomes timed_out (Unix s); '' and 0 otherwise.
+    token_hash TEXT NOT NULL DEFAULT '',
+    deadline INTEGER NOT NULL DEFAULT 0,
     doc TEXT NOT NULL
 );
 CREATE INDEX action_runs_incident ON action_runs(incident_id, created_ms);
+CREATE INDEX action_runs_token ON action_runs(token_hash);
+CREATE INDEX action_runs_deadline ON action_runs(status, deadline);

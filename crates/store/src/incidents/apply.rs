@@ -3,11 +3,12 @@
 
 use dutyhook_domain::ids::IncidentId;
 use dutyhook_domain::incident::Incident;
+use dutyhook_domain::run::Run;
 use dutyhook_domain::DomainError;
 use sqlx::AnyConnection;
 
 use super::rows::{insert_events, insert_timeline, load_incidents, upsert_incidents};
-use crate::runs::upsert_runs;
+use crate::runs::{load_run, upsert_runs};
 use crate::writer::jobs::{Effects, MutateJob, Reply};
 use crate::Result;
 
@@ -32,7 +33,7 @@ pub(crate) async fn apply_mutations(
     let mut events = vec![];
     let mut alert_moves = vec![];
     let mut closed_alerts_of = vec![];
-    let mut runs = vec![];
+    let mut runs: Vec<Run> = vec![];
     for job in jobs {
         let found: Result<Vec<Incident>> = job
             .ids
@@ -52,6 +53,21 @@ pub(crate) async fn apply_mutations(
             }
         };
         let mut rec = job.rec.clone();
+        if let Some(run_id) = &job.run {
+            // As an earlier operation of this batch left it, else as stored.
+            let current = match runs.iter().rev().find(|r| &r.run_id == run_id) {
+                Some(r) => Some(r.clone()),
+                None => load_run(conn, run_id).await?,
+            };
+            match current {
+                Some(r) => rec.runs = vec![r],
+                None => {
+                    job.answer
+                        .send(Err(DomainError::not_found("run", run_id).into()));
+                    continue;
+                }
+            }
+        }
         if let Err(e) = (job.op)(&mut incidents, &mut rec) {
             job.answer.send(Err(e.into()));
             continue;

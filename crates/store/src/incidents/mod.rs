@@ -5,7 +5,7 @@ pub(crate) mod apply;
 pub(crate) mod rows;
 
 use async_trait::async_trait;
-use dutyhook_domain::ids::IncidentId;
+use dutyhook_domain::ids::{IncidentId, RunId};
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::recorder::Recorder;
 use dutyhook_domain::severity::Progress;
@@ -82,12 +82,36 @@ impl IncidentStore for SqlStore {
         self.writer
             .send(Job::Mutate(Box::new(MutateJob {
                 ids: ids.to_vec(),
+                run: None,
                 rec,
                 op,
                 answer,
             })))
             .await?;
         rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn mutate_run(
+        &self,
+        incident_id: &IncidentId,
+        run_id: &RunId,
+        rec: Recorder,
+        op: IncidentOp,
+    ) -> Result<Incident> {
+        let (answer, rx) = Answer::new();
+        self.writer
+            .send(Job::Mutate(Box::new(MutateJob {
+                ids: vec![incident_id.clone()],
+                run: Some(run_id.clone()),
+                rec,
+                op,
+                answer,
+            })))
+            .await?;
+        let mut incidents = rx.await.map_err(|_| StoreError::Closed)??;
+        incidents
+            .pop()
+            .ok_or_else(|| DomainError::not_found("incident", incident_id).into())
     }
 
     async fn incident(&self, incident_id: &IncidentId) -> Result<Option<Incident>> {

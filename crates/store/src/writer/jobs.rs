@@ -9,7 +9,7 @@ use std::any::Any;
 use std::sync::{Arc, Mutex};
 
 use dutyhook_domain::alert::{AlertEvent, Source};
-use dutyhook_domain::ids::IncidentId;
+use dutyhook_domain::ids::{IncidentId, RunId};
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::recorder::Recorder;
 use sqlx::AnyConnection;
@@ -87,6 +87,9 @@ pub(crate) struct TxJob {
 
 pub(crate) struct MutateJob {
     pub ids: Vec<IncidentId>,
+    /// A run the operation changes: read in the transaction and handed to
+    /// the operation in its recorder's `runs`.
+    pub run: Option<RunId>,
     /// Empty; each run records into a copy.
     pub rec: Recorder,
     pub op: IncidentOp,

@@ -49,6 +49,7 @@ async fn queue(
         .writer
         .send(Job::Mutate(Box::new(MutateJob {
             ids: vec![id.to_string().into()],
+            run: None,
             rec: recorder(),
             op,
             answer,

@@ -93,12 +93,19 @@ async fn an_async_run_lives_through_its_callbacks(db: Db) {
 
     // Wrong, missing and another's tokens are refused.
     let (s, b) = callback(&app, Some("dhrun_nope"), json!({"status": "running"})).await;
-    assert_eq!((s, &b["error"]["code"]), (401, &json!("Unauthorized")), "{b}");
+    assert_eq!(
+        (s, &b["error"]["code"]),
+        (401, &json!("Unauthorized")),
+        "{b}"
+    );
     let (s, _) = callback(&app, None, json!({"status": "running"})).await;
     assert_eq!(s, 401);
     let (s, b) = callback(&app, Some(&token), json!({"status": "done"})).await;
     assert_eq!(s, 400, "{b}");
-    assert!(b["error"]["message"].as_str().unwrap().contains("status"), "{b}");
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("status"),
+        "{b}"
+    );
     let (s, b) = callback(
         &app,
         Some(&token),
@@ -161,7 +168,10 @@ async fn an_async_run_lives_through_its_callbacks(db: Db) {
     let (s, b) = callback(&app, Some(&token), json!({"status": "failed"})).await;
     assert_eq!(s, 400, "{b}");
     assert!(
-        b["error"]["message"].as_str().unwrap().contains("already finished"),
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already finished"),
         "{b}"
     );
     assert_eq!(

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
@@ -350,6 +351,8 @@ async fn in_a_real_browser(db: Db) {
     }]);
     let action_fail = TestReceiver::start().await;
     action_fail.script([Reply::status(500), Reply::status(500)]);
+    let action_async = TestReceiver::start().await;
+    let reporter = report_like_a_canary(app.url("/action-run/callback"), action_async.clone());
     let hook = TestReceiver::start().await;
 
     let shots = tempfile::tempdir().unwrap();
@@ -361,6 +364,7 @@ async fn in_a_real_browser(db: Db) {
         .env("PASSWORD", &app.password)
         .env("ACTION_OK", &action_ok.url)
         .env("ACTION_FAIL", &action_fail.url)
+        .env("ACTION_ASYNC", &action_async.url)
         .env("HOOK", &hook.url)
         .env("SHOTS", shots.path())
         .output()
@@ -372,6 +376,9 @@ async fn in_a_real_browser(db: Db) {
         "the console e2e failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    reporter
+        .await
+        .expect("the long-running action's endpoint reported");
     if let Some(dir) = keep {
         std::fs::create_dir_all(&dir).unwrap();
         for shot in std::fs::read_dir(shots.path()).unwrap() {
@@ -418,5 +425,30 @@ async fn in_a_real_browser(db: Db) {
         .iter()
         .map(|a| a["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["Restart host", "Roll back", "Status page"]);
+    assert_eq!(names, ["Restart host", "Roll back", "Deploy canary"]);
+}
+
+/// The endpoint of a long-running action: for the first run pushed, reports
+/// progress, then success with a link, a second apart.
+fn report_like_a_canary(callback_url: String, rx: TestReceiver) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let push = rx.wait_for(1).await[0].json();
+        let token = push["run"]["callback_token"].as_str().unwrap().to_string();
+        let client = reqwest::Client::new();
+        for body in [
+            serde_json::json!({"status": "running", "progress": 50, "message": "half of the canary is healthy"}),
+            serde_json::json!({"status": "succeeded", "message": "canary healthy",
+                "links": [{"title": "Canary report", "url": "https://ci.example/canary/7"}]}),
+        ] {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let r = client
+                .post(&callback_url)
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+        }
+    })
 }

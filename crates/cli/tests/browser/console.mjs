@@ -50,7 +50,7 @@ async function checkLabels(where) {
   assert.deepEqual(unnamed, [], `controls without a label on ${where}`);
 }
 
-async function newAction(name, endpoint, writeBack = []) {
+async function newAction(name, endpoint, writeBack = [], mode = 'sync') {
   await open('/console/integrations?tab=action');
   await page.getByRole('button', { name: 'New custom action' }).click();
   const form = page.getByRole('form', { name: 'Custom action' });
@@ -58,6 +58,7 @@ async function newAction(name, endpoint, writeBack = []) {
   await form.getByLabel('Endpoint').fill(endpoint);
   await form.getByLabel('Payments').check();
   for (const label of writeBack) await form.getByLabel(label, { exact: true }).check();
+  await form.getByLabel('Mode').selectOption(mode);
   await form.getByRole('button', { name: 'Create' }).click();
   return form;
 }
@@ -98,6 +99,8 @@ try {
     await page.getByRole('cell', { name: 'Restart host' }).waitFor();
     form = await newAction('Roll back', env('ACTION_FAIL'));
     await page.getByRole('cell', { name: 'Roll back' }).waitFor();
+    form = await newAction('Deploy canary', env('ACTION_ASYNC'), ['Links'], 'async');
+    await page.getByRole('cell', { name: 'Deploy canary' }).waitFor();
   });
 
   await step('create an incident whose title holds markup', async () => {
@@ -155,6 +158,30 @@ try {
     assert.equal(await page.locator('#timeline li[data-type="i_custom"]').count(), 2);
     await page.getByRole('table', { name: 'Custom action runs' }).getByText('Failed').waitFor();
     await page.screenshot({ path: `${env('SHOTS')}/console-incident.png`, fullPage: true });
+  });
+
+  await step('a long-running action reports progress and ends, without a reload', async () => {
+    await page.evaluate(() => { window.__stay = 1; });
+    await page.getByText('More actions').click();
+    await page.getByRole('button', { name: 'Deploy canary' }).click();
+    await page.locator('#action-result').getByText('"Deploy canary" started').waitFor();
+    const runs = page.getByRole('table', { name: 'Custom action runs' });
+    const row = runs.locator('tr', { hasText: 'Deploy canary' }).first();
+    await row.getByText('Running').waitFor();
+    await row.getByText('Succeeded').waitFor({ timeout: 20000 });
+    await page.locator('#links a', { hasText: 'Canary report' }).waitFor();
+    await page.locator('#timeline li[data-type="i_custom"]').filter({ hasText: 'succeeded' }).first().waitFor();
+    assert.equal(await page.evaluate(() => window.__stay), 1, 'the page was not reloaded');
+  });
+
+  await step('cancel a running run', async () => {
+    await page.getByText('More actions').click();
+    await page.getByRole('button', { name: 'Deploy canary' }).click();
+    await page.locator('#action-result').getByText('"Deploy canary" started').waitFor();
+    await page.getByRole('button', { name: 'Cancel Deploy canary' }).click();
+    await page.locator('#action-result').getByText('cancelled; its endpoint was told to stop').waitFor();
+    const runs = page.getByRole('table', { name: 'Custom action runs' });
+    await runs.getByText('Cancelled', { exact: true }).waitFor();
   });
 
   let hookName = 'Chat relay';
@@ -240,8 +267,6 @@ try {
   });
 
   await step('the fourth action of a channel shows the limit error', async () => {
-    await newAction('Status page', env('ACTION_OK'));
-    await page.getByRole('cell', { name: 'Status page' }).waitFor();
     const form = await newAction('Fourth', env('ACTION_OK'));
     const error = form.locator('.field-error').first();
     await error.waitFor();

@@ -3,7 +3,7 @@
 import { app, EVENT_NAMES, ME, params, SEVERITIES, SNOOZES } from './common.js';
 import { badge, dl, field, fmtTime, h, input, notice, replace, select, table, textarea } from './dom.js';
 import { api, nowS, onSubmit } from './api.js';
-import { linksList, runEntry, runsTable, triggerResult } from './runs.js';
+import { isOpen, linksList, runEntry, runsTable, triggerResult } from './runs.js';
 
 export async function incidentPage() {
   const id = params.get('id') || '';
@@ -105,9 +105,9 @@ export async function incidentPage() {
               r.acknowledged_at ? ` — acknowledged ${fmtTime(r.acknowledged_at)}` : '')))
             : h('p', { class: 'hint' }, 'No responders.'),
           h('h3', {}, 'Links'),
-          linksList(inc.links),
+          h('div', { id: 'links' }, linksList(inc.links)),
           h('h3', {}, 'Labels'),
-          Object.keys(inc.labels || {}).length ? dl(Object.entries(inc.labels)) : h('p', { class: 'hint' }, 'No labels.'),
+          h('div', { id: 'labels' }, labelsView(inc.labels)),
           h('h3', {}, 'Custom fields'),
           Object.keys(inc.fields || {}).length
             ? dl(Object.entries(inc.fields).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]))
@@ -118,11 +118,49 @@ export async function incidentPage() {
             h('td', {}, a.title), h('td', {}, badge(a.alert_severity)), h('td', {}, badge(a.alert_status)),
             h('td', {}, fmtTime(a.last_time)))), 'Alerts'),
           h('h3', {}, 'Custom action runs'),
-          runsTable(runs)),
+          h('div', { id: 'runs' }, runsTable(runs, cancel))),
         h('section', { 'aria-labelledby': 'timeline-h' },
           h('h3', { id: 'timeline-h' }, 'Timeline'),
           comment,
           h('ol', { class: 'timeline', id: 'timeline' }, feed.map(timelineEntry)))));
+    watchRuns(runs);
+  }
+
+  // While a run is open its status, progress, links, labels and timeline
+  // are read again every 2 s, without redrawing the forms.
+  let poll = null;
+  function watchRuns(runs) {
+    clearTimeout(poll);
+    if (runs.some(isOpen)) poll = setTimeout(refreshLive, 2000);
+  }
+
+  async function refreshLive() {
+    const runsBox = document.getElementById('runs');
+    if (!runsBox) return;
+    try {
+      const [inc, runs, feed] = await Promise.all([
+        api('/incident/info', { incident_id: id }),
+        api('/incident/action/run/list', { incident_id: id }).then((d) => d.items),
+        api('/incident/feed', { incident_id: id, limit: 100 }).then((d) => d.items),
+      ]);
+      replace(runsBox, runsTable(runs, cancel));
+      replace(document.getElementById('links'), linksList(inc.links));
+      replace(document.getElementById('labels'), labelsView(inc.labels));
+      replace(document.getElementById('timeline'), feed.map(timelineEntry));
+      watchRuns(runs);
+    } catch {
+      poll = setTimeout(refreshLive, 5000);
+    }
+  }
+
+  async function cancel(run) {
+    try {
+      await api('/incident/action/run/cancel', { run_id: run.run_id });
+      show(`"${run.name}" cancelled; its endpoint was told to stop.`, 'ok');
+    } catch (e) {
+      show(`Cancelling "${run.name}" failed: ${e.message}`, 'bad');
+    }
+    await refreshLive();
   }
 
   function moreActions(actions) {
@@ -162,6 +200,10 @@ export async function incidentPage() {
   }
 
   await render();
+}
+
+function labelsView(labels) {
+  return Object.keys(labels || {}).length ? dl(Object.entries(labels)) : h('p', { class: 'hint' }, 'No labels.');
 }
 
 function timelineEntry(e) {

@@ -193,6 +193,10 @@ function openForm(ctx, item) {
       tab !== 'action' ? field('Body template', textarea('body_template', { value: v.body_template || '', class: 'mono', rows: 6 }),
         'Optional JSON with {{path}} variables, e.g. {"text": "{{incident.title}}"}.') : null,
       field('Timeout (ms)', input('timeout_ms', { type: 'number', min: 100, max: 10000, value: v.timeout_ms || (tab === 'action' ? 1000 : 5000) })),
+      tab === 'action' ? field('Mode', select('mode', [['sync', 'Synchronous: the answer ends the run'],
+        ['async', 'Long-running: the endpoint reports through a callback']], v.mode || 'sync')) : null,
+      tab === 'action' ? field('Deadline of a long-running run (s)', input('async_deadline_s',
+        { type: 'number', min: 10, max: 86400, value: v.async_deadline_s || 900 })) : null,
       tab === 'action' ? writeBackPicker(v.write_back) : null,
       tab !== 'action' ? field('Retry policy', select('retry_policy', [['backoff', 'Back off and retry'], ['once', 'Retry once'], ['none', 'Never retry']], v.retry_policy || 'backoff')) : null,
       field('Managing team', select('team_id', teamOptions, v.team_id || '')),
@@ -220,7 +224,11 @@ function openForm(ctx, item) {
       timeout_ms: Number(fd.get('timeout_ms')),
       team_id: fd.get('team_id') ? Number(fd.get('team_id')) : 0,
     };
-    if (tab === 'action') body.write_back = fd.getAll('write_back');
+    if (tab === 'action') {
+      Object.assign(body, {
+        write_back: fd.getAll('write_back'), mode: fd.get('mode'), async_deadline_s: Number(fd.get('async_deadline_s')),
+      });
+    }
     if (tab !== 'action') {
       Object.assign(body, {
         kind: tab, event_types: fd.getAll('event_types'),

@@ -28,20 +28,29 @@ function writeBackText(wb) {
   return parts.length ? parts.join('; ') : null;
 }
 
-export function runsTable(runs) {
-  return table(['Action', 'Status', 'By', 'Started', 'Message'], runs.map((r) => h('tr', { 'data-run-id': r.run_id },
-    h('td', {}, r.name), h('td', {}, statusBadge(r.status)),
+export const isOpen = (r) => r.status === 'running' || r.status === 'awaiting_approval';
+
+// `cancel(run)` is called by a running run's Cancel button.
+export function runsTable(runs, cancel) {
+  return table(['Action', 'Status', 'By', 'Started', 'Message', ''], runs.map((r) => h('tr', { 'data-run-id': r.run_id },
+    h('td', {}, r.name),
+    h('td', {}, statusBadge(r.status), r.status === 'running'
+      ? [' ', h('progress', { max: 100, value: r.progress || 0, 'aria-label': `${r.name}: ${r.progress || 0}%` })] : null),
     h('td', {}, r.requested_by ? r.requested_by.person_name : '—'), h('td', {}, fmtTime(r.created_at)),
-    h('td', {}, r.message || '', writeBackText(r.write_back) ? h('p', { class: 'hint' }, writeBackText(r.write_back)) : null))),
+    h('td', {}, r.message || '', writeBackText(r.write_back) ? h('p', { class: 'hint' }, writeBackText(r.write_back)) : null),
+    h('td', {}, r.status === 'running' && cancel
+      ? h('button', { type: 'button', onclick: (ev) => { ev.currentTarget.disabled = true; cancel(r); } }, `Cancel ${r.name}`)
+      : null))),
   'Custom action runs');
 }
 
 // The result of a press, as shown in place.
 export function triggerResult(name, r) {
   const how = r.status_code ? `HTTP ${r.status_code}` : r.error_class || 'no answer';
-  const headline = r.success
+  let headline = r.success
     ? `"${name}" succeeded: ${how} in ${r.duration_ms} ms`
     : `"${name}" failed: ${how} after ${r.duration_ms} ms`;
+  if (r.status === 'running') headline = `"${name}" started: ${how} in ${r.duration_ms} ms; it reports as it goes`;
   const wb = writeBackText(r.write_back);
   return {
     headline,
@@ -63,8 +72,12 @@ export function runEntry(e) {
   }
   const ended = RUN_STATUS[d.status] || (d.status_code ? `HTTP ${d.status_code}` : '');
   const how = [d.status_code ? `HTTP ${d.status_code}` : null, d.error_class || null].filter(Boolean).join(', ');
+  // A callback, a cancel or a deadline: no call was made.
+  const told = !d.status_code && !d.error_class;
   return {
-    what: `ran the action "${d.name || '?'}"${ended ? ` — ${ended.toLowerCase()}` : ''}${how ? ` (${how})` : ''}`,
+    what: told
+      ? `action "${d.name || '?'}": ${ended.toLowerCase()}${d.status === 'running' && d.message ? '' : ''}`
+      : `ran the action "${d.name || '?'}"${ended ? ` — ${ended.toLowerCase()}` : ''}${how ? ` (${how})` : ''}`,
     extra: [d.message ? h('q', {}, d.message) : null, writeBackText(d.write_back)],
   };
 }

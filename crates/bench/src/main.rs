@@ -7,6 +7,7 @@
 use clap::Parser;
 use serde_json::{json, Value};
 
+mod callbacks;
 mod delivery;
 mod disk;
 mod ingest;
@@ -29,12 +30,12 @@ pub(crate) struct Args {
     /// scenario, dropped afterwards.
     #[arg(long)]
     pub(crate) database: Option<String>,
-    /// Scenarios to run: throughput1, throughput10, latency, blackhole, backlog, trigger, ingest
+    /// Scenarios to run: throughput1, throughput10, latency, blackhole, backlog, trigger, callbacks, ingest
     /// (and soak, run on its own: scripts/soak).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "throughput1,throughput10,latency,blackhole,backlog,trigger,ingest"
+        default_value = "throughput1,throughput10,latency,blackhole,backlog,trigger,callbacks,ingest"
     )]
     pub(crate) scenarios: Vec<String>,
     /// Seconds of load for the throughput scenarios.
@@ -101,6 +102,7 @@ async fn main() {
             "blackhole" => paced(&args, 9, args.latency_rate, true).await,
             "backlog" => backlog(&args).await,
             "trigger" => trigger(&args, 1000).await,
+            "callbacks" => callbacks::callbacks(&args, 1000, 32).await,
             "ingest" => ingest(&args).await,
             "soak" => soak::soak(&args).await,
             other => panic!("unknown scenario {other}"),

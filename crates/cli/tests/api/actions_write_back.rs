@@ -15,6 +15,7 @@ both_dbs!(
     keys_outside_write_back_are_refused_by_name,
     text_answers_change_nothing,
     every_press_is_a_run,
+    the_hosted_products_path_presses_too,
 );
 
 fn json_reply(body: Value) -> Reply {
@@ -419,4 +420,43 @@ async fn every_press_is_a_run(db: Db) {
         "ResourceNotFound",
     )
     .await;
+}
+
+async fn the_hosted_products_path_presses_too(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let ch = app.channel("ops").await;
+    let inc = incident_in(&app, ch, "Disk full").await;
+    let rx = TestReceiver::start().await;
+    rx.script([
+        json_reply(json!({"message": "cleaned", "labels": {"cleaned": "yes"}})),
+        Reply {
+            body: "no such host".into(),
+            ..Reply::status(404)
+        },
+    ]);
+    let id = writing_action(&app, ch, "Clean", &rx.url, json!(["labels"])).await;
+    let body = json!({"incident_id": inc, "integration_id": id});
+    let ok = app.ok("/incident/custom-action/do", body.clone()).await;
+    assert_eq!(
+        (&ok["success"], &ok["message"]),
+        (&json!(true), &json!("cleaned")),
+        "{ok}"
+    );
+    assert_eq!(app.info(&inc).await["labels"], json!({"cleaned": "yes"}));
+    let failed = app.ok("/incident/custom-action/do", body).await;
+    assert_eq!(failed["success"], json!(false));
+    assert_eq!(
+        failed["message"],
+        json!("HTTP 404: no such host"),
+        "{failed}"
+    );
+    let m = app
+        .fails(
+            "/incident/custom-action/do",
+            json!({"incident_id": inc, "integration_id": 999}),
+            404,
+            "ResourceNotFound",
+        )
+        .await;
+    assert!(m.contains("999"), "{m}");
 }

@@ -39,6 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(action_rotate_secret))
         .routes(routes!(incident_action_list))
         .routes(routes!(incident_action_trigger))
+        .routes(routes!(custom_action_do))
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -373,19 +374,70 @@ async fn incident_action_trigger(
     caller: Caller,
     ApiJson(req): ApiJson<Trigger>,
 ) -> ApiResult<TriggerResult> {
+    ok(trigger(
+        &app,
+        &caller,
+        &req.incident_id,
+        req.action_id,
+        "action_id",
+        req.idempotency_key,
+    )
+    .await?)
+}
+
+/// Presses `action_id` on `incident_id` after checking both; `field` names
+/// the action's id in errors (the hosted product's path calls it
+/// `integration_id`).
+async fn trigger(
+    app: &AppState,
+    caller: &Caller,
+    incident: &IncidentId,
+    action_id: IntegrationId,
+    field: &str,
+    idempotency_key: Option<String>,
+) -> Result<TriggerResult, ApiError> {
     caller.require_operator()?;
-    let id = incident_id("incident_id", &req.incident_id)?;
-    let r = load(&app, req.action_id, "action_id").await?;
-    let incident = existing(&app, &id).await?;
+    let id = incident_id("incident_id", incident)?;
+    let r = load(app, action_id, field).await?;
+    let incident = existing(app, &id).await?;
     let cfg = config_of(&r)?;
     if incident.channel_id == ChannelId(0) || !cfg.channel_ids.contains(&incident.channel_id) {
         return Err(ApiError::invalid(
-            "action_id",
+            field,
             format!(
                 "custom action {} is not one of the actions of incident {id}'s channel",
                 r.integration_id
             ),
         ));
     }
-    ok(crate::presses::press(&app, &caller, &r, &cfg, &incident, req.idempotency_key).await?)
+    crate::presses::press(app, caller, &r, &cfg, &incident, idempotency_key).await
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CustomActionDo {
+    #[schema(pattern = "^[0-9a-f]{24}$")]
+    #[schema(value_type = String)]
+    pub incident_id: IncidentId,
+    /// The custom action's id.
+    #[schema(value_type = i64)]
+    pub integration_id: IntegrationId,
+}
+
+/// The hosted product's path for a press: as `/incident/action/trigger`.
+#[utoipa::path(post, path = "/incident/custom-action/do", tag = TAG_INCIDENTS, request_body = CustomActionDo,
+    responses((status = 200, body = Envelope<TriggerResult>), (status = "4XX", body = ErrorEnvelope)))]
+async fn custom_action_do(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CustomActionDo>,
+) -> ApiResult<TriggerResult> {
+    ok(trigger(
+        &app,
+        &caller,
+        &req.incident_id,
+        req.integration_id,
+        "integration_id",
+        None,
+    )
+    .await?)
 }

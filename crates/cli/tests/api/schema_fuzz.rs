@@ -32,6 +32,34 @@ async fn the_api_holds_under_schemathesis(db: Db) {
     let db = TestDb::new(db).await;
     let (mut serve, addr, printed) = start_serve_with(&db.url, &[]);
     let key = key_of(&printed);
+    // CPython 3.11's ast.parse can fail under threads ("AST constructor
+    // recursion depth mismatch") inside hypothesis, which says nothing of
+    // the API: such a run is made once more.
+    let mut out = run_schemathesis(&addr, &key).await;
+    if String::from_utf8_lossy(&out.stdout).contains("AST constructor recursion depth mismatch") {
+        eprintln!("schemathesis crashed inside CPython's ast module; running it again");
+        out = run_schemathesis(&addr, &key).await;
+    }
+    serve.kill();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "schemathesis found failures:\n{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let generated: u64 = report
+        .lines()
+        .find_map(|l| l.trim().split_once(" generated, "))
+        .and_then(|(n, _)| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no count of generated requests in:\n{report}"));
+    assert!(
+        generated >= MIN_REQUESTS,
+        "only {generated} requests generated:\n{report}"
+    );
+    eprintln!("schemathesis: {generated} requests, all conforming");
+}
+
+async fn run_schemathesis(addr: &str, key: &str) -> std::process::Output {
     let scratch = tempfile::tempdir().unwrap();
     let out = tokio::process::Command::new("schemathesis")
         .current_dir(scratch.path())
@@ -57,25 +85,8 @@ async fn the_api_holds_under_schemathesis(db: Db) {
         ])
         .kill_on_drop(true)
         .output();
-    let out = tokio::time::timeout(TIME_BOUND, out)
+    tokio::time::timeout(TIME_BOUND, out)
         .await
         .unwrap_or_else(|_| panic!("schemathesis ran longer than {TIME_BOUND:?}"))
-        .expect("schemathesis runs");
-    serve.kill();
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "schemathesis found failures:\n{report}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let generated: u64 = report
-        .lines()
-        .find_map(|l| l.trim().split_once(" generated, "))
-        .and_then(|(n, _)| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no count of generated requests in:\n{report}"));
-    assert!(
-        generated >= MIN_REQUESTS,
-        "only {generated} requests generated:\n{report}"
-    );
-    eprintln!("schemathesis: {generated} requests, all conforming");
+        .expect("schemathesis runs")
 }

@@ -57,11 +57,15 @@ fn decode(rows: Vec<(String, String)>) -> Result<Vec<Run>> {
 
 const SELECT_RUN: &str = "SELECT doc, token_hash FROM action_runs WHERE ";
 
-/// One run, read in the writer's transaction.
-pub(crate) async fn load_run(conn: &mut AnyConnection, run_id: &RunId) -> Result<Option<Run>> {
+/// The runs a write batch changes, read in the writer's transaction with
+/// one statement.
+pub(crate) async fn load_runs(conn: &mut AnyConnection, run_ids: &[RunId]) -> Result<Vec<Run>> {
+    if run_ids.is_empty() {
+        return Ok(vec![]);
+    }
     let mut q = Sql::on(conn, SELECT_RUN);
-    q.push("run_id = ").text(run_id);
-    Ok(decode(q.query_as().fetch_all(&mut *conn).await?)?.pop())
+    q.push("run_id IN ").list_text(run_ids);
+    decode(q.query_as().fetch_all(&mut *conn).await?)
 }
 
 pub(crate) async fn run_by_token(read: &AnyPool, token_hash: &str) -> Result<Option<Run>> {

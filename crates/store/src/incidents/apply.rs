@@ -1,14 +1,14 @@
 //! Incident operations in a write batch: run in order over the incidents as
 //! earlier operations of the batch left them, then written together.
 
-use dutyhook_domain::ids::IncidentId;
+use dutyhook_domain::ids::{IncidentId, RunId};
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::run::Run;
 use dutyhook_domain::DomainError;
 use sqlx::AnyConnection;
 
 use super::rows::{insert_events, insert_timeline, load_incidents, upsert_incidents};
-use crate::runs::{load_run, upsert_runs};
+use crate::runs::{load_runs, upsert_runs};
 use crate::writer::jobs::{Effects, MutateJob, Reply};
 use crate::Result;
 
@@ -28,6 +28,8 @@ pub(crate) async fn apply_mutations(
     ids.sort_unstable();
     ids.dedup();
     let mut working = load_incidents(conn, &ids).await?;
+    let run_ids: Vec<RunId> = jobs.iter().filter_map(|j| j.run.clone()).collect();
+    let stored_runs = load_runs(conn, &run_ids).await?;
     let mut changed: Vec<IncidentId> = vec![];
     let mut timeline = vec![];
     let mut events = vec![];
@@ -57,7 +59,7 @@ pub(crate) async fn apply_mutations(
             // As an earlier operation of this batch left it, else as stored.
             let current = match runs.iter().rev().find(|r| &r.run_id == run_id) {
                 Some(r) => Some(r.clone()),
-                None => load_run(conn, run_id).await?,
+                None => stored_runs.iter().find(|r| &r.run_id == run_id).cloned(),
             };
             match current {
                 Some(r) => rec.runs = vec![r],

@@ -162,14 +162,8 @@ async fn trigger_failures_are_explained_on_the_timeline(db: Db) {
         delay: Duration::from_secs(2),
         ..Reply::status(200)
     }]);
-    let slow_id = app
-        .ok(
-            "/integration/custom-action/create",
-            json!({"name": "Slow", "channel_ids": [ch], "endpoint": slow.url, "timeout_ms": 1000}),
-        )
-        .await["integration_id"]
-        .as_i64()
-        .unwrap();
+    // The default timeout: 1000 ms.
+    let slow_id = action_id(&app, "Slow", &[ch], &slow.url).await;
     let r = trigger(&app, &inc, slow_id).await;
     assert_eq!(
         (&r["success"], &r["status_code"], &r["error_class"]),

@@ -122,12 +122,37 @@ fn progress_of(body: &Map<String, Value>) -> Result<Option<i64>, ApiError> {
     }
 }
 
+/// Refuses a callback whose keys have the wrong type, naming the key,
+/// before anything else is looked at.
+fn check_types(body: &Map<String, Value>) -> Result<(), ApiError> {
+    for (key, value) in body {
+        let wanted = match key.as_str() {
+            "message" | "comment" => "text",
+            "links" => "a list",
+            "labels" | "fields" | "resolve" => "an object",
+            _ => continue,
+        };
+        let fits = match wanted {
+            "text" => value.is_string(),
+            "a list" => value.is_array(),
+            _ => value.is_object(),
+        };
+        if !fits && !value.is_null() {
+            return Err(ApiError::invalid(key, format!("must be {wanted}")));
+        }
+    }
+    Ok(())
+}
+
 /// An async endpoint reports on its run with the run's callback token.
 pub async fn callback(
     rt: &Runtime,
     token: &str,
     body: Map<String, Value>,
 ) -> Result<Run, ApiError> {
+    check_types(&body)?;
+    let progress = progress_of(&body)?;
+    let status = status_of(&body)?;
     let run = rt
         .store
         .run_by_token(&token_hash(token))
@@ -138,8 +163,6 @@ pub async fn callback(
             "the callback token expired at the run's deadline".into(),
         ));
     }
-    let status = status_of(&body)?;
-    let progress = progress_of(&body)?;
     let allowed = match action_of(rt, &run).await? {
         Some((_, cfg)) => cfg.write_back,
         None => vec![],

@@ -8,7 +8,9 @@
 
 use std::time::{Duration, Instant};
 
-use dutyhook_domain::ids::DeliveryId;
+use dutyhook_domain::action::TriggerPayload;
+use dutyhook_domain::event::{EventType, SubjectKind};
+use dutyhook_domain::ids::{DeliveryId, IncidentId};
 use dutyhook_store::{IntegrationRecord, Store, StoredEvent};
 
 use crate::invoker::{Call, Endpoint, Invoked, Invoker, Tally};
@@ -42,17 +44,27 @@ fn mask_in(record: &mut dutyhook_store::AttemptRecord, secret: Option<&str>) {
     }
 }
 
-/// Calls `endpoint` for a press; `secret` is masked in the history.
-#[allow(clippy::too_many_arguments)]
+/// Sends `payload` (an `i_custom` push about `incident_id`) to `endpoint`
+/// for a press; `secret` is masked in the history.
 pub async fn press(
     invoker: &Invoker,
     store: &dyn Store,
     action: &IntegrationRecord,
     endpoint: Endpoint<'_>,
-    body: &[u8],
-    event: &StoredEvent,
+    payload: &TriggerPayload,
+    incident_id: &IncidentId,
     secret: Option<&str>,
 ) -> dutyhook_store::Result<Pressed> {
+    let event = StoredEvent {
+        seq: 0,
+        event_id: payload.event_id.clone(),
+        event_type: EventType::i_custom,
+        subject_kind: SubjectKind::Incident,
+        subject_id: incident_id.to_string(),
+        event_time: payload.event_time_ms,
+        payload: String::new(),
+    };
+    let body = payload.body.as_bytes();
     let budget = endpoint.timeout;
     let start = Instant::now();
     let mut attempt = 1;
@@ -73,7 +85,7 @@ pub async fn press(
                 },
                 body,
                 body_is_event_payload: false,
-                event,
+                event: &event,
                 delivery_id: DeliveryId(0),
                 attempt,
                 test: false,

@@ -107,8 +107,8 @@ pub fn update_run(
     let who = Applying {
         defs,
         action_id: run.action_id,
-        action_name: &run.name.clone(),
-        by: &run.requested_by.clone(),
+        action_name: &run.name,
+        by: &run.requested_by,
     };
     let report = write_back::apply(inc, answer, &who, rec);
     let message = update

@@ -11,13 +11,12 @@ use dutyhook_delivery::push::PushResult;
 use dutyhook_domain::action::{
     self, trigger_payload, validate_idempotency_key, ActionConfig, ActionMode,
 };
-use dutyhook_domain::event::{EventType, SubjectKind};
 use dutyhook_domain::ids::RunId;
 use dutyhook_domain::incident::Incident;
-use dutyhook_domain::run::{first_line, Run, RunStatus, WriteBackKey, WriteBackReport};
+use dutyhook_domain::run::{first_line, Run, RunStatus, WriteBackReport};
 use dutyhook_domain::run_changes::{record_run, CallOutcome};
 use dutyhook_domain::write_back::{self, read_answer, Answer, Applying};
-use dutyhook_store::{IntegrationRecord, PressSlot, StoredEvent};
+use dutyhook_store::{IntegrationRecord, PressSlot};
 use serde::{Deserialize, Serialize};
 use serde_json::Map;
 use utoipa::ToSchema;
@@ -25,7 +24,7 @@ use utoipa::ToSchema;
 use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::routes::integration::PushOutcome;
-use crate::run_updates::{callback_token, run_field, token_hash};
+use crate::run_updates::{callback_token, field_defs_for, run_field, token_hash};
 use crate::state::AppState;
 
 /// Presses `action` for `incident`; with a key, at most once in the
@@ -167,22 +166,13 @@ async fn run(
         }
     };
     let payload = trigger_payload(incident, &caller.person, alerts, now_ms, &app.render, extra);
-    let event = StoredEvent {
-        seq: 0,
-        event_id: payload.event_id.clone(),
-        event_type: EventType::i_custom,
-        subject_kind: SubjectKind::Incident,
-        subject_id: incident.incident_id.to_string(),
-        event_time: payload.event_time_ms,
-        payload: String::new(),
-    };
     let pressed = custom_action::press(
         &app.invoker,
         app.store.as_ref(),
         action,
         Endpoint::from(cfg),
-        payload.body.as_bytes(),
-        &event,
+        &payload,
+        &incident.incident_id,
         token.as_deref(),
     )
     .await?;
@@ -213,15 +203,7 @@ async fn run(
             .unwrap_or_default(),
         error: res.error.clone(),
     };
-    let defs = if answer
-        .wanted
-        .iter()
-        .any(|(k, _)| *k == WriteBackKey::Fields)
-    {
-        app.store.fields().await?
-    } else {
-        vec![]
-    };
+    let defs = field_defs_for(app, &answer).await?;
     let run_id = run.run_id.clone();
     // Sent together, the last attempt and the run share the writer's next commit.
     let (recorded, ran) = tokio::join!(

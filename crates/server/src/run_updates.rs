@@ -7,7 +7,7 @@
 use dutyhook_delivery::custom_action;
 use dutyhook_delivery::invoker::{Endpoint, Tally};
 use dutyhook_domain::action::{trigger_payload, ActionConfig};
-use dutyhook_domain::event::{EventType, SubjectKind};
+use dutyhook_domain::field::FieldDef;
 use dutyhook_domain::ids::RunId;
 use dutyhook_domain::incident::RenderContext;
 use dutyhook_domain::person::Person;
@@ -61,15 +61,7 @@ async fn change(
     answer: Answer,
     by: Option<Person>,
 ) -> Result<Run, ApiError> {
-    let defs = if answer
-        .wanted
-        .iter()
-        .any(|(k, _)| *k == WriteBackKey::Fields)
-    {
-        rt.store.fields().await?
-    } else {
-        vec![]
-    };
+    let defs = field_defs_for(rt, &answer).await?;
     let run_id = run.run_id.clone();
     let id = run_id.clone();
     rt.mutate_run(&run.incident_id, &run.run_id, move |incs, rec| {
@@ -77,6 +69,22 @@ async fn change(
     })
     .await?;
     stored(rt, &run_id).await
+}
+
+/// The custom field definitions, when `answer` sets custom fields.
+pub(crate) async fn field_defs_for(
+    rt: &Runtime,
+    answer: &Answer,
+) -> Result<Vec<FieldDef>, ApiError> {
+    if answer
+        .wanted
+        .iter()
+        .any(|(k, _)| *k == WriteBackKey::Fields)
+    {
+        Ok(rt.store.fields().await?)
+    } else {
+        Ok(vec![])
+    }
 }
 
 async fn stored(rt: &Runtime, run_id: &RunId) -> Result<Run, ApiError> {
@@ -221,22 +229,13 @@ async fn tell_cancelled(
         &app.render,
         extra,
     );
-    let event = dutyhook_store::StoredEvent {
-        seq: 0,
-        event_id: payload.event_id.clone(),
-        event_type: EventType::i_custom,
-        subject_kind: SubjectKind::Incident,
-        subject_id: incident.incident_id.to_string(),
-        event_time: payload.event_time_ms,
-        payload: String::new(),
-    };
     let pressed = custom_action::press(
         &app.invoker,
         app.store.as_ref(),
         action,
         Endpoint::from(cfg),
-        payload.body.as_bytes(),
-        &event,
+        &payload,
+        &incident.incident_id,
         None,
     )
     .await?;

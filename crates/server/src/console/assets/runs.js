@@ -76,7 +76,7 @@ export function runEntry(e) {
   const told = !d.status_code && !d.error_class;
   return {
     what: told
-      ? `action "${d.name || '?'}": ${ended.toLowerCase()}${d.status === 'running' && d.message ? '' : ''}`
+      ? `action "${d.name || '?'}": ${ended.toLowerCase()}`
       : `ran the action "${d.name || '?'}"${ended ? ` — ${ended.toLowerCase()}` : ''}${how ? ` (${how})` : ''}`,
     extra: [d.message ? h('q', {}, d.message) : null, writeBackText(d.write_back)],
   };

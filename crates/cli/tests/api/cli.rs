@@ -40,6 +40,24 @@ pub async fn api(addr: &str, key: &str, path: &str, body: Value) -> Value {
     body["data"].clone()
 }
 
+/// A channel, a custom action on it (`action` without `channel_ids`) and
+/// an incident titled `title` in that channel: (action id, incident id).
+pub async fn action_and_incident(
+    addr: &str,
+    key: &str,
+    mut action: Value,
+    title: &str,
+) -> (Value, Value) {
+    let ch = api(addr, key, "/channel/create", json!({"channel_name": "ops"})).await["channel_id"]
+        .clone();
+    action["channel_ids"] = json!([ch]);
+    let action_id =
+        api(addr, key, "/integration/custom-action/create", action).await["integration_id"].clone();
+    let incident = json!({"title": title, "incident_severity": "Warning", "channel_id": ch});
+    let incident_id = api(addr, key, "/incident/create", incident).await["incident_id"].clone();
+    (action_id, incident_id)
+}
+
 /// The app key a first start printed.
 pub fn key_of(printed: &[String]) -> String {
     printed

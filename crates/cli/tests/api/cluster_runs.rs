@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::cli::{api, key_of, start_serve_with};
+use crate::cli::{action_and_incident, api, key_of, start_serve_with};
 use crate::helpers::{Db, TestDb};
 use crate::receiver::TestReceiver;
 
@@ -16,30 +16,13 @@ async fn two_processes_time_a_run_out_once() {
     let key = key_of(&printed);
     let (_b, addr_b, _) = start_serve_with(&db.url, &[]);
     let rx = TestReceiver::start().await;
-    let ch = api(
+    let (action, inc) = action_and_incident(
         &addr_a,
         &key,
-        "/channel/create",
-        json!({"channel_name": "ops"}),
+        json!({"name": "Canary", "endpoint": rx.url, "mode": "async", "async_deadline_s": 10}),
+        "Slow canary",
     )
-    .await["channel_id"]
-        .clone();
-    let action = api(
-        &addr_a,
-        &key,
-        "/integration/custom-action/create",
-        json!({"name": "Canary", "channel_ids": [ch], "endpoint": rx.url, "mode": "async", "async_deadline_s": 10}),
-    )
-    .await["integration_id"]
-        .clone();
-    let inc = api(
-        &addr_b,
-        &key,
-        "/incident/create",
-        json!({"title": "Slow canary", "incident_severity": "Warning", "channel_id": ch}),
-    )
-    .await["incident_id"]
-        .clone();
+    .await;
     for addr in [&addr_a, &addr_b, &addr_a] {
         api(
             addr,

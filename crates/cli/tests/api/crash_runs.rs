@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::cli::{api, key_of, start_serve};
+use crate::cli::{action_and_incident, api, key_of, start_serve};
 use crate::helpers::{Db, TestDb};
 use crate::receiver::TestReceiver;
 
@@ -36,30 +36,13 @@ async fn kill_with_open_runs_loses_no_status(db: Db) {
     let (mut serve, addr, printed) = start_serve(&db.url);
     let key = key_of(&printed);
     let rx = TestReceiver::start().await;
-    let ch = api(
+    let (action, inc) = action_and_incident(
         &addr,
         &key,
-        "/channel/create",
-        json!({"channel_name": "ops"}),
+        json!({"name": "Export logs", "endpoint": rx.url, "mode": "async", "async_deadline_s": 3600}),
+        "Logs needed",
     )
-    .await["channel_id"]
-        .clone();
-    let action = api(
-        &addr,
-        &key,
-        "/integration/custom-action/create",
-        json!({"name": "Export logs", "channel_ids": [ch], "endpoint": rx.url, "mode": "async", "async_deadline_s": 3600}),
-    )
-    .await["integration_id"]
-        .clone();
-    let inc = api(
-        &addr,
-        &key,
-        "/incident/create",
-        json!({"title": "Logs needed", "incident_severity": "Warning", "channel_id": ch}),
-    )
-    .await["incident_id"]
-        .clone();
+    .await;
     let runs = 12;
     for _ in 0..runs {
         api(

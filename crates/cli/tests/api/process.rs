@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::cli::{api, key_of, start_serve_with, Serve, BIN};
+use crate::cli::{action_and_incident, api, key_of, start_serve_with, Serve, BIN};
 use crate::helpers::{Db, TestDb};
 use crate::receiver::{Reply, TestReceiver};
 
@@ -181,30 +181,13 @@ async fn listen_answers_an_action_that_writes_back(db: Db) {
         .find(|w| w.starts_with("http://"))
         .unwrap()
         .to_string();
-    let ch = api(
+    let (action, inc) = action_and_incident(
         &addr,
         &key,
-        "/channel/create",
-        json!({"channel_name": "ops"}),
+        json!({"name": "Restart host", "endpoint": url, "write_back": ["labels"]}),
+        "Host stuck",
     )
-    .await["channel_id"]
-        .clone();
-    let action = api(
-        &addr,
-        &key,
-        "/integration/custom-action/create",
-        json!({"name": "Restart host", "channel_ids": [ch], "endpoint": url, "write_back": ["labels"]}),
-    )
-    .await["integration_id"]
-        .clone();
-    let inc = api(
-        &addr,
-        &key,
-        "/incident/create",
-        json!({"title": "Host stuck", "incident_severity": "Warning", "channel_id": ch}),
-    )
-    .await["incident_id"]
-        .clone();
+    .await;
     let r = api(
         &addr,
         &key,

@@ -5,6 +5,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use crate::action_guard::{
+    Approval, RateRule, ShowWhen, APPROVAL_EXPIRES_S, COOLDOWN_S, RUNS_PER_HOUR,
+};
+use crate::action_inputs::InputDef;
 use crate::event::EventType;
 use crate::event::SubjectKind;
 use crate::headers::{self, Header};
@@ -58,6 +62,18 @@ pub struct ActionConfig {
     pub async_deadline_s: i64,
     #[serde(default)]
     pub write_back: Vec<WriteBackKey>,
+    #[serde(default)]
+    pub inputs: Vec<InputDef>,
+    #[serde(default)]
+    pub confirm: bool,
+    #[serde(default)]
+    pub approval: Option<Approval>,
+    #[serde(default)]
+    pub show_when: Option<ShowWhen>,
+    #[serde(default)]
+    pub cooldown_s: i64,
+    #[serde(default)]
+    pub max_runs_per_hour: i64,
 }
 
 impl Default for ActionConfig {
@@ -74,6 +90,12 @@ impl Default for ActionConfig {
             mode: ActionMode::Sync,
             async_deadline_s: DEFAULT_ASYNC_DEADLINE_S,
             write_back: vec![],
+            inputs: vec![],
+            confirm: false,
+            approval: None,
+            show_when: None,
+            cooldown_s: 0,
+            max_runs_per_hour: 0,
         }
     }
 }
@@ -130,7 +152,45 @@ impl ActionConfig {
                 ),
             ));
         }
+        self.validate_guardrails()
+    }
+
+    fn validate_guardrails(&self) -> Result<(), DomainError> {
+        crate::action_inputs::validate_defs(&self.inputs)?;
+        if let Some(a) = &self.approval {
+            if !APPROVAL_EXPIRES_S.contains(&a.expires_s) {
+                return Err(DomainError::invalid(
+                    "approval.expires_s",
+                    format!("must be from 60 to 86400 seconds, got {}", a.expires_s),
+                ));
+            }
+            if a.team_id < 0 {
+                return Err(DomainError::invalid("approval.team_id", "is not a team id"));
+            }
+        }
+        if let Some(w) = &self.show_when {
+            w.validate()?;
+        }
+        if !COOLDOWN_S.contains(&self.cooldown_s) {
+            return Err(DomainError::invalid(
+                "cooldown_s",
+                format!("must be from 0 to 86400 seconds, got {}", self.cooldown_s),
+            ));
+        }
+        if !RUNS_PER_HOUR.contains(&self.max_runs_per_hour) {
+            return Err(DomainError::invalid(
+                "max_runs_per_hour",
+                format!("must be from 0 to 10000, got {}", self.max_runs_per_hour),
+            ));
+        }
         Ok(())
+    }
+
+    pub fn rate_rule(&self) -> RateRule {
+        RateRule {
+            cooldown_s: self.cooldown_s,
+            max_runs_per_hour: self.max_runs_per_hour,
+        }
     }
 
     /// The channel ids once each, in the order given.

@@ -3,6 +3,8 @@
 //! as an argument, so every rule here can be unit- and property-tested.
 
 pub mod action;
+pub mod action_guard;
+pub mod action_inputs;
 pub mod alert;
 pub mod channel;
 pub mod clock;

@@ -135,3 +135,58 @@ pub fn update_run(
     }
     Ok(run)
 }
+
+fn awaiting(rec: &mut Recorder, run_id: &RunId, what: &str) -> Result<Run, DomainError> {
+    let run = rec
+        .run_mut(run_id)
+        .ok_or_else(|| DomainError::not_found("run", run_id))?
+        .clone();
+    if run.status != RunStatus::AwaitingApproval {
+        return Err(DomainError::invalid(
+            "run_id",
+            format!(
+                "run {run_id} is {}: only a run awaiting approval can be {what}",
+                run.status.as_str()
+            ),
+        ));
+    }
+    Ok(run)
+}
+
+/// A second person approves a run awaiting approval: it is `running` from
+/// now, with its approver and (async) callback token hash and deadline;
+/// the call follows.
+pub fn approve_run(
+    inc: &Incident,
+    run_id: &RunId,
+    approver: &Person,
+    token_hash: &str,
+    deadline: i64,
+    rec: &mut Recorder,
+) -> Result<Run, DomainError> {
+    let mut run = awaiting(rec, run_id, "approved")?;
+    run.approved_by = Some(approver.clone());
+    run.token_hash = token_hash.to_string();
+    run.deadline = deadline;
+    run.message = format!("approved by {}", approver.person_name);
+    run.set_status(RunStatus::Running, rec.now_s());
+    record_run(inc, &run, &CallOutcome::default(), Some(approver), rec);
+    Ok(run)
+}
+
+/// Ends a run awaiting approval as `rejected` (by a person) or `expired`
+/// (by dutyhook, `by` none); nothing is called.
+pub fn end_unapproved(
+    inc: &Incident,
+    run_id: &RunId,
+    status: RunStatus,
+    message: &str,
+    by: Option<&Person>,
+    rec: &mut Recorder,
+) -> Result<Run, DomainError> {
+    let mut run = awaiting(rec, run_id, status.as_str())?;
+    run.message = crate::labels::truncate(message, MESSAGE_CHARS);
+    run.set_status(status, rec.now_s());
+    record_run(inc, &run, &CallOutcome::default(), by, rec);
+    Ok(run)
+}

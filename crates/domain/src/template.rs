@@ -94,6 +94,16 @@ fn render_string(s: &str, payload: &Value) -> Value {
             };
         }
     }
+    Value::String(interpolate(s, payload, false))
+}
+
+/// `s` with each `{{path}}` replaced by its value as text; a path that does
+/// not resolve renders as "" (as an input's default does), not as written.
+pub fn render_text(s: &str, payload: &Value) -> String {
+    interpolate(s, payload, true)
+}
+
+fn interpolate(s: &str, payload: &Value, missing_empty: bool) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(start) = rest.find("{{") {
@@ -104,6 +114,7 @@ fn render_string(s: &str, payload: &Value) -> Value {
                 let path = after[..end].trim();
                 match (is_path(path), lookup(payload, path)) {
                     (true, Some(v)) => out.push_str(&as_text(v)),
+                    (true, None) if missing_empty => {}
                     _ => out.push_str(&rest[start..start + 2 + end + 2]),
                 }
                 rest = &after[end + 2..];
@@ -115,7 +126,7 @@ fn render_string(s: &str, payload: &Value) -> Value {
         }
     }
     out.push_str(rest);
-    Value::String(out)
+    out
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use dutyhook_domain::action_guard::RateRule;
 use dutyhook_domain::ids::{ChannelId, IncidentId, IntegrationId, PersonId, RunId};
 use dutyhook_domain::integration::IntegrationKind;
 use dutyhook_domain::run::Run;
@@ -202,6 +203,20 @@ impl ActionStore for SqlStore {
 
     async fn run_by_token(&self, token_hash: &str) -> Result<Option<Run>> {
         crate::runs::run_by_token(&self.read, token_hash).await
+    }
+
+    async fn awaiting_runs(&self, limit: i64) -> Result<Vec<Run>> {
+        crate::runs::awaiting_runs(&self.read, limit).await
+    }
+
+    async fn reserve_run(&self, run: &Run, rule: RateRule, now_ms: i64) -> Result<Option<i64>> {
+        let run = run.clone();
+        self.writer
+            .tx(move |c| {
+                let run = run.clone();
+                Box::pin(async move { crate::runs::reserve_run(c, &run, &rule, now_ms).await })
+            })
+            .await
     }
 
     async fn overdue_runs(&self, now_s: i64, limit: i64) -> Result<Vec<Run>> {

@@ -36,6 +36,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use dutyhook_domain::action_guard::RateRule;
 use dutyhook_domain::channel::Channel;
 use dutyhook_domain::field::FieldDef;
 use dutyhook_domain::ids::{
@@ -330,7 +331,12 @@ pub trait ActionStore: Send + Sync {
     async fn run(&self, run_id: &RunId) -> Result<Option<Run>>;
     /// The run whose callback token hashes to `token_hash`.
     async fn run_by_token(&self, token_hash: &str) -> Result<Option<Run>>;
-    /// Runs still running at `now_s` past their deadline.
+    /// Runs awaiting approval on any incident, oldest first.
+    async fn awaiting_runs(&self, limit: i64) -> Result<Vec<Run>>;
+    /// Writes `run` if `rule` allows a run of its action on its incident at
+    /// `now_ms`; else writes nothing and answers when one may start (ms).
+    async fn reserve_run(&self, run: &Run, rule: RateRule, now_ms: i64) -> Result<Option<i64>>;
+    /// Runs running or awaiting approval at `now_s` past their deadline.
     async fn overdue_runs(&self, now_s: i64, limit: i64) -> Result<Vec<Run>>;
 }
 

@@ -1,6 +1,7 @@
 //! Custom action runs: written with the incident operation that changed
 //! them, read per incident and one by one.
 
+use dutyhook_domain::action_guard::RateRule;
 use dutyhook_domain::ids::{IncidentId, RunId};
 use dutyhook_domain::run::{Run, RunStatus};
 use sqlx::{AnyConnection, AnyPool};
@@ -40,7 +41,7 @@ pub(crate) async fn upsert_runs(conn: &mut AnyConnection, runs: &[Run]) -> Resul
             .text(serde_json::to_string(r)?)
             .push(")");
     }
-    q.push(" ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, deadline = excluded.deadline, doc = excluded.doc");
+    q.push(" ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, token_hash = excluded.token_hash, deadline = excluded.deadline, doc = excluded.doc");
     q.query().execute(&mut *conn).await?;
     Ok(())
 }
@@ -74,11 +75,24 @@ pub(crate) async fn run_by_token(read: &AnyPool, token_hash: &str) -> Result<Opt
     Ok(decode(q.query_as().fetch_all(read).await?)?.pop())
 }
 
-/// Runs still running past their deadline, oldest deadline first.
+/// Runs running or awaiting approval past their deadline, oldest
+/// deadline first.
 pub(crate) async fn overdue_runs(read: &AnyPool, now_s: i64, limit: i64) -> Result<Vec<Run>> {
     let mut q = Sql::new(SELECT_RUN);
-    q.push("status = ").text(RunStatus::Running.as_str());
+    q.push("status IN ").list_text(&[
+        RunStatus::Running.as_str(),
+        RunStatus::AwaitingApproval.as_str(),
+    ]);
     q.push(" AND deadline > 0 AND deadline <= ").i64(now_s);
+    q.push(" ORDER BY deadline LIMIT ").i64(limit);
+    decode(q.query_as().fetch_all(read).await?)
+}
+
+/// Runs awaiting approval on any incident, oldest first.
+pub(crate) async fn awaiting_runs(read: &AnyPool, limit: i64) -> Result<Vec<Run>> {
+    let mut q = Sql::new(SELECT_RUN);
+    q.push("status = ")
+        .text(RunStatus::AwaitingApproval.as_str());
     q.push(" ORDER BY deadline LIMIT ").i64(limit);
     decode(q.query_as().fetch_all(read).await?)
 }
@@ -95,4 +109,67 @@ pub(crate) async fn run(read: &AnyPool, run_id: &RunId) -> Result<Option<Run>> {
     let mut q = Sql::new(SELECT_RUN);
     q.push("run_id = ").text(run_id);
     Ok(decode(q.query_as().fetch_all(read).await?)?.pop())
+}
+
+/// Creation times (ms) of the runs that count against `rule` for a new run
+/// of `run.action_id` on `run.incident_id`: (this incident's, for the
+/// cooldown; the action's, for the hourly cap).
+async fn counted_runs(
+    conn: &mut AnyConnection,
+    run: &Run,
+    rule: &RateRule,
+    now_ms: i64,
+) -> Result<(Vec<i64>, Vec<i64>)> {
+    let mut on_incident = vec![];
+    if rule.cooldown_s > 0 {
+        let mut q = Sql::on(
+            conn,
+            "SELECT created_ms FROM action_runs WHERE action_id = ",
+        );
+        q.i64(run.action_id)
+            .push(" AND incident_id = ")
+            .text(&run.incident_id);
+        q.push(" AND created_ms > ")
+            .i64(now_ms - rule.cooldown_s * 1000);
+        q.push(" AND status IN ").list_text(&[
+            RunStatus::Running.as_str(),
+            RunStatus::Succeeded.as_str(),
+            RunStatus::AwaitingApproval.as_str(),
+        ]);
+        let rows: Vec<(i64,)> = q.query_as().fetch_all(&mut *conn).await?;
+        on_incident = rows.into_iter().map(|(t,)| t).collect();
+    }
+    let mut of_action = vec![];
+    if rule.max_runs_per_hour > 0 {
+        let mut q = Sql::on(
+            conn,
+            "SELECT created_ms FROM action_runs WHERE action_id = ",
+        );
+        q.i64(run.action_id)
+            .push(" AND created_ms > ")
+            .i64(now_ms - 3_600_000);
+        q.push(" AND status NOT IN ")
+            .list_text(&[RunStatus::Rejected.as_str(), RunStatus::Expired.as_str()]);
+        let rows: Vec<(i64,)> = q.query_as().fetch_all(&mut *conn).await?;
+        of_action = rows.into_iter().map(|(t,)| t).collect();
+    }
+    Ok((on_incident, of_action))
+}
+
+/// Writes `run` unless `rule` forbids a run now; answers when one may
+/// start instead. Runs in a writer transaction, which the writer
+/// serialises (on PostgreSQL under its advisory lock, across processes),
+/// so concurrent presses never both slip under the limit.
+pub(crate) async fn reserve_run(
+    conn: &mut AnyConnection,
+    run: &Run,
+    rule: &RateRule,
+    now_ms: i64,
+) -> Result<Option<i64>> {
+    let (on_incident, of_action) = counted_runs(conn, run, rule, now_ms).await?;
+    if let Some(next) = rule.next_allowed(now_ms, &on_incident, &of_action) {
+        return Ok(Some(next));
+    }
+    upsert_runs(conn, std::slice::from_ref(run)).await?;
+    Ok(None)
 }

@@ -29,6 +29,9 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{0}")]
     Conflict(String),
+    /// A rate limit; the message says when to try again.
+    #[error("{0}")]
+    TooFrequent(String),
     #[error("request body is larger than 1 MiB")]
     EntityTooLarge,
     /// The database cannot be reached or cannot write; over when it is back.
@@ -70,6 +73,7 @@ impl ApiError {
             ApiError::RouteNotFound(_) => ("RouteNotFound", StatusCode::NOT_FOUND),
             ApiError::MethodNotAllowed(_) => ("MethodNotAllowed", StatusCode::METHOD_NOT_ALLOWED),
             ApiError::Conflict(_) => ("Conflict", StatusCode::CONFLICT),
+            ApiError::TooFrequent(_) => ("RequestTooFrequently", StatusCode::TOO_MANY_REQUESTS),
             ApiError::EntityTooLarge => ("EntityTooLarge", StatusCode::PAYLOAD_TOO_LARGE),
             ApiError::ServiceUnavailable(_) => {
                 ("ServiceUnavailable", StatusCode::SERVICE_UNAVAILABLE)

@@ -1,6 +1,8 @@
 //! The dutyhook HTTP server: the Open API, background tasks, and the mapping
 //! of every error to the API envelope.
 
+pub mod action_calls;
+pub mod approvals;
 pub mod auth;
 pub mod background;
 pub mod bootstrap;
@@ -14,6 +16,7 @@ pub mod passwords;
 pub mod presses;
 pub mod request_id;
 pub mod routes;
+pub mod run_tokens;
 pub mod run_updates;
 pub mod runtime;
 pub mod sign_in;
@@ -102,6 +105,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::incident_ops::router())
         .merge(routes::webhooks::router())
         .merge(routes::actions::router())
+        .merge(routes::action_presses::router())
         .merge(routes::runs::router())
         .merge(routes::alerts::router())
         .merge(routes::history::router())

@@ -1,50 +1,49 @@
 //! Pressing a custom action: at most once per idempotency key (a double
-//! click waits for the first press and gets its answer), the call made by
-//! delivery's `custom_action::press`, and the run written onto the incident
-//! with its last attempt, in one commit.
+//! click waits for the first press and gets its answer), inside the
+//! action's guardrails (cooldown, hourly cap, approval), then the call.
 
 use std::time::{Duration, Instant};
 
-use dutyhook_delivery::custom_action;
-use dutyhook_delivery::invoker::{Endpoint, Tally};
-use dutyhook_delivery::push::PushResult;
-use dutyhook_domain::action::{
-    self, trigger_payload, validate_idempotency_key, ActionConfig, ActionMode,
-};
-use dutyhook_domain::ids::RunId;
+use dutyhook_domain::action::{self, validate_idempotency_key, ActionConfig, ActionMode};
 use dutyhook_domain::incident::Incident;
-use dutyhook_domain::run::{first_line, Run, RunStatus, WriteBackReport};
+use dutyhook_domain::run::{Run, RunStatus};
 use dutyhook_domain::run_changes::{record_run, CallOutcome};
-use dutyhook_domain::write_back::{self, read_answer, Answer, Applying};
 use dutyhook_store::{IntegrationRecord, PressSlot};
-use serde::{Deserialize, Serialize};
-use serde_json::Map;
-use utoipa::ToSchema;
+use serde_json::{Map, Value};
 
+use crate::action_calls::{call, press_deadline, TriggerResult};
 use crate::caller::Caller;
 use crate::error::ApiError;
-use crate::routes::integration::PushOutcome;
-use crate::run_updates::{callback_token, field_defs_for, run_field, token_hash};
+use crate::run_updates::{callback_token, token_hash};
 use crate::state::AppState;
 
-/// Presses `action` for `incident`; with a key, at most once in the
-/// idempotency window.
+/// What a trigger is asked to do: which action, on which incident, with
+/// which inputs (checked and completed).
+pub struct Press<'a> {
+    pub action: &'a IntegrationRecord,
+    pub cfg: &'a ActionConfig,
+    pub incident: &'a Incident,
+    pub inputs: Map<String, Value>,
+}
+
+/// Presses the action; with a key, at most once in the idempotency window.
 pub async fn press(
     app: &AppState,
     caller: &Caller,
-    action: &IntegrationRecord,
-    cfg: &ActionConfig,
-    incident: &Incident,
+    press: Press<'_>,
     idempotency_key: Option<String>,
 ) -> Result<TriggerResult, ApiError> {
     let Some(key) = idempotency_key else {
-        return run(app, caller, action, cfg, incident).await;
+        return start(app, caller, press).await;
     };
     validate_idempotency_key(&key)?;
     let person_id = caller.person.person_id;
-    let fingerprint = format!("{}/{}", incident.incident_id, action.integration_id);
+    let fingerprint = format!(
+        "{}/{}",
+        press.incident.incident_id, press.action.integration_id
+    );
     // A double click waits for the first press rather than calling twice.
-    let deadline = Instant::now() + Duration::from_millis(2 * cfg.timeout_ms as u64 + 5000);
+    let deadline = Instant::now() + Duration::from_millis(2 * press.cfg.timeout_ms as u64 + 5000);
     loop {
         let slot = app
             .store
@@ -78,7 +77,7 @@ pub async fn press(
             }
         }
     }
-    let outcome = run(app, caller, action, cfg, incident).await;
+    let outcome = start(app, caller, press).await;
     let stored = match &outcome {
         Ok(o) => Some(serde_json::to_string(o).map_err(|e| ApiError::Internal(e.to_string()))?),
         Err(_) => None,
@@ -89,162 +88,65 @@ pub async fn press(
     outcome
 }
 
-/// What a trigger answers: the call, and the run it made.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct TriggerResult {
-    #[serde(flatten)]
-    pub call: PushOutcome,
-    #[schema(value_type = String)]
-    pub run_id: RunId,
-    pub status: RunStatus,
-    /// The answer's `message`, or its first line, or why the call failed.
-    pub message: String,
-    pub write_back: WriteBackReport,
-}
-
-/// The `Content-Type` of an answer (`{headers, body}` as the history keeps
-/// it), "" when it has none.
-fn content_type(response: &serde_json::Value) -> &str {
-    response["headers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|h| {
-            h["key"]
-                .as_str()
-                .is_some_and(|k| k.eq_ignore_ascii_case("content-type"))
-        })
-        .and_then(|h| h["value"].as_str())
-        .unwrap_or("")
-}
-
-/// The run's message: the answer's `message`, else its first line; for a
-/// failure, what went wrong.
-fn message_of(res: &PushResult, answer: &Answer) -> String {
-    match (&answer.message, res.success) {
-        (Some(m), _) => m.clone(),
-        (None, true) => first_line(&res.response_body),
-        (None, false) => match first_line(&res.response_body) {
-            line if line.is_empty() || res.status == 0 => res.error.clone(),
-            line => format!("{}: {line}", res.error),
-        },
-    }
-}
-
-/// Calls the endpoint with the signed `i_custom` payload, then writes the
-/// run onto the incident with what its answer writes back, in one commit
-/// with the last attempt.
-async fn run(
+/// Writes `run` if the action's cooldown and hourly cap allow it now.
+async fn reserve(
     app: &AppState,
-    caller: &Caller,
-    action: &IntegrationRecord,
     cfg: &ActionConfig,
-    incident: &Incident,
-) -> Result<TriggerResult, ApiError> {
-    let alerts = app
-        .store
-        .recent_alerts(&incident.incident_id, 100)
-        .await?
-        .iter()
-        .map(|a| a.to_payload())
-        .collect();
+    run: &Run,
+    now_ms: i64,
+) -> Result<(), ApiError> {
+    let Some(next_ms) = app.store.reserve_run(run, cfg.rate_rule(), now_ms).await? else {
+        return Ok(());
+    };
+    let wait_s = (next_ms - now_ms + 999).div_euclid(1000);
+    let why = match cfg.cooldown_s {
+        0 => format!("{} runs per hour", cfg.max_runs_per_hour),
+        c if cfg.max_runs_per_hour == 0 => format!("a cooldown of {c} s per incident"),
+        c => format!(
+            "a cooldown of {c} s per incident and {} runs per hour",
+            cfg.max_runs_per_hour
+        ),
+    };
+    Err(ApiError::TooFrequent(format!(
+        "{} allows {why}: the next run is possible in {wait_s} s, at {}",
+        cfg.name,
+        next_ms.div_euclid(1000)
+    )))
+}
+
+/// Makes the run: it waits for approval, or its call is made now.
+async fn start(app: &AppState, caller: &Caller, p: Press<'_>) -> Result<TriggerResult, ApiError> {
     let now_ms = app.clock.now_ms();
+    let now_s = now_ms.div_euclid(1000);
     let mut run = Run::new(
-        action.integration_id,
-        &action.name,
-        &incident.incident_id,
+        p.action.integration_id,
+        &p.action.name,
+        &p.incident.incident_id,
         &caller.person,
         now_ms,
     );
-    let (extra, token) = match cfg.mode {
-        ActionMode::Sync => (Map::new(), None),
-        ActionMode::Async => {
-            let token = callback_token();
-            run.token_hash = token_hash(&token);
-            run.deadline = now_ms.div_euclid(1000) + cfg.async_deadline_s;
-            (run_field(&app.render, &run, Some(&token)), Some(token))
-        }
-    };
-    let payload = trigger_payload(incident, &caller.person, alerts, now_ms, &app.render, extra);
-    let pressed = custom_action::press(
-        &app.invoker,
-        app.store.as_ref(),
-        action,
-        Endpoint::from(cfg),
-        &payload,
-        &incident.incident_id,
-        token.as_deref(),
-    )
-    .await?;
-    let (res, record) = (&pressed.last.result, &pressed.last.record);
-    let answer = if res.success {
-        read_answer(
-            content_type(&record.response),
-            &res.response_body,
-            &cfg.write_back,
-        )
-    } else {
-        Answer::default()
-    };
-    run.message = message_of(res, &answer);
-    run.invocation_ids = pressed.earlier.clone();
-    run.invocation_ids.push(record.invocation_id.clone());
-    let status = match (res.success, cfg.mode) {
-        (true, ActionMode::Sync) => RunStatus::Succeeded,
-        (true, ActionMode::Async) => RunStatus::Running,
-        (false, _) => RunStatus::Failed,
-    };
-    run.set_status(status, app.clock.now_ms().div_euclid(1000));
-    let call = CallOutcome {
-        status_code: res.status as i64,
-        error_class: res
-            .class
-            .map(|c| c.as_str().to_string())
-            .unwrap_or_default(),
-        error: res.error.clone(),
-    };
-    let defs = field_defs_for(app, &answer).await?;
-    let run_id = run.run_id.clone();
-    // Sent together, the last attempt and the run share the writer's next commit.
-    let (recorded, ran) = tokio::join!(
-        app.store.record_attempt(record),
-        app.mutate(
-            std::slice::from_ref(&incident.incident_id),
-            move |incidents, rec| {
-                let inc = &mut incidents[0];
-                let mut run = run.clone();
-                let who = Applying {
-                    defs: &defs,
-                    action_id: run.action_id,
-                    action_name: &run.name,
-                    by: &run.requested_by,
-                };
-                let report = write_back::apply(inc, &answer, &who, rec);
-                run.write_back = report;
-                let by = run.requested_by.clone();
-                record_run(inc, &run, &call, Some(&by), rec);
-                Ok(())
-            },
-        )
-    );
-    recorded?;
-    ran?;
-    app.invoker.count(&Tally::of(record));
-    let run = app
-        .store
-        .run(&run_id)
-        .await?
-        .ok_or_else(|| ApiError::Internal(format!("run {run_id} was not kept")))?;
-    Ok(TriggerResult {
-        call: PushOutcome::new(
-            res,
-            record.invocation_id.clone(),
-            payload.event_id,
-            pressed.took.as_millis() as i64,
-        ),
-        run_id: run.run_id,
-        status: run.status,
-        message: run.message,
-        write_back: run.write_back,
-    })
+    run.inputs = p.inputs;
+    if let Some(approval) = &p.cfg.approval {
+        run.status = RunStatus::AwaitingApproval;
+        run.deadline = now_s + approval.expires_s;
+        run.message = "awaiting approval".into();
+        reserve(app, p.cfg, &run, now_ms).await?;
+        let kept = run.clone();
+        app.mutate(std::slice::from_ref(&run.incident_id), move |incs, rec| {
+            let by = kept.requested_by.clone();
+            record_run(&incs[0], &kept, &CallOutcome::default(), Some(&by), rec);
+            Ok(())
+        })
+        .await?;
+        return Ok(TriggerResult::waiting(run));
+    }
+    let token = (p.cfg.mode == ActionMode::Async).then(callback_token);
+    if let Some(t) = &token {
+        run.token_hash = token_hash(t);
+    }
+    run.deadline = press_deadline(p.cfg, now_s);
+    if !p.cfg.rate_rule().is_none() {
+        reserve(app, p.cfg, &run, now_ms).await?;
+    }
+    call(app, p.action, p.cfg, p.incident, run, token).await
 }

@@ -12,11 +12,12 @@ use dutyhook_domain::ids::RunId;
 use dutyhook_domain::incident::RenderContext;
 use dutyhook_domain::person::Person;
 use dutyhook_domain::run::{Run, RunStatus, WriteBackKey};
-use dutyhook_domain::run_changes::{update_run, RunUpdate};
+use dutyhook_domain::run_changes::{end_unapproved, update_run, RunUpdate};
 use dutyhook_domain::write_back::{read_object, Answer};
 use rand::RngCore;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
+use std::sync::{Arc, Mutex};
 
 use crate::error::ApiError;
 use crate::runtime::Runtime;
@@ -62,13 +63,18 @@ async fn change(
     by: Option<Person>,
 ) -> Result<Run, ApiError> {
     let defs = field_defs_for(rt, &answer).await?;
-    let run_id = run.run_id.clone();
-    let id = run_id.clone();
+    let id = run.run_id.clone();
+    // The run as the committed operation left it: no read after the write.
+    let written: Arc<Mutex<Option<Run>>> = Arc::default();
+    let keep = written.clone();
     rt.mutate_run(&run.incident_id, &run.run_id, move |incs, rec| {
-        update_run(&mut incs[0], &id, &update, &answer, &defs, by.as_ref(), rec).map(|_| ())
+        let run = update_run(&mut incs[0], &id, &update, &answer, &defs, by.as_ref(), rec)?;
+        *keep.lock().expect("not poisoned") = Some(run);
+        Ok(())
     })
     .await?;
-    stored(rt, &run_id).await
+    let changed = written.lock().expect("not poisoned").take();
+    changed.ok_or_else(|| ApiError::ResourceNotFound(format!("run {} does not exist", run.run_id)))
 }
 
 /// The custom field definitions, when `answer` sets custom fields.
@@ -152,6 +158,9 @@ fn check_types(body: &Map<String, Value>) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The keys of a callback about the run itself, not the incident.
+const OWN_KEYS: [&str; 3] = ["status", "progress", "message"];
+
 /// An async endpoint reports on its run with the run's callback token.
 pub async fn callback(
     rt: &Runtime,
@@ -161,20 +170,31 @@ pub async fn callback(
     check_types(&body)?;
     let progress = progress_of(&body)?;
     let status = status_of(&body)?;
-    let run = rt
-        .store
-        .run_by_token(&token_hash(token))
-        .await?
-        .ok_or_else(|| ApiError::Unauthorized("the callback token is not valid".into()))?;
+    let hash = token_hash(token);
+    let run = match rt.run_tokens.get(&hash) {
+        Some(run) => run,
+        None => {
+            let run =
+                rt.store.run_by_token(&hash).await?.ok_or_else(|| {
+                    ApiError::Unauthorized("the callback token is not valid".into())
+                })?;
+            rt.run_tokens.put(&run, rt.clock.now_ms().div_euclid(1000));
+            run
+        }
+    };
     if rt.clock.now_ms().div_euclid(1000) >= run.deadline {
         return Err(ApiError::Unauthorized(
             "the callback token expired at the run's deadline".into(),
         ));
     }
-    let allowed = match action_of(rt, &run).await? {
-        Some((_, cfg)) => cfg.write_back,
-        None => vec![],
+    // Only a write-back needs the action's settings: a plain progress
+    // report reads nothing more.
+    let writes_back = body.keys().any(|k| !OWN_KEYS.contains(&k.as_str()));
+    let allowed = match writes_back {
+        true => action_of(rt, &run).await?.map(|(_, cfg)| cfg.write_back),
+        false => None,
     };
+    let allowed = allowed.unwrap_or_default();
     let answer = read_object(body, &allowed, &["status", "progress"]);
     let update = RunUpdate {
         status,
@@ -255,8 +275,9 @@ async fn tell_cancelled(
     Ok(())
 }
 
-/// Ends every run still running past its deadline as `timed_out`. Safe on
-/// several processes at once: a run already final is left alone.
+/// Ends every run still running past its deadline as `timed_out`, and
+/// every run still awaiting approval as `expired`. Safe on several
+/// processes at once: a run already final is left alone.
 pub async fn time_out_due(rt: &Runtime) -> Result<usize, ApiError> {
     let now_s = rt.clock.now_ms().div_euclid(1000);
     let mut ended = 0;
@@ -266,7 +287,14 @@ pub async fn time_out_due(rt: &Runtime) -> Result<usize, ApiError> {
             message: Some("no final status by the deadline".into()),
             progress: None,
         };
-        match change(rt, &run, update, Answer::default(), None).await {
+        let outcome = match run.status {
+            RunStatus::AwaitingApproval => {
+                let why = "no approval in time".to_string();
+                end_unapproved_run(rt, &run, RunStatus::Expired, why, None).await
+            }
+            _ => change(rt, &run, update, Answer::default(), None).await,
+        };
+        match outcome {
             Ok(_) => ended += 1,
             // Finished meanwhile (a callback, or another process).
             Err(ApiError::InvalidParameter(_)) => {}
@@ -274,4 +302,25 @@ pub async fn time_out_due(rt: &Runtime) -> Result<usize, ApiError> {
         }
     }
     Ok(ended)
+}
+
+/// Ends the run as `rejected` (`by` a person) or `expired` (`by` none).
+pub(crate) async fn end_unapproved_run(
+    rt: &Runtime,
+    run: &Run,
+    status: RunStatus,
+    message: String,
+    by: Option<Person>,
+) -> Result<Run, ApiError> {
+    let id = run.run_id.clone();
+    let ended: Arc<Mutex<Option<Run>>> = Arc::default();
+    let keep = ended.clone();
+    rt.mutate_run(&run.incident_id, &run.run_id, move |incs, rec| {
+        let run = end_unapproved(&incs[0], &id, status, &message, by.as_ref(), rec)?;
+        *keep.lock().expect("not poisoned") = Some(run);
+        Ok(())
+    })
+    .await?;
+    let run = ended.lock().expect("not poisoned").take();
+    run.ok_or_else(|| ApiError::Internal("the run did not end".into()))
 }

@@ -19,6 +19,7 @@ use dutyhook_store::{IncidentOp, Store};
 use tokio::sync::watch;
 
 use crate::error::ApiError;
+use crate::run_tokens::RunTokens;
 use crate::Config;
 
 /// Set once on shutdown; loops stop at their next tick.
@@ -34,6 +35,8 @@ pub struct Runtime {
     pub outbound: Policy,
     pub metrics: Metrics,
     pub dispatcher: Dispatcher,
+    /// Async runs by callback token hash, as pressed or first read.
+    pub run_tokens: RunTokens,
     /// How long the invocation history is kept (the console offers no more).
     pub history_retention: Duration,
     pub(crate) snooze_check_every: Duration,
@@ -58,6 +61,7 @@ impl Runtime {
             outbound: config.outbound.clone(),
             metrics,
             dispatcher,
+            run_tokens: RunTokens::default(),
             history_retention: config.history_retention,
             snooze_check_every: config.snooze_check_every,
             shutdown_grace: config.delivery.shutdown_grace,

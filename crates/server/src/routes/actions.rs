@@ -5,8 +5,10 @@ use axum::extract::State;
 use dutyhook_delivery::outbound::check_endpoint;
 use dutyhook_delivery::signature::{mask, new_secret};
 use dutyhook_domain::action::{ActionConfig, ActionMode};
+use dutyhook_domain::action_guard::{Approval, ShowWhen};
+use dutyhook_domain::action_inputs::InputDef;
 use dutyhook_domain::headers::{masked, merge_masked, Header};
-use dutyhook_domain::ids::{ChannelId, IncidentId, IntegrationId};
+use dutyhook_domain::ids::{ChannelId, IntegrationId};
 use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
 use dutyhook_domain::run::WriteBackKey;
 use dutyhook_store::IntegrationRecord;
@@ -15,16 +17,14 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::incidents::{existing, incident_id};
 use super::integration::{
     check_channels, check_team, load_kind, may_manage, rotate_secret, wrong_settings,
     IntegrationIdBody, SigningSecret, TAG_WEBHOOKS,
 };
-use super::{ListData, Paging, TAG_INCIDENTS};
+use super::{ListData, Paging};
 use crate::auth::Caller;
 use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::presses::TriggerResult;
 use crate::state::AppState;
 
 pub const KIND: IntegrationKind = IntegrationKind::CustomAction;
@@ -37,9 +37,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(action_list))
         .routes(routes!(action_delete))
         .routes(routes!(action_rotate_secret))
-        .routes(routes!(incident_action_list))
-        .routes(routes!(incident_action_trigger))
-        .routes(routes!(custom_action_do))
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -67,6 +64,31 @@ pub struct ActionWrite {
     pub async_deadline_s: Option<i64>,
     /// What the endpoint's answer may change on the incident; default none.
     pub write_back: Option<Vec<WriteBackKey>>,
+    /// Up to 10 inputs a person fills before the call.
+    pub inputs: Option<Vec<InputDef>>,
+    /// The console asks before running; default false.
+    pub confirm: Option<bool>,
+    /// A run waits until a second person approves it; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    pub approval: Option<Option<Approval>>,
+    /// Conditions on the incident for the action to show and run; `null` removes them.
+    #[serde(default, deserialize_with = "present")]
+    pub show_when: Option<Option<ShowWhen>>,
+    /// 0 to 86400: after a run on an incident, none there for this long.
+    #[schema(minimum = 0, maximum = 86400)]
+    pub cooldown_s: Option<i64>,
+    /// 0 (no cap) to 10000 runs across all incidents in any sliding hour.
+    #[schema(minimum = 0, maximum = 10000)]
+    pub max_runs_per_hour: Option<i64>,
+}
+
+/// A field given as `null` is `Some(None)`: "remove", unlike an absent one.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -86,6 +108,12 @@ pub struct ActionView {
     pub mode: ActionMode,
     pub async_deadline_s: i64,
     pub write_back: Vec<WriteBackKey>,
+    pub inputs: Vec<InputDef>,
+    pub confirm: bool,
+    pub approval: Option<Approval>,
+    pub show_when: Option<ShowWhen>,
+    pub cooldown_s: i64,
+    pub max_runs_per_hour: i64,
     /// Masked; shown in full only by create.
     pub signing_secret: String,
     pub created_at: i64,
@@ -99,7 +127,7 @@ pub struct ActionCreated {
     pub signing_secret: String,
 }
 
-fn config_of(r: &IntegrationRecord) -> Result<ActionConfig, ApiError> {
+pub(crate) fn config_of(r: &IntegrationRecord) -> Result<ActionConfig, ApiError> {
     r.config.action().cloned().ok_or_else(|| wrong_settings(r))
 }
 
@@ -118,13 +146,19 @@ fn view(r: &IntegrationRecord) -> Result<ActionView, ApiError> {
         mode: c.mode,
         async_deadline_s: c.async_deadline_s,
         write_back: c.write_back,
+        inputs: c.inputs,
+        confirm: c.confirm,
+        approval: c.approval,
+        show_when: c.show_when,
+        cooldown_s: c.cooldown_s,
+        max_runs_per_hour: c.max_runs_per_hour,
         signing_secret: mask(&r.secret),
         created_at: r.created_at,
         updated_at: r.updated_at,
     })
 }
 
-async fn load(
+pub(crate) async fn load(
     app: &AppState,
     id: IntegrationId,
     field: &str,
@@ -139,6 +173,7 @@ async fn apply(
     mut c: ActionConfig,
     req: ActionWrite,
 ) -> Result<ActionConfig, ApiError> {
+    apply_guardrails(app, &mut c, &req).await?;
     if let Some(n) = req.name {
         c.name = n.trim().to_string();
     }
@@ -179,6 +214,38 @@ async fn apply(
     check_channels(app, &c.channel_ids).await?;
     check_endpoint(&c.endpoint, &app.outbound).map_err(|e| ApiError::invalid("endpoint", e))?;
     Ok(c)
+}
+
+async fn apply_guardrails(
+    app: &AppState,
+    c: &mut ActionConfig,
+    req: &ActionWrite,
+) -> Result<(), ApiError> {
+    if let Some(i) = &req.inputs {
+        c.inputs = i.clone();
+    }
+    if let Some(v) = req.confirm {
+        c.confirm = v;
+    }
+    if let Some(a) = &req.approval {
+        if let Some(team) = a.as_ref().map(|a| a.team_id).filter(|t| *t > 0) {
+            check_team(app, team).await.map_err(|e| match e {
+                ApiError::ResourceNotFound(m) => ApiError::invalid("approval.team_id", m),
+                other => other,
+            })?;
+        }
+        c.approval = a.clone();
+    }
+    if let Some(w) = &req.show_when {
+        c.show_when = w.clone();
+    }
+    if let Some(v) = req.cooldown_s {
+        c.cooldown_s = v;
+    }
+    if let Some(v) = req.max_runs_per_hour {
+        c.max_runs_per_hour = v;
+    }
+    Ok(())
 }
 
 #[utoipa::path(post, path = "/integration/custom-action/create", tag = TAG_WEBHOOKS, request_body = ActionWrite,
@@ -311,133 +378,4 @@ async fn action_delete(
     may_manage(&app, &caller, r.team_id).await?;
     app.store.delete_integration(r.integration_id).await?;
     ok(Empty {})
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct IncidentRef {
-    #[schema(pattern = "^[0-9a-f]{24}$")]
-    #[schema(value_type = String)]
-    pub incident_id: IncidentId,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ActionItem {
-    /// The action's `integration_id`.
-    #[schema(value_type = i64)]
-    pub action_id: IntegrationId,
-    pub name: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ActionItems {
-    pub items: Vec<ActionItem>,
-}
-
-#[utoipa::path(post, path = "/incident/action/list", tag = TAG_INCIDENTS, request_body = IncidentRef,
-    responses((status = 200, body = Envelope<ActionItems>), (status = "4XX", body = ErrorEnvelope)))]
-async fn incident_action_list(
-    State(app): State<AppState>,
-    _caller: Caller,
-    ApiJson(req): ApiJson<IncidentRef>,
-) -> ApiResult<ActionItems> {
-    let id = incident_id("incident_id", &req.incident_id)?;
-    let incident = existing(&app, &id).await?;
-    let items = match incident.channel_id {
-        ChannelId(0) => vec![],
-        channel => app
-            .store
-            .channel_actions(channel)
-            .await?
-            .into_iter()
-            .map(|(action_id, name)| ActionItem { action_id, name })
-            .collect(),
-    };
-    ok(ActionItems { items })
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct Trigger {
-    #[schema(pattern = "^[0-9a-f]{24}$")]
-    #[schema(value_type = String)]
-    pub incident_id: IncidentId,
-    #[schema(value_type = i64)]
-    pub action_id: IntegrationId,
-    /// The same key from the same person within 10 minutes answers the
-    /// first result without calling the endpoint again.
-    pub idempotency_key: Option<String>,
-}
-
-#[utoipa::path(post, path = "/incident/action/trigger", tag = TAG_INCIDENTS, request_body = Trigger,
-    responses((status = 200, body = Envelope<TriggerResult>), (status = "4XX", body = ErrorEnvelope)))]
-async fn incident_action_trigger(
-    State(app): State<AppState>,
-    caller: Caller,
-    ApiJson(req): ApiJson<Trigger>,
-) -> ApiResult<TriggerResult> {
-    ok(trigger(
-        &app,
-        &caller,
-        &req.incident_id,
-        req.action_id,
-        "action_id",
-        req.idempotency_key,
-    )
-    .await?)
-}
-
-/// Presses `action_id` on `incident_id` after checking both; `field` names
-/// the action's id in errors (the hosted product's path calls it
-/// `integration_id`).
-async fn trigger(
-    app: &AppState,
-    caller: &Caller,
-    incident: &IncidentId,
-    action_id: IntegrationId,
-    field: &str,
-    idempotency_key: Option<String>,
-) -> Result<TriggerResult, ApiError> {
-    caller.require_operator()?;
-    let id = incident_id("incident_id", incident)?;
-    let r = load(app, action_id, field).await?;
-    let incident = existing(app, &id).await?;
-    let cfg = config_of(&r)?;
-    if incident.channel_id == ChannelId(0) || !cfg.channel_ids.contains(&incident.channel_id) {
-        return Err(ApiError::invalid(
-            field,
-            format!(
-                "custom action {} is not one of the actions of incident {id}'s channel",
-                r.integration_id
-            ),
-        ));
-    }
-    crate::presses::press(app, caller, &r, &cfg, &incident, idempotency_key).await
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct CustomActionDo {
-    #[schema(pattern = "^[0-9a-f]{24}$")]
-    #[schema(value_type = String)]
-    pub incident_id: IncidentId,
-    /// The custom action's id.
-    #[schema(value_type = i64)]
-    pub integration_id: IntegrationId,
-}
-
-/// The hosted product's path for a press: as `/incident/action/trigger`.
-#[utoipa::path(post, path = "/incident/custom-action/do", tag = TAG_INCIDENTS, request_body = CustomActionDo,
-    responses((status = 200, body = Envelope<TriggerResult>), (status = "4XX", body = ErrorEnvelope)))]
-async fn custom_action_do(
-    State(app): State<AppState>,
-    caller: Caller,
-    ApiJson(req): ApiJson<CustomActionDo>,
-) -> ApiResult<TriggerResult> {
-    ok(trigger(
-        &app,
-        &caller,
-        &req.incident_id,
-        req.integration_id,
-        "integration_id",
-        None,
-    )
-    .await?)
 }

@@ -143,7 +143,7 @@ pub async fn check_channels(app: &AppState, ids: &[ChannelId]) -> Result<(), Api
 }
 
 /// The answer of a synchronous push (`custom-actions.md`, "Triggering").
-#[derive(Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema, Default)]
 pub struct PushOutcome {
     pub success: bool,
     pub status_code: i64,

@@ -1,3 +1,4 @@
+pub mod action_presses;
 pub mod actions;
 pub mod alerts;
 pub mod channels;

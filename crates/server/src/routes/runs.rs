@@ -12,9 +12,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::actions::IncidentRef;
+use super::action_presses::IncidentRef;
 use super::incidents::{existing, incident_id};
 use super::TAG_INCIDENTS;
+use crate::action_calls::TriggerResult;
+use crate::approvals;
 use crate::auth::Caller;
 use crate::envelope::{ok, ApiJson, ApiResult, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
@@ -25,7 +27,10 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(run_list))
         .routes(routes!(run_info))
+        .routes(routes!(run_awaiting))
         .routes(routes!(run_cancel))
+        .routes(routes!(run_approve))
+        .routes(routes!(run_reject))
         .routes(routes!(run_callback))
 }
 
@@ -63,6 +68,22 @@ async fn run_list(
 }
 
 #[derive(Deserialize, ToSchema)]
+pub struct NoFilter {}
+
+/// Runs awaiting approval on any incident, oldest first (at most 100).
+#[utoipa::path(post, path = "/incident/action/run/awaiting", tag = TAG_INCIDENTS, request_body = NoFilter,
+    responses((status = 200, body = Envelope<RunItems>), (status = "4XX", body = ErrorEnvelope)))]
+async fn run_awaiting(
+    State(app): State<AppState>,
+    _caller: Caller,
+    ApiJson(_req): ApiJson<NoFilter>,
+) -> ApiResult<RunItems> {
+    ok(RunItems {
+        items: app.store.awaiting_runs(100).await?,
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
 pub struct RunRef {
     #[schema(pattern = "^[0-9a-f]{24}$")]
     #[schema(value_type = String)]
@@ -96,6 +117,46 @@ async fn run_cancel(
     caller.require_operator()?;
     checked(&req.run_id)?;
     ok(run_updates::cancel(&app, &caller.person, &req.run_id).await?)
+}
+
+/// Approves a run awaiting approval and makes its call; answers as the
+/// trigger does.
+#[utoipa::path(post, path = "/incident/action/run/approve", tag = TAG_INCIDENTS, request_body = RunRef,
+    responses((status = 200, body = Envelope<TriggerResult>), (status = "4XX", body = ErrorEnvelope)))]
+async fn run_approve(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<RunRef>,
+) -> ApiResult<TriggerResult> {
+    checked(&req.run_id)?;
+    ok(approvals::approve(&app, &caller, &req.run_id).await?)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RunReject {
+    #[schema(pattern = "^[0-9a-f]{24}$")]
+    #[schema(value_type = String)]
+    pub run_id: RunId,
+    /// Shown on the run and the timeline; at most 500 characters.
+    #[schema(max_length = 500)]
+    pub reason: Option<String>,
+}
+
+#[utoipa::path(post, path = "/incident/action/run/reject", tag = TAG_INCIDENTS, request_body = RunReject,
+    responses((status = 200, body = Envelope<Run>), (status = "4XX", body = ErrorEnvelope)))]
+async fn run_reject(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<RunReject>,
+) -> ApiResult<Run> {
+    checked(&req.run_id)?;
+    if req.reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
+        return Err(ApiError::invalid(
+            "reason",
+            "must be at most 500 characters",
+        ));
+    }
+    ok(approvals::reject(&app, &caller, &req.run_id, req.reason).await?)
 }
 
 /// What an async action's endpoint reports: a status, and optionally a

@@ -7,7 +7,7 @@ use maud::{html, Markup, DOCTYPE};
 
 /// The script's modules: `app.js` is the entry, loaded as a module; it
 /// imports the others by their names.
-pub const SCRIPTS: [(&str, &str); 10] = [
+pub const SCRIPTS: [(&str, &str); 11] = [
     ("app.js", include_str!("assets/app.js")),
     ("common.js", include_str!("assets/common.js")),
     ("dom.js", include_str!("assets/dom.js")),
@@ -15,6 +15,7 @@ pub const SCRIPTS: [(&str, &str); 10] = [
     ("incidents.js", include_str!("assets/incidents.js")),
     ("incident.js", include_str!("assets/incident.js")),
     ("runs.js", include_str!("assets/runs.js")),
+    ("action_form.js", include_str!("assets/action_form.js")),
     ("integrations.js", include_str!("assets/integrations.js")),
     ("history.js", include_str!("assets/history.js")),
     ("directory.js", include_str!("assets/directory.js")),

@@ -4,6 +4,7 @@ import { app, EVENT_NAMES, ME, params, SEVERITIES, SNOOZES } from './common.js';
 import { badge, dl, field, fmtTime, h, input, notice, replace, select, table, textarea } from './dom.js';
 import { api, nowS, onSubmit } from './api.js';
 import { isOpen, linksList, runEntry, runsTable, triggerResult } from './runs.js';
+import { askBeforeRun } from './action_form.js';
 
 export async function incidentPage() {
   const id = params.get('id') || '';
@@ -34,13 +35,15 @@ export async function incidentPage() {
     }
     document.title = `${inc.title} · dutyhook`;
     document.getElementById('page-title').textContent = `Incident ${inc.num}`;
-    const [feed, actions, alerts, runs] = await Promise.all([
+    const [feed, shown, alerts, runs] = await Promise.all([
       api('/incident/feed', { incident_id: id, limit: 100 }).then((d) => d.items).catch(() => []),
       api('/incident/action/list', { incident_id: id }).then((d) => d.items).catch(() => []),
       api('/alert/list', { incident_id: id, start_time: 0, end_time: nowS() + 60, limit: 100 })
         .then((d) => d.items).catch(() => []),
       api('/incident/action/run/list', { incident_id: id }).then((d) => d.items).catch(() => []),
     ]);
+    actions = shown;
+    current = inc;
     const mine = (inc.responders || []).find((r) => r.person_id === ME);
     const closed = inc.progress === 'Closed';
     const snoozed = inc.snoozed_before > nowS();
@@ -118,7 +121,7 @@ export async function incidentPage() {
             h('td', {}, a.title), h('td', {}, badge(a.alert_severity)), h('td', {}, badge(a.alert_status)),
             h('td', {}, fmtTime(a.last_time)))), 'Alerts'),
           h('h3', {}, 'Custom action runs'),
-          h('div', { id: 'runs' }, runsTable(runs, cancel))),
+          h('div', { id: 'runs' }, runsTable(runs, runButtons))),
         h('section', { 'aria-labelledby': 'timeline-h' },
           h('h3', { id: 'timeline-h' }, 'Timeline'),
           comment,
@@ -143,7 +146,7 @@ export async function incidentPage() {
         api('/incident/action/run/list', { incident_id: id }).then((d) => d.items),
         api('/incident/feed', { incident_id: id, limit: 100 }).then((d) => d.items),
       ]);
-      replace(runsBox, runsTable(runs, cancel));
+      replace(runsBox, runsTable(runs, runButtons));
       replace(document.getElementById('links'), linksList(inc.links));
       replace(document.getElementById('labels'), labelsView(inc.labels));
       replace(document.getElementById('timeline'), feed.map(timelineEntry));
@@ -151,6 +154,38 @@ export async function incidentPage() {
     } catch {
       poll = setTimeout(refreshLive, 5000);
     }
+  }
+
+  // The actions shown here, and the incident they run on.
+  let actions = [];
+  let current = null;
+  const runButtons = {
+    me: ME,
+    cancel: (run) => cancel(run),
+    approve: (run) => decide(run, 'approve'),
+    reject: (run) => decide(run, 'reject'),
+    again: (run) => {
+      const action = actions.find((a) => a.action_id === run.action_id);
+      // Only an action with inputs has something to prefill.
+      if (!action || !(action.inputs || []).length) return null;
+      return () => trigger(action, null, null, run.inputs);
+    },
+  };
+
+  async function decide(run, how) {
+    try {
+      if (how === 'approve') {
+        const r = await api('/incident/action/run/approve', { run_id: run.run_id });
+        const shown = triggerResult(run.name, r);
+        show(`Approved. ${shown.headline}`, shown.kind, shown.extra);
+      } else {
+        await api('/incident/action/run/reject', { run_id: run.run_id });
+        show(`"${run.name}" rejected; nothing was called.`, 'ok');
+      }
+    } catch (e) {
+      show(`${how === 'approve' ? 'Approving' : 'Rejecting'} "${run.name}" failed: ${e.message}`, 'bad');
+    }
+    await render();
   }
 
   async function cancel(run) {
@@ -182,20 +217,23 @@ export async function incidentPage() {
     return menu;
   }
 
-  async function trigger(action, button, menu) {
-    button.disabled = true;
+  async function trigger(action, button, menu, prefill) {
+    if (menu) menu.open = false;
+    const inputs = await askBeforeRun(action, current, prefill);
+    if (!inputs) return;
+    if (button) button.disabled = true;
     show(`Running "${action.name}"…`, 'pending');
     try {
       const r = await api('/incident/action/trigger', {
         incident_id: id, action_id: action.action_id, idempotency_key: crypto.randomUUID(),
+        inputs: action.inputs && action.inputs.length ? inputs : undefined,
       });
       const shown = triggerResult(action.name, r);
       show(shown.headline, shown.kind, shown.extra);
     } catch (e) {
       show(`"${action.name}" could not run: ${e.message}`, 'bad');
     }
-    menu.open = false;
-    button.disabled = false;
+    if (button) button.disabled = false;
     await render();
   }
 

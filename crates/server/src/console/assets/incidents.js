@@ -36,10 +36,15 @@ export async function incidentsPage() {
       channel_ids: state.channel ? [Number(state.channel)] : undefined, query: opt(state.q),
     };
     try {
-      const d = await api('/incident/list', body);
+      const [d, awaiting] = await Promise.all([
+        api('/incident/list', body),
+        api('/incident/action/run/awaiting', {}).then((r) => r.items).catch(() => []),
+      ]);
+      const waits = new Set(awaiting.map((r) => r.incident_id));
       const rows = d.items.map((i) => h('tr', {},
         h('td', {}, i.num),
-        h('td', {}, h('a', { href: `/console/incident?id=${encodeURIComponent(i.incident_id)}` }, i.title)),
+        h('td', {}, h('a', { href: `/console/incident?id=${encodeURIComponent(i.incident_id)}` }, i.title),
+          waits.has(i.incident_id) ? [' ', badge('Approval needed', 'approval')] : null),
         h('td', {}, badge(i.incident_severity)),
         h('td', {}, badge(i.progress), i.snoozed_before > nowS() ? [' ', badge('Snoozed')] : null),
         h('td', {}, i.channel_name || channels.get(i.channel_id) || '—'),

@@ -30,17 +30,35 @@ function writeBackText(wb) {
 
 export const isOpen = (r) => r.status === 'running' || r.status === 'awaiting_approval';
 
-// `cancel(run)` is called by a running run's Cancel button.
-export function runsTable(runs, cancel) {
+const inputsText = (inputs) => Object.entries(inputs || {}).map(([k, v]) => `${k} = ${v}`).join(', ');
+
+function runButtons(r, on) {
+  const press = (label, fn) => h('button', { type: 'button', onclick: (ev) => { ev.currentTarget.disabled = true; fn(r); } }, label);
+  if (r.status === 'running' && on.cancel) return press(`Cancel ${r.name}`, on.cancel);
+  if (r.status === 'awaiting_approval' && on.approve) {
+    const mine = r.requested_by && r.requested_by.person_id === on.me;
+    return mine
+      ? [h('span', { class: 'hint' }, 'Waiting for another person. '), press(`Withdraw ${r.name}`, on.reject)]
+      : [press(`Approve ${r.name}`, on.approve), ' ', press(`Reject ${r.name}`, on.reject)];
+  }
+  const again = !isOpen(r) && on.again ? on.again(r) : null;
+  if (again) return press(`Run ${r.name} again`, () => again());
+  return null;
+}
+
+// `on` holds what a run's buttons call: cancel, approve, reject, again (a
+// run whose action still shows here, or null), and `me`, the person viewing.
+export function runsTable(runs, on) {
   return table(['Action', 'Status', 'By', 'Started', 'Message', ''], runs.map((r) => h('tr', { 'data-run-id': r.run_id },
     h('td', {}, r.name),
     h('td', {}, statusBadge(r.status), r.status === 'running'
       ? [' ', h('progress', { max: 100, value: r.progress || 0, 'aria-label': `${r.name}: ${r.progress || 0}%` })] : null),
-    h('td', {}, r.requested_by ? r.requested_by.person_name : '—'), h('td', {}, fmtTime(r.created_at)),
-    h('td', {}, r.message || '', writeBackText(r.write_back) ? h('p', { class: 'hint' }, writeBackText(r.write_back)) : null),
-    h('td', {}, r.status === 'running' && cancel
-      ? h('button', { type: 'button', onclick: (ev) => { ev.currentTarget.disabled = true; cancel(r); } }, `Cancel ${r.name}`)
-      : null))),
+    h('td', {}, r.requested_by ? r.requested_by.person_name : '—',
+      r.approved_by ? h('p', { class: 'hint' }, `approved by ${r.approved_by.person_name}`) : null),
+    h('td', {}, fmtTime(r.created_at)),
+    h('td', {}, r.message || '', writeBackText(r.write_back) ? h('p', { class: 'hint' }, writeBackText(r.write_back)) : null,
+      inputsText(r.inputs) ? h('p', { class: 'hint' }, `inputs: ${inputsText(r.inputs)}`) : null),
+    h('td', {}, runButtons(r, on || {})))),
   'Custom action runs');
 }
 
@@ -51,6 +69,9 @@ export function triggerResult(name, r) {
     ? `"${name}" succeeded: ${how} in ${r.duration_ms} ms`
     : `"${name}" failed: ${how} after ${r.duration_ms} ms`;
   if (r.status === 'running') headline = `"${name}" started: ${how} in ${r.duration_ms} ms; it reports as it goes`;
+  if (r.status === 'awaiting_approval') {
+    return { headline: `"${name}" waits for another person to approve it; nothing was called yet.`, kind: 'ok', extra: [] };
+  }
   const wb = writeBackText(r.write_back);
   return {
     headline,

@@ -6,7 +6,9 @@
 mod helpers;
 
 mod actions;
+mod actions_approval;
 mod actions_async;
+mod actions_guardrails;
 mod actions_trigger;
 mod actions_write_back;
 mod alert_webhooks;

@@ -83,3 +83,92 @@ async fn two_processes_time_a_run_out_once() {
     assert_eq!(timed_out_events, 3, "one i_custom per run");
     store.close().await;
 }
+
+/// Presses `action` on `inc` `n` times at once, alternately through each
+/// process; answers the error codes ("" for a run made).
+async fn presses_at_once(
+    addrs: &[&str],
+    key: &str,
+    inc: &Value,
+    action: &Value,
+    n: usize,
+) -> Vec<String> {
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let url = format!("http://{}/incident/action/trigger", addrs[i % addrs.len()]);
+            let request = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(key)
+                .json(&json!({"incident_id": inc, "action_id": action}));
+            tokio::spawn(async move {
+                let body: Value = request.send().await.unwrap().json().await.unwrap();
+                body["error"]["code"].as_str().unwrap_or("").to_string()
+            })
+        })
+        .collect();
+    let mut codes = vec![];
+    for t in tasks {
+        codes.push(t.await.unwrap());
+    }
+    codes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_keep_the_cooldown_and_the_hourly_cap() {
+    let db = TestDb::new(Db::Postgres).await;
+    let (_a, addr_a, printed) = start_serve_with(&db.url, &[]);
+    let key = key_of(&printed);
+    let (_b, addr_b, _) = start_serve_with(&db.url, &[]);
+    let rx = TestReceiver::start().await;
+    let (capped, inc) = action_and_incident(
+        &addr_a,
+        &key,
+        json!({"name": "Page vendor", "endpoint": rx.url, "max_runs_per_hour": 3, "cooldown_s": 600}),
+        "Vendor down",
+    )
+    .await;
+    // One incident: the cooldown lets one run through.
+    let codes = presses_at_once(&[&addr_a, &addr_b], &key, &inc, &capped, 20).await;
+    let made = codes.iter().filter(|c| c.is_empty()).count();
+    assert_eq!(made, 1, "{codes:?}");
+    assert!(
+        codes
+            .iter()
+            .all(|c| c.is_empty() || c == "RequestTooFrequently"),
+        "{codes:?}"
+    );
+    // Twenty incidents at once: the cap lets two more through.
+    let channel = api(&addr_a, &key, "/incident/info", json!({"incident_id": inc})).await
+        ["channel_id"]
+        .clone();
+    let mut incidents = vec![];
+    for i in 0..20 {
+        let body = json!({"title": format!("Vendor down {i}"), "incident_severity": "Warning", "channel_id": channel});
+        incidents.push(api(&addr_b, &key, "/incident/create", body).await["incident_id"].clone());
+    }
+    let mut tasks = vec![];
+    for (i, inc) in incidents.iter().enumerate() {
+        let addr = if i % 2 == 0 {
+            addr_a.clone()
+        } else {
+            addr_b.clone()
+        };
+        let (key, inc, capped) = (key.clone(), inc.clone(), capped.clone());
+        tasks.push(tokio::spawn(async move {
+            presses_at_once(&[&addr], &key, &inc, &capped, 1)
+                .await
+                .pop()
+                .unwrap()
+        }));
+    }
+    let mut codes = vec![];
+    for t in tasks {
+        codes.push(t.await.unwrap());
+    }
+    assert_eq!(
+        codes.iter().filter(|c| c.is_empty()).count(),
+        2,
+        "{codes:?}"
+    );
+    assert_eq!(rx.received().len(), 3, "three calls in the hour");
+}

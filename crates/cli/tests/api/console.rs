@@ -312,13 +312,13 @@ async fn pages_and_assets(db: Db) {
     assert_eq!(resp.headers()[LOCATION], "/console/incidents");
 }
 
-fn browser_dir() -> PathBuf {
+pub(crate) fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
 }
 
 /// Whether Chromium and playwright-core are here; when
 /// `DUTYHOOK_REQUIRE_BROWSER` is set (as the test script does) they must be.
-fn browser_ready() -> bool {
+pub(crate) fn browser_ready() -> bool {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let ready = Path::new(&chromium).exists()
         && browser_dir().join("node_modules/playwright-core").exists()

@@ -23,6 +23,7 @@ mod cluster;
 mod cluster_runs;
 mod connections;
 mod console;
+mod console_guardrails;
 mod crash;
 mod crash_runs;
 mod directory;

@@ -93,6 +93,18 @@ export function runEntry(e) {
   }
   const ended = RUN_STATUS[d.status] || (d.status_code ? `HTTP ${d.status_code}` : '');
   const how = [d.status_code ? `HTTP ${d.status_code}` : null, d.error_class || null].filter(Boolean).join(', ');
+  const approvalStep = {
+    awaiting_approval: `asked to run the action "${d.name || '?'}"; it waits for another person's approval`,
+    rejected: `rejected the action "${d.name || '?'}"`,
+    expired: `action "${d.name || '?'}": nobody approved it in time`,
+  }[d.status];
+  if (approvalStep) {
+    const reason = d.status === 'rejected' && d.message && d.message.includes(': ') ? d.message.split(': ').slice(1).join(': ') : null;
+    return { what: approvalStep, extra: [reason ? h('q', {}, reason) : null] };
+  }
+  if (d.status === 'running' && /^approved by /.test(d.message || '')) {
+    return { what: `approved the action "${d.name || '?'}"; it runs now`, extra: [] };
+  }
   // A callback, a cancel or a deadline: no call was made.
   const told = !d.status_code && !d.error_class;
   return {

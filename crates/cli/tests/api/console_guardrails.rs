@@ -28,7 +28,7 @@ async fn guardrails_in_a_real_browser(db: Db) {
         {"name": "host", "label": "Host", "type": "string", "required": true, "default": "{{incident.labels.host}}"},
         {"name": "mode", "label": "Mode", "type": "choice", "options": ["graceful", "hard"], "default": "graceful"}
     ]);
-    action(
+    let restart_id = action(
         &app,
         ch,
         &restart.url,
@@ -89,6 +89,18 @@ async fn guardrails_in_a_real_browser(db: Db) {
             .unwrap();
         }
     }
+
+    // The integration center changed the cooldown and kept the rest.
+    let saved = app
+        .ok(
+            "/integration/custom-action/info",
+            json!({"integration_id": restart_id}),
+        )
+        .await;
+    assert_eq!(saved["cooldown_s"], json!(5));
+    assert_eq!(saved["confirm"], json!(true));
+    assert_eq!(saved["inputs"][1]["options"], json!(["graceful", "hard"]));
+    assert_eq!(saved["approval"], Value::Null);
 
     // One call of the form's values; one call of the approved run, made as
     // the requester's with the approver named.

@@ -51,6 +51,17 @@ try {
   ada = await personPage(env('EMAIL'), env('PASSWORD'));
   bea = await personPage(env('EMAIL2'), env('PASSWORD2'));
 
+  await step('the integration center shows and edits the guardrails', async () => {
+    await ada.goto(`${BASE}/console/integrations?tab=action`);
+    await ada.getByRole('row').filter({ hasText: 'Restart host' }).getByRole('button', { name: 'Edit' }).click();
+    const form = ada.getByRole('form', { name: 'Edit "Restart host"' });
+    assert.ok(await form.getByLabel('Ask before running, naming the action and the incident').isChecked());
+    assert.match(await form.getByLabel('Inputs (JSON)').inputValue(), /incident\.labels\.host/);
+    await form.getByLabel('Cooldown per incident (s)').fill('5');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await ada.getByText('Saved "Restart host".').waitFor();
+  });
+
   await step('an action with inputs opens a prefilled form that asks first', async () => {
     await ada.goto(incidentUrl);
     await ada.getByText('More actions').click();

@@ -7,7 +7,7 @@ use maud::{html, Markup, DOCTYPE};
 
 /// The script's modules: `app.js` is the entry, loaded as a module; it
 /// imports the others by their names.
-pub const SCRIPTS: [(&str, &str); 11] = [
+pub const SCRIPTS: [(&str, &str); 12] = [
     ("app.js", include_str!("assets/app.js")),
     ("common.js", include_str!("assets/common.js")),
     ("dom.js", include_str!("assets/dom.js")),
@@ -16,6 +16,10 @@ pub const SCRIPTS: [(&str, &str); 11] = [
     ("incident.js", include_str!("assets/incident.js")),
     ("runs.js", include_str!("assets/runs.js")),
     ("action_form.js", include_str!("assets/action_form.js")),
+    (
+        "action_settings.js",
+        include_str!("assets/action_settings.js"),
+    ),
     ("integrations.js", include_str!("assets/integrations.js")),
     ("history.js", include_str!("assets/history.js")),
     ("directory.js", include_str!("assets/directory.js")),

@@ -3,6 +3,7 @@
 import { ALERT_EVENTS, app, INCIDENT_EVENTS, params } from './common.js';
 import { badge, checkbox, field, fmtTime, h, input, notice, replace, secretBox, select, table, textarea } from './dom.js';
 import { all, api, channelNames, onSubmit, opt } from './api.js';
+import { guardrailControls, readGuardrails } from './action_settings.js';
 
 const TABS = [
   ['incident', 'Incident webhooks'], ['alert', 'Alert webhooks'],
@@ -198,6 +199,7 @@ function openForm(ctx, item) {
       tab === 'action' ? field('Deadline of a long-running run (s)', input('async_deadline_s',
         { type: 'number', min: 10, max: 86400, value: v.async_deadline_s || 900 })) : null,
       tab === 'action' ? writeBackPicker(v.write_back) : null,
+      tab === 'action' ? guardrailControls(v, teams) : null,
       tab !== 'action' ? field('Retry policy', select('retry_policy', [['backoff', 'Back off and retry'], ['once', 'Retry once'], ['none', 'Never retry']], v.retry_policy || 'backoff')) : null,
       field('Managing team', select('team_id', teamOptions, v.team_id || '')),
     ];
@@ -227,6 +229,7 @@ function openForm(ctx, item) {
     if (tab === 'action') {
       Object.assign(body, {
         write_back: fd.getAll('write_back'), mode: fd.get('mode'), async_deadline_s: Number(fd.get('async_deadline_s')),
+        ...readGuardrails(fd),
       });
     }
     if (tab !== 'action') {

@@ -68,8 +68,30 @@ struct AdminCreate {
     name: String,
     #[arg(long)]
     email: String,
+    /// Make a new, empty SQLite database when none is at the URL (by
+    /// default a missing file is refused: it usually means the command
+    /// ran in another directory than `serve`).
+    #[arg(long)]
+    create_database: bool,
     #[command(flatten)]
     db: DbArgs,
+}
+
+/// Refuses a SQLite URL whose file does not exist, naming where it looked.
+fn existing_database(url: &str) -> Result<(), String> {
+    let Some(path) = dutyhook_store::sqlite_path(url) else {
+        return Ok(());
+    };
+    if path.exists() {
+        return Ok(());
+    }
+    let shown = std::path::absolute(&path).unwrap_or(path);
+    Err(format!(
+        "no database at {} (from {url}): run this where `dutyhook serve` runs, \
+         name the serving database with --database or DUTYHOOK_DATABASE_URL, \
+         or pass --create-database to make a new, empty one",
+        shown.display()
+    ))
 }
 
 fn init_logging() {
@@ -106,6 +128,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Admin(AdminCommand::Create(a)) => {
             let url = a.db.resolve()?;
+            if !a.create_database {
+                existing_database(&url)?;
+            }
             let store = open(&url, a.db.keys.keyring(None)?).await?;
             let cfg = config::server_config_defaults();
             let state = dutyhook_server::state(store.clone(), &cfg)

@@ -14,6 +14,38 @@ both_dbs!(
     serve_on_empty_database_prints_the_first_admin
 );
 
+#[test]
+fn admin_create_refuses_a_missing_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("elsewhere.db");
+    let url = format!("sqlite://{}", file.display());
+    let create = |extra: &[&str]| {
+        let mut args = vec![
+            "admin",
+            "create",
+            "--name",
+            "Ada",
+            "--email",
+            "ada@example.com",
+            "--database",
+            &url,
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let (ok, _, err) = create(&[]);
+    assert!(!ok, "a missing database is refused");
+    assert!(
+        err.contains(&file.display().to_string()) && err.contains("--create-database"),
+        "{err}"
+    );
+    assert!(!file.exists(), "nothing was created");
+    let (ok, out, err) = create(&["--create-database"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("app_key"), "{out}");
+    assert!(file.exists());
+}
+
 /// `dutyhook ARGS`, with the tests' secret key when a PostgreSQL database
 /// is named (see `TEST_SECRET_KEY`).
 pub fn dutyhook(args: &[&str]) -> Command {

@@ -128,6 +128,8 @@ struct FileConfig {
     idle_timeout_ms: Option<u64>,
     /// The key file that seals the secrets stored in the database.
     secret_key_file: Option<PathBuf>,
+    /// When set, `/metrics` needs `Authorization: Bearer <token>`.
+    metrics_token: Option<String>,
 }
 
 pub struct Resolved {
@@ -235,6 +237,13 @@ impl ServeArgs {
             connections.idle_timeout = Duration::from_millis(ms);
         }
         let keys = self.keys.keyring(file.secret_key_file)?;
+        let metrics_token = std::env::var("DUTYHOOK_METRICS_TOKEN")
+            .ok()
+            .or(file.metrics_token)
+            .filter(|t| !t.trim().is_empty());
+        if metrics_token.as_ref().is_some_and(|t| t.trim().len() < 16) {
+            return Err("metrics_token must be at least 16 characters".into());
+        }
         Ok(Resolved {
             listen,
             database_url,
@@ -247,6 +256,7 @@ impl ServeArgs {
                 delivery,
                 actions_per_channel,
                 connections,
+                metrics_token,
                 ..dutyhook_server::Config::new(&public_url)
             },
         })

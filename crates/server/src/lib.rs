@@ -54,6 +54,8 @@ pub struct Config {
     pub dns_overrides: std::collections::HashMap<String, Vec<std::net::IpAddr>>,
     /// How long request headers and idle keep-alive connections may take.
     pub connections: listener::Limits,
+    /// When set, `/metrics` answers only `Authorization: Bearer <token>`.
+    pub metrics_token: Option<String>,
 }
 
 impl Config {
@@ -68,6 +70,7 @@ impl Config {
             actions_per_channel: dutyhook_domain::action::DEFAULT_PER_CHANNEL,
             dns_overrides: Default::default(),
             connections: Default::default(),
+            metrics_token: None,
         }
     }
 }
@@ -93,6 +96,9 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, A
         key_secret: Arc::new(key_secret),
         actions_per_channel: config.actions_per_channel,
         sources: Default::default(),
+        metrics_token: config.metrics_token.as_deref().map(|t| {
+            Arc::new(<sha2::Sha256 as sha2::Digest>::digest(t.trim().as_bytes()).to_vec())
+        }),
     })
 }
 

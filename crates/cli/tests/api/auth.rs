@@ -4,7 +4,38 @@ use serde_json::json;
 
 use crate::helpers::{Db, TestApp};
 
-both_dbs!(keys_are_checked_and_hashed, roles_are_enforced);
+both_dbs!(
+    keys_are_checked_and_hashed,
+    roles_are_enforced,
+    a_metrics_token_protects_metrics
+);
+
+async fn a_metrics_token_protects_metrics(db: Db) {
+    let token = "scrape-me-0123456789";
+    let app = TestApp::spawn_with(db, |c| c.metrics_token = Some(token.into())).await;
+    let scrape = |bearer: Option<&str>| {
+        let mut req = app.client.get(app.url("/metrics"));
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        req.send()
+    };
+    for wrong in [None, Some("nope"), Some(app.key.as_str())] {
+        let resp = scrape(wrong).await.unwrap();
+        assert_eq!(resp.status().as_u16(), 401, "{wrong:?}");
+        let v: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(v["error"]["code"], json!("Unauthorized"));
+    }
+    let resp = scrape(Some(token)).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(resp.text().await.unwrap().contains("# EOF"));
+    // Without a token configured it stays open, and /health always is.
+    let open = TestApp::spawn(Db::Sqlite).await;
+    let resp = open.client.get(open.url("/metrics")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let resp = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+}
 
 async fn keys_are_checked_and_hashed(db: Db) {
     let app = TestApp::spawn(db).await;

@@ -1,5 +1,6 @@
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -7,7 +8,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use sha2::{Digest, Sha256};
+
 use super::TAG_SYSTEM;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -16,11 +20,36 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics))
 }
 
+/// Whether the request carries the metrics token (when one is configured).
+/// Digests are compared, so the time taken says nothing about the token.
+fn may_scrape(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(want) = &app.metrics_token else {
+        return Ok(());
+    };
+    let given = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| Sha256::digest(t.trim().as_bytes()).to_vec());
+    if given.as_deref() == Some(want.as_slice()) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized(
+            "/metrics needs the metrics token as Authorization: Bearer <token>".into(),
+        ))
+    }
+}
+
 /// Prometheus text format (OpenMetrics): pushes by kind and outcome, push
 /// latency, pending deliveries and the age of the oldest, circuit states.
+/// With `metrics_token` configured, only for `Authorization: Bearer <token>`.
 #[utoipa::path(get, path = "/metrics", tag = TAG_SYSTEM, security(()),
-    responses((status = 200, content_type = "application/openmetrics-text", body = String)))]
-async fn metrics(State(app): State<AppState>) -> Response {
+    responses((status = 200, content_type = "application/openmetrics-text", body = String),
+        (status = 401, body = ErrorEnvelope)))]
+async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(e) = may_scrape(&app, &headers) {
+        return e.into_response();
+    }
     match app.store.delivery_stats().await {
         Ok(stats) => {
             let age = if stats.oldest_pending_at > 0 {

@@ -33,6 +33,7 @@ mod events_edits;
 mod failures;
 mod leaks;
 mod openapi;
+mod pg_tls;
 mod process;
 mod reads;
 mod receiver;

@@ -44,9 +44,21 @@ enum Command {
     /// A local webhook receiver for development: prints each push (event
     /// type, subject, signature check, duplicate or not) and answers 200.
     Listen(listen::ListenArgs),
+    /// An online, consistent copy of a SQLite database into a new file
+    /// (PostgreSQL: use pg_dump).
+    Backup(BackupArgs),
     /// The key that seals secrets in the database.
     #[command(subcommand)]
     SecretKey(SecretKeyCommand),
+}
+
+#[derive(Args)]
+struct BackupArgs {
+    /// The new file to write the copy to (it must not exist).
+    #[arg(long)]
+    to: std::path::PathBuf,
+    #[command(flatten)]
+    db: DbArgs,
 }
 
 #[derive(Subcommand)]
@@ -122,6 +134,22 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Listen(args) => listen::run(args).await,
+        Command::Backup(b) => {
+            let url = b.db.resolve()?;
+            let bytes = dutyhook_store::backup_sqlite(&url, &b.to)
+                .await
+                .map_err(|e| format!("backup of {url}: {e}"))?;
+            eprintln!("copied {url} to {} ({bytes} bytes)", b.to.display());
+            if let Some(db) = dutyhook_store::sqlite_path(&url) {
+                let key = format!("{}.key", db.display());
+                if std::path::Path::new(&key).exists() {
+                    eprintln!(
+                        "the secrets in it are sealed with {key}: keep a copy of that file too, apart from the backup"
+                    );
+                }
+            }
+            Ok(())
+        }
         Command::SecretKey(SecretKeyCommand::Generate) => {
             println!("{}", dutyhook_store::generate_key());
             Ok(())

@@ -23,6 +23,9 @@ pub enum StoreError {
     Commit(String),
     #[error("the database writer has stopped")]
     Closed,
+    /// A backup that cannot be made as asked (the reason says what to do).
+    #[error("{0}")]
+    Backup(String),
     /// A secret is sealed with a key this process does not hold.
     #[error("{0}")]
     WrongKey(String),

@@ -6,6 +6,7 @@
 mod accounts;
 mod actions;
 mod alerts;
+mod backup;
 mod channels;
 mod connect;
 mod dialect;
@@ -50,6 +51,7 @@ use dutyhook_domain::timeline::TimelineEntry;
 use dutyhook_domain::DomainError;
 
 pub use accounts::{AccountStore, Failures};
+pub use backup::backup_sqlite;
 pub use connect::{open, sqlite_path};
 pub use error::StoreError;
 pub use secrets::{generate_key, Keyring};

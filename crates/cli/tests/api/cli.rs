@@ -294,3 +294,52 @@ fn version_and_help() {
         "an unsupported URL says what is supported: {err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_copies_a_running_sqlite_database() {
+    let db = TestDb::new(Db::Sqlite).await;
+    let (_serve, addr, printed) = start_serve_with(&db.url, &[]);
+    let key = key_of(&printed);
+    for i in 0..20 {
+        let body = json!({"title": format!("Disk full {i}"), "incident_severity": "Warning"});
+        api(&addr, &key, "/incident/create", body).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let to = dir.path().join("copy.db");
+    let to_arg = to.display().to_string();
+    // While serve keeps writing, the copy is taken in one read transaction.
+    let writing = {
+        let (addr, key) = (addr.clone(), key.clone());
+        tokio::spawn(async move {
+            for i in 0..20 {
+                let body = json!({"title": format!("More {i}"), "incident_severity": "Info"});
+                api(&addr, &key, "/incident/create", body).await;
+            }
+        })
+    };
+    let (ok, _, err) = run(&["backup", "--database", &db.url, "--to", &to_arg]);
+    assert!(ok, "{err}");
+    assert!(err.contains("keep a copy of that file too"), "{err}");
+    writing.await.unwrap();
+    let mut conn: sqlx::SqliteConnection =
+        sqlx::Connection::connect(&format!("sqlite://{}", to.display()))
+            .await
+            .unwrap();
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM incidents")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!((20..=40).contains(&n), "a consistent copy: {n} incidents");
+    let (check,): (String,) = sqlx::query_as("PRAGMA integrity_check")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(check, "ok");
+
+    // Never over an existing file; PostgreSQL is pg_dump's.
+    let (ok, _, err) = run(&["backup", "--database", &db.url, "--to", &to_arg]);
+    assert!(!ok && err.contains("exists already"), "{err}");
+    let pg = "postgres://postgres@127.0.0.1:5432/test";
+    let (ok, _, err) = run(&["backup", "--database", pg, "--to", "/tmp/never.db"]);
+    assert!(!ok && err.contains("pg_dump"), "{err}");
+}

@@ -136,6 +136,8 @@ pub struct Resolved {
     pub listen: String,
     pub database_url: String,
     pub keys: Option<dutyhook_store::Keyring>,
+    /// Where the sealing key comes from, said for `dutyhook config`.
+    pub key_source: String,
     pub server: dutyhook_server::Config,
 }
 
@@ -236,6 +238,17 @@ impl ServeArgs {
             }
             connections.idle_timeout = Duration::from_millis(ms);
         }
+        let key_source = match (
+            std::env::var_os("DUTYHOOK_SECRET_KEY").is_some(),
+            self.keys
+                .secret_key_file
+                .clone()
+                .or(file.secret_key_file.clone()),
+        ) {
+            (true, _) => "DUTYHOOK_SECRET_KEY (set)".to_string(),
+            (false, Some(path)) => path.display().to_string(),
+            (false, None) => "FILE.key beside a SQLite database (PostgreSQL needs one)".to_string(),
+        };
         let keys = self.keys.keyring(file.secret_key_file)?;
         let metrics_token = std::env::var("DUTYHOOK_METRICS_TOKEN")
             .ok()
@@ -248,6 +261,7 @@ impl ServeArgs {
             listen,
             database_url,
             keys,
+            key_source,
             server: dutyhook_server::Config {
                 account_name: file.account_name.unwrap_or(defaults.account_name),
                 snooze_check_every,

@@ -4,6 +4,7 @@
 mod allocator;
 mod config;
 mod listen;
+mod show_config;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -44,6 +45,9 @@ enum Command {
     /// A local webhook receiver for development: prints each push (event
     /// type, subject, signature check, duplicate or not) and answers 200.
     Listen(listen::ListenArgs),
+    /// Print the configuration `serve` would run with (flags, environment,
+    /// --config file, defaults), with where each setting may be given.
+    Config(config::ServeArgs),
     /// An online, consistent copy of a SQLite database into a new file
     /// (PostgreSQL: use pg_dump).
     Backup(BackupArgs),
@@ -134,6 +138,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Listen(args) => listen::run(args).await,
+        Command::Config(args) => {
+            print!("{}", show_config::render(&args.resolve()?));
+            Ok(())
+        }
         Command::Backup(b) => {
             let url = b.db.resolve()?;
             let bytes = dutyhook_store::backup_sqlite(&url, &b.to)

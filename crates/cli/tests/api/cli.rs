@@ -343,3 +343,44 @@ async fn backup_copies_a_running_sqlite_database() {
     let (ok, _, err) = run(&["backup", "--database", pg, "--to", "/tmp/never.db"]);
     assert!(!ok && err.contains("pg_dump"), "{err}");
 }
+
+#[test]
+fn config_prints_the_effective_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dutyhook.toml");
+    std::fs::write(
+        &file,
+        "account_name = \"Example\"\nmetrics_token = \"0123456789abcdefXYZ\"\nidle_timeout_ms = 30000\n",
+    )
+    .unwrap();
+    let file_arg = file.display().to_string();
+    let (ok, out, err) = run(&[
+        "config",
+        "--config",
+        &file_arg,
+        "--listen",
+        "127.0.0.1:9999",
+        "--database",
+        "postgres://dh:s3cret@db.internal/dh",
+    ]);
+    assert!(ok, "{err}");
+    let v: toml::Value = toml::from_str(&out).unwrap_or_else(|e| panic!("not TOML: {e}\n{out}"));
+    assert_eq!(v["listen"].as_str(), Some("127.0.0.1:9999"), "a flag wins");
+    assert_eq!(v["account_name"].as_str(), Some("Example"), "from the file");
+    assert_eq!(v["idle_timeout_ms"].as_integer(), Some(30000));
+    assert_eq!(
+        v["custom_actions_per_channel"].as_integer(),
+        Some(3),
+        "a default"
+    );
+    assert_eq!(v["public_url"].as_str(), Some("http://127.0.0.1:9999"));
+    assert!(
+        !out.contains("s3cret") && !out.contains("0123456789abcdef"),
+        "{out}"
+    );
+    assert!(out.contains("# --listen, DUTYHOOK_LISTEN"), "{out}");
+    // A wrong setting is refused as serve would refuse it.
+    std::fs::write(&file, "idle_timeout_ms = 5\n").unwrap();
+    let (ok, _, err) = run(&["config", "--config", &file_arg]);
+    assert!(!ok && err.contains("idle_timeout_ms"), "{err}");
+}

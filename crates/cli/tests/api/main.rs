@@ -35,6 +35,7 @@ mod leaks;
 mod openapi;
 mod pg_tls;
 mod process;
+mod prometheus_rules;
 mod reads;
 mod receiver;
 mod schema_fuzz;

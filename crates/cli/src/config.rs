@@ -130,6 +130,8 @@ struct FileConfig {
     secret_key_file: Option<PathBuf>,
     /// When set, `/metrics` needs `Authorization: Bearer <token>`.
     metrics_token: Option<String>,
+    /// Reverse proxies (CIDRs) whose X-Forwarded-For names the client.
+    trusted_proxies: Option<Vec<String>>,
 }
 
 pub struct Resolved {
@@ -205,6 +207,7 @@ impl ServeArgs {
         };
         let allow = cidrs("outbound_allow", file.outbound_allow)?;
         let deny = cidrs("outbound_deny", file.outbound_deny)?;
+        let trusted_proxies = cidrs("trusted_proxies", file.trusted_proxies)?;
         let mut delivery = dutyhook_delivery::dispatcher::DeliveryConfig::default();
         if let Some(ms) = file.shutdown_grace_ms {
             delivery.shutdown_grace = Duration::from_millis(ms);
@@ -271,6 +274,7 @@ impl ServeArgs {
                 actions_per_channel,
                 connections,
                 metrics_token,
+                trusted_proxies,
                 ..dutyhook_server::Config::new(&public_url)
             },
         })

@@ -118,6 +118,8 @@ pub fn render(r: &Resolved) -> String {
         ms(c.connections.idle_timeout),
         "config file only; default 60000",
     );
+    line(&mut out, "trusted_proxies", list(&c.trusted_proxies),
+        "config file only; reverse proxies (CIDRs) whose X-Forwarded-For names the client; default none");
     let token = match &c.metrics_token {
         Some(_) => quoted("******"),
         None => quoted(""),

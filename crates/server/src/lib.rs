@@ -10,6 +10,7 @@ pub mod caller;
 pub mod console;
 pub mod envelope;
 pub mod error;
+pub mod forwarded;
 pub mod listener;
 pub mod openapi;
 pub mod passwords;
@@ -56,6 +57,8 @@ pub struct Config {
     pub connections: listener::Limits,
     /// When set, `/metrics` answers only `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Config {
@@ -71,6 +74,7 @@ impl Config {
             dns_overrides: Default::default(),
             connections: Default::default(),
             metrics_token: None,
+            trusted_proxies: vec![],
         }
     }
 }
@@ -96,6 +100,7 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, A
         key_secret: Arc::new(key_secret),
         actions_per_channel: config.actions_per_channel,
         sources: Default::default(),
+        trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         metrics_token: config.metrics_token.as_deref().map(|t| {
             Arc::new(<sha2::Sha256 as sha2::Digest>::digest(t.trim().as_bytes()).to_vec())
         }),

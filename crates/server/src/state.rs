@@ -13,6 +13,8 @@ pub struct AppState {
     pub passwords: Arc<crate::passwords::Passwords>,
     pub actions_per_channel: usize,
     pub sources: crate::source_cache::SourceCache,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// SHA-256 of the token `/metrics` asks for, if any.
     pub metrics_token: Option<Arc<Vec<u8>>>,
 }

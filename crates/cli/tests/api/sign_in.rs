@@ -6,13 +6,14 @@
 use dutyhook_domain::ids::PersonId;
 use serde_json::json;
 
-use crate::console::{client, login_form, post_login, session};
+use crate::console::{client, login_form, post_login, session, Login};
 use crate::helpers::{Db, TestApp, ADMIN_EMAIL};
 
 both_dbs!(
     a_copied_cookie_stops_working_after_logout,
     failed_sign_ins_are_throttled_per_account,
     failed_sign_ins_are_throttled_per_address,
+    behind_a_trusted_proxy_the_forwarded_address_counts,
     an_unknown_email_costs_what_a_wrong_password_costs,
     parallel_sign_ins_hash_a_few_at_a_time
 );
@@ -114,6 +115,78 @@ async fn failed_sign_ins_are_throttled_per_address(db: Db) {
     }
     let resp = post_login(&app, &form, ADMIN_EMAIL, &app.password).await;
     assert_eq!(resp.status(), 429, "the address made 100 failed attempts");
+    // With no trusted proxy, a client cannot name another address.
+    let status = login_from(&app, &form, "198.51.100.9", ADMIN_EMAIL, &app.password).await;
+    assert_eq!(
+        status, 429,
+        "X-Forwarded-For from an untrusted peer is ignored"
+    );
+}
+
+/// A failed login as a client at `forwarded`, through whatever sent it.
+async fn login_from(
+    app: &TestApp,
+    form: &Login,
+    forwarded: &str,
+    email: &str,
+    password: &str,
+) -> u16 {
+    client()
+        .post(app.url("/console/login"))
+        .header("cookie", &form.login_cookie)
+        .header("x-forwarded-for", forwarded)
+        .form(&[
+            ("email", email),
+            ("password", password),
+            ("csrf", &form.csrf),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn behind_a_trusted_proxy_the_forwarded_address_counts(db: Db) {
+    // The tests connect from 127.0.0.1: here, the proxy.
+    let app = TestApp::spawn_with(db, |c| {
+        c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()]
+    })
+    .await;
+    let form = login_form(&app).await;
+    for n in 0..100 {
+        let status = login_from(
+            &app,
+            &form,
+            "203.0.113.7",
+            &format!("guess{n}@example.com"),
+            "x",
+        )
+        .await;
+        assert_eq!(status, 401, "attempt {n}");
+    }
+    assert_eq!(
+        login_from(&app, &form, "203.0.113.7", ADMIN_EMAIL, &app.password).await,
+        429,
+        "the forwarded address made 100 failed attempts"
+    );
+    assert_eq!(
+        login_from(&app, &form, "198.51.100.9", ADMIN_EMAIL, &app.password).await,
+        303,
+        "another client behind the same proxy is not held back"
+    );
+    // A client's own header, left of what the proxy appended, changes nothing.
+    assert_eq!(
+        login_from(
+            &app,
+            &form,
+            "198.51.100.9, 203.0.113.7",
+            ADMIN_EMAIL,
+            &app.password
+        )
+        .await,
+        429
+    );
 }
 
 /// Found by timing: a wrong password took 27 ms, an unknown email 1 ms. The

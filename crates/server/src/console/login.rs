@@ -1,7 +1,7 @@
 //! The login form, signing in and out.
 
 use axum::extract::{ConnectInfo, Form, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use rand::distributions::{Alphanumeric, DistString};
@@ -72,9 +72,11 @@ fn when(retry_at: i64, now: i64) -> String {
 pub(super) async fn submit(
     State(app): State<AppState>,
     ConnectInfo(ClientAddr(peer)): ConnectInfo<ClientAddr>,
+    headers: HeaderMap,
     jar: CookieJar,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, ApiError> {
+    let client = crate::forwarded::client_ip(peer.ip(), &headers, &app.trusted_proxies);
     let expected = jar
         .get(session::LOGIN_COOKIE)
         .map(|c| c.value().to_string());
@@ -87,7 +89,7 @@ pub(super) async fn submit(
             StatusCode::FORBIDDEN,
         ));
     }
-    let person = match sign_in(&app, &form.email, &form.password, peer.ip()).await? {
+    let person = match sign_in(&app, &form.email, &form.password, client).await? {
         SignIn::Welcome(person) => person,
         SignIn::Refused => {
             tracing::info!("console login refused");
@@ -100,7 +102,7 @@ pub(super) async fn submit(
             ));
         }
         SignIn::Throttled { retry_at } => {
-            tracing::warn!(%peer, "console login throttled");
+            tracing::warn!(%client, "console login throttled");
             let message = format!(
                 "Too many failed sign-ins. Try again at {}.",
                 when(retry_at, now_s(&app))

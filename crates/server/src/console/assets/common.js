@@ -3,6 +3,7 @@
 export const CSRF = document.querySelector('meta[name="csrf-token"]').content;
 export const PAGE = document.body.dataset.page;
 export const ME = Number(document.body.dataset.personId);
+export const ROLE = document.body.dataset.role;
 export const app = document.getElementById('app');
 export const params = new URLSearchParams(location.search);
 

@@ -1,6 +1,6 @@
 // One incident: its details, operations, custom fields and timeline.
 
-import { app, EVENT_NAMES, ME, params, SEVERITIES, SNOOZES } from './common.js';
+import { app, EVENT_NAMES, ME, params, ROLE, SEVERITIES, SNOOZES } from './common.js';
 import { badge, dl, field, fmtTime, h, input, notice, replace, select, table, textarea } from './dom.js';
 import { api, nowS, onSubmit } from './api.js';
 import { isOpen, linksList, runEntry, runsTable, triggerResult } from './runs.js';
@@ -159,12 +159,15 @@ export async function incidentPage() {
   // The actions shown here, and the incident they run on.
   let actions = [];
   let current = null;
+  // Viewers only read: no button that changes a run.
+  const operates = ROLE !== 'viewer';
   const runButtons = {
     me: ME,
-    cancel: (run) => cancel(run),
-    approve: (run) => decide(run, 'approve'),
-    reject: (run) => decide(run, 'reject'),
+    cancel: operates ? (run) => cancel(run) : null,
+    approve: operates ? (run) => decide(run, 'approve') : null,
+    reject: operates ? (run) => decide(run, 'reject') : null,
     again: (run) => {
+      if (!operates) return null;
       const action = actions.find((a) => a.action_id === run.action_id);
       // Only an action with inputs has something to prefill.
       if (!action || !(action.inputs || []).length) return null;

@@ -3,8 +3,6 @@
 //! it expires. The writer moves each run out of `awaiting_approval` once,
 //! so two approvers at the same moment cannot both make the call.
 
-use std::sync::{Arc, Mutex};
-
 use dutyhook_domain::action::{ActionConfig, ActionMode};
 use dutyhook_domain::ids::RunId;
 use dutyhook_domain::person::Role;
@@ -100,20 +98,11 @@ pub async fn approve(
     let deadline = press_deadline(&cfg, now_s);
     let approver = caller.person.clone();
     let id = run_id.clone();
-    let approved: Arc<Mutex<Option<Run>>> = Arc::default();
-    let keep = approved.clone();
-    let incident = app
+    let (incident, run) = app
         .mutate_run(&run.incident_id, run_id, move |incs, rec| {
-            let run = approve_run(&incs[0], &id, &approver, &hash, deadline, rec)?;
-            *keep.lock().expect("not poisoned") = Some(run);
-            Ok(())
+            approve_run(&incs[0], &id, &approver, &hash, deadline, rec)
         })
         .await?;
-    let run = approved
-        .lock()
-        .expect("not poisoned")
-        .take()
-        .ok_or_else(|| ApiError::Internal(format!("run {run_id} was not approved")))?;
     call(app, &action, &cfg, &incident, run, token).await
 }
 

@@ -17,7 +17,6 @@ use dutyhook_domain::write_back::{read_object, Answer};
 use rand::RngCore;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
-use std::sync::{Arc, Mutex};
 
 use crate::error::ApiError;
 use crate::runtime::Runtime;
@@ -65,16 +64,12 @@ async fn change(
     let defs = field_defs_for(rt, &answer).await?;
     let id = run.run_id.clone();
     // The run as the committed operation left it: no read after the write.
-    let written: Arc<Mutex<Option<Run>>> = Arc::default();
-    let keep = written.clone();
-    rt.mutate_run(&run.incident_id, &run.run_id, move |incs, rec| {
-        let run = update_run(&mut incs[0], &id, &update, &answer, &defs, by.as_ref(), rec)?;
-        *keep.lock().expect("not poisoned") = Some(run);
-        Ok(())
-    })
-    .await?;
-    let changed = written.lock().expect("not poisoned").take();
-    changed.ok_or_else(|| ApiError::ResourceNotFound(format!("run {} does not exist", run.run_id)))
+    let (_, changed) = rt
+        .mutate_run(&run.incident_id, &run.run_id, move |incs, rec| {
+            update_run(&mut incs[0], &id, &update, &answer, &defs, by.as_ref(), rec)
+        })
+        .await?;
+    Ok(changed)
 }
 
 /// The custom field definitions, when `answer` sets custom fields.
@@ -313,14 +308,10 @@ pub(crate) async fn end_unapproved_run(
     by: Option<Person>,
 ) -> Result<Run, ApiError> {
     let id = run.run_id.clone();
-    let ended: Arc<Mutex<Option<Run>>> = Arc::default();
-    let keep = ended.clone();
-    rt.mutate_run(&run.incident_id, &run.run_id, move |incs, rec| {
-        let run = end_unapproved(&incs[0], &id, status, &message, by.as_ref(), rec)?;
-        *keep.lock().expect("not poisoned") = Some(run);
-        Ok(())
-    })
-    .await?;
-    let run = ended.lock().expect("not poisoned").take();
-    run.ok_or_else(|| ApiError::Internal("the run did not end".into()))
+    let (_, ended) = rt
+        .mutate_run(&run.incident_id, &run.run_id, move |incs, rec| {
+            end_unapproved(&incs[0], &id, status, &message, by.as_ref(), rec)
+        })
+        .await?;
+    Ok(ended)
 }

@@ -4,7 +4,7 @@
 //! background roles alone ([`crate::background::run`]).
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dutyhook_delivery::dispatcher::Dispatcher;
@@ -90,24 +90,38 @@ impl Runtime {
 
     /// Runs `op` over one incident with its run `run_id` read in the same
     /// transaction (in the recorder's `runs`), so changes to a run apply
-    /// one after another on every process.
-    pub async fn mutate_run<F>(
+    /// one after another on every process. Answers the incident and what
+    /// `op` answered in the run of it that committed (a job may run more
+    /// than once), so nothing need be read again after the write.
+    pub async fn mutate_run<F, T>(
         &self,
         incident_id: &IncidentId,
         run_id: &RunId,
         op: F,
-    ) -> Result<Incident, ApiError>
+    ) -> Result<(Incident, T), ApiError>
     where
-        F: Fn(&mut Vec<Incident>, &mut Recorder) -> Result<(), dutyhook_domain::DomainError>
+        F: Fn(&mut Vec<Incident>, &mut Recorder) -> Result<T, dutyhook_domain::DomainError>
             + Send
             + Sync
             + 'static,
+        T: Send + 'static,
     {
-        let op: IncidentOp = Arc::new(op);
-        Ok(self
+        let produced: Arc<Mutex<Option<T>>> = Arc::default();
+        let keep = produced.clone();
+        let op: IncidentOp = Arc::new(move |incs, rec| {
+            let value = op(incs, rec)?;
+            *keep.lock().expect("not poisoned") = Some(value);
+            Ok(())
+        });
+        let incident = self
             .store
             .mutate_run(incident_id, run_id, self.recorder(), op)
-            .await?)
+            .await?;
+        let value = produced.lock().expect("not poisoned").take();
+        let value = value.ok_or_else(|| {
+            ApiError::Internal(format!("the change of run {run_id} answered nothing"))
+        })?;
+        Ok((incident, value))
     }
 }
 

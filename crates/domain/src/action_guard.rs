@@ -86,27 +86,20 @@ impl ShowWhen {
 
     /// The first condition `incident` does not meet, as the refusal names it.
     pub fn unmet(&self, incident: &Incident) -> Option<DomainError> {
-        let names = |xs: Vec<&str>| xs.join(", ");
-        if !self.severities.is_empty() && !self.severities.contains(&incident.incident_severity) {
-            return Some(DomainError::invalid(
-                "show_when.severities",
-                format!(
-                    "the action runs only on {} incidents; this one is {}",
-                    names(self.severities.iter().map(|s| s.as_str()).collect()),
-                    incident.incident_severity.as_str()
-                ),
-            ));
-        }
-        if !self.progress.is_empty() && !self.progress.contains(&incident.progress) {
-            return Some(DomainError::invalid(
-                "show_when.progress",
-                format!(
-                    "the action runs only on {} incidents; this one is {}",
-                    names(self.progress.iter().map(|p| p.as_str()).collect()),
-                    incident.progress.as_str()
-                ),
-            ));
-        }
+        let severity = incident.incident_severity;
+        one_of("severities", &self.severities, severity, Severity::as_str)
+            .or_else(|| {
+                one_of(
+                    "progress",
+                    &self.progress,
+                    incident.progress,
+                    Progress::as_str,
+                )
+            })
+            .or_else(|| self.unmet_label(incident))
+    }
+
+    fn unmet_label(&self, incident: &Incident) -> Option<DomainError> {
         for (key, values) in &self.labels {
             let have = incident.labels.get(key);
             if !have.is_some_and(|v| values.holds(v)) {
@@ -122,6 +115,27 @@ impl ShowWhen {
         }
         None
     }
+}
+
+/// Refuses `have` when `allowed` is given and does not hold it.
+fn one_of<T: PartialEq + Copy>(
+    field: &str,
+    allowed: &[T],
+    have: T,
+    name: fn(T) -> &'static str,
+) -> Option<DomainError> {
+    if allowed.is_empty() || allowed.contains(&have) {
+        return None;
+    }
+    let names: Vec<&str> = allowed.iter().map(|x| name(*x)).collect();
+    Some(DomainError::invalid(
+        format!("show_when.{field}"),
+        format!(
+            "the action runs only on {} incidents; this one is {}",
+            names.join(", "),
+            name(have)
+        ),
+    ))
 }
 
 /// How often an action may run.

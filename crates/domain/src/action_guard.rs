@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::incident::Incident;
+use crate::run::RunStatus;
 use crate::severity::{Progress, Severity};
 use crate::DomainError;
 
@@ -137,6 +138,18 @@ fn one_of<T: PartialEq + Copy>(
         ),
     ))
 }
+
+/// Runs in these statuses start a cooldown on their incident; a failed,
+/// timed-out, cancelled, rejected or expired one lets a person press again.
+pub const COOLDOWN_STATUSES: [RunStatus; 3] = [
+    RunStatus::Running,
+    RunStatus::Succeeded,
+    RunStatus::AwaitingApproval,
+];
+
+/// Runs in these statuses called nothing and never will: the hourly cap
+/// counts every other run.
+pub const UNCAPPED_STATUSES: [RunStatus; 2] = [RunStatus::Rejected, RunStatus::Expired];
 
 /// How often an action may run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -1,7 +1,7 @@
 //! Custom action runs: written with the incident operation that changed
 //! them, read per incident and one by one.
 
-use dutyhook_domain::action_guard::RateRule;
+use dutyhook_domain::action_guard::{RateRule, COOLDOWN_STATUSES, UNCAPPED_STATUSES};
 use dutyhook_domain::ids::{IncidentId, RunId};
 use dutyhook_domain::run::{Run, RunStatus};
 use sqlx::{AnyConnection, AnyPool};
@@ -131,11 +131,8 @@ async fn counted_runs(
             .text(&run.incident_id);
         q.push(" AND created_ms > ")
             .i64(now_ms - rule.cooldown_s * 1000);
-        q.push(" AND status IN ").list_text(&[
-            RunStatus::Running.as_str(),
-            RunStatus::Succeeded.as_str(),
-            RunStatus::AwaitingApproval.as_str(),
-        ]);
+        q.push(" AND status IN ")
+            .list_text(&COOLDOWN_STATUSES.map(RunStatus::as_str));
         let rows: Vec<(i64,)> = q.query_as().fetch_all(&mut *conn).await?;
         on_incident = rows.into_iter().map(|(t,)| t).collect();
     }
@@ -149,7 +146,7 @@ async fn counted_runs(
             .push(" AND created_ms > ")
             .i64(now_ms - 3_600_000);
         q.push(" AND status NOT IN ")
-            .list_text(&[RunStatus::Rejected.as_str(), RunStatus::Expired.as_str()]);
+            .list_text(&UNCAPPED_STATUSES.map(RunStatus::as_str));
         let rows: Vec<(i64,)> = q.query_as().fetch_all(&mut *conn).await?;
         of_action = rows.into_iter().map(|(t,)| t).collect();
     }

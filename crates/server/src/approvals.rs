@@ -13,15 +13,11 @@ use dutyhook_store::IntegrationRecord;
 use crate::action_calls::{call, press_deadline, TriggerResult};
 use crate::caller::Caller;
 use crate::error::ApiError;
-use crate::run_updates::{callback_token, end_unapproved_run, token_hash};
+use crate::run_updates::{self, callback_token, end_unapproved_run, stored, token_hash};
 use crate::state::AppState;
 
 async fn awaiting(app: &AppState, run_id: &RunId) -> Result<Run, ApiError> {
-    let run = app
-        .store
-        .run(run_id)
-        .await?
-        .ok_or_else(|| ApiError::ResourceNotFound(format!("run {run_id} does not exist")))?;
+    let run = stored(app, run_id).await?;
     if run.status != RunStatus::AwaitingApproval {
         return Err(ApiError::invalid(
             "run_id",
@@ -64,23 +60,17 @@ async fn may_approve(
     }
 }
 
+/// The run's action and its settings; refused when it was deleted.
 async fn action_of(
     app: &AppState,
     run: &Run,
 ) -> Result<(IntegrationRecord, ActionConfig), ApiError> {
-    let gone = || {
+    run_updates::action_of(app, run).await?.ok_or_else(|| {
         ApiError::invalid(
             "run_id",
             format!("the action of run {} no longer exists", run.run_id),
         )
-    };
-    let r = app
-        .store
-        .integration(run.action_id)
-        .await?
-        .ok_or_else(gone)?;
-    let cfg = r.config.action().cloned().ok_or_else(gone)?;
-    Ok((r, cfg))
+    })
 }
 
 /// Approves the run and makes its call; answers as the trigger does.

@@ -88,7 +88,7 @@ pub(crate) async fn field_defs_for(
     }
 }
 
-async fn stored(rt: &Runtime, run_id: &RunId) -> Result<Run, ApiError> {
+pub(crate) async fn stored(rt: &Runtime, run_id: &RunId) -> Result<Run, ApiError> {
     rt.store
         .run(run_id)
         .await?
@@ -96,7 +96,7 @@ async fn stored(rt: &Runtime, run_id: &RunId) -> Result<Run, ApiError> {
 }
 
 /// The action's settings, if it still exists.
-async fn action_of(
+pub(crate) async fn action_of(
     rt: &Runtime,
     run: &Run,
 ) -> Result<Option<(dutyhook_store::IntegrationRecord, ActionConfig)>, ApiError> {

@@ -179,7 +179,11 @@ async fn trigger(
     if let Some(unmet) = cfg.show_when.as_ref().and_then(|w| w.unmet(&incident)) {
         return Err(unmet.into());
     }
-    let inputs = fill(&cfg.inputs, &inputs, &template_payload(app, &incident))?;
+    // The incident's payload is rendered only for defaults to read.
+    let inputs = match cfg.inputs.is_empty() {
+        true => fill(&[], &inputs, &Value::Null)?,
+        false => fill(&cfg.inputs, &inputs, &template_payload(app, &incident))?,
+    };
     let press = Press {
         action: &r,
         cfg: &cfg,

@@ -148,13 +148,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("backup of {url}: {e}"))?;
             eprintln!("copied {url} to {} ({bytes} bytes)", b.to.display());
-            if let Some(db) = dutyhook_store::sqlite_path(&url) {
-                let key = format!("{}.key", db.display());
-                if std::path::Path::new(&key).exists() {
-                    eprintln!(
-                        "the secrets in it are sealed with {key}: keep a copy of that file too, apart from the backup"
-                    );
-                }
+            if let Some(key) = dutyhook_store::sqlite_key_path(&url).filter(|k| k.exists()) {
+                eprintln!(
+                    "the secrets in it are sealed with {}: keep a copy of that file too, apart from the backup",
+                    key.display()
+                );
             }
             Ok(())
         }

@@ -23,6 +23,13 @@ pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
     (!path.is_empty() && !path.contains(":memory:")).then(|| path.into())
 }
 
+/// The default key file of a SQLite database: `FILE.key` beside it.
+pub fn sqlite_key_path(url: &str) -> Option<std::path::PathBuf> {
+    let mut file = sqlite_path(url)?.into_os_string();
+    file.push(".key");
+    Some(file.into())
+}
+
 /// The keys of a database: those given, or (SQLite only) the key file
 /// beside it, created on first use.
 fn keyring_for(url: &str, backend: Backend, given: Option<Keyring>) -> Result<Keyring> {
@@ -30,12 +37,8 @@ fn keyring_for(url: &str, backend: Backend, given: Option<Keyring>) -> Result<Ke
         return Ok(keys);
     }
     match backend {
-        Backend::Sqlite => match sqlite_path(url) {
-            Some(db) => {
-                let mut file = db.into_os_string();
-                file.push(".key");
-                Keyring::from_file_or_new(std::path::Path::new(&file)).map_err(StoreError::WrongKey)
-            }
+        Backend::Sqlite => match sqlite_key_path(url) {
+            Some(file) => Keyring::from_file_or_new(&file).map_err(StoreError::WrongKey),
             None => Ok(Keyring::parse(&crate::secrets::generate_key()).expect("a fresh key")),
         },
         Backend::Postgres => Err(StoreError::WrongKey(

@@ -52,7 +52,7 @@ use dutyhook_domain::DomainError;
 
 pub use accounts::{AccountStore, Failures};
 pub use backup::backup_sqlite;
-pub use connect::{open, sqlite_path};
+pub use connect::{open, sqlite_key_path, sqlite_path};
 pub use error::StoreError;
 pub use secrets::{generate_key, Keyring};
 pub use topology::Backend;

@@ -59,6 +59,20 @@ impl KeyArgs {
             (None, None) => Ok(None),
         }
     }
+
+    /// Where [`KeyArgs::keyring`] takes the keys from, said for `dutyhook
+    /// config`: the variable, the file, or the store's default for `url`.
+    pub fn source(&self, from_config: Option<PathBuf>, url: &str) -> String {
+        let file = self.secret_key_file.clone().or(from_config);
+        match (std::env::var_os("DUTYHOOK_SECRET_KEY").is_some(), file) {
+            (true, _) => "DUTYHOOK_SECRET_KEY (set)".to_string(),
+            (false, Some(path)) => path.display().to_string(),
+            (false, None) => match dutyhook_store::sqlite_key_path(url) {
+                Some(path) => format!("{} (beside the SQLite database)", path.display()),
+                None => "none: PostgreSQL needs one".to_string(),
+            },
+        }
+    }
 }
 
 #[derive(Args)]
@@ -241,17 +255,9 @@ impl ServeArgs {
             }
             connections.idle_timeout = Duration::from_millis(ms);
         }
-        let key_source = match (
-            std::env::var_os("DUTYHOOK_SECRET_KEY").is_some(),
-            self.keys
-                .secret_key_file
-                .clone()
-                .or(file.secret_key_file.clone()),
-        ) {
-            (true, _) => "DUTYHOOK_SECRET_KEY (set)".to_string(),
-            (false, Some(path)) => path.display().to_string(),
-            (false, None) => "FILE.key beside a SQLite database (PostgreSQL needs one)".to_string(),
-        };
+        let key_source = self
+            .keys
+            .source(file.secret_key_file.clone(), &database_url);
         let keys = self.keys.keyring(file.secret_key_file)?;
         let metrics_token = std::env::var("DUTYHOOK_METRICS_TOKEN")
             .ok()

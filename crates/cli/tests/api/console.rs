@@ -78,9 +78,24 @@ pub(crate) async fn post_login(
     email: &str,
     password: &str,
 ) -> reqwest::Response {
-    client()
+    post_login_via(app, form, None, email, password).await
+}
+
+/// As [`post_login`], through a proxy that says the client is `forwarded`.
+pub(crate) async fn post_login_via(
+    app: &TestApp,
+    form: &Login,
+    forwarded: Option<&str>,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    let mut request = client()
         .post(app.url("/console/login"))
-        .header("cookie", &form.login_cookie)
+        .header("cookie", &form.login_cookie);
+    if let Some(address) = forwarded {
+        request = request.header("x-forwarded-for", address);
+    }
+    request
         .form(&[
             ("email", email),
             ("password", password),

@@ -6,7 +6,7 @@
 use dutyhook_domain::ids::PersonId;
 use serde_json::json;
 
-use crate::console::{client, login_form, post_login, session, Login};
+use crate::console::{client, login_form, post_login, post_login_via, session, Login};
 use crate::helpers::{Db, TestApp, ADMIN_EMAIL};
 
 both_dbs!(
@@ -123,7 +123,7 @@ async fn failed_sign_ins_are_throttled_per_address(db: Db) {
     );
 }
 
-/// A failed login as a client at `forwarded`, through whatever sent it.
+/// A login as a client at `forwarded`, through whatever sent it.
 async fn login_from(
     app: &TestApp,
     form: &Login,
@@ -131,20 +131,8 @@ async fn login_from(
     email: &str,
     password: &str,
 ) -> u16 {
-    client()
-        .post(app.url("/console/login"))
-        .header("cookie", &form.login_cookie)
-        .header("x-forwarded-for", forwarded)
-        .form(&[
-            ("email", email),
-            ("password", password),
-            ("csrf", &form.csrf),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    let resp = post_login_via(app, form, Some(forwarded), email, password).await;
+    resp.status().as_u16()
 }
 
 async fn behind_a_trusted_proxy_the_forwarded_address_counts(db: Db) {

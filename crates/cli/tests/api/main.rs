@@ -36,6 +36,7 @@ mod openapi;
 mod pg_tls;
 mod process;
 mod prometheus_rules;
+mod readme;
 mod reads;
 mod receiver;
 mod schema_fuzz;

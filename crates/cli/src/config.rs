@@ -134,6 +134,8 @@ struct FileConfig {
     delivery_lease_ms: Option<u64>,
     /// On SIGTERM, how long pushes in flight may finish before they are given back.
     shutdown_grace_ms: Option<u64>,
+    /// On SIGTERM, how long `/ready` answers 503 before the port closes.
+    shutdown_delay_ms: Option<u64>,
     /// Custom actions a channel may hold (default 3).
     custom_actions_per_channel: Option<usize>,
     /// How long a client may take to send a request's headers (default 10 s).
@@ -266,6 +268,10 @@ impl ServeArgs {
         if metrics_token.as_ref().is_some_and(|t| t.trim().len() < 16) {
             return Err("metrics_token must be at least 16 characters".into());
         }
+        let shutdown_delay_ms = file.shutdown_delay_ms.unwrap_or(0);
+        if shutdown_delay_ms > 300_000 {
+            return Err("shutdown_delay_ms must be at most 300000 (5 minutes)".into());
+        }
         Ok(Resolved {
             listen,
             database_url,
@@ -281,6 +287,7 @@ impl ServeArgs {
                 connections,
                 metrics_token,
                 trusted_proxies,
+                shutdown_delay: Duration::from_millis(shutdown_delay_ms),
                 ..dutyhook_server::Config::new(&public_url)
             },
         })

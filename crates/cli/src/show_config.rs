@@ -102,6 +102,12 @@ pub fn render(r: &Resolved) -> String {
     );
     line(
         &mut out,
+        "shutdown_delay_ms",
+        ms(c.shutdown_delay),
+        "config file only; default 0 (up to 300000)",
+    );
+    line(
+        &mut out,
         "custom_actions_per_channel",
         c.actions_per_channel.to_string(),
         "config file only; default 3 (1 to 100)",

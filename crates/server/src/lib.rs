@@ -59,6 +59,9 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// On SIGTERM, how long `/ready` answers 503 while requests are still
+    /// served, so a load balancer stops sending them before the port closes.
+    pub shutdown_delay: Duration,
 }
 
 impl Config {
@@ -75,6 +78,7 @@ impl Config {
             connections: Default::default(),
             metrics_token: None,
             trusted_proxies: vec![],
+            shutdown_delay: Duration::ZERO,
         }
     }
 }
@@ -104,6 +108,7 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, A
         metrics_token: config.metrics_token.as_deref().map(|t| {
             Arc::new(<sha2::Sha256 as sha2::Digest>::digest(t.trim().as_bytes()).to_vec())
         }),
+        stopping: Default::default(),
     })
 }
 
@@ -157,7 +162,7 @@ pub fn app(state: AppState) -> Router {
         })
         .method_not_allowed_fallback(|method: Method, uri: axum::http::Uri| async move {
             let path = uri.path();
-            let allowed = if matches!(path, "/health" | "/openapi.json" | "/metrics")
+            let allowed = if matches!(path, "/health" | "/ready" | "/openapi.json" | "/metrics")
                 || path.starts_with("/console/")
                 || path.starts_with("/incidents/")
             {
@@ -184,11 +189,14 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let running = background::start(&state.runtime, &shutdown);
     let mut stop = shutdown.clone();
+    let stopping = state.stopping.clone();
     let listener = listener::GuardedListener::new(listener, config.connections);
     let app = app(state).into_make_service_with_connect_info::<listener::ClientAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = stop.wait_for(|stop| *stop).await;
+            stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+            tokio::time::sleep(config.shutdown_delay).await;
         })
         .await;
     running.finish().await;

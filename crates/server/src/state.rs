@@ -17,6 +17,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// SHA-256 of the token `/metrics` asks for, if any.
     pub metrics_token: Option<Arc<Vec<u8>>>,
+    /// Set on SIGTERM: `/ready` then answers 503.
+    pub stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Deref for AppState {

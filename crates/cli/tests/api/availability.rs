@@ -94,7 +94,11 @@ async fn create(app: &TestApp, n: usize) -> (u16, Value) {
 }
 
 async fn health(app: &TestApp) -> (u16, Value) {
-    let resp = app.client.get(app.url("/health")).send().await.unwrap();
+    get(app, "/health").await
+}
+
+async fn get(app: &TestApp, path: &str) -> (u16, Value) {
+    let resp = app.client.get(app.url(path)).send().await.unwrap();
     (resp.status().as_u16(), resp.json().await.unwrap())
 }
 
@@ -330,6 +334,13 @@ async fn postgres_down_answers_503_fast_then_recovers() {
     assert!(started.elapsed() < Duration::from_secs(5), "/health hung");
     eprintln!("/health 503 after {:?}", started.elapsed());
     assert_eq!(h["status"], "unavailable");
+    let (status, r) = get(&app, "/ready").await;
+    assert_eq!(
+        (status, r["status"].as_str()),
+        (503, Some("unavailable")),
+        "{r}"
+    );
+    assert!(r["reason"].as_str().is_some_and(|r| !r.is_empty()), "{r}");
 
     pg.run_ctl("start");
     let mut back = false;
@@ -341,6 +352,7 @@ async fn postgres_down_answers_503_fast_then_recovers() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(back, "/health recovered once the database was back");
+    assert_eq!(get(&app, "/ready").await.0, 200, "ready again");
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop_load.store(true, std::sync::atomic::Ordering::Relaxed);
     let (loaded, refused) = load.await.unwrap();

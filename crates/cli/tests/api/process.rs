@@ -202,3 +202,60 @@ async fn listen_answers_an_action_that_writes_back(db: Db) {
     listen.kill();
     serve.kill();
 }
+
+/// SIGTERM with `shutdown_delay_ms`: `/ready` says `stopping` while calls
+/// are still answered (the clean stop after it is sigterm_gives_back_…).
+#[tokio::test]
+async fn sigterm_takes_the_process_out_of_rotation_before_it_stops() {
+    let db = TestDb::new(Db::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("dutyhook.toml");
+    std::fs::write(&config, "shutdown_delay_ms = 20000\n").unwrap();
+    let (mut serve, addr, printed) =
+        start_serve_with(&db.url, &["--config", config.to_str().unwrap()]);
+    let key = key_of(&printed);
+    let ready = |addr: String| async move {
+        // A new connection each time, as a load balancer's check makes.
+        let resp = reqwest::Client::new()
+            .get(format!("http://{addr}/ready"))
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+    };
+    let (status, body) = ready(addr.clone()).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("ready")),
+        "{body}"
+    );
+
+    let term = Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let mut stopping = None;
+    for _ in 0..100 {
+        let (status, body) = ready(addr.clone()).await;
+        if status == 503 {
+            stopping = Some(body);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stopping = stopping.expect("/ready answered 503 after SIGTERM");
+    assert_eq!(stopping["status"], "stopping", "{stopping}");
+    let created = api(
+        &addr,
+        &key,
+        "/incident/create",
+        json!({"title": "created while draining", "incident_severity": "Info"}),
+    )
+    .await;
+    assert!(
+        created["incident_id"].is_string(),
+        "still served: {created}"
+    );
+    serve.kill();
+}

@@ -17,6 +17,7 @@ use crate::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(health))
+        .routes(routes!(ready))
         .routes(routes!(metrics))
 }
 
@@ -109,4 +110,45 @@ async fn health(State(app): State<AppState>) -> Response {
         }),
     )
         .into_response()
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready`; `stopping` once the process got SIGTERM (it still serves for
+    /// `shutdown_delay_ms`); `unavailable` when the database does not answer.
+    pub status: &'static str,
+    /// Why the process is not ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Whether a load balancer should send this process requests: 200 while it
+/// serves and the database answers a read; 503 once it is stopping (from
+/// SIGTERM on) or when the database does not answer. Lighter than
+/// `/health`, which also writes.
+#[utoipa::path(get, path = "/ready", tag = TAG_SYSTEM, security(()),
+    responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+async fn ready(State(app): State<AppState>) -> Response {
+    let not_ready = |status, reason: String| {
+        let body = Readiness {
+            status,
+            reason: Some(reason),
+        };
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+    };
+    if app.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+        return not_ready("stopping", "the process is shutting down".into());
+    }
+    match tokio::time::timeout(HEALTH_DEADLINE, app.store.ping()).await {
+        Ok(Ok(())) => Json(Readiness {
+            status: "ready",
+            reason: None,
+        })
+        .into_response(),
+        Ok(Err(e)) => not_ready("unavailable", e.to_string()),
+        Err(_) => not_ready(
+            "unavailable",
+            "the database did not answer within a second".into(),
+        ),
+    }
 }

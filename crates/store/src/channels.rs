@@ -5,21 +5,21 @@ use dutyhook_domain::channel::{Channel, Grouping};
 use dutyhook_domain::field::FieldDef;
 use dutyhook_domain::ids::ChannelId;
 use dutyhook_domain::DomainError;
-use sqlx::FromRow;
 
 use crate::sql::{count, now_s, Sql};
 use crate::store::SqlStore;
 use crate::{ChannelStore, Listing, Page, Result, StoreError};
 
-#[derive(FromRow)]
-struct ChannelRow {
-    id: i64,
-    name: String,
-    team_id: i64,
-    description: String,
-    grouping: String,
-    storm_thresholds: String,
-    created_at: i64,
+row_struct! {
+    struct ChannelRow {
+        id: i64,
+        name: String,
+        team_id: i64,
+        description: String,
+        grouping: String,
+        storm_thresholds: String,
+        created_at: i64,
+    }
 }
 
 impl ChannelRow {

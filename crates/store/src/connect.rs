@@ -75,7 +75,9 @@ pub(crate) async fn open_sql(url: &str, keys: Option<Keyring>) -> Result<Arc<Sql
                 .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect(url)
                 .await?;
-            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            crate::migrations::migrator(Backend::Postgres)
+                .run(&pool)
+                .await?;
             let store = SqlStore::new(backend, pool.clone(), pool, None, keys);
             tokio::spawn(listen_for_deliveries(
                 url.to_string(),

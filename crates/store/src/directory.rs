@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use dutyhook_domain::ids::PersonId;
 use dutyhook_domain::person::{Person, Role};
 use dutyhook_domain::DomainError;
-use sqlx::{FromRow, Row};
+use sqlx::Row;
 
 use crate::sql::{count, now_s, Sql};
 use crate::store::SqlStore;
@@ -13,14 +13,15 @@ use crate::{
     TeamRecord,
 };
 
-#[derive(FromRow)]
-struct PersonRow {
-    id: i64,
-    name: String,
-    email: String,
-    role: String,
-    password_hash: String,
-    created_at: i64,
+row_struct! {
+    struct PersonRow {
+        id: i64,
+        name: String,
+        email: String,
+        role: String,
+        password_hash: String,
+        created_at: i64,
+    }
 }
 
 impl PersonRow {

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use dutyhook_domain::ids::IntegrationId;
 use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
 use dutyhook_domain::DomainError;
-use sqlx::{AnyConnection, FromRow};
+use sqlx::AnyConnection;
 
 use crate::secrets::{map_secret_values, Keyring};
 use crate::sql::{now_s, Sql};
@@ -20,20 +20,21 @@ pub(crate) struct Stored {
     pub config: String,
 }
 
-#[derive(FromRow)]
-struct Row {
-    id: i64,
-    kind: String,
-    name: String,
-    team_id: i64,
-    enabled: i64,
-    disabled_reason: String,
-    config: String,
-    secret: String,
-    previous_secret: String,
-    previous_secret_until: i64,
-    created_at: i64,
-    updated_at: i64,
+row_struct! {
+    struct Row {
+        id: i64,
+        kind: String,
+        name: String,
+        team_id: i64,
+        enabled: i64,
+        disabled_reason: String,
+        config: String,
+        secret: String,
+        previous_secret: String,
+        previous_secret_until: i64,
+        created_at: i64,
+        updated_at: i64,
+    }
 }
 
 const COLS: &str = "id, kind, name, team_id, enabled, disabled_reason, config, secret, previous_secret, previous_secret_until, created_at, updated_at";

@@ -3,6 +3,9 @@
 //! sqlx's `Any` driver; what differs between them (connection set-up, the
 //! single SQLite writer, row locks) lives in [`backend`].
 
+#[macro_use]
+mod rows;
+
 mod accounts;
 mod actions;
 mod alerts;
@@ -14,6 +17,7 @@ mod directory;
 mod error;
 mod incidents;
 mod integrations;
+mod migrations;
 mod nodes;
 mod outbox;
 mod queue;

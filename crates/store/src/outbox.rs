@@ -1,21 +1,21 @@
 use async_trait::async_trait;
 use dutyhook_domain::ids::EventId;
-use sqlx::FromRow;
 
 use crate::sql::Sql;
 use crate::store::SqlStore;
 use crate::types::{stored_event_type, stored_subject_kind};
 use crate::{OutboxStore, Result, StoredEvent};
 
-#[derive(FromRow)]
-pub(crate) struct EventRow {
-    seq: i64,
-    event_id: String,
-    event_type: String,
-    subject_kind: String,
-    subject_id: String,
-    event_time: i64,
-    payload: String,
+row_struct! {
+    pub(crate) struct EventRow {
+        seq: i64,
+        event_id: String,
+        event_type: String,
+        subject_kind: String,
+        subject_id: String,
+        event_time: i64,
+        payload: String,
+    }
 }
 
 impl TryFrom<EventRow> for StoredEvent {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+use crate::topology::Backend;
 use crate::{Result, StoreError};
 
 pub(crate) fn sqlite_url(url: &str) -> String {
@@ -107,7 +108,9 @@ pub(crate) async fn pools(url: &str) -> Result<(AnyPool, AnyPool, Arc<AtomicBool
         .after_connect(sqlite_pragmas(sync))
         .connect_with(opts)
         .await?;
-    sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+    crate::migrations::migrator(Backend::Sqlite)
+        .run(&write)
+        .await?;
     let wal_restart = Arc::new(AtomicBool::new(false));
     tokio::spawn(crate::wal::checkpoints(read.clone(), wal_restart.clone()));
     Ok((write, read, wal_restart))

@@ -2,31 +2,26 @@
 //! (integration, subject): migration 0009 moved that order from an index per
 //! key into chains (`next_id`, `delivery_tails`).
 
-use std::borrow::Cow;
-
 use dutyhook_domain::ids::{DeliveryId, EventId, IntegrationId};
 use serde_json::json;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
+use crate::topology::Backend;
 use crate::{AttemptRecord, Completion, DeliveryResolution};
 
 const BEFORE_CHAINS: i64 = 8;
 
 async fn migrate_to_8(pool: &AnyPool, postgres: bool) {
-    let mut m = if postgres {
-        sqlx::migrate!("./migrations/postgres")
+    let backend = if postgres {
+        Backend::Postgres
     } else {
-        sqlx::migrate!("./migrations/sqlite")
+        Backend::Sqlite
     };
-    m.migrations = Cow::Owned(
-        m.migrations
-            .iter()
-            .filter(|x| x.version <= BEFORE_CHAINS)
-            .cloned()
-            .collect(),
-    );
-    m.run(pool).await.unwrap();
+    crate::migrations::migrator_upto(backend, BEFORE_CHAINS)
+        .run(pool)
+        .await
+        .unwrap();
 }
 
 /// Integration 1; key `a`: leased head, two waiting; key `b`: done.

@@ -9,34 +9,44 @@ use crate::sql::Sql;
 use crate::types::{stored_event_type, stored_subject_kind};
 use crate::{AttemptFilter, AttemptRecord, Result, StoreError};
 
-#[derive(FromRow)]
-pub(crate) struct AttemptRow {
-    invocation_id: String,
-    integration_id: i64,
-    integration_kind: String,
-    delivery_id: i64,
-    event_id: String,
-    event_type: String,
-    subject_kind: String,
-    subject_id: String,
-    attempt: i64,
-    test: i64,
-    event_time: i64,
-    started_at: i64,
-    duration_ms: i64,
-    success: i64,
-    http_status: i64,
-    error_class: String,
-    error: String,
-    request: String,
-    response: String,
+row_struct! {
+    pub(crate) struct AttemptRow {
+        invocation_id: String,
+        integration_id: i64,
+        integration_kind: String,
+        delivery_id: i64,
+        event_id: String,
+        event_type: String,
+        subject_kind: String,
+        subject_id: String,
+        attempt: i64,
+        test: i64,
+        event_time: i64,
+        started_at: i64,
+        duration_ms: i64,
+        success: i64,
+        http_status: i64,
+        error_class: String,
+        error: String,
+        request: String,
+        response: String,
+    }
 }
 
-#[derive(sqlx::FromRow)]
+/// An attempt and the count of all that matched (`COUNT(*) OVER ()`).
 pub(crate) struct CountedAttemptRow {
-    #[sqlx(flatten)]
     pub row: AttemptRow,
     pub total: i64,
+}
+
+impl<'r> FromRow<'r, sqlx::any::AnyRow> for CountedAttemptRow {
+    fn from_row(row: &'r sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        use sqlx::Row as _;
+        Ok(CountedAttemptRow {
+            row: AttemptRow::from_row(row)?,
+            total: row.try_get("total")?,
+        })
+    }
 }
 
 pub(crate) const ATTEMPT_COLS: &str = "invocation_id, integration_id, integration_kind, delivery_id, event_id, event_type, subject_kind, subject_id, attempt, test, event_time, started_at, duration_ms, success, http_status, error_class, error, request, response";

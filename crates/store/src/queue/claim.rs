@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use dutyhook_domain::ids::{DeliveryId, IntegrationId};
 use dutyhook_domain::integration::IntegrationKind;
-use sqlx::{AnyConnection, FromRow};
+use sqlx::AnyConnection;
 
 use crate::sql::Sql;
 use crate::topology::Backend;
@@ -147,20 +147,21 @@ pub(crate) fn cluster_room(limit: i64, cap: i64, others: i64, held: i64) -> i64 
     }
 }
 
-/// A delivery as the claim leased it, with its event (NULL if the event is
-/// missing, which a foreign key forbids).
-#[derive(FromRow)]
-pub(crate) struct LeasedRow {
-    id: i64,
-    integration_id: i64,
-    attempts: i64,
-    event_seq: i64,
-    event_id: Option<String>,
-    event_type: Option<String>,
-    subject_kind: Option<String>,
-    subject_id: Option<String>,
-    event_time: Option<i64>,
-    payload: Option<String>,
+row_struct! {
+    /// A delivery as the claim leased it, with its event (NULL if the event is
+    /// missing, which a foreign key forbids).
+    pub(crate) struct LeasedRow {
+        id: i64,
+        integration_id: i64,
+        attempts: i64,
+        event_seq: i64,
+        event_id: Option<String>,
+        event_type: Option<String>,
+        subject_kind: Option<String>,
+        subject_id: Option<String>,
+        event_time: Option<i64>,
+        payload: Option<String>,
+    }
 }
 
 impl LeasedRow {

@@ -115,6 +115,7 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, A
 fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(routes::directory::router())
+        .merge(routes::lookups::router())
         .merge(routes::channels::router())
         .merge(routes::fields::router())
         .merge(routes::incidents::router())
@@ -124,6 +125,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::action_presses::router())
         .merge(routes::runs::router())
         .merge(routes::alerts::router())
+        .merge(routes::alert_reads::router())
         .merge(routes::history::router())
         .merge(routes::system::router())
 }

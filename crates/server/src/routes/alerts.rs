@@ -1,26 +1,25 @@
 //! Alert sources, ingestion (standard events and Alertmanager) and alerts.
 
 use axum::extract::{Query, State};
-use dutyhook_domain::alert::{alertmanager_events, standard_event, Alert, AlertEvent, Source};
-use dutyhook_domain::ids::{AlertId, ChannelId, IncidentId, IntegrationId};
+use dutyhook_domain::alert::{alertmanager_events, standard_event, AlertEvent, Source};
+use dutyhook_domain::ids::{AlertId, ChannelId, IntegrationId};
 use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind, SourceConfig, SourceType};
-use dutyhook_domain::severity::Progress;
-use dutyhook_store::{AlertFilter, IntegrationRecord};
+use dutyhook_store::IntegrationRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::alert_reads::alert_id;
 use super::integration::{load_kind, may_manage, wrong_settings, IntegrationIdBody};
-use super::{positive_id, ListData, Paging};
+use super::{positive_id, ListData, Paging, TAG_ALERTS};
 use crate::auth::{hash_key, new_app_key, Caller};
 use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
 
 pub const KIND: IntegrationKind = IntegrationKind::AlertSource;
-pub const TAG_ALERTS: &str = "Alerts and alert sources";
 const MAX_CLOSE: usize = 100;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -30,8 +29,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(source_delete))
         .routes(routes!(push_standard))
         .routes(routes!(push_alertmanager))
-        .routes(routes!(alert_list))
-        .routes(routes!(alert_info))
         .routes(routes!(alert_close))
 }
 
@@ -275,109 +272,6 @@ async fn push_alertmanager(
     let events = alertmanager_events(source.integration_id, &body)?;
     let alert_keys = ingest(&app, source, events).await?;
     ok(PushedMany { alert_keys })
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct AlertListReq {
-    #[schema(minimum = 1)]
-    pub p: Option<i64>,
-    #[schema(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
-    /// Unix seconds, required.
-    pub start_time: Option<i64>,
-    /// Unix seconds, required.
-    pub end_time: Option<i64>,
-    #[schema(value_type = Option<Vec<i64>>)]
-    pub channel_ids: Option<Vec<ChannelId>>,
-    /// `Triggered` or `Closed`.
-    pub progress: Option<String>,
-    #[schema(pattern = "^[0-9a-f]{24}$")]
-    #[schema(value_type = Option<String>)]
-    pub incident_id: Option<IncidentId>,
-}
-
-#[utoipa::path(post, path = "/alert/list", tag = TAG_ALERTS, request_body = AlertListReq,
-    responses((status = 200, body = Envelope<ListData<Alert>>), (status = "4XX", body = ErrorEnvelope)))]
-async fn alert_list(
-    State(app): State<AppState>,
-    _caller: Caller,
-    ApiJson(req): ApiJson<AlertListReq>,
-) -> ApiResult<ListData<Alert>> {
-    let page = Paging {
-        p: req.p,
-        limit: req.limit,
-    }
-    .page()?;
-    let (start_time, end_time) = super::time_range(req.start_time, req.end_time)?;
-    let progress = match req.progress.as_deref() {
-        None => None,
-        Some("Triggered") => Some(Progress::Triggered),
-        Some("Closed") => Some(Progress::Closed),
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "progress",
-                format!("{other:?} is not Triggered or Closed"),
-            ))
-        }
-    };
-    let incident_id = req
-        .incident_id
-        .map(|i| super::incidents::incident_id("incident_id", &i))
-        .transpose()?;
-    let filter = AlertFilter {
-        start_time,
-        end_time,
-        channel_ids: req.channel_ids.unwrap_or_default(),
-        progress,
-        incident_id,
-    };
-    let listing = app.store.list_alerts(&filter, page).await?;
-    ok(ListData::from(listing, page, |a| a))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[schema(as = AlertId)]
-pub struct AlertIdBody {
-    #[schema(pattern = "^[0-9a-f]{24}$")]
-    #[schema(value_type = String)]
-    pub alert_id: AlertId,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct AlertDetail {
-    #[serde(flatten)]
-    pub alert: Alert,
-    /// The newest raw events (up to 100), newest first.
-    #[schema(value_type = Vec<Object>)]
-    pub events: Vec<Value>,
-}
-
-fn alert_id(field: &str, id: &str) -> Result<AlertId, ApiError> {
-    super::incidents::incident_id(field, id)
-        .map(|id| AlertId::from(id.into_string()))
-        .map_err(|_| {
-            ApiError::invalid(
-                field,
-                format!("{id:?} is not an alert id (24 lowercase hex characters)"),
-            )
-        })
-}
-
-#[utoipa::path(post, path = "/alert/info", tag = TAG_ALERTS, request_body = AlertIdBody,
-    responses((status = 200, body = Envelope<AlertDetail>), (status = "4XX", body = ErrorEnvelope)))]
-async fn alert_info(
-    State(app): State<AppState>,
-    _caller: Caller,
-    ApiJson(req): ApiJson<AlertIdBody>,
-) -> ApiResult<AlertDetail> {
-    let id = alert_id("alert_id", &req.alert_id)?;
-    let alert = app
-        .store
-        .alert(&id)
-        .await?
-        .ok_or_else(|| ApiError::ResourceNotFound(format!("alert {id} does not exist")))?;
-    let events = app.store.alert_events(&id, 100).await?;
-    ok(AlertDetail { alert, events })
 }
 
 #[derive(Deserialize, ToSchema)]

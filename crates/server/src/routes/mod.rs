@@ -1,5 +1,6 @@
 pub mod action_presses;
 pub mod actions;
+pub mod alert_reads;
 pub mod alerts;
 pub mod channels;
 pub mod directory;
@@ -8,6 +9,7 @@ pub mod history;
 pub mod incident_ops;
 pub mod incidents;
 pub mod integration;
+pub mod lookups;
 pub mod runs;
 pub mod samples;
 pub mod system;
@@ -22,6 +24,7 @@ use crate::error::ApiError;
 pub const TAG_PEOPLE: &str = "People, teams, keys, channels, fields";
 pub const TAG_INCIDENTS: &str = "Incidents";
 pub const TAG_SYSTEM: &str = "System";
+pub const TAG_ALERTS: &str = "Alerts and alert sources";
 
 /// `p` from 1, `limit` from 1 to 100 (default 20).
 #[derive(Debug, Deserialize, ToSchema, Default)]

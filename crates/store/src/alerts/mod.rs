@@ -112,11 +112,18 @@ impl AlertStore for SqlStore {
     }
 
     async fn alert_events(&self, alert_id: &AlertId, limit: i64) -> Result<Vec<Value>> {
-        let mut q = Sql::new("SELECT body FROM alert_events WHERE alert_id = ");
+        let mut q = Sql::new("SELECT id, body FROM alert_events WHERE alert_id = ");
         q.text(alert_id).push(" ORDER BY id DESC LIMIT ").i64(limit);
-        let rows: Vec<(String,)> = q.query_as().fetch_all(&self.read).await?;
+        let rows: Vec<(i64, String)> = q.query_as().fetch_all(&self.read).await?;
         rows.into_iter()
-            .map(|(b,)| Ok(serde_json::from_str(&b)?))
+            .map(|(id, body)| {
+                let mut v: Value = serde_json::from_str(&body)?;
+                if let Value::Object(m) = &mut v {
+                    // The row's number, as the 24 hex digits ids have.
+                    m.insert("event_id".into(), Value::from(format!("{id:024x}")));
+                }
+                Ok(v)
+            })
             .collect()
     }
 

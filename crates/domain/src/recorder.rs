@@ -99,6 +99,25 @@ impl Recorder {
         self.note(incident, event_type.as_str(), person, Value::Object(extra));
     }
 
+    /// As [`Recorder::emit`], with more in the timeline record's `detail` than
+    /// the event carries: what changed, from what, to what (the hosted
+    /// product's feed details).
+    pub fn emit_noted(
+        &mut self,
+        incident: &Incident,
+        event_type: EventType,
+        person: Option<&Person>,
+        extra: Map<String, Value>,
+        noted: Value,
+    ) {
+        let mut detail = extra.clone();
+        if let Value::Object(more) = noted {
+            detail.extend(more);
+        }
+        self.emit_event(incident, event_type, person, extra);
+        self.note(incident, event_type.as_str(), person, Value::Object(detail));
+    }
+
     /// Records an event about `incident` as it is now, without a timeline record.
     pub fn emit_event(
         &mut self,
@@ -159,7 +178,7 @@ impl Recorder {
             incident_id: incident.incident_id.clone(),
             kind: kind.to_string(),
             person: person.cloned(),
-            created_at: self.now_s(),
+            created_at: self.now_ms,
             detail,
         });
     }

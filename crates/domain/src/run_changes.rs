@@ -46,6 +46,8 @@ pub fn record_run(
     rec.emit_event(incident, EventType::i_custom, by, extra);
     let mut detail = json!({
         "action_id": run.action_id,
+        "integration_id": run.action_id,
+        "integration_name": run.name,
         "name": run.name,
         "run_id": run.run_id,
         "status": run.status,

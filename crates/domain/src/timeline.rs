@@ -16,6 +16,7 @@ pub struct TimelineEntry {
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub person: Option<Person>,
+    /// Unix milliseconds.
     pub created_at: i64,
     #[schema(value_type = Object)]
     pub detail: Value,

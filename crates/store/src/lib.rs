@@ -163,9 +163,11 @@ pub trait IncidentStore: Send + Sync {
         filter: &IncidentFilter,
         page: Page,
     ) -> Result<Listing<Incident>>;
+    /// An incident's timeline; only the `kinds` named, when any are.
     async fn feed(
         &self,
         incident_id: &IncidentId,
+        kinds: &[String],
         page: Page,
         asc: bool,
     ) -> Result<Listing<TimelineEntry>>;

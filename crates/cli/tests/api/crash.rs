@@ -96,6 +96,7 @@ async fn kill_mid_load_keeps_the_outbox_exact(db: Db) {
             let feed = store
                 .feed(
                     &inc.incident_id,
+                    &[],
                     dutyhook_store::Page { p: 1, limit: 100 },
                     true,
                 )

@@ -40,6 +40,7 @@ mod readme;
 mod reads;
 mod receiver;
 mod schema_fuzz;
+mod sdk_replay;
 mod secrets;
 mod sign_in;
 mod ssrf;

@@ -163,7 +163,8 @@ pub fn ingest(state: &mut IngestState, source: &Source, ev: &AlertEvent, rec: &m
                             inc.progress = Progress::Closed;
                             inc.close_time = now;
                             inc.snoozed_before = 0;
-                            rec.emit(inc, EventType::i_rslv, None, Map::new());
+                            let noted = serde_json::json!({"from": "autorslv"});
+                            rec.emit_noted(inc, EventType::i_rslv, None, Map::new(), noted);
                         }
                     }
                     rec.touch(&inc.incident_id);

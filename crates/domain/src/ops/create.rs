@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::people::*;
 use crate::event::EventType;
@@ -66,10 +66,12 @@ pub fn create(input: NewIncident, creator: &Person, rec: &mut Recorder) -> Incid
         storms_sent: vec![],
         links: vec![],
     };
-    rec.emit(&inc, EventType::i_new, Some(creator), Map::new());
+    let noted = json!({"severity": inc.incident_severity, "title": inc.title});
+    rec.emit_noted(&inc, EventType::i_new, Some(creator), Map::new(), noted);
     if !input.assignees.is_empty() {
         apply_assignment(&mut inc, &input.assignees, now);
-        rec.emit(&inc, EventType::i_assign, Some(creator), Map::new());
+        let noted = super::people::assignment_detail(&inc);
+        rec.emit_noted(&inc, EventType::i_assign, Some(creator), Map::new(), noted);
     }
     inc
 }

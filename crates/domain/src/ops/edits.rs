@@ -111,21 +111,23 @@ pub fn reset(
     for (value, slot, event) in texts {
         if let Some(v) = value {
             if *slot(inc) != v {
-                *slot(inc) = v;
+                let from = std::mem::replace(slot(inc), v.clone());
                 inc.updated_at = now;
-                rec.emit(inc, event, Some(by), Map::new());
+                let noted = json!({"from": from, "to": v});
+                rec.emit_noted(inc, event, Some(by), Map::new(), noted);
             }
         }
     }
     if let Some(sev) = sev {
         if inc.incident_severity != sev {
-            inc.incident_severity = sev;
+            let from = std::mem::replace(&mut inc.incident_severity, sev);
             inc.severity_set_by_person = true;
             if inc.alert_cnt == 0 {
                 inc.incident_status = Status::from(sev);
             }
             inc.updated_at = now;
-            rec.emit(inc, EventType::i_r_severity, Some(by), Map::new());
+            let noted = json!({"from": from, "to": sev});
+            rec.emit_noted(inc, EventType::i_r_severity, Some(by), Map::new(), noted);
         }
     }
     Ok(())
@@ -153,11 +155,12 @@ pub fn reset_field(
         inc.fields.insert(def.field_name.clone(), value.clone());
     }
     inc.updated_at = rec.now_s();
-    rec.emit(
+    rec.emit_noted(
         inc,
         EventType::i_r_field,
         Some(by),
         json_map(json!({"field_name": def.field_name})),
+        json!({"from": current, "to": value}),
     );
     Ok(())
 }

@@ -104,9 +104,10 @@ pub fn wake(
         {
             continue;
         }
-        inc.snoozed_before = 0;
+        let until = std::mem::take(&mut inc.snoozed_before);
         inc.updated_at = now;
-        rec.emit(inc, EventType::i_wake, by, Map::new());
+        let noted = json!({ "snoozedBefore": until });
+        rec.emit_noted(inc, EventType::i_wake, by, Map::new(), noted);
     }
     Ok(())
 }
@@ -156,7 +157,8 @@ pub fn resolve(
     let now = rec.now_s();
     for inc in incidents.iter_mut() {
         close(inc, Some(by), now, rec);
-        rec.emit(inc, EventType::i_rslv, Some(by), Map::new());
+        let noted = json!({ "from": "console" });
+        rec.emit_noted(inc, EventType::i_rslv, Some(by), Map::new(), noted);
         if let Some(rc) = &rc {
             if *rc != inc.root_cause {
                 inc.root_cause = rc.clone();
@@ -257,11 +259,12 @@ pub fn merge(
         target.alerts_open.absorb(open);
         if !src.is_closed() {
             close(src, Some(by), now, rec);
-            rec.emit(
+            rec.emit_noted(
                 src,
                 EventType::i_rslv,
                 Some(by),
                 json_map(json!({"merged_into": target.incident_id})),
+                json!({"from": "console"}),
             );
         } else {
             src.updated_at = now;
@@ -278,11 +281,18 @@ pub fn merge(
     }
     target.updated_at = now;
     let ids: Vec<IncidentId> = sources.iter().map(|s| s.incident_id.clone()).collect();
-    rec.emit(
+    let brief = |i: &Incident| json!({"incident_id": i.incident_id, "title": i.title, "progress": i.progress});
+    let noted = json!({
+        "source_incidents": sources.iter().map(brief).collect::<Vec<_>>(),
+        "target_incident": brief(target),
+        "owner_id": by.person_id,
+    });
+    rec.emit_noted(
         target,
         EventType::i_merge,
         Some(by),
         json_map(json!({"merged_incident_ids": ids})),
+        noted,
     );
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Who responds: assigning and adding responders.
 
-use serde_json::Map;
+use serde_json::{json, Map, Value};
 
 use super::common::*;
 use super::validate::*;
@@ -36,6 +36,17 @@ pub(crate) fn apply_assignment(inc: &mut Incident, people: &[Person], now: i64) 
     settle_progress(inc);
 }
 
+/// The feed's detail of an assignment: the assignment as the incident now
+/// holds it, and `to`, the people it names.
+pub(crate) fn assignment_detail(inc: &Incident) -> Value {
+    let mut detail = serde_json::to_value(&inc.assigned_to).unwrap_or(Value::Null);
+    if !detail.is_object() {
+        detail = json!({});
+    }
+    detail["to"] = json!(inc.responder_ids());
+    detail
+}
+
 /// Replaces the responders. Acknowledgements of people who stay are kept.
 pub fn assign(
     incidents: &mut [Incident],
@@ -55,8 +66,13 @@ pub fn assign(
         {
             continue;
         }
+        let reassign = inc.assigned_to.is_some() || !inc.responders.is_empty();
         apply_assignment(inc, people, rec.now_s());
-        rec.emit(inc, EventType::i_assign, Some(by), Map::new());
+        let mut noted = assignment_detail(inc);
+        if reassign {
+            noted["type"] = json!("reassign");
+        }
+        rec.emit_noted(inc, EventType::i_assign, Some(by), Map::new(), noted);
     }
     Ok(())
 }
@@ -72,11 +88,11 @@ pub fn add_responders(
         return Err(closed_error(inc, "add responders to"));
     }
     let now = rec.now_s();
-    let mut added = false;
+    let mut added = vec![];
     for p in people {
         if !inc.responders.iter().any(|r| r.person_id == p.person_id) {
             inc.responders.push(responder(p, now));
-            added = true;
+            added.push(p.person_id);
         }
     }
     if inc.responders.len() > MAX_RESPONDERS {
@@ -85,9 +101,10 @@ pub fn add_responders(
             format!("an incident has at most {MAX_RESPONDERS} responders"),
         ));
     }
-    if added {
+    if !added.is_empty() {
         inc.updated_at = now;
-        rec.emit(inc, EventType::i_a_rspd, Some(by), Map::new());
+        let noted = json!({ "to": added });
+        rec.emit_noted(inc, EventType::i_a_rspd, Some(by), Map::new(), noted);
     }
     Ok(())
 }

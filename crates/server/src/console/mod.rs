@@ -123,7 +123,7 @@ async fn plain_incident(
     };
     let feed = app
         .store
-        .feed(&id, dutyhook_store::Page { p: 1, limit: 100 }, false)
+        .feed(&id, &[], dutyhook_store::Page { p: 1, limit: 100 }, false)
         .await?;
     Ok(Some(plain::incident(
         &incident.view(&app.render),

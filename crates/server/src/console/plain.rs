@@ -104,7 +104,7 @@ pub fn incident(i: &IncidentView, feed: &[TimelineEntry]) -> Markup {
                 ol.timeline {
                     @for e in feed {
                         li data-type=(e.kind) {
-                            (when(e.created_at)) " "
+                            (when(e.created_at / 1000)) " "
                             strong { @match &e.person { Some(p) => (p.person_name), None => "dutyhook" } }
                             " " (e.kind)
                             @if let Some(c) = e.detail.get("comment").and_then(|c| c.as_str()) { " — " q { (c) } }

@@ -6,7 +6,6 @@ use dutyhook_domain::incident::{Incident, IncidentView};
 use dutyhook_domain::ops::{self, NewIncident, DESCRIPTION_CHARS, LONG_TEXT_CHARS};
 use dutyhook_domain::person::Person;
 use dutyhook_domain::severity::{Progress, Severity};
-use dutyhook_domain::timeline::TimelineEntry;
 use dutyhook_store::IncidentFilter;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -28,7 +27,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(incident_info))
         .routes(routes!(incident_list))
         .routes(routes!(incident_list_by_ids))
-        .routes(routes!(incident_feed))
 }
 
 pub fn incident_id(field: &str, id: &str) -> Result<IncidentId, ApiError> {
@@ -342,47 +340,4 @@ async fn incident_list_by_ids(
         }
     }
     ok(IncidentItems { items: found })
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct IncidentFeed {
-    #[schema(pattern = "^[0-9a-f]{24}$")]
-    #[schema(value_type = String)]
-    pub incident_id: IncidentId,
-    #[schema(minimum = 1)]
-    pub p: Option<i64>,
-    #[schema(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
-    /// Oldest first when true; newest first by default.
-    pub asc: Option<bool>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct FeedData {
-    pub items: Vec<TimelineEntry>,
-    pub total: i64,
-    pub has_next_page: bool,
-}
-
-#[utoipa::path(post, path = "/incident/feed", tag = TAG_INCIDENTS, request_body = IncidentFeed,
-    responses((status = 200, body = Envelope<FeedData>), (status = "4XX", body = ErrorEnvelope)))]
-async fn incident_feed(
-    State(app): State<AppState>,
-    _caller: Caller,
-    ApiJson(req): ApiJson<IncidentFeed>,
-) -> ApiResult<FeedData> {
-    let id = incident_id("incident_id", &req.incident_id)?;
-    let page = Paging {
-        p: req.p,
-        limit: req.limit,
-    }
-    .page()?;
-    existing(&app, &id).await?;
-    let listing = app.store.feed(&id, page, req.asc.unwrap_or(false)).await?;
-    let has_next_page = listing.has_next_page(page);
-    ok(FeedData {
-        items: listing.items,
-        total: listing.total,
-        has_next_page,
-    })
 }

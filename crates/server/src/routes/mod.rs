@@ -4,6 +4,7 @@ pub mod alert_reads;
 pub mod alerts;
 pub mod channels;
 pub mod directory;
+pub mod feed;
 pub mod fields;
 pub mod history;
 pub mod incident_ops;

@@ -152,12 +152,20 @@ impl IncidentStore for SqlStore {
     async fn feed(
         &self,
         incident_id: &IncidentId,
+        kinds: &[String],
         page: Page,
         asc: bool,
     ) -> Result<Listing<TimelineEntry>> {
+        let only_kinds = |q: &mut Sql| {
+            if !kinds.is_empty() {
+                q.push(" AND kind IN ").list_text(kinds);
+            }
+        };
         let mut q =
             Sql::new("SELECT kind, person, created_at, detail FROM timeline WHERE incident_id = ");
-        q.text(incident_id).push(if asc {
+        q.text(incident_id);
+        only_kinds(&mut q);
+        q.push(if asc {
             " ORDER BY id ASC"
         } else {
             " ORDER BY id DESC"
@@ -170,6 +178,7 @@ impl IncidentStore for SqlStore {
             q.query_as().fetch_all(&self.read).await?;
         let mut c = Sql::new("SELECT COUNT(*) FROM timeline WHERE incident_id = ");
         c.text(incident_id);
+        only_kinds(&mut c);
         let (total,): (i64,) = c.query_as().fetch_one(&self.read).await?;
         let items = rows
             .into_iter()

@@ -136,7 +136,7 @@ async fn a_bad_job_fails_alone(db: Db) {
         assert!(matches!(err, StoreError::Commit(_)), "{err:?}");
     }
     let feed = store
-        .feed(&target.incident_id, crate::Page::all(), true)
+        .feed(&target.incident_id, &[], crate::Page::all(), true)
         .await
         .unwrap();
     let comments: Vec<String> = feed

@@ -1,7 +1,7 @@
 // One incident: its details, operations, custom fields and timeline.
 
 import { app, EVENT_NAMES, ME, params, ROLE, SEVERITIES, SNOOZES } from './common.js';
-import { badge, dl, field, fmtTime, h, input, notice, replace, select, table, textarea } from './dom.js';
+import { badge, dl, field, fmtMs, fmtTime, h, input, notice, replace, select, table, textarea } from './dom.js';
 import { api, nowS, onSubmit } from './api.js';
 import { isOpen, linksList, runEntry, runsTable, triggerResult } from './runs.js';
 import { askBeforeRun } from './action_form.js';
@@ -262,7 +262,7 @@ function timelineEntry(e) {
     extra.push(h('code', {}, JSON.stringify(d)));
   }
   return h('li', { 'data-type': e.type },
-    h('time', { datetime: new Date(e.created_at * 1000).toISOString() }, fmtTime(e.created_at)), ' ',
+    h('time', { datetime: new Date(e.created_at).toISOString() }, fmtMs(e.created_at)), ' ',
     h('strong', {}, e.person ? e.person.person_name : 'dutyhook'), ' ', what,
     extra.length ? [' — ', extra] : null);
 }

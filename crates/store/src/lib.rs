@@ -352,9 +352,19 @@ pub trait ActionStore: Send + Sync {
 pub struct AlertFilter {
     pub start_time: i64,
     pub end_time: i64,
+    /// The time range applies to `updated_at` instead of `start_time`.
+    pub by_updated_at: bool,
     pub channel_ids: Vec<ChannelId>,
     pub progress: Option<dutyhook_domain::severity::Progress>,
     pub incident_id: Option<IncidentId>,
+    pub severities: Vec<String>,
+    pub source_ids: Vec<IntegrationId>,
+    pub alert_ids: Vec<AlertId>,
+    pub alert_keys: Vec<String>,
+    /// Ordered by `updated_at` instead of `start_time`.
+    pub order_by_updated: bool,
+    /// Oldest first.
+    pub asc: bool,
 }
 
 #[async_trait]

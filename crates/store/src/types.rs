@@ -1,5 +1,5 @@
 use dutyhook_domain::event::{EventType, SubjectKind};
-use dutyhook_domain::ids::{ChannelId, DeliveryId, EventId, IntegrationId, PersonId};
+use dutyhook_domain::ids::{ChannelId, DeliveryId, EventId, IncidentId, IntegrationId, PersonId};
 use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
 use dutyhook_domain::person::{Person, Role};
 use dutyhook_domain::severity::Progress;
@@ -78,6 +78,16 @@ pub struct IncidentFilter {
     pub channel_ids: Vec<ChannelId>,
     pub query: Option<String>,
     pub title: Option<String>,
+    pub creator_ids: Vec<PersonId>,
+    pub closer_ids: Vec<PersonId>,
+    pub incident_ids: Vec<IncidentId>,
+    pub nums: Vec<String>,
+    /// Channels of these teams.
+    pub team_ids: Vec<i64>,
+    /// Snoozed now (true) or not (false).
+    pub snoozed: Option<bool>,
+    /// Oldest first.
+    pub asc: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

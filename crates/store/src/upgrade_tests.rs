@@ -1,6 +1,7 @@
-//! Upgrading a database whose queue holds deliveries keeps their order per
-//! (integration, subject): migration 0009 moved that order from an index per
-//! key into chains (`next_id`, `delivery_tails`).
+//! Upgrading a database keeps what it held: the queue's order per
+//! (integration, subject) when migration 0009 moved it from an index per key
+//! into chains (`next_id`, `delivery_tails`); the filter columns migration
+//! 0015 fills from each row's document.
 
 use dutyhook_domain::ids::{DeliveryId, EventId, IntegrationId};
 use serde_json::json;
@@ -140,17 +141,15 @@ async fn queued_order_survives_the_upgrade(url: &str, postgres: bool) {
     assert_eq!(state(behind).await, "pending");
 }
 
-#[tokio::test]
-async fn sqlite_queue_keeps_its_order_across_the_upgrade() {
+fn sqlite_url() -> (String, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("dutyhook-up-{}", rand::random::<u64>()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.join("u.db").display());
-    queued_order_survives_the_upgrade(&url, false).await;
-    let _ = std::fs::remove_dir_all(dir);
+    (url, dir)
 }
 
-#[tokio::test]
-async fn postgres_queue_keeps_its_order_across_the_upgrade() {
+/// A fresh PostgreSQL database: its URL, and how to drop it.
+async fn postgres_db() -> (String, impl std::future::Future<Output = ()>) {
     sqlx::any::install_default_drivers();
     let admin_url = std::env::var("DUTYHOOK_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
@@ -165,9 +164,81 @@ async fn postgres_queue_keeps_its_order_across_the_upgrade() {
         .execute(&admin)
         .await
         .unwrap();
-    queued_order_survives_the_upgrade(&format!("{server}/{name}"), true).await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&admin)
+    let url = format!("{server}/{name}");
+    let drop = async move {
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&admin)
+            .await
+            .unwrap();
+    };
+    (url, drop)
+}
+
+#[tokio::test]
+async fn sqlite_queue_keeps_its_order_across_the_upgrade() {
+    let (url, dir) = sqlite_url();
+    queued_order_survives_the_upgrade(&url, false).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn postgres_queue_keeps_its_order_across_the_upgrade() {
+    let (url, drop) = postgres_db().await;
+    queued_order_survives_the_upgrade(&url, true).await;
+    drop.await;
+}
+
+/// Migration 0015 fills the new filter columns from rows written before it.
+async fn filter_columns_are_filled(url: &str, backend: Backend) {
+    sqlx::any::install_default_drivers();
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
         .await
         .unwrap();
+    crate::migrations::migrator_upto(backend, 14)
+        .run(&pool)
+        .await
+        .unwrap();
+    for sql in [
+        "INSERT INTO incidents (id, num, channel_id, progress, severity, start_time, created_at, created_ms, \
+         updated_at, snoozed_before, title, description, labels_text, doc) VALUES \
+         ('i1', 'AAAAA1', 0, 'Closed', 'Info', 1, 1, 1000, 1, 0, 't', '', '', \
+          '{\"creator\": {\"person_id\": 7, \"person_name\": \"A\", \"email\": \"a@x\"}, \"closer\": {\"person_id\": 8}}'), \
+         ('i2', 'AAAAA2', 0, 'Triggered', 'Info', 1, 1, 1000, 1, 0, 't', '', '', '{\"creator\": null}')",
+        "INSERT INTO alerts (id, data_source_id, alert_key, channel_id, progress, start_time, updated_at, doc) \
+         VALUES ('a1', 1, 'k', 1, 'Triggered', 1, 1, '{\"alert_severity\": \"Warning\"}')",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    crate::migrations::migrator(backend)
+        .run(&pool)
+        .await
+        .unwrap();
+    let people: Vec<(String, i64, i64)> =
+        sqlx::query_as("SELECT id, creator_id, closer_id FROM incidents ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(people, vec![("i1".into(), 7, 8), ("i2".into(), 0, 0)]);
+    let (severity,): (String,) = sqlx::query_as("SELECT severity FROM alerts")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(severity, "Warning");
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_filter_columns_are_filled_on_upgrade() {
+    let (url, dir) = sqlite_url();
+    filter_columns_are_filled(&url, Backend::Sqlite).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn postgres_filter_columns_are_filled_on_upgrade() {
+    let (url, drop) = postgres_db().await;
+    filter_columns_are_filled(&url, Backend::Postgres).await;
+    drop.await;
 }

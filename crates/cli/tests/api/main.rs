@@ -32,6 +32,7 @@ mod events;
 mod events_edits;
 mod failures;
 mod leaks;
+mod list_filters;
 mod openapi;
 mod pg_tls;
 mod process;

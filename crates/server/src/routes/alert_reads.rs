@@ -5,8 +5,8 @@
 
 use axum::extract::State;
 use dutyhook_domain::alert::{status_str, Alert};
-use dutyhook_domain::ids::{AlertId, ChannelId, IncidentId};
-use dutyhook_domain::severity::Progress;
+use dutyhook_domain::ids::{AlertId, ChannelId, IncidentId, IntegrationId};
+use dutyhook_domain::severity::{Progress, Severity};
 use dutyhook_store::{AlertFilter, Listing, Page};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::incidents::{existing, incident_id};
-use super::{ListData, Paging, TAG_ALERTS};
+use super::{unsupported, ListData, Paging, TAG_ALERTS};
 use crate::auth::Caller;
 use crate::envelope::{ok, ApiJson, ApiResult, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
@@ -132,6 +132,44 @@ pub struct AlertListReq {
     #[schema(pattern = "^[0-9a-f]{24}$")]
     #[schema(value_type = Option<String>)]
     pub incident_id: Option<IncidentId>,
+    /// true: only open alerts; false: only closed ones (= `progress`).
+    pub is_active: Option<bool>,
+    /// `Critical`, `Warning`, `Info`, or several separated by commas.
+    pub alert_severity: Option<String>,
+    /// Alert sources (the hosted product's integrations).
+    #[schema(value_type = Option<Vec<i64>>)]
+    pub integration_ids: Option<Vec<IntegrationId>>,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub alert_ids: Option<Vec<AlertId>>,
+    pub alert_keys: Option<Vec<String>>,
+    /// true: only alerts ever silenced — none, as dutyhook has no silences.
+    pub ever_muted: Option<bool>,
+    /// `created_at` (the default, = `start_time`) or `updated_at`.
+    pub orderby: Option<String>,
+    /// Oldest first when true.
+    pub asc: Option<bool>,
+    /// The time range applies to `updated_at` instead of `start_time`.
+    pub by_updated_at: Option<bool>,
+    /// Not supported (refused when not empty): page with `p`.
+    pub search_after_ctx: Option<String>,
+}
+
+fn severities(field: &str, list: Option<&str>) -> Result<Vec<String>, ApiError> {
+    list.unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            Severity::parse(s)
+                .map(|v| v.as_str().to_string())
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        field,
+                        format!("{s:?} is not one of Critical, Warning, Info"),
+                    )
+                })
+        })
+        .collect()
 }
 
 #[utoipa::path(post, path = "/alert/list", tag = TAG_ALERTS, request_body = AlertListReq,
@@ -162,13 +200,60 @@ async fn alert_list(
         .incident_id
         .map(|i| incident_id("incident_id", &i))
         .transpose()?;
+    let active = req.is_active.map(|a| {
+        if a {
+            Progress::Triggered
+        } else {
+            Progress::Closed
+        }
+    });
+    if let (Some(p), Some(a)) = (progress, active) {
+        if p != a {
+            return Err(ApiError::invalid("is_active", "contradicts progress"));
+        }
+    }
+    let cursor = req
+        .search_after_ctx
+        .as_deref()
+        .is_some_and(|c| !c.is_empty());
+    unsupported("search_after_ctx", cursor, "page with p and limit")?;
+    let order_by_updated = match req.orderby.as_deref() {
+        None | Some("created_at") => false,
+        Some("updated_at") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "orderby",
+                format!("{other:?} is not created_at or updated_at"),
+            ))
+        }
+    };
+    let alert_ids = req
+        .alert_ids
+        .unwrap_or_default()
+        .iter()
+        .map(|id| alert_id("alert_ids", id))
+        .collect::<Result<Vec<_>, _>>()?;
     let filter = AlertFilter {
         start_time,
         end_time,
+        by_updated_at: req.by_updated_at.unwrap_or(false),
         channel_ids: req.channel_ids.unwrap_or_default(),
-        progress,
+        progress: progress.or(active),
         incident_id,
+        severities: severities("alert_severity", req.alert_severity.as_deref())?,
+        source_ids: req.integration_ids.unwrap_or_default(),
+        alert_ids,
+        alert_keys: req.alert_keys.unwrap_or_default(),
+        order_by_updated,
+        asc: req.asc.unwrap_or(false),
     };
+    if req.ever_muted == Some(true) {
+        return ok(ListData {
+            items: vec![],
+            total: 0,
+            has_next_page: false,
+        });
+    }
     let listing = app.store.list_alerts(&filter, page).await?;
     ok(ListData::from(listing, page, |a| item(&app, a)))
 }
@@ -270,7 +355,6 @@ async fn incident_alert_list(
     let filter = AlertFilter {
         start_time: 0,
         end_time: i64::MAX,
-        channel_ids: vec![],
         progress: req.is_active.map(|active| {
             if active {
                 Progress::Triggered
@@ -279,6 +363,7 @@ async fn incident_alert_list(
             }
         }),
         incident_id: Some(id),
+        ..Default::default()
     };
     let Listing { items, total } = app.store.list_alerts(&filter, page).await?;
     let mut out = Vec::with_capacity(items.len());

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{positive_id, ListData, Paging, TAG_INCIDENTS};
+use super::{positive_id, unsupported, ListData, Paging, TAG_INCIDENTS};
 use crate::auth::Caller;
 use crate::envelope::{ok, ApiJson, ApiResult, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
@@ -242,6 +242,36 @@ pub struct IncidentList {
     /// Text in title, description or labels; an incident id; a 6-character num.
     pub query: Option<String>,
     pub title: Option<String>,
+    /// Incidents these people created (0: made by alerts).
+    #[schema(value_type = Option<Vec<i64>>)]
+    pub creator_ids: Option<Vec<PersonId>>,
+    /// Incidents these people closed.
+    #[schema(value_type = Option<Vec<i64>>)]
+    pub closer_ids: Option<Vec<PersonId>>,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub incident_ids: Option<Vec<IncidentId>>,
+    /// 6-character nums.
+    pub nums: Option<Vec<String>>,
+    /// Incidents in channels of these teams.
+    pub team_ids: Option<Vec<i64>>,
+    /// true: only snoozed incidents; false: only those not snoozed.
+    pub is_snoozed: Option<bool>,
+    /// true: only incidents ever silenced — none, as dutyhook has no silences.
+    pub ever_muted: Option<bool>,
+    /// Oldest first when true.
+    pub asc: Option<bool>,
+    /// Not supported (refused when not empty).
+    pub responder_ids: Option<Vec<i64>>,
+    /// Not supported (refused when not empty).
+    pub acker_ids: Option<Vec<i64>>,
+    /// Not supported (refused when true).
+    pub is_my_team: Option<bool>,
+    /// Not supported (refused when true).
+    pub is_my_channel: Option<bool>,
+    /// Not supported (refused when true).
+    pub is_rare: Option<bool>,
+    /// Not supported (refused when not empty): page with `p`.
+    pub search_after_ctx: Option<String>,
 }
 
 fn split_enum<T>(
@@ -273,6 +303,39 @@ async fn incident_list(
     }
     .page()?;
     let (start_time, end_time) = super::time_range(req.start_time, req.end_time)?;
+    let non_empty = |v: &Option<Vec<i64>>| v.as_ref().is_some_and(|v| !v.is_empty());
+    unsupported(
+        "responder_ids",
+        non_empty(&req.responder_ids),
+        "filter on responders is not kept",
+    )?;
+    unsupported(
+        "acker_ids",
+        non_empty(&req.acker_ids),
+        "filter on acknowledgers is not kept",
+    )?;
+    unsupported("is_my_team", req.is_my_team == Some(true), "use team_ids")?;
+    unsupported(
+        "is_my_channel",
+        req.is_my_channel == Some(true),
+        "use channel_ids",
+    )?;
+    unsupported(
+        "is_rare",
+        req.is_rare == Some(true),
+        "there is no recurrence analysis",
+    )?;
+    let cursor = req
+        .search_after_ctx
+        .as_deref()
+        .is_some_and(|c| !c.is_empty());
+    unsupported("search_after_ctx", cursor, "page with p and limit")?;
+    let incident_ids = req
+        .incident_ids
+        .unwrap_or_default()
+        .iter()
+        .map(|id| incident_id("incident_ids", id))
+        .collect::<Result<Vec<_>, _>>()?;
     let filter = IncidentFilter {
         start_time,
         end_time,
@@ -297,7 +360,26 @@ async fn incident_list(
             .title
             .map(|q| q.trim().to_string())
             .filter(|q| !q.is_empty()),
+        creator_ids: req.creator_ids.unwrap_or_default(),
+        closer_ids: req.closer_ids.unwrap_or_default(),
+        incident_ids,
+        nums: req
+            .nums
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n.trim().to_ascii_uppercase())
+            .collect(),
+        team_ids: req.team_ids.unwrap_or_default(),
+        snoozed: req.is_snoozed,
+        asc: req.asc.unwrap_or(false),
     };
+    if req.ever_muted == Some(true) {
+        return ok(ListData {
+            items: vec![],
+            total: 0,
+            has_next_page: false,
+        });
+    }
     for text in [&filter.query, &filter.title].into_iter().flatten() {
         if text.chars().count() > 200 {
             return Err(ApiError::invalid("query", "must be at most 200 characters"));

@@ -102,3 +102,16 @@ pub fn positive_id<T: Copy + Into<i64>>(field: &str, id: T) -> Result<T, ApiErro
     }
     Ok(id)
 }
+
+/// A field of the hosted product's request that dutyhook cannot honour: set
+/// to anything but its "no restriction" value, the call is refused naming
+/// it, rather than answered as if it had been applied.
+pub fn unsupported(field: &str, set: bool, why: &str) -> Result<(), ApiError> {
+    if set {
+        return Err(ApiError::invalid(
+            field,
+            format!("is not supported by dutyhook ({why}); leave it out"),
+        ));
+    }
+    Ok(())
+}

@@ -22,8 +22,25 @@ use crate::writer::{Answer, IngestJob, Job};
 use crate::{AlertFilter, AlertStore, IntegrationRecord, Listing, Page, Result, StoreError};
 
 fn push_filter(q: &mut Sql, f: &AlertFilter) {
-    q.push(" WHERE a.start_time >= ").i64(f.start_time);
-    q.push(" AND a.start_time < ").i64(f.end_time);
+    let time = if f.by_updated_at {
+        "a.updated_at"
+    } else {
+        "a.start_time"
+    };
+    q.push(" WHERE ").push(time).push(" >= ").i64(f.start_time);
+    q.push(" AND ").push(time).push(" < ").i64(f.end_time);
+    if !f.severities.is_empty() {
+        q.push(" AND a.severity IN ").list_text(&f.severities);
+    }
+    if !f.source_ids.is_empty() {
+        q.push(" AND a.data_source_id IN ").list_i64(&f.source_ids);
+    }
+    if !f.alert_ids.is_empty() {
+        q.push(" AND a.id IN ").list_text(&f.alert_ids);
+    }
+    if !f.alert_keys.is_empty() {
+        q.push(" AND a.alert_key IN ").list_text(&f.alert_keys);
+    }
     if !f.channel_ids.is_empty() {
         q.push(" AND a.channel_id IN ").list_i64(&f.channel_ids);
     }
@@ -130,8 +147,14 @@ impl AlertStore for SqlStore {
     async fn list_alerts(&self, filter: &AlertFilter, page: Page) -> Result<Listing<Alert>> {
         let mut q = Sql::new(SELECT_ALERT);
         push_filter(&mut q, filter);
-        q.push(" ORDER BY a.start_time DESC, a.id DESC LIMIT ")
-            .i64(page.limit);
+        let column = if filter.order_by_updated {
+            "a.updated_at"
+        } else {
+            "a.start_time"
+        };
+        let dir = if filter.asc { " ASC" } else { " DESC" };
+        q.push(" ORDER BY ").push(column).push(dir);
+        q.push(", a.id").push(dir).push(" LIMIT ").i64(page.limit);
         q.push(" OFFSET ").i64(page.offset());
         let rows: Vec<AlertRow> = q.query_as().fetch_all(&self.read).await?;
         let mut c = Sql::new("SELECT COUNT(*) FROM alerts a");

@@ -61,7 +61,7 @@ pub(crate) async fn upsert_alerts(conn: &mut AnyConnection, alerts: &[&Alert]) -
     let (closed, open): (Vec<&&Alert>, Vec<&&Alert>) = alerts.iter().partition(|a| !a.is_open());
     for group in [closed, open] {
         for chunk in group.chunks(500) {
-            let mut q = Sql::on(conn, "INSERT INTO alerts (id, data_source_id, alert_key, channel_id, incident_id, progress, close_time, start_time, updated_at, doc) VALUES ");
+            let mut q = Sql::on(conn, "INSERT INTO alerts (id, data_source_id, alert_key, channel_id, incident_id, progress, close_time, start_time, updated_at, severity, doc) VALUES ");
             for (n, a) in chunk.iter().enumerate() {
                 q.push(if n == 0 { "(" } else { ", (" });
                 q.text(&a.alert_id)
@@ -76,10 +76,11 @@ pub(crate) async fn upsert_alerts(conn: &mut AnyConnection, alerts: &[&Alert]) -
                     .i64(a.close_time)
                     .push(", ");
                 q.i64(a.start_time).push(", ").i64(a.updated_at).push(", ");
+                q.text(a.alert_severity.as_str()).push(", ");
                 q.text(serde_json::to_string(a)?).push(")");
             }
             q.push(" ON CONFLICT (id) DO UPDATE SET incident_id = excluded.incident_id, progress = excluded.progress, \
-                    close_time = excluded.close_time, updated_at = excluded.updated_at, doc = excluded.doc");
+                    close_time = excluded.close_time, updated_at = excluded.updated_at, severity = excluded.severity, doc = excluded.doc");
             q.query().execute(&mut *conn).await?;
         }
     }

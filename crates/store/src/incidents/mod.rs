@@ -49,6 +49,28 @@ fn push_filter(q: &mut Sql, f: &IncidentFilter) {
     if !f.channel_ids.is_empty() {
         q.push(" AND i.channel_id IN ").list_i64(&f.channel_ids);
     }
+    if !f.team_ids.is_empty() {
+        q.push(" AND i.channel_id IN (SELECT id FROM channels WHERE team_id IN ")
+            .list_i64(&f.team_ids)
+            .push(")");
+    }
+    if !f.creator_ids.is_empty() {
+        q.push(" AND i.creator_id IN ").list_i64(&f.creator_ids);
+    }
+    if !f.closer_ids.is_empty() {
+        q.push(" AND i.closer_id IN ").list_i64(&f.closer_ids);
+    }
+    if !f.incident_ids.is_empty() {
+        q.push(" AND i.id IN ").list_text(&f.incident_ids);
+    }
+    if !f.nums.is_empty() {
+        q.push(" AND i.num IN ").list_text(&f.nums);
+    }
+    match f.snoozed {
+        Some(true) => q.push(" AND i.snoozed_before > 0"),
+        Some(false) => q.push(" AND i.snoozed_before = 0"),
+        None => q,
+    };
     if let Some(title) = &f.title {
         q.push(" AND LOWER(i.title) LIKE ")
             .text(like_contains(title))
@@ -135,10 +157,14 @@ impl IncidentStore for SqlStore {
     ) -> Result<Listing<Incident>> {
         let mut q = Sql::new(SELECT_INCIDENT);
         push_filter(&mut q, filter);
-        q.push(" ORDER BY i.start_time DESC, i.created_ms DESC, i.id DESC LIMIT ")
-            .i64(page.limit)
-            .push(" OFFSET ")
-            .i64(page.offset());
+        q.push(if filter.asc {
+            " ORDER BY i.start_time ASC, i.created_ms ASC, i.id ASC LIMIT "
+        } else {
+            " ORDER BY i.start_time DESC, i.created_ms DESC, i.id DESC LIMIT "
+        })
+        .i64(page.limit)
+        .push(" OFFSET ")
+        .i64(page.offset());
         let rows: Vec<(String, String)> = q.query_as().fetch_all(&self.read).await?;
         let mut c = Sql::new("SELECT COUNT(*) FROM incidents i");
         push_filter(&mut c, filter);

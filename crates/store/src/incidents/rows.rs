@@ -31,14 +31,14 @@ pub(crate) fn decode(rows: Vec<(String, String)>) -> Result<Vec<Incident>> {
 /// Columns of `incidents` written from an [`Incident`].
 pub(crate) const INCIDENT_COLS: &str =
     "id, num, channel_id, progress, severity, start_time, created_at, created_ms, updated_at, \
-     snoozed_before, title, description, labels_text, group_key, doc";
+     snoozed_before, title, description, labels_text, group_key, creator_id, closer_id, doc";
 
 /// Writes incidents, many per statement.
 pub(crate) async fn upsert_incidents(
     conn: &mut AnyConnection,
     incidents: &[&Incident],
 ) -> Result<()> {
-    // 14 values a row: well under both databases' limits on bound values.
+    // 17 values a row: well under both databases' limits on bound values.
     for chunk in incidents.chunks(500) {
         let mut q = Sql::on(
             conn,
@@ -73,6 +73,13 @@ pub(crate) async fn upsert_incidents(
             q.text(inc.labels_text())
                 .push(", ")
                 .text(&inc.group_key)
+                .push(", ");
+            let person_id = |p: &Option<dutyhook_domain::person::Person>| {
+                p.as_ref().map_or(0, |p| p.person_id.0)
+            };
+            q.i64(person_id(&inc.creator))
+                .push(", ")
+                .i64(person_id(&inc.closer))
                 .push(", ")
                 .text(serde_json::to_string(inc)?)
                 .push(")");
@@ -81,7 +88,8 @@ pub(crate) async fn upsert_incidents(
             " ON CONFLICT (id) DO UPDATE SET channel_id = excluded.channel_id, progress = excluded.progress, \
              severity = excluded.severity, start_time = excluded.start_time, updated_at = excluded.updated_at, \
              snoozed_before = excluded.snoozed_before, title = excluded.title, description = excluded.description, \
-             labels_text = excluded.labels_text, group_key = excluded.group_key, doc = excluded.doc",
+             labels_text = excluded.labels_text, group_key = excluded.group_key, closer_id = excluded.closer_id, \
+             doc = excluded.doc",
         );
         q.query().execute(&mut *conn).await?;
     }

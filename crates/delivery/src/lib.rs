@@ -11,5 +11,6 @@ pub mod outbound;
 pub mod push;
 pub mod retry;
 pub mod signature;
+pub mod text_format;
 
 pub use dutyhook_domain::clock::now_ms;

@@ -28,7 +28,11 @@ async fn a_metrics_token_protects_metrics(db: Db) {
     }
     let resp = scrape(Some(token)).await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    assert!(resp.text().await.unwrap().contains("# EOF"));
+    assert!(resp
+        .text()
+        .await
+        .unwrap()
+        .contains("# TYPE dutyhook_deliveries_pending gauge"));
     // Without a token configured it stays open, and /health always is.
     let open = TestApp::spawn(Db::Sqlite).await;
     let resp = open.client.get(open.url("/metrics")).send().await.unwrap();

@@ -53,12 +53,15 @@ async fn the_shipped_rules_check_and_name_served_metrics() {
     let served = app
         .client
         .get(app.url("/metrics"))
+        .header("Accept", "application/openmetrics-text; version=1.0.0")
         .send()
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
+    assert!(served.ends_with("# EOF\n"), "OpenMetrics when asked for");
+    check_metrics(&app).await;
     let families: Vec<&str> = served
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))
@@ -81,4 +84,45 @@ async fn the_shipped_rules_check_and_name_served_metrics() {
         );
     }
     assert!(named >= 6, "the rules use dutyhook's metrics");
+}
+
+/// Without asking for OpenMetrics a scraper gets the Prometheus text format,
+/// which `promtool check metrics` accepts without a complaint.
+async fn check_metrics(app: &TestApp) {
+    let resp = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let content_type = resp.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.contains("# TYPE dutyhook_pushes_total counter"),
+        "{text}"
+    );
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(_) if std::env::var_os("DUTYHOOK_REQUIRE_PROMTOOL").is_none() => return,
+        Err(e) => panic!("promtool is needed (Debian's prometheus package): {e}"),
+    };
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool check metrics:\n{}{}\non:\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use dutyhook_delivery::text_format;
 use sha2::{Digest, Sha256};
 
 use super::TAG_SYSTEM;
@@ -41,11 +42,14 @@ fn may_scrape(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// Prometheus text format (OpenMetrics): pushes by kind and outcome, push
-/// latency, pending deliveries and the age of the oldest, circuit states.
-/// With `metrics_token` configured, only for `Authorization: Bearer <token>`.
+/// Pushes by kind and outcome, push latency, pending deliveries and the age
+/// of the oldest, circuit states: OpenMetrics when the scraper accepts it
+/// (Prometheus does), the Prometheus text format 0.0.4 otherwise. With
+/// `metrics_token` configured, only for `Authorization: Bearer <token>`.
 #[utoipa::path(get, path = "/metrics", tag = TAG_SYSTEM, security(()),
-    responses((status = 200, content_type = "application/openmetrics-text", body = String),
+    responses((status = 200, content(
+            (String = "application/openmetrics-text"),
+            (String = "text/plain"))),
         (status = 401, body = ErrorEnvelope)))]
 async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(e) = may_scrape(&app, &headers) {
@@ -63,14 +67,22 @@ async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
         Err(e) => tracing::warn!(error = %e, "metrics: delivery stats unavailable"),
     }
     app.metrics.set_circuits(&app.dispatcher.circuit_states());
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
+    let openmetrics = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/openmetrics-text"));
+    let (content_type, body) = if openmetrics {
+        (
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        app.metrics.encode(),
-    )
-        .into_response()
+            app.metrics.encode(),
+        )
+    } else {
+        (
+            text_format::CONTENT_TYPE,
+            text_format::to_prometheus_text(&app.metrics.encode()),
+        )
+    };
+    ([(axum::http::header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
 #[derive(Serialize, ToSchema)]

@@ -119,6 +119,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::channels::router())
         .merge(routes::fields::router())
         .merge(routes::incidents::router())
+        .merge(routes::incident_reads::router())
         .merge(routes::feed::router())
         .merge(routes::incident_ops::router())
         .merge(routes::webhooks::router())

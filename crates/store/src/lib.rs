@@ -173,6 +173,10 @@ pub trait IncidentStore: Send + Sync {
     ) -> Result<Listing<TimelineEntry>>;
     /// Ids of open incidents whose snooze ended at or before `now_s`.
     async fn due_snoozes(&self, now_s: i64, limit: i64) -> Result<Vec<IncidentId>>;
+    /// Deletes the incidents for good, with their timeline, alerts (and
+    /// their raw events) and custom action runs, in one transaction; the
+    /// events already in the outbox stay. Unknown ids: nothing is deleted.
+    async fn remove_incidents(&self, ids: &[IncidentId]) -> Result<()>;
 }
 
 #[async_trait]
@@ -387,6 +391,9 @@ pub trait AlertStore: Send + Sync {
     async fn alert(&self, alert_id: &AlertId) -> Result<Option<dutyhook_domain::alert::Alert>>;
     /// The newest raw events of an alert.
     async fn alert_events(&self, alert_id: &AlertId, limit: i64) -> Result<Vec<serde_json::Value>>;
+    /// The raw events of each incident's alerts, summed (incidents without
+    /// alerts are left out).
+    async fn alert_event_counts(&self, ids: &[IncidentId]) -> Result<HashMap<IncidentId, i64>>;
     async fn list_alerts(
         &self,
         filter: &AlertFilter,

@@ -88,6 +88,12 @@ pub struct IncidentFilter {
     pub snoozed: Option<bool>,
     /// Oldest first.
     pub asc: bool,
+    /// Incidents grouped the same way (`equals_md5`).
+    pub group_key: Option<String>,
+    /// The same title, case aside.
+    pub same_title: Option<String>,
+    /// Incidents other than this one that started before it.
+    pub before: Option<IncidentId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

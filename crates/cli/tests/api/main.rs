@@ -34,6 +34,7 @@ mod failures;
 mod leaks;
 mod list_filters;
 mod openapi;
+mod past_and_remove;
 mod pg_tls;
 mod process;
 mod prometheus_rules;

@@ -8,6 +8,7 @@ pub mod feed;
 pub mod fields;
 pub mod history;
 pub mod incident_ops;
+pub mod incident_reads;
 pub mod incidents;
 pub mod integration;
 pub mod lookups;

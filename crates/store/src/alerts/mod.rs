@@ -144,6 +144,22 @@ impl AlertStore for SqlStore {
             .collect()
     }
 
+    async fn alert_event_counts(&self, ids: &[IncidentId]) -> Result<HashMap<IncidentId, i64>> {
+        let mut counts = HashMap::new();
+        for chunk in ids.chunks(500) {
+            let mut q = Sql::new("SELECT incident_id, doc FROM alerts WHERE incident_id IN ");
+            q.list_text(chunk);
+            let rows: Vec<(String, String)> = q.query_as().fetch_all(&self.read).await?;
+            for (incident_id, doc) in rows {
+                let n = serde_json::from_str::<Value>(&doc)?["event_cnt"]
+                    .as_i64()
+                    .unwrap_or(0);
+                *counts.entry(IncidentId::from(incident_id)).or_insert(0) += n;
+            }
+        }
+        Ok(counts)
+    }
+
     async fn list_alerts(&self, filter: &AlertFilter, page: Page) -> Result<Listing<Alert>> {
         let mut q = Sql::new(SELECT_ALERT);
         push_filter(&mut q, filter);

@@ -66,6 +66,18 @@ fn push_filter(q: &mut Sql, f: &IncidentFilter) {
     if !f.nums.is_empty() {
         q.push(" AND i.num IN ").list_text(&f.nums);
     }
+    if let Some(key) = &f.group_key {
+        q.push(" AND i.group_key = ").text(key);
+    }
+    if let Some(title) = &f.same_title {
+        q.push(" AND LOWER(i.title) = ").text(title.to_lowercase());
+    }
+    if let Some(id) = &f.before {
+        q.push(" AND i.id <> ").text(id);
+        q.push(" AND i.created_ms <= (SELECT created_ms FROM incidents WHERE id = ")
+            .text(id)
+            .push(")");
+    }
     match f.snoozed {
         Some(true) => q.push(" AND i.snoozed_before > 0"),
         Some(false) => q.push(" AND i.snoozed_before = 0"),
@@ -219,6 +231,40 @@ impl IncidentStore for SqlStore {
             })
             .collect::<Result<_>>()?;
         Ok(Listing { items, total })
+    }
+
+    async fn remove_incidents(&self, ids: &[IncidentId]) -> Result<()> {
+        let ids = ids.to_vec();
+        self.writer
+            .tx(move |c| {
+                let ids = ids.clone();
+                Box::pin(async move {
+                    let mut q = Sql::on(c, "SELECT id FROM incidents WHERE id IN ");
+                    q.list_text(&ids);
+                    let found: Vec<(String,)> = q.query_as().fetch_all(&mut *c).await?;
+                    if let Some(missing) = ids.iter().find(|id| !found.iter().any(|(f,)| f == id.as_str())) {
+                        return Err(DomainError::not_found("incident", missing).into());
+                    }
+                    let mut q = Sql::on(
+                        c,
+                        "DELETE FROM alert_events WHERE alert_id IN (SELECT id FROM alerts WHERE incident_id IN ",
+                    );
+                    q.list_text(&ids).push(")");
+                    q.query().execute(&mut *c).await?;
+                    for (table, column) in [
+                        ("alerts", "incident_id"),
+                        ("action_runs", "incident_id"),
+                        ("timeline", "incident_id"),
+                        ("incidents", "id"),
+                    ] {
+                        let mut q = Sql::on(c, &format!("DELETE FROM {table} WHERE {column} IN "));
+                        q.list_text(&ids);
+                        q.query().execute(&mut *c).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn due_snoozes(&self, now_s: i64, limit: i64) -> Result<Vec<IncidentId>> {

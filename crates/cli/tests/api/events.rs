@@ -198,15 +198,8 @@ async fn create_emits_new_then_assign(db: Db) {
     assert_eq!(escalation, [json!(""), json!(""), json!(""), json!(0)]);
     // The API answer and the last payload describe the same incident.
     assert_eq!(&data, assigned);
-    let mut info = app.info(data["incident_id"].as_str().unwrap()).await;
-    for f in ["owner_id", "active_alert_cnt", "alert_event_cnt"] {
-        assert_eq!(
-            info.as_object_mut().unwrap().remove(f),
-            Some(json!(0)),
-            "{f}"
-        );
-    }
-    assert_eq!(info, *assigned);
+    let info = app.info(data["incident_id"].as_str().unwrap()).await;
+    assert_eq!(crate::helpers::payload_part(info), *assigned);
 }
 
 async fn ack_and_unack(db: Db) {

@@ -93,6 +93,9 @@ pub struct Incident {
     /// Added by custom action answers.
     #[serde(default)]
     pub links: Vec<Link>,
+    /// The `event_time` (ms) of its newest event: the next one is later.
+    #[serde(default)]
+    pub last_event_ms: i64,
 }
 
 /// A link a custom action's answer put on the incident.

@@ -165,6 +165,61 @@ impl Recorder {
         });
     }
 
+    /// Makes the incident events recorded so far tell the final story, as
+    /// receivers that keep an incident's newest event rely on: each carries
+    /// its incident as `incidents` now hold it (after the whole operation),
+    /// and an incident's events get strictly increasing `event_time` (the
+    /// previous one's + 1 ms where the clock has not moved), remembered in
+    /// `last_event_ms` across operations. Call once the operation is done.
+    ///
+    /// An operation's newest event already shows the final state (every
+    /// operation emits after it changes the incident), so only its time is
+    /// checked; [`Recorder::settle_all`] is for alert ingestion, which may
+    /// change an incident after its event without a further one.
+    pub fn settle<'a>(&mut self, incidents: impl IntoIterator<Item = &'a mut Incident>) {
+        self.settle_from(incidents, false)
+    }
+
+    /// As [`Recorder::settle`], rendering every incident event again.
+    pub fn settle_all<'a>(&mut self, incidents: impl IntoIterator<Item = &'a mut Incident>) {
+        self.settle_from(incidents, true)
+    }
+
+    fn settle_from<'a>(
+        &mut self,
+        incidents: impl IntoIterator<Item = &'a mut Incident>,
+        newest_too: bool,
+    ) {
+        for inc in incidents {
+            let mine: Vec<usize> = (0..self.events.len())
+                .filter(|&i| {
+                    let e = &self.events[i];
+                    e.subject_kind == SubjectKind::Incident
+                        && e.subject_id == inc.incident_id.as_str()
+                })
+                .collect();
+            let Some(&newest) = mine.last() else {
+                continue;
+            };
+            let mut current: Option<Value> = None;
+            for i in mine {
+                let event = &mut self.events[i];
+                let time = event.event_time_ms.max(inc.last_event_ms + 1);
+                inc.last_event_ms = time;
+                if i == newest && !newest_too && time == event.event_time_ms {
+                    continue;
+                }
+                let state = current.get_or_insert_with(|| inc.to_payload(&self.ctx));
+                let mut doc: Map<String, Value> =
+                    serde_json::from_str(&event.payload).expect("an event payload is an object");
+                doc.insert("event_time".into(), Value::from(time));
+                doc.insert("incident".into(), state.clone());
+                event.event_time_ms = time;
+                event.payload = Value::Object(doc).to_string();
+            }
+        }
+    }
+
     /// A timeline record without an event (e.g. label enrichment).
     pub fn note(
         &mut self,

@@ -158,10 +158,10 @@ async fn create_emits_new_then_assign(db: Db) {
     check_event(&evs[1], "i_assign", Some(app.admin_id.into()));
     let new = &evs[0]["incident"];
     assert_eq!(
-        new["responders"],
-        json!([]),
-        "i_new comes before the assignment"
+        new, &evs[1]["incident"],
+        "both carry the state after the call"
     );
+    assert!(evs[0]["event_time"].as_i64() < evs[1]["event_time"].as_i64());
     assert_eq!(new["title"], json!("Checkout latency high"));
     assert_eq!(new["description"], json!("p99 above 2 s"));
     assert_eq!(new["impact"], json!("checkout slow"));

@@ -33,6 +33,7 @@ mod events_edits;
 mod failures;
 mod leaks;
 mod list_filters;
+mod newest_event;
 mod openapi;
 mod past_and_remove;
 mod pg_tls;

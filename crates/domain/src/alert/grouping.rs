@@ -323,6 +323,7 @@ pub(crate) fn new_incident(alert: &Alert, channel: &Channel, now: i64, now_ms: i
         group_anchor: now,
         storms_sent: vec![],
         links: vec![],
+        last_event_ms: 0,
     }
 }
 

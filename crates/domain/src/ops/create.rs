@@ -65,6 +65,7 @@ pub fn create(input: NewIncident, creator: &Person, rec: &mut Recorder) -> Incid
         group_anchor: 0,
         storms_sent: vec![],
         links: vec![],
+        last_event_ms: 0,
     };
     let noted = json!({"severity": inc.incident_severity, "title": inc.title});
     rec.emit_noted(&inc, EventType::i_new, Some(creator), Map::new(), noted);

@@ -96,6 +96,7 @@ pub(crate) async fn apply_ingests(
         for e in &job.events {
             ingest(&mut state, &job.source, e, &mut rec);
         }
+        rec.settle_all(state.incidents.values_mut());
         all.timeline.append(&mut rec.timeline);
         all.events.append(&mut rec.events);
         let keys: Vec<String> = job.events.iter().map(|e| e.alert_key.clone()).collect();

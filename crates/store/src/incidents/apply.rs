@@ -74,6 +74,7 @@ pub(crate) async fn apply_mutations(
             job.answer.send(Err(e.into()));
             continue;
         }
+        rec.settle(incidents.iter_mut());
         for inc in incidents
             .iter()
             .filter(|i| rec.touched.contains(&i.incident_id))

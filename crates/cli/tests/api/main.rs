@@ -18,6 +18,7 @@ mod alerts_edges;
 mod auth;
 mod availability;
 mod bodies;
+mod channel_group;
 mod cli;
 mod cluster;
 mod cluster_runs;

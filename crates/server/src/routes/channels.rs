@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::channel_group::{from_product, ProductGroup};
 use super::{positive_id, ListData, Paging, TAG_PEOPLE};
 use crate::auth::Caller;
 use crate::envelope::{ok, ApiJson, ApiResult, Envelope};
@@ -33,6 +34,9 @@ pub struct ChannelWrite {
     pub description: Option<String>,
     pub grouping: Option<Grouping>,
     pub storm_thresholds: Option<Vec<i64>>,
+    /// The hosted product's form of `grouping` (and of `storm_thresholds`);
+    /// give one or the other.
+    pub group: Option<ProductGroup>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -43,6 +47,7 @@ pub struct ChannelIdBody {
 }
 
 async fn apply(app: &AppState, mut c: Channel, req: ChannelWrite) -> Result<Channel, ApiError> {
+    let req_has_grouping = req.grouping.is_some();
     if let Some(name) = &req.channel_name {
         c.channel_name = validate_channel_name(name)?;
     }
@@ -67,6 +72,19 @@ async fn apply(app: &AppState, mut c: Channel, req: ChannelWrite) -> Result<Chan
     }
     if let Some(t) = req.storm_thresholds {
         c.storm_thresholds = validate_storm_thresholds(&t)?;
+    }
+    if let Some(group) = &req.group {
+        if req_has_grouping {
+            return Err(ApiError::invalid(
+                "group",
+                "give grouping or group, not both",
+            ));
+        }
+        let (grouping, storms) = from_product(group)?;
+        c.grouping = grouping;
+        if let Some(t) = storms {
+            c.storm_thresholds = t;
+        }
     }
     Ok(c)
 }

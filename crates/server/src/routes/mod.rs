@@ -2,6 +2,7 @@ pub mod action_presses;
 pub mod actions;
 pub mod alert_reads;
 pub mod alerts;
+pub mod channel_group;
 pub mod channels;
 pub mod directory;
 pub mod feed;

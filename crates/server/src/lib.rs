@@ -129,6 +129,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::alerts::router())
         .merge(routes::alert_reads::router())
         .merge(routes::history::router())
+        .merge(routes::webhook_history::router())
         .merge(routes::system::router())
 }
 

@@ -190,14 +190,21 @@ pub struct AttemptRecord {
 
 #[derive(Debug, Clone, Default)]
 pub struct AttemptFilter {
-    pub integration_id: IntegrationId,
+    /// One integration's attempts; every integration's when `None`.
+    pub integration_id: Option<IntegrationId>,
     /// ms, inclusive
     pub from: i64,
     /// ms, exclusive
     pub to: i64,
     pub subject_id: Option<String>,
-    pub event_type: Option<EventType>,
+    /// Attempts of these event types; of any when empty.
+    pub event_types: Vec<EventType>,
+    pub event_id: Option<EventId>,
     pub success: Option<bool>,
+    /// Ordered by the event's time instead of the attempt's, and oldest
+    /// first when `asc`.
+    pub by_event_time: bool,
+    pub asc: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -50,5 +50,6 @@ mod sign_in;
 mod ssrf;
 mod takeover;
 mod tls_and_verifiers;
+mod webhook_history;
 mod webhooks;
 mod webhooks_history;

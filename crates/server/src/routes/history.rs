@@ -154,7 +154,7 @@ async fn history_list(
         ));
     }
     let filter = AttemptFilter {
-        integration_id: id,
+        integration_id: Some(id),
         from: start.saturating_mul(1000),
         to: end.saturating_mul(1000),
         subject_id: req
@@ -162,13 +162,14 @@ async fn history_list(
             .map(String::from)
             .or(req.alert_id.map(String::from))
             .filter(|s| !s.is_empty()),
-        event_type: match req.event_type.filter(|s| !s.is_empty()) {
-            None => None,
-            Some(t) => Some(EventType::parse(&t).ok_or_else(|| {
+        event_types: match req.event_type.filter(|s| !s.is_empty()) {
+            None => vec![],
+            Some(t) => vec![EventType::parse(&t).ok_or_else(|| {
                 ApiError::invalid("event_type", format!("{t:?} is not an event type"))
-            })?),
+            })?],
         },
         success,
+        ..Default::default()
     };
     let listing = app.store.list_attempts(&filter, page).await?;
     ok(ListData::from(listing, page, |a| summary(&a)))

@@ -16,6 +16,7 @@ pub mod lookups;
 pub mod runs;
 pub mod samples;
 pub mod system;
+pub mod webhook_history;
 pub mod webhooks;
 
 use dutyhook_store::{Listing, Page};

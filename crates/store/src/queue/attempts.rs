@@ -147,16 +147,22 @@ pub(crate) fn push_attempt_values(q: &mut Sql, encoded: &EncodedAttempt) {
 }
 
 pub(crate) fn push_attempt_filter(q: &mut Sql, f: &AttemptFilter) {
-    q.push(" WHERE integration_id = ").i64(f.integration_id);
-    q.push(" AND started_at >= ")
+    q.push(" WHERE started_at >= ")
         .i64(f.from)
         .push(" AND started_at < ")
         .i64(f.to);
     if let Some(s) = &f.subject_id {
         q.push(" AND subject_id = ").text(s.clone());
     }
-    if let Some(t) = &f.event_type {
-        q.push(" AND event_type = ").text(t.as_str());
+    if let Some(id) = f.integration_id {
+        q.push(" AND integration_id = ").i64(id);
+    }
+    if !f.event_types.is_empty() {
+        let types: Vec<&str> = f.event_types.iter().map(|t| t.as_str()).collect();
+        q.push(" AND event_type IN ").list_text(&types);
+    }
+    if let Some(id) = &f.event_id {
+        q.push(" AND event_id = ").text(id.as_str());
     }
     if let Some(ok) = f.success {
         q.push(" AND success = ").i64(ok as i64);

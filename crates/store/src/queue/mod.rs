@@ -145,7 +145,16 @@ impl DeliveryStore for SqlStore {
             "SELECT {ATTEMPT_COLS}, COUNT(*) OVER () AS total FROM attempts"
         ));
         push_attempt_filter(&mut q, filter);
-        q.push(" ORDER BY started_at DESC, invocation_id DESC LIMIT ")
+        let column = if filter.by_event_time {
+            "event_time"
+        } else {
+            "started_at"
+        };
+        let dir = if filter.asc { " ASC" } else { " DESC" };
+        q.push(" ORDER BY ").push(column).push(dir);
+        q.push(", invocation_id")
+            .push(dir)
+            .push(" LIMIT ")
             .i64(page.limit)
             .push(" OFFSET ")
             .i64(page.offset());

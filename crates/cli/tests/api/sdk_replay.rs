@@ -21,7 +21,7 @@ both_dbs!(
 );
 
 /// `postData[T]`: the envelope's `data` decoded as `T`; an `error` fails.
-async fn sdk<T: DeserializeOwned>(app: &TestApp, path: &str, body: Value) -> T {
+pub(crate) async fn sdk<T: DeserializeOwned>(app: &TestApp, path: &str, body: Value) -> T {
     let resp = app
         .client
         .post(app.url(&format!("{path}?app_key={}", app.key)))

@@ -304,6 +304,16 @@ pub struct ResponderAdd {
     pub incident_id: IncidentId,
     #[schema(value_type = Vec<i64>)]
     pub person_ids: Vec<PersonId>,
+    /// Not supported (refused when not empty): dutyhook sends no notifications.
+    #[schema(value_type = Option<Object>)]
+    pub notify: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The hosted product's `notify` settings of a call, which dutyhook has no
+/// notifications to apply to.
+fn no_notify(notify: &Option<serde_json::Map<String, serde_json::Value>>) -> Result<(), ApiError> {
+    let set = notify.as_ref().is_some_and(|n| !n.is_empty());
+    super::unsupported("notify", set, "it sends no notifications")
 }
 
 #[utoipa::path(post, path = "/incident/responder/add", tag = TAG_INCIDENTS, request_body = ResponderAdd,
@@ -315,6 +325,7 @@ async fn incident_responder_add(
 ) -> ApiResult<Empty> {
     caller.require_operator()?;
     let id = incident_id("incident_id", &req.incident_id)?;
+    no_notify(&req.notify)?;
     let people = people(&app, "person_ids", &req.person_ids).await?;
     on_one(&app, caller.person, id, move |inc, by, rec| {
         ops::add_responders(inc, &people, by, rec)
@@ -334,6 +345,11 @@ pub struct IncidentComment {
     /// 1 to 10000 characters.
     #[schema(min_length = 1, max_length = 10000)]
     pub comment: String,
+    /// Accepted: no replies are ever sent, so they are always muted.
+    pub mute_reply: Option<bool>,
+    /// Not supported (refused when not empty): dutyhook sends no notifications.
+    #[schema(value_type = Option<Object>)]
+    pub notify: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[utoipa::path(post, path = "/incident/comment", tag = TAG_INCIDENTS, request_body = IncidentComment,
@@ -343,6 +359,7 @@ async fn incident_comment(
     caller: Caller,
     ApiJson(req): ApiJson<IncidentComment>,
 ) -> ApiResult<Empty> {
+    no_notify(&req.notify)?;
     let text = req.comment;
     on_batch(
         &app,

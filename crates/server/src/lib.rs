@@ -128,6 +128,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::runs::router())
         .merge(routes::alerts::router())
         .merge(routes::alert_reads::router())
+        .merge(routes::alert_lookups::router())
         .merge(routes::history::router())
         .merge(routes::webhook_history::router())
         .merge(routes::system::router())

@@ -371,6 +371,14 @@ pub struct AlertFilter {
     pub asc: bool,
 }
 
+#[derive(Debug, Clone, Default)]
+pub struct AlertEventFilter {
+    pub start_time: i64,
+    pub end_time: i64,
+    pub source_ids: Vec<IntegrationId>,
+    pub channel_ids: Vec<ChannelId>,
+}
+
 #[async_trait]
 pub trait AlertStore: Send + Sync {
     /// Stores and groups the events of one request in one transaction, with
@@ -391,6 +399,13 @@ pub trait AlertStore: Send + Sync {
     async fn alert(&self, alert_id: &AlertId) -> Result<Option<dutyhook_domain::alert::Alert>>;
     /// The newest raw events of an alert.
     async fn alert_events(&self, alert_id: &AlertId, limit: i64) -> Result<Vec<serde_json::Value>>;
+    /// Raw events of any alert received in [start, end) (Unix s), newest
+    /// first, each with its alert.
+    async fn list_alert_events(
+        &self,
+        filter: &AlertEventFilter,
+        page: Page,
+    ) -> Result<Listing<(dutyhook_domain::alert::Alert, serde_json::Value)>>;
     /// The raw events of each incident's alerts, summed (incidents without
     /// alerts are left out).
     async fn alert_event_counts(&self, ids: &[IncidentId]) -> Result<HashMap<IncidentId, i64>>;

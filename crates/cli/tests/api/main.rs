@@ -44,6 +44,7 @@ mod readme;
 mod reads;
 mod receiver;
 mod schema_fuzz;
+mod sdk_alerts;
 mod sdk_operations;
 mod sdk_replay;
 mod secrets;

@@ -75,7 +75,7 @@ pub struct AlertItem {
     pub events: Option<Vec<Value>>,
 }
 
-fn item(app: &AppState, alert: Alert) -> AlertItem {
+pub(crate) fn item(app: &AppState, alert: Alert) -> AlertItem {
     AlertItem {
         integration_id: alert.data_source_id.0,
         integration_name: alert.data_source_name.clone(),
@@ -93,7 +93,7 @@ fn item(app: &AppState, alert: Alert) -> AlertItem {
 }
 
 /// A raw event as kept, with the names of the hosted product's AlertEvent.
-fn event_item(app: &AppState, alert: &Alert, raw: Value) -> Value {
+pub(crate) fn event_item(app: &AppState, alert: &Alert, raw: Value) -> Value {
     let mut m = match raw {
         Value::Object(m) => m,
         other => Map::from_iter([("body".to_string(), other)]),

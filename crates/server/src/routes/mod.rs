@@ -1,5 +1,6 @@
 pub mod action_presses;
 pub mod actions;
+pub mod alert_lookups;
 pub mod alert_reads;
 pub mod alerts;
 pub mod channel_group;

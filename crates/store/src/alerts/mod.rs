@@ -19,7 +19,9 @@ use crate::integrations::insert_integration;
 use crate::sql::Sql;
 use crate::store::SqlStore;
 use crate::writer::{Answer, IngestJob, Job};
-use crate::{AlertFilter, AlertStore, IntegrationRecord, Listing, Page, Result, StoreError};
+use crate::{
+    AlertEventFilter, AlertFilter, AlertStore, IntegrationRecord, Listing, Page, Result, StoreError,
+};
 
 fn push_filter(q: &mut Sql, f: &AlertFilter) {
     let time = if f.by_updated_at {
@@ -50,6 +52,16 @@ fn push_filter(q: &mut Sql, f: &AlertFilter) {
     if let Some(i) = &f.incident_id {
         q.push(" AND a.incident_id = ").text(i);
     }
+}
+
+/// A raw event as kept, with its row's number as its `event_id` (24 hex
+/// digits, as ids have).
+fn raw_event(id: i64, body: &str) -> Result<Value> {
+    let mut v: Value = serde_json::from_str(body)?;
+    if let Value::Object(m) = &mut v {
+        m.insert("event_id".into(), Value::from(format!("{id:024x}")));
+    }
+    Ok(v)
 }
 
 #[async_trait]
@@ -133,15 +145,46 @@ impl AlertStore for SqlStore {
         q.text(alert_id).push(" ORDER BY id DESC LIMIT ").i64(limit);
         let rows: Vec<(i64, String)> = q.query_as().fetch_all(&self.read).await?;
         rows.into_iter()
-            .map(|(id, body)| {
-                let mut v: Value = serde_json::from_str(&body)?;
-                if let Value::Object(m) = &mut v {
-                    // The row's number, as the 24 hex digits ids have.
-                    m.insert("event_id".into(), Value::from(format!("{id:024x}")));
-                }
-                Ok(v)
-            })
+            .map(|(id, body)| raw_event(id, &body))
             .collect()
+    }
+
+    async fn list_alert_events(
+        &self,
+        filter: &AlertEventFilter,
+        page: Page,
+    ) -> Result<Listing<(Alert, Value)>> {
+        let push_filter = |q: &mut Sql| {
+            q.push(" WHERE e.created_at >= ").i64(filter.start_time);
+            q.push(" AND e.created_at < ").i64(filter.end_time);
+            if !filter.source_ids.is_empty() {
+                q.push(" AND a.data_source_id IN ")
+                    .list_i64(&filter.source_ids);
+            }
+            if !filter.channel_ids.is_empty() {
+                q.push(" AND a.channel_id IN ")
+                    .list_i64(&filter.channel_ids);
+            }
+        };
+        let mut q = Sql::new(
+            "SELECT e.id, e.body, a.doc, a.incident_id, a.progress, a.close_time, COALESCE(i.title, '') \
+             FROM alert_events e JOIN alerts a ON a.id = e.alert_id LEFT JOIN incidents i ON i.id = a.incident_id",
+        );
+        push_filter(&mut q);
+        q.push(" ORDER BY e.id DESC LIMIT ").i64(page.limit);
+        q.push(" OFFSET ").i64(page.offset());
+        type Row = (i64, String, String, String, String, i64, String);
+        let rows: Vec<Row> = q.query_as().fetch_all(&self.read).await?;
+        let mut c =
+            Sql::new("SELECT COUNT(*) FROM alert_events e JOIN alerts a ON a.id = e.alert_id");
+        push_filter(&mut c);
+        let (total,): (i64,) = c.query_as().fetch_one(&self.read).await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for (id, body, doc, incident_id, progress, close_time, title) in rows {
+            let alert = decode(vec![(doc, incident_id, progress, close_time, title)])?.remove(0);
+            items.push((alert, raw_event(id, &body)?));
+        }
+        Ok(Listing { items, total })
     }
 
     async fn alert_event_counts(&self, ids: &[IncidentId]) -> Result<HashMap<IncidentId, i64>> {

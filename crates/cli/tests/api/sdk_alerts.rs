@@ -1,0 +1,151 @@
+//! The hosted product's Go SDK reading alerts (`alerts.go`), replayed with
+//! its exact requests and decoded into its `Alert` and `AlertEvent`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::alerts::{pushed, source};
+use crate::helpers::{now_s, Db, TestApp};
+use crate::sdk_replay::sdk;
+
+both_dbs!(read_alerts_as_the_sdk_does);
+
+/// `Alert`.
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Alert {
+    alert_id: String,
+    #[serde(default)]
+    channel_id: i64,
+    #[serde(default)]
+    channel_name: String,
+    #[serde(default)]
+    integration_id: i64,
+    #[serde(default)]
+    integration_name: String,
+    #[serde(default)]
+    integration_type: String,
+    title: String,
+    #[serde(default)]
+    alert_key: String,
+    alert_severity: String,
+    alert_status: String,
+    start_time: i64,
+    #[serde(default)]
+    last_time: i64,
+    #[serde(default)]
+    end_time: i64,
+    #[serde(default)]
+    event_cnt: i64,
+    #[serde(default)]
+    ever_muted: bool,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    incident: Option<AlertIncident>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct AlertIncident {
+    incident_id: String,
+    #[serde(default)]
+    title: String,
+}
+
+#[derive(Deserialize)]
+struct AlertPage {
+    items: Vec<Alert>,
+    total: i64,
+    has_next_page: bool,
+}
+
+/// What `ListAlertsByIDs` decodes.
+#[derive(Deserialize)]
+struct ByIds {
+    items: Vec<Alert>,
+}
+
+#[derive(Deserialize)]
+struct Events {
+    items: Vec<Value>,
+    total: i64,
+}
+
+async fn read_alerts_as_the_sdk_does(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let ch = app.channel("ops").await;
+    let key = source(&app, ch, "standard").await;
+    let event = |k: &str, status: &str| json!({"title_rule": k, "event_status": status, "alert_key": k, "labels": {"k": k}});
+    pushed(&app, &key, event("disk", "Critical")).await;
+    pushed(&app, &key, event("cpu", "Warning")).await;
+    pushed(&app, &key, event("disk", "Critical")).await;
+    let source_id = app.ok("/integration/alert-source/list", json!({})).await["items"][0]
+        ["integration_id"]
+        .as_i64()
+        .unwrap();
+    // ListAlerts with most of its filters.
+    let page: AlertPage = sdk(
+        &app,
+        "/alert/list",
+        json!({"start_time": now_s() - 60, "end_time": now_s() + 60, "limit": 20, "p": 1,
+               "alert_severity": "Critical", "is_active": true, "channel_ids": [ch],
+               "integration_ids": [source_id], "alert_keys": ["disk", "cpu"],
+               "orderby": "created_at", "asc": true}),
+    )
+    .await;
+    assert_eq!((page.total, page.has_next_page), (1, false));
+    let disk = &page.items[0];
+    assert_eq!(
+        (
+            disk.title.as_str(),
+            disk.alert_status.as_str(),
+            disk.event_cnt
+        ),
+        ("disk", "Critical", 2)
+    );
+    assert_eq!(
+        (disk.integration_id, disk.integration_type.as_str()),
+        (source_id, "standard")
+    );
+    assert!(disk.incident.is_some());
+    // GetAlertDetail and ListAlertsByIDs.
+    let detail: Alert = sdk(&app, "/alert/info", json!({"alert_id": disk.alert_id})).await;
+    assert_eq!(detail.alert_key, "disk");
+    let by_ids: ByIds = sdk(
+        &app,
+        "/alert/list-by-ids",
+        json!({"alert_ids": [disk.alert_id, "0123456789abcdef01234567"]}),
+    )
+    .await;
+    assert_eq!(by_ids.items.len(), 1, "unknown ids are left out");
+    // ListAlertEventsGlobal: every raw event in the window, newest first.
+    let events: Events = sdk(
+        &app,
+        "/alert-event/list",
+        json!({"start_time": now_s() - 60, "end_time": now_s() + 60, "limit": 20, "p": 1,
+               "integration_ids": [source_id], "channel_ids": [ch]}),
+    )
+    .await;
+    assert_eq!((events.total, events.items.len()), (3, 3));
+    assert_eq!(events.items[0]["alert_key"], "disk", "newest first");
+    assert_eq!(events.items[1]["alert_key"], "cpu");
+    assert_eq!(events.items[0]["event_id"].as_str().unwrap().len(), 24);
+    let message = app
+        .fails(
+            "/alert-event/list",
+            json!({"start_time": 0, "end_time": now_s() + 60, "severities": "Critical"}),
+            400,
+            "InvalidParameter",
+        )
+        .await;
+    assert!(message.contains("severities"), "{message}");
+    let none: Events = sdk(
+        &app,
+        "/alert-event/list",
+        json!({"start_time": now_s() - 60, "end_time": now_s() + 60, "channel_ids": [ch + 1]}),
+    )
+    .await;
+    assert_eq!(none.total, 0);
+}

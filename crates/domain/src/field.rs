@@ -24,7 +24,7 @@ pub struct FieldDef {
     pub field_type: FieldType,
     #[serde(default)]
     pub options: Vec<String>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<serde_json::Value>)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_value: Option<Value>,
 }

@@ -30,7 +30,8 @@ pub struct FieldWrite {
     pub display_name: Option<String>,
     pub field_type: Option<FieldType>,
     pub options: Option<Vec<String>>,
-    #[schema(value_type = Object)]
+    /// Any JSON value the field's type takes; `null` clears it.
+    #[schema(value_type = Option<serde_json::Value>)]
     pub default_value: Option<Value>,
 }
 

@@ -378,6 +378,7 @@ pub struct IncidentReset {
     pub incident_id: IncidentId,
     pub title: Option<String>,
     pub description: Option<String>,
+    #[schema(value_type = Option<dutyhook_domain::severity::Severity>)]
     pub incident_severity: Option<String>,
     pub impact: Option<String>,
     pub root_cause: Option<String>,
@@ -420,7 +421,7 @@ pub struct FieldReset {
     pub field_name: String,
     /// Checked against the field's type and options; `null` clears it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = serde_json::Value)]
     pub field_value: Option<Value>,
 }
 

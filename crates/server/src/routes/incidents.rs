@@ -131,6 +131,7 @@ pub struct IncidentCreate {
     #[schema(min_length = 3, max_length = 512)]
     pub title: String,
     /// `Critical`, `Warning` or `Info`.
+    #[schema(value_type = Severity)]
     pub incident_severity: String,
     #[schema(value_type = Option<i64>)]
     pub channel_id: Option<ChannelId>,
@@ -139,7 +140,8 @@ pub struct IncidentCreate {
     pub description: Option<String>,
     pub impact: Option<String>,
     pub assigned_to: Option<AssignedTo>,
-    #[schema(value_type = Object)]
+    /// Custom field values by field name: any JSON value the field takes.
+    #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>)]
     pub fields: Option<Map<String, Value>>,
 }
 

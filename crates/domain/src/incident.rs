@@ -96,6 +96,9 @@ pub struct Incident {
     /// The `event_time` (ms) of its newest event: the next one is later.
     #[serde(default)]
     pub last_event_ms: i64,
+    /// New alerts no longer join it (`/incident/disable-merge`).
+    #[serde(default)]
+    pub merge_disabled: bool,
 }
 
 /// A link a custom action's answer put on the incident.

@@ -122,6 +122,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::incident_reads::router())
         .merge(routes::feed::router())
         .merge(routes::incident_ops::router())
+        .merge(routes::incident_grouping::router())
         .merge(routes::webhooks::router())
         .merge(routes::actions::router())
         .merge(routes::action_presses::router())

@@ -7,7 +7,55 @@ use serde_json::json;
 use crate::alerts::{pushed, source};
 use crate::helpers::{now_s, Db, TestApp};
 
-both_dbs!(the_products_group_setting_groups_alerts);
+both_dbs!(
+    the_products_group_setting_groups_alerts,
+    a_disabled_merge_keeps_new_alerts_out
+);
+
+async fn a_disabled_merge_keeps_new_alerts_out(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let group = json!({"method": "p", "equals": [["labels.host"]]});
+    let ch = app
+        .ok(
+            "/channel/create",
+            json!({"channel_name": "db", "group": group}),
+        )
+        .await["channel_id"]
+        .as_i64()
+        .unwrap();
+    let key = source(&app, ch, "standard").await;
+    let push = |alert: &'static str| {
+        let body = json!({"title_rule": alert, "event_status": "Warning", "alert_key": alert,
+                          "labels": {"host": "db-1"}});
+        let (app, key) = (&app, key.clone());
+        async move { pushed(app, &key, body).await }
+    };
+    let incidents = || async {
+        app.ok(
+            "/incident/list",
+            json!({"start_time": now_s() - 60, "end_time": now_s() + 60}),
+        )
+        .await
+    };
+    push("disk").await;
+    push("cpu").await;
+    let list = incidents().await;
+    assert_eq!(list["total"], 1, "grouped");
+    let first = list["items"][0]["incident_id"].clone();
+    app.ok("/incident/disable-merge", json!({"incident_ids": [first]}))
+        .await;
+    push("net").await;
+    let list = incidents().await;
+    assert_eq!(list["total"], 2, "a new incident: {list}");
+    assert_eq!(app.info(first.as_str().unwrap()).await["alert_cnt"], 2);
+    let feed = app
+        .ok(
+            "/incident/feed",
+            json!({"incident_id": first, "types": ["i_merge_disabled"]}),
+        )
+        .await;
+    assert_eq!(feed["total"], 1, "on the timeline");
+}
 
 async fn the_products_group_setting_groups_alerts(db: Db) {
     let app = TestApp::spawn(db).await;

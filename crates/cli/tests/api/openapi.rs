@@ -71,6 +71,7 @@ const PATHS: &[&str] = &[
     "/alert-event/list",
     "/webhook/history/list",
     "/webhook/history/detail",
+    "/incident/disable-merge",
 ];
 
 async fn document_covers_every_endpoint(db: Db) {

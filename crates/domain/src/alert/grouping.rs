@@ -219,7 +219,7 @@ pub fn ingest(state: &mut IngestState, source: &Source, ev: &AlertEvent, rec: &m
         let id = state.groups.get(&(channel.channel_id, g.clone()))?;
         let inc = state.incidents.get(id)?;
         let in_window = window_s.is_none_or(|w| now - inc.group_anchor <= w);
-        (!inc.is_closed() && in_window).then(|| id.clone())
+        (!inc.is_closed() && !inc.merge_disabled && in_window).then(|| id.clone())
     });
     let inc_id = match joinable {
         Some(id) => {
@@ -324,6 +324,7 @@ pub(crate) fn new_incident(alert: &Alert, channel: &Channel, now: i64, now_ms: i
         storms_sent: vec![],
         links: vec![],
         last_event_ms: 0,
+        merge_disabled: false,
     }
 }
 

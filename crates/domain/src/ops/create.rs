@@ -66,6 +66,7 @@ pub fn create(input: NewIncident, creator: &Person, rec: &mut Recorder) -> Incid
         storms_sent: vec![],
         links: vec![],
         last_event_ms: 0,
+        merge_disabled: false,
     };
     let noted = json!({"severity": inc.incident_severity, "title": inc.title});
     rec.emit_noted(&inc, EventType::i_new, Some(creator), Map::new(), noted);

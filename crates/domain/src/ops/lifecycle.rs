@@ -296,3 +296,23 @@ pub fn merge(
     );
     Ok(())
 }
+
+/// Stops new alerts from joining the incidents (the hosted product's
+/// "disable merge"): a like alert opens an incident of its own. Written on
+/// the timeline as `i_merge_disabled`; emits no event.
+pub fn disable_merge(
+    incidents: &mut [Incident],
+    by: &Person,
+    rec: &mut Recorder,
+) -> Result<(), DomainError> {
+    let now = rec.now_s();
+    for inc in incidents.iter_mut().filter(|i| !i.merge_disabled) {
+        inc.merge_disabled = true;
+        inc.updated_at = now;
+        rec.note(inc, MERGE_DISABLED, Some(by), json!({}));
+    }
+    Ok(())
+}
+
+/// The timeline kind of [`disable_merge`].
+pub const MERGE_DISABLED: &str = "i_merge_disabled";

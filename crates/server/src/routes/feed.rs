@@ -103,6 +103,7 @@ fn feed_types(types: Option<Vec<String>>) -> Result<Vec<String>, ApiError> {
     for t in &types {
         let known = EventType::parse(t).is_some_and(EventType::is_incident)
             || t == LABELS
+            || t == dutyhook_domain::ops::MERGE_DISABLED
             || PRODUCT_ONLY_TYPES.contains(&t.as_str());
         if !known {
             return Err(ApiError::invalid(

@@ -29,7 +29,7 @@ use crate::state::AppState;
 /// The shape of the batch operations: an operator, 1 to 100 checked ids
 /// (`incident_ids`, and `incident_id` if given; each once), and the
 /// operation on all of them in one transaction.
-async fn on_batch<F>(
+pub(crate) async fn on_batch<F>(
     app: &AppState,
     caller: Caller,
     ids: &[IncidentId],

@@ -9,6 +9,7 @@ pub mod directory;
 pub mod feed;
 pub mod fields;
 pub mod history;
+pub mod incident_grouping;
 pub mod incident_ops;
 pub mod incident_reads;
 pub mod incidents;

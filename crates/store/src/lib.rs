@@ -185,6 +185,15 @@ pub trait OutboxStore: Send + Sync {
     async fn events_after(&self, after_seq: i64, limit: i64) -> Result<Vec<StoredEvent>>;
     async fn count_events(&self) -> Result<i64>;
     async fn event(&self, event_id: &EventId) -> Result<Option<StoredEvent>>;
+    /// The events about one subject (an alert's id, an incident's), in
+    /// commit order (`asc`) or newest first; only `types` when any.
+    async fn subject_events(
+        &self,
+        subject_id: &str,
+        types: &[dutyhook_domain::event::EventType],
+        page: Page,
+        asc: bool,
+    ) -> Result<Listing<StoredEvent>>;
 }
 
 #[async_trait]

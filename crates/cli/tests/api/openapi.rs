@@ -72,6 +72,7 @@ const PATHS: &[&str] = &[
     "/webhook/history/list",
     "/webhook/history/detail",
     "/incident/disable-merge",
+    "/alert/feed",
 ];
 
 async fn document_covers_every_endpoint(db: Db) {

@@ -67,6 +67,22 @@ struct ByIds {
     items: Vec<Alert>,
 }
 
+/// `RawTimelineItem`, as `GetAlertFeed` decodes it.
+#[derive(Deserialize)]
+struct FeedItem {
+    ref_id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    created_at: i64,
+    #[serde(default)]
+    creator_id: i64,
+}
+
+#[derive(Deserialize)]
+struct Feed {
+    items: Vec<FeedItem>,
+}
+
 #[derive(Deserialize)]
 struct Events {
     items: Vec<Value>,
@@ -141,6 +157,38 @@ async fn read_alerts_as_the_sdk_does(db: Db) {
         )
         .await;
     assert!(message.contains("severities"), "{message}");
+    // GetAlertFeed: the alert's activity, as its events.
+    app.ok("/alert/close", json!({"alert_ids": [disk.alert_id]}))
+        .await;
+    let feed: Feed = sdk(
+        &app,
+        "/alert/feed",
+        json!({"alert_id": disk.alert_id, "limit": 20, "p": 1, "asc": true}),
+    )
+    .await;
+    let kinds: Vec<&str> = feed.items.iter().map(|i| i.kind.as_str()).collect();
+    assert_eq!(
+        (kinds.first(), kinds.last()),
+        (Some(&"a_new"), Some(&"a_close")),
+        "{kinds:?}"
+    );
+    assert!(feed
+        .items
+        .iter()
+        .all(|i| i.created_at > 1_000_000_000_000 && i.ref_id == disk.alert_id));
+    assert_eq!(
+        feed.items.last().unwrap().creator_id,
+        app.admin_id.0,
+        "closed by hand"
+    );
+    assert_eq!(feed.items[0].creator_id, 0, "opened by monitoring");
+    let closes: Feed = sdk(
+        &app,
+        "/alert/feed",
+        json!({"alert_id": disk.alert_id, "types": ["a_close"]}),
+    )
+    .await;
+    assert_eq!(closes.items.len(), 1);
     let none: Events = sdk(
         &app,
         "/alert-event/list",

@@ -3,6 +3,7 @@
 //! (`/alert-event/list`).
 
 use axum::extract::State;
+use dutyhook_domain::event::EventType;
 use dutyhook_domain::ids::{AlertId, ChannelId, IntegrationId};
 use dutyhook_store::{AlertEventFilter, AlertFilter, Page};
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(alert_list_by_ids))
         .routes(routes!(alert_event_list_global))
+        .routes(routes!(alert_feed))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -160,6 +162,124 @@ async fn alert_event_list_global(
             .into_iter()
             .map(|(alert, raw)| event_item(&app, &alert, raw))
             .collect(),
+        total: listing.total,
+        has_next_page,
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AlertFeed {
+    #[schema(pattern = "^[0-9a-f]{24}$")]
+    #[schema(value_type = String)]
+    pub alert_id: AlertId,
+    #[schema(minimum = 1)]
+    pub p: Option<i64>,
+    #[schema(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// Oldest first when true; newest first by default.
+    pub asc: Option<bool>,
+    /// Only these: `a_new`, `a_update`, `a_merge`, `a_close` (`a_comm`, the
+    /// hosted product's, matches nothing: alerts take no comments here).
+    pub types: Option<Vec<String>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AlertFeedItem {
+    /// The alert's id.
+    pub ref_id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// 0 when dutyhook did it (an event from monitoring).
+    pub creator_id: i64,
+    pub account_id: i64,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// `title`, `severity`, `status` as the alert then stood; `incident_id`
+    /// for `a_merge`.
+    #[schema(value_type = Object)]
+    pub detail: Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AlertFeedPage {
+    pub items: Vec<AlertFeedItem>,
+    pub total: i64,
+    pub has_next_page: bool,
+}
+
+/// An alert's activity: the alert events it caused, as its feed.
+#[utoipa::path(post, path = "/alert/feed", tag = TAG_ALERTS, request_body = AlertFeed,
+    responses((status = 200, body = Envelope<AlertFeedPage>), (status = "4XX", body = ErrorEnvelope)))]
+async fn alert_feed(
+    State(app): State<AppState>,
+    _caller: Caller,
+    ApiJson(req): ApiJson<AlertFeed>,
+) -> ApiResult<AlertFeedPage> {
+    let id = alert_id("alert_id", &req.alert_id)?;
+    let page = Paging {
+        p: req.p,
+        limit: req.limit,
+    }
+    .page()?;
+    let mut types = vec![];
+    let mut only_comments = false;
+    for t in req.types.unwrap_or_default() {
+        match EventType::parse(&t).filter(|e| !e.is_incident()) {
+            Some(e) => types.push(e),
+            None if t == "a_comm" => only_comments = true,
+            None => {
+                return Err(ApiError::invalid(
+                    "types",
+                    format!("{t:?} is not an alert feed type (a_new, a_update, a_merge, a_close)"),
+                ))
+            }
+        }
+    }
+    if app.store.alert(&id).await?.is_none() {
+        return Err(ApiError::ResourceNotFound(format!(
+            "alert {id} does not exist"
+        )));
+    }
+    if only_comments && types.is_empty() {
+        return ok(AlertFeedPage {
+            items: vec![],
+            total: 0,
+            has_next_page: false,
+        });
+    }
+    let asc = req.asc.unwrap_or(false);
+    let listing = app
+        .store
+        .subject_events(id.as_str(), &types, page, asc)
+        .await?;
+    let has_next_page = listing.has_next_page(page);
+    let account_id = app.render.account_id;
+    let items = listing
+        .items
+        .into_iter()
+        .map(|e| {
+            let payload: Value = serde_json::from_str(&e.payload).unwrap_or_default();
+            let alert = &payload["alert"];
+            let mut detail = serde_json::json!({
+                "title": alert["title"], "severity": alert["alert_severity"], "status": alert["alert_status"],
+            });
+            if e.event_type == EventType::a_merge {
+                detail["incident_id"] = alert["incident"]["incident_id"].clone();
+            }
+            AlertFeedItem {
+                ref_id: e.subject_id,
+                kind: e.event_type.as_str().to_string(),
+                creator_id: payload["person"]["person_id"].as_i64().unwrap_or(0),
+                account_id,
+                created_at: e.event_time,
+                updated_at: e.event_time,
+                detail,
+            }
+        })
+        .collect();
+    ok(AlertFeedPage {
+        items,
         total: listing.total,
         has_next_page,
     })

@@ -386,6 +386,8 @@ pub struct AlertEventFilter {
     pub end_time: i64,
     pub source_ids: Vec<IntegrationId>,
     pub channel_ids: Vec<ChannelId>,
+    /// Oldest first.
+    pub asc: bool,
 }
 
 #[async_trait]

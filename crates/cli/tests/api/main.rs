@@ -39,6 +39,7 @@ mod openapi;
 mod past_and_remove;
 mod pg_tls;
 mod process;
+mod product_fields;
 mod prometheus_rules;
 mod readme;
 mod reads;

@@ -95,6 +95,8 @@ pub struct AlertEventList {
     pub severities: Option<String>,
     /// Only the time they were received (the default).
     pub orderby: Option<String>,
+    /// Oldest first when true.
+    pub asc: Option<bool>,
     /// Not supported (refused when not empty): page with `p`.
     pub search_after_ctx: Option<String>,
 }
@@ -153,6 +155,7 @@ async fn alert_event_list_global(
         end_time,
         source_ids: req.integration_ids.unwrap_or_default(),
         channel_ids: req.channel_ids.unwrap_or_default(),
+        asc: req.asc.unwrap_or(false),
     };
     let listing = app.store.list_alert_events(&filter, page).await?;
     let has_next_page = listing.has_next_page(page);

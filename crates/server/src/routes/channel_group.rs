@@ -1,6 +1,7 @@
-//! The hosted product's channel `group` setting, read as dutyhook's
-//! `grouping` (and `storm_thresholds`): what maps is applied, what dutyhook
-//! does not do is refused naming the field.
+//! The hosted product's channel settings: `group`, read as dutyhook's
+//! `grouping` (and `storm_thresholds`), and the settings of features
+//! dutyhook does not have. What maps is applied; what dutyhook does not do
+//! is refused naming the field.
 
 use dutyhook_domain::channel::{
     validate_grouping, validate_storm_thresholds, Grouping, GroupingMethod, WindowStart,

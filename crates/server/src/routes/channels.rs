@@ -5,11 +5,13 @@ use dutyhook_domain::channel::{
 };
 use dutyhook_domain::ids::ChannelId;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::channel_group::{from_product, ProductGroup};
+use super::unsupported;
 use super::{positive_id, ListData, Paging, TAG_PEOPLE};
 use crate::auth::Caller;
 use crate::envelope::{ok, ApiJson, ApiResult, Envelope};
@@ -37,6 +39,83 @@ pub struct ChannelWrite {
     /// The hosted product's form of `grouping` (and of `storm_thresholds`);
     /// give one or the other.
     pub group: Option<ProductGroup>,
+
+    /// Not supported (refused when set): incidents close when their alerts recover.
+    pub auto_resolve_mode: Option<String>,
+    /// Not supported (refused when above 0).
+    pub auto_resolve_timeout: Option<i64>,
+    /// Not supported (refused when true).
+    pub disable_auto_close: Option<bool>,
+    /// Accepted: dutyhook has no outlier detection to disable.
+    pub disable_outlier_detection: Option<bool>,
+    /// Not supported (refused unless `{is_disabled: true}`).
+    #[schema(value_type = Option<Object>)]
+    pub flapping: Option<serde_json::Map<String, Value>>,
+    /// Not supported (refused when true).
+    pub is_external_report_enabled: Option<bool>,
+    /// Not supported (refused when true): every channel is visible to all.
+    pub is_private: Option<bool>,
+    /// Not supported (refused when not empty): `team_id` manages a channel.
+    pub managing_team_ids: Option<Vec<i64>>,
+    /// Not supported (refused when not empty).
+    pub plugin_ids: Option<Vec<i64>>,
+    /// Not supported (refused when set): dutyhook has no escalation rules.
+    #[schema(value_type = Option<Object>)]
+    pub escalate_rule: Option<Value>,
+}
+
+/// Settings of the hosted product for features dutyhook does not have:
+/// accepted at their "off" value, refused naming them otherwise.
+fn refuse_missing_features(w: &ChannelWrite) -> Result<(), ApiError> {
+    let listed = |v: &Option<Vec<i64>>| v.as_ref().is_some_and(|v| !v.is_empty());
+    let yes = |v: Option<bool>| v == Some(true);
+    let mode = w
+        .auto_resolve_mode
+        .as_deref()
+        .is_some_and(|m| !m.is_empty());
+    unsupported(
+        "auto_resolve_mode",
+        mode,
+        "incidents close when their alerts recover",
+    )?;
+    let timeout = w.auto_resolve_timeout.is_some_and(|t| t > 0);
+    unsupported(
+        "auto_resolve_timeout",
+        timeout,
+        "incidents close when their alerts recover",
+    )?;
+    unsupported(
+        "disable_auto_close",
+        yes(w.disable_auto_close),
+        "incidents close when their alerts recover",
+    )?;
+    let flapping = w
+        .flapping
+        .as_ref()
+        .is_some_and(|f| f.get("is_disabled") != Some(&Value::Bool(true)));
+    unsupported(
+        "flapping",
+        flapping,
+        "there is no flapping detection; send {\"is_disabled\": true} or nothing",
+    )?;
+    unsupported(
+        "is_external_report_enabled",
+        yes(w.is_external_report_enabled),
+        "there are no external reporters",
+    )?;
+    unsupported(
+        "is_private",
+        yes(w.is_private),
+        "every channel is visible to everyone",
+    )?;
+    unsupported(
+        "managing_team_ids",
+        listed(&w.managing_team_ids),
+        "team_id names the team that manages a channel",
+    )?;
+    unsupported("plugin_ids", listed(&w.plugin_ids), "there are no plugins")?;
+    let rule = w.escalate_rule.as_ref().is_some_and(|r| !r.is_null());
+    unsupported("escalate_rule", rule, "there are no escalation rules")
 }
 
 #[derive(Serialize, ToSchema)]
@@ -48,6 +127,7 @@ pub struct ChannelIdBody {
 
 async fn apply(app: &AppState, mut c: Channel, req: ChannelWrite) -> Result<Channel, ApiError> {
     let req_has_grouping = req.grouping.is_some();
+    refuse_missing_features(&req)?;
     if let Some(name) = &req.channel_name {
         c.channel_name = validate_channel_name(name)?;
     }
@@ -139,16 +219,124 @@ async fn channel_update(
     ok(ChannelIdBody { channel_id: id })
 }
 
-#[utoipa::path(post, path = "/channel/list", tag = TAG_PEOPLE, request_body = Paging,
+#[derive(Deserialize, ToSchema)]
+pub struct ChannelList {
+    #[schema(minimum = 1)]
+    pub p: Option<i64>,
+    /// 1 to 100 (default 100, as the hosted product's).
+    #[schema(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    #[schema(value_type = Option<Vec<i64>>)]
+    pub channel_ids: Option<Vec<ChannelId>>,
+    /// Exactly this name (before `query`).
+    pub channel_name: Option<String>,
+    /// Text in the name or description, case aside.
+    pub query: Option<String>,
+    pub team_ids: Option<Vec<i64>>,
+    /// `created_at` (default) or `channel_name`.
+    pub orderby: Option<String>,
+    /// false: newest (or Z to A) first; oldest (A to Z) first by default.
+    pub asc: Option<bool>,
+    /// Accepted: the full channel is always answered.
+    pub is_brief: Option<bool>,
+    /// Not supported (refused when true): use team_ids.
+    pub is_my_team: Option<bool>,
+    /// Not supported (refused when true).
+    pub is_my_managed: Option<bool>,
+    /// Not supported (refused when true): channels are not starred.
+    pub is_my_starred: Option<bool>,
+}
+
+/// Every channel, read 100 at a time (an installation has tens, not
+/// thousands: filtering and ordering happen here).
+async fn all_channels(app: &AppState) -> Result<Vec<Channel>, ApiError> {
+    let mut all = vec![];
+    for p in 1.. {
+        let listing = app
+            .store
+            .list_channels(dutyhook_store::Page { p, limit: 100 })
+            .await?;
+        let done = listing.items.len() < 100;
+        all.extend(listing.items);
+        if done {
+            break;
+        }
+    }
+    Ok(all)
+}
+
+#[utoipa::path(post, path = "/channel/list", tag = TAG_PEOPLE, request_body = ChannelList,
     responses((status = 200, body = Envelope<ListData<Channel>>), (status = "4XX", body = ErrorEnvelope)))]
 async fn channel_list(
     State(app): State<AppState>,
     _caller: Caller,
-    ApiJson(req): ApiJson<Paging>,
+    ApiJson(req): ApiJson<ChannelList>,
 ) -> ApiResult<ListData<Channel>> {
-    let page = req.page()?;
-    let listing = app.store.list_channels(page).await?;
-    ok(ListData::from(listing, page, |c| c))
+    let page = Paging {
+        p: req.p,
+        limit: Some(req.limit.unwrap_or(100)),
+    }
+    .page()?;
+    let yes = |v: Option<bool>| v == Some(true);
+    unsupported("is_my_team", yes(req.is_my_team), "use team_ids")?;
+    unsupported("is_my_managed", yes(req.is_my_managed), "use team_ids")?;
+    unsupported(
+        "is_my_starred",
+        yes(req.is_my_starred),
+        "channels are not starred",
+    )?;
+    let by_name = match req.orderby.as_deref() {
+        None | Some("") | Some("created_at") => false,
+        Some("channel_name") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "orderby",
+                format!("{other:?} is not created_at or channel_name"),
+            ))
+        }
+    };
+    let ids = req.channel_ids.unwrap_or_default();
+    let teams = req.team_ids.unwrap_or_default();
+    let query = req.query.as_deref().unwrap_or("").trim().to_lowercase();
+    let mut channels: Vec<Channel> = all_channels(&app)
+        .await?
+        .into_iter()
+        .filter(|c| ids.is_empty() || ids.contains(&c.channel_id))
+        .filter(|c| teams.is_empty() || teams.contains(&c.team_id))
+        .filter(|c| match req.channel_name.as_deref() {
+            Some(name) if !name.is_empty() => c.channel_name == name,
+            _ => {
+                query.is_empty()
+                    || c.channel_name.to_lowercase().contains(&query)
+                    || c.description.to_lowercase().contains(&query)
+            }
+        })
+        .collect();
+    if by_name {
+        channels.sort_by(|a, b| {
+            a.channel_name
+                .to_lowercase()
+                .cmp(&b.channel_name.to_lowercase())
+        });
+    } else {
+        channels.sort_by_key(|c| (c.created_at, c.channel_id.0));
+    }
+    // Oldest (or A to Z) first unless asked otherwise, as this list always was.
+    if req.asc == Some(false) {
+        channels.reverse();
+    }
+    let total = channels.len() as i64;
+    let items: Vec<Channel> = channels
+        .into_iter()
+        .skip(page.offset() as usize)
+        .take(page.limit as usize)
+        .collect();
+    let has_next_page = page.offset() + (items.len() as i64) < total;
+    ok(ListData {
+        items,
+        total,
+        has_next_page,
+    })
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use dutyhook_domain::alert::announce_storms;
 use dutyhook_domain::ids::{IncidentId, PersonId};
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::ops::{self, Reset, Resolution};
@@ -18,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::incidents::{
-    assignees, batch_ids, incident_id, incident_ids, people, AssignedTo, IncidentIds, MAX_BATCH,
+    assignees, batch_ids, incident_id, people, AssignedTo, IncidentIds, MAX_BATCH,
 };
 use super::TAG_INCIDENTS;
 use crate::auth::Caller;
@@ -68,7 +67,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(incident_wake))
         .routes(routes!(incident_resolve))
         .routes(routes!(incident_reopen))
-        .routes(routes!(incident_merge))
         .routes(routes!(incident_assign))
         .routes(routes!(incident_responder_add))
         .routes(routes!(incident_comment))
@@ -223,50 +221,6 @@ async fn incident_reopen(
         move |incs, by, rec| ops::reopen(incs, reason.as_deref(), by, rec),
     )
     .await
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct IncidentMerge {
-    /// 1 to 100 incidents to merge into the target.
-    #[schema(value_type = Vec<String>)]
-    pub source_incident_ids: Vec<IncidentId>,
-    #[schema(value_type = String)]
-    pub target_incident_id: IncidentId,
-}
-
-#[utoipa::path(post, path = "/incident/merge", tag = TAG_INCIDENTS, request_body = IncidentMerge,
-    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
-async fn incident_merge(
-    State(app): State<AppState>,
-    caller: Caller,
-    ApiJson(req): ApiJson<IncidentMerge>,
-) -> ApiResult<Empty> {
-    caller.require_operator()?;
-    let sources = incident_ids("source_incident_ids", &req.source_incident_ids)?;
-    let target = incident_id("target_incident_id", &req.target_incident_id)?;
-    if sources.contains(&target) {
-        return Err(ApiError::invalid(
-            "source_incident_ids",
-            "must not contain the target incident",
-        ));
-    }
-    // Alerts moved in may reach a storm threshold of the target's channel.
-    let channel_id = super::incidents::existing(&app, &target).await?.channel_id;
-    let thresholds = match app.store.channel(channel_id).await? {
-        Some(c) => c.storm_thresholds,
-        None => vec![],
-    };
-    let mut ids = vec![target];
-    ids.extend(sources);
-    let by = caller.person;
-    app.mutate(&ids, move |incs, rec| {
-        let (target, sources) = incs.split_first_mut().expect("the target is loaded first");
-        ops::merge(target, sources, &by, rec)?;
-        announce_storms(target, &thresholds, rec);
-        Ok(())
-    })
-    .await?;
-    ok(Empty {})
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -171,7 +171,12 @@ impl AlertStore for SqlStore {
              FROM alert_events e JOIN alerts a ON a.id = e.alert_id LEFT JOIN incidents i ON i.id = a.incident_id",
         );
         push_filter(&mut q);
-        q.push(" ORDER BY e.id DESC LIMIT ").i64(page.limit);
+        q.push(if filter.asc {
+            " ORDER BY e.id ASC"
+        } else {
+            " ORDER BY e.id DESC"
+        });
+        q.push(" LIMIT ").i64(page.limit);
         q.push(" OFFSET ").i64(page.offset());
         type Row = (i64, String, String, String, String, i64, String);
         let rows: Vec<Row> = q.query_as().fetch_all(&self.read).await?;

@@ -400,6 +400,16 @@ pub trait AlertStore: Send + Sync {
         events: Vec<dutyhook_domain::alert::AlertEvent>,
         rec: Recorder,
     ) -> Result<Vec<String>>;
+    /// Moves alerts into the open incident `to` by hand (`a_merge` each),
+    /// with the incidents they leave and join, in one transaction; an unknown
+    /// id, or `to` unknown or Closed, changes nothing.
+    async fn move_alerts(
+        &self,
+        ids: Vec<AlertId>,
+        to: IncidentId,
+        by: dutyhook_domain::person::Person,
+        rec: Recorder,
+    ) -> Result<()>;
     /// Closes open alerts by hand (`a_close`); unknown ids change nothing.
     async fn close_alerts(
         &self,

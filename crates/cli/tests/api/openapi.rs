@@ -73,6 +73,7 @@ const PATHS: &[&str] = &[
     "/webhook/history/detail",
     "/incident/disable-merge",
     "/alert/feed",
+    "/alert/merge",
 ];
 
 async fn document_covers_every_endpoint(db: Db) {

@@ -10,7 +10,110 @@ use crate::alerts::{pushed, source};
 use crate::helpers::{now_s, Db, TestApp};
 use crate::sdk_replay::sdk;
 
-both_dbs!(read_alerts_as_the_sdk_does);
+both_dbs!(read_alerts_as_the_sdk_does, merge_alerts_as_the_sdk_does);
+
+/// `MergeAlertsToIncident`: alerts move into an incident; both incidents
+/// follow; bad input moves nothing.
+async fn merge_alerts_as_the_sdk_does(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let ch = app.channel("ops").await;
+    let key = source(&app, ch, "standard").await;
+    for k in ["disk", "cpu"] {
+        pushed(
+            &app,
+            &key,
+            json!({"title_rule": k, "event_status": "Critical", "alert_key": k}),
+        )
+        .await;
+    }
+    let alerts = app
+        .ok(
+            "/alert/list",
+            json!({"start_time": now_s() - 60, "end_time": now_s() + 60}),
+        )
+        .await;
+    let of = |k: &str| {
+        alerts["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["alert_key"] == k)
+            .unwrap()
+            .clone()
+    };
+    let (disk, cpu) = (of("disk"), of("cpu"));
+    let target = disk["incident"]["incident_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let left = cpu["incident"]["incident_id"].as_str().unwrap().to_string();
+    assert_ne!(target, left, "each alert opened its own incident");
+    let message = app
+        .fails(
+            "/alert/merge",
+            json!({"alert_ids": [cpu["alert_id"], "0123456789abcdef01234567"], "incident_id": target}),
+            404,
+            "ResourceNotFound",
+        )
+        .await;
+    assert!(message.contains("0123456789abcdef01234567"), "{message}");
+    assert_eq!(app.info(&left).await["alert_cnt"], 1, "nothing moved");
+    let owner = json!({"alert_ids": [cpu["alert_id"]], "incident_id": target, "owner_id": 7});
+    app.fails("/alert/merge", owner, 400, "InvalidParameter")
+        .await;
+
+    let events_before = app.event_count().await;
+    let _: Value = sdk(
+        &app,
+        "/alert/merge",
+        json!({"alert_ids": [cpu["alert_id"]], "incident_id": target,
+               "comment": "same host", "title": "Host db-1 in trouble"}),
+    )
+    .await;
+    let joined = app.info(&target).await;
+    assert_eq!(
+        (&joined["alert_cnt"], &joined["active_alert_cnt"]),
+        (&json!(2), &json!(2))
+    );
+    assert_eq!(joined["title"], "Host db-1 in trouble");
+    let emptied = app.info(&left).await;
+    assert_eq!(
+        (&emptied["alert_cnt"], &emptied["active_alert_cnt"]),
+        (&json!(0), &json!(0))
+    );
+    let moved: Value = sdk(&app, "/alert/info", json!({"alert_id": cpu["alert_id"]})).await;
+    assert_eq!(moved["incident"]["incident_id"], json!(target));
+    let new_events = app.events_since(events_before).await;
+    let merge = new_events
+        .iter()
+        .find(|e| e["event_type"] == "a_merge")
+        .unwrap();
+    assert_eq!(
+        merge["person"]["person_id"],
+        json!(app.admin_id.0),
+        "moved by hand"
+    );
+    let types: Vec<&str> = new_events
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.contains(&"i_comm") && types.contains(&"i_r_title"),
+        "{types:?}"
+    );
+
+    app.ok("/incident/resolve", json!({"incident_ids": [left]}))
+        .await;
+    let message = app
+        .fails(
+            "/alert/merge",
+            json!({"alert_ids": [cpu["alert_id"]], "incident_id": left}),
+            400,
+            "InvalidParameter",
+        )
+        .await;
+    assert!(message.contains("Closed"), "{message}");
+}
 
 /// `Alert`.
 #[derive(Deserialize)]

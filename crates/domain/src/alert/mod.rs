@@ -5,8 +5,10 @@
 
 mod grouping;
 mod model;
+mod moves;
 mod wire;
 
 pub use grouping::*;
 pub use model::*;
+pub use moves::*;
 pub use wire::*;

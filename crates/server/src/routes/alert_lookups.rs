@@ -4,7 +4,8 @@
 
 use axum::extract::State;
 use dutyhook_domain::event::EventType;
-use dutyhook_domain::ids::{AlertId, ChannelId, IntegrationId};
+use dutyhook_domain::ids::{AlertId, ChannelId, IncidentId, IntegrationId};
+use dutyhook_domain::ops;
 use dutyhook_store::{AlertEventFilter, AlertFilter, Page};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -13,9 +14,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::alert_reads::{alert_id, event_item, item, AlertItem};
+use super::incidents::incident_id;
 use super::{unsupported, Paging, TAG_ALERTS};
 use crate::auth::Caller;
-use crate::envelope::{ok, ApiJson, ApiResult, Envelope};
+use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
 
@@ -26,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(alert_list_by_ids))
         .routes(routes!(alert_event_list_global))
         .routes(routes!(alert_feed))
+        .routes(routes!(alert_merge))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -286,4 +289,89 @@ async fn alert_feed(
         total: listing.total,
         has_next_page,
     })
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AlertMerge {
+    /// 1 to 100 alerts to move into the incident.
+    #[schema(value_type = Vec<String>)]
+    pub alert_ids: Vec<AlertId>,
+    /// The open incident they join.
+    #[schema(pattern = "^[0-9a-f]{24}$")]
+    #[schema(value_type = String)]
+    pub incident_id: IncidentId,
+    /// A comment on the incident, after the move (`i_comm`).
+    pub comment: Option<String>,
+    /// A new title for the incident, after the move (`i_r_title`).
+    pub title: Option<String>,
+    /// Not supported (refused when not 0): dutyhook has no incident owner.
+    pub owner_id: Option<i64>,
+}
+
+/// Moves alerts into an open incident by hand: the incidents they leave and
+/// join follow (counts, open alerts, severity, status), each alert emits
+/// `a_merge`. Unknown alerts, or an unknown or Closed incident: nothing
+/// moves. A title or comment is then set on the incident.
+#[utoipa::path(post, path = "/alert/merge", tag = TAG_ALERTS, request_body = AlertMerge,
+    responses((status = 200, body = Envelope<Empty>), (status = "4XX", body = ErrorEnvelope)))]
+async fn alert_merge(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<AlertMerge>,
+) -> ApiResult<Empty> {
+    caller.require_operator()?;
+    if req.alert_ids.is_empty() || req.alert_ids.len() > MAX_IDS {
+        return Err(ApiError::invalid(
+            "alert_ids",
+            format!("must list 1 to {MAX_IDS} alert ids"),
+        ));
+    }
+    let mut ids: Vec<AlertId> = vec![];
+    for id in &req.alert_ids {
+        let id = alert_id("alert_ids", id)?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    let target = incident_id("incident_id", &req.incident_id)?;
+    unsupported(
+        "owner_id",
+        req.owner_id.is_some_and(|o| o != 0),
+        "incidents have no owner",
+    )?;
+    let title = req.title.filter(|t| !t.trim().is_empty());
+    if let Some(t) = &title {
+        ops::validate_title(t)?;
+    }
+    let comment = req.comment.filter(|c| !c.trim().is_empty());
+    if let Some(c) = &comment {
+        let n = c.chars().count();
+        if !ops::COMMENT_CHARS.contains(&n) {
+            return Err(ApiError::invalid(
+                "comment",
+                format!("must be 1 to 10000 characters, got {n}"),
+            ));
+        }
+    }
+    app.store
+        .move_alerts(ids, target.clone(), caller.person.clone(), app.recorder())
+        .await?;
+    if title.is_some() || comment.is_some() {
+        let by = caller.person;
+        let retitle = ops::Reset {
+            title,
+            ..Default::default()
+        };
+        app.mutate(std::slice::from_ref(&target), move |incs, rec| {
+            if retitle.title.is_some() {
+                ops::reset(&mut incs[0], &retitle, &by, rec)?;
+            }
+            if let Some(text) = &comment {
+                ops::comment(incs, text, &by, rec)?;
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    ok(Empty {})
 }

@@ -6,7 +6,7 @@ pub(crate) mod rows;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use dutyhook_domain::alert::{close_by_hand, Alert, AlertEvent, IngestState, Source};
+use dutyhook_domain::alert::{close_by_hand, move_by_hand, Alert, AlertEvent, IngestState, Source};
 use dutyhook_domain::ids::{AlertId, IncidentId, IntegrationId};
 use dutyhook_domain::person::Person;
 use dutyhook_domain::recorder::Recorder;
@@ -82,6 +82,68 @@ impl AlertStore for SqlStore {
             })))
             .await?;
         rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn move_alerts(
+        &self,
+        ids: Vec<AlertId>,
+        to: IncidentId,
+        by: Person,
+        rec: Recorder,
+    ) -> Result<()> {
+        self.writer
+            .tx(move |c| {
+                let (ids, to, by, mut rec) = (ids.clone(), to.clone(), by.clone(), rec.clone());
+                Box::pin(async move {
+                    let mut q = Sql::new(SELECT_ALERT);
+                    q.push(" WHERE a.id IN ").list_text(&ids);
+                    let rows: Vec<AlertRow> = q.query_as().fetch_all(&mut *c).await?;
+                    let mut found: HashMap<AlertId, Alert> = decode(rows)?
+                        .into_iter()
+                        .map(|a| (a.alert_id.clone(), a))
+                        .collect();
+                    if let Some(missing) = ids.iter().find(|id| !found.contains_key(*id)) {
+                        return Err(DomainError::not_found("alert", missing).into());
+                    }
+                    let mut incident_ids: Vec<IncidentId> = found
+                        .values()
+                        .filter_map(|a| a.incident.as_ref().map(|i| i.incident_id.clone()))
+                        .collect();
+                    incident_ids.push(to.clone());
+                    let mut state = IngestState {
+                        incidents: load_incidents(c, &incident_ids).await?,
+                        ..Default::default()
+                    };
+                    let mut target = state
+                        .incidents
+                        .remove(&to)
+                        .ok_or_else(|| DomainError::not_found("incident", &to))?;
+                    if target.is_closed() {
+                        return Err(DomainError::invalid(
+                            "incident_id",
+                            format!(
+                                "incident {to} is Closed: reopen it before moving alerts into it"
+                            ),
+                        )
+                        .into());
+                    }
+                    for id in &ids {
+                        let mut a = found.remove(id).expect("checked above");
+                        let from = a.incident.as_ref().map(|i| i.incident_id.clone());
+                        let source = from.as_ref().and_then(|i| state.incidents.get_mut(i));
+                        move_by_hand(&mut a, source, &mut target, &by, &mut rec);
+                        if let Some(i) = from {
+                            state.incident_changed(&i);
+                        }
+                        state.changed_alerts.insert(a.alert_id.clone(), a);
+                    }
+                    state.incidents.insert(to.clone(), target);
+                    state.incident_changed(&to);
+                    write_state(c, &state, &mut rec).await?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn close_alerts(

@@ -37,7 +37,7 @@ pub struct InputDef {
     pub required: bool,
     /// For `string`, may hold `{{path}}` variables of the incident payload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub default: Option<Value>,
     /// `choice` only: 1 to 50 strings.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -58,6 +58,13 @@ impl EventType {
         EventType::i_r_field,
     ];
 
+    pub const ALERT: [EventType; 4] = [
+        EventType::a_new,
+        EventType::a_update,
+        EventType::a_merge,
+        EventType::a_close,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventType::i_new => "i_new",

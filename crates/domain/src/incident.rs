@@ -207,7 +207,7 @@ pub struct IncidentView {
     pub close_time: i64,
     pub snoozed_before: i64,
     pub labels: BTreeMap<String, String>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = std::collections::HashMap<String, serde_json::Value>)]
     pub fields: Map<String, Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub creator: Option<Person>,

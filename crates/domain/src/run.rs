@@ -117,7 +117,7 @@ pub struct Run {
     pub status: RunStatus,
     pub requested_by: Person,
     pub approved_by: Option<Person>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = std::collections::HashMap<String, serde_json::Value>)]
     pub inputs: Map<String, Value>,
     /// The answer's `message`, or its first line, or why the call failed.
     pub message: String,

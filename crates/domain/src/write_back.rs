@@ -18,6 +18,9 @@ use crate::run::{Refusal, WriteBackKey, WriteBackReport, MESSAGE_CHARS};
 use crate::DomainError;
 
 pub const MAX_LINKS: usize = 20;
+/// The timeline record of links an answer added (no event: links are not
+/// among the fields an event reports a change of).
+pub const LINKS_ADDED: &str = "i_links";
 pub const LINK_TITLE_CHARS: usize = 80;
 pub const LINK_URL_CHARS: usize = 2048;
 
@@ -304,7 +307,7 @@ fn apply_links(
     inc.updated_at = rec.now_s();
     let detail =
         json!({"links": added, "action_id": who.action_id, "action_name": who.action_name});
-    rec.note(inc, "i_links", Some(who.by), detail);
+    rec.note(inc, LINKS_ADDED, Some(who.by), detail);
     Ok(())
 }
 

@@ -13,6 +13,7 @@ pub mod error;
 pub mod forwarded;
 pub mod listener;
 pub mod openapi;
+pub mod openapi_writes;
 pub mod passwords;
 pub mod presses;
 pub mod request_id;
@@ -136,7 +137,7 @@ fn api() -> OpenApiRouter<AppState> {
 }
 
 /// The OpenAPI 3.1 document of every endpoint, generated from the handlers.
-pub fn openapi_document() -> utoipa::openapi::OpenApi {
+pub fn openapi_document() -> serde_json::Value {
     let (_, mut doc) = api().split_for_parts();
     doc.paths.paths.insert(
         "/openapi.json".into(),
@@ -152,6 +153,8 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
                 ),
         ),
     );
+    let mut doc = serde_json::to_value(doc).expect("the document serializes");
+    openapi_writes::split_shared_writes(&mut doc);
     doc
 }
 

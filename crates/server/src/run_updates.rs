@@ -15,10 +15,12 @@ use dutyhook_domain::run::{Run, RunStatus, WriteBackKey};
 use dutyhook_domain::run_changes::{end_unapproved, update_run, RunUpdate};
 use dutyhook_domain::write_back::{read_object, Answer};
 use rand::RngCore;
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::routes::choices::CallbackStatus;
 use crate::runtime::Runtime;
 use crate::state::AppState;
 
@@ -107,11 +109,14 @@ pub(crate) async fn action_of(
 }
 
 fn status_of(body: &Map<String, Value>) -> Result<RunStatus, ApiError> {
-    match body.get("status").and_then(Value::as_str) {
-        Some("running") => Ok(RunStatus::Running),
-        Some("succeeded") => Ok(RunStatus::Succeeded),
-        Some("failed") => Ok(RunStatus::Failed),
-        _ => Err(ApiError::invalid(
+    match body
+        .get("status")
+        .and_then(|s| CallbackStatus::deserialize(s).ok())
+    {
+        Some(CallbackStatus::Running) => Ok(RunStatus::Running),
+        Some(CallbackStatus::Succeeded) => Ok(RunStatus::Succeeded),
+        Some(CallbackStatus::Failed) => Ok(RunStatus::Failed),
+        None => Err(ApiError::invalid(
             "status",
             "is required: one of running, succeeded, failed",
         )),

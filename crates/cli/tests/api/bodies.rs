@@ -13,20 +13,13 @@ both_dbs!(
     trailing_data_is_refused_everywhere,
     nul_in_any_text_is_refused_naming_the_field,
     type_errors_name_the_field,
+    what_a_schema_requires_is_refused_when_missing,
     endpoints_without_a_host_are_refused
 );
 
 /// Every POST path of the document with the schema of its body (resolved).
 async fn post_paths(app: &TestApp) -> Vec<(String, Option<Value>)> {
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.get_json("/openapi.json").await;
     let mut out = vec![];
     for (path, item) in doc["paths"].as_object().unwrap() {
         let Some(op) = item.get("post") else { continue };
@@ -235,6 +228,49 @@ async fn type_errors_name_the_field(db: Db) {
         }
     }
     assert!(checked > 100, "{checked} cases");
+}
+
+/// The document's `required` is a promise: an empty body is refused with a
+/// message naming one of the fields the schema requires.
+async fn what_a_schema_requires_is_refused_when_missing(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let mut checked = vec![];
+    for (path, schema) in post_paths(&app).await {
+        let required: Vec<String> = schema
+            .as_ref()
+            .and_then(|s| s["required"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|r| r.as_str().map(String::from))
+            .collect();
+        if required.is_empty() || path == "/action-run/callback" {
+            // The callback authenticates by its run's token before reading.
+            continue;
+        }
+        let (status, v) = send(&app, &path, b"{}").await;
+        let message = v["error"]["message"].as_str().unwrap_or_default();
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (400, Some("InvalidParameter")),
+            "{path} {{}}: {v}"
+        );
+        assert!(
+            required.iter().any(|r| message.contains(r.as_str())),
+            "{path}: the message names one of {required:?}: {message}"
+        );
+        checked.push(path);
+    }
+    for create in [
+        "/channel/create",
+        "/team/create",
+        "/field/create",
+        "/integration/webhook/create",
+        "/integration/custom-action/create",
+        "/channel/update",
+        "/integration/webhook/update",
+    ] {
+        assert!(checked.iter().any(|p| p == create), "{create}: {checked:?}");
+    }
 }
 
 async fn endpoints_without_a_host_are_refused(db: Db) {

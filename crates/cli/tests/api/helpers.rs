@@ -194,6 +194,12 @@ impl TestApp {
         }
     }
 
+    /// The JSON a GET of `path` answers (`/openapi.json`, `/health`, …).
+    pub async fn get_json(&self, path: &str) -> Value {
+        let resp = self.client.get(self.url(path)).send().await.unwrap();
+        resp.json().await.unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -376,4 +382,18 @@ pub fn payload_part(mut incident: Value) -> Value {
         assert_eq!(extra, Some(json!(0)), "read beside the payload: {f}");
     }
     incident
+}
+
+/// The properties a schema of the app's OpenAPI document declares.
+pub async fn declared_properties(
+    app: &TestApp,
+    schema: &str,
+) -> std::collections::BTreeSet<String> {
+    let doc = app.get_json("/openapi.json").await;
+    doc["components"]["schemas"][schema]["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{schema} lists its properties"))
+        .keys()
+        .cloned()
+        .collect()
 }

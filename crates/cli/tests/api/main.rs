@@ -32,6 +32,7 @@ mod errors;
 mod events;
 mod events_edits;
 mod failures;
+mod feed_details;
 mod generated_client;
 mod leaks;
 mod list_filters;

@@ -127,8 +127,10 @@ async fn document_covers_every_endpoint(db: Db) {
     );
     // utoipa takes only literals there: tie them to what the domain enforces.
     for (schema, range) in [
-        ("WebhookWrite", dutyhook_domain::webhook::TIMEOUT_MS),
-        ("ActionWrite", dutyhook_domain::action::TIMEOUT_MS),
+        ("WebhookCreate", dutyhook_domain::webhook::TIMEOUT_MS),
+        ("WebhookUpdate", dutyhook_domain::webhook::TIMEOUT_MS),
+        ("ActionCreate", dutyhook_domain::action::TIMEOUT_MS),
+        ("ActionUpdate", dutyhook_domain::action::TIMEOUT_MS),
     ] {
         let t = &schemas[schema]["properties"]["timeout_ms"];
         assert_eq!(
@@ -144,14 +146,115 @@ async fn document_covers_every_endpoint(db: Db) {
         value.get("type").is_none(),
         "field_value takes any JSON value: {value}"
     );
-    let default = &schemas["FieldWrite"]["properties"]["default_value"];
+    let default = &schemas["FieldCreate"]["properties"]["default_value"];
     assert!(
         default.get("type").is_none(),
         "default_value takes any JSON value: {default}"
     );
-    assert!(schemas["FieldWrite"]
+    assert!(schemas["FieldCreate"]
         .get("required")
         .is_none_or(|r| !r.to_string().contains("default_value")));
+    // Create and update have their own schemas: what a create requires, and
+    // the id an update requires; the rest of an update is optional.
+    for (create, update, id, requires) in [
+        (
+            "ChannelCreate",
+            "ChannelUpdate",
+            "channel_id",
+            json!(["channel_name"]),
+        ),
+        ("TeamCreate", "TeamUpdate", "team_id", json!(["team_name"])),
+        (
+            "FieldCreate",
+            "FieldUpdate",
+            "field_id",
+            json!(["field_name", "field_type"]),
+        ),
+        (
+            "WebhookCreate",
+            "WebhookUpdate",
+            "integration_id",
+            json!(["kind", "name", "endpoint"]),
+        ),
+        (
+            "ActionCreate",
+            "ActionUpdate",
+            "integration_id",
+            json!(["name", "channel_ids", "endpoint"]),
+        ),
+    ] {
+        assert_eq!(schemas[create]["required"], requires, "{create}");
+        assert!(schemas[create]["properties"].get(id).is_none(), "{create}");
+        assert_eq!(schemas[update]["required"], json!([id]), "{update}");
+        assert_eq!(
+            schemas[update]["properties"][id]["type"], "integer",
+            "{update}"
+        );
+    }
+    assert_eq!(
+        schemas["ChannelCreate"]["properties"]["channel_name"]["type"],
+        "string"
+    );
+    assert_eq!(
+        schemas["WebhookCreate"]["properties"]["kind"]["$ref"],
+        "#/components/schemas/WebhookKind"
+    );
+    assert!(schemas.get("ChannelWrite").is_none());
+    // Choices are enums; several in one string carry a pattern.
+    for (schema, field, names) in [
+        (
+            "ChannelList",
+            "orderby",
+            json!(["created_at", "channel_name"]),
+        ),
+        ("HistoryList", "status", json!(["success", "failure"])),
+        ("WebhookHistoryList", "status", json!(["success", "failed"])),
+        (
+            "RunCallback",
+            "status",
+            json!(["running", "succeeded", "failed"]),
+        ),
+        ("PersonCreate", "role", json!(["admin", "member", "viewer"])),
+    ] {
+        let property = &schemas[schema]["properties"][field];
+        let named = property["$ref"].as_str().or_else(|| {
+            property["oneOf"]
+                .as_array()
+                .and_then(|alts| alts.iter().find_map(|a| a["$ref"].as_str()))
+        });
+        let target = named.unwrap_or_else(|| panic!("{schema}.{field} names an enum: {property}"));
+        let target = target.trim_start_matches("#/components/schemas/");
+        assert_eq!(schemas[target]["enum"], names, "{schema}.{field}");
+    }
+    for (schema, field, names) in [
+        ("IncidentList", "incident_severity", "Critical|Warning|Info"),
+        ("IncidentList", "progress", "Triggered|Processing|Closed"),
+        ("AlertListReq", "alert_severity", "Critical|Warning|Info"),
+    ] {
+        let pattern = schemas[schema]["properties"][field]["pattern"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(pattern.contains(names), "{schema}.{field}: {pattern}");
+    }
+    let types = &schemas["IncidentFeed"]["properties"]["types"]["items"]["enum"];
+    for t in [
+        "i_new",
+        "i_custom",
+        "i_labels",
+        "i_links",
+        "i_merge_disabled",
+        "i_notify",
+    ] {
+        assert!(
+            types.as_array().unwrap().contains(&json!(t)),
+            "{t}: {types}"
+        );
+    }
+    assert_eq!(
+        doc["paths"]["/channel/update"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"]["$ref"],
+        "#/components/schemas/ChannelUpdate"
+    );
     let required = schemas["IncidentCreate"]["required"].to_string();
     assert!(
         !required.contains("fields"),
@@ -166,14 +269,6 @@ async fn document_covers_every_endpoint(db: Db) {
         schemas["IncidentCreate"]["properties"]["incident_severity"]["$ref"],
         json!("#/components/schemas/Severity")
     );
-    let health: Value = app
-        .client
-        .get(app.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = app.get_json("/health").await;
     assert_eq!(health["status"], "ok");
 }

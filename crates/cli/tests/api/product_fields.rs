@@ -35,15 +35,7 @@ async fn every_request_field_of_the_product_is_declared() {
     let theirs: BTreeMap<String, Vec<String>> =
         serde_json::from_str(include_str!("data/product_request_fields.json")).unwrap();
     let app = TestApp::spawn(Db::Sqlite).await;
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.get_json("/openapi.json").await;
     let mut missing = vec![];
     for (path, fields) in &theirs {
         if NOT_YET.contains(&path.as_str()) {

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::alerts::{pushed, source};
-use crate::helpers::{now_s, Db, TestApp};
+use crate::helpers::{declared_properties, now_s, Db, TestApp};
 use crate::sdk_replay::sdk;
 
 both_dbs!(read_alerts_as_the_sdk_does, merge_alerts_as_the_sdk_does);
@@ -292,6 +292,25 @@ async fn read_alerts_as_the_sdk_does(db: Db) {
     )
     .await;
     assert_eq!(closes.items.len(), 1);
+    // What the answers hold is what the document declares, key for key.
+    let declared = declared_properties(&app, "AlertFeedDetail").await;
+    let raw = app
+        .ok("/alert/feed", json!({"alert_id": disk.alert_id}))
+        .await;
+    for item in raw["items"].as_array().unwrap() {
+        for key in item["detail"].as_object().unwrap().keys() {
+            assert!(declared.contains(key), "{key}: {declared:?}");
+        }
+    }
+    let declared = declared_properties(&app, "AlertEventItem").await;
+    let raw = app
+        .ok("/alert/event/list", json!({"alert_id": disk.alert_id}))
+        .await;
+    for item in raw["items"].as_array().unwrap() {
+        let keys: std::collections::BTreeSet<String> =
+            item.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, declared, "{item}");
+    }
     let none: Events = sdk(
         &app,
         "/alert-event/list",

@@ -125,7 +125,7 @@ pub struct Trigger {
     /// first result without calling the endpoint again.
     pub idempotency_key: Option<String>,
     /// The action's inputs by name; defaults fill the rest.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>)]
     pub inputs: Option<Map<String, Value>>,
 }
 

@@ -9,11 +9,13 @@ use dutyhook_domain::ops;
 use dutyhook_store::{AlertEventFilter, AlertFilter, Page};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::openapi::schema::Array;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::alert_reads::{alert_id, event_item, item, AlertItem};
+use super::alert_reads::{alert_id, event_item, item, AlertEventItem, AlertItem};
+use super::choices::{blank_is_none, name_list_schema, EventTimeOrder};
 use super::incidents::incident_id;
 use super::{unsupported, Paging, TAG_ALERTS};
 use crate::auth::Caller;
@@ -97,7 +99,8 @@ pub struct AlertEventList {
     /// Not supported (refused when not empty).
     pub severities: Option<String>,
     /// Only the time they were received (the default).
-    pub orderby: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub orderby: Option<EventTimeOrder>,
     /// Oldest first when true.
     pub asc: Option<bool>,
     /// Not supported (refused when not empty): page with `p`.
@@ -106,7 +109,7 @@ pub struct AlertEventList {
 
 #[derive(Serialize, ToSchema)]
 pub struct AlertEventPage {
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<AlertEventItem>)]
     pub items: Vec<Value>,
     pub total: i64,
     pub has_next_page: bool,
@@ -143,16 +146,8 @@ async fn alert_event_list_global(
         .as_deref()
         .is_some_and(|c| !c.is_empty());
     unsupported("search_after_ctx", cursor, "page with p and limit")?;
-    if let Some(o) = req
-        .orderby
-        .as_deref()
-        .filter(|o| !o.is_empty() && *o != "event_time")
-    {
-        return Err(ApiError::invalid(
-            "orderby",
-            format!("{o:?} is not event_time"),
-        ));
-    }
+    // The one order there is: reading the body refused any other.
+    let EventTimeOrder::EventTime = req.orderby.unwrap_or_default();
     let filter = AlertEventFilter {
         start_time,
         end_time,
@@ -184,9 +179,20 @@ pub struct AlertFeed {
     pub limit: Option<i64>,
     /// Oldest first when true; newest first by default.
     pub asc: Option<bool>,
-    /// Only these: `a_new`, `a_update`, `a_merge`, `a_close` (`a_comm`, the
-    /// hosted product's, matches nothing: alerts take no comments here).
+    #[schema(schema_with = alert_feed_types_schema)]
     pub types: Option<Vec<String>>,
+}
+
+/// The hosted product's alert comment type: alerts take no comments here,
+/// so it matches nothing.
+const ALERT_COMMENTS: &str = "a_comm";
+
+fn alert_feed_types_schema() -> Array {
+    let names = EventType::ALERT.iter().map(|t| t.as_str());
+    name_list_schema(
+        names.chain([ALERT_COMMENTS]).collect(),
+        "Only these types (a_comm, the hosted product's, matches nothing).",
+    )
 }
 
 #[derive(Serialize, ToSchema)]
@@ -201,10 +207,18 @@ pub struct AlertFeedItem {
     /// Unix milliseconds.
     pub created_at: i64,
     pub updated_at: i64,
-    /// `title`, `severity`, `status` as the alert then stood; `incident_id`
-    /// for `a_merge`.
-    #[schema(value_type = Object)]
-    pub detail: Value,
+    pub detail: AlertFeedDetail,
+}
+
+/// The alert as it then stood.
+#[derive(Serialize, ToSchema)]
+pub struct AlertFeedDetail {
+    pub title: String,
+    pub severity: String,
+    pub status: String,
+    /// `a_merge`: the incident it joined.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident_id: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -233,7 +247,7 @@ async fn alert_feed(
     for t in req.types.unwrap_or_default() {
         match EventType::parse(&t).filter(|e| !e.is_incident()) {
             Some(e) => types.push(e),
-            None if t == "a_comm" => only_comments = true,
+            None if t == ALERT_COMMENTS => only_comments = true,
             None => {
                 return Err(ApiError::invalid(
                     "types",
@@ -267,12 +281,14 @@ async fn alert_feed(
         .map(|e| {
             let payload: Value = serde_json::from_str(&e.payload).unwrap_or_default();
             let alert = &payload["alert"];
-            let mut detail = serde_json::json!({
-                "title": alert["title"], "severity": alert["alert_severity"], "status": alert["alert_status"],
-            });
-            if e.event_type == EventType::a_merge {
-                detail["incident_id"] = alert["incident"]["incident_id"].clone();
-            }
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            let detail = AlertFeedDetail {
+                title: text(&alert["title"]),
+                severity: text(&alert["alert_severity"]),
+                status: text(&alert["alert_status"]),
+                incident_id: (e.event_type == EventType::a_merge)
+                    .then(|| text(&alert["incident"]["incident_id"])),
+            };
             AlertFeedItem {
                 ref_id: e.subject_id,
                 kind: e.event_type.as_str().to_string(),

@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::choices::{blank_is_none, comma_list, AlertProgress, TimeOrder};
 use super::incidents::{existing, incident_id};
 use super::{unsupported, ListData, Paging, TAG_ALERTS};
 use crate::auth::Caller;
@@ -71,7 +72,7 @@ pub struct AlertItem {
     pub channel_status: String,
     /// The raw events, newest first, when asked for (`include_events`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<AlertEventItem>>)]
     pub events: Option<Vec<Value>>,
 }
 
@@ -90,6 +91,38 @@ pub(crate) fn item(app: &AppState, alert: Alert) -> AlertItem {
         events: None,
         alert,
     }
+}
+
+/// An event as it arrived, normalised, with the names of the hosted
+/// product's AlertEvent added: what [`event_item`] gives.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AlertEventItem {
+    event_id: String,
+    #[schema(value_type = String)]
+    alert_id: AlertId,
+    account_id: i64,
+    channel_id: i64,
+    /// The alert source (= `data_source_id`).
+    integration_id: i64,
+    data_source_id: i64,
+    /// The alert source's type (`standard`, `alertmanager`).
+    integration_type: String,
+    /// `Critical`, `Warning`, `Info` or `Ok`.
+    event_status: String,
+    /// = `event_status`.
+    event_severity: String,
+    /// Unix seconds.
+    event_time: i64,
+    alert_key: String,
+    title_rule: String,
+    title: String,
+    description: String,
+    labels: std::collections::BTreeMap<String, String>,
+    images: Vec<dutyhook_domain::alert::Image>,
+    /// = `event_time`.
+    created_at: i64,
+    updated_at: i64,
 }
 
 /// A raw event as kept, with the names of the hosted product's AlertEvent.
@@ -127,14 +160,15 @@ pub struct AlertListReq {
     pub end_time: Option<i64>,
     #[schema(value_type = Option<Vec<i64>>)]
     pub channel_ids: Option<Vec<ChannelId>>,
-    /// `Triggered` or `Closed`.
-    pub progress: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub progress: Option<AlertProgress>,
     #[schema(pattern = "^[0-9a-f]{24}$")]
     #[schema(value_type = Option<String>)]
     pub incident_id: Option<IncidentId>,
     /// true: only open alerts; false: only closed ones (= `progress`).
     pub is_active: Option<bool>,
     /// `Critical`, `Warning`, `Info`, or several separated by commas.
+    #[schema(pattern = "^\\s*((Critical|Warning|Info)\\s*(,\\s*(Critical|Warning|Info)\\s*)*)?$")]
     pub alert_severity: Option<String>,
     /// Alert sources (the hosted product's integrations).
     #[schema(value_type = Option<Vec<i64>>)]
@@ -145,7 +179,8 @@ pub struct AlertListReq {
     /// true: only alerts ever silenced — none, as dutyhook has no silences.
     pub ever_muted: Option<bool>,
     /// `created_at` (the default, = `start_time`) or `updated_at`.
-    pub orderby: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub orderby: Option<TimeOrder>,
     /// Oldest first when true.
     pub asc: Option<bool>,
     /// The time range applies to `updated_at` instead of `start_time`.
@@ -154,22 +189,14 @@ pub struct AlertListReq {
     pub search_after_ctx: Option<String>,
 }
 
+/// Severities named in a comma list.
 fn severities(field: &str, list: Option<&str>) -> Result<Vec<String>, ApiError> {
-    list.unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            Severity::parse(s)
-                .map(|v| v.as_str().to_string())
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        field,
-                        format!("{s:?} is not one of Critical, Warning, Info"),
-                    )
-                })
-        })
-        .collect()
+    comma_list(
+        field,
+        list,
+        |s| Severity::parse(s).map(|v| v.as_str().to_string()),
+        "Critical, Warning, Info",
+    )
 }
 
 #[utoipa::path(post, path = "/alert/list", tag = TAG_ALERTS, request_body = AlertListReq,
@@ -185,17 +212,10 @@ async fn alert_list(
     }
     .page()?;
     let (start_time, end_time) = super::time_range(req.start_time, req.end_time)?;
-    let progress = match req.progress.as_deref() {
-        None => None,
-        Some("Triggered") => Some(Progress::Triggered),
-        Some("Closed") => Some(Progress::Closed),
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "progress",
-                format!("{other:?} is not Triggered or Closed"),
-            ))
-        }
-    };
+    let progress = req.progress.map(|p| match p {
+        AlertProgress::Triggered => Progress::Triggered,
+        AlertProgress::Closed => Progress::Closed,
+    });
     let incident_id = req
         .incident_id
         .map(|i| incident_id("incident_id", &i))
@@ -217,16 +237,7 @@ async fn alert_list(
         .as_deref()
         .is_some_and(|c| !c.is_empty());
     unsupported("search_after_ctx", cursor, "page with p and limit")?;
-    let order_by_updated = match req.orderby.as_deref() {
-        None | Some("created_at") => false,
-        Some("updated_at") => true,
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "orderby",
-                format!("{other:?} is not created_at or updated_at"),
-            ))
-        }
-    };
+    let order_by_updated = req.orderby == Some(TimeOrder::UpdatedAt);
     let alert_ids = req
         .alert_ids
         .unwrap_or_default()
@@ -293,7 +304,7 @@ async fn alert_info(
 
 #[derive(Serialize, ToSchema)]
 pub struct EventItems {
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<AlertEventItem>)]
     pub items: Vec<Value>,
 }
 

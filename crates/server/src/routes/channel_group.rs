@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::choices::{blank_is_none, ProductGroupMethod, ProductWindowType};
 use super::unsupported;
 use crate::error::ApiError;
 
@@ -18,14 +19,15 @@ use crate::error::ApiError;
 #[derive(Deserialize, ToSchema)]
 pub struct ProductGroup {
     /// `n`: every alert its own incident; `p`: by `equals`; `i` is not supported.
-    pub method: String,
+    pub method: ProductGroupMethod,
     /// One list of keys (`title`, `description`, `labels.<name>`).
     pub equals: Option<Vec<Vec<String>>>,
     /// Seconds; alerts group only within it (rounded up to minutes).
     pub time_window: Option<i64>,
     /// `tumbling` (from the incident's creation, default) or `sliding`
     /// (restarting at each alert that joins).
-    pub window_type: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub window_type: Option<ProductWindowType>,
     /// true: an empty key value never matches.
     pub all_equals_required: Option<bool>,
     pub storm_threshold: Option<i64>,
@@ -39,19 +41,13 @@ pub struct ProductGroup {
 
 /// The grouping and storm thresholds `group` stands for.
 pub fn from_product(g: &ProductGroup) -> Result<(Grouping, Option<Vec<i64>>), ApiError> {
-    let method = match g.method.as_str() {
-        "n" => GroupingMethod::EachAlert,
-        "p" => GroupingMethod::ByRule,
-        "i" => {
+    let method = match g.method {
+        ProductGroupMethod::EachAlert => GroupingMethod::EachAlert,
+        ProductGroupMethod::ByRule => GroupingMethod::ByRule,
+        ProductGroupMethod::Intelligent => {
             return Err(ApiError::invalid(
                 "group.method",
                 "\"i\" (intelligent grouping) is not supported: use \"p\" with equals",
-            ))
-        }
-        other => {
-            return Err(ApiError::invalid(
-                "group.method",
-                format!("{other:?} is not one of n, p"),
             ))
         }
     };
@@ -76,15 +72,9 @@ pub fn from_product(g: &ProductGroup) -> Result<(Grouping, Option<Vec<i64>>), Ap
         }
         Some(s) => Some((s + 59) / 60),
     };
-    let window_start = match g.window_type.as_deref() {
-        None | Some("tumbling") => WindowStart::Incident,
-        Some("sliding") => WindowStart::Merge,
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "group.window_type",
-                format!("{other:?} is not tumbling or sliding"),
-            ))
-        }
+    let window_start = match g.window_type {
+        None | Some(ProductWindowType::Tumbling) => WindowStart::Incident,
+        Some(ProductWindowType::Sliding) => WindowStart::Merge,
     };
     let grouping = Grouping {
         method,

@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::channel_group::{from_product, ProductGroup};
+use super::choices::{blank_is_none, ChannelOrder};
 use super::unsupported;
 use super::{positive_id, ListData, Paging, TAG_PEOPLE};
 use crate::auth::Caller;
@@ -234,7 +235,8 @@ pub struct ChannelList {
     pub query: Option<String>,
     pub team_ids: Option<Vec<i64>>,
     /// `created_at` (default) or `channel_name`.
-    pub orderby: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub orderby: Option<ChannelOrder>,
     /// false: newest (or Z to A) first; oldest (A to Z) first by default.
     pub asc: Option<bool>,
     /// Accepted: the full channel is always answered.
@@ -285,16 +287,7 @@ async fn channel_list(
         yes(req.is_my_starred),
         "channels are not starred",
     )?;
-    let by_name = match req.orderby.as_deref() {
-        None | Some("") | Some("created_at") => false,
-        Some("channel_name") => true,
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "orderby",
-                format!("{other:?} is not created_at or channel_name"),
-            ))
-        }
-    };
+    let by_name = req.orderby == Some(ChannelOrder::ChannelName);
     let ids = req.channel_ids.unwrap_or_default();
     let teams = req.team_ids.unwrap_or_default();
     let query = req.query.as_deref().unwrap_or("").trim().to_lowercase();

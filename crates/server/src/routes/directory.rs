@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::choices::blank_is_none;
 use super::{positive_id, ListData, Paging, TAG_PEOPLE};
 use crate::auth::{hash_key, key_hint, new_app_key, Caller};
 use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};
@@ -55,7 +56,8 @@ pub struct PersonCreate {
     pub person_name: String,
     pub email: String,
     /// `admin`, `member` (default) or `viewer`.
-    pub role: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub role: Option<Role>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -63,15 +65,6 @@ pub struct PersonCreate {
 pub struct PersonIdBody {
     #[schema(value_type = i64)]
     pub person_id: PersonId,
-}
-
-pub fn parse_role(role: Option<&str>) -> Result<Role, ApiError> {
-    match role {
-        None => Ok(Role::Member),
-        Some(r) => Role::parse(r).ok_or_else(|| {
-            ApiError::invalid("role", format!("{r:?} is not one of admin, member, viewer"))
-        }),
-    }
 }
 
 /// A person without console password (set later by the console's own flow).
@@ -89,7 +82,7 @@ async fn person_create(
     caller.require_admin()?;
     let name = validate_person_name(&req.person_name)?;
     let email = validate_email(&req.email)?;
-    let role = parse_role(req.role.as_deref())?;
+    let role = req.role.unwrap_or(Role::Member);
     let p = app
         .store
         .create_person(NewPerson {

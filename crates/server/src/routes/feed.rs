@@ -6,14 +6,19 @@
 use axum::extract::State;
 use dutyhook_domain::event::EventType;
 use dutyhook_domain::ids::IncidentId;
+use dutyhook_domain::ops::MERGE_DISABLED;
 use dutyhook_domain::person::Person;
 use dutyhook_domain::timeline::TimelineEntry;
+use dutyhook_domain::write_back::LINKS_ADDED;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::openapi::schema::Array;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::choices::name_list_schema;
+use super::feed_detail::FeedDetail;
 use super::incidents::{existing, incident_id};
 use super::{Paging, TAG_INCIDENTS};
 use crate::auth::Caller;
@@ -50,7 +55,7 @@ pub struct IncidentFeed {
     pub limit: Option<i64>,
     /// Oldest first when true; newest first by default.
     pub asc: Option<bool>,
-    /// Only records of these types (`i_ack`, `i_comm`, …, `i_labels`).
+    #[schema(schema_with = feed_types_schema)]
     pub types: Option<Vec<String>>,
 }
 
@@ -72,7 +77,7 @@ pub struct FeedItem {
     pub created_at: i64,
     /// Unix milliseconds (= `created_at`: records do not change).
     pub updated_at: i64,
-    #[schema(value_type = Object)]
+    #[schema(value_type = FeedDetail)]
     pub detail: Value,
 }
 
@@ -98,21 +103,29 @@ pub struct FeedData {
     pub has_next_page: bool,
 }
 
+/// What a feed may be filtered by: every incident event type, the records
+/// without an event, and the hosted product's types.
+fn feed_type_names() -> Vec<&'static str> {
+    EventType::INCIDENT
+        .iter()
+        .map(|t| t.as_str())
+        .chain([LABELS, MERGE_DISABLED, LINKS_ADDED])
+        .chain(PRODUCT_ONLY_TYPES.iter().copied())
+        .collect()
+}
+
+fn feed_types_schema() -> Array {
+    name_list_schema(feed_type_names(), "Only records of these types.")
+}
+
 fn feed_types(types: Option<Vec<String>>) -> Result<Vec<String>, ApiError> {
     let types = types.unwrap_or_default();
-    for t in &types {
-        let known = EventType::parse(t).is_some_and(EventType::is_incident)
-            || t == LABELS
-            || t == dutyhook_domain::ops::MERGE_DISABLED
-            || PRODUCT_ONLY_TYPES.contains(&t.as_str());
-        if !known {
-            return Err(ApiError::invalid(
-                "types",
-                format!(
-                    "{t:?} is not an incident timeline type (i_new, i_ack, i_comm, …, i_labels)"
-                ),
-            ));
-        }
+    let known = feed_type_names();
+    if let Some(t) = types.iter().find(|t| !known.contains(&t.as_str())) {
+        return Err(ApiError::invalid(
+            "types",
+            format!("{t:?} is not an incident timeline type (i_new, i_ack, i_comm, …, i_labels)"),
+        ));
     }
     Ok(types)
 }

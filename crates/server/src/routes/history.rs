@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::choices::{blank_is_none, AttemptOutcome};
 use super::integration::{may_manage, TAG_WEBHOOKS};
 use super::{positive_id, ListData, Paging};
 use crate::auth::Caller;
@@ -38,9 +39,11 @@ pub struct HistoryList {
     #[schema(pattern = "^[0-9a-f]{24}$")]
     #[schema(value_type = Option<String>)]
     pub alert_id: Option<AlertId>,
-    pub event_type: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub event_type: Option<EventType>,
     /// `success` or `failure`.
-    pub status: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub status: Option<AttemptOutcome>,
     #[schema(minimum = 1)]
     pub p: Option<i64>,
     #[schema(minimum = 1, maximum = 100)]
@@ -77,15 +80,41 @@ pub struct Invocation {
     pub error: String,
 }
 
+/// A header as sent or received.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct ShownHeader {
+    key: String,
+    value: String,
+}
+
+/// The request as sent; secret header values shown as `******`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct SentRequest {
+    url: String,
+    headers: Vec<ShownHeader>,
+    body: String,
+}
+
+/// The endpoint's answer; empty when it did not answer.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct ReceivedResponse {
+    headers: Vec<ShownHeader>,
+    /// Up to 64 KiB.
+    body: String,
+    /// Whether the body was longer and cut.
+    truncated: bool,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct InvocationDetail {
     #[serde(flatten)]
     pub summary: Invocation,
-    /// `{url, headers, body}`; secret header values shown as `******`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = SentRequest)]
     pub request: Value,
-    /// `{headers, body, truncated}` (body up to 64 KiB).
-    #[schema(value_type = Object)]
+    #[schema(value_type = ReceivedResponse)]
     pub response: Value,
     /// Attempts the delivery has taken so far (0 for tests).
     pub delivery_attempts: i64,
@@ -136,17 +165,7 @@ async fn history_list(
         )));
     }
     let (start, end) = super::time_range(req.start_time, req.end_time)?;
-    let success = match req.status.as_deref() {
-        None | Some("") => None,
-        Some("success") => Some(true),
-        Some("failure") => Some(false),
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "status",
-                format!("{other:?} is not success or failure"),
-            ))
-        }
-    };
+    let success = req.status.map(|s| s == AttemptOutcome::Success);
     if req.incident_id.is_some() && req.alert_id.is_some() {
         return Err(ApiError::invalid(
             "alert_id",
@@ -162,12 +181,7 @@ async fn history_list(
             .map(String::from)
             .or(req.alert_id.map(String::from))
             .filter(|s| !s.is_empty()),
-        event_types: match req.event_type.filter(|s| !s.is_empty()) {
-            None => vec![],
-            Some(t) => vec![EventType::parse(&t).ok_or_else(|| {
-                ApiError::invalid("event_type", format!("{t:?} is not an event type"))
-            })?],
-        },
+        event_types: req.event_type.into_iter().collect(),
         success,
         ..Default::default()
     };

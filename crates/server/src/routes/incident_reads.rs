@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::choices::comma_list;
 use super::incidents::{batch_ids, existing, incident_id, IncidentIds, MAX_BATCH};
 use super::{unsupported, ListData, Paging, TAG_INCIDENTS};
 use crate::auth::Caller;
@@ -97,8 +98,12 @@ pub struct IncidentList {
     /// Unix seconds; incidents that started before it.
     pub end_time: Option<i64>,
     /// `Triggered`, `Processing`, `Closed`, or several separated by commas.
+    #[schema(
+        pattern = "^\\s*((Triggered|Processing|Closed)\\s*(,\\s*(Triggered|Processing|Closed)\\s*)*)?$"
+    )]
     pub progress: Option<String>,
     /// `Critical`, `Warning`, `Info`, or several separated by commas.
+    #[schema(pattern = "^\\s*((Critical|Warning|Info)\\s*(,\\s*(Critical|Warning|Info)\\s*)*)?$")]
     pub incident_severity: Option<String>,
     #[schema(value_type = Option<Vec<i64>>)]
     pub channel_ids: Option<Vec<ChannelId>>,
@@ -135,22 +140,6 @@ pub struct IncidentList {
     pub is_rare: Option<bool>,
     /// Not supported (refused when not empty): page with `p`.
     pub search_after_ctx: Option<String>,
-}
-
-fn split_enum<T>(
-    field: &str,
-    s: &str,
-    parse: impl Fn(&str) -> Option<T>,
-    allowed: &str,
-) -> Result<Vec<T>, ApiError> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(|v| {
-            parse(v)
-                .ok_or_else(|| ApiError::invalid(field, format!("{v:?} is not one of {allowed}")))
-        })
-        .collect()
 }
 
 #[utoipa::path(post, path = "/incident/list", tag = TAG_INCIDENTS, request_body = IncidentList,
@@ -202,15 +191,15 @@ async fn incident_list(
     let filter = IncidentFilter {
         start_time,
         end_time,
-        progress: split_enum(
+        progress: comma_list(
             "progress",
-            req.progress.as_deref().unwrap_or(""),
+            req.progress.as_deref(),
             Progress::parse,
             "Triggered, Processing, Closed",
         )?,
-        severities: split_enum(
+        severities: comma_list(
             "incident_severity",
-            req.incident_severity.as_deref().unwrap_or(""),
+            req.incident_severity.as_deref(),
             |s| Severity::parse(s).map(|v| v.as_str().to_string()),
             "Critical, Warning, Info",
         )?,

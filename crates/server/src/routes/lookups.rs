@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::choices::{blank_is_none, TimeOrder};
 use super::{Paging, TAG_PEOPLE};
 use crate::auth::Caller;
 use crate::envelope::{ok, ApiJson, ApiResult, Envelope};
@@ -207,7 +208,8 @@ pub struct MemberList {
     /// Text in the name or email, case-insensitive.
     pub query: Option<String>,
     /// `created_at` (default) or `updated_at`, which dutyhook keeps equal.
-    pub orderby: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub orderby: Option<TimeOrder>,
     /// Oldest first when true.
     pub asc: Option<bool>,
     /// The hosted product's role ids; dutyhook has roles, not role ids, so
@@ -282,15 +284,8 @@ async fn member_list(
             format!("{id} is not supported: dutyhook has the roles admin, member and viewer, not role ids"),
         ));
     }
-    match req.orderby.as_deref() {
-        None | Some("created_at") | Some("updated_at") => {}
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "orderby",
-                format!("{other:?} is not created_at or updated_at"),
-            ))
-        }
-    }
+    // Either order is the same one: dutyhook keeps the two times equal.
+    let (None | Some(TimeOrder::CreatedAt | TimeOrder::UpdatedAt)) = req.orderby;
     let query = req.query.as_deref().unwrap_or("").trim().to_lowercase();
     let mut people: Vec<PersonRecord> = everyone(&app)
         .await?

@@ -1,10 +1,13 @@
 //! Custom action runs: an incident's, newest first, one by one; cancelling
 //! one; and the callback an async action's endpoint reports through.
 
+use std::collections::HashMap;
+
 use axum::extract::State;
 use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
 use dutyhook_domain::ids::{is_object_id, RunId};
+use dutyhook_domain::incident::Link;
 use dutyhook_domain::run::{Run, RunStatus, WriteBackReport};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -13,6 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::action_presses::IncidentRef;
+use super::choices::CallbackStatus;
 use super::incidents::{existing, incident_id};
 use super::TAG_INCIDENTS;
 use crate::action_calls::TriggerResult;
@@ -161,24 +165,33 @@ async fn run_reject(
 
 /// What an async action's endpoint reports: a status, and optionally a
 /// message, progress and the write-back keys its action allows.
-#[derive(Deserialize, ToSchema)]
+/// Read as a JSON object by the handler (the write-back reader takes the
+/// same keys from a sync answer); this type documents it.
+#[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct RunCallback {
     /// `running`, `succeeded` or `failed`; the last two are final.
-    pub status: String,
+    pub status: CallbackStatus,
     /// At most 1000 characters.
     pub message: Option<String>,
     #[schema(minimum = 0, maximum = 100)]
     pub progress: Option<i64>,
-    #[schema(value_type = Option<Object>)]
-    pub labels: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    pub fields: Option<Value>,
+    /// Labels to set; `null` removes one.
+    pub labels: Option<HashMap<String, Option<String>>>,
+    /// Custom field values by field name; `null` clears one.
+    #[schema(value_type = Option<HashMap<String, serde_json::Value>>)]
+    pub fields: Option<Map<String, Value>>,
     pub comment: Option<String>,
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub links: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    pub resolve: Option<Value>,
+    pub links: Option<Vec<Link>>,
+    pub resolve: Option<ResolveAnswer>,
+}
+
+/// Closes the incident, with these texts when given.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ResolveAnswer {
+    pub resolution: Option<String>,
+    pub root_cause: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

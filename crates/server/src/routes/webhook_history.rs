@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::choices::{blank_is_none, EventTimeOrder, PushStatus};
 use super::integration::TAG_WEBHOOKS;
 use super::positive_id;
 use crate::auth::Caller;
@@ -39,14 +40,16 @@ pub struct WebhookHistoryList {
     /// Oldest first when true (by the event's time).
     pub asc: Option<bool>,
     /// Only `event_time`.
-    pub orderby: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub orderby: Option<EventTimeOrder>,
     /// An incident or alert id.
     pub ref_id: Option<String>,
     #[schema(value_type = Option<i64>)]
     pub integration_id: Option<IntegrationId>,
-    pub event_types: Option<Vec<String>>,
+    pub event_types: Option<Vec<EventType>>,
     /// `success` or `failed`.
-    pub status: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub status: Option<PushStatus>,
 }
 
 /// One attempt, as the hosted product's history shows it.
@@ -173,29 +176,10 @@ async fn webhook_history_list(
                 ApiError::invalid("search_after_ctx", "is not a cursor this API returned")
             })?,
     };
-    if let Some(o) = req.orderby.as_deref().filter(|o| *o != "event_time") {
-        return Err(ApiError::invalid(
-            "orderby",
-            format!("{o:?} is not event_time"),
-        ));
-    }
-    let success = match req.status.as_deref() {
-        None | Some("") => None,
-        Some("success") => Some(true),
-        Some("failed") => Some(false),
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "status",
-                format!("{other:?} is not success or failed"),
-            ))
-        }
-    };
-    let mut event_types = vec![];
-    for t in req.event_types.unwrap_or_default() {
-        event_types.push(EventType::parse(&t).ok_or_else(|| {
-            ApiError::invalid("event_types", format!("{t:?} is not an event type"))
-        })?);
-    }
+    // The one order there is: reading the body refused any other.
+    let EventTimeOrder::EventTime = req.orderby.unwrap_or_default();
+    let success = req.status.map(|s| s == PushStatus::Success);
+    let event_types = req.event_types.unwrap_or_default();
     let filter = AttemptFilter {
         integration_id: req
             .integration_id

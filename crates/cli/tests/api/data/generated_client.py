@@ -9,7 +9,7 @@ import sys
 import time
 
 from client.client import AuthenticatedClient
-from client.api.people_teams_keys_channels_fields import channel_create, field_create
+from client.api.people_teams_keys_channels_fields import channel_create, channel_list, channel_update, field_create
 from client.api.webhooks_custom_actions_history import webhook_create, history_list
 from client.api.incidents import (
     incident_ack,
@@ -19,10 +19,13 @@ from client.api.incidents import (
     incident_info,
     incident_resolve,
 )
-from client.models.channel_write import ChannelWrite
-from client.models.field_write import FieldWrite
+from client.models.channel_create import ChannelCreate
+from client.models.channel_list import ChannelList
+from client.models.channel_order import ChannelOrder
+from client.models.channel_update import ChannelUpdate
+from client.models.field_create import FieldCreate
 from client.models.field_type import FieldType
-from client.models.webhook_write import WebhookWrite
+from client.models.webhook_create import WebhookCreate
 from client.models.webhook_kind import WebhookKind
 from client.models.incident_create import IncidentCreate
 from client.models.incident_create_fields_type_0 import IncidentCreateFieldsType0
@@ -32,6 +35,7 @@ from client.models.incident_ids import IncidentIds
 from client.models.incident_feed import IncidentFeed
 from client.models.incident_info import IncidentInfo
 from client.models.history_list import HistoryList
+from client.models.attempt_outcome import AttemptOutcome
 
 base, key, receiver = sys.argv[1], sys.argv[2], sys.argv[3]
 api = AuthenticatedClient(base_url=base, token=key)
@@ -44,18 +48,25 @@ def data(answer, what):
     return answer.data
 
 
-channel = data(channel_create.sync(client=api, body=ChannelWrite(channel_name="Payments")), "channel")
+channel = data(channel_create.sync(client=api, body=ChannelCreate(channel_name="Payments")), "channel")
+# An update names the id and only what changes.
+data(
+    channel_update.sync(client=api, body=ChannelUpdate(channel_id=channel.channel_id, description="Card payments")),
+    "channel update",
+)
+channels = data(channel_list.sync(client=api, body=ChannelList(orderby=ChannelOrder.CHANNEL_NAME)), "channels")
+assert [(c.channel_name, c.description) for c in channels.items] == [("Payments", "Card payments")], channels
 data(
     field_create.sync(
         client=api,
-        body=FieldWrite(field_name="tier", display_name="Tier", field_type=FieldType.TEXT),
+        body=FieldCreate(field_name="tier", display_name="Tier", field_type=FieldType.TEXT),
     ),
     "field",
 )
 hook = data(
     webhook_create.sync(
         client=api,
-        body=WebhookWrite(kind=WebhookKind.INCIDENT, name="generated", endpoint=receiver),
+        body=WebhookCreate(kind=WebhookKind.INCIDENT, name="generated", endpoint=receiver),
     ),
     "webhook",
 )
@@ -93,6 +104,7 @@ for _ in range(100):
             client=api,
             body=HistoryList(
                 integration_id=hook.integration_id,
+                status=AttemptOutcome.SUCCESS,
                 start_time=int(time.time()) - 600,
                 end_time=int(time.time()) + 60,
             ),

@@ -9,6 +9,7 @@ use dutyhook_domain::action::ActionConfig;
 use dutyhook_domain::headers::Header;
 use dutyhook_domain::ids::{new_event_id, DeliveryId};
 use dutyhook_domain::template::Template;
+use dutyhook_domain::template_text::with_readable;
 use dutyhook_domain::webhook::WebhookConfig;
 use dutyhook_store::{AttemptRecord, IntegrationRecord, Store, StoredEvent};
 
@@ -163,11 +164,12 @@ pub fn signing_keys(r: &IntegrationRecord, now_ms: i64) -> Vec<Vec<u8>> {
     keys
 }
 
-/// The body to send: the payload, or the template rendered over it.
+/// The body to send: the payload, or the template rendered over it (and
+/// over the readable text of `template_text`).
 pub fn render_body(template: Option<&Template>, payload: &str) -> Vec<u8> {
     if let Some(t) = template {
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(payload) {
-            return t.render(&v).to_string().into_bytes();
+            return t.render(&with_readable(v)).to_string().into_bytes();
         }
     }
     payload.as_bytes().to_vec()

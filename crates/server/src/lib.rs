@@ -133,6 +133,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::alert_lookups::router())
         .merge(routes::history::router())
         .merge(routes::webhook_history::router())
+        .merge(routes::webhook_presets::router())
         .merge(routes::system::router())
 }
 

@@ -19,6 +19,7 @@ mod auth;
 mod availability;
 mod bodies;
 mod channel_group;
+mod chat_presets;
 mod cli;
 mod cluster;
 mod cluster_runs;

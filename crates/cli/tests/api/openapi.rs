@@ -55,6 +55,8 @@ const PATHS: &[&str] = &[
     "/integration/webhook/rotate-secret",
     "/integration/custom-action/rotate-secret",
     "/integration/webhook/test",
+    "/integration/webhook/presets",
+    "/integration/webhook/preview",
     "/integration/history/list",
     "/integration/history/info",
     "/integration/history/resend",

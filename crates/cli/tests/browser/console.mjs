@@ -206,6 +206,19 @@ try {
     await page.screenshot({ path: `${env('SHOTS')}/console-webhook-form.png`, fullPage: true });
   });
 
+  await step('a chat preset fills the template; the preview shows what it sends', async () => {
+    const form = page.getByRole('form', { name: 'Incident webhook' });
+    await form.getByLabel('Chat preset').selectOption('slack');
+    assert.match(await form.getByLabel('Body template').inputValue(), /\{\{text\.headline\}\}/);
+    const shown = form.locator('pre.preview');
+    await shown.getByText(/opened an incident: Sample incident/).waitFor();
+    assert.match(await shown.innerText(), /"blocks"/);
+    await form.getByLabel('Event to preview').selectOption('i_ack');
+    await form.getByRole('button', { name: 'Preview' }).click();
+    await shown.getByText(/acknowledged: Sample incident/).waitFor();
+    await checkLabels('the webhook form with a preview');
+  });
+
   await step('create the incident webhook', async () => {
     const form = page.getByRole('form', { name: 'Incident webhook' });
     await form.getByLabel('Body template').fill('');

@@ -7,7 +7,7 @@ use maud::{html, Markup, DOCTYPE};
 
 /// The script's modules: `app.js` is the entry, loaded as a module; it
 /// imports the others by their names.
-pub const SCRIPTS: [(&str, &str); 12] = [
+pub const SCRIPTS: [(&str, &str); 13] = [
     ("app.js", include_str!("assets/app.js")),
     ("common.js", include_str!("assets/common.js")),
     ("dom.js", include_str!("assets/dom.js")),
@@ -21,6 +21,10 @@ pub const SCRIPTS: [(&str, &str); 12] = [
         include_str!("assets/action_settings.js"),
     ),
     ("integrations.js", include_str!("assets/integrations.js")),
+    (
+        "template_editor.js",
+        include_str!("assets/template_editor.js"),
+    ),
     ("history.js", include_str!("assets/history.js")),
     ("directory.js", include_str!("assets/directory.js")),
 ];

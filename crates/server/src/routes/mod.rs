@@ -21,6 +21,7 @@ pub mod runs;
 pub mod samples;
 pub mod system;
 pub mod webhook_history;
+pub mod webhook_presets;
 pub mod webhooks;
 
 use dutyhook_store::{Listing, Page};

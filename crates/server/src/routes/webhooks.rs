@@ -5,6 +5,7 @@ use dutyhook_delivery::dispatcher::body_for;
 use dutyhook_delivery::invoker::{Call, Endpoint, Invoked};
 use dutyhook_delivery::outbound::check_endpoint;
 use dutyhook_delivery::signature::{mask, new_secret};
+use dutyhook_domain::chat_presets::ChatPreset;
 use dutyhook_domain::event::EventType;
 use dutyhook_domain::headers::{masked, merge_masked, Header};
 use dutyhook_domain::ids::{ChannelId, DeliveryId, IncidentId, IntegrationId};
@@ -60,6 +61,9 @@ pub struct WebhookWrite {
     pub event_types: Option<Vec<EventType>>,
     /// A JSON document as text; "" removes the template.
     pub body_template: Option<String>,
+    /// Fills `body_template` with a chat service's message format
+    /// (incident webhooks; give one or the other).
+    pub preset: Option<ChatPreset>,
     /// 100 to 30000, default 2000.
     #[schema(minimum = 100, maximum = 30000)]
     pub timeout_ms: Option<i64>,
@@ -131,6 +135,28 @@ fn view(r: &IntegrationRecord) -> Result<WebhookView, ApiError> {
 
 const WEBHOOK_KINDS: [IntegrationKind; 2] = IntegrationKind::WEBHOOKS;
 
+/// The template a preset stands for, on an incident webhook given no
+/// template of its own.
+fn preset_template(
+    preset: ChatPreset,
+    c: &WebhookConfig,
+    body_template: &Option<String>,
+) -> Result<String, ApiError> {
+    if body_template.is_some() {
+        return Err(ApiError::invalid(
+            "preset",
+            "fills body_template: give one or the other",
+        ));
+    }
+    if c.kind != WebhookKind::Incident {
+        return Err(ApiError::invalid(
+            "preset",
+            "chat presets are for incident webhooks",
+        ));
+    }
+    Ok(preset.template().to_string())
+}
+
 /// Applies a write onto `c`, validating everything (endpoint against the outbound policy too).
 async fn apply(
     app: &AppState,
@@ -164,6 +190,9 @@ async fn apply(
     }
     if let Some(t) = req.event_types {
         c.event_types = t;
+    }
+    if let Some(p) = req.preset {
+        c.body_template = Some(preset_template(p, &c, &req.body_template)?);
     }
     if let Some(t) = req.body_template {
         c.body_template = (!t.trim().is_empty()).then_some(t);

@@ -1,9 +1,10 @@
 // The integration center: webhooks, custom actions and alert sources.
 
 import { ALERT_EVENTS, app, INCIDENT_EVENTS, params } from './common.js';
-import { badge, checkbox, field, fmtTime, h, input, notice, replace, secretBox, select, table, textarea } from './dom.js';
+import { badge, checkbox, field, fmtTime, h, input, notice, replace, secretBox, select, table } from './dom.js';
 import { all, api, channelNames, onSubmit, opt } from './api.js';
 import { guardrailControls, readGuardrails } from './action_settings.js';
+import { templateEditor } from './template_editor.js';
 
 const TABS = [
   ['incident', 'Incident webhooks'], ['alert', 'Alert webhooks'],
@@ -191,9 +192,8 @@ function openForm(ctx, item) {
       checkbox('tls_verify', 'Verify TLS certificates', v.tls_verify !== false),
       channelPicker(channels, editing ? v.channel_ids : (tab === 'action' ? [] : null), tab !== 'action'),
       tab !== 'action' ? eventPicker(tab, v.event_types) : null,
-      tab !== 'action' ? field('Body template', textarea('body_template', { value: v.body_template || '', class: 'mono', rows: 6 }),
-        'Optional JSON with {{path}} variables, e.g. {"text": "{{incident.title}}"}.') : null,
-      field('Timeout (ms)', input('timeout_ms', { type: 'number', min: 100, max: 10000, value: v.timeout_ms || (tab === 'action' ? 1000 : 5000) })),
+      tab !== 'action' ? templateEditor(tab, v.body_template) : null,
+      field('Timeout (ms)', input('timeout_ms', { type: 'number', min: 100, max: tab === 'action' ? 10000 : 30000, value: v.timeout_ms || (tab === 'action' ? 1000 : 2000) })),
       tab === 'action' ? field('Mode', select('mode', [['sync', 'Synchronous: the answer ends the run'],
         ['async', 'Long-running: the endpoint reports through a callback']], v.mode || 'sync')) : null,
       tab === 'action' ? field('Deadline of a long-running run (s)', input('async_deadline_s',

@@ -120,6 +120,31 @@ impl PushResult {
 
 pub const USER_AGENT: &str = concat!("dutyhook/", env!("CARGO_PKG_VERSION"));
 
+/// The headers of a push as the history and previews show them: secret
+/// values of custom headers masked.
+pub fn shown_headers(
+    headers: &[Header],
+    event_id: &str,
+    timestamp: i64,
+    signature: &str,
+) -> Vec<(String, String)> {
+    let mut shown = vec![
+        ("Content-Type".to_string(), "application/json".to_string()),
+        ("User-Agent".to_string(), USER_AGENT.to_string()),
+        ("webhook-id".to_string(), event_id.to_string()),
+        ("webhook-timestamp".to_string(), timestamp.to_string()),
+        ("webhook-signature".to_string(), signature.to_string()),
+    ];
+    for h in headers {
+        let value = match h.secret {
+            true => MASK.to_string(),
+            false => h.value.clone(),
+        };
+        shown.push((h.key.clone(), value));
+    }
+    shown
+}
+
 fn client(verify: bool, resolver: PolicyResolver) -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -203,23 +228,7 @@ impl Pusher {
         let start = Instant::now();
         let timestamp = started_at_ms / 1000;
         let signature = signature_header(req.keys, req.event_id, timestamp, req.body);
-        let mut shown_headers = vec![
-            ("Content-Type".to_string(), "application/json".to_string()),
-            ("User-Agent".to_string(), USER_AGENT.to_string()),
-            ("webhook-id".to_string(), req.event_id.to_string()),
-            ("webhook-timestamp".to_string(), timestamp.to_string()),
-            ("webhook-signature".to_string(), signature.clone()),
-        ];
-        for h in req.headers {
-            shown_headers.push((
-                h.key.clone(),
-                if h.secret {
-                    MASK.to_string()
-                } else {
-                    h.value.clone()
-                },
-            ));
-        }
+        let shown_headers = shown_headers(req.headers, req.event_id, timestamp, &signature);
         let mut request = json!({
             "url": req.url,
             "headers": shown_headers.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),

@@ -134,6 +134,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::history::router())
         .merge(routes::webhook_history::router())
         .merge(routes::webhook_presets::router())
+        .merge(routes::webhook_preview::router())
         .merge(routes::system::router())
 }
 

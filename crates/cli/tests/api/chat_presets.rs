@@ -154,7 +154,8 @@ async fn every_preset_renders_every_incident_event_type_in_its_services_shape(db
                     json!({"preset": preset, "event_type": event_type, "incident_id": id}),
                 )
                 .await;
-            let body = &preview["body"];
+            let body: Value = serde_json::from_str(preview["body"].as_str().unwrap()).unwrap();
+            let body = &body;
             let text = readable_text(preset, body);
             assert!(
                 text.contains("Checkout latency <high> & rising"),
@@ -242,12 +243,14 @@ async fn a_preview_renders_a_recorded_event_as_it_was_pushed(db: Db) {
         .ok(
             "/integration/webhook/create",
             json!({"kind": "incident", "name": "t", "endpoint": rx.url,
+                   "headers": [{"key": "X-Team", "value": "payments"},
+                               {"key": "Authorization", "value": "Bearer s3cr3t", "secret": true}],
                    "body_template": "{\"m\": \"{{text.headline}}\", \"sev\": \"{{incident.incident_severity}}\"}"}),
         )
         .await["integration_id"]
         .clone();
     app.incident("Queue backlog").await;
-    let pushed = rx.wait_for(1).await[0].json();
+    let got = rx.wait_for(1).await;
     let event_id = app.events().await[0]["event_id"].clone();
     let preview = app
         .ok(
@@ -255,18 +258,73 @@ async fn a_preview_renders_a_recorded_event_as_it_was_pushed(db: Db) {
             json!({"integration_id": hook, "event_id": event_id}),
         )
         .await;
-    assert_eq!(preview["body"], pushed);
+    // The exact bytes that were pushed, and the headers they went with.
+    assert_eq!(
+        preview["body"].as_str().unwrap().as_bytes(),
+        &got[0].body[..]
+    );
     assert_eq!(preview["event_id"], event_id);
-    assert_eq!(pushed["m"], "Ada Admin opened an incident: Queue backlog");
-    // A template not saved yet, over the same event; the payload itself
-    // when the webhook has no template.
+    assert_eq!(
+        got[0].json()["m"],
+        "Ada Admin opened an incident: Queue backlog"
+    );
+    let headers: std::collections::BTreeMap<String, String> = preview["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["key"].as_str().unwrap().to_lowercase(),
+                h["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(headers["webhook-id"], got[0].header("webhook-id"));
+    assert_eq!(headers["x-team"], "payments");
+    assert_eq!(
+        headers["authorization"], "******",
+        "secret values are masked"
+    );
+    assert_eq!(
+        headers["webhook-signature"], "******",
+        "the signature is masked"
+    );
+    assert!(!preview.to_string().contains("s3cr3t"), "{preview}");
+    // A template not saved yet, over the same event; the event as it is
+    // for an empty one.
     let preview = app
         .ok(
             "/integration/webhook/preview",
             json!({"body_template": "{\"t\": \"{{incident.title}}\"}", "event_id": event_id}),
         )
         .await;
-    assert_eq!(preview["body"], json!({"t": "Queue backlog"}));
+    assert_eq!(preview["body"], "{\"t\":\"Queue backlog\"}");
+    let preview = app
+        .ok(
+            "/integration/webhook/preview",
+            json!({"body_template": "", "event_id": event_id}),
+        )
+        .await;
+    let payload: Value = serde_json::from_str(preview["body"].as_str().unwrap()).unwrap();
+    assert_eq!(payload["incident"]["title"], "Queue backlog");
+    // An alert webhook's template over a real alert.
+    let ch = app.channel("ops").await;
+    let key = crate::alerts::source(&app, ch, "standard").await;
+    crate::alerts::pushed(
+        &app,
+        &key,
+        json!({"event_status": "Critical", "title_rule": "CPU hot", "alert_key": "cpu"}),
+    )
+    .await;
+    let alert_id = crate::alerts::alerts(&app, json!({})).await[0]["alert_id"].clone();
+    let preview = app
+        .ok(
+            "/integration/webhook/preview",
+            json!({"kind": "alert", "body_template": "{\"a\": \"{{alert.title}} {{text.event}}\"}",
+                   "event_type": "a_update", "alert_id": alert_id}),
+        )
+        .await;
+    assert_eq!(preview["body"], "{\"a\":\"CPU hot is now Critical\"}");
 }
 
 async fn presets_and_previews_refuse_what_they_cannot_do(db: Db) {
@@ -314,7 +372,23 @@ async fn presets_and_previews_refuse_what_they_cannot_do(db: Db) {
         (json!({"body_template": "{\"a\": "}), "body_template"),
         (
             json!({"preset": "slack", "event_type": "i_ack", "event_id": "0".repeat(32)}),
+            "event_id",
+        ),
+        (
+            json!({"preset": "slack", "event_type": "a_new"}),
             "event_type",
+        ),
+        (
+            json!({"body_template": "", "kind": "alert", "incident_id": "0".repeat(24)}),
+            "incident_id",
+        ),
+        (
+            json!({"body_template": "", "alert_id": "0".repeat(24)}),
+            "alert_id",
+        ),
+        (
+            json!({"body_template": "", "kind": "alert", "alert_id": "nope"}),
+            "alert_id",
         ),
     ] {
         let message = app

@@ -279,6 +279,16 @@ try {
     await detail.getByText(/Resent: delivery #\d+/).waitFor();
   });
 
+  await step('editing the webhook previews the latest event it pushed', async () => {
+    await open('/console/integrations?tab=incident');
+    await page.getByRole('row', { name: hookName }).getByRole('button', { name: 'Edit' }).click();
+    const form = page.getByRole('form', { name: `Edit "${hookName}"` });
+    assert.equal(await form.getByLabel('Event to preview').inputValue(), 'latest');
+    await form.getByRole('button', { name: 'Preview' }).click();
+    await form.locator('pre.preview').getByText('"event_type": "i_ack"').waitFor();
+    await form.getByRole('button', { name: 'Cancel' }).click();
+  });
+
   await step('the fourth action of a channel shows the limit error', async () => {
     const form = await newAction('Fourth', env('ACTION_OK'));
     const error = form.locator('.field-error').first();

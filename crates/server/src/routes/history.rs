@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 
 use super::choices::{blank_is_none, AttemptOutcome};
 use super::integration::{may_manage, TAG_WEBHOOKS};
+use super::webhook_preview::ShownHeader;
 use super::{positive_id, ListData, Paging};
 use crate::auth::Caller;
 use crate::envelope::{ok, ApiJson, ApiResult, Envelope};
@@ -78,14 +79,6 @@ pub struct Invocation {
     pub http_status: i64,
     pub error_class: String,
     pub error: String,
-}
-
-/// A header as sent or received.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct ShownHeader {
-    key: String,
-    value: String,
 }
 
 /// The request as sent; secret header values shown as `******`.

@@ -22,6 +22,7 @@ pub mod samples;
 pub mod system;
 pub mod webhook_history;
 pub mod webhook_presets;
+pub mod webhook_preview;
 pub mod webhooks;
 
 use dutyhook_store::{Listing, Page};

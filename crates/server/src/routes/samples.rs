@@ -1,6 +1,7 @@
 //! Sample events for test pushes: a real incident as it is now, or a sample
 //! one; alert events get a sample alert.
 
+use dutyhook_domain::alert::{emit_alert, Alert};
 use dutyhook_domain::event::{EventType, NewEvent, SubjectKind};
 use dutyhook_domain::ids::{new_event_id, new_object_id, ChannelId};
 use dutyhook_domain::incident::Incident;
@@ -42,6 +43,19 @@ pub fn sample_event(
     };
     let person = (event_type != EventType::i_storm).then_some(person);
     rec.emit(&inc, event_type, person, Map::new());
+    stored(rec.events.pop().expect("one event was emitted"))
+}
+
+/// An event of `event_type` about a real alert as it is now.
+pub fn alert_event(
+    app: &AppState,
+    event_type: EventType,
+    alert: &Alert,
+    person: &Person,
+) -> StoredEvent {
+    let mut rec = app.recorder();
+    let person = (event_type == EventType::a_close).then_some(person);
+    emit_alert(&mut rec, alert, event_type, person);
     stored(rec.events.pop().expect("one event was emitted"))
 }
 

@@ -192,7 +192,7 @@ function openForm(ctx, item) {
       checkbox('tls_verify', 'Verify TLS certificates', v.tls_verify !== false),
       channelPicker(channels, editing ? v.channel_ids : (tab === 'action' ? [] : null), tab !== 'action'),
       tab !== 'action' ? eventPicker(tab, v.event_types) : null,
-      tab !== 'action' ? templateEditor(tab, v.body_template) : null,
+      tab !== 'action' ? templateEditor(tab, v.body_template, editing ? item.integration_id : null) : null,
       field('Timeout (ms)', input('timeout_ms', { type: 'number', min: 100, max: tab === 'action' ? 10000 : 30000, value: v.timeout_ms || (tab === 'action' ? 1000 : 2000) })),
       tab === 'action' ? field('Mode', select('mode', [['sync', 'Synchronous: the answer ends the run'],
         ['async', 'Long-running: the endpoint reports through a callback']], v.mode || 'sync')) : null,

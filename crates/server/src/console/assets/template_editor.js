@@ -5,16 +5,22 @@ import { INCIDENT_EVENTS, ALERT_EVENTS } from './common.js';
 import { field, h, replace, select, textarea } from './dom.js';
 import { api } from './api.js';
 
-export function templateEditor(kind, value) {
+// `integrationId`: a saved webhook, whose latest pushed event the preview
+// may use instead of a sample.
+export function templateEditor(kind, value, integrationId) {
   const area = textarea('body_template', { value: value || '', class: 'mono', rows: 8 });
   const shown = h('pre', { class: 'preview mono', 'aria-live': 'polite', hidden: true });
   const events = kind === 'alert' ? ALERT_EVENTS : INCIDENT_EVENTS;
-  const eventType = select('preview_event', events.map((e) => [e, e]), events[0], { 'aria-label': 'Event to preview' });
+  const choices = events.map((e) => [e, `Sample ${e}`]);
+  if (integrationId) choices.unshift(['latest', 'The latest event it pushed']);
+  const eventType = select('preview_event', choices, choices[0][0], { 'aria-label': 'Event to preview' });
   const preview = async () => {
     shown.hidden = false;
     try {
-      const r = await api('/integration/webhook/preview', { body_template: area.value, event_type: eventType.value });
-      replace(shown, JSON.stringify(r.body, null, 2));
+      const which = eventType.value === 'latest'
+        ? { event_id: await latestEvent(integrationId) } : { event_type: eventType.value };
+      const r = await api('/integration/webhook/preview', { body_template: area.value, kind, ...which });
+      replace(shown, pretty(r.body));
     } catch (e) {
       replace(shown, e.message);
     }
@@ -40,4 +46,23 @@ export function templateEditor(kind, value) {
   parts.push(h('div', { class: 'buttons' }, eventType,
     h('button', { type: 'button', onclick: preview }, 'Preview')), shown);
   return h('fieldset', { class: 'template' }, h('legend', {}, 'What is sent'), parts);
+}
+
+function pretty(text) {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
+async function latestEvent(integrationId) {
+  const now = Math.floor(Date.now() / 1000);
+  const r = await api('/integration/history/list', {
+    integration_id: integrationId, start_time: now - 7 * 86400, end_time: now + 60, limit: 100,
+  });
+  // Test pushes carry sample events, which are not kept.
+  const real = r.items.find((a) => !a.test);
+  if (!real) throw new Error('Nothing was pushed to it in the last 7 days: preview a sample instead.');
+  return real.event_id;
 }

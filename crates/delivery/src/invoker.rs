@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use dutyhook_domain::action::ActionConfig;
+use dutyhook_domain::endpoint_auth::EndpointAuth;
 use dutyhook_domain::headers::Header;
 use dutyhook_domain::ids::{new_event_id, DeliveryId};
 use dutyhook_domain::template::Template;
@@ -23,6 +24,7 @@ use crate::signature::secret_key;
 pub struct Endpoint<'a> {
     pub url: &'a str,
     pub headers: &'a [Header],
+    pub auth: &'a EndpointAuth,
     pub tls_verify: bool,
     pub timeout: Duration,
 }
@@ -32,6 +34,7 @@ impl<'a> From<&'a WebhookConfig> for Endpoint<'a> {
         Endpoint {
             url: &cfg.endpoint,
             headers: &cfg.headers,
+            auth: &cfg.auth,
             tls_verify: cfg.tls_verify,
             timeout: Duration::from_millis(cfg.timeout_ms as u64),
         }
@@ -43,6 +46,7 @@ impl<'a> From<&'a ActionConfig> for Endpoint<'a> {
         Endpoint {
             url: &cfg.endpoint,
             headers: &cfg.headers,
+            auth: &cfg.auth,
             tls_verify: cfg.tls_verify,
             timeout: Duration::from_millis(cfg.timeout_ms as u64),
         }
@@ -95,6 +99,7 @@ impl Invoker {
             .push(PushRequest {
                 url: call.endpoint.url,
                 headers: call.endpoint.headers,
+                auth: call.endpoint.auth,
                 body: call.body,
                 event_id: &call.event.event_id,
                 keys: &keys,

@@ -2,6 +2,8 @@
 //! retry schedules, the outbound address policy — are pure functions here,
 //! tested against the spec's vectors and fuzzable.
 
+mod auth;
+pub mod clients;
 pub mod custom_action;
 pub mod dispatcher;
 pub mod invoker;

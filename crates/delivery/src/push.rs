@@ -3,14 +3,16 @@
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use dutyhook_domain::endpoint_auth::{AuthType, EndpointAuth};
 use dutyhook_domain::headers::{Header, MASK};
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde_json::{json, Value};
 
+use crate::auth::Tokens;
+use crate::clients::{Clients, DnsFailed, PolicyResolver};
 use crate::now_ms;
 use crate::outbound::{check_endpoint, Blocked, EndpointError, Policy};
 use crate::retry::{parse_retry_after, FailureClass};
@@ -19,68 +21,19 @@ use crate::signature::signature_header;
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(1);
 
-#[derive(Debug, thiserror::Error)]
-#[error("DNS lookup of {host} failed: {message}")]
-struct DnsFailed {
-    host: String,
-    message: String,
-}
-
-/// Resolves names and refuses any answer containing a blocked address; the
-/// connection then goes to the checked addresses, so a second lookup (DNS
-/// rebinding) cannot bypass the check.
-#[derive(Clone)]
-struct PolicyResolver {
-    policy: Arc<Policy>,
-    /// Fixed answers for names (tests and operators pinning hosts).
-    overrides: Arc<HashMap<String, Vec<IpAddr>>>,
-}
-
-impl Resolve for PolicyResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let me = self.clone();
-        Box::pin(async move {
-            let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> = match me.overrides.get(&host) {
-                Some(ips) => ips.iter().map(|ip| SocketAddr::new(*ip, 0)).collect(),
-                None => tokio::net::lookup_host((host.as_str(), 0))
-                    .await
-                    .map_err(|e| {
-                        Box::new(DnsFailed {
-                            host: host.clone(),
-                            message: e.to_string(),
-                        }) as Box<dyn StdError + Send + Sync>
-                    })?
-                    .collect(),
-            };
-            if addrs.is_empty() {
-                return Err(Box::new(DnsFailed {
-                    host,
-                    message: "no addresses".into(),
-                }) as Box<dyn StdError + Send + Sync>);
-            }
-            for a in &addrs {
-                me.policy
-                    .check(a.ip())
-                    .map_err(|b| Box::new(b) as Box<dyn StdError + Send + Sync>)?;
-            }
-            Ok(Box::new(addrs.into_iter()) as Addrs)
-        })
-    }
-}
-
-/// HTTP clients reused across attempts (keep-alive pools per endpoint), one
-/// that verifies TLS certificates and one that does not.
+/// HTTP clients reused across attempts (keep-alive pools per endpoint) and
+/// the OAuth2 tokens of the endpoints that use them.
 #[derive(Clone)]
 pub struct Pusher {
-    verifying: reqwest::Client,
-    trusting: reqwest::Client,
+    clients: Arc<Clients>,
+    tokens: Arc<Tokens>,
     policy: Arc<Policy>,
 }
 
 pub struct PushRequest<'a> {
     pub url: &'a str,
     pub headers: &'a [Header],
+    pub auth: &'a EndpointAuth,
     pub body: &'a [u8],
     pub event_id: &'a str,
     /// HMAC keys: the current secret's first, the previous one's during a rotation.
@@ -124,6 +77,7 @@ pub const USER_AGENT: &str = concat!("dutyhook/", env!("CARGO_PKG_VERSION"));
 /// values of custom headers masked.
 pub fn shown_headers(
     headers: &[Header],
+    auth: &EndpointAuth,
     event_id: &str,
     timestamp: i64,
     signature: &str,
@@ -135,6 +89,12 @@ pub fn shown_headers(
         ("webhook-timestamp".to_string(), timestamp.to_string()),
         ("webhook-signature".to_string(), signature.to_string()),
     ];
+    if matches!(
+        auth.kind,
+        AuthType::Basic | AuthType::Bearer | AuthType::Oauth2ClientCredentials
+    ) {
+        shown.push(("Authorization".to_string(), MASK.to_string()));
+    }
     for h in headers {
         let value = match h.secret {
             true => MASK.to_string(),
@@ -143,20 +103,6 @@ pub fn shown_headers(
         shown.push((h.key.clone(), value));
     }
     shown
-}
-
-fn client(verify: bool, resolver: PolicyResolver) -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .dns_resolver(Arc::new(resolver))
-        .danger_accept_invalid_certs(!verify)
-        .pool_idle_timeout(Duration::from_secs(90))
-        // Above the most pushes one host can have in flight (many integrations may share a host).
-        .pool_max_idle_per_host(1024)
-        .tcp_nodelay(true)
-        .no_proxy()
-        .build()
-        .expect("the HTTP client builds")
 }
 
 fn chain_has<'e, T: StdError + 'static>(e: &'e (dyn StdError + 'static)) -> Option<&'e T> {
@@ -213,8 +159,8 @@ impl Pusher {
             overrides: Arc::new(overrides),
         };
         Pusher {
-            verifying: client(true, resolver.clone()),
-            trusting: client(false, resolver),
+            clients: Arc::new(Clients::new(resolver)),
+            tokens: Arc::default(),
             policy: Arc::new(policy),
         }
     }
@@ -228,7 +174,8 @@ impl Pusher {
         let start = Instant::now();
         let timestamp = started_at_ms / 1000;
         let signature = signature_header(req.keys, req.event_id, timestamp, req.body);
-        let shown_headers = shown_headers(req.headers, req.event_id, timestamp, &signature);
+        let shown_headers =
+            shown_headers(req.headers, req.auth, req.event_id, timestamp, &signature);
         let mut request = json!({
             "url": req.url,
             "headers": shown_headers.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
@@ -263,39 +210,66 @@ impl Pusher {
             }
             Err(e) => return fail(FailureClass::Connect, e.to_string(), start),
         };
-        let client = if req.tls_verify {
-            &self.verifying
-        } else {
-            &self.trusting
+        let client = match self.clients.for_endpoint(req.tls_verify, req.auth) {
+            Ok(c) => c,
+            Err(e) => return fail(FailureClass::Tls, format!("auth: {e}"), start),
         };
-        let mut builder = client
-            .post(url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(reqwest::header::USER_AGENT, USER_AGENT)
-            .header("webhook-id", req.event_id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", &signature);
-        for h in req.headers {
-            builder = builder.header(h.key.as_str(), h.value.as_str());
-        }
-        let sent = tokio::time::timeout(req.timeout, builder.body(req.body.to_vec()).send()).await;
-        let mut resp = match sent {
-            Err(_) => {
-                return fail(
-                    FailureClass::Timeout,
-                    format!("no response within {} ms", req.timeout.as_millis()),
-                    start,
-                )
+        // An OAuth2 token the endpoint refuses is fetched again once, and
+        // the push made again at once, within this attempt.
+        let mut fresh_token = false;
+        let mut resp = loop {
+            let authorization = match self
+                .tokens
+                .authorization(&client, &self.policy, req.auth, fresh_token)
+                .await
+            {
+                Ok(a) => a,
+                Err(e) => {
+                    return PushResult {
+                        never_sent: true,
+                        ..fail(FailureClass::Auth, e, start)
+                    }
+                }
+            };
+            let mut builder = client
+                .post(url.clone())
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(reqwest::header::USER_AGENT, USER_AGENT)
+                .header("webhook-id", req.event_id)
+                .header("webhook-timestamp", timestamp.to_string())
+                .header("webhook-signature", &signature);
+            if let Some(value) = &authorization {
+                builder = builder.header(reqwest::header::AUTHORIZATION, value);
             }
-            Ok(Err(e)) => {
-                let (class, message) = classify(&e);
-                return PushResult {
-                    never_sent: class == FailureClass::Dns
-                        || (class == FailureClass::Connect && e.is_connect()),
-                    ..fail(class, message, start)
-                };
+            for h in req.headers {
+                builder = builder.header(h.key.as_str(), h.value.as_str());
             }
-            Ok(Ok(r)) => r,
+            let sent =
+                tokio::time::timeout(req.timeout, builder.body(req.body.to_vec()).send()).await;
+            let resp = match sent {
+                Err(_) => {
+                    return fail(
+                        FailureClass::Timeout,
+                        format!("no response within {} ms", req.timeout.as_millis()),
+                        start,
+                    )
+                }
+                Ok(Err(e)) => {
+                    let (class, message) = classify(&e);
+                    return PushResult {
+                        never_sent: class == FailureClass::Dns
+                            || (class == FailureClass::Connect && e.is_connect()),
+                        ..fail(class, message, start)
+                    };
+                }
+                Ok(Ok(r)) => r,
+            };
+            let refused = resp.status() == reqwest::StatusCode::UNAUTHORIZED;
+            if refused && req.auth.kind == AuthType::Oauth2ClientCredentials && !fresh_token {
+                fresh_token = true;
+                continue;
+            }
+            break resp;
         };
         let status = resp.status().as_u16();
         let duration_ms = start.elapsed().as_millis() as i64;

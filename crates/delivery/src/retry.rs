@@ -17,6 +17,8 @@ pub enum FailureClass {
     Blocked,
     Redirect,
     HttpStatus,
+    /// An OAuth2 token could not be had: the push did not reach the endpoint.
+    Auth,
 }
 
 impl FailureClass {
@@ -29,6 +31,7 @@ impl FailureClass {
             FailureClass::Blocked => "blocked",
             FailureClass::Redirect => "redirect",
             FailureClass::HttpStatus => "http_status",
+            FailureClass::Auth => "auth",
         }
     }
 }
@@ -81,9 +84,12 @@ impl Default for Schedule {
 
 fn retryable_under_backoff(class: FailureClass, status: u16) -> bool {
     match class {
-        FailureClass::Timeout | FailureClass::Connect | FailureClass::Dns | FailureClass::Tls => {
-            true
-        }
+        // A token endpoint that fails is as passing as a connection that does.
+        FailureClass::Timeout
+        | FailureClass::Connect
+        | FailureClass::Dns
+        | FailureClass::Tls
+        | FailureClass::Auth => true,
         FailureClass::HttpStatus => matches!(status, 408 | 429 | 500..=599),
         FailureClass::Blocked | FailureClass::Redirect => false,
     }

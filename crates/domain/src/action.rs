@@ -9,6 +9,7 @@ use crate::action_guard::{
     Approval, RateRule, ShowWhen, APPROVAL_EXPIRES_S, COOLDOWN_S, RUNS_PER_HOUR,
 };
 use crate::action_inputs::InputDef;
+use crate::endpoint_auth::EndpointAuth;
 use crate::event::EventType;
 use crate::event::SubjectKind;
 use crate::headers::{self, Header};
@@ -74,6 +75,9 @@ pub struct ActionConfig {
     pub cooldown_s: i64,
     #[serde(default)]
     pub max_runs_per_hour: i64,
+    /// How pushes prove themselves besides the signature (secrets included).
+    #[serde(default, skip_serializing_if = "EndpointAuth::is_none")]
+    pub auth: EndpointAuth,
 }
 
 impl Default for ActionConfig {
@@ -96,6 +100,7 @@ impl Default for ActionConfig {
             show_when: None,
             cooldown_s: 0,
             max_runs_per_hour: 0,
+            auth: EndpointAuth::default(),
         }
     }
 }
@@ -137,6 +142,8 @@ impl ActionConfig {
             ));
         }
         headers::validate(&self.headers)?;
+        self.auth.validate()?;
+        self.auth.check_headers(&self.headers)?;
         if !TIMEOUT_MS.contains(&self.timeout_ms) {
             return Err(DomainError::invalid(
                 "timeout_ms",

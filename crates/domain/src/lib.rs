@@ -9,6 +9,7 @@ pub mod alert;
 pub mod channel;
 pub mod chat_presets;
 pub mod clock;
+pub mod endpoint_auth;
 pub mod error;
 pub mod event;
 pub mod field;

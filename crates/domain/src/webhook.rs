@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::endpoint_auth::EndpointAuth;
 use crate::event::EventType;
 use crate::headers::{self, Header};
 use crate::ids::ChannelId;
@@ -59,6 +60,9 @@ pub struct WebhookConfig {
     pub body_template: Option<String>,
     pub timeout_ms: i64,
     pub retry_policy: RetryPolicy,
+    /// How pushes prove themselves besides the signature (secrets included).
+    #[serde(default, skip_serializing_if = "EndpointAuth::is_none")]
+    pub auth: EndpointAuth,
 }
 
 impl WebhookConfig {
@@ -98,6 +102,8 @@ impl WebhookConfig {
             ));
         }
         headers::validate(&self.headers)?;
+        self.auth.validate()?;
+        self.auth.check_headers(&self.headers)?;
         if !TIMEOUT_MS.contains(&self.timeout_ms) {
             return Err(DomainError::invalid(
                 "timeout_ms",
@@ -159,6 +165,7 @@ mod tests {
             body_template: None,
             timeout_ms: DEFAULT_TIMEOUT_MS,
             retry_policy: RetryPolicy::Backoff,
+            auth: EndpointAuth::default(),
         }
     }
 

@@ -12,6 +12,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use dutyhook_domain::endpoint_auth::SECRET_FIELDS;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -208,7 +209,8 @@ impl Keyring {
 }
 
 /// Walks an integration's settings: every object marked `"secret": true`
-/// has its `"value"` passed through `f` (headers of webhooks and actions).
+/// has its `"value"` passed through `f` (headers of webhooks and actions),
+/// and so have the secret fields of an `"auth"` object.
 pub fn map_secret_values(
     config: &mut serde_json::Value,
     f: &mut dyn FnMut(&str) -> Result<String>,
@@ -218,6 +220,13 @@ pub fn map_secret_values(
             if map.get("secret") == Some(&serde_json::Value::Bool(true)) {
                 if let Some(serde_json::Value::String(v)) = map.get_mut("value") {
                     *v = f(v)?;
+                }
+            }
+            if let Some(serde_json::Value::Object(auth)) = map.get_mut("auth") {
+                for field in SECRET_FIELDS {
+                    if let Some(serde_json::Value::String(v)) = auth.get_mut(field) {
+                        *v = f(v)?;
+                    }
                 }
             }
             for v in map.values_mut() {
@@ -287,11 +296,15 @@ mod tests {
         let mut config = json!({"headers": [
             {"key": "Authorization", "value": "Bearer x", "secret": true},
             {"key": "X-Env", "value": "prod"}
-        ], "nested": {"auth": {"value": "y", "secret": true}}});
+        ], "nested": {"auth": {"value": "y", "secret": true}},
+           "auth": {"type": "basic", "username": "ops", "password": "pw", "ca_pem": "ca"}});
         map_secret_values(&mut config, &mut |v| Ok(v.to_uppercase())).unwrap();
         assert_eq!(config["headers"][0]["value"], "BEARER X");
         assert_eq!(config["headers"][1]["value"], "prod");
         assert_eq!(config["nested"]["auth"]["value"], "Y");
+        assert_eq!(config["auth"]["password"], "PW");
+        assert_eq!(config["auth"]["username"], "ops");
+        assert_eq!(config["auth"]["ca_pem"], "ca");
     }
 
     #[test]

@@ -29,6 +29,7 @@ mod console_guardrails;
 mod crash;
 mod crash_runs;
 mod directory;
+mod endpoint_auth;
 mod errors;
 mod events;
 mod events_edits;

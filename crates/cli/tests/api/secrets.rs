@@ -52,6 +52,7 @@ fn webhook(secret: &str) -> IntegrationRecord {
             body_template: None,
             timeout_ms: 1000,
             retry_policy: RetryPolicy::Backoff,
+            auth: Default::default(),
         }),
         secret: secret.into(),
         previous_secret: String::new(),
@@ -62,7 +63,7 @@ fn webhook(secret: &str) -> IntegrationRecord {
 }
 
 /// What the row holds, as stored.
-async fn stored_row(url: &str, id: IntegrationId) -> String {
+pub(crate) async fn stored_row(url: &str, id: IntegrationId) -> String {
     let pool = sqlx::any::AnyPoolOptions::new()
         .max_connections(1)
         .connect(url)

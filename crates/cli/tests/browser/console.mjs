@@ -289,6 +289,26 @@ try {
     await form.getByRole('button', { name: 'Cancel' }).click();
   });
 
+  await step('a webhook with a bearer token: the token is write-only', async () => {
+    await open('/console/integrations?tab=incident');
+    await page.getByRole('button', { name: 'New webhook' }).click();
+    const form = page.getByRole('form', { name: 'Incident webhook' });
+    await form.getByLabel('Name', { exact: true }).fill('Token relay');
+    await form.getByLabel('Endpoint').fill(env('HOOK'));
+    await form.getByLabel('Type', { exact: true }).selectOption('bearer');
+    assert.equal(await form.getByLabel('Password').isVisible(), false, 'only the type\'s fields show');
+    await form.getByLabel('Token', { exact: true }).fill('console-t0ken');
+    await checkLabels('the webhook form with authentication');
+    await form.getByRole('button', { name: 'Create' }).click();
+    await page.getByText('Signing secret').waitFor();
+    await page.getByRole('row', { name: 'Token relay' }).getByRole('button', { name: 'Edit' }).click();
+    const edit = page.getByRole('form', { name: 'Edit "Token relay"' });
+    assert.equal(await edit.getByLabel('Type', { exact: true }).inputValue(), 'bearer');
+    assert.equal(await edit.getByLabel('Token', { exact: true }).inputValue(), '******');
+    assert.ok(!(await page.content()).includes('console-t0ken'), 'the token never comes back');
+    await edit.getByRole('button', { name: 'Cancel' }).click();
+  });
+
   await step('the fourth action of a channel shows the limit error', async () => {
     const form = await newAction('Fourth', env('ACTION_OK'));
     const error = form.locator('.field-error').first();

@@ -7,6 +7,7 @@ use dutyhook_delivery::signature::{mask, new_secret};
 use dutyhook_domain::action::{ActionConfig, ActionMode};
 use dutyhook_domain::action_guard::{Approval, ShowWhen};
 use dutyhook_domain::action_inputs::InputDef;
+use dutyhook_domain::endpoint_auth::EndpointAuth;
 use dutyhook_domain::headers::{masked, merge_masked, Header};
 use dutyhook_domain::ids::{ChannelId, IntegrationId};
 use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
@@ -18,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::integration::{
-    check_channels, check_team, load_kind, may_manage, rotate_secret, wrong_settings,
+    check_auth, check_channels, check_team, load_kind, may_manage, rotate_secret, wrong_settings,
     IntegrationIdBody, SigningSecret, TAG_WEBHOOKS,
 };
 use super::{ListData, Paging};
@@ -53,6 +54,9 @@ pub struct ActionWrite {
     pub channel_ids: Option<Vec<ChannelId>>,
     pub endpoint: Option<String>,
     pub headers: Option<Vec<Header>>,
+    /// How pushes authenticate besides the signature; secret values are
+    /// write-only (`******` keeps the stored one).
+    pub auth: Option<EndpointAuth>,
     pub tls_verify: Option<bool>,
     /// 100 to 10000, default 1000.
     #[schema(minimum = 100, maximum = 10000)]
@@ -103,6 +107,9 @@ pub struct ActionView {
     pub endpoint: String,
     /// Secret values shown as `******`.
     pub headers: Vec<Header>,
+    /// Secret values shown as `******`; absent when none.
+    #[serde(skip_serializing_if = "EndpointAuth::is_none")]
+    pub auth: EndpointAuth,
     pub tls_verify: bool,
     pub timeout_ms: i64,
     pub mode: ActionMode,
@@ -141,6 +148,7 @@ fn view(r: &IntegrationRecord) -> Result<ActionView, ApiError> {
         channel_ids: c.channel_ids,
         endpoint: c.endpoint,
         headers: masked(&c.headers),
+        auth: c.auth.masked(),
         tls_verify: c.tls_verify,
         timeout_ms: c.timeout_ms,
         mode: c.mode,
@@ -194,6 +202,9 @@ async fn apply(
     if let Some(h) = req.headers {
         c.headers = merge_masked(h, &c.headers);
     }
+    if let Some(a) = req.auth {
+        c.auth = a.merged_over(&c.auth);
+    }
     if let Some(v) = req.tls_verify {
         c.tls_verify = v;
     }
@@ -211,6 +222,7 @@ async fn apply(
         c.dedup_write_back();
     }
     c.validate()?;
+    check_auth(app, &c.auth)?;
     check_channels(app, &c.channel_ids).await?;
     check_endpoint(&c.endpoint, &app.outbound).map_err(|e| ApiError::invalid("endpoint", e))?;
     Ok(c)

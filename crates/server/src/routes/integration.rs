@@ -4,8 +4,11 @@
 
 use std::time::Duration;
 
+use dutyhook_delivery::clients::check_tls_material;
+use dutyhook_delivery::outbound::check_endpoint;
 use dutyhook_delivery::push::PushResult;
 use dutyhook_delivery::signature::new_secret;
+use dutyhook_domain::endpoint_auth::{AuthType, EndpointAuth};
 use dutyhook_domain::ids::{ChannelId, EventId, IntegrationId};
 use dutyhook_domain::integration::IntegrationKind;
 use dutyhook_domain::person::Role;
@@ -185,6 +188,17 @@ fn first_4k(s: &str) -> String {
         end -= 1;
     }
     s[..end].to_string()
+}
+
+/// What only delivery can check of an endpoint's `auth`: its certificates
+/// and key load, and its token URL passes the outbound policy.
+pub fn check_auth(app: &AppState, auth: &EndpointAuth) -> Result<(), ApiError> {
+    check_tls_material(auth).map_err(|(field, why)| ApiError::invalid(field, why))?;
+    if auth.kind == AuthType::Oauth2ClientCredentials {
+        check_endpoint(&auth.token_url, &app.outbound)
+            .map_err(|e| ApiError::invalid("auth.token_url", e))?;
+    }
+    Ok(())
 }
 
 pub fn stored(event: dutyhook_domain::event::NewEvent) -> StoredEvent {

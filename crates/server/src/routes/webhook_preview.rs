@@ -7,6 +7,7 @@ use axum::extract::State;
 use dutyhook_delivery::invoker::render_body;
 use dutyhook_delivery::push::shown_headers;
 use dutyhook_domain::chat_presets::ChatPreset;
+use dutyhook_domain::endpoint_auth::EndpointAuth;
 use dutyhook_domain::event::EventType;
 use dutyhook_domain::headers::{Header, MASK};
 use dutyhook_domain::ids::{EventId, IncidentId, IntegrationId};
@@ -79,6 +80,7 @@ pub struct Preview {
 struct Source {
     template: Option<Template>,
     headers: Vec<Header>,
+    auth: EndpointAuth,
     kind: WebhookKind,
 }
 
@@ -94,7 +96,13 @@ async fn webhook_preview(
     let event = event_of(&app, &req, source.kind, &caller).await?;
     let body = render_body(source.template.as_ref(), &event.payload);
     let timestamp = app.clock.now_ms().div_euclid(1000);
-    let headers = shown_headers(&source.headers, event.event_id.as_str(), timestamp, MASK);
+    let headers = shown_headers(
+        &source.headers,
+        &source.auth,
+        event.event_id.as_str(),
+        timestamp,
+        MASK,
+    );
     ok(Preview {
         event_id: event.event_id.to_string(),
         event_type: event.event_type,
@@ -127,6 +135,7 @@ async fn source_of(app: &AppState, req: &WebhookPreview) -> Result<Source, ApiEr
         return Ok(Source {
             template: cfg.template(),
             headers: cfg.headers,
+            auth: cfg.auth,
             kind: cfg.kind,
         });
     }
@@ -140,6 +149,7 @@ async fn source_of(app: &AppState, req: &WebhookPreview) -> Result<Source, ApiEr
     Ok(Source {
         template,
         headers: vec![],
+        auth: EndpointAuth::default(),
         kind,
     })
 }

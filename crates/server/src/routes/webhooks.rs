@@ -6,6 +6,7 @@ use dutyhook_delivery::invoker::{Call, Endpoint, Invoked};
 use dutyhook_delivery::outbound::check_endpoint;
 use dutyhook_delivery::signature::{mask, new_secret};
 use dutyhook_domain::chat_presets::ChatPreset;
+use dutyhook_domain::endpoint_auth::EndpointAuth;
 use dutyhook_domain::event::EventType;
 use dutyhook_domain::headers::{masked, merge_masked, Header};
 use dutyhook_domain::ids::{ChannelId, DeliveryId, IncidentId, IntegrationId};
@@ -19,8 +20,8 @@ use utoipa_axum::routes;
 
 use super::incidents::{existing, incident_id};
 use super::integration::{
-    check_channels, check_team, load, may_manage, rotate_secret, wrong_settings, IntegrationIdBody,
-    PushOutcome, SigningSecret, TAG_WEBHOOKS,
+    check_auth, check_channels, check_team, load, may_manage, rotate_secret, wrong_settings,
+    IntegrationIdBody, PushOutcome, SigningSecret, TAG_WEBHOOKS,
 };
 use super::{ListData, Paging};
 use crate::auth::Caller;
@@ -53,6 +54,9 @@ pub struct WebhookWrite {
     pub team_id: Option<i64>,
     pub endpoint: Option<String>,
     pub headers: Option<Vec<Header>>,
+    /// How pushes authenticate besides the signature; secret values are
+    /// write-only (`******` keeps the stored one).
+    pub auth: Option<EndpointAuth>,
     pub tls_verify: Option<bool>,
     /// Absent (or null) = all channels.
     #[schema(value_type = Option<Vec<i64>>)]
@@ -83,6 +87,9 @@ pub struct WebhookView {
     pub endpoint: String,
     /// Secret values shown as `******`.
     pub headers: Vec<Header>,
+    /// Secret values shown as `******`; absent when none.
+    #[serde(skip_serializing_if = "EndpointAuth::is_none")]
+    pub auth: EndpointAuth,
     pub tls_verify: bool,
     #[schema(value_type = Option<Vec<i64>>)]
     pub channel_ids: Option<Vec<ChannelId>>,
@@ -119,6 +126,7 @@ fn view(r: &IntegrationRecord) -> Result<WebhookView, ApiError> {
         team_id: r.team_id,
         endpoint: c.endpoint,
         headers: masked(&c.headers),
+        auth: c.auth.masked(),
         tls_verify: c.tls_verify,
         channel_ids: c.channel_ids,
         event_types: c.event_types,
@@ -179,6 +187,9 @@ async fn apply(
     if let Some(h) = req.headers {
         c.headers = merge_masked(h, &c.headers);
     }
+    if let Some(a) = req.auth {
+        c.auth = a.merged_over(&c.auth);
+    }
     if let Some(v) = req.tls_verify {
         c.tls_verify = v;
     }
@@ -204,6 +215,7 @@ async fn apply(
         c.retry_policy = p;
     }
     c.validate()?;
+    check_auth(app, &c.auth)?;
     check_endpoint(&c.endpoint, &app.outbound).map_err(|e| ApiError::invalid("endpoint", e))?;
     Ok(c)
 }
@@ -239,6 +251,7 @@ async fn webhook_create(
         body_template: None,
         timeout_ms: DEFAULT_TIMEOUT_MS,
         retry_policy: RetryPolicy::Backoff,
+        auth: EndpointAuth::default(),
     };
     let c = apply(&app, blank, req).await?;
     let secret = new_secret();

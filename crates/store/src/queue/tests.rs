@@ -81,6 +81,7 @@ async fn webhook(store: &dyn Store) -> i64 {
                 body_template: None,
                 timeout_ms: 1000,
                 retry_policy: RetryPolicy::Backoff,
+                auth: Default::default(),
             }),
             secret: "whsec_dGVzdA==".into(),
             previous_secret: String::new(),

@@ -5,6 +5,7 @@ import { badge, checkbox, field, fmtTime, h, input, notice, replace, secretBox, 
 import { all, api, channelNames, onSubmit, opt } from './api.js';
 import { guardrailControls, readGuardrails } from './action_settings.js';
 import { templateEditor } from './template_editor.js';
+import { authControls, readAuth } from './auth_settings.js';
 
 const TABS = [
   ['incident', 'Incident webhooks'], ['alert', 'Alert webhooks'],
@@ -189,6 +190,7 @@ function openForm(ctx, item) {
       field('Description', input('description', { value: v.description || '' })),
       field('Endpoint', input('endpoint', { required: true, type: 'url', value: v.endpoint || '', placeholder: 'https://…' })),
       headersEditor(v.headers),
+      authControls(v.auth),
       checkbox('tls_verify', 'Verify TLS certificates', v.tls_verify !== false),
       channelPicker(channels, editing ? v.channel_ids : (tab === 'action' ? [] : null), tab !== 'action'),
       tab !== 'action' ? eventPicker(tab, v.event_types) : null,
@@ -221,7 +223,7 @@ function openForm(ctx, item) {
     const allChannels = fd.get('all_channels') === 'on';
     const body = {
       name: fd.get('name'), description: fd.get('description') || '', endpoint: fd.get('endpoint'),
-      headers: readHeaders(form), tls_verify: fd.get('tls_verify') === 'on',
+      headers: readHeaders(form), auth: readAuth(fd), tls_verify: fd.get('tls_verify') === 'on',
       channel_ids: allChannels ? undefined : fd.getAll('channel_ids').map(Number),
       timeout_ms: Number(fd.get('timeout_ms')),
       team_id: fd.get('team_id') ? Number(fd.get('team_id')) : 0,

@@ -1,0 +1,149 @@
+//! The `Authorization` value a push carries for its endpoint's `auth`:
+//! basic and bearer credentials as stored, or an OAuth2 client-credentials
+//! token fetched from the token URL (through the outbound policy), cached
+//! until 30 s before it expires and fetched again when the endpoint
+//! answers 401.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use dutyhook_domain::endpoint_auth::{AuthType, EndpointAuth};
+use serde::Deserialize;
+
+use crate::outbound::{check_endpoint, Policy};
+
+/// A token is dropped this long before the token endpoint said it expires.
+const EARLY: Duration = Duration::from_secs(30);
+/// How long a token lives when the endpoint does not say.
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Tokens kept at most; past it the cache starts again.
+const MAX_TOKENS: usize = 1024;
+
+#[derive(Default)]
+pub(crate) struct Tokens {
+    cached: Mutex<HashMap<u64, (String, Instant)>>,
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    expires_in: Option<u64>,
+}
+
+/// Which token a setting gets: the same client of the same token endpoint
+/// for the same scope and audience shares one.
+fn token_key(auth: &EndpointAuth) -> u64 {
+    let mut h = DefaultHasher::new();
+    (
+        &auth.token_url,
+        &auth.client_id,
+        &auth.client_secret,
+        &auth.scope,
+        &auth.audience,
+    )
+        .hash(&mut h);
+    h.finish()
+}
+
+impl Tokens {
+    /// The header value for `auth`, if it has one; `fresh` fetches a new
+    /// token even when one is cached. An error is why no token was had.
+    pub(crate) async fn authorization(
+        &self,
+        client: &reqwest::Client,
+        policy: &Policy,
+        auth: &EndpointAuth,
+        fresh: bool,
+    ) -> Result<Option<String>, String> {
+        match auth.kind {
+            AuthType::None | AuthType::Mtls => Ok(None),
+            AuthType::Basic => {
+                let pair = format!("{}:{}", auth.username, auth.password);
+                Ok(Some(format!("Basic {}", B64.encode(pair))))
+            }
+            AuthType::Bearer => Ok(Some(format!("Bearer {}", auth.token))),
+            AuthType::Oauth2ClientCredentials => {
+                let token = self.token(client, policy, auth, fresh).await?;
+                Ok(Some(format!("Bearer {token}")))
+            }
+        }
+    }
+
+    async fn token(
+        &self,
+        client: &reqwest::Client,
+        policy: &Policy,
+        auth: &EndpointAuth,
+        fresh: bool,
+    ) -> Result<String, String> {
+        let key = token_key(auth);
+        if !fresh {
+            let cached = self.cached.lock().expect("tokens lock").get(&key).cloned();
+            if let Some((token, until)) = cached {
+                if Instant::now() < until {
+                    return Ok(token);
+                }
+            }
+        }
+        let (token, lifetime) = fetch(client, policy, auth).await?;
+        let until = Instant::now() + lifetime.saturating_sub(EARLY);
+        let mut cached = self.cached.lock().expect("tokens lock");
+        if cached.len() >= MAX_TOKENS {
+            cached.clear();
+        }
+        cached.insert(key, (token.clone(), until));
+        Ok(token)
+    }
+}
+
+async fn fetch(
+    client: &reqwest::Client,
+    policy: &Policy,
+    auth: &EndpointAuth,
+) -> Result<(String, Duration), String> {
+    let url = check_endpoint(&auth.token_url, policy)
+        .map_err(|e| format!("token_url {}: {e}", auth.token_url))?;
+    let mut form = vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", auth.client_id.as_str()),
+        ("client_secret", auth.client_secret.as_str()),
+    ];
+    if !auth.scope.is_empty() {
+        form.push(("scope", auth.scope.as_str()));
+    }
+    if !auth.audience.is_empty() {
+        form.push(("audience", auth.audience.as_str()));
+    }
+    let sent = client
+        .post(url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .form(&form)
+        .timeout(FETCH_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| format!("the token endpoint did not answer: {e}"))?;
+    let status = sent.status();
+    let text = sent
+        .text()
+        .await
+        .map_err(|e| format!("the token endpoint's answer broke off: {e}"))?;
+    if !status.is_success() {
+        let start: String = text.chars().take(200).collect();
+        return Err(format!(
+            "the token endpoint answered HTTP {}: {start}",
+            status.as_u16()
+        ));
+    }
+    let answer: TokenAnswer = serde_json::from_str(&text)
+        .map_err(|e| format!("the token endpoint's answer has no access_token: {e}"))?;
+    let lifetime = answer
+        .expires_in
+        .map_or(DEFAULT_LIFETIME, Duration::from_secs);
+    Ok((answer.access_token, lifetime))
+}

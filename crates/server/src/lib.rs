@@ -135,6 +135,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::webhook_history::router())
         .merge(routes::webhook_presets::router())
         .merge(routes::webhook_preview::router())
+        .merge(routes::webhook_test::router())
         .merge(routes::system::router())
 }
 

@@ -302,6 +302,12 @@ pub trait DeliveryStore: Send + Sync {
     /// Deletes attempts (and finished deliveries) older than `before_ms`.
     async fn prune_attempts(&self, before_ms: i64) -> Result<u64>;
     async fn delivery_stats(&self) -> Result<DeliveryStats>;
+    /// How an integration's pushes have been going.
+    async fn delivery_health(
+        &self,
+        integration_id: IntegrationId,
+        now_ms: i64,
+    ) -> Result<DeliveryHealth>;
 }
 
 /// Where a trigger with an idempotency key stands.

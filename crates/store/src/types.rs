@@ -207,6 +207,24 @@ pub struct AttemptFilter {
     pub asc: bool,
 }
 
+/// Failures counted since the last success at most (a dead endpoint's
+/// week of history is not counted row by row on every read).
+pub const FAILURE_STREAK_CAP: i64 = 1000;
+
+/// How an integration's pushes have been going (tests left out).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeliveryHealth {
+    /// ms; 0 when none is recorded.
+    pub last_success_at: i64,
+    pub last_failure_at: i64,
+    /// Failed attempts since the last success, at most [`FAILURE_STREAK_CAP`].
+    pub failure_streak: i64,
+    pub last_error_class: String,
+    pub last_error: String,
+    /// ms; 0 when the circuit is closed.
+    pub circuit_open_until: i64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DeliveryStats {
     pub pending: i64,

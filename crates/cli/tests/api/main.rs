@@ -28,6 +28,7 @@ mod console;
 mod console_guardrails;
 mod crash;
 mod crash_runs;
+mod delivery_health;
 mod directory;
 mod endpoint_auth;
 mod errors;

@@ -309,6 +309,17 @@ try {
     await edit.getByRole('button', { name: 'Cancel' }).click();
   });
 
+  await step('the integration lists show how pushes have been going', async () => {
+    await open('/console/integrations?tab=action');
+    const failing = page.getByRole('row', { name: /Roll back/ });
+    await failing.getByText('Failing', { exact: true }).waitFor();
+    assert.match(await failing.innerText(), /http_status: HTTP 500/);
+    await page.getByRole('row', { name: /Restart host/ }).getByText('Healthy', { exact: true }).waitFor();
+    await open('/console/integrations?tab=incident');
+    await page.getByRole('row', { name: hookName }).getByText('Healthy', { exact: true }).waitFor();
+    await page.getByRole('row', { name: 'Token relay' }).getByText('No pushes yet').waitFor();
+  });
+
   await step('the fourth action of a channel shows the limit error', async () => {
     const form = await newAction('Fourth', env('ACTION_OK'));
     const error = form.locator('.field-error').first();

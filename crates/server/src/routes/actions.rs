@@ -22,6 +22,7 @@ use super::integration::{
     check_auth, check_channels, check_team, load_kind, may_manage, rotate_secret, wrong_settings,
     IntegrationIdBody, SigningSecret, TAG_WEBHOOKS,
 };
+use super::integration_health::{health_of, IntegrationHealth};
 use super::{ListData, Paging};
 use crate::auth::Caller;
 use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};
@@ -121,6 +122,8 @@ pub struct ActionView {
     pub show_when: Option<ShowWhen>,
     pub cooldown_s: i64,
     pub max_runs_per_hour: i64,
+    /// How its pushes have been going.
+    pub health: IntegrationHealth,
     /// Masked; shown in full only by create.
     pub signing_secret: String,
     pub created_at: i64,
@@ -138,7 +141,7 @@ pub(crate) fn config_of(r: &IntegrationRecord) -> Result<ActionConfig, ApiError>
     r.config.action().cloned().ok_or_else(|| wrong_settings(r))
 }
 
-fn view(r: &IntegrationRecord) -> Result<ActionView, ApiError> {
+fn view(r: &IntegrationRecord, health: IntegrationHealth) -> Result<ActionView, ApiError> {
     let c = config_of(r)?;
     Ok(ActionView {
         integration_id: r.integration_id,
@@ -160,6 +163,7 @@ fn view(r: &IntegrationRecord) -> Result<ActionView, ApiError> {
         show_when: c.show_when,
         cooldown_s: c.cooldown_s,
         max_runs_per_hour: c.max_runs_per_hour,
+        health,
         signing_secret: mask(&r.secret),
         created_at: r.created_at,
         updated_at: r.updated_at,
@@ -341,9 +345,9 @@ async fn action_info(
     _caller: Caller,
     ApiJson(req): ApiJson<IntegrationIdBody>,
 ) -> ApiResult<ActionView> {
-    ok(view(
-        &load(&app, req.integration_id, "integration_id").await?,
-    )?)
+    let r = load(&app, req.integration_id, "integration_id").await?;
+    let health = health_of(&app, &r).await?;
+    ok(view(&r, health)?)
 }
 
 #[utoipa::path(post, path = "/integration/custom-action/list", tag = TAG_WEBHOOKS, request_body = Paging,
@@ -356,11 +360,10 @@ async fn action_list(
     let page = req.page()?;
     let listing = app.store.list_integrations(&[KIND], page).await?;
     let has_next_page = listing.has_next_page(page);
-    let items = listing
-        .items
-        .iter()
-        .map(view)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut items = Vec::with_capacity(listing.items.len());
+    for r in &listing.items {
+        items.push(view(r, health_of(&app, r).await?)?);
+    }
     ok(ListData {
         items,
         total: listing.total,

@@ -16,6 +16,7 @@ pub mod incident_ops;
 pub mod incident_reads;
 pub mod incidents;
 pub mod integration;
+pub mod integration_health;
 pub mod lookups;
 pub mod runs;
 pub mod samples;
@@ -23,6 +24,7 @@ pub mod system;
 pub mod webhook_history;
 pub mod webhook_presets;
 pub mod webhook_preview;
+pub mod webhook_test;
 pub mod webhooks;
 
 use dutyhook_store::{Listing, Page};

@@ -1,15 +1,13 @@
-//! Incident and alert webhooks: configuration, secrets, test pushes.
+//! Incident and alert webhooks: configuration and secrets.
 
 use axum::extract::State;
-use dutyhook_delivery::dispatcher::body_for;
-use dutyhook_delivery::invoker::{Call, Endpoint, Invoked};
 use dutyhook_delivery::outbound::check_endpoint;
 use dutyhook_delivery::signature::{mask, new_secret};
 use dutyhook_domain::chat_presets::ChatPreset;
 use dutyhook_domain::endpoint_auth::EndpointAuth;
 use dutyhook_domain::event::EventType;
 use dutyhook_domain::headers::{masked, merge_masked, Header};
-use dutyhook_domain::ids::{ChannelId, DeliveryId, IncidentId, IntegrationId};
+use dutyhook_domain::ids::{ChannelId, IntegrationId};
 use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
 use dutyhook_domain::webhook::{RetryPolicy, WebhookConfig, WebhookKind, DEFAULT_TIMEOUT_MS};
 use dutyhook_store::IntegrationRecord;
@@ -18,11 +16,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::incidents::{existing, incident_id};
 use super::integration::{
     check_auth, check_channels, check_team, load, may_manage, rotate_secret, wrong_settings,
-    IntegrationIdBody, PushOutcome, SigningSecret, TAG_WEBHOOKS,
+    IntegrationIdBody, SigningSecret, TAG_WEBHOOKS,
 };
+use super::integration_health::{health_of, IntegrationHealth};
 use super::{ListData, Paging};
 use crate::auth::Caller;
 use crate::envelope::{ok, ApiJson, ApiResult, Empty, Envelope};
@@ -39,7 +37,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(webhook_enable))
         .routes(routes!(webhook_disable))
         .routes(routes!(webhook_rotate_secret))
-        .routes(routes!(webhook_test))
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -99,6 +96,8 @@ pub struct WebhookView {
     pub retry_policy: RetryPolicy,
     pub enabled: bool,
     pub disabled_reason: String,
+    /// How its pushes have been going.
+    pub health: IntegrationHealth,
     /// Masked; shown in full only by create and rotate-secret.
     pub signing_secret: String,
     pub created_at: i64,
@@ -116,7 +115,7 @@ pub fn config_of(r: &IntegrationRecord) -> Result<WebhookConfig, ApiError> {
     r.config.webhook().cloned().ok_or_else(|| wrong_settings(r))
 }
 
-fn view(r: &IntegrationRecord) -> Result<WebhookView, ApiError> {
+fn view(r: &IntegrationRecord, health: IntegrationHealth) -> Result<WebhookView, ApiError> {
     let c = config_of(r)?;
     Ok(WebhookView {
         integration_id: r.integration_id,
@@ -135,13 +134,14 @@ fn view(r: &IntegrationRecord) -> Result<WebhookView, ApiError> {
         retry_policy: c.retry_policy,
         enabled: r.enabled,
         disabled_reason: r.disabled_reason.clone(),
+        health,
         signing_secret: mask(&r.secret),
         created_at: r.created_at,
         updated_at: r.updated_at,
     })
 }
 
-const WEBHOOK_KINDS: [IntegrationKind; 2] = IntegrationKind::WEBHOOKS;
+pub(crate) const WEBHOOK_KINDS: [IntegrationKind; 2] = IntegrationKind::WEBHOOKS;
 
 /// The template a preset stands for, on an incident webhook given no
 /// template of its own.
@@ -322,9 +322,9 @@ async fn webhook_info(
     _caller: Caller,
     ApiJson(req): ApiJson<IntegrationIdBody>,
 ) -> ApiResult<WebhookView> {
-    ok(view(
-        &load(&app, req.integration_id, &WEBHOOK_KINDS).await?,
-    )?)
+    let r = load(&app, req.integration_id, &WEBHOOK_KINDS).await?;
+    let health = health_of(&app, &r).await?;
+    ok(view(&r, health)?)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -355,11 +355,10 @@ async fn webhook_list(
     };
     let listing = app.store.list_integrations(&kinds, page).await?;
     let has_next_page = listing.has_next_page(page);
-    let items = listing
-        .items
-        .iter()
-        .map(view)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut items = Vec::with_capacity(listing.items.len());
+    for r in &listing.items {
+        items.push(view(r, health_of(&app, r).await?)?);
+    }
     ok(ListData {
         items,
         total: listing.total,
@@ -435,69 +434,4 @@ async fn webhook_rotate_secret(
     let rotated = rotate_secret(&app, &caller, &r).await?;
     app.dispatcher.forget(r.integration_id);
     ok(rotated)
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct WebhookTest {
-    #[schema(value_type = i64)]
-    pub integration_id: IntegrationId,
-    /// Default `i_new` (incident webhooks) or `a_new` (alert webhooks).
-    pub event_type: Option<EventType>,
-    /// Push this incident as it is now instead of a sample.
-    #[schema(pattern = "^[0-9a-f]{24}$")]
-    #[schema(value_type = Option<String>)]
-    pub incident_id: Option<IncidentId>,
-}
-
-#[utoipa::path(post, path = "/integration/webhook/test", tag = TAG_WEBHOOKS, request_body = WebhookTest,
-    responses((status = 200, body = Envelope<PushOutcome>), (status = "4XX", body = ErrorEnvelope)))]
-async fn webhook_test(
-    State(app): State<AppState>,
-    caller: Caller,
-    ApiJson(req): ApiJson<WebhookTest>,
-) -> ApiResult<PushOutcome> {
-    caller.require_operator()?;
-    let r = load(&app, req.integration_id, &WEBHOOK_KINDS).await?;
-    let cfg = config_of(&r)?;
-    let event_type = req.event_type.unwrap_or(match cfg.kind {
-        WebhookKind::Incident => EventType::i_new,
-        WebhookKind::Alert => EventType::a_new,
-    });
-    if event_type.is_incident() != (cfg.kind == WebhookKind::Incident) {
-        return Err(ApiError::invalid(
-            "event_type",
-            format!(
-                "{} is not an event type of this webhook's kind",
-                event_type.as_str()
-            ),
-        ));
-    }
-    let incident = match &req.incident_id {
-        Some(id) => Some(existing(&app, &incident_id("incident_id", id)?).await?),
-        None => None,
-    };
-    let event = super::samples::sample_event(&app, event_type, incident.as_ref(), &caller.person);
-    let body = body_for(&cfg, &event.payload);
-    let Invoked { result, record } = app
-        .invoker
-        .call_and_record(
-            app.store.as_ref(),
-            Call {
-                integration: &r,
-                endpoint: Endpoint::from(&cfg),
-                body: &body,
-                body_is_event_payload: false,
-                event: &event,
-                delivery_id: DeliveryId(0),
-                attempt: 1,
-                test: true,
-            },
-        )
-        .await?;
-    ok(PushOutcome::new(
-        &result,
-        record.invocation_id,
-        event.event_id,
-        result.duration_ms,
-    ))
 }

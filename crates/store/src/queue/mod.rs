@@ -6,6 +6,7 @@ pub(crate) mod attempts;
 pub(crate) mod circuits;
 pub(crate) mod claim;
 pub(crate) mod fifo;
+pub(crate) mod health;
 pub(crate) mod settle;
 pub(crate) mod settlement;
 #[cfg(test)]
@@ -25,8 +26,8 @@ use crate::sql::Sql;
 use crate::store::SqlStore;
 use crate::writer::{Answer, CompleteJob, Job};
 use crate::{
-    AttemptFilter, AttemptRecord, Completion, DeliveryStats, DeliveryStore, Listing, Page, Result,
-    StoreError,
+    AttemptFilter, AttemptRecord, Completion, DeliveryHealth, DeliveryStats, DeliveryStore,
+    Listing, Page, Result, StoreError,
 };
 
 /// How long an outcome is offered again while the database is unavailable:
@@ -185,6 +186,14 @@ impl DeliveryStore for SqlStore {
         q.text(invocation_id);
         let row: Option<AttemptRow> = q.query_as().fetch_optional(&self.read).await?;
         row.map(AttemptRow::into_record).transpose()
+    }
+
+    async fn delivery_health(
+        &self,
+        integration_id: IntegrationId,
+        now_ms: i64,
+    ) -> Result<DeliveryHealth> {
+        health::health(&self.read, integration_id.into(), now_ms).await
     }
 
     async fn delivery_state(&self, delivery_id: DeliveryId) -> Result<Option<(String, i64, i64)>> {

@@ -42,8 +42,9 @@ async function integrationTable(ctx) {
     }
     if (tab === 'action') {
       const items = await all('/integration/custom-action/list', {});
-      return table(['Name', 'Endpoint', 'Channels', ''], items.map((a) => h('tr', {},
+      return table(['Name', 'Endpoint', 'Channels', 'State', ''], items.map((a) => h('tr', {},
         h('td', {}, a.name), h('td', { class: 'mono' }, a.endpoint), h('td', {}, names(a.channel_ids)),
+        h('td', {}, healthCell(a)),
         h('td', { class: 'row-actions' },
           h('button', { type: 'button', onclick: () => openForm(ctx, a) }, 'Edit'),
           h('a', { class: 'button', href: `/console/history?integration_id=${a.integration_id}` }, 'History'),
@@ -53,7 +54,7 @@ async function integrationTable(ctx) {
     return table(['Name', 'Endpoint', 'Channels', 'Events', 'State', ''], items.map((w) => h('tr', {},
       h('td', {}, w.name), h('td', { class: 'mono' }, w.endpoint), h('td', {}, names(w.channel_ids)),
       h('td', {}, w.event_types.length ? w.event_types.join(', ') : 'All'),
-      h('td', {}, w.enabled ? badge('Enabled') : [badge('Disabled'), w.disabled_reason ? h('span', { class: 'hint' }, ` ${w.disabled_reason}`) : null]),
+      h('td', {}, healthCell(w)),
       h('td', { class: 'row-actions' },
         h('button', { type: 'button', onclick: () => openForm(ctx, w) }, 'Edit'),
         h('button', { type: 'button', onclick: () => toggle(ctx, w) }, w.enabled ? 'Disable' : 'Enable'),
@@ -63,6 +64,25 @@ async function integrationTable(ctx) {
   } catch (e) {
     return notice(e.message, 'error');
   }
+}
+
+// How an integration's pushes have been going: never a green badge on an
+// endpoint that is failing.
+function healthCell(item) {
+  const hl = item.health || {};
+  const when = (ms) => (ms ? fmtTime(Math.floor(ms / 1000)) : 'never');
+  const streak = `${hl.failure_streak}${hl.failure_streak_capped ? '+' : ''}`;
+  const lines = {
+    healthy: [badge('Healthy', 'b-ok'), `last success ${when(hl.last_success_at)}`],
+    failing: [badge('Failing', 'b-failure'), `${streak} failed in a row; last success ${when(hl.last_success_at)}`],
+    circuit_open: [badge('Circuit open', 'b-failure'),
+      `${streak} failed in a row; paused until ${when(hl.circuit_open_until)}`],
+    disabled: [badge('Disabled', 'b-failure'), item.disabled_reason || 'disabled by hand'],
+    unused: [badge('No pushes yet'), ''],
+  }[hl.state] || [badge(hl.state || 'unknown'), ''];
+  const error = hl.state === 'failing' || hl.state === 'circuit_open'
+    ? h('span', { class: 'hint mono' }, ` ${hl.last_error_class}: ${hl.last_error}`) : null;
+  return [lines[0], h('span', { class: 'hint' }, ` ${lines[1]}`), error];
 }
 
 function deleteButton(ctx, path, item) {

@@ -336,7 +336,12 @@ async fn rule_grouping_windows_and_storms(db: Db) {
     let feed = app
         .ok("/incident/feed", json!({"incident_id": inc_a, "asc": true}))
         .await;
-    assert_eq!(feed_types(&feed), ["i_new", "i_storm", "i_storm"]);
+    // Each alert that joins is on the timeline, before the storm it makes.
+    assert_eq!(
+        feed_types(&feed),
+        ["i_new", "a_merge", "a_merge", "i_storm", "a_merge", "i_storm"]
+    );
+    assert_eq!(feed["items"][1]["detail"]["severity"], json!("Info"));
 
     // A person's severity stays; a storm is announced once.
     app.ok(

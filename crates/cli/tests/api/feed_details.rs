@@ -85,9 +85,24 @@ async fn every_detail_key_is_declared(db: Db) {
     .await;
     app.ok("/incident/disable-merge", ids).await;
 
+    // Alerts joining, recovering and closed by hand.
+    let key = crate::alerts::source(&app, ch, "standard").await;
+    let event = |key: &str, status: &str| json!({"event_status": status, "title_rule": key, "alert_key": key});
+    crate::alerts::pushed(&app, &key, event("disk", "Critical")).await;
+    crate::alerts::pushed(&app, &key, event("disk", "Ok")).await;
+    crate::alerts::pushed(&app, &key, event("cpu", "Warning")).await;
+    let alerts = crate::alerts::alerts(&app, json!({})).await;
+    let cpu = alerts.iter().find(|a| a["title"] == "cpu").unwrap();
+    app.ok("/alert/close", json!({"alert_ids": [cpu["alert_id"]]}))
+        .await;
+    let mut incidents = vec![id.clone(), other.clone()];
+    for a in &alerts {
+        incidents.push(a["incident"]["incident_id"].as_str().unwrap().to_string());
+    }
+
     let declared = declared_properties(&app, "FeedDetail").await;
     let mut seen = BTreeSet::new();
-    for incident in [&id, &other] {
+    for incident in &incidents {
         let feed = app
             .ok(
                 "/incident/feed",
@@ -128,6 +143,9 @@ async fn every_detail_key_is_declared(db: Db) {
         "i_reopen",
         "i_merge",
         "i_merge_disabled",
+        "a_merge",
+        "a_recover",
+        "a_close",
     ] {
         assert!(seen.contains(kind), "the flow made {kind}: {seen:?}");
     }

@@ -283,7 +283,14 @@ async fn the_feed_as_the_sdk_reads_it(db: Db) {
     let kinds: Vec<&str> = feed.items.iter().map(|i| i.kind.as_str()).collect();
     assert_eq!(
         kinds,
-        ["i_new", "i_assign", "i_r_title", "i_r_severity", "i_rslv"]
+        [
+            "i_new",
+            "a_merge",
+            "i_assign",
+            "i_r_title",
+            "i_r_severity",
+            "i_rslv"
+        ]
     );
     for item in &feed.items {
         assert!(

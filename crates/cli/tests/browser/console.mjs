@@ -255,6 +255,23 @@ try {
     await page.locator('#timeline li[data-type="i_ack"]').waitFor();
   });
 
+  await step('the timeline tells the story in sentences', async () => {
+    await page.getByLabel('Snooze for').selectOption('60');
+    await page.getByRole('button', { name: 'Snooze', exact: true }).click();
+    await page.locator('#action-result').getByText('Snooze: done.').waitFor();
+    await page.getByRole('button', { name: 'Wake' }).click();
+    await page.locator('#action-result').getByText('Wake: done.').waitFor();
+    const entry = (type) => page.locator(`#timeline li[data-type="${type}"]`).first();
+    await entry('i_wake').waitFor();
+    assert.match(await entry('i_ack').innerText(), /Ada Admin acknowledged it/);
+    assert.match(await entry('i_snooze').innerText(), /Ada Admin snoozed it for 1 hour, until \d\d:\d\d/);
+    assert.match(await entry('i_wake').innerText(), /Ada Admin woke it up/);
+    assert.match(await entry('i_labels').innerText(), /labels: restarted = yes set/);
+    assert.match(await entry('i_new').innerText(), /created it: “.*”, Critical/);
+    const all = await page.locator('#timeline').innerText();
+    assert.ok(!all.includes('{"') && !/\bi_[a-z_]+\b/.test(all), `no codes or JSON in the timeline: ${all}`);
+  });
+
   await step('the history shows the push; open it and resend it', async () => {
     await open('/console/integrations?tab=incident');
     await page.getByRole('row', { name: hookName }).getByRole('link', { name: 'History' }).click();

@@ -156,6 +156,9 @@ pub fn ingest(state: &mut IngestState, source: &Source, ev: &AlertEvent, rec: &m
                         }
                     }
                     follow_alerts(inc);
+                    if ev.status == Status::Ok {
+                        note_alert(rec, inc, ALERT_RECOVERED, &alert, None);
+                    }
                     if ev.status == Status::Ok && inc.alerts_open.total() == 0 {
                         inc.incident_status = Status::Ok;
                         inc.end_time = now;
@@ -260,6 +263,7 @@ pub fn ingest(state: &mut IngestState, source: &Source, ev: &AlertEvent, rec: &m
         title: inc.title.clone(),
     });
     emit_alert(rec, &alert, EventType::a_merge, None);
+    note_alert(rec, inc, ALERT_JOINED, &alert, None);
     announce_storms(inc, &channel.storm_thresholds, rec);
     rec.touch(&inc_id);
     state.incident_changed(&inc_id);
@@ -345,6 +349,6 @@ pub fn close_by_hand(
         inc.alerts_open.remove(status);
         follow_alerts(inc);
         inc.updated_at = now;
-        rec.touch(&inc.incident_id);
+        note_alert(rec, inc, ALERT_CLOSED, alert, Some(by));
     }
 }

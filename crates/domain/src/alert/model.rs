@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use crate::channel::Channel;
 use crate::event::{EventType, SubjectKind};
 use crate::ids::{AlertId, ChannelId, IncidentId, IntegrationId};
+use crate::incident::Incident;
 use crate::integration::SourceType;
 use crate::person::Person;
 use crate::recorder::Recorder;
@@ -138,6 +139,28 @@ pub fn emit_alert(
         alert.to_payload(),
         Map::new(),
     );
+}
+
+/// The timeline records an incident keeps of its alerts (no event of their
+/// own: the alert's events say it to alert webhooks).
+pub const ALERT_JOINED: &str = "a_merge";
+pub const ALERT_RECOVERED: &str = "a_recover";
+pub const ALERT_CLOSED: &str = "a_close";
+pub const ALERT_RECORDS: [&str; 3] = [ALERT_JOINED, ALERT_RECOVERED, ALERT_CLOSED];
+
+/// Notes on `incident`'s timeline what happened to one of its alerts.
+pub fn note_alert(
+    rec: &mut Recorder,
+    incident: &Incident,
+    kind: &str,
+    alert: &Alert,
+    person: Option<&Person>,
+) {
+    let detail = serde_json::json!({
+        "alert_id": alert.alert_id, "title": alert.title,
+        "severity": alert.alert_severity, "status": status_str(alert.alert_status),
+    });
+    rec.note(incident, kind, person, detail);
 }
 
 /// A status as payloads spell it.

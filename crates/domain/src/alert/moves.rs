@@ -2,7 +2,7 @@
 //! "merge alerts into an incident").
 
 use super::grouping::follow_alerts;
-use super::model::{emit_alert, Alert, AlertIncident};
+use super::model::{emit_alert, note_alert, Alert, AlertIncident, ALERT_JOINED};
 use crate::event::EventType;
 use crate::incident::Incident;
 use crate::person::Person;
@@ -54,4 +54,5 @@ pub fn move_by_hand(
     });
     alert.updated_at = now;
     emit_alert(rec, alert, EventType::a_merge, Some(by));
+    note_alert(rec, to, ALERT_JOINED, alert, Some(by));
 }

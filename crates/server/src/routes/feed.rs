@@ -4,6 +4,7 @@
 //! assignments, the action for `i_custom`, …).
 
 use axum::extract::State;
+use dutyhook_domain::alert::ALERT_RECORDS;
 use dutyhook_domain::event::EventType;
 use dutyhook_domain::ids::IncidentId;
 use dutyhook_domain::ops::MERGE_DISABLED;
@@ -35,7 +36,6 @@ const PRODUCT_ONLY_TYPES: &[&str] = &[
     "i_wr_create",
     "i_wr_delete",
     "i_auto_refresh",
-    "a_merge",
 ];
 /// A timeline record without an event: a label enrichment.
 const LABELS: &str = "i_labels";
@@ -110,6 +110,7 @@ fn feed_type_names() -> Vec<&'static str> {
         .iter()
         .map(|t| t.as_str())
         .chain([LABELS, MERGE_DISABLED, LINKS_ADDED])
+        .chain(ALERT_RECORDS)
         .chain(PRODUCT_ONLY_TYPES.iter().copied())
         .collect()
 }

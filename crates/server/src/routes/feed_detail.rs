@@ -13,10 +13,13 @@ use utoipa::ToSchema;
 /// A timeline record's detail; which keys it holds depends on its `type`.
 #[derive(ToSchema)]
 pub struct FeedDetail {
-    /// `i_new`: the severity it was created with.
+    /// `i_new`: the severity it was created with; `a_*`: the alert's.
     severity: Option<String>,
-    /// `i_new`: the title it was created with.
+    /// `i_new`: the title it was created with; `a_*`: the alert's.
     title: Option<String>,
+    /// `a_merge` (an alert joined), `a_recover` (it recovered), `a_close`
+    /// (closed by hand): which alert.
+    alert_id: Option<String>,
     /// `i_r_*`, `i_r_field`: the value before; `i_rslv`: `console` (by a
     /// person) or `autorslv` (its alerts recovered).
     #[schema(value_type = Option<serde_json::Value>)]
@@ -41,6 +44,8 @@ pub struct FeedDetail {
     layer_idx: Option<i64>,
     /// `i_snooze`: for how long.
     minutes: Option<i64>,
+    /// `i_storm`: the alert count reached.
+    threshold: Option<i64>,
     /// `i_wake`: when the snooze would have ended (Unix seconds).
     #[schema(rename = "snoozedBefore")]
     snoozed_before: Option<i64>,
@@ -77,7 +82,7 @@ pub struct FeedDetail {
     name: Option<String>,
     /// `i_custom`: the run.
     run_id: Option<String>,
-    /// `i_custom`: the run's status.
+    /// `i_custom`: the run's status; `a_*`: the alert's (`Critical` … `Ok`).
     status: Option<String>,
     /// `i_custom`: the answer's message or first line, or why the call failed.
     message: Option<String>,

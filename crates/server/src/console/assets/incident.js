@@ -1,9 +1,10 @@
 // One incident: its details, operations, custom fields and timeline.
 
-import { app, EVENT_NAMES, ME, params, ROLE, SEVERITIES, SNOOZES } from './common.js';
+import { app, ME, params, ROLE, SEVERITIES, SNOOZES } from './common.js';
+import { peopleOf, timelineEntry } from './timeline.js';
 import { badge, dl, field, fmtMs, fmtTime, h, input, notice, replace, select, table, textarea } from './dom.js';
 import { api, nowS, onSubmit } from './api.js';
-import { isOpen, linksList, runEntry, runsTable, triggerResult } from './runs.js';
+import { isOpen, linksList, runsTable, triggerResult } from './runs.js';
 import { askBeforeRun } from './action_form.js';
 
 export async function incidentPage() {
@@ -42,6 +43,7 @@ export async function incidentPage() {
         .then((d) => d.items).catch(() => []),
       api('/incident/action/run/list', { incident_id: id }).then((d) => d.items).catch(() => []),
     ]);
+    const names = await peopleOf(feed);
     actions = shown;
     current = inc;
     const mine = (inc.responders || []).find((r) => r.person_id === ME);
@@ -125,7 +127,7 @@ export async function incidentPage() {
         h('section', { 'aria-labelledby': 'timeline-h' },
           h('h3', { id: 'timeline-h' }, 'Timeline'),
           comment,
-          h('ol', { class: 'timeline', id: 'timeline' }, feed.map(timelineEntry)))));
+          h('ol', { class: 'timeline', id: 'timeline' }, feed.map((e) => timelineEntry(e, names))))));
     watchRuns(runs);
   }
 
@@ -149,7 +151,8 @@ export async function incidentPage() {
       replace(runsBox, runsTable(runs, runButtons));
       replace(document.getElementById('links'), linksList(inc.links));
       replace(document.getElementById('labels'), labelsView(inc.labels));
-      replace(document.getElementById('timeline'), feed.map(timelineEntry));
+      const names = await peopleOf(feed);
+      replace(document.getElementById('timeline'), feed.map((e) => timelineEntry(e, names)));
       watchRuns(runs);
     } catch {
       poll = setTimeout(refreshLive, 5000);
@@ -245,26 +248,6 @@ export async function incidentPage() {
 
 function labelsView(labels) {
   return Object.keys(labels || {}).length ? dl(Object.entries(labels)) : h('p', { class: 'hint' }, 'No labels.');
-}
-
-function timelineEntry(e) {
-  const d = e.detail || {};
-  let what = EVENT_NAMES[e.type] || e.type;
-  const extra = [];
-  if (e.type === 'i_custom' || e.type === 'i_links') {
-    const run = runEntry(e);
-    what = run.what;
-    extra.push(...run.extra.filter(Boolean));
-  } else if (e.type === 'i_comm' && d.comment) {
-    if (d.action_name) what = `commented through the action "${d.action_name}"`;
-    extra.push(h('q', {}, d.comment));
-  } else if (Object.keys(d).length) {
-    extra.push(h('code', {}, JSON.stringify(d)));
-  }
-  return h('li', { 'data-type': e.type },
-    h('time', { datetime: new Date(e.created_at).toISOString() }, fmtMs(e.created_at)), ' ',
-    h('strong', {}, e.person ? e.person.person_name : 'dutyhook'), ' ', what,
-    extra.length ? [' — ', extra] : null);
 }
 
 function editForm(inc, fields, show, render) {

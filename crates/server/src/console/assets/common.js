@@ -24,5 +24,9 @@ export const EVENT_NAMES = {
   i_comm: 'commented', i_r_title: 'changed the title', i_r_desc: 'changed the description',
   i_r_impact: 'changed the impact', i_r_rc: 'changed the root cause', i_r_rsltn: 'changed the resolution',
   i_r_severity: 'changed the severity', i_r_field: 'changed a field', i_labels: 'updated labels',
-  i_links: 'added links',
+  i_links: 'added links', a_new: 'alert appeared', a_update: 'alert changed', a_merge: 'alert joined an incident',
+  a_close: 'alert closed', a_recover: 'alert recovered', i_merge_disabled: 'stopped alerts joining',
 };
+
+// An event type as people read it, its code beside it: "acknowledged (i_ack)".
+export const eventLabel = (code) => (EVENT_NAMES[code] ? `${EVENT_NAMES[code]} (${code})` : code);

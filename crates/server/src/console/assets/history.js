@@ -1,6 +1,6 @@
 // The invocation history and one invocation's request and response.
 
-import { ALERT_EVENTS, app, INCIDENT_EVENTS, params } from './common.js';
+import { ALERT_EVENTS, app, eventLabel, INCIDENT_EVENTS, params } from './common.js';
 import { append, badge, dl, field, fmtMs, h, input, notice, replace, select, table } from './dom.js';
 import { api, go, nowS, opt, pager } from './api.js';
 
@@ -32,7 +32,7 @@ export async function historyPage() {
     field('Time', select('range', HISTORY_RANGES, state.range)),
     field('Incident id', input('incident_id', { value: state.incident_id })),
     field('Alert id', input('alert_id', { value: state.alert_id })),
-    field('Event type', select('event_type', [['', 'Any'], ...events.map((e) => [e, e])], state.event_type)),
+    field('Event type', select('event_type', [['', 'Any'], ...events.map((e) => [e, eventLabel(e)])], state.event_type)),
     field('Status', select('status', [['', 'Any'], ['success', 'Success'], ['failure', 'Failure']], state.status)),
     h('div', { class: 'field' }, h('button', { type: 'submit' }, 'Filter')));
   const detail = h('div', { id: 'invocation' });
@@ -47,7 +47,7 @@ export async function historyPage() {
     });
     const rows = d.items.map((r) => h('tr', {},
       h('td', {}, fmtMs(r.started_at)),
-      h('td', {}, r.event_type, r.test ? [' ', badge('test', 'plain')] : null),
+      h('td', {}, eventLabel(r.event_type), r.test ? [' ', badge('test', 'plain')] : null),
       h('td', {}, r.incident_id ? h('a', { href: `/console/incident?id=${r.incident_id}` }, r.incident_id.slice(-6).toUpperCase()) : (r.alert_id || '—')),
       h('td', { class: 'mono' }, r.event_id),
       h('td', {}, badge(r.status === 'success' ? 'Success' : 'Failure'), ' ', r.http_status ? `HTTP ${r.http_status}` : r.error_class),
@@ -88,7 +88,7 @@ async function showInvocation(detail, invocationId) {
   replace(detail, h('section', { class: 'card', 'aria-labelledby': 'inv-h' },
     h('h2', { id: 'inv-h', tabindex: '-1' }, `Invocation ${s.invocation_id}`),
     dl([
-      ['Event', `${s.event_type} (${s.event_id})`],
+      ['Event', `${eventLabel(s.event_type)}, event ${s.event_id}`],
       ['Started', fmtMs(s.started_at)],
       ['Status', `${s.status}${s.http_status ? `, HTTP ${s.http_status}` : ''}`],
       s.error_class && ['Failure class', s.error_class],

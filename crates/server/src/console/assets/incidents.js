@@ -1,6 +1,6 @@
 // The incident list and the form that creates one.
 
-import { app, params, PROGRESS, RANGES, SEVERITIES } from './common.js';
+import { app, params, PROGRESS, RANGES, ROLE, SEVERITIES } from './common.js';
 import { badge, field, fmtTime, h, input, notice, replace, select, table, textarea } from './dom.js';
 import { api, channelNames, go, nowS, onSubmit, opt, pager } from './api.js';
 
@@ -26,7 +26,9 @@ export async function incidentsPage() {
   const create = createIncidentForm(channels);
   const listArea = h('div', { id: 'incident-list' });
   const updated = h('p', { class: 'hint', role: 'status' });
-  replace(app, h('div', { class: 'toolbar' }, create), filters, updated, listArea);
+  // Outside the list, so what a bulk operation did outlives the reload.
+  const done = h('p', { role: 'status', class: 'hint' });
+  replace(app, h('div', { class: 'toolbar' }, create), filters, updated, done, listArea);
 
   const load = async () => {
     const end = nowS() + 60;
@@ -41,15 +43,25 @@ export async function incidentsPage() {
         api('/incident/action/run/awaiting', {}).then((r) => r.items).catch(() => []),
       ]);
       const waits = new Set(awaiting.map((r) => r.incident_id));
+      const operator = ROLE !== 'viewer';
       const rows = d.items.map((i) => h('tr', {},
+        operator ? h('td', {}, h('input', {
+          type: 'checkbox', name: 'selected', value: i.incident_id, 'aria-label': `Select ${i.num} ${i.title}`,
+        })) : null,
         h('td', {}, i.num),
         h('td', {}, h('a', { href: `/console/incident?id=${encodeURIComponent(i.incident_id)}` }, i.title),
           waits.has(i.incident_id) ? [' ', badge('Approval needed', 'approval')] : null),
         h('td', {}, badge(i.incident_severity)),
         h('td', {}, badge(i.progress), i.snoozed_before > nowS() ? [' ', badge('Snoozed')] : null),
-        h('td', {}, i.channel_name || channels.get(i.channel_id) || '—'),
-        h('td', {}, fmtTime(i.created_at))));
-      replace(listArea, table(['Num', 'Title', 'Severity', 'Progress', 'Channel', 'Created'], rows, 'Incidents'),
+        h('td', {}, (i.responders || []).map((r) => r.person_name).join(', ') || '—'),
+        h('td', {}, String(i.alert_cnt)),
+        h('td', { title: fmtTime(i.created_at) }, age(i.created_at)),
+        h('td', { class: 'wide-only' }, i.channel_name || channels.get(i.channel_id) || '—')));
+      const headers = [...(operator ? ['Select'] : []), 'Num', 'Title', 'Severity', 'Progress', 'Responders',
+        'Alerts', 'Age', 'Channel'];
+      const list = table(headers, rows, 'Incidents');
+      list.querySelectorAll('th').forEach((th) => { if (th.textContent === 'Channel') th.classList.add('wide-only'); });
+      replace(listArea, operator ? bulkBar(list, load, done) : null, list,
         h('p', { class: 'hint' }, `${d.total} incident${d.total === 1 ? '' : 's'}`),
         pager(state.p, d.has_next_page, (p) => go('/console/incidents', { ...state, p })));
       updated.textContent = `Updated ${new Date().toLocaleTimeString()}; refreshes every 15 seconds.`;
@@ -59,6 +71,33 @@ export async function incidentsPage() {
   };
   await load();
   setInterval(() => { if (document.visibilityState === 'visible') load(); }, 15000);
+}
+
+// "3 min", "5 h", "2 d": how long ago an incident started.
+function age(createdS) {
+  const s = Math.max(0, nowS() - createdS);
+  if (s < 3600) return `${Math.max(1, Math.round(s / 60))} min`;
+  if (s < 86400) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} d`;
+}
+
+// Acknowledge or resolve the incidents ticked in `list`, in one call each.
+function bulkBar(list, reload, out) {
+  const run = (label, path) => h('button', {
+    type: 'button',
+    onclick: async () => {
+      const ids = [...list.querySelectorAll('input[name="selected"]:checked')].map((c) => c.value);
+      if (!ids.length) { out.textContent = 'Tick the incidents first.'; return; }
+      try {
+        await api(path, { incident_ids: ids });
+        out.textContent = `${label}: ${ids.length} incident${ids.length === 1 ? '' : 's'}.`;
+        await reload();
+      } catch (e) {
+        out.textContent = e.message;
+      }
+    },
+  }, `${label} selected`);
+  return h('div', { class: 'toolbar bulk' }, run('Acknowledge', '/incident/ack'), run('Resolve', '/incident/resolve'));
 }
 
 function createIncidentForm(channels) {

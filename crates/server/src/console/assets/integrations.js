@@ -1,6 +1,6 @@
 // The integration center: webhooks, custom actions and alert sources.
 
-import { ALERT_EVENTS, app, INCIDENT_EVENTS, params } from './common.js';
+import { ALERT_EVENTS, app, eventLabel, INCIDENT_EVENTS, params } from './common.js';
 import { badge, checkbox, field, fmtTime, h, input, notice, replace, secretBox, select, table } from './dom.js';
 import { all, api, channelNames, onSubmit, opt } from './api.js';
 import { guardrailControls, readGuardrails } from './action_settings.js';
@@ -53,7 +53,7 @@ async function integrationTable(ctx) {
     const items = await all('/integration/webhook/list', { kind: tab });
     return table(['Name', 'Endpoint', 'Channels', 'Events', 'State', ''], items.map((w) => h('tr', {},
       h('td', {}, w.name), h('td', { class: 'mono' }, w.endpoint), h('td', {}, names(w.channel_ids)),
-      h('td', {}, w.event_types.length ? w.event_types.join(', ') : 'All'),
+      h('td', {}, w.event_types.length ? w.event_types.map(eventLabel).join(', ') : 'All'),
       h('td', {}, healthCell(w)),
       h('td', { class: 'row-actions' },
         h('button', { type: 'button', onclick: () => openForm(ctx, w) }, 'Edit'),
@@ -116,7 +116,7 @@ function testForm(ctx, w) {
   const out = h('div', { role: 'status' });
   const form = onSubmit(h('form', { class: 'card', 'aria-label': `Send a test push to ${w.name}` },
     h('h2', {}, `Send a test push to "${w.name}"`),
-    field('Event type', select('event_type', events.map((e) => [e, e]), events[0])),
+    field('Event type', select('event_type', events.map((e) => [e, eventLabel(e)]), events[0])),
     w.kind === 'incident' ? field('Incident id (optional)', input('incident_id', { pattern: '[0-9a-f]{24}' }), 'A real incident, or leave empty for a sample.') : null,
     h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'primary' }, 'Send test'),
       h('button', { type: 'button', onclick: () => replace(ctx.top) }, 'Close')),
@@ -177,7 +177,7 @@ function eventPicker(kind, chosen) {
   return h('fieldset', { 'data-field': 'event_types', class: 'events' }, h('legend', {}, 'Event types'),
     h('p', { class: 'hint' }, kind === 'alert'
       ? 'None ticked means all. a_close is always delivered.' : 'None ticked means all.'),
-    list.map((e) => checkbox('event_types', e, (chosen || []).includes(e), e)));
+    list.map((e) => checkbox('event_types', eventLabel(e), (chosen || []).includes(e), e)));
 }
 
 const WRITE_BACK = [['labels', 'Labels'], ['fields', 'Custom fields'], ['comment', 'A comment'],

@@ -1,7 +1,7 @@
 // A webhook's body template: start from a chat preset, edit it, and see what
 // it sends for a sample event before saving.
 
-import { INCIDENT_EVENTS, ALERT_EVENTS } from './common.js';
+import { ALERT_EVENTS, eventLabel, INCIDENT_EVENTS } from './common.js';
 import { field, h, replace, select, textarea } from './dom.js';
 import { api } from './api.js';
 
@@ -11,7 +11,7 @@ export function templateEditor(kind, value, integrationId) {
   const area = textarea('body_template', { value: value || '', class: 'mono', rows: 8 });
   const shown = h('pre', { class: 'preview mono', 'aria-live': 'polite', hidden: true });
   const events = kind === 'alert' ? ALERT_EVENTS : INCIDENT_EVENTS;
-  const choices = events.map((e) => [e, `Sample ${e}`]);
+  const choices = events.map((e) => [e, `A sample: ${eventLabel(e)}`]);
   if (integrationId) choices.unshift(['latest', 'The latest event it pushed']);
   const eventType = select('preview_event', choices, choices[0][0], { 'aria-label': 'Event to preview' });
   const preview = async () => {

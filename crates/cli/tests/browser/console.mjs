@@ -377,6 +377,32 @@ try {
     await checkLabels('the incident list');
   });
 
+  await step('assign someone and merge into another incident from the incident page', async () => {
+    for (const title of ['Merge target db-7', 'Merge source db-7']) {
+      await open('/console/incidents');
+      await page.getByText('New incident').click();
+      const form = page.getByRole('form', { name: 'New incident' });
+      await form.getByLabel('Title').fill(title);
+      await form.getByRole('button', { name: 'Create incident' }).click();
+      await page.waitForURL(/\/console\/incident\?id=/);
+    }
+    await page.getByText('Assign or add responders').click();
+    const people = page.getByRole('form', { name: 'Responders' });
+    await people.getByLabel('People').selectOption({ label: `Ada Admin (${env('EMAIL')})` });
+    await people.getByRole('button', { name: 'Assign (replaces the responders)' }).click();
+    await page.locator('#action-result').getByText('Assigned.').waitFor();
+    await page.locator('#timeline li[data-type="i_assign"]').getByText('Ada Admin assigned Ada Admin').waitFor();
+    await page.getByText('Merge into another incident').click();
+    const find = page.getByRole('search', { name: 'Find an incident to merge into' });
+    await find.getByLabel('Title or number').fill('Merge target');
+    await find.getByRole('button', { name: 'Find' }).click();
+    page.once('dialog', (d) => d.accept());
+    await page.getByRole('button', { name: /^Merge into / }).click();
+    await page.getByRole('heading', { name: 'Merge target db-7' }).waitFor();
+    await page.locator('#timeline li[data-type="i_merge"]').getByText('merged “Merge source db-7” into it').waitFor();
+    await checkLabels('the incident page with its people and merge panels');
+  });
+
   await step('at phone width no page scrolls sideways', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     const sideways = async (what) => {

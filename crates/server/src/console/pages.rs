@@ -7,7 +7,7 @@ use maud::{html, Markup, DOCTYPE};
 
 /// The script's modules: `app.js` is the entry, loaded as a module; it
 /// imports the others by their names.
-pub const SCRIPTS: [(&str, &str); 15] = [
+pub const SCRIPTS: [(&str, &str); 16] = [
     ("app.js", include_str!("assets/app.js")),
     ("common.js", include_str!("assets/common.js")),
     ("dom.js", include_str!("assets/dom.js")),
@@ -27,6 +27,7 @@ pub const SCRIPTS: [(&str, &str); 15] = [
     ),
     ("auth_settings.js", include_str!("assets/auth_settings.js")),
     ("timeline.js", include_str!("assets/timeline.js")),
+    ("incident_people.js", include_str!("assets/incident_people.js")),
     ("history.js", include_str!("assets/history.js")),
     ("directory.js", include_str!("assets/directory.js")),
 ];

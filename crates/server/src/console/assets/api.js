@@ -79,7 +79,7 @@ export function onSubmit(form, save) {
     buttons.forEach((b) => { b.disabled = true; });
     showError(form, null);
     try {
-      await save(new FormData(form));
+      await save(new FormData(form), ev);
     } catch (e) {
       showError(form, e instanceof ApiError ? e : new ApiError('Error', e.message));
     } finally {

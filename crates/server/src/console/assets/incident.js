@@ -2,6 +2,7 @@
 
 import { app, ME, params, ROLE, SEVERITIES, SNOOZES } from './common.js';
 import { peopleOf, timelineEntry } from './timeline.js';
+import { mergePanel, peoplePanel } from './incident_people.js';
 import { badge, dl, field, fmtMs, fmtTime, h, input, notice, replace, select, table, textarea } from './dom.js';
 import { api, nowS, onSubmit } from './api.js';
 import { isOpen, linksList, runsTable, triggerResult } from './runs.js';
@@ -44,6 +45,9 @@ export async function incidentPage() {
       api('/incident/action/run/list', { incident_id: id }).then((d) => d.items).catch(() => []),
     ]);
     const names = await peopleOf(feed);
+    const closedNow = inc.progress === 'Closed';
+    const peopleBox = operates && !closedNow
+      ? await peoplePanel(inc, async (message) => { show(message, 'ok'); await render(); }) : null;
     actions = shown;
     current = inc;
     const mine = (inc.responders || []).find((r) => r.person_id === ME);
@@ -109,6 +113,7 @@ export async function incidentPage() {
             ? h('ul', {}, inc.responders.map((r) => h('li', {}, r.person_name,
               r.acknowledged_at ? ` — acknowledged ${fmtTime(r.acknowledged_at)}` : '')))
             : h('p', { class: 'hint' }, 'No responders.'),
+          peopleBox, operates && !closedNow ? mergePanel(inc) : null,
           h('h3', {}, 'Links'),
           h('div', { id: 'links' }, linksList(inc.links)),
           h('h3', {}, 'Labels'),

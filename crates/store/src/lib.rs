@@ -380,6 +380,8 @@ pub struct AlertFilter {
     pub source_ids: Vec<IntegrationId>,
     pub alert_ids: Vec<AlertId>,
     pub alert_keys: Vec<String>,
+    /// Text anywhere in the alert: title, description, labels, key.
+    pub query: Option<String>,
     /// Ordered by `updated_at` instead of `start_time`.
     pub order_by_updated: bool,
     /// Oldest first.

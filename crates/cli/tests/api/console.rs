@@ -353,6 +353,16 @@ async fn in_a_real_browser(db: Db) {
         return;
     }
     let app = TestApp::spawn(db).await;
+    // An alert from monitoring, for the alerts page.
+    let monitoring = app.channel("Monitoring").await;
+    let key = crate::alerts::source(&app, monitoring, "standard").await;
+    crate::alerts::pushed(
+        &app,
+        &key,
+        serde_json::json!({"event_status": "Warning", "title_rule": "Disk almost full on db-7",
+                           "alert_key": "disk-db-7", "labels": {"host": "db-7"}}),
+    )
+    .await;
     let action_ok = TestReceiver::start().await;
     action_ok.script([Reply {
         headers: vec![("content-type", "application/json".into())],

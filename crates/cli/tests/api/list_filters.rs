@@ -174,6 +174,13 @@ async fn alert_list_filters(db: Db) {
     from_one.sort();
     assert_eq!(from_one, ["cpu", "disk"]);
     assert_eq!(alerts(&app, json!({"alert_keys": ["net"]})).await, ["net"]);
+    // Text anywhere in the alert, any case; LIKE's own characters are text.
+    assert_eq!(alerts(&app, json!({"query": "DIS"})).await, ["disk"]);
+    assert_eq!(
+        alerts(&app, json!({"query": "%"})).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(alerts(&app, json!({"query": "  "})).await.len(), 3);
     let all = app
         .ok(
             "/alert/list",

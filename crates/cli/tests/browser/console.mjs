@@ -403,6 +403,26 @@ try {
     await checkLabels('the incident page with its people and merge panels');
   });
 
+  await step('the alerts page filters, shows an alert with its events, and closes it', async () => {
+    await open('/console/alerts');
+    const list = page.getByRole('table', { name: 'Alerts' });
+    await list.getByRole('link', { name: 'Disk almost full on db-7' }).first().waitFor();
+    await page.getByLabel('Text').fill('nothing like this');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByText('0 alerts').waitFor();
+    await page.getByLabel('Text').fill('db-7');
+    await page.getByLabel('State').selectOption('true');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByRole('link', { name: 'Disk almost full on db-7' }).first().click();
+    const card = page.locator('#alert-detail');
+    await card.getByRole('heading', { name: 'Disk almost full on db-7' }).waitFor();
+    await card.getByText('Events (1)').waitFor();
+    await card.getByRole('button', { name: 'Close this alert' }).click();
+    await card.locator('.badges').getByText('Closed', { exact: true }).waitFor();
+    assert.equal(await card.getByRole('button', { name: 'Close this alert' }).count(), 0);
+    await checkLabels('the alerts page');
+  });
+
   await step('at phone width no page scrolls sideways', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     const sideways = async (what) => {
@@ -437,6 +457,9 @@ try {
     await open('/console/directory');
     await page.waitForLoadState('networkidle');
     await sideways('the directory');
+    await open('/console/alerts');
+    await page.getByRole('table', { name: 'Alerts' }).waitFor();
+    await sideways('the alerts page');
   });
 
   await step('log out', async () => {

@@ -7,7 +7,7 @@ use maud::{html, Markup, DOCTYPE};
 
 /// The script's modules: `app.js` is the entry, loaded as a module; it
 /// imports the others by their names.
-pub const SCRIPTS: [(&str, &str); 16] = [
+pub const SCRIPTS: [(&str, &str); 17] = [
     ("app.js", include_str!("assets/app.js")),
     ("common.js", include_str!("assets/common.js")),
     ("dom.js", include_str!("assets/dom.js")),
@@ -27,7 +27,11 @@ pub const SCRIPTS: [(&str, &str); 16] = [
     ),
     ("auth_settings.js", include_str!("assets/auth_settings.js")),
     ("timeline.js", include_str!("assets/timeline.js")),
-    ("incident_people.js", include_str!("assets/incident_people.js")),
+    (
+        "incident_people.js",
+        include_str!("assets/incident_people.js"),
+    ),
+    ("alerts.js", include_str!("assets/alerts.js")),
     ("history.js", include_str!("assets/history.js")),
     ("directory.js", include_str!("assets/directory.js")),
 ];
@@ -37,6 +41,7 @@ pub const STYLE_CSS: &str = include_str!("assets/style.css");
 pub enum Page {
     Incidents,
     Incident,
+    Alerts,
     Integrations,
     History,
     Directory,
@@ -47,6 +52,7 @@ impl Page {
         Some(match name {
             "incidents" => Page::Incidents,
             "incident" => Page::Incident,
+            "alerts" => Page::Alerts,
             "integrations" => Page::Integrations,
             "history" => Page::History,
             "directory" => Page::Directory,
@@ -58,6 +64,7 @@ impl Page {
         match self {
             Page::Incidents => "incidents",
             Page::Incident => "incident",
+            Page::Alerts => "alerts",
             Page::Integrations => "integrations",
             Page::History => "history",
             Page::Directory => "directory",
@@ -68,6 +75,7 @@ impl Page {
         match self {
             Page::Incidents => "Incidents",
             Page::Incident => "Incident",
+            Page::Alerts => "Alerts",
             Page::Integrations => "Integration center",
             Page::History => "Invocation history",
             Page::Directory => "Channels, people and keys",
@@ -84,8 +92,9 @@ impl Page {
     }
 }
 
-const NAV: [(Page, &str); 3] = [
+const NAV: [(Page, &str); 4] = [
     (Page::Incidents, "Incidents"),
+    (Page::Alerts, "Alerts"),
     (Page::Integrations, "Integrations"),
     (Page::Directory, "Directory"),
 ];

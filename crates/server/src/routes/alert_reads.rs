@@ -187,6 +187,8 @@ pub struct AlertListReq {
     pub by_updated_at: Option<bool>,
     /// Not supported (refused when not empty): page with `p`.
     pub search_after_ctx: Option<String>,
+    /// Text anywhere in the alert: title, description, labels, key.
+    pub query: Option<String>,
 }
 
 /// Severities named in a comma list.
@@ -257,6 +259,10 @@ async fn alert_list(
         alert_keys: req.alert_keys.unwrap_or_default(),
         order_by_updated,
         asc: req.asc.unwrap_or(false),
+        query: req
+            .query
+            .map(|q| q.trim().to_string())
+            .filter(|q| !q.is_empty()),
     };
     if req.ever_muted == Some(true) {
         return ok(ListData {

@@ -16,7 +16,7 @@ use serde_json::Value;
 use self::rows::{decode, write_state, AlertRow, SELECT_ALERT};
 use crate::incidents::rows::load_incidents;
 use crate::integrations::insert_integration;
-use crate::sql::Sql;
+use crate::sql::{like_contains, Sql};
 use crate::store::SqlStore;
 use crate::writer::{Answer, IngestJob, Job};
 use crate::{
@@ -51,6 +51,12 @@ fn push_filter(q: &mut Sql, f: &AlertFilter) {
     }
     if let Some(i) = &f.incident_id {
         q.push(" AND a.incident_id = ").text(i);
+    }
+    if let Some(text) = &f.query {
+        // The document holds the title, description, labels and key.
+        q.push(" AND LOWER(a.doc) LIKE ")
+            .text(like_contains(text))
+            .push(" ESCAPE '\\'");
     }
 }
 

@@ -10,9 +10,10 @@ import { incidentPage } from './incident.js';
 import { integrationsPage } from './integrations.js';
 import { historyPage } from './history.js';
 import { directoryPage } from './directory.js';
+import { alertsPage } from './alerts.js';
 
 const PAGES = {
-  incidents: incidentsPage, incident: incidentPage, integrations: integrationsPage,
+  incidents: incidentsPage, incident: incidentPage, alerts: alertsPage, integrations: integrationsPage,
   history: historyPage, directory: directoryPage,
 };
 // A page the server rendered stays readable until the script's replaces it.

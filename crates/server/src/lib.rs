@@ -129,6 +129,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::action_presses::router())
         .merge(routes::runs::router())
         .merge(routes::alerts::router())
+        .merge(routes::source_admin::router())
         .merge(routes::alert_reads::router())
         .merge(routes::alert_lookups::router())
         .merge(routes::history::router())

@@ -55,6 +55,7 @@ mod sdk_operations;
 mod sdk_replay;
 mod secrets;
 mod sign_in;
+mod source_admin;
 mod ssrf;
 mod takeover;
 mod tls_and_verifiers;

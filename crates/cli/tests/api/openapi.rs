@@ -57,6 +57,8 @@ const PATHS: &[&str] = &[
     "/integration/webhook/test",
     "/integration/webhook/presets",
     "/integration/webhook/preview",
+    "/integration/alert-source/update",
+    "/integration/alert-source/test",
     "/integration/history/list",
     "/integration/history/info",
     "/integration/history/resend",

@@ -423,6 +423,24 @@ try {
     await checkLabels('the alerts page');
   });
 
+  await step('an alert source: a test event, its recent events, an edit', async () => {
+    await open('/console/integrations?tab=source');
+    const row = () => page.getByRole('row', { name: /standard source|Monitoring \(Prometheus\)/ });
+    await row().getByRole('button', { name: 'Send test event' }).click();
+    await page.getByText(/sent a test alert \(key dutyhook-test\)/).waitFor();
+    await row().getByRole('button', { name: 'Recent events' }).click();
+    const recent = page.getByRole('region', { name: /Recent events of/ }).or(page.locator('section[aria-label^="Recent events of"]'));
+    await recent.getByText(/Test event from the alert source/).waitFor();
+    await recent.getByText('Disk almost full on db-7').waitFor();
+    await row().getByRole('button', { name: 'Edit' }).click();
+    const form = page.getByRole('form', { name: 'Edit "standard source"' });
+    await form.getByLabel('Name').fill('Monitoring (Prometheus)');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Saved "Monitoring (Prometheus)".').waitFor();
+    await page.getByRole('cell', { name: 'Monitoring (Prometheus)' }).waitFor();
+    await checkLabels('the alert sources');
+  });
+
   await step('at phone width no page scrolls sideways', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     const sideways = async (what) => {

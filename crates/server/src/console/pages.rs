@@ -7,7 +7,7 @@ use maud::{html, Markup, DOCTYPE};
 
 /// The script's modules: `app.js` is the entry, loaded as a module; it
 /// imports the others by their names.
-pub const SCRIPTS: [(&str, &str); 17] = [
+pub const SCRIPTS: [(&str, &str); 18] = [
     ("app.js", include_str!("assets/app.js")),
     ("common.js", include_str!("assets/common.js")),
     ("dom.js", include_str!("assets/dom.js")),
@@ -32,6 +32,7 @@ pub const SCRIPTS: [(&str, &str); 17] = [
         include_str!("assets/incident_people.js"),
     ),
     ("alerts.js", include_str!("assets/alerts.js")),
+    ("sources.js", include_str!("assets/sources.js")),
     ("history.js", include_str!("assets/history.js")),
     ("directory.js", include_str!("assets/directory.js")),
 ];

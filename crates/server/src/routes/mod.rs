@@ -20,6 +20,7 @@ pub mod integration_health;
 pub mod lookups;
 pub mod runs;
 pub mod samples;
+pub mod source_admin;
 pub mod system;
 pub mod webhook_history;
 pub mod webhook_presets;

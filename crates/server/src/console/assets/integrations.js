@@ -6,6 +6,7 @@ import { all, api, channelNames, onSubmit, opt } from './api.js';
 import { guardrailControls, readGuardrails } from './action_settings.js';
 import { templateEditor } from './template_editor.js';
 import { authControls, readAuth } from './auth_settings.js';
+import { sourceActions } from './sources.js';
 
 const TABS = [
   ['incident', 'Incident webhooks'], ['alert', 'Alert webhooks'],
@@ -38,7 +39,7 @@ async function integrationTable(ctx) {
       return table(['Name', 'Type', 'Channel', 'Created', ''], items.map((s) => h('tr', {},
         h('td', {}, s.name), h('td', {}, s.source_type), h('td', {}, names([s.channel_id])),
         h('td', {}, fmtTime(s.created_at)),
-        h('td', { class: 'row-actions' }, deleteButton(ctx, '/integration/alert-source/delete', s)))), 'Alert sources');
+        h('td', { class: 'row-actions' }, sourceActions(ctx, s), deleteButton(ctx, '/integration/alert-source/delete', s)))), 'Alert sources');
     }
     if (tab === 'action') {
       const items = await all('/integration/custom-action/list', {});

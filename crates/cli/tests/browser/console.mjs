@@ -441,6 +441,23 @@ try {
     await checkLabels('the alert sources');
   });
 
+  await step('a channel\'s alert grouping, said in a sentence', async () => {
+    await open('/console/directory?tab=channels');
+    await page.getByRole('row', { name: /Payments/ }).getByRole('button', { name: 'Grouping' }).click();
+    const form = page.getByRole('form', { name: 'Alert grouping of Payments' });
+    await form.getByLabel('Method').selectOption('p');
+    await form.getByLabel('Alike in').fill('title, labels.host');
+    await form.getByLabel('Window (minutes)').fill('30');
+    await form.getByLabel('Storm thresholds').fill('10, 50');
+    const said = 'Alerts with the same title, labels.host join one open incident within 30 minutes of its creation. '
+      + 'A storm is announced at 10, 50 alerts.';
+    await form.getByText(said).waitFor();
+    await checkLabels('the grouping form');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Saved the grouping of Payments.').waitFor();
+    await page.getByRole('row', { name: /Payments/ }).getByText(said).waitFor();
+  });
+
   await step('at phone width no page scrolls sideways', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     const sideways = async (what) => {

@@ -1,6 +1,7 @@
 // Channels, people, teams, app keys and custom fields.
 
-import { app, ME, params } from './common.js';
+import { app, ME, params, ROLE } from './common.js';
+import { channelSettings, groupingSentence } from './channel_settings.js';
 import { checkbox, field, fmtTime, h, input, notice, replace, secretBox, select, table } from './dom.js';
 import { all, api, onSubmit } from './api.js';
 
@@ -49,11 +50,15 @@ const DIRECTORY = {
       const r = await api('/channel/create', { channel_name: fd.get('channel_name'), description: fd.get('description') || undefined });
       return notice(`Created channel #${r.channel_id}.`);
     },
-    list: async () => {
+    list: async (_names, reload) => {
       const items = await all('/channel/list', {});
-      return table(['Id', 'Name', 'Description', 'Created'], items.map((c) => h('tr', {},
+      const box = h('div', { id: 'channel-settings' });
+      return [box, table(['Id', 'Name', 'Description', 'Alert grouping', ''], items.map((c) => h('tr', {},
         h('td', {}, String(c.channel_id)), h('td', {}, c.channel_name), h('td', {}, c.description || '—'),
-        h('td', {}, fmtTime(c.created_at)))), 'Channels');
+        h('td', {}, groupingSentence(c.grouping, c.storm_thresholds)),
+        h('td', {}, ROLE === 'admin' || ROLE === 'member'
+          ? h('button', { type: 'button', onclick: () => channelSettings(c, box, reload) }, 'Grouping') : null))),
+      'Channels')];
     },
   },
   people: {

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{Db, TestApp};
+use crate::helpers::{with_fields, Db, TestApp};
 use crate::receiver::TestReceiver;
 
 both_dbs!(
@@ -330,13 +330,7 @@ async fn a_preview_renders_a_recorded_event_as_it_was_pushed(db: Db) {
 async fn presets_and_previews_refuse_what_they_cannot_do(db: Db) {
     let app = TestApp::spawn(db).await;
     let base = json!({"kind": "incident", "name": "x", "endpoint": "http://127.0.0.1:9/x"});
-    let with = |extra: Value| {
-        let mut b = base.clone();
-        for (k, v) in extra.as_object().unwrap() {
-            b[k] = v.clone();
-        }
-        b
-    };
+    let with = |extra: Value| with_fields(&base, extra);
     for (body, field, why) in [
         (
             with(json!({"preset": "slack", "body_template": "{}"})),

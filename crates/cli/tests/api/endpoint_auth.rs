@@ -14,7 +14,7 @@ use axum_server::tls_rustls::RustlsConfig;
 use dutyhook_domain::ids::IntegrationId;
 use serde_json::{json, Value};
 
-use crate::helpers::{Db, TestApp};
+use crate::helpers::{with_fields, Db, TestApp};
 use crate::receiver::TestReceiver;
 
 both_dbs!(
@@ -402,10 +402,7 @@ async fn bad_auth_settings_are_refused_naming_the_field(db: Db) {
             "headers",
         ),
     ] {
-        let mut body = base.clone();
-        for (k, v) in extra.as_object().unwrap() {
-            body[k] = v.clone();
-        }
+        let body = with_fields(&base, extra);
         let message = app
             .fails(
                 "/integration/webhook/create",

@@ -397,3 +397,12 @@ pub async fn declared_properties(
         .cloned()
         .collect()
 }
+
+/// `base` with the fields of `extra` set over it.
+pub fn with_fields(base: &Value, extra: Value) -> Value {
+    let mut out = base.clone();
+    for (k, v) in extra.as_object().expect("extra is an object") {
+        out[k] = v.clone();
+    }
+    out
+}

@@ -50,6 +50,16 @@ async function checkLabels(where) {
   assert.deepEqual(unnamed, [], `controls without a label on ${where}`);
 }
 
+// Creates an incident from the list page's form; ends on its page.
+async function newIncident(title) {
+  await open('/console/incidents');
+  await page.getByText('New incident').click();
+  const form = page.getByRole('form', { name: 'New incident' });
+  await form.getByLabel('Title').fill(title);
+  await form.getByRole('button', { name: 'Create incident' }).click();
+  await page.waitForURL(/\/console\/incident\?id=/);
+}
+
 async function newAction(name, endpoint, writeBack = [], mode = 'sync') {
   await open('/console/integrations?tab=action');
   await page.getByRole('button', { name: 'New custom action' }).click();
@@ -351,14 +361,7 @@ try {
   });
 
   await step('the incident list acknowledges and resolves several at once', async () => {
-    for (const title of ['Bulk disk full', 'Bulk queue stuck']) {
-      await open('/console/incidents');
-      await page.getByText('New incident').click();
-      const form = page.getByRole('form', { name: 'New incident' });
-      await form.getByLabel('Title').fill(title);
-      await form.getByRole('button', { name: 'Create incident' }).click();
-      await page.waitForURL(/\/console\/incident\?id=/);
-    }
+    for (const title of ['Bulk disk full', 'Bulk queue stuck']) await newIncident(title);
     await open('/console/incidents');
     const list = page.getByRole('table', { name: 'Incidents' });
     for (const col of ['Responders', 'Alerts', 'Age']) await list.getByRole('columnheader', { name: col }).waitFor();
@@ -378,14 +381,7 @@ try {
   });
 
   await step('assign someone and merge into another incident from the incident page', async () => {
-    for (const title of ['Merge target db-7', 'Merge source db-7']) {
-      await open('/console/incidents');
-      await page.getByText('New incident').click();
-      const form = page.getByRole('form', { name: 'New incident' });
-      await form.getByLabel('Title').fill(title);
-      await form.getByRole('button', { name: 'Create incident' }).click();
-      await page.waitForURL(/\/console\/incident\?id=/);
-    }
+    for (const title of ['Merge target db-7', 'Merge source db-7']) await newIncident(title);
     await page.getByText('Assign or add responders').click();
     const people = page.getByRole('form', { name: 'Responders' });
     await people.getByLabel('People').selectOption({ label: `Ada Admin (${env('EMAIL')})` });

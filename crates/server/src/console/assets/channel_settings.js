@@ -25,7 +25,8 @@ export function groupingSentence(grouping, storms) {
   return text;
 }
 
-export function channelSettings(c, box, reload) {
+// `box` holds the form; `top` what saving it did (it outlives the reload).
+export function channelSettings(c, box, reload, top) {
   const g = c.grouping || { method: 'n' };
   const sentence = h('p', { class: 'hint', 'aria-live': 'polite' });
   const form = h('form', { class: 'card', 'aria-label': `Alert grouping of ${c.channel_name}` },
@@ -61,7 +62,8 @@ export function channelSettings(c, box, reload) {
   explain();
   onSubmit(form, async () => {
     await api('/channel/update', { channel_id: c.channel_id, ...read() });
-    replace(box, notice(`Saved the grouping of ${c.channel_name}.`));
+    replace(box);
+    replace(top, notice(`Saved the grouping of ${c.channel_name}.`));
     await reload();
   });
   replace(box, form);

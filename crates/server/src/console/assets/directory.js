@@ -50,14 +50,14 @@ const DIRECTORY = {
       const r = await api('/channel/create', { channel_name: fd.get('channel_name'), description: fd.get('description') || undefined });
       return notice(`Created channel #${r.channel_id}.`);
     },
-    list: async (_names, reload) => {
+    list: async (_names, reload, top) => {
       const items = await all('/channel/list', {});
       const box = h('div', { id: 'channel-settings' });
       return [box, table(['Id', 'Name', 'Description', 'Alert grouping', ''], items.map((c) => h('tr', {},
         h('td', {}, String(c.channel_id)), h('td', {}, c.channel_name), h('td', {}, c.description || '—'),
         h('td', {}, groupingSentence(c.grouping, c.storm_thresholds)),
         h('td', {}, ROLE === 'admin' || ROLE === 'member'
-          ? h('button', { type: 'button', onclick: () => channelSettings(c, box, reload) }, 'Grouping') : null))),
+          ? h('button', { type: 'button', onclick: () => channelSettings(c, box, reload, top) }, 'Grouping') : null))),
       'Channels')];
     },
   },

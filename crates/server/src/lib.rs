@@ -118,6 +118,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::directory::router())
         .merge(routes::lookups::router())
         .merge(routes::channels::router())
+        .merge(routes::accounts::router())
         .merge(routes::fields::router())
         .merge(routes::incidents::router())
         .merge(routes::incident_reads::router())

@@ -78,7 +78,13 @@ pub async fn sign_in(
     // refuse to look it up.
     let person = match email.contains('\0') {
         true => None,
-        false => app.store.person_by_email(email.trim()).await?,
+        // A deactivated person is refused as a wrong password is, in the
+        // same time (the hash is still checked).
+        false => app
+            .store
+            .person_by_email(email.trim())
+            .await?
+            .filter(|p| p.active),
     };
     let hash = person.as_ref().map(|p| p.password_hash.as_str());
     if app.passwords.verify(password, hash).await {

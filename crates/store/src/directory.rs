@@ -21,6 +21,7 @@ row_struct! {
         role: String,
         password_hash: String,
         created_at: i64,
+        active: i64,
     }
 }
 
@@ -37,6 +38,7 @@ impl PersonRow {
             role,
             created_at: self.created_at,
             password_hash: self.password_hash,
+            active: self.active != 0,
         })
     }
 }
@@ -53,7 +55,7 @@ fn app_key_record((app_key_id, person_id, name, key_hint, created_at): AppKeyRow
     }
 }
 
-const PERSON_COLS: &str = "id, name, email, role, password_hash, created_at";
+const PERSON_COLS: &str = "id, name, email, role, password_hash, created_at, active";
 
 impl SqlStore {
     async fn team_members(&self, team_id: i64) -> Result<Vec<PersonId>> {
@@ -181,6 +183,55 @@ impl DirectoryStore for SqlStore {
             return Err(DomainError::not_found("person", person_id).into());
         }
         Ok(())
+    }
+
+    async fn update_person(
+        &self,
+        person_id: PersonId,
+        name: &str,
+        email: &str,
+        role: Role,
+    ) -> Result<()> {
+        let mut q = Sql::new("UPDATE people SET name = ");
+        q.text(name).push(", email = ").text(email);
+        q.push(", role = ").text(role.as_str());
+        q.push(" WHERE id = ").i64(person_id);
+        let email = email.to_string();
+        let changed = self
+            .writer
+            .tx(move |c| {
+                let (q, email) = (q.clone(), email.clone());
+                Box::pin(async move {
+                    let done = q.query().execute(&mut *c).await.map_err(|e| {
+                        StoreError::conflict_or(e, || {
+                            format!("email: a person with email {email:?} already exists")
+                        })
+                    })?;
+                    Ok(done.rows_affected())
+                })
+            })
+            .await?;
+        if changed == 0 {
+            return Err(DomainError::not_found("person", person_id).into());
+        }
+        Ok(())
+    }
+
+    async fn set_person_active(&self, person_id: PersonId, active: bool) -> Result<()> {
+        let mut set = Sql::new("UPDATE people SET active = ");
+        set.i64(active as i64).push(" WHERE id = ").i64(person_id);
+        let mut statements = vec![set];
+        if !active {
+            let mut keys = Sql::new("DELETE FROM app_keys WHERE person_id = ");
+            keys.i64(person_id);
+            let mut sessions = Sql::new("DELETE FROM sessions WHERE person_id = ");
+            sessions.i64(person_id);
+            statements.extend([keys, sessions]);
+        }
+        if self.person(person_id).await?.is_none() {
+            return Err(DomainError::not_found("person", person_id).into());
+        }
+        self.exec_all(statements).await
     }
 
     async fn create_team(&self, name: &str, member_ids: &[PersonId]) -> Result<i64> {
@@ -354,7 +405,7 @@ impl DirectoryStore for SqlStore {
             .collect::<Vec<_>>()
             .join(", ");
         let mut q = Sql::new(&format!(
-            "SELECT {cols} FROM app_keys k JOIN people p ON p.id = k.person_id WHERE k.key_hash = "
+            "SELECT {cols} FROM app_keys k JOIN people p ON p.id = k.person_id WHERE p.active = 1 AND k.key_hash = "
         ));
         q.text(key_hash);
         let row: Option<PersonRow> = q.query_as().fetch_optional(&self.read).await?;

@@ -85,6 +85,16 @@ pub trait DirectoryStore: Send + Sync {
     async fn count_people(&self) -> Result<i64>;
     /// Sets a person's console password (its hash); `NotFound` for an unknown person.
     async fn set_password(&self, person_id: PersonId, password_hash: &str) -> Result<()>;
+    /// `Conflict` naming `email` when another person has it.
+    async fn update_person(
+        &self,
+        id: PersonId,
+        name: &str,
+        email: &str,
+        role: dutyhook_domain::person::Role,
+    ) -> Result<()>;
+    /// Deactivating also deletes their app keys and ends their sessions.
+    async fn set_person_active(&self, person_id: PersonId, active: bool) -> Result<()>;
 
     async fn create_team(&self, name: &str, member_ids: &[PersonId]) -> Result<i64>;
     async fn update_team(
@@ -365,37 +375,6 @@ pub trait ActionStore: Send + Sync {
     async fn reserve_run(&self, run: &Run, rule: RateRule, now_ms: i64) -> Result<Option<i64>>;
     /// Runs running or awaiting approval at `now_s` past their deadline.
     async fn overdue_runs(&self, now_s: i64, limit: i64) -> Result<Vec<Run>>;
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct AlertFilter {
-    pub start_time: i64,
-    pub end_time: i64,
-    /// The time range applies to `updated_at` instead of `start_time`.
-    pub by_updated_at: bool,
-    pub channel_ids: Vec<ChannelId>,
-    pub progress: Option<dutyhook_domain::severity::Progress>,
-    pub incident_id: Option<IncidentId>,
-    pub severities: Vec<String>,
-    pub source_ids: Vec<IntegrationId>,
-    pub alert_ids: Vec<AlertId>,
-    pub alert_keys: Vec<String>,
-    /// Text anywhere in the alert: title, description, labels, key.
-    pub query: Option<String>,
-    /// Ordered by `updated_at` instead of `start_time`.
-    pub order_by_updated: bool,
-    /// Oldest first.
-    pub asc: bool,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct AlertEventFilter {
-    pub start_time: i64,
-    pub end_time: i64,
-    pub source_ids: Vec<IntegrationId>,
-    pub channel_ids: Vec<ChannelId>,
-    /// Oldest first.
-    pub asc: bool,
 }
 
 #[async_trait]

@@ -1,5 +1,7 @@
 use dutyhook_domain::event::{EventType, SubjectKind};
-use dutyhook_domain::ids::{ChannelId, DeliveryId, EventId, IncidentId, IntegrationId, PersonId};
+use dutyhook_domain::ids::{
+    AlertId, ChannelId, DeliveryId, EventId, IncidentId, IntegrationId, PersonId,
+};
 use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
 use dutyhook_domain::person::{Person, Role};
 use dutyhook_domain::severity::Progress;
@@ -49,6 +51,8 @@ pub struct PersonRecord {
     pub role: Role,
     pub created_at: i64,
     pub password_hash: String,
+    /// false: deactivated — no sign-in, no keys; history kept.
+    pub active: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,4 +246,35 @@ pub(crate) fn stored_event_type(s: &str) -> crate::Result<EventType> {
 pub(crate) fn stored_subject_kind(s: &str) -> crate::Result<SubjectKind> {
     SubjectKind::parse(s)
         .ok_or_else(|| crate::StoreError::Corrupt(format!("unknown subject kind {s:?}")))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    pub start_time: i64,
+    pub end_time: i64,
+    /// The time range applies to `updated_at` instead of `start_time`.
+    pub by_updated_at: bool,
+    pub channel_ids: Vec<ChannelId>,
+    pub progress: Option<dutyhook_domain::severity::Progress>,
+    pub incident_id: Option<IncidentId>,
+    pub severities: Vec<String>,
+    pub source_ids: Vec<IntegrationId>,
+    pub alert_ids: Vec<AlertId>,
+    pub alert_keys: Vec<String>,
+    /// Text anywhere in the alert: title, description, labels, key.
+    pub query: Option<String>,
+    /// Ordered by `updated_at` instead of `start_time`.
+    pub order_by_updated: bool,
+    /// Oldest first.
+    pub asc: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AlertEventFilter {
+    pub start_time: i64,
+    pub end_time: i64,
+    pub source_ids: Vec<IntegrationId>,
+    pub channel_ids: Vec<ChannelId>,
+    /// Oldest first.
+    pub asc: bool,
 }

@@ -5,6 +5,7 @@
 #[macro_use]
 mod helpers;
 
+mod accounts;
 mod actions;
 mod actions_approval;
 mod actions_async;

@@ -454,6 +454,28 @@ try {
     await page.getByRole('row', { name: /Payments/ }).getByText(said).waitFor();
   });
 
+  await step('people are edited, deactivated and reactivated', async () => {
+    await open('/console/directory?tab=people');
+    await page.getByText('New person').click();
+    await page.getByLabel('Name').fill('Grace Hopper');
+    await page.getByLabel('Email').fill('grace@example.com');
+    await page.getByRole('button', { name: 'Add person' }).click();
+    const row = () => page.getByRole('row', { name: /grace@example\.com/ });
+    await row().getByRole('button', { name: 'Edit' }).click();
+    const form = page.getByRole('form', { name: 'Edit Grace Hopper' });
+    await form.getByLabel('Name').fill('Grace B. Hopper');
+    await form.getByLabel('Role').selectOption('viewer');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Saved Grace B. Hopper.').waitFor();
+    await row().getByText('viewer', { exact: true }).waitFor();
+    page.once('dialog', (d) => d.accept());
+    await row().getByRole('button', { name: 'Deactivate' }).click();
+    await row().getByText('Deactivated').waitFor();
+    await row().getByRole('button', { name: 'Reactivate' }).click();
+    await row().getByText('Active', { exact: true }).waitFor();
+    await checkLabels('the people');
+  });
+
   await step('at phone width no page scrolls sideways', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     const sideways = async (what) => {

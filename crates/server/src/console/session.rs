@@ -69,7 +69,8 @@ pub async fn session_person(
     else {
         return Ok(None);
     };
-    Ok(app.store.person(person_id).await?.map(|p| (p, cookie)))
+    let person = app.store.person(person_id).await?.filter(|p| p.active);
+    Ok(person.map(|p| (p, cookie)))
 }
 
 /// The caller of an API request made by the console: a live session plus

@@ -37,6 +37,8 @@ pub struct PersonView {
     pub email: String,
     pub role: Role,
     pub created_at: i64,
+    /// false: deactivated.
+    pub active: bool,
 }
 
 impl From<PersonRecord> for PersonView {
@@ -47,6 +49,7 @@ impl From<PersonRecord> for PersonView {
             email: p.person.email,
             role: p.role,
             created_at: p.created_at,
+            active: p.active,
         }
     }
 }

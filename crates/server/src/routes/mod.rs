@@ -1,3 +1,4 @@
+pub mod accounts;
 pub mod action_presses;
 pub mod actions;
 pub mod alert_lookups;

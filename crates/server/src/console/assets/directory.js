@@ -2,6 +2,7 @@
 
 import { app, ME, params, ROLE } from './common.js';
 import { channelSettings, groupingSentence } from './channel_settings.js';
+import { peopleTable } from './people.js';
 import { checkbox, field, fmtTime, h, input, notice, replace, secretBox, select, table } from './dom.js';
 import { all, api, onSubmit } from './api.js';
 
@@ -72,11 +73,7 @@ const DIRECTORY = {
       const r = await api('/person/create', { person_name: fd.get('person_name'), email: fd.get('email'), role: fd.get('role') });
       return notice(`Added person #${r.person_id}.`);
     },
-    list: async () => {
-      const items = await all('/person/list', {});
-      return table(['Id', 'Name', 'Email', 'Role'], items.map((p) => h('tr', {},
-        h('td', {}, String(p.person_id)), h('td', {}, p.person_name), h('td', {}, p.email), h('td', {}, p.role))), 'People');
-    },
+    list: async (_names, reload, top) => peopleTable(await all('/person/list', {}), reload, top),
   },
   teams: {
     noun: 'team',

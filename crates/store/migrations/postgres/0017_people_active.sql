@@ -1,0 +1,2 @@
+-- A deactivated person cannot sign in and has no keys; their history stays.
+ALTER TABLE people ADD COLUMN active BIGINT NOT NULL DEFAULT 1;

@@ -170,11 +170,12 @@ pub fn signing_keys(r: &IntegrationRecord, now_ms: i64) -> Vec<Vec<u8>> {
 }
 
 /// The body to send: the payload, or the template rendered over it (and
-/// over the readable text of `template_text`).
+/// over the readable text of `template_text`, when the template reads it).
 pub fn render_body(template: Option<&Template>, payload: &str) -> Vec<u8> {
     if let Some(t) = template {
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(payload) {
-            return t.render(&with_readable(v)).to_string().into_bytes();
+            let doc = if t.reads_text() { with_readable(v) } else { v };
+            return t.render(&doc).to_string().into_bytes();
         }
     }
     payload.as_bytes().to_vec()

@@ -11,7 +11,12 @@ pub const MAX_TEMPLATE_BYTES: usize = 64 * 1024;
 
 /// A template that parsed; render it with [`Template::render`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct Template(Value);
+pub struct Template {
+    doc: Value,
+    /// Whether a variable reads the readable text (`{{text.…}}`), which is
+    /// then made for each render; most templates do not.
+    reads_text: bool,
+}
 
 impl Template {
     /// Refuses text that is not JSON, saying where.
@@ -22,7 +27,11 @@ impl Template {
                 format!("must be at most {MAX_TEMPLATE_BYTES} bytes"),
             ));
         }
-        serde_json::from_str(text).map(Template).map_err(|e| {
+        let reads_text = text
+            .split("{{")
+            .skip(1)
+            .any(|after| after.trim_start().starts_with("text"));
+        let doc = serde_json::from_str(text).map_err(|e| {
             DomainError::invalid(
                 "body_template",
                 format!(
@@ -31,15 +40,20 @@ impl Template {
                     e.column()
                 ),
             )
-        })
+        })?;
+        Ok(Template { doc, reads_text })
     }
 
     pub fn render(&self, payload: &Value) -> Value {
-        render_value(&self.0, payload)
+        render_value(&self.doc, payload)
     }
 
     pub fn as_value(&self) -> &Value {
-        &self.0
+        &self.doc
+    }
+
+    pub fn reads_text(&self) -> bool {
+        self.reads_text
     }
 }
 
@@ -190,6 +204,14 @@ mod tests {
                 "{{{incident.title}}}"
             ])
         );
+    }
+
+    #[test]
+    fn it_knows_whether_it_reads_the_readable_text() {
+        let reads = |t: &str| Template::parse(t).unwrap().reads_text();
+        assert!(reads(r#"{"m": "{{ text.headline }}"}"#));
+        assert!(reads(r#"{"m": "x {{text.summary}}"}"#));
+        assert!(!reads(r#"{"m": "{{incident.title}}", "text": "plain"}"#));
     }
 
     #[test]

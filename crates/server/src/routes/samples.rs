@@ -8,11 +8,35 @@ use dutyhook_domain::incident::Incident;
 use dutyhook_domain::ops::{self, NewIncident};
 use dutyhook_domain::person::Person;
 use dutyhook_domain::severity::Severity;
+use dutyhook_domain::webhook::WebhookKind;
 use dutyhook_store::StoredEvent;
 use serde_json::{json, Map};
 
 use super::integration::stored;
+use crate::error::ApiError;
 use crate::state::AppState;
+
+/// The event type a test push or a preview for a webhook of `kind` uses:
+/// the one given, which must be of that kind, or its first.
+pub fn event_type_for(kind: WebhookKind, given: Option<EventType>) -> Result<EventType, ApiError> {
+    let incident = kind == WebhookKind::Incident;
+    let event_type = given.unwrap_or(if incident {
+        EventType::i_new
+    } else {
+        EventType::a_new
+    });
+    if event_type.is_incident() != incident {
+        return Err(ApiError::invalid(
+            "event_type",
+            format!(
+                "{} is not an event type of {} webhooks",
+                event_type.as_str(),
+                kind.as_str()
+            ),
+        ));
+    }
+    Ok(event_type)
+}
 
 pub fn sample_event(
     app: &AppState,

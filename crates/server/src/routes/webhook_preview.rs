@@ -23,7 +23,7 @@ use utoipa_axum::routes;
 use super::alert_reads::alert_id;
 use super::incidents::{existing, incident_id};
 use super::integration::{load, TAG_WEBHOOKS};
-use super::samples::{alert_event, sample_event};
+use super::samples::{alert_event, event_type_for, sample_event};
 use super::webhooks::config_of;
 use crate::auth::Caller;
 use crate::envelope::{ok, ApiJson, ApiResult, Envelope};
@@ -174,20 +174,7 @@ async fn event_of(
             .ok_or_else(|| ApiError::ResourceNotFound(format!("event {id} does not exist")));
     }
     let incident_kind = kind == WebhookKind::Incident;
-    let event_type = req.event_type.unwrap_or(match kind {
-        WebhookKind::Incident => EventType::i_new,
-        WebhookKind::Alert => EventType::a_new,
-    });
-    if event_type.is_incident() != incident_kind {
-        return Err(ApiError::invalid(
-            "event_type",
-            format!(
-                "{} is not an event type of {} webhooks",
-                event_type.as_str(),
-                if incident_kind { "incident" } else { "alert" }
-            ),
-        ));
-    }
+    let event_type = event_type_for(kind, req.event_type)?;
     if let Some(id) = &req.alert_id {
         if incident_kind {
             return Err(ApiError::invalid("alert_id", "goes with alert webhooks"));

@@ -7,7 +7,6 @@ use dutyhook_delivery::dispatcher::body_for;
 use dutyhook_delivery::invoker::{Call, Endpoint, Invoked};
 use dutyhook_domain::event::EventType;
 use dutyhook_domain::ids::{DeliveryId, IncidentId, IntegrationId};
-use dutyhook_domain::webhook::WebhookKind;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -18,7 +17,7 @@ use super::integration::{load, PushOutcome, TAG_WEBHOOKS};
 use super::webhooks::{config_of, WEBHOOK_KINDS};
 use crate::auth::Caller;
 use crate::envelope::{ok, ApiJson, ApiResult, Envelope};
-use crate::error::{ApiError, ErrorEnvelope};
+use crate::error::ErrorEnvelope;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -47,19 +46,7 @@ async fn webhook_test(
     caller.require_operator()?;
     let r = load(&app, req.integration_id, &WEBHOOK_KINDS).await?;
     let cfg = config_of(&r)?;
-    let event_type = req.event_type.unwrap_or(match cfg.kind {
-        WebhookKind::Incident => EventType::i_new,
-        WebhookKind::Alert => EventType::a_new,
-    });
-    if event_type.is_incident() != (cfg.kind == WebhookKind::Incident) {
-        return Err(ApiError::invalid(
-            "event_type",
-            format!(
-                "{} is not an event type of this webhook's kind",
-                event_type.as_str()
-            ),
-        ));
-    }
+    let event_type = super::samples::event_type_for(cfg.kind, req.event_type)?;
     let incident = match &req.incident_id {
         Some(id) => Some(existing(&app, &incident_id("incident_id", id)?).await?),
         None => None,

@@ -60,6 +60,24 @@ fn push_filter(q: &mut Sql, f: &AlertFilter) {
     }
 }
 
+/// The alerts with these ids, by id; `NotFound` naming the first missing.
+async fn every_alert(
+    c: &mut sqlx::AnyConnection,
+    ids: &[AlertId],
+) -> Result<HashMap<AlertId, Alert>> {
+    let mut q = Sql::new(SELECT_ALERT);
+    q.push(" WHERE a.id IN ").list_text(ids);
+    let rows: Vec<AlertRow> = q.query_as().fetch_all(&mut *c).await?;
+    let found: HashMap<AlertId, Alert> = decode(rows)?
+        .into_iter()
+        .map(|a| (a.alert_id.clone(), a))
+        .collect();
+    if let Some(missing) = ids.iter().find(|id| !found.contains_key(*id)) {
+        return Err(DomainError::not_found("alert", missing).into());
+    }
+    Ok(found)
+}
+
 /// A raw event as kept, with its row's number as its `event_id` (24 hex
 /// digits, as ids have).
 fn raw_event(id: i64, body: &str) -> Result<Value> {
@@ -101,16 +119,7 @@ impl AlertStore for SqlStore {
             .tx(move |c| {
                 let (ids, to, by, mut rec) = (ids.clone(), to.clone(), by.clone(), rec.clone());
                 Box::pin(async move {
-                    let mut q = Sql::new(SELECT_ALERT);
-                    q.push(" WHERE a.id IN ").list_text(&ids);
-                    let rows: Vec<AlertRow> = q.query_as().fetch_all(&mut *c).await?;
-                    let mut found: HashMap<AlertId, Alert> = decode(rows)?
-                        .into_iter()
-                        .map(|a| (a.alert_id.clone(), a))
-                        .collect();
-                    if let Some(missing) = ids.iter().find(|id| !found.contains_key(*id)) {
-                        return Err(DomainError::not_found("alert", missing).into());
-                    }
+                    let mut found = every_alert(c, &ids).await?;
                     let mut incident_ids: Vec<IncidentId> = found
                         .values()
                         .filter_map(|a| a.incident.as_ref().map(|i| i.incident_id.clone()))
@@ -162,16 +171,7 @@ impl AlertStore for SqlStore {
             .tx(move |c| {
                 let (ids, by, mut rec) = (ids.clone(), by.clone(), rec.clone());
                 Box::pin(async move {
-                    let mut q = Sql::new(SELECT_ALERT);
-                    q.push(" WHERE a.id IN ").list_text(&ids);
-                    let rows: Vec<AlertRow> = q.query_as().fetch_all(&mut *c).await?;
-                    let mut found: HashMap<AlertId, Alert> = decode(rows)?
-                        .into_iter()
-                        .map(|a| (a.alert_id.clone(), a))
-                        .collect();
-                    if let Some(missing) = ids.iter().find(|id| !found.contains_key(*id)) {
-                        return Err(DomainError::not_found("alert", missing).into());
-                    }
+                    let mut found = every_alert(c, &ids).await?;
                     let incident_ids: Vec<IncidentId> = found
                         .values()
                         .filter_map(|a| a.incident.as_ref().map(|i| i.incident_id.clone()))

@@ -55,6 +55,31 @@ pub fn validate_person_name(name: &str) -> Result<String, DomainError> {
     Ok(name.to_string())
 }
 
+pub const PASSWORD_MIN_CHARS: usize = 10;
+pub const PASSWORD_MAX_CHARS: usize = 256;
+
+/// Length is what makes a password strong; no composition rules. `field`
+/// names the form field or request key it came from.
+pub fn validate_password(field: &str, password: &str) -> Result<(), DomainError> {
+    let n = password.chars().count();
+    if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&n) {
+        return Err(DomainError::invalid(
+            field,
+            format!("must be {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters (a few words make a good one)"),
+        ));
+    }
+    if password.chars().any(|c| c.is_control()) {
+        return Err(DomainError::invalid(
+            field,
+            "may not contain control characters",
+        ));
+    }
+    if password.trim().is_empty() {
+        return Err(DomainError::invalid(field, "may not be only spaces"));
+    }
+    Ok(())
+}
+
 /// A deliberately small check: something@something.something, no spaces.
 pub fn validate_email(email: &str) -> Result<String, DomainError> {
     let email = email.trim();
@@ -75,6 +100,17 @@ pub fn validate_email(email: &str) -> Result<String, DomainError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords() {
+        assert!(validate_password("password", "correct horse").is_ok());
+        assert!(validate_password("password", "short").is_err());
+        assert!(validate_password("password", &"x".repeat(257)).is_err());
+        assert!(validate_password("password", "ten\0chars!!").is_err());
+        assert!(validate_password("password", "           ").is_err());
+        let e = validate_password("new_password", "short").unwrap_err();
+        assert!(e.to_string().contains("new_password"), "{e}");
+    }
 
     #[test]
     fn emails() {

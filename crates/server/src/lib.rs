@@ -119,6 +119,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::lookups::router())
         .merge(routes::channels::router())
         .merge(routes::accounts::router())
+        .merge(routes::credentials::router())
         .merge(routes::fields::router())
         .merge(routes::incidents::router())
         .merge(routes::incident_reads::router())

@@ -226,7 +226,9 @@ impl DirectoryStore for SqlStore {
             keys.i64(person_id);
             let mut sessions = Sql::new("DELETE FROM sessions WHERE person_id = ");
             sessions.i64(person_id);
-            statements.extend([keys, sessions]);
+            let mut invites = Sql::new("DELETE FROM invites WHERE person_id = ");
+            invites.i64(person_id);
+            statements.extend([keys, sessions, invites]);
         }
         if self.person(person_id).await?.is_none() {
             return Err(DomainError::not_found("person", person_id).into());

@@ -93,7 +93,8 @@ pub trait DirectoryStore: Send + Sync {
         email: &str,
         role: dutyhook_domain::person::Role,
     ) -> Result<()>;
-    /// Deactivating also deletes their app keys and ends their sessions.
+    /// Deactivating also deletes their app keys, ends their sessions and voids
+    /// their invitation.
     async fn set_person_active(&self, person_id: PersonId, active: bool) -> Result<()>;
 
     async fn create_team(&self, name: &str, member_ids: &[PersonId]) -> Result<i64>;

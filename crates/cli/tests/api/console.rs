@@ -106,10 +106,14 @@ pub(crate) async fn post_login_via(
         .unwrap()
 }
 
-/// Logs in; answers the session cookie pair and the page's CSRF token.
+/// Logs the admin in; answers the session cookie pair and the page's CSRF token.
 pub(crate) async fn session(app: &TestApp) -> (String, String) {
+    session_as(app, ADMIN_EMAIL, &app.password).await
+}
+
+pub(crate) async fn session_as(app: &TestApp, email: &str, password: &str) -> (String, String) {
     let form = login_form(app).await;
-    let resp = post_login(app, &form, ADMIN_EMAIL, &app.password).await;
+    let resp = post_login(app, &form, email, password).await;
     assert_eq!(resp.status(), 303);
     assert_eq!(resp.headers()[LOCATION], "/console/incidents");
     let cookie = set_cookie(&resp, "dh_session").expect("a session cookie");

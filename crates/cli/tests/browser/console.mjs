@@ -380,25 +380,6 @@ try {
     await checkLabels('the incident list');
   });
 
-  await step('assign someone and merge into another incident from the incident page', async () => {
-    for (const title of ['Merge target db-7', 'Merge source db-7']) await newIncident(title);
-    await page.getByText('Assign or add responders').click();
-    const people = page.getByRole('form', { name: 'Responders' });
-    await people.getByLabel('People').selectOption({ label: `Ada Admin (${env('EMAIL')})` });
-    await people.getByRole('button', { name: 'Assign (replaces the responders)' }).click();
-    await page.locator('#action-result').getByText('Assigned.').waitFor();
-    await page.locator('#timeline li[data-type="i_assign"]').getByText('Ada Admin assigned Ada Admin').waitFor();
-    await page.getByText('Merge into another incident').click();
-    const find = page.getByRole('search', { name: 'Find an incident to merge into' });
-    await find.getByLabel('Title or number').fill('Merge target');
-    await find.getByRole('button', { name: 'Find' }).click();
-    page.once('dialog', (d) => d.accept());
-    await page.getByRole('button', { name: /^Merge into / }).click();
-    await page.getByRole('heading', { name: 'Merge target db-7' }).waitFor();
-    await page.locator('#timeline li[data-type="i_merge"]').getByText('merged “Merge source db-7” into it').waitFor();
-    await checkLabels('the incident page with its people and merge panels');
-  });
-
   await step('the alerts page filters, shows an alert with its events, and closes it', async () => {
     await open('/console/alerts');
     const list = page.getByRole('table', { name: 'Alerts' });
@@ -452,28 +433,6 @@ try {
     await form.getByRole('button', { name: 'Save' }).click();
     await page.getByText('Saved the grouping of Payments.').waitFor();
     await page.getByRole('row', { name: /Payments/ }).getByText(said).waitFor();
-  });
-
-  await step('people are edited, deactivated and reactivated', async () => {
-    await open('/console/directory?tab=people');
-    await page.getByText('New person').click();
-    await page.getByLabel('Name').fill('Grace Hopper');
-    await page.getByLabel('Email').fill('grace@example.com');
-    await page.getByRole('button', { name: 'Add person' }).click();
-    const row = () => page.getByRole('row', { name: /grace@example\.com/ });
-    await row().getByRole('button', { name: 'Edit' }).click();
-    const form = page.getByRole('form', { name: 'Edit Grace Hopper' });
-    await form.getByLabel('Name').fill('Grace B. Hopper');
-    await form.getByLabel('Role').selectOption('viewer');
-    await form.getByRole('button', { name: 'Save' }).click();
-    await page.getByText('Saved Grace B. Hopper.').waitFor();
-    await row().getByText('viewer', { exact: true }).waitFor();
-    page.once('dialog', (d) => d.accept());
-    await row().getByRole('button', { name: 'Deactivate' }).click();
-    await row().getByText('Deactivated').waitFor();
-    await row().getByRole('button', { name: 'Reactivate' }).click();
-    await row().getByText('Active', { exact: true }).waitFor();
-    await checkLabels('the people');
   });
 
   await step('at phone width no page scrolls sideways', async () => {

@@ -4,6 +4,7 @@ use axum::extract::{ConnectInfo, Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use dutyhook_domain::ids::PersonId;
 use rand::distributions::{Alphanumeric, DistString};
 use serde::Deserialize;
 
@@ -19,7 +20,7 @@ fn secure_cookies(app: &AppState) -> bool {
 }
 
 /// A cookie for the browser session; the store holds its expiry.
-fn cookie(app: &AppState, name: &'static str, value: String) -> Cookie<'static> {
+pub(super) fn cookie(app: &AppState, name: &'static str, value: String) -> Cookie<'static> {
     Cookie::build((name, value))
         .path("/")
         .http_only(true)
@@ -118,8 +119,17 @@ pub(super) async fn submit(
     };
     let person_id = person.person.person_id;
     tracing::info!(person_id = person_id.get(), "console login");
+    start_session(&app, jar, person_id).await
+}
+
+/// A new session for `person_id`, and on to the incidents.
+pub(super) async fn start_session(
+    app: &AppState,
+    jar: CookieJar,
+    person_id: PersonId,
+) -> Result<Response, ApiError> {
     let token = session::new_token();
-    let now = now_s(&app);
+    let now = now_s(app);
     app.store
         .create_session(
             &session::token_hash(&app.key_secret, &token),
@@ -130,7 +140,7 @@ pub(super) async fn submit(
         .await?;
     let jar = jar
         .remove(Cookie::build(session::LOGIN_COOKIE).path("/"))
-        .add(cookie(&app, session::COOKIE, token));
+        .add(cookie(app, session::COOKIE, token));
     Ok((jar, Redirect::to("/console/incidents")).into_response())
 }
 

@@ -4,6 +4,7 @@
 //! are embedded in the binary; nothing is inlined, so the strict
 //! Content-Security-Policy below holds on every page.
 
+mod invite;
 mod login;
 mod pages;
 pub use pages::SCRIPTS;
@@ -40,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}", get(detail_url))
         .route("/console/login", get(login::form).post(login::submit))
         .route("/console/logout", post(login::logout))
+        .route("/console/invite", get(invite::form).post(invite::submit))
         .route("/console/assets/{name}", get(asset))
         .route("/console/{page}", get(page))
         .layer(middleware::from_fn(security_headers))

@@ -105,7 +105,7 @@ const NAV: [(Page, &str); 4] = [
     (Page::Directory, "Directory"),
 ];
 
-fn head(title: &str, csrf: Option<&str>) -> Markup {
+pub(super) fn head(title: &str, csrf: Option<&str>) -> Markup {
     html! {
         head {
             meta charset="utf-8";
@@ -152,7 +152,7 @@ pub fn shell(
                     }
                     form.logout method="post" action="/console/logout" {
                         input type="hidden" name="csrf" value=(csrf);
-                        span.me { (me.person.person_name) }
+                        a.me href="/console/directory?tab=people" title="Your account: change your password" { (me.person.person_name) }
                         button type="submit" { "Log out" }
                     }
                 }

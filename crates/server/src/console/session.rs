@@ -41,6 +41,11 @@ pub fn token_hash(secret: &[u8], token: &str) -> String {
     hex::encode(mac(secret, &["session", token]).finalize().into_bytes())
 }
 
+/// What the store keeps of an invitation link's token.
+pub fn invite_hash(secret: &[u8], token: &str) -> String {
+    hex::encode(mac(secret, &["invite", token]).finalize().into_bytes())
+}
+
 /// The token every state-changing console request carries: bound to the
 /// session, so a page of another origin can neither read nor forge it.
 pub fn csrf_token(secret: &[u8], cookie: &str) -> String {

@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod channel_group;
 pub mod channels;
 pub mod choices;
+pub mod credentials;
 pub mod directory;
 pub mod feed;
 pub mod feed_detail;

@@ -33,7 +33,9 @@ export async function directoryPage() {
     await reload();
   });
   replace(top);
-  list.before(h('details', { class: 'create' }, h('summary', {}, `New ${DIRECTORY[tab].noun}`), form));
+  if (!DIRECTORY[tab].adminOnly || ROLE === 'admin') {
+    list.before(h('details', { class: 'create' }, h('summary', {}, `New ${DIRECTORY[tab].noun}`), form));
+  }
   await reload();
 }
 
@@ -43,6 +45,7 @@ const personPicker = (people) => h('fieldset', { 'data-field': 'person_ids' }, h
 const DIRECTORY = {
   channels: {
     noun: 'channel',
+    adminOnly: true,
     form: () => h('form', { class: 'card' },
       field('Name', input('channel_name', { required: true })),
       field('Description', input('description')),
@@ -57,13 +60,14 @@ const DIRECTORY = {
       return [box, table(['Id', 'Name', 'Description', 'Alert grouping', ''], items.map((c) => h('tr', {},
         h('td', {}, String(c.channel_id)), h('td', {}, c.channel_name), h('td', {}, c.description || '—'),
         h('td', {}, groupingSentence(c.grouping, c.storm_thresholds)),
-        h('td', {}, ROLE === 'admin' || ROLE === 'member'
+        h('td', {}, ROLE === 'admin'
           ? h('button', { type: 'button', onclick: () => channelSettings(c, box, reload, top) }, 'Grouping') : null))),
       'Channels')];
     },
   },
   people: {
     noun: 'person',
+    adminOnly: true,
     form: () => h('form', { class: 'card' },
       field('Name', input('person_name', { required: true })),
       field('Email', input('email', { type: 'email', required: true })),
@@ -77,6 +81,7 @@ const DIRECTORY = {
   },
   teams: {
     noun: 'team',
+    adminOnly: true,
     form: (people) => h('form', { class: 'card' },
       field('Name', input('team_name', { required: true })), personPicker(people),
       h('button', { type: 'submit' }, 'Create team')),
@@ -95,7 +100,8 @@ const DIRECTORY = {
     noun: 'app key',
     form: (people) => h('form', { class: 'card' },
       field('Name', input('name', { required: true })),
-      field('Person', select('person_id', people.map((p) => [p.person_id, p.person_name]), ME)),
+      field('Person', select('person_id', people.filter((p) => ROLE === 'admin' || p.person_id === ME)
+        .map((p) => [p.person_id, p.person_name]), ME)),
       h('button', { type: 'submit' }, 'Create key')),
     save: async (fd) => {
       const r = await api('/app-key/create', { name: fd.get('name'), person_id: Number(fd.get('person_id')) });
@@ -106,7 +112,7 @@ const DIRECTORY = {
       return table(['Id', 'Name', 'Person', 'Key', 'Created', ''], items.map((k) => h('tr', {},
         h('td', {}, String(k.app_key_id)), h('td', {}, k.name), h('td', {}, personName.get(k.person_id) || `#${k.person_id}`),
         h('td', { class: 'mono' }, `${k.key_hint}…`), h('td', {}, fmtTime(k.created_at)),
-        h('td', {}, h('button', {
+        h('td', {}, ROLE === 'admin' || k.person_id === ME ? h('button', {
           type: 'button', class: 'danger',
           onclick: async () => {
             if (!confirm(`Revoke key "${k.name}"?`)) return;
@@ -118,11 +124,12 @@ const DIRECTORY = {
             }
             await reload();
           },
-        }, 'Revoke')))), 'App keys');
+        }, 'Revoke') : null))), 'App keys');
     },
   },
   fields: {
     noun: 'custom field',
+    adminOnly: true,
     form: () => h('form', { class: 'card' },
       field('Field name', input('field_name', { required: true, pattern: '[A-Za-z0-9_]+' }), 'Letters, digits and _.'),
       field('Display name', input('display_name', { required: true })),
@@ -143,7 +150,7 @@ const DIRECTORY = {
       return table(['Name', 'Display name', 'Type', 'Options', ''], d.items.map((f) => h('tr', {},
         h('td', { class: 'mono' }, f.field_name), h('td', {}, f.display_name), h('td', {}, f.field_type),
         h('td', {}, (f.options || []).join(', ') || '—'),
-        h('td', {}, h('button', {
+        h('td', {}, ROLE === 'admin' && h('button', {
           type: 'button', class: 'danger',
           onclick: async () => {
             if (!confirm(`Delete field "${f.display_name}"?`)) return;

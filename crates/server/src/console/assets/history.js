@@ -1,6 +1,6 @@
 // The invocation history and one invocation's request and response.
 
-import { ALERT_EVENTS, app, eventLabel, INCIDENT_EVENTS, params } from './common.js';
+import { ALERT_EVENTS, app, eventLabel, INCIDENT_EVENTS, params, ROLE } from './common.js';
 import { append, badge, dl, field, fmtMs, h, input, notice, replace, select, table } from './dom.js';
 import { api, go, nowS, opt, pager } from './api.js';
 
@@ -100,7 +100,7 @@ async function showInvocation(detail, invocationId) {
     h('h3', {}, 'Request'), h('pre', { class: 'response', 'data-part': 'request' }, httpText(r.request)),
     h('h3', {}, 'Response'), h('pre', { class: 'response', 'data-part': 'response' }, httpText(r.response)),
     h('div', { class: 'buttons' },
-      h('button', {
+      ROLE !== 'viewer' && h('button', {
         type: 'button', class: 'primary',
         onclick: async () => {
           try {

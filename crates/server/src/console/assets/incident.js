@@ -54,8 +54,9 @@ export async function incidentPage() {
     const closed = inc.progress === 'Closed';
     const snoozed = inc.snoozed_before > nowS();
 
-    const buttons = h('div', { class: 'buttons', role: 'group', 'aria-label': 'Incident operations' });
-    if (!closed) {
+    // Viewers read: no control that would only be refused.
+    const buttons = operates ? h('div', { class: 'buttons', role: 'group', 'aria-label': 'Incident operations' }) : null;
+    if (buttons && !closed) {
       if (mine && mine.acknowledged_at) buttons.append(h('button', { type: 'button', onclick: () => op('Unacknowledge', '/incident/unack') }, 'Unacknowledge'));
       else buttons.append(h('button', { type: 'button', class: 'primary', onclick: () => op('Acknowledge', '/incident/ack') }, 'Acknowledge'));
       if (snoozed) buttons.append(h('button', { type: 'button', onclick: () => op('Wake', '/incident/wake') }, 'Wake'));
@@ -64,9 +65,9 @@ export async function incidentPage() {
         h('button', { type: 'button', onclick: () => op('Snooze', '/incident/snooze', { minutes: Number(snooze.value) }) }, 'Snooze')));
       buttons.append(h('button', { type: 'button', onclick: () => op('Resolve', '/incident/resolve') }, 'Resolve'));
     }
-    buttons.append(moreActions(actions));
+    if (buttons) buttons.append(moreActions(actions));
 
-    const reopen = closed ? onSubmit(h('form', { class: 'inline-form' },
+    const reopen = closed && operates ? onSubmit(h('form', { class: 'inline-form' },
       field('Reason to reopen', input('reason', { required: true })),
       h('button', { type: 'submit' }, 'Reopen')), async (fd) => {
       await api('/incident/reopen', { incident_ids: [id], reason: fd.get('reason') });
@@ -74,7 +75,7 @@ export async function incidentPage() {
       await render();
     }) : null;
 
-    const comment = onSubmit(h('form', { class: 'card' },
+    const comment = operates && onSubmit(h('form', { class: 'card' },
       field('Comment', textarea('comment', { required: true, maxlength: 10000 })),
       h('button', { type: 'submit' }, 'Add comment')), async (fd) => {
       await api('/incident/comment', { incident_ids: [id], comment: fd.get('comment') });
@@ -122,7 +123,7 @@ export async function incidentPage() {
           Object.keys(inc.fields || {}).length
             ? dl(Object.entries(inc.fields).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]))
             : h('p', { class: 'hint' }, 'No custom fields set.'),
-          editForm(inc, fields, show, render),
+          operates ? editForm(inc, fields, show, render) : null,
           h('h3', {}, 'Alerts'),
           table(['Title', 'Severity', 'Status', 'Last'], alerts.map((a) => h('tr', {},
             h('td', {}, h('a', { href: `/console/alerts?alert=${encodeURIComponent(a.alert_id)}` }, a.title)),

@@ -23,7 +23,7 @@ export async function incidentsPage() {
     field('Text', input('q', { type: 'search', value: state.q, placeholder: 'title, label, id or number' })),
     h('div', { class: 'field' }, h('button', { type: 'submit' }, 'Filter')));
 
-  const create = createIncidentForm(channels);
+  const create = ROLE !== 'viewer' ? createIncidentForm(channels) : null;
   const listArea = h('div', { id: 'incident-list' });
   const updated = h('p', { class: 'hint', role: 'status' });
   // Outside the list, so what a bulk operation did outlives the reload.

@@ -1,6 +1,6 @@
 // The integration center: webhooks, custom actions and alert sources.
 
-import { ALERT_EVENTS, app, eventLabel, INCIDENT_EVENTS, params } from './common.js';
+import { ALERT_EVENTS, app, eventLabel, INCIDENT_EVENTS, ME, params, ROLE } from './common.js';
 import { badge, checkbox, field, fmtTime, h, input, notice, replace, secretBox, select, table } from './dom.js';
 import { all, api, channelNames, onSubmit, opt } from './api.js';
 import { guardrailControls, readGuardrails } from './action_settings.js';
@@ -25,7 +25,7 @@ export async function integrationsPage() {
   ctx.reload = async () => { replace(list, await integrationTable(ctx)); };
   const newButton = h('button', { type: 'button', class: 'primary', onclick: () => openForm(ctx, null) },
     tab === 'source' ? 'New alert source' : tab === 'action' ? 'New custom action' : 'New webhook');
-  replace(app, tabs, h('div', { class: 'toolbar' }, newButton), top, list);
+  replace(app, tabs, ROLE !== 'viewer' ? h('div', { class: 'toolbar' }, newButton) : null, top, list);
   await ctx.reload();
 }
 
@@ -39,7 +39,8 @@ async function integrationTable(ctx) {
       return table(['Name', 'Type', 'Channel', 'Created', ''], items.map((s) => h('tr', {},
         h('td', {}, s.name), h('td', {}, s.source_type), h('td', {}, names([s.channel_id])),
         h('td', {}, fmtTime(s.created_at)),
-        h('td', { class: 'row-actions' }, sourceActions(ctx, s), deleteButton(ctx, '/integration/alert-source/delete', s)))), 'Alert sources');
+        h('td', { class: 'row-actions' }, sourceActions(ctx, s, manages(ctx, s)),
+          manages(ctx, s) && deleteButton(ctx, '/integration/alert-source/delete', s)))), 'Alert sources');
     }
     if (tab === 'action') {
       const items = await all('/integration/custom-action/list', {});
@@ -47,24 +48,33 @@ async function integrationTable(ctx) {
         h('td', {}, a.name), h('td', { class: 'mono' }, a.endpoint), h('td', {}, names(a.channel_ids)),
         h('td', {}, healthCell(a)),
         h('td', { class: 'row-actions' },
-          h('button', { type: 'button', onclick: () => openForm(ctx, a) }, 'Edit'),
+          manages(ctx, a) && h('button', { type: 'button', onclick: () => openForm(ctx, a) }, 'Edit'),
           h('a', { class: 'button', href: `/console/history?integration_id=${a.integration_id}` }, 'History'),
-          deleteButton(ctx, '/integration/custom-action/delete', a)))), 'Custom actions');
+          manages(ctx, a) && deleteButton(ctx, '/integration/custom-action/delete', a)))), 'Custom actions');
     }
     const items = await all('/integration/webhook/list', { kind: tab });
     return table(['Name', 'Endpoint', 'Channels', 'Events', 'State', ''], items.map((w) => h('tr', {},
       h('td', {}, w.name), h('td', { class: 'mono' }, w.endpoint), h('td', {}, names(w.channel_ids)),
       h('td', {}, w.event_types.length ? w.event_types.map(eventLabel).join(', ') : 'All'),
       h('td', {}, healthCell(w)),
-      h('td', { class: 'row-actions' },
+      h('td', { class: 'row-actions' }, manages(ctx, w) && [
         h('button', { type: 'button', onclick: () => openForm(ctx, w) }, 'Edit'),
         h('button', { type: 'button', onclick: () => toggle(ctx, w) }, w.enabled ? 'Disable' : 'Enable'),
-        h('button', { type: 'button', onclick: () => testForm(ctx, w) }, 'Send test'),
-        h('a', { class: 'button', href: `/console/history?integration_id=${w.integration_id}` }, 'History'),
-        deleteButton(ctx, '/integration/webhook/delete', w)))), 'Webhooks');
+        h('button', { type: 'button', onclick: () => testForm(ctx, w) }, 'Send test')],
+      h('a', { class: 'button', href: `/console/history?integration_id=${w.integration_id}` }, 'History'),
+      manages(ctx, w) && deleteButton(ctx, '/integration/webhook/delete', w)))), 'Webhooks');
   } catch (e) {
     return notice(e.message, 'error');
   }
+}
+
+// Who may change an integration: admins; members when it has no managing
+// team or they are in it; viewers never.
+function manages(ctx, item) {
+  if (ROLE === 'admin') return true;
+  if (ROLE !== 'member') return false;
+  const team = item.team_id ? ctx.teams.find((t) => t.team_id === item.team_id) : null;
+  return !item.team_id || Boolean(team && team.person_ids.includes(ME));
 }
 
 // How an integration's pushes have been going: never a green badge on an

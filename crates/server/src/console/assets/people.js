@@ -1,7 +1,8 @@
 // The people of the directory: edit name, email and role; deactivate
-// (no sign-in, keys deleted, sessions ended) and reactivate.
+// (no sign-in, keys deleted, sessions ended) and reactivate; a one-time
+// sign-in link (invitation or reset) made by an admin; one's own password.
 
-import { field, h, input, notice, replace, select, table, badge } from './dom.js';
+import { badge, field, fmtTime, h, input, notice, replace, secretBox, select, table } from './dom.js';
 import { api, onSubmit } from './api.js';
 import { ME, ROLE } from './common.js';
 
@@ -14,6 +15,8 @@ export function peopleTable(items, reload, top) {
     h('td', {}, p.active ? badge('Active', 'b-ok') : badge('Deactivated', 'b-failure')),
     h('td', { class: 'row-actions' },
       admin || p.person_id === ME ? h('button', { type: 'button', onclick: () => editPerson(p, reload, top) }, 'Edit') : null,
+      admin && p.active ? h('button', { type: 'button', onclick: () => signInLink(p, top) }, 'Sign-in link') : null,
+      p.person_id === ME ? h('button', { type: 'button', onclick: () => changePassword(top) }, 'Change password') : null,
       admin && p.person_id !== ME ? h('button', {
         type: 'button',
         onclick: () => setActive(p, !p.active, reload, top),
@@ -49,4 +52,33 @@ async function setActive(p, active, reload, top) {
     replace(top, notice(e.message, 'error'));
   }
   await reload();
+}
+
+async function signInLink(p, top) {
+  try {
+    const r = await api('/person/invite', { person_id: p.person_id });
+    replace(top, h('div', { class: 'card', 'aria-label': `Sign-in link for ${p.person_name}` },
+      h('p', {}, `Give this link to ${p.person_name} yourself. It lets them choose a password, once, until ${fmtTime(r.expires_at)}. `
+        + 'A newer link voids it; their current password (if any) works until they choose a new one.'),
+      secretBox('Sign-in link', r.invite_url)));
+  } catch (e) {
+    replace(top, notice(e.message, 'error'));
+  }
+}
+
+function changePassword(top) {
+  const form = h('form', { class: 'card', 'aria-label': 'Change your password' },
+    h('h2', {}, 'Change your password'),
+    field('Current password', input('current_password', { type: 'password', required: true, autocomplete: 'current-password' })),
+    field('New password', input('new_password', { type: 'password', required: true, minlength: 10, autocomplete: 'new-password' }),
+      'At least 10 characters; a few words make a good one. Your other sessions will end.'),
+    field('The same again', input('confirm', { type: 'password', required: true, autocomplete: 'new-password' })),
+    h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'primary' }, 'Change password'),
+      h('button', { type: 'button', onclick: () => replace(top) }, 'Cancel')));
+  onSubmit(form, async (fd) => {
+    if (fd.get('new_password') !== fd.get('confirm')) throw new Error('confirm: the two new passwords differ');
+    await api('/person/password/change', { current_password: fd.get('current_password'), new_password: fd.get('new_password') });
+    replace(top, notice('Password changed. Your other sessions have ended.'));
+  });
+  replace(top, form);
 }

@@ -4,10 +4,10 @@
 import { field, h, input, notice, replace, select, fmtTime } from './dom.js';
 import { api, nowS, onSubmit } from './api.js';
 
-export function sourceActions(ctx, s) {
+export function sourceActions(ctx, s, manages) {
   return [
-    h('button', { type: 'button', onclick: () => editSource(ctx, s) }, 'Edit'),
-    h('button', { type: 'button', onclick: () => testSource(ctx, s) }, 'Send test event'),
+    manages && h('button', { type: 'button', onclick: () => editSource(ctx, s) }, 'Edit'),
+    manages && h('button', { type: 'button', onclick: () => testSource(ctx, s) }, 'Send test event'),
     h('button', { type: 'button', onclick: () => recentEvents(ctx, s) }, 'Recent events'),
   ];
 }

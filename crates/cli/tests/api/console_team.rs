@@ -1,0 +1,78 @@
+//! The console used by a team, in a real headless Chromium (`team.mjs`): an
+//! admin hands out sign-in links, a member works an incident, a viewer only
+//! reads. The people start without passwords, as `/person/create` makes them.
+
+use serde_json::json;
+
+use crate::console::{browser_dir, browser_ready};
+use crate::helpers::{Db, TestApp, ADMIN_EMAIL};
+
+both_dbs!(a_team_in_a_real_browser);
+
+const MEMBER: &str = "lin@example.com";
+const VIEWER: &str = "sam@example.com";
+
+async fn a_team_in_a_real_browser(db: Db) {
+    if !browser_ready() {
+        eprintln!("skipped: Chromium or playwright-core is not installed");
+        return;
+    }
+    let app = TestApp::spawn(db).await;
+    let (lin, _) = app.person("Lin Okafor", MEMBER, "member").await;
+    app.person("Sam Reyes", VIEWER, "viewer").await;
+    let target = app.incident("Checkout p99 latency above 2 s").await;
+    let source = app.incident("Payment gateway answers 502").await;
+    let monitoring = app.channel("Monitoring").await;
+    let key = crate::alerts::source(&app, monitoring, "standard").await;
+    crate::alerts::pushed(
+        &app,
+        &key,
+        json!({"event_status": "Warning", "title_rule": "Disk almost full on db-7",
+               "alert_key": "disk-db-7", "labels": {"host": "db-7"}}),
+    )
+    .await;
+    app.ok(
+        "/integration/webhook/create",
+        json!({"kind": "incident", "name": "Ops relay", "endpoint": "https://relay.example/hook"}),
+    )
+    .await;
+
+    let shots = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new("node")
+        .arg(browser_dir().join("team.mjs"))
+        .env("BASE", format!("http://{}", app.addr))
+        .env("EMAIL", ADMIN_EMAIL)
+        .env("PASSWORD", &app.password)
+        .env("MEMBER", MEMBER)
+        .env("VIEWER", VIEWER)
+        .env("SHOTS", shots.path())
+        .output()
+        .await
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "the team e2e failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // What the member did is theirs on the record.
+    let feed = app
+        .ok(
+            "/incident/feed",
+            json!({"incident_id": source, "limit": 100}),
+        )
+        .await;
+    let by_lin: Vec<&str> = feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["creator_id"] == lin)
+        .map(|i| i["type"].as_str().unwrap())
+        .collect();
+    for kind in ["i_ack", "i_assign", "i_rslv"] {
+        assert!(by_lin.contains(&kind), "{kind} by Lin: {by_lin:?}");
+    }
+    let target = app.info(&target).await;
+    assert_eq!(target["progress"], "Triggered");
+}

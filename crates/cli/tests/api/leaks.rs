@@ -157,6 +157,8 @@ async fn no_secret_appears_anywhere(db: Db) {
         .await,
         "app_key",
     );
+    let account_secrets =
+        crate::leaks_accounts::use_account_secrets(&c.base, &admin, &person, &bo_key).await;
     let channel = c
         .post(&admin, "/channel/create", json!({"channel_name": "Core"}))
         .await["channel_id"]
@@ -393,7 +395,7 @@ async fn no_secret_appears_anywhere(db: Db) {
         t.stdout_after_start.lock().unwrap().join("\n"),
     ));
     let base64_of = |s: &str| s.trim_start_matches("whsec_").to_string();
-    let secrets = [
+    let mut secrets = vec![
         ("the admin's app key", t.key.clone()),
         ("a person's app key", bo_key.clone()),
         ("the console password", t.password.clone()),
@@ -412,6 +414,7 @@ async fn no_secret_appears_anywhere(db: Db) {
         ("a secret header", header_secret.to_string()),
         ("a custom action's secret header", action_secret.to_string()),
     ];
+    secrets.extend(account_secrets);
     places.push(("a raw dump of the database".into(), raw_dump(&db.url)));
     let created_answers = [
         "/app-key/create",

@@ -41,6 +41,7 @@ mod feed_details;
 mod generated_client;
 mod invites;
 mod leaks;
+mod leaks_accounts;
 mod list_filters;
 mod newest_event;
 mod openapi;

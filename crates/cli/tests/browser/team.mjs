@@ -214,6 +214,16 @@ try {
     assert.ok(overflow <= 1, `the invitation page scrolls sideways by ${overflow}px`);
   });
 
+  await step('on a phone the incident list shows every column it keeps, uncut', async () => {
+    await admin.setViewportSize({ width: 390, height: 844 });
+    await open(admin, '/console/incidents');
+    for (const name of ['Title', 'Severity', 'Progress']) {
+      const box = await admin.getByRole('columnheader', { name }).boundingBox();
+      assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `${name} is cut off at 390 px: ${JSON.stringify(box)}`);
+    }
+    await admin.getByRole('table', { name: 'Incidents' }).getByText('Triggered').first().waitFor();
+  });
+
   const errors = problems.filter((p) => !/status of 4\d\d|status of 500/.test(p));
   assert.deepEqual(errors, [], 'no script errors');
   process.stdout.write('team e2e: all steps passed\n');

@@ -48,19 +48,21 @@ export async function incidentsPage() {
         operator ? h('td', {}, h('input', {
           type: 'checkbox', name: 'selected', value: i.incident_id, 'aria-label': `Select ${i.num} ${i.title}`,
         })) : null,
-        h('td', {}, i.num),
+        h('td', { class: 'wide-only' }, i.num),
         h('td', {}, h('a', { href: `/console/incident?id=${encodeURIComponent(i.incident_id)}` }, i.title),
           waits.has(i.incident_id) ? [' ', badge('Approval needed', 'approval')] : null),
         h('td', {}, badge(i.incident_severity)),
         h('td', {}, badge(i.progress), i.snoozed_before > nowS() ? [' ', badge('Snoozed')] : null),
-        h('td', {}, (i.responders || []).map((r) => r.person_name).join(', ') || '—'),
-        h('td', {}, String(i.alert_cnt)),
-        h('td', { title: fmtTime(i.created_at) }, age(i.created_at)),
+        h('td', { class: 'wide-only' }, (i.responders || []).map((r) => r.person_name).join(', ') || '—'),
+        h('td', { class: 'wide-only' }, String(i.alert_cnt)),
+        h('td', { class: 'wide-only', title: fmtTime(i.created_at) }, age(i.created_at)),
         h('td', { class: 'wide-only' }, i.channel_name || channels.get(i.channel_id) || '—')));
       const headers = [...(operator ? ['Select'] : []), 'Num', 'Title', 'Severity', 'Progress', 'Responders',
         'Alerts', 'Age', 'Channel'];
       const list = table(headers, rows, 'Incidents');
-      list.querySelectorAll('th').forEach((th) => { if (th.textContent === 'Channel') th.classList.add('wide-only'); });
+      // A phone shows what to act on: the title, severity and progress.
+      const wide = ['Num', 'Responders', 'Alerts', 'Age', 'Channel'];
+      list.querySelectorAll('th').forEach((th) => { if (wide.includes(th.textContent)) th.classList.add('wide-only'); });
       replace(listArea, operator ? bulkBar(list, load, done) : null, list,
         h('p', { class: 'hint' }, `${d.total} incident${d.total === 1 ? '' : 's'}`),
         pager(state.p, d.has_next_page, (p) => go('/console/incidents', { ...state, p })));

@@ -102,9 +102,10 @@ function sentence(e, names) {
 
 export function timelineEntry(e, names) {
   const [what, ...extra] = sentence(e, names || new Map());
+  const more = extra.filter(Boolean).flatMap((x, i) => (i ? ['; ', x] : [x]));
   const automatic = !e.person && /^[A-Z]/.test(what);
   return h('li', { 'data-type': e.type },
     h('time', { datetime: new Date(e.created_at).toISOString() }, fmtMs(e.created_at)), ' ',
     automatic ? null : [h('strong', {}, e.person ? e.person.person_name : 'dutyhook'), ' '],
-    what, extra.filter(Boolean).length ? [' — ', extra.filter(Boolean)] : null);
+    what, more.length ? [' — ', more] : null);
 }

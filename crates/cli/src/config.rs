@@ -130,6 +130,9 @@ struct FileConfig {
     outbound_allow: Option<Vec<String>>,
     outbound_deny: Option<Vec<String>>,
     history_retention_days: Option<u64>,
+    /// An integration whose every push failed for this long is disabled
+    /// (default 72; 0: never).
+    disable_after_hours: Option<u64>,
     /// How long a claimed delivery stays this process's before others may retry it.
     delivery_lease_ms: Option<u64>,
     /// On SIGTERM, how long pushes in flight may finish before they are given back.
@@ -233,6 +236,14 @@ impl ServeArgs {
                 return Err("delivery_lease_ms must be at least 500".into());
             }
             delivery.lease = Duration::from_millis(ms);
+        }
+        match file.disable_after_hours {
+            Some(0) => delivery.disable_after = None,
+            Some(h) if h > 8760 => {
+                return Err("disable_after_hours must be from 0 (never) to 8760".into())
+            }
+            Some(h) => delivery.disable_after = Some(Duration::from_secs(h * 3600)),
+            None => {}
         }
         let retention_days = file.history_retention_days.unwrap_or(7);
         if !(1..=365).contains(&retention_days) {

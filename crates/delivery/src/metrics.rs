@@ -42,6 +42,9 @@ pub struct Metrics {
     oldest_pending_age: Gauge,
     circuit: Family<IntegrationLabels, Gauge>,
     custom_actions: Family<ResultLabels, Counter>,
+    given_up: Family<KindLabels, Counter>,
+    disabled: Gauge,
+    oldest_by_integration: Family<IntegrationLabels, Gauge>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -91,8 +94,29 @@ impl Default for Metrics {
             "Custom action triggers by outcome",
             custom_actions.clone(),
         );
+        let given_up = Family::<KindLabels, Counter>::default();
+        r.register(
+            "deliveries_given_up",
+            "Deliveries that ended unpushed: retries used up or a final 4xx, by integration kind",
+            given_up.clone(),
+        );
+        let disabled = Gauge::default();
+        r.register(
+            "integrations_disabled",
+            "Integrations disabled now (by hand, by a 410, or by auto-disable)",
+            disabled.clone(),
+        );
+        let oldest_by_integration = Family::<IntegrationLabels, Gauge>::default();
+        r.register(
+            "integration_oldest_pending_age_seconds",
+            "Age of the oldest unsettled delivery per webhook (0 when none waits)",
+            oldest_by_integration.clone(),
+        );
         Metrics {
             registry: Arc::new(r),
+            given_up,
+            disabled,
+            oldest_by_integration,
             pushes,
             latency,
             pending,
@@ -127,6 +151,26 @@ impl Metrics {
     pub fn set_pending(&self, pending: i64, oldest_age_seconds: i64) {
         self.pending.set(pending);
         self.oldest_pending_age.set(oldest_age_seconds);
+    }
+
+    pub fn record_given_up(&self, kind: &str) {
+        self.given_up
+            .get_or_create(&KindLabels { kind: kind.into() })
+            .inc();
+    }
+
+    /// How many integrations are disabled, and the oldest unsettled
+    /// delivery's age (s) of each integration that has one.
+    pub fn set_integrations(&self, disabled: i64, oldest: &[(IntegrationId, i64)]) {
+        self.disabled.set(disabled);
+        self.oldest_by_integration.clear();
+        for (id, age) in oldest {
+            self.oldest_by_integration
+                .get_or_create(&IntegrationLabels {
+                    integration_id: id.to_string(),
+                })
+                .set(*age);
+        }
     }
 
     pub fn set_circuits(&self, states: &[(IntegrationId, CircuitState)]) {

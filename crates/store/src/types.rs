@@ -149,12 +149,15 @@ pub enum Completion {
         resolution: DeliveryResolution,
         record: Box<AttemptRecord>,
     },
-    /// Given back without an attempt (paused endpoint, disabled integration,
-    /// shutdown), due again at `next_at`.
+    /// Given back without an attempt (paused endpoint, shutdown), due again
+    /// at `next_at`.
     Release {
         delivery_id: DeliveryId,
         next_at: i64,
     },
+    /// Its integration is disabled: recorded as `skipped`, never pushed, kept
+    /// for a replay; the next delivery of its key comes up.
+    Skip { delivery_id: DeliveryId },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,13 +230,22 @@ pub struct DeliveryHealth {
     pub last_error: String,
     /// ms; 0 when the circuit is closed.
     pub circuit_open_until: i64,
+    /// When the current run of failures began (ms): its first failed attempt
+    /// after the latest success; 0 when the latest attempt succeeded.
+    pub failing_since: i64,
+    /// Deliveries recorded as skipped while it was disabled, kept for a replay.
+    pub skipped: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DeliveryStats {
     pub pending: i64,
     /// Creation time (ms) of the oldest unfinished delivery; 0 when none.
     pub oldest_pending_at: i64,
+    /// The same per webhook (0 when none waits).
+    pub oldest_pending_by_integration: Vec<(IntegrationId, i64)>,
+    /// Integrations disabled now.
+    pub disabled_integrations: i64,
 }
 
 /// An event type as stored; an unknown one means the table was written by

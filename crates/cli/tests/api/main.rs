@@ -17,6 +17,7 @@ mod alertmanager;
 mod alerts;
 mod alerts_edges;
 mod auth;
+mod auto_disable;
 mod availability;
 mod bodies;
 mod channel_group;

@@ -36,7 +36,7 @@ async fn the_shipped_rules_check_and_name_served_metrics() {
         Err(e) => panic!("promtool is needed (Debian's prometheus package): {e}"),
     }
 
-    // A push and a press, so that every family has samples to show.
+    // A push, a press and a push given up, so that every family has samples.
     let app = TestApp::spawn(Db::Sqlite).await;
     let rx = TestReceiver::start().await;
     app.ok(
@@ -44,12 +44,25 @@ async fn the_shipped_rules_check_and_name_served_metrics() {
         json!({"kind": "incident", "name": "hook", "endpoint": rx.url}),
     )
     .await;
+    // And one given up: nothing listens there, and it is not retried.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("http://{}/", closed.local_addr().unwrap());
+    drop(closed);
+    let dead = app
+        .ok(
+            "/integration/webhook/create",
+            json!({"kind": "incident", "name": "dead", "endpoint": nowhere, "retry_policy": "none"}),
+        )
+        .await["integration_id"]
+        .as_i64()
+        .unwrap();
     let ch = app.channel("ops").await;
     let action = action(&app, ch, &rx.url, json!({})).await;
     let inc = incident_in(&app, ch, "Something broke").await;
     trigger(&app, &inc, action).await;
     rx.wait_for(2).await;
     app.attempts(1, 1).await;
+    app.attempts(dead, 1).await;
     let served = app
         .client
         .get(app.url("/metrics"))

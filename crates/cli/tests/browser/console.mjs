@@ -342,7 +342,7 @@ try {
     await open('/console/integrations?tab=action');
     const failing = page.getByRole('row', { name: /Roll back/ });
     await failing.getByText('Failing', { exact: true }).waitFor();
-    assert.match(await failing.innerText(), /http_status: HTTP 500/);
+    assert.match(await failing.innerText(), /failed in a row since [^;]+; last success .*http_status: HTTP 500/s);
     await page.getByRole('row', { name: /Restart host/ }).getByText('Healthy', { exact: true }).waitFor();
     await open('/console/integrations?tab=incident');
     await page.getByRole('row', { name: hookName }).getByText('Healthy', { exact: true }).waitFor();

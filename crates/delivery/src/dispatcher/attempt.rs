@@ -27,9 +27,6 @@ pub(super) struct Settings {
 
 const SETTINGS_TTL: Duration = Duration::from_secs(1);
 
-/// Deliveries of a disabled integration stay queued; looked at again after this.
-const DISABLED_RECHECK_MS: i64 = 30_000;
-
 impl Inner {
     /// Tells the other processes of a cluster that an endpoint's circuit
     /// opened (until when) or closed again; a no-op for a circuit this
@@ -69,6 +66,7 @@ fn completion_id(c: &Completion) -> DeliveryId {
     match c {
         Completion::Release { delivery_id, .. } => *delivery_id,
         Completion::Attempt { delivery_id, .. } => *delivery_id,
+        Completion::Skip { delivery_id } => *delivery_id,
     }
 }
 
@@ -103,10 +101,12 @@ impl Inner {
                 ..
             } => self.due_at(*at),
             Completion::Attempt { .. } => {}
+            // The next of its key may be due now.
+            Completion::Skip { .. } => self.due_at(now_ms()),
         }
         let pushed = match &completion {
             Completion::Attempt { record, .. } => Some(Tally::of(record)),
-            Completion::Release { .. } => None,
+            Completion::Release { .. } | Completion::Skip { .. } => None,
         };
         let delivery_id = completion_id(&completion);
         let still_ours = self.held.lock().expect("held lock").remove(&delivery_id);
@@ -210,7 +210,9 @@ impl Inner {
         };
         let integration = &settings.record;
         if !integration.enabled {
-            return Self::release(d, now_ms() + DISABLED_RECHECK_MS);
+            return Completion::Skip {
+                delivery_id: d.delivery_id,
+            };
         }
         let Some(cfg) = settings.config.as_ref() else {
             return Self::release(d, now_ms() + 60_000);
@@ -271,17 +273,14 @@ impl Inner {
                 "disabled: the endpoint answered 410 Gone (event {})",
                 d.event.event_id
             );
-            if let Err(e) = self
-                .store
-                .set_integration_enabled(d.integration_id, false, &reason)
-                .await
-            {
-                tracing::warn!(integration_id = d.integration_id.get(), error = %e, "could not disable the integration after 410");
-            }
-            self.settings
-                .lock()
-                .expect("settings lock")
-                .remove(&d.integration_id);
+            self.disable(d.integration_id, &reason).await;
+        } else if !res.success {
+            self.consider_disabling(d.integration_id).await;
+        }
+        if resolution == DeliveryResolution::Failed {
+            self.invoker
+                .metrics()
+                .record_given_up(integration.kind.as_str());
         }
         let paused_until = self.lanes.lock().expect("lanes lock").settle(
             d.integration_id,

@@ -9,6 +9,7 @@
 
 mod attempt;
 mod claims;
+mod disabling;
 
 use crate::invoker::{render_body, Invoker};
 pub use crate::lanes::CircuitState;
@@ -41,6 +42,9 @@ pub struct DeliveryConfig {
     pub circuit_open_max: Duration,
     /// On shutdown, how long pushes in flight may take to finish.
     pub shutdown_grace: Duration,
+    /// An integration whose every push has failed for this long is disabled;
+    /// `None`: never.
+    pub disable_after: Option<Duration>,
 }
 
 impl Default for DeliveryConfig {
@@ -55,6 +59,7 @@ impl Default for DeliveryConfig {
             circuit_open: Duration::from_secs(30),
             circuit_open_max: Duration::from_secs(600),
             shutdown_grace: Duration::from_secs(10),
+            disable_after: Some(Duration::from_secs(72 * 3600)),
         }
     }
 }
@@ -82,6 +87,8 @@ struct Inner {
     /// Pushed, with the outcome on its way to the database: the lease is
     /// still there, but the slot is free (so the cluster cap does not count it).
     settling: Mutex<std::collections::HashSet<DeliveryId>>,
+    /// When each failing integration was last looked at for auto-disable.
+    disable_checks: Mutex<HashMap<IntegrationId, Instant>>,
     /// Integrations whose circuit this process opened in the database.
     circuits_shared: Mutex<std::collections::HashSet<IntegrationId>>,
     /// Set when shutdown gave back what was still held: late outcomes of
@@ -117,6 +124,7 @@ impl Dispatcher {
             held: Default::default(),
             settling: Default::default(),
             circuits_shared: Default::default(),
+            disable_checks: Default::default(),
             given_back: AtomicBool::new(false),
         });
         Dispatcher { inner }

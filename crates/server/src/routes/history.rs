@@ -270,6 +270,15 @@ async fn history_resend(
             "a custom action calls only when someone triggers it; trigger it again from the incident",
         ));
     }
+    if !r.enabled {
+        return Err(ApiError::invalid(
+            "invocation_id",
+            format!(
+                "integration {} is disabled: enable it first, or the resend would only be skipped",
+                a.integration_id
+            ),
+        ));
+    }
     let delivery_id = app
         .store
         .enqueue_delivery(&a.event_id, a.integration_id, app.clock.now_ms())

@@ -38,6 +38,11 @@ pub struct IntegrationHealth {
     pub last_error: String,
     /// Unix ms; 0 when the circuit is closed.
     pub circuit_open_until: i64,
+    /// Unix ms of the first failure since the latest success; 0 when not failing.
+    pub failing_since: i64,
+    /// Deliveries recorded as skipped while it was disabled (never pushed;
+    /// a replay pushes them).
+    pub skipped: i64,
 }
 
 pub async fn health_of(
@@ -66,5 +71,7 @@ pub async fn health_of(
         last_error_class: h.last_error_class,
         last_error: h.last_error,
         circuit_open_until: h.circuit_open_until,
+        failing_since: h.failing_since,
+        skipped: h.skipped,
     })
 }

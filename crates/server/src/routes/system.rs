@@ -43,7 +43,8 @@ fn may_scrape(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// Pushes by kind and outcome, push latency, pending deliveries and the age
-/// of the oldest, circuit states: OpenMetrics when the scraper accepts it
+/// of the oldest (overall and per integration), deliveries given up,
+/// integrations disabled, circuit states: OpenMetrics when the scraper accepts it
 /// (Prometheus does), the Prometheus text format 0.0.4 otherwise. With
 /// `metrics_token` configured, only for `Authorization: Bearer <token>`.
 #[utoipa::path(get, path = "/metrics", tag = TAG_SYSTEM, security(()),
@@ -63,6 +64,14 @@ async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
                 0
             };
             app.metrics.set_pending(stats.pending, age);
+            let now = app.clock.now_ms();
+            let oldest: Vec<_> = stats
+                .oldest_pending_by_integration
+                .iter()
+                .map(|(id, at)| (*id, if *at > 0 { (now - at).max(0) / 1000 } else { 0 }))
+                .collect();
+            app.metrics
+                .set_integrations(stats.disabled_integrations, &oldest);
         }
         Err(e) => tracing::warn!(error = %e, "metrics: delivery stats unavailable"),
     }

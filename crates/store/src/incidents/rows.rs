@@ -149,14 +149,15 @@ pub(crate) async fn insert_events(conn: &mut AnyConnection, events: &[NewEvent])
         seqs.extend(rows.into_iter().map(|(seq, id)| (EventId::from(id), seq)));
     }
     let subscribers = subscribers(conn).await?;
-    let mut fanout = vec![];
+    let (mut fanout, mut skipped) = (vec![], vec![]);
     for e in events {
         let seq = *seqs
             .get(&e.event_id)
             .ok_or_else(|| StoreError::Corrupt(format!("event {} was not stored", e.event_id)))?;
-        for (integration_id, cfg) in &subscribers {
+        for (integration_id, cfg, enabled) in &subscribers {
             if cfg.subscribes(e.event_type, e.channel_id) {
-                fanout.push(NewDelivery {
+                let to = if *enabled { &mut fanout } else { &mut skipped };
+                to.push(NewDelivery {
                     event_seq: seq,
                     integration_id: *integration_id,
                     subject_key: e.subject_id.clone(),
@@ -166,14 +167,18 @@ pub(crate) async fn insert_events(conn: &mut AnyConnection, events: &[NewEvent])
         }
     }
     crate::queue::fifo::insert_deliveries(conn, &fanout).await?;
+    crate::queue::fifo::insert_skipped(conn, &skipped).await?;
     Ok(!fanout.is_empty())
 }
 
-/// Enabled webhooks, read inside the transaction that fans out.
-pub(crate) async fn subscribers(conn: &mut AnyConnection) -> Result<Vec<(i64, WebhookConfig)>> {
+/// Every webhook, and whether it is enabled (a disabled one's deliveries are
+/// recorded as skipped), read inside the transaction that fans out.
+pub(crate) async fn subscribers(
+    conn: &mut AnyConnection,
+) -> Result<Vec<(i64, WebhookConfig, bool)>> {
     let mut q = Sql::on(
         conn,
-        "SELECT id, config FROM integrations WHERE enabled = 1 AND kind IN ",
+        "SELECT id, config, enabled FROM integrations WHERE kind IN ",
     );
     q.list_text(
         &IntegrationKind::WEBHOOKS
@@ -181,11 +186,11 @@ pub(crate) async fn subscribers(conn: &mut AnyConnection) -> Result<Vec<(i64, We
             .map(|k| k.as_str().to_string())
             .collect::<Vec<_>>(),
     );
-    let rows: Vec<(i64, String)> = q.query_as().fetch_all(&mut *conn).await?;
+    let rows: Vec<(i64, String, i64)> = q.query_as().fetch_all(&mut *conn).await?;
     let mut out = Vec::with_capacity(rows.len());
-    for (id, config) in rows {
+    for (id, config, enabled) in rows {
         match serde_json::from_str::<WebhookConfig>(&config) {
-            Ok(cfg) => out.push((id, cfg)),
+            Ok(cfg) => out.push((id, cfg, enabled != 0)),
             Err(e) => {
                 tracing::error!(integration_id = id, error = %e, "unreadable webhook config; skipped")
             }

@@ -135,6 +135,27 @@ pub(crate) async fn insert_deliveries(
     Ok(in_order)
 }
 
+/// Deliveries for disabled integrations: `skipped` from the start, outside
+/// every key's chain (they wait for nothing and nothing waits for them).
+pub(crate) async fn insert_skipped(conn: &mut AnyConnection, rows: &[NewDelivery]) -> Result<()> {
+    for chunk in rows.chunks(1000) {
+        let mut q = Sql::on(
+            conn,
+            "INSERT INTO deliveries (event_seq, integration_id, subject_key, state, next_at, created_at) VALUES ",
+        );
+        for (i, d) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" });
+            q.i64(d.event_seq).push(", ").i64(d.integration_id);
+            q.push(", ")
+                .text(d.subject_key.clone())
+                .push(", 'skipped', ");
+            q.i64(d.at).push(", ").i64(d.at).push(")");
+        }
+        q.query().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// `UPDATE deliveries SET <set>, next_at = CASE id … END WHERE id IN (…)`.
 pub(crate) async fn update_with_next_at(
     conn: &mut AnyConnection,
@@ -156,32 +177,50 @@ pub(crate) async fn update_with_next_at(
     Ok(())
 }
 
-/// Marks deliveries done or failed and, in the same statement, promotes the
-/// next delivery of each one's key (its `next_id`, if waiting) to head.
+/// Marks deliveries done, failed or skipped and, in the same statement,
+/// promotes the next delivery of each one's key (its `next_id`, if waiting)
+/// to head. Skipped ones made no attempt.
 pub(crate) async fn settle_finished(
     conn: &mut AnyConnection,
     done: &[i64],
     failed: &[i64],
+    skipped: &[i64],
 ) -> Result<()> {
-    let finished: Vec<(i64, bool)> = done
+    #[derive(Clone, Copy, PartialEq)]
+    enum End {
+        Done,
+        Failed,
+        Skipped,
+    }
+    let finished: Vec<(i64, End)> = done
         .iter()
-        .map(|id| (*id, true))
-        .chain(failed.iter().map(|id| (*id, false)))
+        .map(|id| (*id, End::Done))
+        .chain(failed.iter().map(|id| (*id, End::Failed)))
+        .chain(skipped.iter().map(|id| (*id, End::Skipped)))
         .collect();
     for chunk in finished.chunks(1000) {
+        let of = |end: End| -> Vec<i64> {
+            chunk
+                .iter()
+                .filter(|(_, e)| *e == end)
+                .map(|(id, _)| *id)
+                .collect()
+        };
         let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
-        let done: Vec<i64> = chunk
+        let attempted: Vec<i64> = chunk
             .iter()
-            .filter(|(_, d)| *d)
+            .filter(|(_, e)| *e != End::Skipped)
             .map(|(id, _)| *id)
             .collect();
         let mut q = Sql::on(conn, "UPDATE deliveries SET state = CASE WHEN id IN ");
-        q.list_i64(&done)
+        q.list_i64(&of(End::Done))
             .push(" THEN 'done' WHEN id IN ")
+            .list_i64(&of(End::Skipped))
+            .push(" THEN 'skipped' WHEN id IN ")
             .list_i64(&ids)
             .push(" THEN 'failed' WHEN state = 'waiting' THEN 'pending' ELSE state END");
         q.push(", attempts = CASE WHEN id IN ")
-            .list_i64(&ids)
+            .list_i64(&attempted)
             .push(" THEN attempts + 1 ELSE attempts END");
         q.push(", lease_until = CASE WHEN id IN ")
             .list_i64(&ids)

@@ -37,6 +37,19 @@ pub(crate) async fn health(
         .i64(FAILURE_STREAK_CAP)
         .push(") AS failures");
     let (failure_streak,): (i64,) = streak.query_as().fetch_one(read).await?;
+    let mut since = Sql::new(
+        "SELECT started_at FROM attempts WHERE test = 0 AND success = 0 AND integration_id = ",
+    );
+    since
+        .i64(integration_id)
+        .push(" AND started_at > ")
+        .i64(last_success_at)
+        .push(" ORDER BY started_at LIMIT 1");
+    let failing_since: Option<(i64,)> = since.query_as().fetch_optional(read).await?;
+    let mut skipped =
+        Sql::new("SELECT COUNT(*) FROM deliveries WHERE state = 'skipped' AND integration_id = ");
+    skipped.i64(integration_id);
+    let (skipped,): (i64,) = skipped.query_as().fetch_one(read).await?;
     let mut circuit = Sql::new("SELECT open_until FROM circuits WHERE integration_id = ");
     circuit
         .i64(integration_id)
@@ -51,5 +64,7 @@ pub(crate) async fn health(
         last_error_class,
         last_error,
         circuit_open_until: open.map_or(0, |(until,)| until),
+        failing_since: failing_since.map_or(0, |(at,)| at),
+        skipped,
     })
 }

@@ -9,6 +9,7 @@ pub(crate) mod fifo;
 pub(crate) mod health;
 pub(crate) mod settle;
 pub(crate) mod settlement;
+pub(crate) mod stats;
 #[cfg(test)]
 mod tests;
 
@@ -220,7 +221,7 @@ impl DeliveryStore for SqlStore {
         q.push(OPEN).push(")");
         self.exec(q).await?;
         loop {
-            let mut q = Sql::new("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE state IN ('done', 'failed') AND created_at < ");
+            let mut q = Sql::new("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE state IN ('done', 'failed', 'skipped') AND created_at < ");
             q.i64(before_ms)
                 .push(" ORDER BY id LIMIT ")
                 .i64(CHUNK as i64)
@@ -233,14 +234,6 @@ impl DeliveryStore for SqlStore {
     }
 
     async fn delivery_stats(&self) -> Result<DeliveryStats> {
-        let (pending, oldest): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE state IN ('waiting', 'pending', 'leased')",
-        )
-        .fetch_one(&self.read)
-        .await?;
-        Ok(DeliveryStats {
-            pending,
-            oldest_pending_at: oldest.unwrap_or(0),
-        })
+        stats::delivery_stats(&self.read).await
     }
 }

@@ -22,6 +22,7 @@ pub(crate) async fn apply_completions(
     }
     let mut attempts = vec![];
     let (mut done, mut failed, mut retry, mut release) = (vec![], vec![], vec![], vec![]);
+    let mut skipped = vec![];
     for job in jobs {
         for row in job.rows.iter() {
             match row {
@@ -41,6 +42,7 @@ pub(crate) async fn apply_completions(
                     delivery_id,
                     next_at,
                 } => release.push((*delivery_id, *next_at)),
+                Settlement::Skip { delivery_id } => skipped.push(*delivery_id),
             }
         }
         // Answered only once the batch has committed (or failed).
@@ -48,7 +50,7 @@ pub(crate) async fn apply_completions(
         replies.push(Box::new(move || answer.send(Ok(()))));
     }
     insert_attempts(conn, &attempts).await?;
-    settle_finished(conn, &done, &failed).await?;
+    settle_finished(conn, &done, &failed, &skipped).await?;
     update_with_next_at(
         conn,
         "state = 'pending', attempts = attempts + 1, lease_until = 0",
@@ -63,7 +65,10 @@ pub(crate) async fn apply_completions(
         " AND state = 'leased'",
     )
     .await?;
-    effects.deliveries_moved |=
-        !(done.is_empty() && failed.is_empty() && retry.is_empty() && release.is_empty());
+    effects.deliveries_moved |= !(done.is_empty()
+        && failed.is_empty()
+        && retry.is_empty()
+        && release.is_empty()
+        && skipped.is_empty());
     Ok(())
 }

@@ -37,6 +37,9 @@ pub(crate) enum Settlement {
         delivery_id: i64,
         next_at: i64,
     },
+    Skip {
+        delivery_id: i64,
+    },
 }
 
 impl From<Completion> for Settlement {
@@ -57,6 +60,9 @@ impl From<Completion> for Settlement {
             } => Settlement::Release {
                 delivery_id: delivery_id.into(),
                 next_at,
+            },
+            Completion::Skip { delivery_id } => Settlement::Skip {
+                delivery_id: delivery_id.into(),
             },
         }
     }

@@ -85,10 +85,12 @@ function healthCell(item) {
   const streak = `${hl.failure_streak}${hl.failure_streak_capped ? '+' : ''}`;
   const lines = {
     healthy: [badge('Healthy', 'b-ok'), `last success ${when(hl.last_success_at)}`],
-    failing: [badge('Failing', 'b-failure'), `${streak} failed in a row; last success ${when(hl.last_success_at)}`],
+    failing: [badge('Failing', 'b-failure'),
+      `${streak} failed in a row since ${when(hl.failing_since)}; last success ${when(hl.last_success_at)}`],
     circuit_open: [badge('Circuit open', 'b-failure'),
-      `${streak} failed in a row; paused until ${when(hl.circuit_open_until)}`],
-    disabled: [badge('Disabled', 'b-failure'), item.disabled_reason || 'disabled by hand'],
+      `${streak} failed in a row since ${when(hl.failing_since)}; paused until ${when(hl.circuit_open_until)}`],
+    disabled: [badge('Disabled', 'b-failure'), [item.disabled_reason || 'disabled by hand',
+      hl.skipped ? `; ${hl.skipped} ${hl.skipped === 1 ? 'delivery' : 'deliveries'} skipped, kept for a replay` : ''].join('')],
     unused: [badge('No pushes yet'), ''],
   }[hl.state] || [badge(hl.state || 'unknown'), ''];
   const error = hl.state === 'failing' || hl.state === 'circuit_open'

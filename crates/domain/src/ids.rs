@@ -194,6 +194,10 @@ text_id!(
     /// 24 hex characters: one trigger of a custom action.
     RunId
 );
+text_id!(
+    /// 24 hex characters: one replay of an integration's unsent deliveries.
+    ReplayId
+);
 
 #[cfg(test)]
 mod tests {

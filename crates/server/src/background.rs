@@ -1,6 +1,6 @@
 //! Work no request asks for: delivery, waking incidents whose snooze has
 //! ended, ending async custom action runs at their deadline, pruning the
-//! invocation history. Every process delivers; each other
+//! invocation history, pacing replays. Every process delivers; each other
 //! role runs in one process of a cluster at a time.
 
 use std::time::Duration;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use dutyhook_domain::ops;
 use tokio::task::JoinHandle;
 
+use crate::leadership::leads;
 use crate::runtime::{Runtime, Shutdown};
 
 /// Starts delivery and the background roles; they stop when `shutdown`
@@ -34,6 +35,10 @@ pub fn start(runtime: &Runtime, shutdown: &Shutdown) -> Running {
         tokio::spawn(prune_history(
             runtime.clone(),
             runtime.history_retention,
+            shutdown.clone(),
+        )),
+        tokio::spawn(crate::replay_pacer::pace_replays(
+            runtime.clone(),
             shutdown.clone(),
         )),
     ];
@@ -68,18 +73,6 @@ impl Running {
         }
         // The dispatcher gives back what it still holds once its grace ends.
         let _ = tokio::time::timeout(self.grace + Duration::from_secs(5), self.delivery).await;
-    }
-}
-
-/// Whether this process runs `role` now: one process of a PostgreSQL cluster
-/// at a time; whoever holds it keeps it until its session ends.
-async fn leads(app: &Runtime, role: &str) -> bool {
-    match app.store.try_lead(role).await {
-        Ok(lead) => lead,
-        Err(e) => {
-            tracing::warn!(error = %e, role, "cannot tell who runs this background role");
-            false
-        }
     }
 }
 

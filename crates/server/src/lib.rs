@@ -11,11 +11,13 @@ pub mod console;
 pub mod envelope;
 pub mod error;
 pub mod forwarded;
+pub mod leadership;
 pub mod listener;
 pub mod openapi;
 pub mod openapi_writes;
 pub mod passwords;
 pub mod presses;
+pub mod replay_pacer;
 pub mod request_id;
 pub mod routes;
 pub mod run_tokens;
@@ -120,6 +122,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::channels::router())
         .merge(routes::accounts::router())
         .merge(routes::credentials::router())
+        .merge(routes::replays::router())
         .merge(routes::fields::router())
         .merge(routes::incidents::router())
         .merge(routes::incident_reads::router())

@@ -39,6 +39,8 @@ pub struct Runtime {
     pub run_tokens: RunTokens,
     /// How long the invocation history is kept (the console offers no more).
     pub history_retention: Duration,
+    /// Wakes the replay pacer (a replay was started).
+    pub replays: Arc<tokio::sync::Notify>,
     pub(crate) snooze_check_every: Duration,
     pub(crate) shutdown_grace: Duration,
 }
@@ -63,6 +65,7 @@ impl Runtime {
             dispatcher,
             run_tokens: RunTokens::default(),
             history_retention: config.history_retention,
+            replays: Default::default(),
             snooze_check_every: config.snooze_check_every,
             shutdown_grace: config.delivery.shutdown_grace,
         }

@@ -21,6 +21,7 @@ mod migrations;
 mod nodes;
 mod outbox;
 mod queue;
+mod replays;
 mod runs;
 #[cfg(test)]
 mod schema_tests;
@@ -58,6 +59,7 @@ pub use accounts::{AccountStore, Failures};
 pub use backup::backup_sqlite;
 pub use connect::{open, sqlite_key_path, sqlite_path};
 pub use error::StoreError;
+pub use replays::{NewReplay, ReplayInfo, ReplayState, ReplayStore, REPLAY_MAX_ITEMS};
 pub use secrets::{generate_key, Keyring};
 pub use topology::Backend;
 pub use types::*;
@@ -448,6 +450,7 @@ pub trait Store:
     + ActionStore
     + AlertStore
     + AccountStore
+    + ReplayStore
 {
     fn backend(&self) -> Backend;
     /// Whether this process is the only one using the database (SQLite):

@@ -31,9 +31,14 @@ async fn a_team_in_a_real_browser(db: Db) {
                "alert_key": "disk-db-7", "labels": {"host": "db-7"}}),
     )
     .await;
+    // A relay that is down: what the member does fails to reach it (and is
+    // replayed from the console).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("http://{}/hook", closed.local_addr().unwrap());
+    drop(closed);
     app.ok(
         "/integration/webhook/create",
-        json!({"kind": "incident", "name": "Ops relay", "endpoint": "https://relay.example/hook"}),
+        json!({"kind": "incident", "name": "Ops relay", "endpoint": down, "retry_policy": "none"}),
     )
     .await;
 

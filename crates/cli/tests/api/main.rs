@@ -54,6 +54,7 @@ mod prometheus_rules;
 mod readme;
 mod reads;
 mod receiver;
+mod replays;
 mod schema_fuzz;
 mod sdk_alerts;
 mod sdk_operations;

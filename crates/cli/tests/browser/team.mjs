@@ -165,6 +165,17 @@ try {
     await member.getByRole('heading', { name: 'Incidents', level: 1 }).waitFor();
   });
 
+  await step('replay a webhook\'s failed deliveries from its history, with progress', async () => {
+    await open(admin, '/console/integrations?tab=incident');
+    await admin.getByRole('row', { name: /Ops relay/ }).getByRole('link', { name: 'History' }).click();
+    await admin.getByText('Replay failed and skipped deliveries').click();
+    const form = admin.getByRole('form', { name: 'Replay' });
+    await form.getByLabel('Per second').fill('20');
+    await form.getByRole('button', { name: 'Replay' }).click();
+    const progress = admin.getByRole('region', { name: 'Replay progress' }).or(admin.locator('[aria-label="Replay progress"]'));
+    await progress.getByText(/of \d+ queued at 20\/s: \d+ pushed, \d+ failed/).waitFor();
+  });
+
   await step('a viewer sees what is going on and no operation', async () => {
     const viewer = await accept(await signInLink(env('VIEWER')), 'Sam Reyes', 'quiet reading room');
     await open(viewer, '/console/incidents');
@@ -193,7 +204,9 @@ try {
       }
     }
     await open(viewer, '/console/integrations?tab=incident');
-    await viewer.getByRole('link', { name: 'History' }).first().waitFor();
+    await viewer.getByRole('link', { name: 'History' }).first().click();
+    await viewer.getByRole('table', { name: 'Invocations' }).waitFor();
+    assert.equal(await viewer.getByText('Replay failed and skipped deliveries').count(), 0, 'no replay for a viewer');
     await open(viewer, '/console/directory?tab=channels');
     assert.equal(await viewer.getByText('New channel').count(), 0);
     await none('button', 'Grouping', 'the channels');

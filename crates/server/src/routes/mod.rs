@@ -20,6 +20,7 @@ pub mod incidents;
 pub mod integration;
 pub mod integration_health;
 pub mod lookups;
+pub mod replays;
 pub mod runs;
 pub mod samples;
 pub mod source_admin;

@@ -230,6 +230,12 @@ impl DeliveryStore for SqlStore {
                 break;
             }
         }
+        // Replays that ended as long ago, with their items.
+        let mut items = Sql::new("DELETE FROM replay_items WHERE replay_id IN (SELECT id FROM replays WHERE state <> 'running' AND ended_at < ");
+        items.i64(before_ms).push(")");
+        let mut replays = Sql::new("DELETE FROM replays WHERE state <> 'running' AND ended_at < ");
+        replays.i64(before_ms);
+        self.exec_all(vec![items, replays]).await?;
         Ok(total)
     }
 

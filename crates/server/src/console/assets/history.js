@@ -3,6 +3,7 @@
 import { ALERT_EVENTS, app, eventLabel, INCIDENT_EVENTS, params, ROLE } from './common.js';
 import { append, badge, dl, field, fmtMs, h, input, notice, replace, select, table } from './dom.js';
 import { api, go, nowS, opt, pager } from './api.js';
+import { replayPanel } from './replay.js';
 
 // Presets up to the history's retention, and the whole retention.
 const RETENTION_S = Number(document.body.dataset.retentionS) || 7 * 86400;
@@ -37,7 +38,9 @@ export async function historyPage() {
     h('div', { class: 'field' }, h('button', { type: 'submit' }, 'Filter')));
   const detail = h('div', { id: 'invocation' });
   const listArea = h('div');
-  replace(app, h('p', {}, h('a', { href: '/console/integrations' }, '← Integration center')), filters, detail, listArea);
+  // Webhooks only (a custom action calls when someone presses it); not for viewers.
+  const replay = integ && integ.kind && ROLE !== 'viewer' ? replayPanel(integ, HISTORY_RANGES) : null;
+  replace(app, h('p', {}, h('a', { href: '/console/integrations' }, '← Integration center')), replay, filters, detail, listArea);
   const end = nowS() + 60;
   try {
     const d = await api('/integration/history/list', {

@@ -119,6 +119,12 @@ impl WorkerArgs {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+struct DeliveryAlerts {
+    channel_id: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<String>,
     database_url: Option<String>,
@@ -130,6 +136,8 @@ struct FileConfig {
     outbound_allow: Option<Vec<String>>,
     outbound_deny: Option<Vec<String>>,
     history_retention_days: Option<u64>,
+    /// Where dutyhook raises alerts about its own failing integrations.
+    delivery_alerts: Option<DeliveryAlerts>,
     /// An integration whose every push failed for this long is disabled
     /// (default 72; 0: never).
     disable_after_hours: Option<u64>,
@@ -279,6 +287,15 @@ impl ServeArgs {
         if metrics_token.as_ref().is_some_and(|t| t.trim().len() < 16) {
             return Err("metrics_token must be at least 16 characters".into());
         }
+        let delivery_alerts = match std::env::var("DUTYHOOK_DELIVERY_ALERTS_CHANNEL_ID") {
+            Ok(v) if !v.trim().is_empty() => Some(v.trim().parse::<i64>().map_err(|_| {
+                format!("DUTYHOOK_DELIVERY_ALERTS_CHANNEL_ID must be a channel id, got {v:?}")
+            })?),
+            _ => file.delivery_alerts.and_then(|d| d.channel_id),
+        };
+        if delivery_alerts.is_some_and(|id| id < 1) {
+            return Err("delivery_alerts.channel_id must be a channel id (1 or more)".into());
+        }
         let shutdown_delay_ms = file.shutdown_delay_ms.unwrap_or(0);
         if shutdown_delay_ms > 300_000 {
             return Err("shutdown_delay_ms must be at most 300000 (5 minutes)".into());
@@ -299,6 +316,7 @@ impl ServeArgs {
                 metrics_token,
                 trusted_proxies,
                 shutdown_delay: Duration::from_millis(shutdown_delay_ms),
+                delivery_alerts_channel: delivery_alerts.map(dutyhook_domain::ids::ChannelId),
                 ..dutyhook_server::Config::new(&public_url)
             },
         })

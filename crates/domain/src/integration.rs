@@ -69,6 +69,9 @@ impl From<WebhookKind> for IntegrationKind {
 pub enum SourceType {
     Standard,
     Alertmanager,
+    /// Built in: dutyhook's alerts about its own failing integrations; no
+    /// one pushes to it.
+    Dutyhook,
 }
 
 impl SourceType {
@@ -76,6 +79,7 @@ impl SourceType {
         match self {
             SourceType::Standard => "standard",
             SourceType::Alertmanager => "alertmanager",
+            SourceType::Dutyhook => "dutyhook",
         }
     }
 }

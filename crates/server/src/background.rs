@@ -21,7 +21,7 @@ pub fn start(runtime: &Runtime, shutdown: &Shutdown) -> Running {
             .clone()
             .run(shutdown.clone(), owns_database),
     );
-    let roles = vec![
+    let mut roles = vec![
         tokio::spawn(snooze_expiry(
             runtime.clone(),
             runtime.snooze_check_every,
@@ -42,6 +42,13 @@ pub fn start(runtime: &Runtime, shutdown: &Shutdown) -> Running {
             shutdown.clone(),
         )),
     ];
+    if let Some(channel) = runtime.delivery_alerts_channel {
+        roles.push(tokio::spawn(crate::self_alerts::watch(
+            runtime.clone(),
+            channel,
+            shutdown.clone(),
+        )));
+    }
     Running {
         delivery,
         roles,

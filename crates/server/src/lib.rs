@@ -23,6 +23,7 @@ pub mod routes;
 pub mod run_tokens;
 pub mod run_updates;
 pub mod runtime;
+pub mod self_alerts;
 pub mod sign_in;
 pub mod source_cache;
 pub mod state;
@@ -65,6 +66,9 @@ pub struct Config {
     /// On SIGTERM, how long `/ready` answers 503 while requests are still
     /// served, so a load balancer stops sending them before the port closes.
     pub shutdown_delay: Duration,
+    /// Where dutyhook raises alerts about its own failing integrations
+    /// (`delivery_alerts.channel_id`); none: it does not.
+    pub delivery_alerts_channel: Option<dutyhook_domain::ids::ChannelId>,
 }
 
 impl Config {
@@ -82,6 +86,7 @@ impl Config {
             metrics_token: None,
             trusted_proxies: vec![],
             shutdown_delay: Duration::ZERO,
+            delivery_alerts_channel: None,
         }
     }
 }

@@ -39,6 +39,8 @@ pub struct Runtime {
     pub run_tokens: RunTokens,
     /// How long the invocation history is kept (the console offers no more).
     pub history_retention: Duration,
+    /// Where dutyhook raises alerts about its failing integrations.
+    pub delivery_alerts_channel: Option<dutyhook_domain::ids::ChannelId>,
     /// Wakes the replay pacer (a replay was started).
     pub replays: Arc<tokio::sync::Notify>,
     pub(crate) snooze_check_every: Duration,
@@ -66,6 +68,7 @@ impl Runtime {
             run_tokens: RunTokens::default(),
             history_retention: config.history_retention,
             replays: Default::default(),
+            delivery_alerts_channel: config.delivery_alerts_channel,
             snooze_check_every: config.snooze_check_every,
             shutdown_grace: config.delivery.shutdown_grace,
         }

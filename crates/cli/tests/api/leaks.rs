@@ -1,6 +1,8 @@
 //! The secret leak test: a full scenario at log level `trace` with secret
 //! headers, signing secrets (before and after rotation), app keys, an
-//! integration key, a console password and session; none of the secret
+//! integration key, a console password and session, a sign-in link and the
+//! passwords set through it, endpoint credentials (basic, bearer, OAuth2,
+//! an mTLS key: `leaks_endpoint_auth.rs`); none of the secret
 //! values may appear in any log line, API read, history record, metrics
 //! output, console page, or a raw dump of the database (secrets are sealed
 //! at rest with a key kept outside it).
@@ -159,6 +161,8 @@ async fn no_secret_appears_anywhere(db: Db) {
     );
     let account_secrets =
         crate::leaks_accounts::use_account_secrets(&c.base, &admin, &person, &bo_key).await;
+    let (endpoint_secrets, endpoint_reads) =
+        crate::leaks_endpoint_auth::use_endpoint_secrets(&c.base, &admin, &rx.url).await;
     let channel = c
         .post(&admin, "/channel/create", json!({"channel_name": "Core"}))
         .await["channel_id"]
@@ -415,6 +419,8 @@ async fn no_secret_appears_anywhere(db: Db) {
         ("a custom action's secret header", action_secret.to_string()),
     ];
     secrets.extend(account_secrets);
+    secrets.extend(endpoint_secrets);
+    places.extend(endpoint_reads);
     places.push(("a raw dump of the database".into(), raw_dump(&db.url)));
     let created_answers = [
         "/app-key/create",

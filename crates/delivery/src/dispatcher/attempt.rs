@@ -281,7 +281,13 @@ impl Inner {
             self.invoker
                 .metrics()
                 .record_given_up(integration.kind.as_str());
+            self.signal(super::HealthSignal::GaveUp {
+                integration_id: d.integration_id,
+                error_class: res.class.map(|c| c.as_str()).unwrap_or_default().into(),
+                error: res.error.clone(),
+            });
         }
+        self.note_outcome(d.integration_id, res.success);
         let paused_until = self.lanes.lock().expect("lanes lock").settle(
             d.integration_id,
             res.success,

@@ -28,6 +28,10 @@ impl Inner {
             reason,
             "integration disabled"
         );
+        self.signal(super::HealthSignal::Disabled {
+            integration_id,
+            reason: reason.to_string(),
+        });
         self.settings
             .lock()
             .expect("settings lock")

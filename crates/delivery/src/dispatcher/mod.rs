@@ -10,6 +10,9 @@
 mod attempt;
 mod claims;
 mod disabling;
+mod signals;
+
+pub use signals::{HealthSignal, SignalSender};
 
 use crate::invoker::{render_body, Invoker};
 pub use crate::lanes::CircuitState;
@@ -89,6 +92,10 @@ struct Inner {
     settling: Mutex<std::collections::HashSet<DeliveryId>>,
     /// When each failing integration was last looked at for auto-disable.
     disable_checks: Mutex<HashMap<IntegrationId, Instant>>,
+    /// Who hears about given-up deliveries, disables and recoveries.
+    signals: Mutex<Option<SignalSender>>,
+    /// Whether each integration's latest push here succeeded.
+    last_ok: Mutex<HashMap<IntegrationId, bool>>,
     /// Integrations whose circuit this process opened in the database.
     circuits_shared: Mutex<std::collections::HashSet<IntegrationId>>,
     /// Set when shutdown gave back what was still held: late outcomes of
@@ -125,6 +132,8 @@ impl Dispatcher {
             settling: Default::default(),
             circuits_shared: Default::default(),
             disable_checks: Default::default(),
+            signals: Default::default(),
+            last_ok: Default::default(),
             given_back: AtomicBool::new(false),
         });
         Dispatcher { inner }
@@ -137,6 +146,11 @@ impl Dispatcher {
             .lock()
             .expect("settings lock")
             .remove(&integration_id);
+    }
+
+    /// Sends this dispatcher's health signals to `tx` from now on.
+    pub fn signal_to(&self, tx: SignalSender) {
+        *self.inner.signals.lock().expect("signals lock") = Some(tx);
     }
 
     /// Looks for due work now (e.g. after an integration was enabled).

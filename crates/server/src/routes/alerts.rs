@@ -78,6 +78,12 @@ async fn source_create(
     if !(1..=100).contains(&name.chars().count()) {
         return Err(ApiError::invalid("name", "must be 1 to 100 characters"));
     }
+    if req.source_type == SourceType::Dutyhook {
+        return Err(ApiError::invalid(
+            "source_type",
+            "dutyhook is the built-in source of dutyhook's own alerts: choose standard or alertmanager",
+        ));
+    }
     let channel_id = positive_id("channel_id", req.channel_id)?;
     if app.store.channel(channel_id).await?.is_none() {
         return Err(ApiError::ResourceNotFound(format!(

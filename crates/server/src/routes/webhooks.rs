@@ -418,8 +418,11 @@ async fn set_enabled(
         .set_integration_enabled(r.integration_id, enabled, &reason)
         .await?;
     app.dispatcher.forget(r.integration_id);
-    // Deliveries held while it was disabled may go now.
     app.dispatcher.poke();
+    if let (true, Some(channel)) = (enabled, app.delivery_alerts_channel) {
+        let why = format!("re-enabled by {}", caller.person.person_name);
+        crate::self_alerts::recover(app, channel, r.integration_id, &why).await?;
+    }
     ok(Empty {})
 }
 

@@ -1,0 +1,50 @@
+//! What the dispatcher tells about an integration's health as it happens,
+//! for whoever listens (the self-alerts of `delivery.md`, "Delivery
+//! health"): a delivery given up, an integration disabled, pushes
+//! succeeding again. Successes are told only when they follow a failure, or
+//! are the first this process sees, so a healthy stream costs nothing.
+
+use dutyhook_domain::ids::IntegrationId;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::Inner;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthSignal {
+    /// Retries used up, or a final 4xx.
+    GaveUp {
+        integration_id: IntegrationId,
+        error_class: String,
+        error: String,
+    },
+    Disabled {
+        integration_id: IntegrationId,
+        reason: String,
+    },
+    Succeeded {
+        integration_id: IntegrationId,
+    },
+}
+
+impl Inner {
+    pub(super) fn signal(&self, s: HealthSignal) {
+        if let Some(tx) = self.signals.lock().expect("signals lock").as_ref() {
+            let _ = tx.send(s);
+        }
+    }
+
+    /// After each push: tells a success that follows a failure (or comes first).
+    pub(super) fn note_outcome(&self, integration_id: IntegrationId, success: bool) {
+        let before = self
+            .last_ok
+            .lock()
+            .expect("outcomes lock")
+            .insert(integration_id, success);
+        if success && before != Some(true) {
+            self.signal(HealthSignal::Succeeded { integration_id });
+        }
+    }
+}
+
+/// Where a dispatcher sends its [`HealthSignal`]s.
+pub type SignalSender = UnboundedSender<HealthSignal>;

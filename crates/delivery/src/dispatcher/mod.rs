@@ -10,9 +10,10 @@
 mod attempt;
 mod claims;
 mod disabling;
+mod health_signal;
 mod signals;
 
-pub use signals::{HealthSignal, SignalSender};
+pub use health_signal::{HealthSignal, SignalSender};
 
 use crate::invoker::{render_body, Invoker};
 pub use crate::lanes::CircuitState;

@@ -5,26 +5,9 @@
 //! are the first this process sees, so a healthy stream costs nothing.
 
 use dutyhook_domain::ids::IntegrationId;
-use tokio::sync::mpsc::UnboundedSender;
 
+use super::health_signal::HealthSignal;
 use super::Inner;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HealthSignal {
-    /// Retries used up, or a final 4xx.
-    GaveUp {
-        integration_id: IntegrationId,
-        error_class: String,
-        error: String,
-    },
-    Disabled {
-        integration_id: IntegrationId,
-        reason: String,
-    },
-    Succeeded {
-        integration_id: IntegrationId,
-    },
-}
 
 impl Inner {
     pub(super) fn signal(&self, s: HealthSignal) {
@@ -45,6 +28,3 @@ impl Inner {
         }
     }
 }
-
-/// Where a dispatcher sends its [`HealthSignal`]s.
-pub type SignalSender = UnboundedSender<HealthSignal>;

@@ -212,6 +212,7 @@ pub async fn call(
         app.run_tokens.put(&run, now_ms.div_euclid(1000));
     }
     app.invoker.count(&Tally::of(record));
+    tell_delivery_alerts(app, action, res, res.success);
     let run = app
         .store
         .run(&run.run_id)
@@ -229,4 +230,38 @@ pub async fn call(
         message: run.message,
         write_back: run.write_back,
     })
+}
+
+/// A failed press raises the action's delivery alert (a Warning), a
+/// successful one recovers it, when delivery alerts are on; in the
+/// background, so the person pressing does not wait for it.
+fn tell_delivery_alerts(app: &AppState, action: &IntegrationRecord, res: &PushResult, ok: bool) {
+    let Some(channel) = app.delivery_alerts_channel else {
+        return;
+    };
+    let (runtime, id) = (app.runtime.clone(), action.integration_id);
+    let class = res
+        .class
+        .map(|c| c.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let why = format!("a press failed ({class}: {})", res.error);
+    tokio::spawn(async move {
+        let done = if ok {
+            crate::self_alerts::recover(&runtime, channel, id, "a press succeeded again").await
+        } else {
+            crate::self_alerts::raise(
+                &runtime,
+                channel,
+                id,
+                dutyhook_domain::severity::Status::Warning,
+                &class,
+                &why,
+            )
+            .await
+        };
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "a custom action's delivery alert could not be raised or recovered");
+        }
+    });
 }

@@ -14,7 +14,8 @@ use crate::receiver::{Reply, TestReceiver};
 
 both_dbs!(
     a_failing_webhook_opens_an_incident_that_closes_itself,
-    a_disabled_webhook_is_critical_until_re_enabled
+    a_disabled_webhook_is_critical_until_re_enabled,
+    a_failing_custom_action_raises_one_too
 );
 
 async fn spawn(db: Db) -> TestApp {
@@ -164,4 +165,18 @@ async fn a_disabled_webhook_is_critical_until_re_enabled(db: Db) {
         )
         .await;
     assert!(m.starts_with("source_type"), "{m}");
+}
+
+async fn a_failing_custom_action_raises_one_too(db: Db) {
+    let app = spawn(db).await;
+    let rx = TestReceiver::start().await;
+    rx.script([Reply::status(500)]);
+    let action = crate::actions::action_id(&app, "Restart pod", &[1], &rx.url).await;
+    let incident = crate::actions::incident_in(&app, 1, "Pods stuck").await;
+    crate::actions::trigger(&app, &incident, action).await;
+    let alert = until_alert(&app, |a| a["alert_severity"] == "Warning").await;
+    assert_eq!(alert["title"], "Custom action “Restart pod” is failing");
+    assert_eq!(alert["labels"]["kind"], "custom_action");
+    crate::actions::trigger(&app, &incident, action).await;
+    until_alert(&app, |a| a["alert_status"] == "Ok").await;
 }

@@ -24,6 +24,7 @@ mod channel_group;
 mod chat_presets;
 mod cli;
 mod cluster;
+mod cluster_replays;
 mod cluster_runs;
 mod connections;
 mod console;

@@ -113,20 +113,22 @@ impl ReplayStore for SqlStore {
         pick.push(" AND e.event_time <= ").i64(r.to_ms);
         pick.push(" GROUP BY d.event_seq ORDER BY d.event_seq LIMIT ")
             .i64(REPLAY_MAX_ITEMS + 1);
-        let r = r.clone();
+        // Read outside the writer: a past window's unsent deliveries do not
+        // change, and the writer is not held while they are found.
+        let items: Vec<(i64, String)> = pick.query_as().fetch_all(&self.read).await?;
+        let total = items.len() as i64;
+        if total > REPLAY_MAX_ITEMS {
+            return Err(DomainError::invalid(
+                "start_time",
+                format!("the window holds more than {REPLAY_MAX_ITEMS} deliveries: replay a shorter one"),
+            )
+            .into());
+        }
+        let (r, items) = (r.clone(), std::sync::Arc::new(items));
         self.writer
             .tx(move |c| {
-                let (pick, r, states) = (pick.clone(), r.clone(), states.clone());
+                let (r, states, items) = (r.clone(), states.clone(), items.clone());
                 Box::pin(async move {
-                    let items: Vec<(i64, String)> = pick.query_as().fetch_all(&mut *c).await?;
-                    let total = items.len() as i64;
-                    if total > REPLAY_MAX_ITEMS {
-                        return Err(DomainError::invalid(
-                            "start_time",
-                            format!("the window holds more than {REPLAY_MAX_ITEMS} deliveries: replay a shorter one"),
-                        )
-                        .into());
-                    }
                     let mut q = Sql::new(
                         "INSERT INTO replays (id, integration_id, created_by, created_at, start_time, end_time, \
                          statuses, rate_per_s, total, queued, state) VALUES (",

@@ -7,6 +7,7 @@ pub(crate) mod circuits;
 pub(crate) mod claim;
 pub(crate) mod fifo;
 pub(crate) mod health;
+pub(crate) mod prune;
 pub(crate) mod settle;
 pub(crate) mod settlement;
 pub(crate) mod stats;
@@ -21,7 +22,7 @@ use async_trait::async_trait;
 use self::attempts::{
     insert_attempts, push_attempt_filter, AttemptRow, CountedAttemptRow, ATTEMPT_COLS,
 };
-use self::fifo::{insert_deliveries, NewDelivery, OPEN};
+use self::fifo::{insert_deliveries, NewDelivery};
 use self::settlement::{EncodedAttempt, Settlement};
 use crate::sql::Sql;
 use crate::store::SqlStore;
@@ -216,20 +217,10 @@ impl DeliveryStore for SqlStore {
                 break;
             }
         }
-        // Keys with nothing unfinished need no tail.
-        let mut q = Sql::new("DELETE FROM delivery_tails WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = delivery_tails.tail_id AND d.state IN ");
-        q.push(OPEN).push(")");
-        self.exec(q).await?;
-        loop {
-            let mut q = Sql::new("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE state IN ('done', 'failed', 'skipped') AND created_at < ");
-            q.i64(before_ms)
-                .push(" ORDER BY id LIMIT ")
-                .i64(CHUNK as i64)
-                .push(")");
-            if self.exec(q).await? < CHUNK {
-                break;
-            }
-        }
+        // Keys with nothing unfinished need no tail; then the finished
+        // deliveries themselves, a chunk at a time each.
+        prune::prune_tails(self, prune::CHUNK).await?;
+        prune::prune_deliveries(self, before_ms, prune::CHUNK).await?;
         // Replays that ended as long ago, with their items.
         let mut items = Sql::new("DELETE FROM replay_items WHERE replay_id IN (SELECT id FROM replays WHERE state <> 'running' AND ended_at < ");
         items.i64(before_ms).push(")");

@@ -271,6 +271,65 @@ async fn an_open_circuit_holds_its_deliveries(db: Db) {
     db.drop().await;
 }
 
+async fn count(store: &crate::store::SqlStore, sql: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&store.read).await.unwrap();
+    n
+}
+
+async fn pruning_frees_finished_keys_and_keeps_open_ones(db: Db) {
+    let store = open(&db).await;
+    webhook(&*store).await;
+    // Five incidents, one delivery each; the first also has two waiting.
+    let mut ids = vec![];
+    for n in 0..5 {
+        ids.push(create(&store, &format!("Incident {n}")).await.incident_id);
+    }
+    comment(&*store, &ids[0], "c1").await;
+    comment(&*store, &ids[0], "c2").await;
+    let sink = Sink::attach(&*store, 100);
+    let heads = sink.take(&*store).await;
+    assert_eq!(heads.len(), 5);
+    // All heads but the first incident's are done.
+    let done: Vec<Completion> = heads[1..]
+        .iter()
+        .map(|d| outcome(d, DeliveryResolution::Done))
+        .collect();
+    store.complete_deliveries(done).await.unwrap();
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) FROM delivery_tails").await,
+        5
+    );
+
+    // In pages of two, so the walk crosses pages.
+    let later = crate::sql::now_ms() + 60_000;
+    let tails = super::prune::prune_tails(&store, 2).await.unwrap();
+    let deliveries = super::prune::prune_deliveries(&store, later, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        (tails, deliveries),
+        (4, 4),
+        "the finished keys and deliveries"
+    );
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) FROM delivery_tails").await,
+        1
+    );
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) FROM deliveries").await,
+        3,
+        "the first incident's head and the two behind it stay"
+    );
+
+    // A freed key starts again at once; the open one still holds its order.
+    comment(&*store, &ids[1], "again").await;
+    comment(&*store, &ids[0], "c3").await;
+    let next = sink.take(&*store).await;
+    assert_eq!(kinds(&next), vec![(ids[1].clone(), "i_comm".into(), 0)]);
+    store.close().await;
+    db.drop().await;
+}
+
 macro_rules! on_both {
     ($($name:ident),*) => {
         mod sqlite {
@@ -283,6 +342,7 @@ macro_rules! on_both {
 }
 
 on_both!(
+    pruning_frees_finished_keys_and_keeps_open_ones,
     fifo_per_incident_and_leases,
     retries_never_hold_back_first_attempts,
     an_open_circuit_holds_its_deliveries

@@ -3,7 +3,7 @@
 //! instead of waiting for one long statement (a single `DELETE … WHERE NOT
 //! EXISTS` over 600,000 tails held the writer for over a second).
 
-use super::fifo::{keys_cte, OPEN};
+use super::fifo::OPEN;
 use crate::sql::Sql;
 use crate::store::SqlStore;
 use crate::Result;
@@ -22,32 +22,34 @@ pub(crate) async fn prune_tails(store: &SqlStore, chunk: i64) -> Result<u64> {
             "SELECT t.integration_id, t.subject_key, d.state FROM delivery_tails t \
              LEFT JOIN deliveries d ON d.id = t.tail_id",
         );
+        // Row values: both databases walk the primary key from the cursor.
         if let Some((i, s)) = &after {
-            q.push(" WHERE t.integration_id > ").i64(*i);
-            q.push(" OR (t.integration_id = ").i64(*i);
-            q.push(" AND t.subject_key > ").text(s.as_str()).push(")");
+            q.push(" WHERE (t.integration_id, t.subject_key) > (")
+                .i64(*i);
+            q.push(", ").text(s.as_str()).push(")");
         }
         q.push(" ORDER BY t.integration_id, t.subject_key LIMIT ")
             .i64(chunk);
         let rows: Vec<(i64, String, Option<String>)> = q.query_as().fetch_all(&store.read).await?;
-        let Some((i, s, _)) = rows.last() else {
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
             break;
         };
-        after = Some((*i, s.clone()));
-        let finished: Vec<(i64, &str)> = rows
-            .iter()
-            .filter(|(_, _, state)| {
-                !matches!(state.as_deref(), Some("waiting" | "pending" | "leased"))
-            })
-            .map(|(i, s, _)| (*i, s.as_str()))
-            .collect();
-        if !finished.is_empty() {
-            let mut del = Sql::new("");
-            keys_cte(&mut del, &finished);
+        after = Some((last.0, last.1.clone()));
+        let any_finished = rows.iter().any(|(_, _, state)| {
+            !matches!(state.as_deref(), Some("waiting" | "pending" | "leased"))
+        });
+        if any_finished {
+            // The page's key range, so the delete searches the primary key
+            // (a list of keys would make it read every tail); what became
+            // open meanwhile stays.
+            let mut del =
+                Sql::new("DELETE FROM delivery_tails WHERE (integration_id, subject_key) >= (");
+            del.i64(first.0).push(", ").text(first.1.as_str());
+            del.push(") AND (integration_id, subject_key) <= (")
+                .i64(last.0);
+            del.push(", ").text(last.1.as_str()).push(")");
             del.push(
-                "DELETE FROM delivery_tails WHERE EXISTS (SELECT 1 FROM v \
-                 WHERE v.i = delivery_tails.integration_id AND v.s = delivery_tails.subject_key) \
-                 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = delivery_tails.tail_id AND d.state IN ",
+                " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = delivery_tails.tail_id AND d.state IN ",
             )
             .push(OPEN)
             .push(")");

@@ -8,12 +8,11 @@ use axum_extra::extract::cookie::CookieJar;
 use dutyhook_domain::error::DomainError;
 use dutyhook_domain::person::{validate_password, PASSWORD_MIN_CHARS};
 use dutyhook_store::PersonRecord;
-use maud::{html, Markup, DOCTYPE};
-use rand::distributions::{Alphanumeric, DistString};
+use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::login::{cookie, start_session};
-use super::pages::head;
+use super::login::{form_token, form_token_matches, start_session};
+use super::pages::signed_out;
 use super::{now_s, session};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -66,9 +65,6 @@ pub(super) async fn submit(
     let Some(person) = invited(&app, &form.token).await? else {
         return Ok((StatusCode::GONE, used_up()).into_response());
     };
-    let expected = jar
-        .get(session::LOGIN_COOKIE)
-        .map(|c| c.value().to_string());
     let refused = |error: String, status| {
         Ok(choose(
             &app,
@@ -79,7 +75,7 @@ pub(super) async fn submit(
             status,
         ))
     };
-    if form.csrf.is_empty() || expected.as_deref() != Some(form.csrf.as_str()) {
+    if !form_token_matches(&jar, &form.csrf) {
         return refused(
             "The form had expired; please try again.".into(),
             StatusCode::FORBIDDEN,
@@ -114,16 +110,11 @@ fn choose(
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let csrf = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
-    let jar = jar.add(cookie(app, session::LOGIN_COOKIE, csrf.clone()));
+    let (csrf, jar) = form_token(app, jar);
     let p = &person.person;
-    let page = html! {
-        (DOCTYPE)
-        html lang="en" {
-            (head("Choose a password", None))
-            body.login {
-                main #main {
-                    h1 { "dutyhook" }
+    let page = signed_out(
+        "Choose a password",
+        html! {
                     form.card method="post" action="/console/invite" {
                         h2 { "Welcome, " (p.person_name) }
                         p { "Choose the password you will sign in with as " strong { (p.email) } "." }
@@ -141,28 +132,20 @@ fn choose(
                         input #confirm type="password" name="confirm" autocomplete="new-password" required;
                         button type="submit" { "Set password and sign in" }
                     }
-                }
-            }
-        }
-    };
+        },
+    );
     (status, jar, page).into_response()
 }
 
 fn used_up() -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            (head("Invitation", None))
-            body.login {
-                main #main {
-                    h1 { "dutyhook" }
+    signed_out(
+        "Invitation",
+        html! {
                     div.card {
                         h2 { "This link no longer works" }
                         p { "An invitation link works once, for 7 days, and only the newest one an admin made for you. Ask an admin for a new one." }
                         p { a href="/console/login" { "Log in" } }
                     }
-                }
-            }
-        }
-    }
+        },
+    )
 }

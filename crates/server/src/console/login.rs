@@ -20,7 +20,7 @@ fn secure_cookies(app: &AppState) -> bool {
 }
 
 /// A cookie for the browser session; the store holds its expiry.
-pub(super) fn cookie(app: &AppState, name: &'static str, value: String) -> Cookie<'static> {
+fn cookie(app: &AppState, name: &'static str, value: String) -> Cookie<'static> {
     Cookie::build((name, value))
         .path("/")
         .http_only(true)
@@ -43,9 +43,21 @@ fn fresh_form(
     email: &str,
     status: StatusCode,
 ) -> Response {
+    let (token, jar) = form_token(app, jar);
+    (status, jar, pages::login(&token, error, email)).into_response()
+}
+
+/// The CSRF token of a form shown before there is a session, kept in a
+/// cookie of its own.
+pub(super) fn form_token(app: &AppState, jar: CookieJar) -> (String, CookieJar) {
     let token = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
     let jar = jar.add(cookie(app, session::LOGIN_COOKIE, token.clone()));
-    (status, jar, pages::login(&token, error, email)).into_response()
+    (token, jar)
+}
+
+/// Whether a form posted before there is a session carries its cookie's token.
+pub(super) fn form_token_matches(jar: &CookieJar, posted: &str) -> bool {
+    !posted.is_empty() && jar.get(session::LOGIN_COOKIE).map(|c| c.value()) == Some(posted)
 }
 
 #[derive(Deserialize)]
@@ -78,10 +90,7 @@ pub(super) async fn submit(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, ApiError> {
     let client = crate::forwarded::client_ip(peer.ip(), &headers, &app.trusted_proxies);
-    let expected = jar
-        .get(session::LOGIN_COOKIE)
-        .map(|c| c.value().to_string());
-    if expected.as_deref() != Some(form.csrf.as_str()) || form.csrf.is_empty() {
+    if !form_token_matches(&jar, &form.csrf) {
         return Ok(fresh_form(
             &app,
             jar,

@@ -106,7 +106,7 @@ const NAV: [(Page, &str); 4] = [
     (Page::Directory, "Directory"),
 ];
 
-pub(super) fn head(title: &str, csrf: Option<&str>) -> Markup {
+fn head(title: &str, csrf: Option<&str>) -> Markup {
     html! {
         head {
             meta charset="utf-8";
@@ -169,14 +169,27 @@ pub fn shell(
     }
 }
 
-pub fn login(csrf: &str, error: Option<&str>, email: &str) -> Markup {
+/// A page for someone not signed in (logging in, choosing a password): the
+/// name and one card.
+pub fn signed_out(title: &str, card: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            (head("Log in", None))
+            (head(title, None))
             body.login {
                 main #main {
                     h1 { "dutyhook" }
+                    (card)
+                }
+            }
+        }
+    }
+}
+
+pub fn login(csrf: &str, error: Option<&str>, email: &str) -> Markup {
+    signed_out(
+        "Log in",
+        html! {
                     form.card method="post" action="/console/login" {
                         h2 { "Log in" }
                         @if let Some(e) = error {
@@ -190,10 +203,8 @@ pub fn login(csrf: &str, error: Option<&str>, email: &str) -> Markup {
                         button type="submit" { "Log in" }
                         p.hint { "The first admin's email and password are printed by " code { "dutyhook serve" } " on an empty database, or by " code { "dutyhook admin create" } "." }
                     }
-                }
-            }
-        }
-    }
+        },
+    )
 }
 
 pub fn not_found() -> Markup {

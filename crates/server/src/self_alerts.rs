@@ -124,7 +124,8 @@ pub async fn raise(
     let Some(r) = app.store.integration(integration_id).await? else {
         return Ok(());
     };
-    if let Some(open) = open_alert(app, integration_id).await? {
+    let found = find_source(app).await?;
+    if let Some(open) = open_alert(app, found, integration_id).await? {
         if open == Status::Critical || open == status {
             return Ok(());
         }
@@ -141,7 +142,8 @@ pub async fn raise(
     labels.insert("kind".into(), r.kind.as_str().into());
     labels.insert("error_class".into(), error_class.into());
     labels.insert("endpoint_host".into(), endpoint_host(&r));
-    ingest(app, channel, integration_id, title, why, status, labels).await
+    let source = source(app, channel, found).await?;
+    ingest(app, source, integration_id, title, why, status, labels).await
 }
 
 /// Recovers the integration's alert when one is open.
@@ -151,7 +153,8 @@ pub async fn recover(
     integration_id: IntegrationId,
     why: &str,
 ) -> Result<(), ApiError> {
-    if open_alert(app, integration_id).await?.is_none() {
+    let found = find_source(app).await?;
+    if open_alert(app, found, integration_id).await?.is_none() {
         return Ok(());
     }
     let name = app
@@ -161,9 +164,10 @@ pub async fn recover(
         .map(|r| r.name)
         .unwrap_or_default();
     let title = format!("Integration “{name}” works again");
+    let source = source(app, channel, found).await?;
     ingest(
         app,
-        channel,
+        source,
         integration_id,
         title,
         why,
@@ -175,14 +179,13 @@ pub async fn recover(
 
 async fn ingest(
     app: &Runtime,
-    channel: ChannelId,
+    source: Source,
     integration_id: IntegrationId,
     title: String,
     why: &str,
     status: Status,
     labels: BTreeMap<String, String>,
 ) -> Result<(), ApiError> {
-    let source = source(app, channel).await?;
     let event = AlertEvent {
         title_rule: title.clone(),
         title,
@@ -199,12 +202,14 @@ async fn ingest(
     Ok(())
 }
 
-/// The severity of the integration's open alert, if it has one.
+/// The severity of the integration's open alert, if it has one; `source`:
+/// the built-in source, if made yet.
 async fn open_alert(
     app: &Runtime,
+    source: Option<IntegrationId>,
     integration_id: IntegrationId,
 ) -> Result<Option<Status>, ApiError> {
-    let Some(source_id) = find_source(app).await? else {
+    let Some(source_id) = source else {
         return Ok(None);
     };
     let filter = AlertFilter {
@@ -237,15 +242,19 @@ async fn find_source(app: &Runtime) -> Result<Option<IntegrationId>, ApiError> {
         .map(|r| r.integration_id))
 }
 
-/// The built-in source, made on first use, in `channel`.
-async fn source(app: &Runtime, channel: ChannelId) -> Result<Source, ApiError> {
+/// The built-in source (`found`, or made now on first use), in `channel`.
+async fn source(
+    app: &Runtime,
+    channel: ChannelId,
+    found: Option<IntegrationId>,
+) -> Result<Source, ApiError> {
     let channel = app.store.channel(channel).await?.ok_or_else(|| {
         ApiError::invalid(
             "delivery_alerts.channel_id",
             format!("channel {channel} does not exist"),
         )
     })?;
-    let integration_id = match find_source(app).await? {
+    let integration_id = match found {
         Some(id) => id,
         None => {
             let record = IntegrationRecord {

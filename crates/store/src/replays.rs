@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use dutyhook_domain::ids::{IntegrationId, PersonId, ReplayId};
 use dutyhook_domain::DomainError;
 
-use crate::queue::fifo::{insert_deliveries, NewDelivery};
+use crate::queue::fifo::{insert_deliveries, NewDelivery, OPEN_STATES};
 use crate::sql::Sql;
 use crate::store::SqlStore;
 use crate::{DeliveryStore, Result, StoreError};
@@ -192,7 +192,7 @@ impl ReplayStore for SqlStore {
             pushed: count(&["done"]),
             failed: count(&["failed"]),
             skipped: count(&["skipped"]),
-            pending: count(&["waiting", "pending", "leased"]),
+            pending: count(&OPEN_STATES),
             created_at,
             ended_at,
         }))

@@ -22,6 +22,8 @@ pub(crate) struct NewDelivery {
 }
 
 pub(crate) const OPEN: &str = "('waiting', 'pending', 'leased')";
+/// The states of [`OPEN`], for rows already read.
+pub(crate) const OPEN_STATES: [&str; 3] = ["waiting", "pending", "leased"];
 
 /// `WITH v(i, s) AS (VALUES ($1, $2), …)` for (integration, subject) keys.
 pub(crate) fn keys_cte(q: &mut Sql, keys: &[(i64, &str)]) {

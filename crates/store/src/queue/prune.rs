@@ -3,7 +3,7 @@
 //! instead of waiting for one long statement (a single `DELETE … WHERE NOT
 //! EXISTS` over 600,000 tails held the writer for over a second).
 
-use super::fifo::OPEN;
+use super::fifo::{OPEN, OPEN_STATES};
 use crate::sql::Sql;
 use crate::store::SqlStore;
 use crate::Result;
@@ -35,9 +35,9 @@ pub(crate) async fn prune_tails(store: &SqlStore, chunk: i64) -> Result<u64> {
             break;
         };
         after = Some((last.0, last.1.clone()));
-        let any_finished = rows.iter().any(|(_, _, state)| {
-            !matches!(state.as_deref(), Some("waiting" | "pending" | "leased"))
-        });
+        let any_finished = rows
+            .iter()
+            .any(|(_, _, state)| !state.as_deref().is_some_and(|s| OPEN_STATES.contains(&s)));
         if any_finished {
             // The page's key range, so the delete searches the primary key
             // (a list of keys would make it read every tail); what became

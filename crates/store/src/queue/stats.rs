@@ -13,11 +13,9 @@ use crate::types::DeliveryStats;
 use crate::Result;
 
 pub(crate) async fn delivery_stats(read: &AnyPool) -> Result<DeliveryStats> {
-    let (pending, oldest): (i64, Option<i64>) = sqlx::query_as(
-        "SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE state IN ('waiting', 'pending', 'leased')",
-    )
-    .fetch_one(read)
-    .await?;
+    let mut open = Sql::new("SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE state IN ");
+    open.push(OPEN);
+    let (pending, oldest): (i64, Option<i64>) = open.query_as().fetch_one(read).await?;
     let integrations: Vec<(i64, i64, String)> =
         sqlx::query_as("SELECT id, enabled, kind FROM integrations")
             .fetch_all(read)

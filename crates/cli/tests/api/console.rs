@@ -2,14 +2,14 @@
 //! whole console in a real headless Chromium (Playwright) against the real
 //! server and real receivers.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
 use serde_json::{json, Value};
 
+use crate::browser::{browser_ready, run_in_browser};
 use crate::helpers::{Db, TestApp, ADMIN_EMAIL};
 use crate::receiver::{Reply, TestReceiver};
 
@@ -331,26 +331,6 @@ async fn pages_and_assets(db: Db) {
     assert_eq!(resp.headers()[LOCATION], "/console/incidents");
 }
 
-pub(crate) fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-/// Whether Chromium and playwright-core are here; when
-/// `DUTYHOOK_REQUIRE_BROWSER` is set (as the test script does) they must be.
-pub(crate) fn browser_ready() -> bool {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let ready = Path::new(&chromium).exists()
-        && browser_dir().join("node_modules/playwright-core").exists()
-        && Command::new("node").arg("--version").output().is_ok();
-    if !ready && std::env::var_os("DUTYHOOK_REQUIRE_BROWSER").is_some() {
-        panic!(
-            "the browser test needs {chromium}, node and playwright-core \
-             (npm ci --prefix crates/cli/tests/browser); scripts/test installs them"
-        );
-    }
-    ready
-}
-
 async fn in_a_real_browser(db: Db) {
     if !browser_ready() {
         eprintln!("skipped: Chromium or playwright-core is not installed");
@@ -386,25 +366,18 @@ async fn in_a_real_browser(db: Db) {
 
     let shots = tempfile::tempdir().unwrap();
     let keep = std::env::var_os("DUTYHOOK_SCREENSHOTS").map(PathBuf::from);
-    let out = tokio::process::Command::new("node")
-        .arg(browser_dir().join("console.mjs"))
-        .env("BASE", format!("http://{}", app.addr))
-        .env("EMAIL", ADMIN_EMAIL)
-        .env("PASSWORD", &app.password)
-        .env("ACTION_OK", &action_ok.url)
-        .env("ACTION_FAIL", &action_fail.url)
-        .env("ACTION_ASYNC", &action_async.url)
-        .env("HOOK", &hook.url)
-        .env("SHOTS", shots.path())
-        .output()
-        .await
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "the console e2e failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_in_browser(
+        &app,
+        "console.mjs",
+        shots.path(),
+        &[
+            ("ACTION_OK", &action_ok.url),
+            ("ACTION_FAIL", &action_fail.url),
+            ("ACTION_ASYNC", &action_async.url),
+            ("HOOK", &hook.url),
+        ],
+    )
+    .await;
     reporter
         .await
         .expect("the long-running action's endpoint reported");

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::actions_guardrails::action;
-use crate::console::{browser_dir, browser_ready};
+use crate::browser::{browser_ready, run_in_browser};
 use crate::helpers::{Db, TestApp, ADMIN_EMAIL};
 use crate::receiver::TestReceiver;
 
@@ -59,25 +59,18 @@ async fn guardrails_in_a_real_browser(db: Db) {
     .await;
 
     let shots = tempfile::tempdir().unwrap();
-    let out = tokio::process::Command::new("node")
-        .arg(browser_dir().join("guardrails.mjs"))
-        .env("BASE", format!("http://{}", app.addr))
-        .env("EMAIL", ADMIN_EMAIL)
-        .env("PASSWORD", &app.password)
-        .env("EMAIL2", "bea@example.com")
-        .env("PASSWORD2", &bea.password)
-        .env("INCIDENT", &inc)
-        .env("TITLE", title)
-        .env("SHOTS", shots.path())
-        .output()
-        .await
-        .expect("node runs");
-    assert!(
-        out.status.success(),
-        "the guardrails e2e failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_in_browser(
+        &app,
+        "guardrails.mjs",
+        shots.path(),
+        &[
+            ("EMAIL2", "bea@example.com"),
+            ("PASSWORD2", &bea.password),
+            ("INCIDENT", &inc),
+            ("TITLE", title),
+        ],
+    )
+    .await;
     if let Some(dir) = std::env::var_os("DUTYHOOK_SCREENSHOTS") {
         std::fs::create_dir_all(&dir).unwrap();
         for shot in std::fs::read_dir(shots.path()).unwrap() {

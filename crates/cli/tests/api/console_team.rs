@@ -4,8 +4,8 @@
 
 use serde_json::json;
 
-use crate::console::{browser_dir, browser_ready};
-use crate::helpers::{Db, TestApp, ADMIN_EMAIL};
+use crate::browser::{browser_ready, run_in_browser};
+use crate::helpers::{Db, TestApp};
 
 both_dbs!(a_team_in_a_real_browser);
 
@@ -43,23 +43,13 @@ async fn a_team_in_a_real_browser(db: Db) {
     .await;
 
     let shots = tempfile::tempdir().unwrap();
-    let out = tokio::process::Command::new("node")
-        .arg(browser_dir().join("team.mjs"))
-        .env("BASE", format!("http://{}", app.addr))
-        .env("EMAIL", ADMIN_EMAIL)
-        .env("PASSWORD", &app.password)
-        .env("MEMBER", MEMBER)
-        .env("VIEWER", VIEWER)
-        .env("SHOTS", shots.path())
-        .output()
-        .await
-        .expect("node runs");
-    assert!(
-        out.status.success(),
-        "the team e2e failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_in_browser(
+        &app,
+        "team.mjs",
+        shots.path(),
+        &[("MEMBER", MEMBER), ("VIEWER", VIEWER)],
+    )
+    .await;
 
     // What the member did is theirs on the record.
     let feed = app

@@ -20,6 +20,7 @@ mod auth;
 mod auto_disable;
 mod availability;
 mod bodies;
+mod browser;
 mod channel_group;
 mod chat_presets;
 mod cli;

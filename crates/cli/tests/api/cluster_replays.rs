@@ -2,13 +2,12 @@
 //! at a time; the process that started it is SIGKILLed midway and the other
 //! finishes it, every event out, none queued twice.
 
-use std::time::Duration;
-
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::cli::{api, key_of, start_serve};
 use crate::helpers::{now_s, Db, TestDb};
 use crate::receiver::TestReceiver;
+use crate::replays::{finished, pushes_and_titles};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replay_outlives_the_process_that_started_it() {
@@ -54,33 +53,14 @@ async fn a_replay_outlives_the_process_that_started_it() {
         .clone();
     rx.wait_for(3).await;
     drop(a); // SIGKILL
-    let info: Value = loop {
-        let i = api(
-            &addr_b,
-            &key,
-            "/integration/history/replay/info",
-            json!({"replay_id": replay}),
-        )
-        .await;
-        if i["state"] == "finished" && i["pending"] == 0 {
-            break i;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let info = finished(&addr_b, &key, &replay).await;
     assert_eq!(
         (&info["total"], &info["queued"]),
         (&json!(12), &json!(12)),
         "{info}"
     );
-    let mut titles: Vec<String> = rx
-        .received()
-        .iter()
-        .map(|r| r.json()["incident"]["title"].as_str().unwrap().to_string())
-        .collect();
-    let all = titles.len();
-    titles.sort();
-    titles.dedup();
-    assert_eq!(titles.len(), 12, "every event went out");
+    let (all, titles) = pushes_and_titles(&rx);
+    assert_eq!(titles, 12, "every event went out");
     // At least once: a push in flight in the killed process may go again.
     assert!(all <= 14, "{all} pushes for 12 events");
 }

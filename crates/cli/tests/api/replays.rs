@@ -268,20 +268,35 @@ async fn a_replay_survives_a_kill(db: Db) {
     let before = rx.received().len();
     assert!(before < 12, "killed mid-replay ({before} pushed)");
     let (serve, addr, _) = start_serve(&db.url);
-    let info = loop {
+    let info = finished(&addr, &key, &replay).await;
+    assert_eq!(info["pushed"], 12, "{info}");
+    let (all, titles) = pushes_and_titles(&rx);
+    assert_eq!(titles, 12, "every skipped event went out");
+    // At least once: only a push in flight at the kill may be seen twice.
+    assert!(all <= 13, "{all} pushes for 12 events");
+    drop(serve);
+}
+
+/// Polls a replay through the process at `addr` until it has queued
+/// everything and nothing of it is on its way; answers its info.
+pub(crate) async fn finished(addr: &str, key: &str, replay: &Value) -> Value {
+    loop {
         let i = api(
-            &addr,
-            &key,
+            addr,
+            key,
             "/integration/history/replay/info",
             json!({"replay_id": replay}),
         )
         .await;
         if i["state"] == "finished" && i["pending"] == 0 {
-            break i;
+            return i;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert_eq!(info["pushed"], 12, "{info}");
+    }
+}
+
+/// How many pushes `rx` got, and for how many different incident titles.
+pub(crate) fn pushes_and_titles(rx: &TestReceiver) -> (usize, usize) {
     let mut titles: Vec<String> = rx
         .received()
         .iter()
@@ -290,8 +305,5 @@ async fn a_replay_survives_a_kill(db: Db) {
     let all = titles.len();
     titles.sort();
     titles.dedup();
-    assert_eq!(titles.len(), 12, "every skipped event went out");
-    // At least once: only a push in flight at the kill may be seen twice.
-    assert!(all <= 13, "{all} pushes for 12 events");
-    drop(serve);
+    (all, titles.len())
 }

@@ -253,7 +253,20 @@ impl TestApp {
 
     /// POSTs and expects the error `code` with `status`; answers the message.
     pub async fn fails(&self, path: &str, body: Value, status: u16, code: &str) -> String {
-        let (got, v) = self.post(path, body.clone()).await;
+        self.fails_as(&self.key.clone(), path, body, status, code)
+            .await
+    }
+
+    /// As [`Self::fails`], called with `key`.
+    pub async fn fails_as(
+        &self,
+        key: &str,
+        path: &str,
+        body: Value,
+        status: u16,
+        code: &str,
+    ) -> String {
+        let (got, v) = self.post_as(key, path, body.clone()).await;
         assert_eq!(
             (got, v["error"]["code"].as_str()),
             (status, Some(code)),

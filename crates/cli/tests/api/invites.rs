@@ -175,14 +175,14 @@ async fn only_admins_invite_active_people(db: Db) {
     let app = TestApp::spawn(db).await;
     let (_, bob_key) = app.person("Bob", "bob@example.com", "member").await;
     let (carol, _) = app.person("Carol", "carol@example.com", "viewer").await;
-    let (status, v) = app
-        .post_as(&bob_key, "/person/invite", json!({"person_id": carol}))
-        .await;
-    assert_eq!(
-        (status, v["error"]["code"].as_str()),
-        (403, Some("AccessDenied")),
-        "{v}"
-    );
+    app.fails_as(
+        &bob_key,
+        "/person/invite",
+        json!({"person_id": carol}),
+        403,
+        "AccessDenied",
+    )
+    .await;
     app.fails(
         "/person/invite",
         json!({"person_id": 999}),

@@ -94,7 +94,7 @@ struct Inner {
     /// When each failing integration was last looked at for auto-disable.
     disable_checks: Mutex<HashMap<IntegrationId, Instant>>,
     /// Who hears about given-up deliveries, disables and recoveries.
-    signals: Mutex<Option<SignalSender>>,
+    signals: std::sync::OnceLock<SignalSender>,
     /// Whether each integration's latest push here succeeded.
     last_ok: Mutex<HashMap<IntegrationId, bool>>,
     /// Integrations whose circuit this process opened in the database.
@@ -149,9 +149,12 @@ impl Dispatcher {
             .remove(&integration_id);
     }
 
-    /// Sends this dispatcher's health signals to `tx` from now on.
+    /// Sends this dispatcher's health signals to `tx` from now on (once:
+    /// one listener per process).
     pub fn signal_to(&self, tx: SignalSender) {
-        *self.inner.signals.lock().expect("signals lock") = Some(tx);
+        if self.inner.signals.set(tx).is_err() {
+            tracing::warn!("the dispatcher's health signals already have a listener");
+        }
     }
 
     /// Looks for due work now (e.g. after an integration was enabled).

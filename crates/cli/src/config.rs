@@ -123,6 +123,14 @@ struct DeliveryAlerts {
     channel_id: Option<i64>,
 }
 
+/// The SMTP server that mails people.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Smtp {
+    url: Option<String>,
+    from: Option<String>,
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
@@ -138,6 +146,8 @@ struct FileConfig {
     history_retention_days: Option<u64>,
     /// Where dutyhook raises alerts about its own failing integrations.
     delivery_alerts: Option<DeliveryAlerts>,
+    /// Mails to responders and teams; none: nobody is mailed.
+    smtp: Option<Smtp>,
     /// An integration whose every push failed for this long is disabled
     /// (default 72; 0: never).
     disable_after_hours: Option<u64>,
@@ -296,6 +306,7 @@ impl ServeArgs {
         if delivery_alerts.is_some_and(|id| id < 1) {
             return Err("delivery_alerts.channel_id must be a channel id (1 or more)".into());
         }
+        let smtp = smtp(file.smtp.unwrap_or_default())?;
         let shutdown_delay_ms = file.shutdown_delay_ms.unwrap_or(0);
         if shutdown_delay_ms > 300_000 {
             return Err("shutdown_delay_ms must be at most 300000 (5 minutes)".into());
@@ -317,8 +328,36 @@ impl ServeArgs {
                 trusted_proxies,
                 shutdown_delay: Duration::from_millis(shutdown_delay_ms),
                 delivery_alerts_channel: delivery_alerts.map(dutyhook_domain::ids::ChannelId),
+                smtp,
                 ..dutyhook_server::Config::new(&public_url)
             },
         })
     }
+}
+
+fn env_or(name: &str, file: Option<String>) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .or(file)
+        .filter(|v| !v.trim().is_empty())
+}
+
+/// The SMTP settings, checked now so a bad one stops the start naming it.
+fn smtp(file: Smtp) -> Result<Option<dutyhook_server::SmtpConfig>, String> {
+    let url = env_or("DUTYHOOK_SMTP_URL", file.url);
+    let from = env_or("DUTYHOOK_SMTP_FROM", file.from);
+    let (url, from) = match (url, from) {
+        (None, None) => return Ok(None),
+        (Some(url), Some(from)) => (url, from),
+        (None, Some(_)) => {
+            return Err("smtp.url is needed with smtp.from (DUTYHOOK_SMTP_URL)".into())
+        }
+        (Some(_), None) => return Err(
+            "smtp.from is needed with smtp.url: the address mails come from (DUTYHOOK_SMTP_FROM)"
+                .into(),
+        ),
+    };
+    dutyhook_delivery::mail::Mailer::new(&url, &from).map_err(|e| e.to_string())?;
+    Ok(Some(dutyhook_server::SmtpConfig { url, from }))
 }

@@ -136,6 +136,17 @@ pub fn render(r: &Resolved) -> String {
         token,
         "DUTYHOOK_METRICS_TOKEN or config file; default none (\"\": /metrics is open)",
     );
+    if let Some(smtp) = &c.smtp {
+        out.push_str("[smtp]\n");
+        line(&mut out, "url", quoted(&masked_url(&smtp.url)),
+            "DUTYHOOK_SMTP_URL or config file; smtp:// (plain), smtp://…?tls=required (STARTTLS), smtps:// (TLS)");
+        line(
+            &mut out,
+            "from",
+            quoted(&smtp.from),
+            "DUTYHOOK_SMTP_FROM or config file",
+        );
+    }
     out.push_str(&format!(
         "# --secret-key-file, DUTYHOOK_SECRET_KEY_FILE, DUTYHOOK_SECRET_KEY or config file secret_key_file\n\
          # the key that seals secrets: {}\n",

@@ -8,6 +8,7 @@ pub mod custom_action;
 pub mod dispatcher;
 pub mod invoker;
 pub mod lanes;
+pub mod mail;
 pub mod metrics;
 pub mod outbound;
 pub mod push;

@@ -19,6 +19,8 @@ pub enum FailureClass {
     HttpStatus,
     /// An OAuth2 token could not be had: the push did not reach the endpoint.
     Auth,
+    /// The SMTP server refused a mail; `status` is its reply code.
+    Smtp,
 }
 
 impl FailureClass {
@@ -32,6 +34,7 @@ impl FailureClass {
             FailureClass::Redirect => "redirect",
             FailureClass::HttpStatus => "http_status",
             FailureClass::Auth => "auth",
+            FailureClass::Smtp => "smtp",
         }
     }
 }
@@ -91,6 +94,8 @@ fn retryable_under_backoff(class: FailureClass, status: u16) -> bool {
         | FailureClass::Tls
         | FailureClass::Auth => true,
         FailureClass::HttpStatus => matches!(status, 408 | 429 | 500..=599),
+        // 4xx replies are SMTP's "try again later"; 5xx are final.
+        FailureClass::Smtp => (400..500).contains(&status),
         FailureClass::Blocked | FailureClass::Redirect => false,
     }
 }

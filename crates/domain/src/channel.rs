@@ -13,6 +13,9 @@ pub struct Channel {
     pub description: String,
     pub grouping: Grouping,
     pub storm_thresholds: Vec<i64>,
+    /// Who is mailed beyond the responders, and re-notify rounds.
+    #[serde(default)]
+    pub notify: crate::notify::ChannelNotify,
     pub created_at: i64,
 }
 

@@ -15,12 +15,22 @@ pub enum IntegrationKind {
     AlertWebhook,
     CustomAction,
     AlertSource,
+    /// The built-in e-mail integration: mails to people, pushed through
+    /// the same queue as webhooks.
+    Mail,
 }
 
 impl IntegrationKind {
     pub const WEBHOOKS: [IntegrationKind; 2] = [
         IntegrationKind::IncidentWebhook,
         IntegrationKind::AlertWebhook,
+    ];
+
+    /// Those whose events are queued as deliveries.
+    pub const QUEUED: [IntegrationKind; 3] = [
+        IntegrationKind::IncidentWebhook,
+        IntegrationKind::AlertWebhook,
+        IntegrationKind::Mail,
     ];
 
     /// As stored, and as the history's `integration_kind` says it.
@@ -30,6 +40,7 @@ impl IntegrationKind {
             IntegrationKind::AlertWebhook => "alert_webhook",
             IntegrationKind::CustomAction => "custom_action",
             IntegrationKind::AlertSource => "alert_source",
+            IntegrationKind::Mail => "mail",
         }
     }
 
@@ -39,6 +50,7 @@ impl IntegrationKind {
             IntegrationKind::AlertWebhook,
             IntegrationKind::CustomAction,
             IntegrationKind::AlertSource,
+            IntegrationKind::Mail,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -50,6 +62,7 @@ impl IntegrationKind {
             IntegrationKind::IncidentWebhook | IntegrationKind::AlertWebhook => "webhook",
             IntegrationKind::CustomAction => "custom action",
             IntegrationKind::AlertSource => "alert source",
+            IntegrationKind::Mail => "e-mail integration",
         }
     }
 }
@@ -96,6 +109,29 @@ pub enum IntegrationConfig {
     Webhook(WebhookConfig),
     Action(ActionConfig),
     Source(SourceConfig),
+    Mail(MailConfig),
+}
+
+/// The e-mail integration's settings: how long one mail may take. The SMTP
+/// server is the installation's (configuration), never stored here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MailConfig {
+    #[serde(default = "MailConfig::default_timeout_ms")]
+    pub timeout_ms: i64,
+}
+
+impl MailConfig {
+    fn default_timeout_ms() -> i64 {
+        30_000
+    }
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            timeout_ms: Self::default_timeout_ms(),
+        }
+    }
 }
 
 impl IntegrationConfig {
@@ -111,6 +147,7 @@ impl IntegrationConfig {
             IntegrationKind::AlertSource => {
                 IntegrationConfig::Source(serde_json::from_value(stored)?)
             }
+            IntegrationKind::Mail => IntegrationConfig::Mail(serde_json::from_value(stored)?),
         })
     }
 
@@ -120,6 +157,7 @@ impl IntegrationConfig {
             IntegrationConfig::Webhook(c) => serde_json::to_value(c),
             IntegrationConfig::Action(c) => serde_json::to_value(c),
             IntegrationConfig::Source(c) => serde_json::to_value(c),
+            IntegrationConfig::Mail(c) => serde_json::to_value(c),
         }
         .expect("settings serialise")
     }
@@ -135,6 +173,26 @@ impl IntegrationConfig {
         match self {
             IntegrationConfig::Action(c) => Some(c),
             _ => None,
+        }
+    }
+
+    pub fn mail(&self) -> Option<&MailConfig> {
+        match self {
+            IntegrationConfig::Mail(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Whether an event of this type and channel is queued for it.
+    pub fn subscribes(
+        &self,
+        event_type: crate::event::EventType,
+        channel_id: crate::ids::ChannelId,
+    ) -> bool {
+        match self {
+            IntegrationConfig::Webhook(c) => c.subscribes(event_type, channel_id),
+            IntegrationConfig::Mail(_) => crate::notify::MAIL_EVENTS.contains(&event_type),
+            IntegrationConfig::Action(_) | IntegrationConfig::Source(_) => false,
         }
     }
 
@@ -157,6 +215,7 @@ mod tests {
             IntegrationKind::AlertWebhook,
             IntegrationKind::CustomAction,
             IntegrationKind::AlertSource,
+            IntegrationKind::Mail,
         ] {
             assert_eq!(IntegrationKind::parse(k.as_str()), Some(k));
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());

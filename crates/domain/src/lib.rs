@@ -18,6 +18,7 @@ pub mod ids;
 pub mod incident;
 pub mod integration;
 pub mod labels;
+pub mod notify;
 pub mod ops;
 pub mod person;
 pub mod recorder;

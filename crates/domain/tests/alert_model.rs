@@ -187,6 +187,7 @@ fn source(s: &Setup) -> Source {
                 strict: false,
             },
             storm_thresholds: s.thresholds.clone(),
+            notify: Default::default(),
             created_at: 0,
         },
     }

@@ -41,6 +41,11 @@ pub fn start(runtime: &Runtime, shutdown: &Shutdown) -> Running {
             runtime.clone(),
             shutdown.clone(),
         )),
+        tokio::spawn(crate::notifications::renotify(
+            runtime.clone(),
+            runtime.snooze_check_every,
+            shutdown.clone(),
+        )),
     ];
     if let Some(channel) = runtime.delivery_alerts_channel {
         roles.push(tokio::spawn(crate::self_alerts::watch(

@@ -13,6 +13,7 @@ pub mod error;
 pub mod forwarded;
 pub mod leadership;
 pub mod listener;
+pub mod notifications;
 pub mod openapi;
 pub mod openapi_writes;
 pub mod passwords;
@@ -69,6 +70,24 @@ pub struct Config {
     /// Where dutyhook raises alerts about its own failing integrations
     /// (`delivery_alerts.channel_id`); none: it does not.
     pub delivery_alerts_channel: Option<dutyhook_domain::ids::ChannelId>,
+    /// The SMTP server that mails people; none: nobody is mailed.
+    pub smtp: Option<SmtpConfig>,
+}
+
+/// `smtp.url` (credentials in it) and `smtp.from`.
+#[derive(Clone)]
+pub struct SmtpConfig {
+    pub url: String,
+    pub from: String,
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    // The URL may hold the password: never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -87,6 +106,7 @@ impl Config {
             trusted_proxies: vec![],
             shutdown_delay: Duration::ZERO,
             delivery_alerts_channel: None,
+            smtp: None,
         }
     }
 }
@@ -145,6 +165,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::history::router())
         .merge(routes::webhook_history::router())
         .merge(routes::webhook_presets::router())
+        .merge(routes::email::router())
         .merge(routes::webhook_preview::router())
         .merge(routes::webhook_test::router())
         .merge(routes::system::router())

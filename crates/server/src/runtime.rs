@@ -41,6 +41,8 @@ pub struct Runtime {
     pub history_retention: Duration,
     /// Where dutyhook raises alerts about its failing integrations.
     pub delivery_alerts_channel: Option<dutyhook_domain::ids::ChannelId>,
+    /// The SMTP server that mails people, when one is configured.
+    pub mailer: Option<Arc<dutyhook_delivery::mail::Mailer>>,
     /// Wakes the replay pacer (a replay was started).
     pub replays: Arc<tokio::sync::Notify>,
     pub(crate) snooze_check_every: Duration,
@@ -53,6 +55,7 @@ impl Runtime {
         let metrics = Metrics::default();
         let invoker = Invoker::new(pusher, metrics.clone());
         let dispatcher = Dispatcher::new(store.clone(), invoker.clone(), config.delivery.clone());
+        let mailer = attach_mailer(&dispatcher, config.smtp.as_ref());
         Runtime {
             store,
             render: RenderContext {
@@ -69,6 +72,7 @@ impl Runtime {
             history_retention: config.history_retention,
             replays: Default::default(),
             delivery_alerts_channel: config.delivery_alerts_channel,
+            mailer,
             snooze_check_every: config.snooze_check_every,
             shutdown_grace: config.delivery.shutdown_grace,
         }
@@ -128,6 +132,25 @@ impl Runtime {
             ApiError::Internal(format!("the change of run {run_id} answered nothing"))
         })?;
         Ok((incident, value))
+    }
+}
+
+/// Gives the dispatcher the SMTP server, if there is one, and answers it.
+fn attach_mailer(
+    dispatcher: &Dispatcher,
+    smtp: Option<&crate::SmtpConfig>,
+) -> Option<Arc<dutyhook_delivery::mail::Mailer>> {
+    let smtp = smtp?;
+    match dutyhook_delivery::mail::Mailer::new(&smtp.url, &smtp.from) {
+        Ok(m) => {
+            let m = Arc::new(m);
+            dispatcher.mail_with(m.clone());
+            Some(m)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the SMTP settings are not usable; nobody will be mailed");
+            None
+        }
     }
 }
 

@@ -299,7 +299,7 @@ fn endpoint_host(r: &IntegrationRecord) -> String {
     let endpoint = match &r.config {
         IntegrationConfig::Webhook(w) => w.endpoint.as_str(),
         IntegrationConfig::Action(a) => a.endpoint.as_str(),
-        IntegrationConfig::Source(_) => "",
+        IntegrationConfig::Source(_) | IntegrationConfig::Mail(_) => "",
     };
     url::Url::parse(endpoint)
         .ok()

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use dutyhook_domain::channel::{Channel, Grouping};
 use dutyhook_domain::field::FieldDef;
 use dutyhook_domain::ids::ChannelId;
+use dutyhook_domain::notify::ChannelNotify;
 use dutyhook_domain::DomainError;
 
 use crate::sql::{count, now_s, Sql};
@@ -18,6 +19,7 @@ row_struct! {
         description: String,
         grouping: String,
         storm_thresholds: String,
+        notify: String,
         created_at: i64,
     }
 }
@@ -32,17 +34,28 @@ impl ChannelRow {
             description: self.description,
             grouping,
             storm_thresholds: serde_json::from_str(&self.storm_thresholds)?,
+            notify: serde_json::from_str(&self.notify)?,
             created_at: self.created_at,
         })
     }
 }
 
-const CHANNEL_COLS: &str = "id, name, team_id, description, grouping, storm_thresholds, created_at";
+/// As stored: `{}` when the channel tells nobody beyond the responders,
+/// which the re-notifier skips without reading.
+fn notify_json(n: &ChannelNotify) -> Result<String> {
+    if *n == ChannelNotify::default() {
+        return Ok("{}".into());
+    }
+    Ok(serde_json::to_string(n)?)
+}
+
+const CHANNEL_COLS: &str =
+    "id, name, team_id, description, grouping, storm_thresholds, notify, created_at";
 
 #[async_trait]
 impl ChannelStore for SqlStore {
     async fn create_channel(&self, c: &Channel) -> Result<ChannelId> {
-        let mut q = Sql::new("INSERT INTO channels (name, team_id, description, grouping, storm_thresholds, created_at) VALUES (");
+        let mut q = Sql::new("INSERT INTO channels (name, team_id, description, grouping, storm_thresholds, notify, created_at) VALUES (");
         q.text(&c.channel_name)
             .push(", ")
             .i64(c.team_id)
@@ -51,6 +64,8 @@ impl ChannelStore for SqlStore {
             .push(", ");
         q.text(serde_json::to_string(&c.grouping)?).push(", ");
         q.text(serde_json::to_string(&c.storm_thresholds)?)
+            .push(", ")
+            .text(notify_json(&c.notify)?)
             .push(", ")
             .i64(now_s())
             .push(") RETURNING id");
@@ -78,6 +93,7 @@ impl ChannelStore for SqlStore {
             .text(serde_json::to_string(&c.grouping)?);
         q.push(", storm_thresholds = ")
             .text(serde_json::to_string(&c.storm_thresholds)?);
+        q.push(", notify = ").text(notify_json(&c.notify)?);
         q.push(" WHERE id = ").i64(c.channel_id);
         let conflict = format!(
             "channel_name: a channel named {:?} already exists",

@@ -22,6 +22,7 @@ row_struct! {
         password_hash: String,
         created_at: i64,
         active: i64,
+        mail_off: i64,
     }
 }
 
@@ -39,6 +40,7 @@ impl PersonRow {
             created_at: self.created_at,
             password_hash: self.password_hash,
             active: self.active != 0,
+            mail_off: self.mail_off != 0,
         })
     }
 }
@@ -55,7 +57,7 @@ fn app_key_record((app_key_id, person_id, name, key_hint, created_at): AppKeyRow
     }
 }
 
-const PERSON_COLS: &str = "id, name, email, role, password_hash, created_at, active";
+const PERSON_COLS: &str = "id, name, email, role, password_hash, created_at, active, mail_off";
 
 impl SqlStore {
     async fn team_members(&self, team_id: i64) -> Result<Vec<PersonId>> {

@@ -19,6 +19,7 @@ mod incidents;
 mod integrations;
 mod migrations;
 mod nodes;
+mod notify;
 mod outbox;
 mod queue;
 mod replays;
@@ -59,6 +60,7 @@ pub use accounts::{AccountStore, Failures};
 pub use backup::backup_sqlite;
 pub use connect::{open, sqlite_key_path, sqlite_path};
 pub use error::StoreError;
+pub use notify::{DueRound, NotifyStore, MAIL_INTEGRATION_NAME};
 pub use replays::{NewReplay, ReplayInfo, ReplayState, ReplayStore, REPLAY_MAX_ITEMS};
 pub use secrets::{generate_key, Keyring};
 pub use topology::Backend;
@@ -451,6 +453,7 @@ pub trait Store:
     + AlertStore
     + AccountStore
     + ReplayStore
+    + NotifyStore
 {
     fn backend(&self) -> Backend;
     /// Whether this process is the only one using the database (SQLite):

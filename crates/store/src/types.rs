@@ -53,6 +53,8 @@ pub struct PersonRecord {
     pub password_hash: String,
     /// false: deactivated — no sign-in, no keys; history kept.
     pub active: bool,
+    /// The person asked for no e-mail.
+    pub mail_off: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,6 +150,8 @@ pub enum Completion {
         delivery_id: DeliveryId,
         resolution: DeliveryResolution,
         record: Box<AttemptRecord>,
+        /// A timeline record written with the attempt (a mail sent).
+        note: Option<Box<dutyhook_domain::timeline::TimelineEntry>>,
     },
     /// Given back without an attempt (paused endpoint, shutdown), due again
     /// at `next_at`.

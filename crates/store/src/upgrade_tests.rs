@@ -45,6 +45,7 @@ fn done(delivery_id: i64) -> Completion {
     Completion::Attempt {
         delivery_id: DeliveryId(delivery_id),
         resolution: DeliveryResolution::Done,
+        note: None,
         record: Box::new(AttemptRecord {
             invocation_id: format!("inv{delivery_id}"),
             integration_id: IntegrationId(1),

@@ -20,8 +20,9 @@ use crate::retry::{decide, Decision, Outcome};
 /// An integration's settings as pushes use them, cached briefly so a burst
 /// of pushes reads them once.
 pub(super) struct Settings {
-    record: IntegrationRecord,
+    pub(super) record: IntegrationRecord,
     config: Option<WebhookConfig>,
+    pub(super) mail: Option<dutyhook_domain::integration::MailConfig>,
     template: Option<Template>,
 }
 
@@ -156,7 +157,8 @@ impl Inner {
             return Ok(None);
         };
         let config = record.config.webhook().cloned();
-        if config.is_none() {
+        let mail = record.config.mail().cloned();
+        if config.is_none() && mail.is_none() {
             tracing::error!(
                 integration_id = integration_id.get(),
                 "a delivery for an integration that is no webhook"
@@ -173,6 +175,7 @@ impl Inner {
         let s = Arc::new(Settings {
             record,
             config,
+            mail,
             template,
         });
         self.settings
@@ -213,6 +216,9 @@ impl Inner {
             return Completion::Skip {
                 delivery_id: d.delivery_id,
             };
+        }
+        if let Some(mail) = settings.mail.as_ref() {
+            return self.mail_attempt(d, integration, mail).await;
         }
         let Some(cfg) = settings.config.as_ref() else {
             return Self::release(d, now_ms() + 60_000);
@@ -309,6 +315,7 @@ impl Inner {
             delivery_id: d.delivery_id,
             resolution,
             record: Box::new(record),
+            note: None,
         }
     }
 }

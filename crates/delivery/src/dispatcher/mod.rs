@@ -11,6 +11,7 @@ mod attempt;
 mod claims;
 mod disabling;
 mod health_signal;
+mod mail_attempt;
 mod signals;
 
 pub use health_signal::{HealthSignal, SignalSender};
@@ -95,6 +96,8 @@ struct Inner {
     disable_checks: Mutex<HashMap<IntegrationId, Instant>>,
     /// Who hears about given-up deliveries, disables and recoveries.
     signals: std::sync::OnceLock<SignalSender>,
+    /// The SMTP server, when the installation has one.
+    mailer: std::sync::OnceLock<Arc<crate::mail::Mailer>>,
     /// Whether each integration's latest push here succeeded.
     last_ok: Mutex<HashMap<IntegrationId, bool>>,
     /// Integrations whose circuit this process opened in the database.
@@ -134,6 +137,7 @@ impl Dispatcher {
             circuits_shared: Default::default(),
             disable_checks: Default::default(),
             signals: Default::default(),
+            mailer: Default::default(),
             last_ok: Default::default(),
             given_back: AtomicBool::new(false),
         });
@@ -154,6 +158,13 @@ impl Dispatcher {
     pub fn signal_to(&self, tx: SignalSender) {
         if self.inner.signals.set(tx).is_err() {
             tracing::warn!("the dispatcher's health signals already have a listener");
+        }
+    }
+
+    /// Sends the e-mail integration's deliveries through `mailer`.
+    pub fn mail_with(&self, mailer: Arc<crate::mail::Mailer>) {
+        if self.inner.mailer.set(mailer).is_err() {
+            tracing::warn!("the dispatcher already has an SMTP server");
         }
     }
 

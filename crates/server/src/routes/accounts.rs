@@ -1,7 +1,7 @@
 //! People after their creation (`open-api.md`, "Accounts"): admins edit
 //! anyone's name, email and role, anyone their own name; admins deactivate
 //! a person (no sign-in, keys deleted, sessions ended, history kept) and
-//! reactivate them.
+//! reactivate them. Anyone may turn their own notification mails off.
 
 use axum::extract::State;
 use dutyhook_domain::ids::PersonId;
@@ -36,6 +36,9 @@ pub struct PersonUpdate {
     /// Admins only, and not their own.
     #[serde(default, deserialize_with = "blank_is_none")]
     pub role: Option<Role>,
+    /// true: no notification mails for this person (assignments, team
+    /// mails, re-notify rounds).
+    pub mail_off: Option<bool>,
 }
 
 #[utoipa::path(post, path = "/person/update", tag = TAG_PEOPLE, request_body = PersonUpdate,
@@ -71,6 +74,9 @@ async fn person_update(
     };
     let role = req.role.unwrap_or(p.role);
     app.store.update_person(id, &name, &email, role).await?;
+    if let Some(off) = req.mail_off.filter(|off| *off != p.mail_off) {
+        app.store.set_mail_off(id, off).await?;
+    }
     ok(Empty {})
 }
 

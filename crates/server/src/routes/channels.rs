@@ -40,6 +40,10 @@ pub struct ChannelWrite {
     /// The hosted product's form of `grouping` (and of `storm_thresholds`);
     /// give one or the other.
     pub group: Option<ProductGroup>,
+    /// Mails beyond the responders' assignment mails: the channel's team on
+    /// new incidents and storms, and re-notify rounds while nobody
+    /// acknowledges. Needs an SMTP server (`smtp.url`).
+    pub notify: Option<dutyhook_domain::notify::ChannelNotify>,
 
     /// Not supported (refused when set): incidents close when their alerts recover.
     pub auto_resolve_mode: Option<String>,
@@ -151,6 +155,9 @@ async fn apply(app: &AppState, mut c: Channel, req: ChannelWrite) -> Result<Chan
         validate_grouping(&g)?;
         c.grouping = g;
     }
+    if let Some(n) = req.notify {
+        c.notify = n.validate()?;
+    }
     if let Some(t) = req.storm_thresholds {
         c.storm_thresholds = validate_storm_thresholds(&t)?;
     }
@@ -188,6 +195,7 @@ async fn channel_create(
         description: String::new(),
         grouping: Grouping::default(),
         storm_thresholds: vec![],
+        notify: Default::default(),
         created_at: 0,
     };
     let c = apply(&app, blank, req).await?;

@@ -39,6 +39,8 @@ pub struct PersonView {
     pub created_at: i64,
     /// false: deactivated.
     pub active: bool,
+    /// true: this person gets no notification mails.
+    pub mail_off: bool,
 }
 
 impl From<PersonRecord> for PersonView {
@@ -50,6 +52,7 @@ impl From<PersonRecord> for PersonView {
             role: p.role,
             created_at: p.created_at,
             active: p.active,
+            mail_off: p.mail_off,
         }
     }
 }

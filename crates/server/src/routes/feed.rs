@@ -7,6 +7,7 @@ use axum::extract::State;
 use dutyhook_domain::alert::ALERT_RECORDS;
 use dutyhook_domain::event::EventType;
 use dutyhook_domain::ids::IncidentId;
+use dutyhook_domain::notify::NOTIFIED;
 use dutyhook_domain::ops::MERGE_DISABLED;
 use dutyhook_domain::person::Person;
 use dutyhook_domain::timeline::TimelineEntry;
@@ -30,7 +31,6 @@ use crate::state::AppState;
 /// Feed types of the hosted product that dutyhook never writes; a filter on
 /// them is valid and matches nothing.
 const PRODUCT_ONLY_TYPES: &[&str] = &[
-    "i_notify",
     "i_m_flapping",
     "i_m_reply",
     "i_wr_create",
@@ -109,7 +109,7 @@ fn feed_type_names() -> Vec<&'static str> {
     EventType::INCIDENT
         .iter()
         .map(|t| t.as_str())
-        .chain([LABELS, MERGE_DISABLED, LINKS_ADDED])
+        .chain([LABELS, MERGE_DISABLED, LINKS_ADDED, NOTIFIED])
         .chain(ALERT_RECORDS)
         .chain(PRODUCT_ONLY_TYPES.iter().copied())
         .collect()

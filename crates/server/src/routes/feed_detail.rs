@@ -25,9 +25,16 @@ pub struct FeedDetail {
     #[schema(value_type = Option<serde_json::Value>)]
     from: Option<Value>,
     /// `i_r_*`, `i_r_field`: the value after; `i_assign`, `i_a_rspd`: the
-    /// people assigned or added (ids).
+    /// people assigned or added (ids); `i_notify`: the people mailed, each
+    /// `{person_id, person_name}`.
     #[schema(value_type = Option<serde_json::Value>)]
     to: Option<Value>,
+    /// `i_notify`: how people were told (`email`).
+    via: Option<String>,
+    /// `i_notify`: the re-notify round (1 to 3), absent for the first mail.
+    round: Option<i64>,
+    /// `i_notify`: the channel's team, when it was mailed.
+    team_name: Option<String>,
     /// `i_r_field`: the custom field changed.
     field_name: Option<String>,
     /// `i_assign`: `assign` or `reassign`.

@@ -9,6 +9,7 @@ pub mod channels;
 pub mod choices;
 pub mod credentials;
 pub mod directory;
+pub mod email;
 pub mod feed;
 pub mod feed_detail;
 pub mod fields;

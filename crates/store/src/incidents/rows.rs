@@ -7,9 +7,8 @@ use std::collections::HashMap;
 use dutyhook_domain::event::NewEvent;
 use dutyhook_domain::ids::{EventId, IncidentId};
 use dutyhook_domain::incident::Incident;
-use dutyhook_domain::integration::IntegrationKind;
+use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
 use dutyhook_domain::timeline::TimelineEntry;
-use dutyhook_domain::webhook::WebhookConfig;
 use sqlx::AnyConnection;
 
 use crate::queue::fifo::NewDelivery;
@@ -171,25 +170,33 @@ pub(crate) async fn insert_events(conn: &mut AnyConnection, events: &[NewEvent])
     Ok(!fanout.is_empty())
 }
 
-/// Every webhook, and whether it is enabled (a disabled one's deliveries are
-/// recorded as skipped), read inside the transaction that fans out.
+/// Every webhook (and the e-mail integration), and whether it is enabled (a
+/// disabled one's deliveries are recorded as skipped), read inside the
+/// transaction that fans out.
 pub(crate) async fn subscribers(
     conn: &mut AnyConnection,
-) -> Result<Vec<(i64, WebhookConfig, bool)>> {
+) -> Result<Vec<(i64, IntegrationConfig, bool)>> {
     let mut q = Sql::on(
         conn,
-        "SELECT id, config, enabled FROM integrations WHERE kind IN ",
+        "SELECT id, config, enabled, kind FROM integrations WHERE kind IN ",
     );
     q.list_text(
-        &IntegrationKind::WEBHOOKS
+        &IntegrationKind::QUEUED
             .iter()
             .map(|k| k.as_str().to_string())
             .collect::<Vec<_>>(),
     );
-    let rows: Vec<(i64, String, i64)> = q.query_as().fetch_all(&mut *conn).await?;
+    let rows: Vec<(i64, String, i64, String)> = q.query_as().fetch_all(&mut *conn).await?;
     let mut out = Vec::with_capacity(rows.len());
-    for (id, config, enabled) in rows {
-        match serde_json::from_str::<WebhookConfig>(&config) {
+    for (id, config, enabled, kind) in rows {
+        let decoded = IntegrationKind::parse(&kind)
+            .ok_or_else(|| format!("unknown kind {kind:?}"))
+            .and_then(|k| {
+                serde_json::from_str(&config)
+                    .and_then(|v| IntegrationConfig::decode(k, v))
+                    .map_err(|e| e.to_string())
+            });
+        match decoded {
             Ok(cfg) => out.push((id, cfg, enabled != 0)),
             Err(e) => {
                 tracing::error!(integration_id = id, error = %e, "unreadable webhook config; skipped")

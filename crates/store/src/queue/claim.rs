@@ -15,8 +15,8 @@ use crate::topology::Backend;
 use crate::types::{stored_event_type, stored_subject_kind};
 use crate::{ClaimBudget, ClaimedDelivery, Result, StoreError, StoredEvent};
 
-fn webhook_kinds() -> Vec<String> {
-    IntegrationKind::WEBHOOKS
+fn queued_kinds() -> Vec<String> {
+    IntegrationKind::QUEUED
         .iter()
         .map(|k| k.as_str().to_string())
         .collect()
@@ -36,7 +36,7 @@ pub(crate) async fn claim(
         return Ok(vec![]);
     }
     let mut q = Sql::on(conn, "SELECT id FROM integrations WHERE kind IN ");
-    q.list_text(&webhook_kinds());
+    q.list_text(&queued_kinds());
     if !wants.exclude.is_empty() {
         q.push(" AND id NOT IN ").list_i64(&wants.exclude);
     }

@@ -23,6 +23,7 @@ pub(crate) async fn apply_completions(
     let mut attempts = vec![];
     let (mut done, mut failed, mut retry, mut release) = (vec![], vec![], vec![], vec![]);
     let mut skipped = vec![];
+    let mut notes = vec![];
     for job in jobs {
         for row in job.rows.iter() {
             match row {
@@ -30,8 +31,10 @@ pub(crate) async fn apply_completions(
                     delivery_id,
                     resolution,
                     attempt,
+                    note,
                 } => {
                     attempts.push(attempt);
+                    notes.extend(note.as_deref().cloned());
                     match resolution {
                         DeliveryResolution::Done => done.push(*delivery_id),
                         DeliveryResolution::Failed => failed.push(*delivery_id),
@@ -50,6 +53,7 @@ pub(crate) async fn apply_completions(
         replies.push(Box::new(move || answer.send(Ok(()))));
     }
     insert_attempts(conn, &attempts).await?;
+    crate::incidents::rows::insert_timeline(conn, &notes).await?;
     settle_finished(conn, &done, &failed, &skipped).await?;
     update_with_next_at(
         conn,

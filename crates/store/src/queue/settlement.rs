@@ -32,6 +32,7 @@ pub(crate) enum Settlement {
         delivery_id: i64,
         resolution: DeliveryResolution,
         attempt: EncodedAttempt,
+        note: Option<Box<dutyhook_domain::timeline::TimelineEntry>>,
     },
     Release {
         delivery_id: i64,
@@ -49,10 +50,12 @@ impl From<Completion> for Settlement {
                 delivery_id,
                 resolution,
                 record,
+                note,
             } => Settlement::Attempt {
                 delivery_id: delivery_id.into(),
                 resolution,
                 attempt: EncodedAttempt::new(record),
+                note,
             },
             Completion::Release {
                 delivery_id,

@@ -22,7 +22,7 @@ pub(crate) async fn delivery_stats(read: &AnyPool) -> Result<DeliveryStats> {
             .await?;
     let webhooks: Vec<i64> = integrations
         .iter()
-        .filter(|(_, _, kind)| IntegrationKind::WEBHOOKS.iter().any(|k| k.as_str() == kind))
+        .filter(|(_, _, kind)| IntegrationKind::QUEUED.iter().any(|k| k.as_str() == kind))
         .map(|(id, _, _)| *id)
         .collect();
     // One index seek per webhook (deliveries_open), then their times: a

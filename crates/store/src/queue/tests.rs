@@ -106,6 +106,7 @@ fn outcome(d: &ClaimedDelivery, resolution: DeliveryResolution) -> Completion {
     Completion::Attempt {
         delivery_id: d.delivery_id,
         resolution,
+        note: None,
         record: Box::new(AttemptRecord {
             invocation_id: format!("inv{}-{}", d.delivery_id, d.attempts),
             integration_id: d.integration_id,

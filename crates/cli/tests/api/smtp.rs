@@ -1,0 +1,91 @@
+//! `SmtpSink`: a real SMTP server (aiosmtpd, PyPI) on 127.0.0.1 that keeps
+//! every mail it accepts, or refuses the first few with a 451.
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub struct SmtpSink {
+    pub port: u16,
+    mails: Arc<Mutex<Vec<Value>>>,
+    _child: Child,
+}
+
+impl SmtpSink {
+    pub async fn start() -> SmtpSink {
+        Self::refusing(0).await
+    }
+
+    /// Answers the first `n` mails `451 try again later`.
+    pub async fn refusing(n: usize) -> SmtpSink {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/data/smtp_sink.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg("--refuse")
+            .arg(n.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python3 runs the SMTP sink");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the SMTP sink starts")
+            .unwrap()
+            .expect("the SMTP sink prints its port (is aiosmtpd installed? pip install aiosmtpd)");
+        let port = serde_json::from_str::<Value>(&first).unwrap()["port"]
+            .as_u64()
+            .unwrap() as u16;
+        let mails: Arc<Mutex<Vec<Value>>> = Default::default();
+        let keep = mails.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                keep.lock()
+                    .unwrap()
+                    .push(serde_json::from_str(&line).unwrap());
+            }
+        });
+        SmtpSink {
+            port,
+            mails,
+            _child: child,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    pub fn mails(&self) -> Vec<Value> {
+        self.mails.lock().unwrap().clone()
+    }
+
+    /// The first `n` mails, waiting up to 20 s for them.
+    pub async fn wait_for(&self, n: usize) -> Vec<Value> {
+        for _ in 0..400 {
+            let got = self.mails();
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("expected {n} mails, got {:#?}", self.mails());
+    }
+}
+
+/// Each mail's envelope recipients, sorted.
+pub fn recipients(mail: &Value) -> Vec<String> {
+    let mut to: Vec<String> = mail["rcpt_tos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    to.sort();
+    to
+}

@@ -1,0 +1,208 @@
+//! Mails to people through the installation's SMTP server, configured by
+//! URL: `smtp://host:25` (plain), `smtp://host:587?tls=required`
+//! (STARTTLS), `smtps://host:465` (TLS); credentials as the URL's user and
+//! password. One mail per notification, to every recipient.
+
+pub mod render;
+
+use std::time::{Duration, Instant};
+
+use dutyhook_domain::notify::Recipient;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde_json::json;
+
+use crate::now_ms;
+use crate::retry::FailureClass;
+pub use render::Composed;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailSetupError {
+    #[error("smtp.url: {0}")]
+    Url(String),
+    #[error("smtp.from: {0}")]
+    From(String),
+}
+
+/// The SMTP server and the sender mails come from.
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    /// The server's URL without credentials, for the history.
+    server: String,
+}
+
+/// How sending one mail went, as the history records it.
+pub struct Sent {
+    pub success: bool,
+    /// The SMTP reply code (0: no reply).
+    pub code: u16,
+    pub class: Option<FailureClass>,
+    pub error: String,
+    pub started_at_ms: i64,
+    pub duration_ms: i64,
+    /// `{url, headers, body}`: what was sent (the text part).
+    pub request: serde_json::Value,
+    /// `{headers, body, truncated}`: the server's reply.
+    pub response: serde_json::Value,
+}
+
+impl Mailer {
+    pub fn new(url: &str, from: &str) -> Result<Mailer, MailSetupError> {
+        let parsed = url::Url::parse(url).map_err(|e| MailSetupError::Url(e.to_string()))?;
+        if !matches!(parsed.scheme(), "smtp" | "smtps") {
+            return Err(MailSetupError::Url(format!(
+                "must start with smtp:// or smtps://, not {}://",
+                parsed.scheme()
+            )));
+        }
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| MailSetupError::Url(e.to_string()))?
+            .timeout(Some(Duration::from_secs(30)))
+            .build();
+        let from: Mailbox = from.parse().map_err(|e| {
+            MailSetupError::From(format!(
+                "{e}: give an address like \"dutyhook <oncall@example.com>\""
+            ))
+        })?;
+        Ok(Mailer {
+            transport,
+            from,
+            server: masked_server(&parsed),
+        })
+    }
+
+    /// The server, without credentials.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The address mails come from.
+    pub fn from(&self) -> String {
+        self.from.to_string()
+    }
+
+    /// Sends `mail` to `to`, within `timeout`.
+    pub async fn send(&self, to: &[Recipient], mail: &Composed, timeout: Duration) -> Sent {
+        let started_at_ms = now_ms();
+        let clock = Instant::now();
+        let to_header = to
+            .iter()
+            .map(|r| format!("{} <{}>", r.person_name, r.email))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let request = json!({
+            "url": self.server,
+            "headers": {"From": self.from.to_string(), "To": to_header, "Subject": mail.subject},
+            "body": mail.text,
+        });
+        let outcome = match self.message(to, mail) {
+            Ok(message) => {
+                match tokio::time::timeout(timeout, self.transport.send(message)).await {
+                    Ok(Ok(reply)) => Ok((
+                        u16::from(reply.code()),
+                        reply.message().collect::<Vec<_>>().join(" "),
+                    )),
+                    Ok(Err(e)) => Err(classify(&e)),
+                    Err(_) => Err((
+                        FailureClass::Timeout,
+                        0,
+                        format!("no answer within {} ms", timeout.as_millis()),
+                    )),
+                }
+            }
+            Err(e) => Err((FailureClass::Smtp, 0, e)),
+        };
+        let duration_ms = clock.elapsed().as_millis() as i64;
+        match outcome {
+            Ok((code, text)) => Sent {
+                success: true,
+                code,
+                class: None,
+                error: String::new(),
+                started_at_ms,
+                duration_ms,
+                request,
+                response: json!({"headers": {}, "body": format!("{code} {text}"), "truncated": false}),
+            },
+            Err((class, code, error)) => Sent {
+                success: false,
+                code,
+                class: Some(class),
+                response: json!({"headers": {}, "body": error, "truncated": false}),
+                error,
+                started_at_ms,
+                duration_ms,
+                request,
+            },
+        }
+    }
+
+    fn message(&self, to: &[Recipient], mail: &Composed) -> Result<Message, String> {
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .subject(mail.subject.clone());
+        for r in to {
+            let address = r
+                .email
+                .parse()
+                .map_err(|e| format!("{}'s address {:?}: {e}", r.person_name, r.email))?;
+            builder = builder.to(Mailbox::new(Some(r.person_name.clone()), address));
+        }
+        builder
+            .multipart(MultiPart::alternative_plain_html(
+                mail.text.clone(),
+                mail.html.clone(),
+            ))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// What failed, as a class, the SMTP code and a sentence.
+fn classify(e: &lettre::transport::smtp::Error) -> (FailureClass, u16, String) {
+    let code = e.status().map(u16::from).unwrap_or(0);
+    let class = if code > 0 {
+        FailureClass::Smtp
+    } else if e.is_timeout() {
+        FailureClass::Timeout
+    } else if e.is_tls() {
+        FailureClass::Tls
+    } else {
+        FailureClass::Connect
+    };
+    (class, code, e.to_string())
+}
+
+fn masked_server(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string().trim_end_matches('/').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_history_never_shows_credentials() {
+        let m = Mailer::new(
+            "smtp://alerts:s3cret@127.0.0.1:2525?tls=required",
+            "dutyhook <oncall@example.com>",
+        )
+        .unwrap();
+        assert_eq!(m.server(), "smtp://127.0.0.1:2525?tls=required");
+    }
+
+    #[test]
+    fn bad_settings_name_the_setting() {
+        let url = Mailer::new("http://127.0.0.1", "a@example.com")
+            .err()
+            .unwrap();
+        assert!(url.to_string().starts_with("smtp.url:"), "{url}");
+        let from = Mailer::new("smtp://127.0.0.1:25", "not an address")
+            .err()
+            .unwrap();
+        assert!(from.to_string().starts_with("smtp.from:"), "{from}");
+    }
+}

@@ -20,6 +20,8 @@ mod integrations;
 mod migrations;
 mod nodes;
 mod notify;
+#[cfg(test)]
+mod notify_tests;
 mod outbox;
 mod queue;
 mod replays;

@@ -32,6 +32,7 @@ mod console;
 mod console_guardrails;
 mod console_team;
 mod crash;
+mod crash_notify;
 mod crash_runs;
 mod delivery_health;
 mod directory;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::alerts::{pushed, source};
 use crate::helpers::{Db, TestApp, PUBLIC_URL};
 use crate::smtp::{recipients, SmtpSink};
 
@@ -141,7 +142,9 @@ async fn a_channel_mails_its_team_but_not_who_turned_mail_off(db: Db) {
     let ch = app
         .ok(
             "/channel/create",
-            json!({"channel_name": "Payments", "team_id": team, "notify": {"team": true}}),
+            json!({"channel_name": "Payments", "team_id": team, "notify": {"team": true},
+                   "grouping": {"method": "p", "dimensions": ["labels.host"], "window_minutes": 10},
+                   "storm_thresholds": [3]}),
         )
         .await["channel_id"]
         .as_i64()
@@ -183,6 +186,20 @@ async fn a_channel_mails_its_team_but_not_who_turned_mail_off(db: Db) {
     let feed = notified(&app, &id).await;
     assert_eq!(feed.len(), 1);
     assert_eq!(feed[0]["detail"]["team_name"], "Payments team");
+
+    // Alerts grouping into one incident: its team hears of it when it
+    // opens and when it storms.
+    let key = source(&app, ch, "standard").await;
+    for n in 0..3 {
+        pushed(&app, &key, json!({"title_rule": format!("db-7 disk {n}"), "event_status": "Critical",
+                                  "labels": {"host": "db-7"}}))
+        .await;
+    }
+    let mails = sink.wait_for(3).await;
+    assert!(mails[1]["subject"].as_str().unwrap().contains("New incident"), "{}", mails[1]);
+    assert!(mails[2]["subject"].as_str().unwrap().contains("Alert storm"), "{}", mails[2]);
+    assert_eq!(recipients(&mails[2]), ["bob@example.com"]);
+    assert_eq!(settled(&sink).await.len(), 3);
 }
 
 async fn renotify_rounds_follow_the_clock_until_acknowledged(db: Db) {

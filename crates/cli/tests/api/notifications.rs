@@ -102,6 +102,20 @@ async fn assignees_and_added_responders_are_mailed(db: Db) {
         "{html}"
     );
     assert!(!html.contains("<b>latency"), "{html}");
+    // The link leads to the incident's page, which offers to acknowledge.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = no_redirects
+        .get(app.url(&format!("/incidents/{id}?acknowledge=1")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["location"],
+        format!("/console/incident?id={id}&acknowledge=1").as_str()
+    );
 
     app.ok(
         "/incident/responder/add",
@@ -191,13 +205,31 @@ async fn a_channel_mails_its_team_but_not_who_turned_mail_off(db: Db) {
     // opens and when it storms.
     let key = source(&app, ch, "standard").await;
     for n in 0..3 {
-        pushed(&app, &key, json!({"title_rule": format!("db-7 disk {n}"), "event_status": "Critical",
-                                  "labels": {"host": "db-7"}}))
+        pushed(
+            &app,
+            &key,
+            json!({"title_rule": format!("db-7 disk {n}"), "event_status": "Critical",
+                                  "labels": {"host": "db-7"}}),
+        )
         .await;
     }
     let mails = sink.wait_for(3).await;
-    assert!(mails[1]["subject"].as_str().unwrap().contains("New incident"), "{}", mails[1]);
-    assert!(mails[2]["subject"].as_str().unwrap().contains("Alert storm"), "{}", mails[2]);
+    assert!(
+        mails[1]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("New incident"),
+        "{}",
+        mails[1]
+    );
+    assert!(
+        mails[2]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("Alert storm"),
+        "{}",
+        mails[2]
+    );
     assert_eq!(recipients(&mails[2]), ["bob@example.com"]);
     assert_eq!(settled(&sink).await.len(), 3);
 }

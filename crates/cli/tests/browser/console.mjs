@@ -420,8 +420,8 @@ try {
 
   await step('a channel\'s alert grouping, said in a sentence', async () => {
     await open('/console/directory?tab=channels');
-    await page.getByRole('row', { name: /Payments/ }).getByRole('button', { name: 'Grouping' }).click();
-    const form = page.getByRole('form', { name: 'Alert grouping of Payments' });
+    await page.getByRole('row', { name: /Payments/ }).getByRole('button', { name: 'Settings' }).click();
+    const form = page.getByRole('form', { name: 'Settings of Payments' });
     await form.getByLabel('Method').selectOption('p');
     await form.getByLabel('Alike in').fill('title, labels.host');
     await form.getByLabel('Window (minutes)').fill('30');
@@ -431,7 +431,7 @@ try {
     await form.getByText(said).waitFor();
     await checkLabels('the grouping form');
     await form.getByRole('button', { name: 'Save' }).click();
-    await page.getByText('Saved the grouping of Payments.').waitFor();
+    await page.getByText('Saved the grouping and notifications of Payments.').waitFor();
     await page.getByRole('row', { name: /Payments/ }).getByText(said).waitFor();
   });
 

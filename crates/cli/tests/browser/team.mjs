@@ -165,6 +165,31 @@ try {
     await member.getByRole('heading', { name: 'Incidents', level: 1 }).waitFor();
   });
 
+  await step('the member turns their notification mails off', async () => {
+    await open(member, '/console/directory?tab=people');
+    const mine = member.getByRole('row', { name: new RegExp(env('MEMBER')) });
+    await mine.getByRole('button', { name: 'Edit' }).click();
+    const form = member.getByRole('form', { name: /^Edit / });
+    await form.getByLabel('Notification mails: assignments, team mails and reminders').uncheck();
+    await form.getByRole('button', { name: 'Save' }).click();
+    await member.getByText(/^Saved /).waitFor();
+    assert.equal(await mine.getByRole('cell', { name: 'Off', exact: true }).count(), 1, 'mail is off');
+  });
+
+  await step('an admin sets a channel\'s reminders, said in words', async () => {
+    await open(admin, '/console/directory?tab=channels');
+    await admin.getByRole('row', { name: /Monitoring/ }).getByRole('button', { name: 'Settings' }).click();
+    const form = admin.getByRole('form', { name: 'Settings of Monitoring' });
+    await form.getByLabel('Mail the channel\'s team when an incident opens or storms').check();
+    await form.getByLabel('Re-notify after (minutes)').fill('10');
+    await form.getByLabel('Reminders').selectOption('2');
+    const said = 'While nobody acknowledges, every 10 minutes up to 2 reminders go out: to the responders, then the team too.';
+    await form.getByText(said).waitFor();
+    await form.getByRole('button', { name: 'Save' }).click();
+    await admin.getByText(/^Saved the grouping and notifications of /).waitFor();
+    await admin.getByRole('row', { name: /Monitoring/ }).getByText(said).waitFor();
+  });
+
   await step('replay a webhook\'s failed deliveries from its history, with progress', async () => {
     await open(admin, '/console/integrations?tab=incident');
     await admin.getByRole('row', { name: /Ops relay/ }).getByRole('link', { name: 'History' }).click();
@@ -209,7 +234,7 @@ try {
     assert.equal(await viewer.getByText('Replay failed and skipped deliveries').count(), 0, 'no replay for a viewer');
     await open(viewer, '/console/directory?tab=channels');
     assert.equal(await viewer.getByText('New channel').count(), 0);
-    await none('button', 'Grouping', 'the channels');
+    await none('button', 'Settings', 'the channels');
     await open(viewer, '/console/directory?tab=people');
     await viewer.getByRole('row', { name: new RegExp(env('VIEWER')) }).getByRole('button', { name: 'Change password' }).waitFor();
     await none('button', 'Sign-in link', 'the people');

@@ -134,9 +134,15 @@ async fn plain_incident(
 }
 
 /// Where an event's `detail_url` points: the incident's page.
-async fn detail_url(Path(id): Path<String>) -> Redirect {
+/// A mail's "Acknowledge it" link (`?acknowledge=1`) opens the page
+/// offering it; the acknowledgement itself is the person's press.
+async fn detail_url(Path(id): Path<String>, Query(q): Query<HashMap<String, String>>) -> Redirect {
     let id: String = id.chars().filter(char::is_ascii_hexdigit).collect();
-    Redirect::to(&format!("/console/incident?id={id}"))
+    let ask = match q.get("acknowledge").map(String::as_str) {
+        Some("1") => "&acknowledge=1",
+        _ => "",
+    };
+    Redirect::to(&format!("/console/incident?id={id}{ask}"))
 }
 
 async fn asset(Path(name): Path<String>) -> Response {

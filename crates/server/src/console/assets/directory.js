@@ -1,7 +1,7 @@
 // Channels, people, teams, app keys and custom fields.
 
 import { app, ME, params, ROLE } from './common.js';
-import { channelSettings, groupingSentence } from './channel_settings.js';
+import { channelSettings, groupingSentence, notifySentence } from './channel_settings.js';
 import { peopleTable } from './people.js';
 import { checkbox, field, fmtTime, h, input, notice, replace, secretBox, select, table } from './dom.js';
 import { all, api, onSubmit } from './api.js';
@@ -57,11 +57,12 @@ const DIRECTORY = {
     list: async (_names, reload, top) => {
       const items = await all('/channel/list', {});
       const box = h('div', { id: 'channel-settings' });
-      return [box, table(['Id', 'Name', 'Description', 'Alert grouping', ''], items.map((c) => h('tr', {},
+      return [box, table(['Id', 'Name', 'Description', 'Alert grouping and notifications', ''], items.map((c) => h('tr', {},
         h('td', {}, String(c.channel_id)), h('td', {}, c.channel_name), h('td', {}, c.description || '—'),
-        h('td', {}, groupingSentence(c.grouping, c.storm_thresholds)),
+        h('td', {}, groupingSentence(c.grouping, c.storm_thresholds),
+          c.notify && (c.notify.team || c.notify.renotify_minutes > 0) ? ` ${notifySentence(c.notify)}` : ''),
         h('td', {}, ROLE === 'admin'
-          ? h('button', { type: 'button', onclick: () => channelSettings(c, box, reload, top) }, 'Grouping') : null))),
+          ? h('button', { type: 'button', onclick: () => channelSettings(c, box, reload, top) }, 'Settings') : null))),
       'Channels')];
     },
   },

@@ -15,6 +15,8 @@ export async function incidentPage() {
   replace(app, result, area);
   const fields = await api('/field/list', {}).then((d) => d.items).catch(() => []);
 
+  // Came from a mail's "Acknowledge it": offered once, pressed by the person.
+  let askAck = params.get('acknowledge') === '1';
   const show = (text, kind, extra) => replace(result, h('div', { class: `result ${kind}` }, h('p', {}, text), extra));
 
   async function op(label, path, body) {
@@ -58,7 +60,15 @@ export async function incidentPage() {
     const buttons = operates ? h('div', { class: 'buttons', role: 'group', 'aria-label': 'Incident operations' }) : null;
     if (buttons && !closed) {
       if (mine && mine.acknowledged_at) buttons.append(h('button', { type: 'button', onclick: () => op('Unacknowledge', '/incident/unack') }, 'Unacknowledge'));
-      else buttons.append(h('button', { type: 'button', class: 'primary', onclick: () => op('Acknowledge', '/incident/ack') }, 'Acknowledge'));
+      else {
+        const ack = h('button', { type: 'button', class: 'primary', onclick: () => op('Acknowledge', '/incident/ack') }, 'Acknowledge');
+        buttons.append(ack);
+        if (askAck) {
+          askAck = false;
+          show('You were asked to acknowledge this incident: press Acknowledge to tell the others you are on it.', 'ok');
+          setTimeout(() => ack.focus());
+        }
+      }
       if (snoozed) buttons.append(h('button', { type: 'button', onclick: () => op('Wake', '/incident/wake') }, 'Wake'));
       const snooze = select('minutes', SNOOZES, 60, { 'aria-label': 'Snooze for' });
       buttons.append(h('span', { class: 'inline' }, snooze,

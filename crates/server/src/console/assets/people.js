@@ -2,7 +2,7 @@
 // (no sign-in, keys deleted, sessions ended) and reactivate; a one-time
 // sign-in link (invitation or reset) made by an admin; one's own password.
 
-import { badge, field, fmtTime, h, input, notice, replace, secretBox, select, table } from './dom.js';
+import { badge, checkbox, field, fmtTime, h, input, notice, replace, secretBox, select, table } from './dom.js';
 import { api, onSubmit } from './api.js';
 import { ME, ROLE } from './common.js';
 
@@ -10,9 +10,10 @@ const ROLES = [['member', 'Member'], ['viewer', 'Viewer'], ['admin', 'Admin']];
 
 export function peopleTable(items, reload, top) {
   const admin = ROLE === 'admin';
-  return table(['Id', 'Name', 'Email', 'Role', 'State', ''], items.map((p) => h('tr', {},
+  return table(['Id', 'Name', 'Email', 'Role', 'State', 'Mail', ''], items.map((p) => h('tr', {},
     h('td', {}, String(p.person_id)), h('td', {}, p.person_name), h('td', {}, p.email), h('td', {}, p.role),
     h('td', {}, p.active ? badge('Active', 'b-ok') : badge('Deactivated', 'b-failure')),
+    h('td', {}, p.mail_off ? 'Off' : 'On'),
     h('td', { class: 'row-actions' },
       admin || p.person_id === ME ? h('button', { type: 'button', onclick: () => editPerson(p, reload, top) }, 'Edit') : null,
       admin && p.active ? h('button', { type: 'button', onclick: () => signInLink(p, top) }, 'Sign-in link') : null,
@@ -30,10 +31,11 @@ function editPerson(p, reload, top) {
     field('Name', input('person_name', { required: true, value: p.person_name })),
     admin ? field('Email', input('email', { type: 'email', required: true, value: p.email })) : null,
     admin && p.person_id !== ME ? field('Role', select('role', ROLES, p.role)) : null,
+    checkbox('mail', 'Notification mails: assignments, team mails and reminders', !p.mail_off),
     h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'primary' }, 'Save'),
       h('button', { type: 'button', onclick: () => replace(top) }, 'Cancel')));
   onSubmit(form, async (fd) => {
-    const body = { person_id: p.person_id, person_name: fd.get('person_name') };
+    const body = { person_id: p.person_id, person_name: fd.get('person_name'), mail_off: fd.get('mail') !== 'on' };
     if (admin) body.email = fd.get('email');
     if (admin && p.person_id !== ME) body.role = fd.get('role');
     await api('/person/update', body);

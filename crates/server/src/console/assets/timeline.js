@@ -85,6 +85,11 @@ function sentence(e, names) {
         (d.remove_keys || []).length ? `${and(d.remove_keys)} removed` : null].filter(Boolean);
       return [`labels: ${parts.join('; ') || 'unchanged'}`];
     }
+    case 'i_notify': {
+      const to = and((d.to || []).map((p) => p.person_name)) || 'nobody';
+      if (d.round) return [`Re-notified ${d.team_name || to} (reminder ${d.round}, not acknowledged yet): mailed ${to}`];
+      return [d.team_name ? `Mailed ${d.team_name}: ${to}` : `Mailed ${to}`];
+    }
     case 'i_merge_disabled': return ['stopped new alerts from joining it'];
     case 'a_merge': return [e.person ? `moved ${alert()} into it` : `${alert().replace(/^the/, 'The')} joined`];
     case 'a_recover': return [`${alert().replace(/^the/, 'The')} recovered`];

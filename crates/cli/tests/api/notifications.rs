@@ -363,7 +363,7 @@ async fn a_refusing_server_is_retried_and_a_dead_one_fails_in_history(db: Db) {
 
     // Nothing listens: retried on the backoff schedule, then given up.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead = format!("smtp://{}", closed.local_addr().unwrap());
+    let dead = format!("smtp://alerts:s3cret-pw@{}", closed.local_addr().unwrap());
     drop(closed);
     let app = TestApp::spawn_with(db, move |c| {
         c.smtp = Some(dutyhook_server::SmtpConfig {
@@ -394,6 +394,11 @@ async fn a_refusing_server_is_retried_and_a_dead_one_fails_in_history(db: Db) {
         detail["request"]["headers"]["To"],
         "Bob Li <bob@example.com>"
     );
+    // The server's password is in no answer.
+    let info = app.ok("/integration/email/info", json!({})).await;
+    for shown in [json!(attempts), detail, info] {
+        assert!(!shown.to_string().contains("s3cret-pw"), "{shown}");
+    }
 }
 
 fn assign_to(bob: i64) -> Value {

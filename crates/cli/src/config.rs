@@ -129,6 +129,7 @@ struct DeliveryAlerts {
 struct Smtp {
     url: Option<String>,
     from: Option<String>,
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -358,6 +359,17 @@ fn smtp(file: Smtp) -> Result<Option<dutyhook_server::SmtpConfig>, String> {
                 .into(),
         ),
     };
-    dutyhook_delivery::mail::Mailer::new(&url, &from).map_err(|e| e.to_string())?;
-    Ok(Some(dutyhook_server::SmtpConfig { url, from }))
+    let ca_file = env_or(
+        "DUTYHOOK_SMTP_CA_FILE",
+        file.ca_file.map(|p| p.display().to_string()),
+    );
+    let ca_pem = match ca_file {
+        Some(path) => Some(
+            std::fs::read(&path).map_err(|e| format!("smtp.ca_file: cannot read {path}: {e}"))?,
+        ),
+        None => None,
+    };
+    dutyhook_delivery::mail::Mailer::new(&url, &from, ca_pem.as_deref())
+        .map_err(|e| e.to_string())?;
+    Ok(Some(dutyhook_server::SmtpConfig { url, from, ca_pem }))
 }

@@ -79,6 +79,8 @@ pub struct Config {
 pub struct SmtpConfig {
     pub url: String,
     pub from: String,
+    /// `smtp.ca_file`'s certificate (PEM), trusted beside the public CAs.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for SmtpConfig {

@@ -141,7 +141,7 @@ fn attach_mailer(
     smtp: Option<&crate::SmtpConfig>,
 ) -> Option<Arc<dutyhook_delivery::mail::Mailer>> {
     let smtp = smtp?;
-    match dutyhook_delivery::mail::Mailer::new(&smtp.url, &smtp.from) {
+    match dutyhook_delivery::mail::Mailer::new(&smtp.url, &smtp.from, smtp.ca_pem.as_deref()) {
         Ok(m) => {
             let m = Arc::new(m);
             dispatcher.mail_with(m.clone());

@@ -5,7 +5,8 @@
 use serde_json::json;
 
 use crate::browser::{browser_ready, run_in_browser};
-use crate::helpers::{Db, TestApp};
+use crate::helpers::Db;
+use crate::smtp::{recipients, SmtpSink};
 
 both_dbs!(a_team_in_a_real_browser);
 
@@ -17,7 +18,9 @@ async fn a_team_in_a_real_browser(db: Db) {
         eprintln!("skipped: Chromium or playwright-core is not installed");
         return;
     }
-    let app = TestApp::spawn(db).await;
+    // Assignments are mailed; the E-mail tab sends a test mail.
+    let sink = SmtpSink::start().await;
+    let app = crate::notifications::spawn(db, &sink.url()).await;
     let (lin, _) = app.person("Lin Okafor", MEMBER, "member").await;
     app.person("Sam Reyes", VIEWER, "viewer").await;
     let target = app.incident("Checkout p99 latency above 2 s").await;
@@ -70,4 +73,15 @@ async fn a_team_in_a_real_browser(db: Db) {
     }
     let target = app.info(&target).await;
     assert_eq!(target["progress"], "Triggered");
+    // The assignment went out by mail, and the test mail the admin sent.
+    let mails = sink.mails();
+    let to: Vec<Vec<String>> = mails.iter().map(recipients).collect();
+    assert!(
+        to.contains(&vec!["ada@example.com".into(), MEMBER.into()]),
+        "{to:?}"
+    );
+    assert!(mails.iter().any(|m| m["subject"]
+        .as_str()
+        .unwrap()
+        .contains("Test mail from dutyhook")));
 }

@@ -13,6 +13,7 @@ pub struct SmtpSink {
     pub port: u16,
     mails: Arc<Mutex<Vec<Value>>>,
     _child: Child,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl SmtpSink {
@@ -22,11 +23,33 @@ impl SmtpSink {
 
     /// Answers the first `n` mails `451 try again later`.
     pub async fn refusing(n: usize) -> SmtpSink {
+        Self::run(&["--refuse".into(), n.to_string()], None).await
+    }
+
+    /// Over TLS with this certificate: `starttls` (required before a
+    /// mail) or `wrapper` (TLS from the first byte). Each mail says
+    /// whether it came encrypted (`tls`).
+    pub async fn tls(mode: &str, cert_pem: &str, key_pem: &str) -> SmtpSink {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, cert_pem).unwrap();
+        std::fs::write(&key, key_pem).unwrap();
+        let args = [
+            "--tls".to_string(),
+            mode.into(),
+            "--cert".into(),
+            cert.display().to_string(),
+            "--key".into(),
+            key.display().to_string(),
+        ];
+        Self::run(&args, Some(dir)).await
+    }
+
+    async fn run(args: &[String], dir: Option<tempfile::TempDir>) -> SmtpSink {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/data/smtp_sink.py");
         let mut child = Command::new("python3")
             .arg(script)
-            .arg("--refuse")
-            .arg(n.to_string())
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -54,6 +77,7 @@ impl SmtpSink {
             port,
             mails,
             _child: child,
+            _dir: dir,
         }
     }
 

@@ -132,6 +132,14 @@ try {
     await member.locator('#action-result').getByText('Assigned.').waitFor();
     await member.locator('#timeline li[data-type="i_assign"]')
       .getByText('Lin Okafor reassigned it to Ada Admin and Lin Okafor').waitFor();
+    for (let i = 0; ; i += 1) {
+      await member.reload();
+      await member.locator('#timeline li[data-type="i_assign"]').first().waitFor();
+      const mailed = member.locator('#timeline li[data-type="i_notify"]').getByText('Mailed Ada Admin and Lin Okafor');
+      if (await mailed.count()) break;
+      assert.ok(i < 40, 'the assignment mail is on the timeline');
+      await member.waitForTimeout(250);
+    }
   });
 
   await step('the member merges it into another incident found by title', async () => {
@@ -188,6 +196,11 @@ try {
     await form.getByRole('button', { name: 'Save' }).click();
     await admin.getByText(/^Saved the grouping and notifications of /).waitFor();
     await admin.getByRole('row', { name: /Monitoring/ }).getByText(said).waitFor();
+    await open(admin, '/console/integrations?tab=email');
+    const mail = admin.getByRole('region', { name: 'E-mail' });
+    await mail.getByText('Healthy').waitFor();
+    await mail.getByRole('button', { name: 'Send me a test mail' }).click();
+    await mail.getByText(`Sent a test mail to ${env('EMAIL')} (the server answered 250).`).waitFor();
   });
 
   await step('replay a webhook\'s failed deliveries from its history, with progress', async () => {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use dutyhook_domain::notify::Recipient;
 use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::json;
 
@@ -22,6 +23,8 @@ pub enum MailSetupError {
     Url(String),
     #[error("smtp.from: {0}")]
     From(String),
+    #[error("smtp.ca_file: {0}")]
+    Ca(String),
 }
 
 /// The SMTP server and the sender mails come from.
@@ -48,7 +51,9 @@ pub struct Sent {
 }
 
 impl Mailer {
-    pub fn new(url: &str, from: &str) -> Result<Mailer, MailSetupError> {
+    /// `ca_pem`: a CA certificate the server's is checked against, beside
+    /// the public ones (an internal relay with a private CA).
+    pub fn new(url: &str, from: &str, ca_pem: Option<&[u8]>) -> Result<Mailer, MailSetupError> {
         let parsed = url::Url::parse(url).map_err(|e| MailSetupError::Url(e.to_string()))?;
         if !matches!(parsed.scheme(), "smtp" | "smtps") {
             return Err(MailSetupError::Url(format!(
@@ -56,10 +61,13 @@ impl Mailer {
                 parsed.scheme()
             )));
         }
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| MailSetupError::Url(e.to_string()))?
-            .timeout(Some(Duration::from_secs(30)))
-            .build();
+            .timeout(Some(Duration::from_secs(30)));
+        if let Some(pem) = ca_pem {
+            builder = builder.tls(with_ca(&parsed, pem)?);
+        }
+        let transport = builder.build();
         let from: Mailbox = from.parse().map_err(|e| {
             MailSetupError::From(format!(
                 "{e}: give an address like \"dutyhook <oncall@example.com>\""
@@ -158,6 +166,29 @@ impl Mailer {
     }
 }
 
+/// The URL's TLS mode, checking the server against `pem` too.
+fn with_ca(url: &url::Url, pem: &[u8]) -> Result<Tls, MailSetupError> {
+    let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
+    let cert = Certificate::from_pem(pem)
+        .map_err(|e| MailSetupError::Ca(format!("not a PEM certificate: {e}")))?;
+    let params = TlsParameters::builder(host.to_string())
+        .add_root_certificate(cert)
+        .build_rustls()
+        .map_err(|e| MailSetupError::Ca(e.to_string()))?;
+    let mode = url
+        .query_pairs()
+        .find(|(k, _)| k == "tls")
+        .map(|(_, v)| v.into_owned());
+    match (url.scheme(), mode.as_deref()) {
+        ("smtps", _) => Ok(Tls::Wrapper(params)),
+        (_, Some("required")) => Ok(Tls::Required(params)),
+        (_, Some("opportunistic")) => Ok(Tls::Opportunistic(params)),
+        _ => Err(MailSetupError::Ca(
+            "is for TLS: use smtps:// or smtp://…?tls=required".into(),
+        )),
+    }
+}
+
 /// What failed, as a class, the SMTP code and a sentence.
 fn classify(e: &lettre::transport::smtp::Error) -> (FailureClass, u16, String) {
     let code = e.status().map(u16::from).unwrap_or(0);
@@ -165,12 +196,29 @@ fn classify(e: &lettre::transport::smtp::Error) -> (FailureClass, u16, String) {
         FailureClass::Smtp
     } else if e.is_timeout() {
         FailureClass::Timeout
-    } else if e.is_tls() {
+    } else if e.is_tls() || tls_refused(e) {
         FailureClass::Tls
     } else {
         FailureClass::Connect
     };
     (class, code, e.to_string())
+}
+
+/// Whether a connection failed in the TLS handshake (an untrusted
+/// certificate, say), which lettre reports as a connection error.
+fn tls_refused(e: &lettre::transport::smtp::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let inner = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|i| i as &(dyn std::error::Error + 'static));
+        if c.is::<rustls::Error>() || inner.is_some_and(|i| i.is::<rustls::Error>()) {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 fn masked_server(url: &url::Url) -> String {
@@ -189,6 +237,7 @@ mod tests {
         let m = Mailer::new(
             "smtp://alerts:s3cret@127.0.0.1:2525?tls=required",
             "dutyhook <oncall@example.com>",
+            None,
         )
         .unwrap();
         assert_eq!(m.server(), "smtp://127.0.0.1:2525?tls=required");
@@ -196,13 +245,19 @@ mod tests {
 
     #[test]
     fn bad_settings_name_the_setting() {
-        let url = Mailer::new("http://127.0.0.1", "a@example.com")
+        let url = Mailer::new("http://127.0.0.1", "a@example.com", None)
             .err()
             .unwrap();
         assert!(url.to_string().starts_with("smtp.url:"), "{url}");
-        let from = Mailer::new("smtp://127.0.0.1:25", "not an address")
+        let from = Mailer::new("smtp://127.0.0.1:25", "not an address", None)
             .err()
             .unwrap();
         assert!(from.to_string().starts_with("smtp.from:"), "{from}");
+        let ca = Mailer::new(
+            "smtp://127.0.0.1:25",
+            "a@example.com",
+            Some(b"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n"),
+        );
+        assert!(ca.err().unwrap().to_string().starts_with("smtp.ca_file:"));
     }
 }

@@ -7,7 +7,7 @@ use maud::{html, Markup, DOCTYPE};
 
 /// The script's modules: `app.js` is the entry, loaded as a module; it
 /// imports the others by their names.
-pub const SCRIPTS: [(&str, &str); 21] = [
+pub const SCRIPTS: [(&str, &str); 22] = [
     ("app.js", include_str!("assets/app.js")),
     ("common.js", include_str!("assets/common.js")),
     ("dom.js", include_str!("assets/dom.js")),
@@ -33,6 +33,7 @@ pub const SCRIPTS: [(&str, &str); 21] = [
     ),
     ("alerts.js", include_str!("assets/alerts.js")),
     ("sources.js", include_str!("assets/sources.js")),
+    ("email.js", include_str!("assets/email.js")),
     ("replay.js", include_str!("assets/replay.js")),
     ("people.js", include_str!("assets/people.js")),
     (

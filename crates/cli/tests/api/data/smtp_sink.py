@@ -1,7 +1,9 @@
 """A real SMTP server for the tests (aiosmtpd, PyPI): listens on 127.0.0.1,
 prints its port, then one JSON line per mail received: envelope sender and
-recipients, Subject, To, and the plain-text and HTML parts. With
---refuse N it answers the first N mails "451 try again later"."""
+recipients, Subject, To, the plain-text and HTML parts, and whether it came
+over TLS. With --refuse N it answers the first N mails "451 try again
+later"; with --tls starttls (required) or wrapper (TLS from the first
+byte), --cert and --key, it speaks TLS."""
 
 import argparse
 import asyncio
@@ -9,14 +11,17 @@ import email
 import email.policy
 import json
 import socket
+import ssl
 import sys
 
 from aiosmtpd.controller import Controller
 
 
 class Sink:
-    def __init__(self, refuse):
+    def __init__(self, refuse, implicit_tls):
         self.refuse = refuse
+        # Its socket speaks only TLS: every mail on it came encrypted.
+        self.implicit_tls = implicit_tls
 
     async def handle_DATA(self, server, session, envelope):
         if self.refuse > 0:
@@ -33,6 +38,7 @@ class Sink:
             "from": str(msg["From"]),
             "text": text.get_content() if text else "",
             "html": html.get_content() if html else "",
+            "tls": self.implicit_tls or session.ssl is not None,
         }), flush=True)
         return "250 2.0.0 queued"
 
@@ -40,12 +46,23 @@ class Sink:
 async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--refuse", type=int, default=0)
+    parser.add_argument("--tls", choices=["starttls", "wrapper"])
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
     args = parser.parse_args()
+    tls = {}
+    if args.tls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.cert, args.key)
+        if args.tls == "starttls":
+            tls = {"tls_context": context, "require_starttls": True}
+        else:
+            tls = {"ssl_context": context}
     # aiosmtpd checks that it is up by connecting to its own port: pick one.
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    controller = Controller(Sink(args.refuse), hostname="127.0.0.1", port=port)
+    controller = Controller(Sink(args.refuse, args.tls == "wrapper"), hostname="127.0.0.1", port=port, **tls)
     controller.start()
     print(json.dumps({"port": port}), flush=True)
     # Until the test closes stdin (or is killed).

@@ -20,6 +20,7 @@ export async function historyPage() {
   }
   const integ = await api('/integration/webhook/info', { integration_id: integrationId })
     .catch(() => api('/integration/custom-action/info', { integration_id: integrationId }))
+    .catch(() => api('/integration/email/info', {}).then((m) => (m.integration_id === integrationId ? { name: 'E-mail' } : null)))
     .catch(() => null);
   if (integ) document.getElementById('page-title').textContent = `Invocation history: ${integ.name}`;
   const state = {

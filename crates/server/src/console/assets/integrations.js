@@ -1,4 +1,4 @@
-// The integration center: webhooks, custom actions and alert sources.
+// The integration center: webhooks, custom actions, alert sources, e-mail.
 
 import { ALERT_EVENTS, app, eventLabel, INCIDENT_EVENTS, ME, params, ROLE } from './common.js';
 import { badge, checkbox, field, fmtTime, h, input, notice, replace, secretBox, select, table } from './dom.js';
@@ -7,10 +7,11 @@ import { guardrailControls, readGuardrails } from './action_settings.js';
 import { templateEditor } from './template_editor.js';
 import { authControls, readAuth } from './auth_settings.js';
 import { sourceActions } from './sources.js';
+import { emailPanel } from './email.js';
 
 const TABS = [
   ['incident', 'Incident webhooks'], ['alert', 'Alert webhooks'],
-  ['action', 'Custom actions'], ['source', 'Alert sources'],
+  ['action', 'Custom actions'], ['source', 'Alert sources'], ['email', 'E-mail'],
 ];
 
 export async function integrationsPage() {
@@ -25,7 +26,8 @@ export async function integrationsPage() {
   ctx.reload = async () => { replace(list, await integrationTable(ctx)); };
   const newButton = h('button', { type: 'button', class: 'primary', onclick: () => openForm(ctx, null) },
     tab === 'source' ? 'New alert source' : tab === 'action' ? 'New custom action' : 'New webhook');
-  replace(app, tabs, ROLE !== 'viewer' ? h('div', { class: 'toolbar' }, newButton) : null, top, list);
+  const creates = ROLE !== 'viewer' && tab !== 'email';
+  replace(app, tabs, creates ? h('div', { class: 'toolbar' }, newButton) : null, top, list);
   await ctx.reload();
 }
 
@@ -34,6 +36,7 @@ async function integrationTable(ctx) {
   const names = (ids) => (ids === null || ids === undefined ? 'All channels'
     : ids.map((i) => channels.get(i) || `#${i}`).join(', ') || '—');
   try {
+    if (tab === 'email') return await emailPanel(healthCell);
     if (tab === 'source') {
       const items = await all('/integration/alert-source/list', {});
       return table(['Name', 'Type', 'Channel', 'Created', ''], items.map((s) => h('tr', {},

@@ -30,11 +30,22 @@ impl SmtpSink {
     /// mail) or `wrapper` (TLS from the first byte). Each mail says
     /// whether it came encrypted (`tls`).
     pub async fn tls(mode: &str, cert_pem: &str, key_pem: &str) -> SmtpSink {
+        Self::tls_with_login(mode, cert_pem, key_pem, None).await
+    }
+
+    /// As [`SmtpSink::tls`], taking mail only after a login with `login`
+    /// (user, password).
+    pub async fn tls_with_login(
+        mode: &str,
+        cert_pem: &str,
+        key_pem: &str,
+        login: Option<(&str, &str)>,
+    ) -> SmtpSink {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
         std::fs::write(&cert, cert_pem).unwrap();
         std::fs::write(&key, key_pem).unwrap();
-        let args = [
+        let mut args = vec![
             "--tls".to_string(),
             mode.into(),
             "--cert".into(),
@@ -42,6 +53,14 @@ impl SmtpSink {
             "--key".into(),
             key.display().to_string(),
         ];
+        if let Some((user, password)) = login {
+            args.extend([
+                "--user".into(),
+                user.into(),
+                "--password".into(),
+                password.into(),
+            ]);
+        }
         Self::run(&args, Some(dir)).await
     }
 

@@ -3,7 +3,8 @@ prints its port, then one JSON line per mail received: envelope sender and
 recipients, Subject, To, the plain-text and HTML parts, and whether it came
 over TLS. With --refuse N it answers the first N mails "451 try again
 later"; with --tls starttls (required) or wrapper (TLS from the first
-byte), --cert and --key, it speaks TLS."""
+byte), --cert and --key, it speaks TLS; with --user and --password it
+takes mail only from a client that logged in with them."""
 
 import argparse
 import asyncio
@@ -15,6 +16,7 @@ import ssl
 import sys
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 class Sink:
@@ -39,6 +41,7 @@ class Sink:
             "text": text.get_content() if text else "",
             "html": html.get_content() if html else "",
             "tls": self.implicit_tls or session.ssl is not None,
+            "authenticated": bool(session.authenticated),
         }), flush=True)
         return "250 2.0.0 queued"
 
@@ -49,6 +52,8 @@ async def main():
     parser.add_argument("--tls", choices=["starttls", "wrapper"])
     parser.add_argument("--cert")
     parser.add_argument("--key")
+    parser.add_argument("--user")
+    parser.add_argument("--password")
     args = parser.parse_args()
     tls = {}
     if args.tls:
@@ -58,6 +63,13 @@ async def main():
             tls = {"tls_context": context, "require_starttls": True}
         else:
             tls = {"ssl_context": context}
+    if args.user:
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = (isinstance(auth_data, LoginPassword)
+                  and auth_data.login == args.user.encode()
+                  and auth_data.password == args.password.encode())
+            return AuthResult(success=ok)
+        tls.update(authenticator=authenticator, auth_required=True)
     # aiosmtpd checks that it is up by connecting to its own port: pick one.
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -50,6 +50,7 @@ mod leaks_endpoint_auth;
 mod list_filters;
 mod newest_event;
 mod notifications;
+mod notifications_tls;
 mod openapi;
 mod past_and_remove;
 mod pg_tls;

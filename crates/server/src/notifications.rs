@@ -19,14 +19,8 @@ pub const NO_SMTP: &str = "no SMTP server is configured (smtp.url)";
 /// skipped rather than wait for a server.
 pub async fn prepare(app: &Runtime) -> Result<Option<IntegrationRecord>, ApiError> {
     if app.mailer.is_none() {
-        let found = app
-            .store
-            .list_integrations(
-                &[dutyhook_domain::integration::IntegrationKind::Mail],
-                dutyhook_store::Page { p: 1, limit: 1 },
-            )
-            .await?;
-        for r in found.items.iter().filter(|r| r.enabled) {
+        let found = app.store.find_mail_integration().await?;
+        for r in found.iter().filter(|r| r.enabled) {
             app.store
                 .set_integration_enabled(r.integration_id, false, NO_SMTP)
                 .await?;

@@ -25,6 +25,8 @@ pub struct DueRound {
 
 #[async_trait]
 pub trait NotifyStore: Send + Sync {
+    /// The e-mail integration, if it was ever made.
+    async fn find_mail_integration(&self) -> Result<Option<IntegrationRecord>>;
     /// The e-mail integration, made on first use.
     async fn mail_integration(&self) -> Result<IntegrationRecord>;
     /// Turns a person's mail off (or on again).
@@ -52,11 +54,15 @@ pub trait NotifyStore: Send + Sync {
 
 #[async_trait]
 impl NotifyStore for SqlStore {
-    async fn mail_integration(&self) -> Result<IntegrationRecord> {
+    async fn find_mail_integration(&self) -> Result<Option<IntegrationRecord>> {
         let found = self
             .list_integrations(&[IntegrationKind::Mail], Page { p: 1, limit: 1 })
             .await?;
-        if let Some(r) = found.items.into_iter().next() {
+        Ok(found.items.into_iter().next())
+    }
+
+    async fn mail_integration(&self) -> Result<IntegrationRecord> {
+        if let Some(r) = self.find_mail_integration().await? {
             return Ok(r);
         }
         let record = IntegrationRecord {
@@ -78,10 +84,7 @@ impl NotifyStore for SqlStore {
         if let Err(e) = self.create_integration(&record).await {
             tracing::debug!(error = %e, "the e-mail integration was made by another process");
         }
-        let found = self
-            .list_integrations(&[IntegrationKind::Mail], Page { p: 1, limit: 1 })
-            .await?;
-        found.items.into_iter().next().ok_or_else(|| {
+        self.find_mail_integration().await?.ok_or_else(|| {
             crate::StoreError::Corrupt("the e-mail integration was not stored".into())
         })
     }

@@ -8,7 +8,7 @@ use dutyhook_domain::integration::IntegrationKind;
 use dutyhook_domain::notify::ChannelNotify;
 
 use crate::sql::Sql;
-use crate::test_db::{open, Db};
+use crate::test_db::{on_both, open, Db};
 use crate::writer::tests::create;
 use crate::{ChannelStore, IntegrationStore, NotifyStore, Page, Store};
 
@@ -77,17 +77,6 @@ async fn each_round_is_queued_once(db: Db) {
     assert_eq!(store.due_rounds(now_s + 30, 10).await.unwrap()[0].round, 3);
     store.close().await;
     db.drop().await;
-}
-
-macro_rules! on_both {
-    ($($name:ident),*) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $name() { super::$name(super::Db::sqlite().await).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test] async fn $name() { super::$name(super::Db::postgres().await).await } )*
-        }
-    };
 }
 
 on_both!(each_round_is_queued_once);

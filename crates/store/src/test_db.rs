@@ -83,3 +83,18 @@ pub(crate) async fn open(db: &Db) -> std::sync::Arc<SqlStore> {
     .await
     .unwrap()
 }
+
+/// One test module per database: `on_both!(a, b)` runs each of the
+/// functions `a(db)`, `b(db)` on a fresh SQLite and a fresh PostgreSQL
+/// database (the caller imports `Db`).
+macro_rules! on_both {
+    ($($name:ident),*) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $name() { super::$name(super::Db::sqlite().await).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $name() { super::$name(super::Db::postgres().await).await } )*
+        }
+    };
+}
+pub(crate) use on_both;

@@ -49,16 +49,7 @@ async fn email_info(
     _caller: Caller,
     _body: ApiJson<serde::de::IgnoredAny>,
 ) -> ApiResult<EmailInfo> {
-    let found = app
-        .store
-        .list_integrations(
-            &[dutyhook_domain::integration::IntegrationKind::Mail],
-            dutyhook_store::Page { p: 1, limit: 1 },
-        )
-        .await?
-        .items
-        .into_iter()
-        .next();
+    let found = app.store.find_mail_integration().await?;
     let health = match &found {
         Some(r) => Some(health_of(&app, r).await?),
         None => None,

@@ -9,7 +9,7 @@ use dutyhook_domain::ops;
 use dutyhook_domain::webhook::{RetryPolicy, WebhookConfig, WebhookKind};
 use serde_json::json;
 
-use crate::test_db::{ada, open, recorder, Db};
+use crate::test_db::{ada, on_both, open, recorder, Db};
 use crate::writer::tests::create;
 use crate::{
     AttemptRecord, ClaimBudget, ClaimedDelivery, Claimer, Completion, DeliveryResolution,
@@ -329,17 +329,6 @@ async fn pruning_frees_finished_keys_and_keeps_open_ones(db: Db) {
     assert_eq!(kinds(&next), vec![(ids[1].clone(), "i_comm".into(), 0)]);
     store.close().await;
     db.drop().await;
-}
-
-macro_rules! on_both {
-    ($($name:ident),*) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $name() { super::$name(super::Db::sqlite().await).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test] async fn $name() { super::$name(super::Db::postgres().await).await } )*
-        }
-    };
 }
 
 on_both!(

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::alerts::{pushed, source};
-use crate::helpers::{Db, TestApp, PUBLIC_URL};
+use crate::helpers::{with_fields, Db, TestApp, PUBLIC_URL};
 use crate::smtp::{recipients, SmtpSink};
 
 both_dbs!(
@@ -57,6 +57,23 @@ async fn notified(app: &TestApp, incident: &str) -> Vec<Value> {
         )
         .await;
     feed["items"].as_array().unwrap().clone()
+}
+
+/// The channel "Payments" with `settings`, its team "Payments team" of
+/// `members`.
+async fn payments(app: &TestApp, members: Value, settings: Value) -> i64 {
+    let team = app
+        .ok(
+            "/team/create",
+            json!({"team_name": "Payments team", "person_ids": members}),
+        )
+        .await["team_id"]
+        .clone();
+    let channel = json!({"channel_name": "Payments", "team_id": team});
+    app.ok("/channel/create", with_fields(&channel, settings))
+        .await["channel_id"]
+        .as_i64()
+        .unwrap()
 }
 
 /// Waits a few re-notify passes, then answers the mails so far.
@@ -151,24 +168,10 @@ async fn a_channel_mails_its_team_but_not_who_turned_mail_off(db: Db) {
     mail_integration(&app).await;
     let (bob, _) = app.person("Bob Li", "bob@example.com", "member").await;
     let (cy, cy_key) = app.person("Cy Ray", "cy@example.com", "member").await;
-    let team = app
-        .ok(
-            "/team/create",
-            json!({"team_name": "Payments team", "person_ids": [bob, cy]}),
-        )
-        .await["team_id"]
-        .as_i64()
-        .unwrap();
-    let ch = app
-        .ok(
-            "/channel/create",
-            json!({"channel_name": "Payments", "team_id": team, "notify": {"team": true},
-                   "grouping": {"method": "p", "dimensions": ["labels.host"], "window_minutes": 10},
-                   "storm_thresholds": [3]}),
-        )
-        .await["channel_id"]
-        .as_i64()
-        .unwrap();
+    let settings = json!({"notify": {"team": true},
+        "grouping": {"method": "p", "dimensions": ["labels.host"], "window_minutes": 10},
+        "storm_thresholds": [3]});
+    let ch = payments(&app, json!([bob, cy]), settings).await;
     let (status, _) = app
         .post_as(
             &cy_key,
@@ -246,23 +249,8 @@ async fn renotify_rounds_follow_the_clock_until_acknowledged(db: Db) {
     mail_integration(&app).await;
     let (bob, bob_key) = app.person("Bob Li", "bob@example.com", "member").await;
     let (cy, _) = app.person("Cy Ray", "cy@example.com", "member").await;
-    let team = app
-        .ok(
-            "/team/create",
-            json!({"team_name": "Payments team", "person_ids": [cy]}),
-        )
-        .await["team_id"]
-        .as_i64()
-        .unwrap();
-    let ch = app
-        .ok(
-            "/channel/create",
-            json!({"channel_name": "Payments", "team_id": team,
-                   "notify": {"renotify_minutes": 5, "renotify_rounds": 2}}),
-        )
-        .await["channel_id"]
-        .as_i64()
-        .unwrap();
+    let settings = json!({"notify": {"renotify_minutes": 5, "renotify_rounds": 2}});
+    let ch = payments(&app, json!([cy]), settings).await;
     let create = |title: &str| {
         json!({"title": title, "incident_severity": "Critical", "channel_id": ch,
                "assigned_to": {"type": "assign", "person_ids": [bob]}})

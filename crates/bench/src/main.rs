@@ -8,6 +8,7 @@ use clap::Parser;
 use serde_json::{json, Value};
 
 mod callbacks;
+mod creates;
 mod delivery;
 mod disk;
 mod ingest;
@@ -16,8 +17,16 @@ mod server;
 mod soak;
 mod stats;
 
+use creates::{creates, Load};
 use delivery::{backlog, paced, throughput, trigger};
 use ingest::ingest;
+
+fn closed(args: &Args, total: Option<u64>) -> Load {
+    Load::Closed {
+        clients: args.create_clients,
+        total,
+    }
+}
 
 #[derive(Parser)]
 #[command(about = "Benchmark dutyhook's webhook delivery on this machine")]
@@ -30,7 +39,9 @@ pub(crate) struct Args {
     /// scenario, dropped afterwards.
     #[arg(long)]
     pub(crate) database: Option<String>,
-    /// Scenarios to run: throughput1, throughput10, latency, blackhole, backlog, trigger, callbacks, ingest
+    /// Scenarios to run: throughput1, throughput10, latency, blackhole, backlog, trigger, callbacks, ingest;
+    /// the create workload: creates1, creates10 (closed loops for --seconds), creates100k (10 webhooks,
+    /// --creates-total creates), creates-paced (--latency-rate creates/s to 10 webhooks)
     /// (and soak, run on its own: scripts/soak).
     #[arg(
         long,
@@ -48,6 +59,12 @@ pub(crate) struct Args {
     /// stated at 500).
     #[arg(long, default_value_t = 500)]
     pub(crate) latency_rate: u64,
+    /// Clients of the create scenarios, each a closed loop on one keep-alive connection.
+    #[arg(long, default_value_t = 16)]
+    pub(crate) create_clients: usize,
+    /// Creates of the creates100k scenario.
+    #[arg(long, default_value_t = 100_000)]
+    pub(crate) creates_total: u64,
     /// Seconds of alert ingestion in the ingest scenario.
     #[arg(long, default_value_t = 30)]
     pub(crate) ingest_seconds: u64,
@@ -104,6 +121,19 @@ async fn main() {
             "trigger" => trigger(&args, 1000).await,
             "callbacks" => callbacks::callbacks(&args, 1000, 32).await,
             "ingest" => ingest(&args).await,
+            "creates1" => creates(&args, 1, closed(&args, None)).await,
+            "creates10" => creates(&args, 10, closed(&args, None)).await,
+            "creates100k" => creates(&args, 10, closed(&args, Some(args.creates_total))).await,
+            "creates-paced" => {
+                creates(
+                    &args,
+                    10,
+                    Load::Paced {
+                        rate: args.latency_rate,
+                    },
+                )
+                .await
+            }
             "soak" => soak::soak(&args).await,
             other => panic!("unknown scenario {other}"),
         };

@@ -65,9 +65,15 @@ pub(crate) async fn start_receiver(rx: Arc<Receiver>) -> String {
     url
 }
 
-/// The `t=<micros>` stamp inside the comment, found without parsing all JSON.
+/// The `t=<micros>` stamp inside the comment (or a new incident's
+/// description), found without parsing all JSON.
 pub(crate) fn find_stamp(body: &[u8]) -> Option<u64> {
-    find_str(body, "\"comment\":\"t=")?.parse().ok()
+    find_str(body, "\"comment\":\"t=")
+        .or_else(|| find_str(body, "\"description\":\"t="))?
+        .split(' ')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The string value that follows `prefix` in `body`.

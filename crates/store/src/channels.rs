@@ -182,12 +182,16 @@ impl ChannelStore for SqlStore {
     }
 
     async fn fields(&self) -> Result<Vec<FieldDef>> {
-        let rows: Vec<(String,)> = sqlx::query_as("SELECT doc FROM field_defs ORDER BY id")
-            .fetch_all(&self.read)
-            .await?;
-        rows.iter()
-            .map(|(doc,)| Ok(serde_json::from_str(doc)?))
-            .collect()
+        let Some(kept) = &self.kept else {
+            return self.read_fields().await;
+        };
+        let (read_in, found) = kept.fields.get(&());
+        if let Some(defs) = found {
+            return Ok(defs);
+        }
+        let defs = self.read_fields().await?;
+        kept.fields.keep(read_in, (), defs.clone());
+        Ok(defs)
     }
 
     async fn setting_or_init(&self, key: &str, init: &str) -> Result<String> {
@@ -208,5 +212,16 @@ impl ChannelStore for SqlStore {
                 })
             })
             .await
+    }
+}
+
+impl SqlStore {
+    async fn read_fields(&self) -> Result<Vec<FieldDef>> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT doc FROM field_defs ORDER BY id")
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|(doc,)| Ok(serde_json::from_str(doc)?))
+            .collect()
     }
 }

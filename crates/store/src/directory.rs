@@ -403,6 +403,25 @@ impl DirectoryStore for SqlStore {
     }
 
     async fn person_by_key_hash(&self, key_hash: &str) -> Result<Option<PersonRecord>> {
+        let Some(kept) = &self.kept else {
+            return self.read_person_by_key_hash(key_hash).await;
+        };
+        let (read_in, found) = kept.callers.get(&key_hash.to_string());
+        if found.is_some() {
+            return Ok(found);
+        }
+        let read = self.read_person_by_key_hash(key_hash).await?;
+        // Only callers found are kept: a key made since (even by another
+        // command on the same file) is never refused from memory.
+        if let Some(p) = &read {
+            kept.callers.keep(read_in, key_hash.to_string(), p.clone());
+        }
+        Ok(read)
+    }
+}
+
+impl SqlStore {
+    async fn read_person_by_key_hash(&self, key_hash: &str) -> Result<Option<PersonRecord>> {
         let cols = PERSON_COLS
             .split(", ")
             .map(|c| format!("p.{c}"))

@@ -17,6 +17,9 @@ mod directory;
 mod error;
 mod incidents;
 mod integrations;
+mod kept;
+#[cfg(test)]
+mod kept_tests;
 mod migrations;
 mod nodes;
 mod notify;
@@ -32,6 +35,7 @@ pub mod secrets;
 mod sql;
 mod sqlite;
 mod store;
+mod subscribers;
 #[cfg(test)]
 mod test_db;
 mod topology;

@@ -8,12 +8,15 @@ use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool};
 
+use dutyhook_domain::field::FieldDef;
+
 use crate::dialect::lock_key;
+use crate::kept::Kept;
 use crate::secrets::Keyring;
 use crate::sql::Sql;
 use crate::topology::Backend;
 use crate::writer::{SinkSlot, Writer};
-use crate::{Claimer, Result, Store, StoreError};
+use crate::{Claimer, PersonRecord, Result, Store, StoreError};
 
 pub struct SqlStore {
     pub(crate) backend: Backend,
@@ -33,6 +36,14 @@ pub struct SqlStore {
     pub(crate) closing: std::sync::atomic::AtomicBool,
     /// Seals and opens the secrets of integrations.
     pub(crate) keys: Keyring,
+    /// Reads kept in memory while this process alone writes (SQLite).
+    pub(crate) kept: Option<KeptReads>,
+}
+
+/// What `kept` holds: callers by key hash, and the custom field definitions.
+pub(crate) struct KeptReads {
+    pub(crate) callers: Kept<String, PersonRecord>,
+    pub(crate) fields: Kept<(), Vec<FieldDef>>,
 }
 
 impl SqlStore {
@@ -52,7 +63,12 @@ impl SqlStore {
             token.clone(),
             wal_restart,
         );
+        let kept = backend.owned_by_one_process().then(|| KeptReads {
+            callers: Kept::new(writer.generation().clone()),
+            fields: Kept::new(writer.generation().clone()),
+        });
         SqlStore {
+            kept,
             backend,
             writer,
             write,

@@ -12,6 +12,7 @@ use sqlx::AnyConnection;
 use super::rows::{open_alerts, write_state};
 use crate::incidents::rows::load_incidents;
 use crate::sql::Sql;
+use crate::subscribers::Subscribers;
 use crate::writer::jobs::{Effects, IngestJob, Reply};
 use crate::Result;
 
@@ -85,6 +86,7 @@ pub(crate) async fn apply_ingests(
     jobs: &[IngestJob],
     replies: &mut Vec<Reply>,
     effects: &mut Effects,
+    subscribers: &mut Subscribers,
 ) -> Result<()> {
     if jobs.is_empty() {
         return Ok(());
@@ -104,6 +106,6 @@ pub(crate) async fn apply_ingests(
         replies.push(Box::new(move || answer.send(Ok(keys))));
     }
     effects.events += all.events.len();
-    effects.deliveries_moved |= write_state(conn, &state, &mut all).await?;
+    effects.deliveries_moved |= write_state(conn, &state, &mut all, subscribers).await?;
     Ok(())
 }

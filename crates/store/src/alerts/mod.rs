@@ -18,6 +18,7 @@ use crate::incidents::rows::load_incidents;
 use crate::integrations::insert_integration;
 use crate::sql::{like_contains, Sql};
 use crate::store::SqlStore;
+use crate::subscribers::Subscribers;
 use crate::writer::{Answer, IngestJob, Job};
 use crate::{
     AlertEventFilter, AlertFilter, AlertStore, IntegrationRecord, Listing, Page, Result, StoreError,
@@ -154,7 +155,7 @@ impl AlertStore for SqlStore {
                     }
                     state.incidents.insert(to.clone(), target);
                     state.incident_changed(&to);
-                    write_state(c, &state, &mut rec).await?;
+                    write_state(c, &state, &mut rec, &mut Subscribers::default()).await?;
                     Ok(())
                 })
             })
@@ -194,7 +195,7 @@ impl AlertStore for SqlStore {
                         }
                         out.push(a);
                     }
-                    write_state(c, &state, &mut rec).await?;
+                    write_state(c, &state, &mut rec, &mut Subscribers::default()).await?;
                     Ok(out)
                 })
             })

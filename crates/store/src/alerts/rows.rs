@@ -11,6 +11,7 @@ use sqlx::AnyConnection;
 
 use crate::incidents::rows::{insert_events, insert_timeline, upsert_incidents};
 use crate::sql::{now_s, Sql};
+use crate::subscribers::Subscribers;
 use crate::Result;
 
 pub(crate) const SELECT_ALERT: &str =
@@ -117,6 +118,7 @@ pub(crate) async fn write_state(
     conn: &mut AnyConnection,
     state: &IngestState,
     rec: &mut Recorder,
+    subscribers: &mut Subscribers,
 ) -> Result<bool> {
     let alerts: Vec<&Alert> = state.changed_alerts.values().collect();
     upsert_alerts(conn, &alerts).await?;
@@ -128,7 +130,7 @@ pub(crate) async fn write_state(
         .collect();
     upsert_incidents(conn, &incidents).await?;
     insert_timeline(conn, &rec.timeline).await?;
-    insert_events(conn, &rec.events).await
+    insert_events(conn, &rec.events, subscribers).await
 }
 
 pub(crate) async fn open_alerts(

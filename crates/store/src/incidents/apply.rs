@@ -9,6 +9,7 @@ use sqlx::AnyConnection;
 
 use super::rows::{insert_events, insert_timeline, load_incidents, upsert_incidents};
 use crate::runs::{load_runs, upsert_runs};
+use crate::subscribers::Subscribers;
 use crate::writer::jobs::{Effects, MutateJob, Reply};
 use crate::Result;
 
@@ -20,6 +21,7 @@ pub(crate) async fn apply_mutations(
     jobs: &[MutateJob],
     replies: &mut Vec<Reply>,
     effects: &mut Effects,
+    subscribers: &mut Subscribers,
 ) -> Result<()> {
     if jobs.is_empty() {
         return Ok(());
@@ -98,6 +100,6 @@ pub(crate) async fn apply_mutations(
     upsert_runs(conn, &runs).await?;
     crate::alerts::rows::follow_incidents(conn, &alert_moves, &closed_alerts_of).await?;
     effects.events += events.len();
-    effects.deliveries_moved |= insert_events(conn, &events).await?;
+    effects.deliveries_moved |= insert_events(conn, &events, subscribers).await?;
     Ok(())
 }

@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use dutyhook_domain::event::NewEvent;
 use dutyhook_domain::ids::{EventId, IncidentId};
 use dutyhook_domain::incident::Incident;
-use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
 use dutyhook_domain::timeline::TimelineEntry;
 use sqlx::AnyConnection;
 
 use crate::queue::fifo::NewDelivery;
 use crate::sql::Sql;
+use crate::subscribers::Subscribers;
 use crate::{Result, StoreError};
 
 pub(crate) const SELECT_INCIDENT: &str = "SELECT i.doc, COALESCE(c.name, '') FROM incidents i LEFT JOIN channels c ON c.id = i.channel_id";
@@ -121,7 +121,11 @@ pub(crate) async fn insert_timeline(
 
 /// Inserts events (the outbox) and the deliveries they need: one per
 /// subscribed webhook, with the subscription snapshot in force now.
-pub(crate) async fn insert_events(conn: &mut AnyConnection, events: &[NewEvent]) -> Result<bool> {
+pub(crate) async fn insert_events(
+    conn: &mut AnyConnection,
+    events: &[NewEvent],
+    subscribers: &mut Subscribers,
+) -> Result<bool> {
     if events.is_empty() {
         return Ok(false);
     }
@@ -147,13 +151,13 @@ pub(crate) async fn insert_events(conn: &mut AnyConnection, events: &[NewEvent])
         let rows: Vec<(i64, String)> = q.query_as().fetch_all(&mut *conn).await?;
         seqs.extend(rows.into_iter().map(|(seq, id)| (EventId::from(id), seq)));
     }
-    let subscribers = subscribers(conn).await?;
+    let subscribers = subscribers.get(conn).await?;
     let (mut fanout, mut skipped) = (vec![], vec![]);
     for e in events {
         let seq = *seqs
             .get(&e.event_id)
             .ok_or_else(|| StoreError::Corrupt(format!("event {} was not stored", e.event_id)))?;
-        for (integration_id, cfg, enabled) in &subscribers {
+        for (integration_id, cfg, enabled) in subscribers.iter() {
             if cfg.subscribes(e.event_type, e.channel_id) {
                 let to = if *enabled { &mut fanout } else { &mut skipped };
                 to.push(NewDelivery {
@@ -168,42 +172,6 @@ pub(crate) async fn insert_events(conn: &mut AnyConnection, events: &[NewEvent])
     crate::queue::fifo::insert_deliveries(conn, &fanout).await?;
     crate::queue::fifo::insert_skipped(conn, &skipped).await?;
     Ok(!fanout.is_empty())
-}
-
-/// Every webhook (and the e-mail integration), and whether it is enabled (a
-/// disabled one's deliveries are recorded as skipped), read inside the
-/// transaction that fans out.
-pub(crate) async fn subscribers(
-    conn: &mut AnyConnection,
-) -> Result<Vec<(i64, IntegrationConfig, bool)>> {
-    let mut q = Sql::on(
-        conn,
-        "SELECT id, config, enabled, kind FROM integrations WHERE kind IN ",
-    );
-    q.list_text(
-        &IntegrationKind::QUEUED
-            .iter()
-            .map(|k| k.as_str().to_string())
-            .collect::<Vec<_>>(),
-    );
-    let rows: Vec<(i64, String, i64, String)> = q.query_as().fetch_all(&mut *conn).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (id, config, enabled, kind) in rows {
-        let decoded = IntegrationKind::parse(&kind)
-            .ok_or_else(|| format!("unknown kind {kind:?}"))
-            .and_then(|k| {
-                serde_json::from_str(&config)
-                    .and_then(|v| IntegrationConfig::decode(k, v))
-                    .map_err(|e| e.to_string())
-            });
-        match decoded {
-            Ok(cfg) => out.push((id, cfg, enabled != 0)),
-            Err(e) => {
-                tracing::error!(integration_id = id, error = %e, "unreadable webhook config; skipped")
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// Loads the incidents with these ids (missing ones are left out).

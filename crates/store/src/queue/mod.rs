@@ -12,7 +12,7 @@ pub(crate) mod settle;
 pub(crate) mod settlement;
 pub(crate) mod stats;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use dutyhook_domain::ids::{DeliveryId, EventId, IntegrationId};
 use std::sync::Arc;

@@ -59,7 +59,7 @@ impl Sink {
     }
 }
 
-async fn webhook(store: &dyn Store) -> i64 {
+pub(crate) async fn webhook(store: &dyn Store) -> i64 {
     store
         .create_integration(&IntegrationRecord {
             integration_id: IntegrationId(0),

@@ -5,6 +5,7 @@ use sqlx::{Any, AnyPool, Connection};
 
 use super::jobs::{Batch, Effects, Reply};
 use crate::dialect;
+use crate::subscribers::Subscribers;
 use crate::topology::Backend;
 use crate::{ClaimBudget, ClaimedDelivery, Result};
 
@@ -28,6 +29,7 @@ pub(crate) async fn run(
     batch: &Batch,
     budget: Option<&ClaimBudget>,
     token: &str,
+    subscribers: &mut Subscribers,
 ) -> Result<Committed> {
     let mut replies: Vec<Reply> = vec![];
     let mut effects = Effects::default();
@@ -64,11 +66,23 @@ pub(crate) async fn run(
     phases.mark("generic");
     // Generic jobs may have changed anything deliveries depend on.
     effects.deliveries_moved |= !replies.is_empty();
-    crate::incidents::apply::apply_mutations(&mut tx, &batch.mutations, &mut replies, &mut effects)
-        .await?;
+    crate::incidents::apply::apply_mutations(
+        &mut tx,
+        &batch.mutations,
+        &mut replies,
+        &mut effects,
+        subscribers,
+    )
+    .await?;
     phases.mark("incidents");
-    crate::alerts::apply::apply_ingests(&mut tx, &batch.ingests, &mut replies, &mut effects)
-        .await?;
+    crate::alerts::apply::apply_ingests(
+        &mut tx,
+        &batch.ingests,
+        &mut replies,
+        &mut effects,
+        subscribers,
+    )
+    .await?;
     phases.mark("alerts");
     crate::queue::settle::apply_completions(
         &mut tx,

@@ -1,0 +1,121 @@
+//! Reads kept in memory, on both databases: a change through the store is
+//! seen by the next read, whether it revokes a caller, defines a field or
+//! changes who is told of events.
+
+use dutyhook_domain::field::{FieldDef, FieldType};
+use dutyhook_domain::ids::IntegrationId;
+use dutyhook_domain::person::Role;
+
+use crate::queue::tests::webhook;
+use crate::sql::Sql;
+use crate::store::SqlStore;
+use crate::test_db::{on_both, open, Db};
+use crate::writer::tests::create;
+use crate::{ChannelStore, DirectoryStore, IntegrationStore, NewPerson};
+
+async fn a_revoked_or_changed_caller_is_seen_at_once(db: Db) {
+    let store = open(&db).await;
+    let person = |name: &str| NewPerson {
+        name: name.into(),
+        email: format!("{name}@example.com"),
+        role: Role::Member,
+        password_hash: String::new(),
+    };
+    let lin = store.create_person(person("lin")).await.unwrap();
+    let id = lin.person.person_id;
+    let key = store
+        .create_app_key(id, "k", "hash-1", "dh_…1")
+        .await
+        .unwrap();
+    store
+        .create_app_key(id, "k2", "hash-2", "dh_…2")
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let found = store.person_by_key_hash("hash-1").await.unwrap().unwrap();
+        assert_eq!(found.role, Role::Member);
+    }
+    store
+        .update_person(id, "lin", "lin@example.com", Role::Admin)
+        .await
+        .unwrap();
+    let found = store.person_by_key_hash("hash-1").await.unwrap().unwrap();
+    assert_eq!(found.role, Role::Admin, "a new role is seen at once");
+    store.delete_app_key(key).await.unwrap();
+    assert_eq!(store.person_by_key_hash("hash-1").await.unwrap(), None);
+    assert!(store.person_by_key_hash("hash-2").await.unwrap().is_some());
+    store.set_person_active(id, false).await.unwrap();
+    assert_eq!(store.person_by_key_hash("hash-2").await.unwrap(), None);
+}
+
+async fn a_field_defined_is_seen_at_once(db: Db) {
+    let store = open(&db).await;
+    assert!(store.fields().await.unwrap().is_empty());
+    assert!(store.fields().await.unwrap().is_empty());
+    let mut def = FieldDef {
+        field_id: 0,
+        field_name: "region".into(),
+        display_name: "Region".into(),
+        field_type: FieldType::Text,
+        options: vec![],
+        default_value: None,
+    };
+    def.field_id = store.create_field(&def).await.unwrap();
+    assert_eq!(store.fields().await.unwrap()[0].display_name, "Region");
+    def.display_name = "Cloud region".into();
+    store.update_field(&def).await.unwrap();
+    assert_eq!(
+        store.fields().await.unwrap()[0].display_name,
+        "Cloud region"
+    );
+    store.delete_field(def.field_id).await.unwrap();
+    assert!(store.fields().await.unwrap().is_empty());
+}
+
+/// Deliveries per state of the integration's.
+async fn deliveries(store: &SqlStore, integration: i64) -> Vec<(String, i64)> {
+    let mut q = Sql::new("SELECT state, COUNT(*) FROM deliveries WHERE integration_id = ");
+    q.i64(integration).push(" GROUP BY state ORDER BY state");
+    q.query_as().fetch_all(&store.read).await.unwrap()
+}
+
+async fn who_is_told_follows_each_change(db: Db) {
+    let store = open(&db).await;
+    let first = webhook(&*store).await;
+    create(&store, "one").await;
+    create(&store, "two").await;
+    let second = webhook(&*store).await;
+    create(&store, "three").await;
+    assert_eq!(
+        deliveries(&store, second).await.len(),
+        1,
+        "a new webhook is told"
+    );
+    store
+        .set_integration_enabled(IntegrationId(first), false, "by hand")
+        .await
+        .unwrap();
+    create(&store, "four").await;
+    let states = deliveries(&store, first).await;
+    assert!(
+        states.contains(&("skipped".into(), 1)),
+        "a disabled webhook's delivery is skipped: {states:?}"
+    );
+    store
+        .delete_integration(IntegrationId(second))
+        .await
+        .unwrap();
+    create(&store, "five").await;
+    let total: i64 = deliveries(&store, second)
+        .await
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(total, 0, "a removed webhook is told nothing");
+}
+
+on_both!(
+    a_revoked_or_changed_caller_is_seen_at_once,
+    a_field_defined_is_seen_at_once,
+    who_is_told_follows_each_change
+);

@@ -182,9 +182,7 @@ impl ChannelStore for SqlStore {
     }
 
     async fn fields(&self) -> Result<Vec<FieldDef>> {
-        let Some(kept) = &self.kept else {
-            return self.read_fields().await;
-        };
+        let kept = &self.kept;
         let (read_in, found) = kept.fields.get(&());
         if let Some(defs) = found {
             return Ok(defs);

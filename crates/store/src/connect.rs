@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
 
-use crate::dialect::DELIVERIES_CHANNEL;
+use crate::dialect::{CHANGES_CHANNEL, DELIVERIES_CHANNEL};
+use crate::kept::Generation;
 use crate::secrets::Keyring;
 use crate::store::SqlStore;
 use crate::topology::Backend;
@@ -79,10 +80,11 @@ pub(crate) async fn open_sql(url: &str, keys: Option<Keyring>) -> Result<Arc<Sql
                 .run(&pool)
                 .await?;
             let store = SqlStore::new(backend, pool.clone(), pool, None, keys);
-            tokio::spawn(listen_for_deliveries(
+            tokio::spawn(listen_to_others(
                 url.to_string(),
                 store.writer.token().to_string(),
                 store.remote.clone(),
+                store.writer.generation().clone(),
             ));
             store
         }
@@ -99,20 +101,37 @@ pub(crate) async fn open_sql(url: &str, keys: Option<Keyring>) -> Result<Arc<Sql
 /// database is unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(750);
 
-/// Listens for other processes' commits and wakes `remote`; reconnects after
-/// a lost connection (the dispatcher's polling covers the gap).
-async fn listen_for_deliveries(url: String, token: String, remote: Arc<tokio::sync::Notify>) {
+/// Listens for other processes' commits: wakes `remote` when they queued
+/// deliveries, advances `generation` when they made a rare change.
+/// Reconnects after a lost connection (the dispatcher's polling covers the
+/// gap; nothing kept is used meanwhile).
+async fn listen_to_others(
+    url: String,
+    token: String,
+    remote: Arc<tokio::sync::Notify>,
+    generation: Generation,
+) {
     loop {
         match sqlx::postgres::PgListener::connect(&url).await {
             Ok(mut l) => {
-                if let Err(e) = l.listen(DELIVERIES_CHANNEL).await {
+                if let Err(e) = l.listen_all([DELIVERIES_CHANNEL, CHANGES_CHANNEL]).await {
                     tracing::warn!(error = %e, "LISTEN failed; polling only until it works");
                 } else {
+                    generation.hearing();
                     loop {
-                        match l.recv().await {
-                            Ok(n) if n.payload() != token => remote.notify_one(),
-                            Ok(_) => {}
+                        // Not `recv`, which reconnects unseen and drops what
+                        // was sent meanwhile: a loss must be known here.
+                        match l.try_recv().await {
+                            Ok(Some(n)) if n.payload() == token => {}
+                            Ok(Some(n)) if n.channel() == CHANGES_CHANNEL => generation.advance(),
+                            Ok(Some(_)) => remote.notify_one(),
+                            Ok(None) => {
+                                generation.deaf();
+                                tracing::warn!("LISTEN connection lost; reconnecting");
+                                break;
+                            }
                             Err(e) => {
+                                generation.deaf();
                                 tracing::warn!(error = %e, "LISTEN connection lost; reconnecting");
                                 break;
                             }

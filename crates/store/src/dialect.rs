@@ -8,6 +8,10 @@ use crate::topology::Backend;
 /// the payload is the sender's token, so a process ignores its own.
 pub(crate) const DELIVERIES_CHANNEL: &str = "dutyhook_deliveries";
 
+/// The channel on which a process announces a committed rare change (people,
+/// keys, fields, integrations…): the others forget what they keep (`kept.rs`).
+pub(crate) const CHANGES_CHANNEL: &str = "dutyhook_changes";
+
 /// A stable 63-bit key for an advisory lock named `role`.
 pub(crate) fn lock_key(role: &str) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;

@@ -403,9 +403,7 @@ impl DirectoryStore for SqlStore {
     }
 
     async fn person_by_key_hash(&self, key_hash: &str) -> Result<Option<PersonRecord>> {
-        let Some(kept) = &self.kept else {
-            return self.read_person_by_key_hash(key_hash).await;
-        };
+        let kept = &self.kept;
         let (read_in, found) = kept.callers.get(&key_hash.to_string());
         if found.is_some() {
             return Ok(found);

@@ -119,3 +119,41 @@ on_both!(
     a_field_defined_is_seen_at_once,
     who_is_told_follows_each_change
 );
+
+/// Two processes on one PostgreSQL database: a key revoked through one
+/// stops working on the other once its commit is heard of.
+#[tokio::test]
+async fn another_process_hears_of_a_revoked_key() {
+    let db = Db::postgres().await;
+    let (here, there) = (open(&db).await, open(&db).await);
+    let lin = here
+        .create_person(NewPerson {
+            name: "lin".into(),
+            email: "lin@example.com".into(),
+            role: Role::Member,
+            password_hash: String::new(),
+        })
+        .await
+        .unwrap();
+    let key = here
+        .create_app_key(lin.person.person_id, "k", "hash-1", "dh_…1")
+        .await
+        .unwrap();
+    let waited = std::time::Instant::now();
+    while !there.writer.generation().heard() {
+        assert!(waited.elapsed().as_secs() < 10, "never listening");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    for _ in 0..2 {
+        assert!(there.person_by_key_hash("hash-1").await.unwrap().is_some());
+    }
+    here.delete_app_key(key).await.unwrap();
+    let waited = std::time::Instant::now();
+    while there.person_by_key_hash("hash-1").await.unwrap().is_some() {
+        assert!(
+            waited.elapsed().as_secs() < 10,
+            "the other process still answers a revoked key"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

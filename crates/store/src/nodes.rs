@@ -49,7 +49,7 @@ impl SqlStore {
         let started_at = self.started_at;
         let postgres = self.backend == Backend::Postgres;
         self.writer
-            .tx(move |c| {
+            .tx_outside_kept(move |c| {
                 let token = token.clone();
                 Box::pin(async move {
                     let now = now_ms();

@@ -36,8 +36,8 @@ pub struct SqlStore {
     pub(crate) closing: std::sync::atomic::AtomicBool,
     /// Seals and opens the secrets of integrations.
     pub(crate) keys: Keyring,
-    /// Reads kept in memory while this process alone writes (SQLite).
-    pub(crate) kept: Option<KeptReads>,
+    /// Reads kept in memory while every change is heard of (`kept.rs`).
+    pub(crate) kept: KeptReads,
 }
 
 /// What `kept` holds: callers by key hash, and the custom field definitions.
@@ -63,10 +63,10 @@ impl SqlStore {
             token.clone(),
             wal_restart,
         );
-        let kept = backend.owned_by_one_process().then(|| KeptReads {
+        let kept = KeptReads {
             callers: Kept::new(writer.generation().clone()),
             fields: Kept::new(writer.generation().clone()),
-        });
+        };
         SqlStore {
             kept,
             backend,

@@ -105,6 +105,13 @@ pub(crate) async fn run(
             .execute(&mut *tx)
             .await?;
     }
+    if backend == Backend::Postgres && batch.changes_kept() {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(dialect::CHANGES_CHANNEL)
+            .bind(token)
+            .execute(&mut *tx)
+            .await?;
+    }
     phases.mark("claim");
     tx.commit().await?;
     phases.mark("commit");

@@ -83,6 +83,9 @@ pub(crate) type TxFn =
 pub(crate) struct TxJob {
     pub run: TxFn,
     pub answer: Answer<Box<dyn Any + Send>>,
+    /// Whether it may change what processes keep in memory (`kept.rs`):
+    /// true unless its caller says otherwise.
+    pub may_change_kept: bool,
 }
 
 pub(crate) struct MutateJob {
@@ -143,6 +146,11 @@ impl Batch {
             Job::Tick(t) => self.ticks.push(t),
             Job::Close(c) => self.closes.push(c),
         }
+    }
+
+    /// Whether a job of it may change what processes keep in memory.
+    pub fn changes_kept(&self) -> bool {
+        self.txs.iter().any(|j| j.may_change_kept)
     }
 
     pub fn len(&self) -> usize {

@@ -80,7 +80,7 @@ impl Writer {
         let (jobs, rx) = mpsc::channel(QUEUE);
         let token: Arc<str> = token.into();
         let own_token = token.clone();
-        let generation = Generation::default();
+        let generation = Generation::new(backend.owned_by_one_process());
         let own_generation = generation.clone();
         // A thread and runtime of its own: on the shared runtime, each
         // statement of a batch, once answered, waited for a worker behind
@@ -143,12 +143,36 @@ impl Writer {
         T: Send + 'static,
         F: for<'c> Fn(&'c mut AnyConnection) -> BoxFut<'c, Result<T>> + Send + 'static,
     {
+        self.tx_job(f, true).await
+    }
+
+    /// As `tx`, for a change of nothing any process keeps in memory
+    /// (`kept.rs`): the liveness beat, every second, would otherwise make
+    /// every process forget what it keeps.
+    pub(crate) async fn tx_outside_kept<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(&'c mut AnyConnection) -> BoxFut<'c, Result<T>> + Send + 'static,
+    {
+        self.tx_job(f, false).await
+    }
+
+    async fn tx_job<T, F>(&self, f: F, may_change_kept: bool) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(&'c mut AnyConnection) -> BoxFut<'c, Result<T>> + Send + 'static,
+    {
         let (answer, rx) = Answer::new();
         let run: jobs::TxFn = Box::new(move |conn| {
             let fut = f(conn);
             Box::pin(async move { fut.await.map(|v| Box::new(v) as Box<dyn Any + Send>) })
         });
-        self.send(Job::Tx(TxJob { run, answer })).await?;
+        self.send(Job::Tx(TxJob {
+            run,
+            answer,
+            may_change_kept,
+        }))
+        .await?;
         let value = rx.await.map_err(|_| StoreError::Closed)??;
         Ok(*value
             .downcast::<T>()
@@ -267,7 +291,7 @@ impl Loop {
         let budget = sink.as_ref().map(|s| s.budget(crate::sql::now_ms()));
         // Rare changes may touch subscriptions; on PostgreSQL, so may
         // other processes between two batches.
-        if !batch.txs.is_empty() || self.backend != Backend::Sqlite {
+        if batch.changes_kept() || self.backend != Backend::Sqlite {
             self.subscribers.forget();
         }
         let outcome = batch::run(
@@ -280,13 +304,13 @@ impl Loop {
             &mut self.subscribers,
         )
         .await;
-        if outcome.is_err() || !batch.txs.is_empty() {
+        if outcome.is_err() || batch.changes_kept() {
             self.subscribers.forget();
         }
         match outcome {
             Ok(done) => {
                 self.paused = None;
-                if !batch.txs.is_empty() {
+                if batch.changes_kept() {
                     self.generation.advance();
                 }
                 let n = done.claimed.len();

@@ -95,6 +95,17 @@ impl SqlStore {
             .await
     }
 
+    /// As `exec`, for the queue's own bookkeeping (history prunes), which
+    /// changes nothing kept in memory (`kept.rs`).
+    pub(crate) async fn exec_outside_kept(&self, q: Sql) -> Result<u64> {
+        self.writer
+            .tx_outside_kept(move |c| {
+                let q = q.clone();
+                Box::pin(async move { Ok(q.query().execute(&mut *c).await?.rows_affected()) })
+            })
+            .await
+    }
+
     /// Runs statements one after another in one savepoint of the next batch.
     pub(crate) async fn exec_all(&self, statements: Vec<Sql>) -> Result<()> {
         self.writer

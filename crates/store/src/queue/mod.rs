@@ -211,7 +211,7 @@ impl DeliveryStore for SqlStore {
         loop {
             let mut q = Sql::new("DELETE FROM attempts WHERE invocation_id IN (SELECT invocation_id FROM attempts WHERE started_at < ");
             q.i64(before_ms).push(" LIMIT ").i64(CHUNK as i64).push(")");
-            let n = self.exec(q).await?;
+            let n = self.exec_outside_kept(q).await?;
             total += n;
             if n < CHUNK {
                 break;

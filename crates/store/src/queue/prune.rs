@@ -53,7 +53,7 @@ pub(crate) async fn prune_tails(store: &SqlStore, chunk: i64) -> Result<u64> {
             )
             .push(OPEN)
             .push(")");
-            pruned += store.exec(del).await?;
+            pruned += store.exec_outside_kept(del).await?;
         }
         if (rows.len() as i64) < chunk {
             break;
@@ -82,7 +82,7 @@ pub(crate) async fn prune_deliveries(store: &SqlStore, before_ms: i64, chunk: i6
             .push(") RETURNING id");
         let ids: Vec<i64> = store
             .writer
-            .tx(move |c| {
+            .tx_outside_kept(move |c| {
                 let q = q.clone();
                 Box::pin(async move {
                     let rows: Vec<(i64,)> = q.query_as().fetch_all(&mut *c).await?;

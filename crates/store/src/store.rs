@@ -87,22 +87,24 @@ impl SqlStore {
 impl SqlStore {
     /// Runs one statement through the writer; answers the rows it changed.
     pub(crate) async fn exec(&self, q: Sql) -> Result<u64> {
-        self.writer
-            .tx(move |c| {
-                let q = q.clone();
-                Box::pin(async move { Ok(q.query().execute(&mut *c).await?.rows_affected()) })
-            })
-            .await
+        self.exec_marked(q, true).await
     }
 
     /// As `exec`, for the queue's own bookkeeping (history prunes), which
     /// changes nothing kept in memory (`kept.rs`).
     pub(crate) async fn exec_outside_kept(&self, q: Sql) -> Result<u64> {
+        self.exec_marked(q, false).await
+    }
+
+    async fn exec_marked(&self, q: Sql, may_change_kept: bool) -> Result<u64> {
         self.writer
-            .tx_outside_kept(move |c| {
-                let q = q.clone();
-                Box::pin(async move { Ok(q.query().execute(&mut *c).await?.rows_affected()) })
-            })
+            .tx_marked(
+                move |c| {
+                    let q = q.clone();
+                    Box::pin(async move { Ok(q.query().execute(&mut *c).await?.rows_affected()) })
+                },
+                may_change_kept,
+            )
             .await
     }
 

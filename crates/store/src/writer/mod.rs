@@ -143,7 +143,7 @@ impl Writer {
         T: Send + 'static,
         F: for<'c> Fn(&'c mut AnyConnection) -> BoxFut<'c, Result<T>> + Send + 'static,
     {
-        self.tx_job(f, true).await
+        self.tx_marked(f, true).await
     }
 
     /// As `tx`, for a change of nothing any process keeps in memory
@@ -154,10 +154,11 @@ impl Writer {
         T: Send + 'static,
         F: for<'c> Fn(&'c mut AnyConnection) -> BoxFut<'c, Result<T>> + Send + 'static,
     {
-        self.tx_job(f, false).await
+        self.tx_marked(f, false).await
     }
 
-    async fn tx_job<T, F>(&self, f: F, may_change_kept: bool) -> Result<T>
+    /// `tx` or `tx_outside_kept`, as `may_change_kept` says.
+    pub(crate) async fn tx_marked<T, F>(&self, f: F, may_change_kept: bool) -> Result<T>
     where
         T: Send + 'static,
         F: for<'c> Fn(&'c mut AnyConnection) -> BoxFut<'c, Result<T>> + Send + 'static,

@@ -8,12 +8,13 @@ use std::time::Duration;
 use dutyhook_domain::action::ActionConfig;
 use dutyhook_domain::endpoint_auth::EndpointAuth;
 use dutyhook_domain::headers::Header;
-use dutyhook_domain::ids::{new_event_id, DeliveryId};
+use dutyhook_domain::ids::DeliveryId;
 use dutyhook_domain::template::Template;
 use dutyhook_domain::template_text::with_readable;
 use dutyhook_domain::webhook::WebhookConfig;
 use dutyhook_store::{AttemptRecord, IntegrationRecord, Store, StoredEvent};
 
+use crate::attempt_record::{Attempt, Outcome};
 use crate::metrics::Metrics;
 use crate::now_ms;
 use crate::push::{PushRequest, PushResult, Pusher};
@@ -108,7 +109,7 @@ impl Invoker {
                 body_is_event_payload: call.body_is_event_payload,
             })
             .await;
-        let record = attempt_record(call.integration, &call, &mut result);
+        let record = attempt_record(&call, &mut result);
         Invoked { result, record }
     }
 
@@ -183,30 +184,23 @@ pub fn render_body(template: Option<&Template>, payload: &str) -> Vec<u8> {
 
 /// The history record of one attempt; the request and the response move
 /// into it (they are most of its size).
-fn attempt_record(r: &IntegrationRecord, call: &Call<'_>, res: &mut PushResult) -> AttemptRecord {
-    let event = call.event;
-    AttemptRecord {
-        invocation_id: new_event_id(),
-        integration_id: r.integration_id,
-        integration_kind: r.kind,
+fn attempt_record(call: &Call<'_>, res: &mut PushResult) -> AttemptRecord {
+    let attempt = Attempt {
+        integration: call.integration,
+        event: call.event,
         delivery_id: call.delivery_id,
-        event_id: event.event_id.clone(),
-        event_type: event.event_type,
-        subject_kind: event.subject_kind,
-        subject_id: event.subject_id.clone(),
         attempt: call.attempt,
         test: call.test,
-        event_time: event.event_time,
-        started_at: res.started_at_ms,
-        duration_ms: res.duration_ms,
+    };
+    let outcome = Outcome {
         success: res.success,
-        http_status: res.status as i64,
-        error_class: res
-            .class
-            .map(|c| c.as_str().to_string())
-            .unwrap_or_default(),
+        code: res.status,
+        class: res.class,
         error: res.error.clone(),
+        started_at_ms: res.started_at_ms,
+        duration_ms: res.duration_ms,
         request: std::mem::take(&mut res.request),
         response: std::mem::take(&mut res.response),
-    }
+    };
+    crate::attempt_record::attempt_record(attempt, outcome)
 }

@@ -2,6 +2,7 @@
 //! retry schedules, the outbound address policy — are pure functions here,
 //! tested against the spec's vectors and fuzzable.
 
+mod attempt_record;
 mod auth;
 pub mod clients;
 pub mod custom_action;

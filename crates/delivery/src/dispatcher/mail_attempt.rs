@@ -12,14 +12,13 @@ use dutyhook_domain::notify::{audience, notified_detail, Occasion, Recipient, NO
 use dutyhook_domain::severity::Progress;
 use dutyhook_domain::timeline::TimelineEntry;
 use dutyhook_domain::webhook::RetryPolicy;
-use dutyhook_store::{
-    AttemptRecord, ClaimedDelivery, Completion, DeliveryResolution, IntegrationRecord,
-};
+use dutyhook_store::{ClaimedDelivery, Completion, DeliveryResolution, IntegrationRecord};
 use rand::Rng;
 use serde_json::Value;
 
 use super::Inner;
-use crate::mail::{render, Sent};
+use crate::attempt_record::{attempt_record, Attempt};
+use crate::mail::render;
 use crate::now_ms;
 use crate::retry::{decide, Decision, Outcome};
 
@@ -119,7 +118,16 @@ impl Inner {
         Completion::Attempt {
             delivery_id: d.delivery_id,
             resolution,
-            record: Box::new(record(d, integration, attempt_no, sent)),
+            record: Box::new(attempt_record(
+                Attempt {
+                    integration,
+                    event: &d.event,
+                    delivery_id: d.delivery_id,
+                    attempt: attempt_no,
+                    test: false,
+                },
+                sent,
+            )),
             note,
         }
     }
@@ -194,38 +202,5 @@ impl Inner {
             .filter_map(Value::as_i64)
             .map(PersonId)
             .collect())
-    }
-}
-
-fn record(
-    d: &ClaimedDelivery,
-    integration: &IntegrationRecord,
-    attempt: i64,
-    sent: Sent,
-) -> AttemptRecord {
-    let event = &d.event;
-    AttemptRecord {
-        invocation_id: dutyhook_domain::ids::new_event_id(),
-        integration_id: integration.integration_id,
-        integration_kind: integration.kind,
-        delivery_id: d.delivery_id,
-        event_id: event.event_id.clone(),
-        event_type: event.event_type,
-        subject_kind: event.subject_kind,
-        subject_id: event.subject_id.clone(),
-        attempt,
-        test: false,
-        event_time: event.event_time,
-        started_at: sent.started_at_ms,
-        duration_ms: sent.duration_ms,
-        success: sent.success,
-        http_status: sent.code as i64,
-        error_class: sent
-            .class
-            .map(|c| c.as_str().to_string())
-            .unwrap_or_default(),
-        error: sent.error,
-        request: sent.request,
-        response: sent.response,
     }
 }

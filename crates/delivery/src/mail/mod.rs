@@ -36,19 +36,7 @@ pub struct Mailer {
 }
 
 /// How sending one mail went, as the history records it.
-pub struct Sent {
-    pub success: bool,
-    /// The SMTP reply code (0: no reply).
-    pub code: u16,
-    pub class: Option<FailureClass>,
-    pub error: String,
-    pub started_at_ms: i64,
-    pub duration_ms: i64,
-    /// `{url, headers, body}`: what was sent (the text part).
-    pub request: serde_json::Value,
-    /// `{headers, body, truncated}`: the server's reply.
-    pub response: serde_json::Value,
-}
+pub use crate::attempt_record::Outcome as Sent;
 
 impl Mailer {
     /// `ca_pem`: a CA certificate the server's is checked against, beside

@@ -124,7 +124,7 @@ impl AccountStore for SqlStore {
     async fn end_session(&self, token_hash: &str) -> Result<()> {
         let mut q = Sql::new("DELETE FROM sessions WHERE token_hash = ");
         q.text(token_hash);
-        self.exec(q).await.map(|_| ())
+        self.exec_outside_kept(q).await.map(|_| ())
     }
 
     async fn end_sessions(&self, person_id: PersonId, except: Option<&str>) -> Result<u64> {
@@ -168,7 +168,7 @@ impl AccountStore for SqlStore {
     async fn clear_sign_in_failures(&self, scope: &str) -> Result<()> {
         let mut q = Sql::new("DELETE FROM sign_in_failures WHERE scope = ");
         q.text(scope);
-        self.exec(q).await.map(|_| ())
+        self.exec_outside_kept(q).await.map(|_| ())
     }
 
     async fn replace_invite(

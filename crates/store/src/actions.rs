@@ -141,7 +141,7 @@ impl ActionStore for SqlStore {
         let key = key.to_string();
         let fingerprint = fingerprint.to_string();
         self.writer
-            .tx(move |c| {
+            .tx_outside_kept(move |c| {
                 let (key, fingerprint) = (key.clone(), fingerprint.clone());
                 Box::pin(async move {
                     let mut q = Sql::new("DELETE FROM press_keys WHERE created_at < ");
@@ -189,7 +189,7 @@ impl ActionStore for SqlStore {
             .i64(person_id)
             .push(" AND idempotency_key = ")
             .text(key);
-        self.exec(q).await?;
+        self.exec_outside_kept(q).await?;
         Ok(())
     }
 
@@ -212,7 +212,7 @@ impl ActionStore for SqlStore {
     async fn reserve_run(&self, run: &Run, rule: RateRule, now_ms: i64) -> Result<Option<i64>> {
         let run = run.clone();
         self.writer
-            .tx(move |c| {
+            .tx_outside_kept(move |c| {
                 let run = run.clone();
                 Box::pin(async move { crate::runs::reserve_run(c, &run, &rule, now_ms).await })
             })

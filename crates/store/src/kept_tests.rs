@@ -2,8 +2,10 @@
 //! seen by the next read, whether it revokes a caller, defines a field or
 //! changes who is told of events.
 
+use dutyhook_domain::event::{EventType, SubjectKind};
 use dutyhook_domain::field::{FieldDef, FieldType};
-use dutyhook_domain::ids::IntegrationId;
+use dutyhook_domain::ids::{DeliveryId, IntegrationId, PersonId};
+use dutyhook_domain::integration::IntegrationKind;
 use dutyhook_domain::person::Role;
 
 use crate::queue::tests::webhook;
@@ -11,7 +13,10 @@ use crate::sql::Sql;
 use crate::store::SqlStore;
 use crate::test_db::{on_both, open, Db};
 use crate::writer::tests::create;
-use crate::{ChannelStore, DirectoryStore, IntegrationStore, NewPerson};
+use crate::{
+    ActionStore, AttemptRecord, ChannelStore, DeliveryStore, DirectoryStore, IntegrationStore,
+    NewPerson, PressSlot,
+};
 
 async fn a_revoked_or_changed_caller_is_seen_at_once(db: Db) {
     let store = open(&db).await;
@@ -114,10 +119,75 @@ async fn who_is_told_follows_each_change(db: Db) {
     assert_eq!(total, 0, "a removed webhook is told nothing");
 }
 
+/// A press's and a push's own bookkeeping — the attempt in the history,
+/// the idempotency key, the run's reservation, the endpoint's circuit,
+/// released leases — changes nothing kept: what is kept stays kept (a
+/// press made every process forget its callers and subscriptions).
+async fn bookkeeping_keeps_what_is_kept(db: Db) {
+    let store = open(&db).await;
+    let hook = IntegrationId(webhook(&*store).await);
+    let before = store.writer.generation().now();
+    let attempt = AttemptRecord {
+        invocation_id: "inv-1".into(),
+        integration_id: hook,
+        integration_kind: IntegrationKind::IncidentWebhook,
+        delivery_id: DeliveryId(0),
+        event_id: "e1".to_string().into(),
+        event_type: EventType::i_custom,
+        subject_kind: SubjectKind::Incident,
+        subject_id: "i1".into(),
+        attempt: 1,
+        test: false,
+        event_time: 1,
+        started_at: 1,
+        duration_ms: 1,
+        success: true,
+        http_status: 200,
+        error_class: String::new(),
+        error: String::new(),
+        request: serde_json::json!({}),
+        response: serde_json::json!({}),
+    };
+    store.record_attempt(&attempt).await.unwrap();
+    let now = crate::sql::now_ms();
+    let slot = store
+        .begin_press(PersonId(1), "key-1", "i1/1", now, 60_000)
+        .await
+        .unwrap();
+    assert!(matches!(slot, PressSlot::Fresh));
+    store
+        .finish_press(PersonId(1), "key-1", Some("{}"))
+        .await
+        .unwrap();
+    store.open_circuit(hook, now + 60_000).await.unwrap();
+    store.close_circuit(hook).await.unwrap();
+    store.release_expired_leases(now).await.unwrap();
+    assert_eq!(
+        store.writer.generation().now(),
+        before,
+        "bookkeeping made every process forget what it keeps"
+    );
+    store
+        .create_person(NewPerson {
+            name: "lin".into(),
+            email: "lin@example.com".into(),
+            role: Role::Member,
+            password_hash: String::new(),
+        })
+        .await
+        .unwrap();
+    assert_ne!(
+        store.writer.generation().now(),
+        before,
+        "a change to people is one that makes processes forget"
+    );
+}
+
 on_both!(
     a_revoked_or_changed_caller_is_seen_at_once,
     a_field_defined_is_seen_at_once,
-    who_is_told_follows_each_change
+    who_is_told_follows_each_change,
+    bookkeeping_keeps_what_is_kept
 );
 
 /// Two processes on one PostgreSQL database: a key revoked through one

@@ -181,7 +181,7 @@ impl NotifyStore for SqlStore {
         let due = due.clone();
         let started = self
             .writer
-            .tx(move |c| {
+            .tx_outside_kept(move |c| {
                 let due = due.clone();
                 Box::pin(async move {
                     let mut taken = Sql::new(

@@ -126,7 +126,7 @@ impl ReplayStore for SqlStore {
         }
         let (r, items) = (r.clone(), std::sync::Arc::new(items));
         self.writer
-            .tx(move |c| {
+            .tx_outside_kept(move |c| {
                 let (r, states, items) = (r.clone(), states.clone(), items.clone());
                 Box::pin(async move {
                     let mut q = Sql::new(
@@ -203,7 +203,7 @@ impl ReplayStore for SqlStore {
         q.i64(now_ms)
             .push(" WHERE state = 'running' AND id = ")
             .text(id.as_str());
-        Ok(self.exec(q).await? > 0)
+        Ok(self.exec_outside_kept(q).await? > 0)
     }
 
     async fn running_replays(&self) -> Result<Vec<(ReplayId, i64)>> {
@@ -222,7 +222,7 @@ impl ReplayStore for SqlStore {
         let id = id.clone();
         let queued = self
             .writer
-            .tx(move |c| {
+            .tx_outside_kept(move |c| {
                 let id = id.clone();
                 Box::pin(async move {
                     let mut q = Sql::new(

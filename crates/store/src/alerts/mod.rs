@@ -117,7 +117,7 @@ impl AlertStore for SqlStore {
         rec: Recorder,
     ) -> Result<()> {
         self.writer
-            .tx(move |c| {
+            .tx_outside_kept(move |c| {
                 let (ids, to, by, mut rec) = (ids.clone(), to.clone(), by.clone(), rec.clone());
                 Box::pin(async move {
                     let mut found = every_alert(c, &ids).await?;
@@ -169,7 +169,7 @@ impl AlertStore for SqlStore {
         rec: Recorder,
     ) -> Result<Vec<Alert>> {
         self.writer
-            .tx(move |c| {
+            .tx_outside_kept(move |c| {
                 let (ids, by, mut rec) = (ids.clone(), by.clone(), rec.clone());
                 Box::pin(async move {
                     let mut found = every_alert(c, &ids).await?;

@@ -236,7 +236,7 @@ impl IncidentStore for SqlStore {
     async fn remove_incidents(&self, ids: &[IncidentId]) -> Result<()> {
         let ids = ids.to_vec();
         self.writer
-            .tx(move |c| {
+            .tx_outside_kept(move |c| {
                 let ids = ids.clone();
                 Box::pin(async move {
                     let mut q = Sql::on(c, "SELECT id FROM incidents WHERE id IN ");

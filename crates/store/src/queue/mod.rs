@@ -74,13 +74,13 @@ impl DeliveryStore for SqlStore {
     }
 
     async fn open_circuit(&self, integration_id: IntegrationId, until_ms: i64) -> Result<()> {
-        self.exec(circuits::open(integration_id.into(), until_ms))
+        self.exec_outside_kept(circuits::open(integration_id.into(), until_ms))
             .await
             .map(|_| ())
     }
 
     async fn close_circuit(&self, integration_id: IntegrationId) -> Result<()> {
-        self.exec(circuits::close(integration_id.into()))
+        self.exec_outside_kept(circuits::close(integration_id.into()))
             .await
             .map(|_| ())
     }
@@ -88,7 +88,7 @@ impl DeliveryStore for SqlStore {
     async fn release_expired_leases(&self, now_ms: i64) -> Result<u64> {
         let mut q = Sql::new("UPDATE deliveries SET state = 'pending', lease_until = 0 WHERE state = 'leased' AND lease_until < ");
         q.i64(now_ms);
-        self.exec(q).await
+        self.exec_outside_kept(q).await
     }
 
     async fn enqueue_delivery(
@@ -100,7 +100,7 @@ impl DeliveryStore for SqlStore {
         let event_id = event_id.to_string();
         let id = self
             .writer
-            .tx(move |c| {
+            .tx_outside_kept(move |c| {
                 let event_id = event_id.clone();
                 Box::pin(async move {
                     let mut q = Sql::new("SELECT seq, subject_id FROM events WHERE event_id = ");
@@ -130,7 +130,7 @@ impl DeliveryStore for SqlStore {
     async fn record_attempt(&self, attempt: &AttemptRecord) -> Result<()> {
         let attempt = Arc::new(EncodedAttempt::new(Box::new(attempt.clone())));
         self.writer
-            .tx(move |c| {
+            .tx_outside_kept(move |c| {
                 let attempt = attempt.clone();
                 Box::pin(async move { insert_attempts(c, &[&attempt]).await })
             })

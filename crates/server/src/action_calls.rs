@@ -183,11 +183,11 @@ pub async fn call(
         error: res.error.clone(),
     };
     let defs = field_defs_for(app, &answer).await?;
-    let written = run.clone();
+    let written = run;
     // Sent together, the last attempt and the run share the writer's next commit.
     let (recorded, ran) = tokio::join!(
         app.store.record_attempt(record),
-        app.mutate(
+        app.mutate_answering(
             std::slice::from_ref(&incident.incident_id),
             move |incidents, rec| {
                 let inc = &mut incidents[0];
@@ -201,23 +201,19 @@ pub async fn call(
                 run.write_back = write_back::apply(inc, &answer, &who, rec);
                 let by = run.requested_by.clone();
                 record_run(inc, &run, &call, Some(&by), rec);
-                Ok(())
+                Ok(run)
             },
         )
     );
     recorded?;
-    ran?;
+    // The run as the committed operation wrote it: no read after the write.
+    let (_, run) = ran?;
     if status == RunStatus::Running {
         // Its callbacks need not read what never changes.
         app.run_tokens.put(&run, now_ms.div_euclid(1000));
     }
     app.invoker.count(&Tally::of(record));
     tell_delivery_alerts(app, action, res, res.success);
-    let run = app
-        .store
-        .run(&run.run_id)
-        .await?
-        .ok_or_else(|| ApiError::Internal(format!("run {} was not kept", run.run_id)))?;
     Ok(TriggerResult {
         call: PushOutcome::new(
             res,

@@ -98,11 +98,33 @@ impl Runtime {
             .await?)
     }
 
+    /// As `mutate`, answering also what `op` answered in the run of it
+    /// that committed (a job may run more than once): what the change
+    /// made need not be read again after the write.
+    pub async fn mutate_answering<F, T>(
+        &self,
+        ids: &[IncidentId],
+        op: F,
+    ) -> Result<(Vec<Incident>, T), ApiError>
+    where
+        F: Fn(&mut Vec<Incident>, &mut Recorder) -> Result<T, dutyhook_domain::DomainError>
+            + Send
+            + Sync
+            + 'static,
+        T: Send + 'static,
+    {
+        let (op, produced) = answering(op);
+        let incidents = self
+            .store
+            .mutate_incidents(ids, self.recorder(), op)
+            .await?;
+        Ok((incidents, produced.take(ids)?))
+    }
+
     /// Runs `op` over one incident with its run `run_id` read in the same
     /// transaction (in the recorder's `runs`), so changes to a run apply
     /// one after another on every process. Answers the incident and what
-    /// `op` answered in the run of it that committed (a job may run more
-    /// than once), so nothing need be read again after the write.
+    /// `op` answered, as `mutate_answering` does.
     pub async fn mutate_run<F, T>(
         &self,
         incident_id: &IncidentId,
@@ -116,23 +138,42 @@ impl Runtime {
             + 'static,
         T: Send + 'static,
     {
-        let produced: Arc<Mutex<Option<T>>> = Arc::default();
-        let keep = produced.clone();
-        let op: IncidentOp = Arc::new(move |incs, rec| {
-            let value = op(incs, rec)?;
-            *keep.lock().expect("not poisoned") = Some(value);
-            Ok(())
-        });
+        let (op, produced) = answering(op);
         let incident = self
             .store
             .mutate_run(incident_id, run_id, self.recorder(), op)
             .await?;
-        let value = produced.lock().expect("not poisoned").take();
-        let value = value.ok_or_else(|| {
-            ApiError::Internal(format!("the change of run {run_id} answered nothing"))
-        })?;
-        Ok((incident, value))
+        Ok((incident, produced.take(std::slice::from_ref(incident_id))?))
     }
+}
+
+/// What an operation answered, kept by its last run.
+struct Produced<T>(Arc<Mutex<Option<T>>>);
+
+impl<T> Produced<T> {
+    fn take(&self, ids: &[IncidentId]) -> Result<T, ApiError> {
+        let value = self.0.lock().expect("not poisoned").take();
+        value.ok_or_else(|| ApiError::Internal(format!("the change of {ids:?} answered nothing")))
+    }
+}
+
+/// `op` as an operation of the store, keeping what it answers.
+fn answering<F, T>(op: F) -> (IncidentOp, Produced<T>)
+where
+    F: Fn(&mut Vec<Incident>, &mut Recorder) -> Result<T, dutyhook_domain::DomainError>
+        + Send
+        + Sync
+        + 'static,
+    T: Send + 'static,
+{
+    let produced: Arc<Mutex<Option<T>>> = Arc::default();
+    let keep = produced.clone();
+    let op: IncidentOp = Arc::new(move |incs, rec| {
+        let value = op(incs, rec)?;
+        *keep.lock().expect("not poisoned") = Some(value);
+        Ok(())
+    });
+    (op, Produced(produced))
 }
 
 /// Gives the dispatcher the SMTP server, if there is one, and answers it.

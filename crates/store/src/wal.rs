@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::Result;
 
 /// Copies the write-ahead log into the database file from a reading
-/// connection, twice a second. Left to SQLite, the checkpoint runs inside the
+/// connection, four times a second. Left to SQLite, the checkpoint runs inside the
 /// writer's commit every 1,000 pages and stalls every write behind it
 /// (measured: commits of 6 ms instead of 0.6 ms during an alert storm).
 /// Past `WAL_RESTART_FRAMES` it asks the writer to start the log over
@@ -33,11 +33,16 @@ pub(crate) async fn checkpoints(read: sqlx::AnyPool, wal_restart: Arc<AtomicBool
     }
 }
 
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// A short log is cheaper to read and to start over: with checkpoints
+/// twice a second and restarts past 16 MiB, 500 creates/s to 10 webhooks
+/// had a p99 of 7.9-9.9 ms from create to push, against 6.2-7.4 ms at this
+/// pace (and 19-20 ms with 64 MiB; docs/benchmarks.md).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
-/// Frames (pages) past which the writer starts the log over: 16 MiB of
-/// 4 KiB pages.
-const WAL_RESTART_FRAMES: i64 = 4_096;
+/// Frames (pages) past which the writer starts the log over: 8 MiB of
+/// 4 KiB pages. Each restart holds the writer for milliseconds (8-9 ms
+/// under 10 webhooks' full load, mostly the database file's fsync).
+const WAL_RESTART_FRAMES: i64 = 2_048;
 
 /// Frames past which the checkpointer restarts the log itself, waiting for
 /// the writer's batch: only if the writer's restarts do not take (a reader

@@ -22,28 +22,30 @@ pub(crate) fn lock_key(role: &str) -> i64 {
     (h >> 1) as i64
 }
 
-/// How a write batch begins: SQLite takes its write lock at once, so a batch
-/// never fails half way for want of it.
-pub(crate) fn begin(backend: Backend) -> Option<&'static str> {
+/// How a write batch begins. SQLite takes its write lock at once, so a
+/// batch never fails half way for want of it.
+///
+/// PostgreSQL's batch begins with one cluster-wide lock, so the batches of
+/// several processes apply one after another (no deadlocks, and the queue's
+/// FIFO bookkeeping needs no finer locks); index scans, not bitmap scans
+/// (bitmap scans never mark the index entries of dead rows as dead, so each
+/// batch re-read the thousands a busy queue leaves in its partial indexes
+/// until autovacuum came round: the cluster cap's count took 2-3 ms a batch,
+/// 0.1 ms with index scans); custom plans only (a statement text that
+/// recurs, a claim of 100 ids say, got a generic plan after five runs that
+/// read the whole open queue instead of 100 keys: 45 ms against 2 ms). All
+/// of it in the `BEGIN`'s own round trip: sent apart, the lock and settings
+/// were one more statement of every batch.
+pub(crate) fn begin(backend: Backend) -> &'static str {
     match backend {
-        Backend::Sqlite => Some("BEGIN IMMEDIATE"),
-        Backend::Postgres => None,
+        Backend::Sqlite => "BEGIN IMMEDIATE",
+        Backend::Postgres => {
+            "BEGIN; SELECT pg_advisory_xact_lock(7343230690172101), \
+             set_config('enable_bitmapscan', 'off', true), \
+             set_config('plan_cache_mode', 'force_custom_plan', true)"
+        }
     }
 }
-
-/// Run first in each PostgreSQL write batch: one cluster-wide lock, so the
-/// batches of several processes apply one after another (no deadlocks, and
-/// the queue's FIFO bookkeeping needs no finer locks); index scans, not
-/// bitmap scans (bitmap scans never mark the index entries of dead rows as
-/// dead, so each batch re-read the thousands a busy queue leaves in its
-/// partial indexes until autovacuum came round: the cluster cap's count took
-/// 2-3 ms a batch, 0.1 ms with index scans); custom plans only (a statement
-/// text that recurs, a claim of 100 ids say, got a generic plan after five
-/// runs that read the whole open queue instead of 100 keys: 45 ms against
-/// 2 ms).
-pub(crate) const POSTGRES_BATCH_PROLOGUE: &str = "SELECT pg_advisory_xact_lock(7343230690172101), \
-     set_config('enable_bitmapscan', 'off', true), \
-     set_config('plan_cache_mode', 'force_custom_plan', true)";
 
 /// Claims skip rows another process is leasing this very moment.
 pub(crate) fn skip_locked(backend: Backend) -> &'static str {

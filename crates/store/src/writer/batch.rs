@@ -39,16 +39,8 @@ pub(crate) async fn run(
         Some(c) => c,
         None => held.insert(pool.acquire().await?),
     };
-    let mut tx = match dialect::begin(backend) {
-        Some(statement) => conn.begin_with(statement).await?,
-        None => conn.begin().await?,
-    };
+    let mut tx = conn.begin_with(dialect::begin(backend)).await?;
     phases.mark("begin");
-    if backend == Backend::Postgres {
-        sqlx::query(dialect::POSTGRES_BATCH_PROLOGUE)
-            .execute(&mut *tx)
-            .await?;
-    }
     for job in &batch.txs {
         let mut sp = Connection::begin(&mut *tx).await?;
         match (job.run)(&mut sp).await {

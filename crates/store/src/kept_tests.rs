@@ -2,10 +2,8 @@
 //! seen by the next read, whether it revokes a caller, defines a field or
 //! changes who is told of events.
 
-use dutyhook_domain::event::{EventType, SubjectKind};
 use dutyhook_domain::field::{FieldDef, FieldType};
-use dutyhook_domain::ids::{DeliveryId, IntegrationId, PersonId};
-use dutyhook_domain::integration::IntegrationKind;
+use dutyhook_domain::ids::{IntegrationId, PersonId};
 use dutyhook_domain::person::Role;
 
 use crate::queue::tests::webhook;
@@ -14,19 +12,31 @@ use crate::store::SqlStore;
 use crate::test_db::{on_both, open, Db};
 use crate::writer::tests::create;
 use crate::{
-    ActionStore, AttemptRecord, ChannelStore, DeliveryStore, DirectoryStore, IntegrationStore,
-    NewPerson, PressSlot,
+    ActionStore, ChannelStore, DeliveryStore, DirectoryStore, IntegrationStore, NewPerson,
+    PressSlot,
 };
 
-async fn a_revoked_or_changed_caller_is_seen_at_once(db: Db) {
-    let store = open(&db).await;
-    let person = |name: &str| NewPerson {
+/// Waits until the store hears of every change (at once on SQLite).
+async fn until_heard(store: &SqlStore) {
+    let waited = std::time::Instant::now();
+    while !store.writer.generation().heard() {
+        assert!(waited.elapsed().as_secs() < 10, "never listening");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+fn member(name: &str) -> NewPerson {
+    NewPerson {
         name: name.into(),
         email: format!("{name}@example.com"),
         role: Role::Member,
         password_hash: String::new(),
-    };
-    let lin = store.create_person(person("lin")).await.unwrap();
+    }
+}
+
+async fn a_revoked_or_changed_caller_is_seen_at_once(db: Db) {
+    let store = open(&db).await;
+    let lin = store.create_person(member("lin")).await.unwrap();
     let id = lin.person.person_id;
     let key = store
         .create_app_key(id, "k", "hash-1", "dh_…1")
@@ -126,28 +136,10 @@ async fn who_is_told_follows_each_change(db: Db) {
 async fn bookkeeping_keeps_what_is_kept(db: Db) {
     let store = open(&db).await;
     let hook = IntegrationId(webhook(&*store).await);
+    // On PostgreSQL the listener's connecting is a generation of its own.
+    until_heard(&store).await;
     let before = store.writer.generation().now();
-    let attempt = AttemptRecord {
-        invocation_id: "inv-1".into(),
-        integration_id: hook,
-        integration_kind: IntegrationKind::IncidentWebhook,
-        delivery_id: DeliveryId(0),
-        event_id: "e1".to_string().into(),
-        event_type: EventType::i_custom,
-        subject_kind: SubjectKind::Incident,
-        subject_id: "i1".into(),
-        attempt: 1,
-        test: false,
-        event_time: 1,
-        started_at: 1,
-        duration_ms: 1,
-        success: true,
-        http_status: 200,
-        error_class: String::new(),
-        error: String::new(),
-        request: serde_json::json!({}),
-        response: serde_json::json!({}),
-    };
+    let attempt = crate::upgrade_tests::attempt(0, hook);
     store.record_attempt(&attempt).await.unwrap();
     let now = crate::sql::now_ms();
     let slot = store
@@ -167,15 +159,7 @@ async fn bookkeeping_keeps_what_is_kept(db: Db) {
         before,
         "bookkeeping made every process forget what it keeps"
     );
-    store
-        .create_person(NewPerson {
-            name: "lin".into(),
-            email: "lin@example.com".into(),
-            role: Role::Member,
-            password_hash: String::new(),
-        })
-        .await
-        .unwrap();
+    store.create_person(member("lin")).await.unwrap();
     assert_ne!(
         store.writer.generation().now(),
         before,
@@ -196,24 +180,12 @@ on_both!(
 async fn another_process_hears_of_a_revoked_key() {
     let db = Db::postgres().await;
     let (here, there) = (open(&db).await, open(&db).await);
-    let lin = here
-        .create_person(NewPerson {
-            name: "lin".into(),
-            email: "lin@example.com".into(),
-            role: Role::Member,
-            password_hash: String::new(),
-        })
-        .await
-        .unwrap();
+    let lin = here.create_person(member("lin")).await.unwrap();
     let key = here
         .create_app_key(lin.person.person_id, "k", "hash-1", "dh_…1")
         .await
         .unwrap();
-    let waited = std::time::Instant::now();
-    while !there.writer.generation().heard() {
-        assert!(waited.elapsed().as_secs() < 10, "never listening");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    until_heard(&there).await;
     for _ in 0..2 {
         assert!(there.person_by_key_hash("hash-1").await.unwrap().is_some());
     }

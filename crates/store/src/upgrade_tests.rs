@@ -46,27 +46,32 @@ fn done(delivery_id: i64) -> Completion {
         delivery_id: DeliveryId(delivery_id),
         resolution: DeliveryResolution::Done,
         note: None,
-        record: Box::new(AttemptRecord {
-            invocation_id: format!("inv{delivery_id}"),
-            integration_id: IntegrationId(1),
-            integration_kind: dutyhook_domain::integration::IntegrationKind::IncidentWebhook,
-            delivery_id: DeliveryId(delivery_id),
-            event_id: format!("e{delivery_id}").into(),
-            event_type: dutyhook_domain::event::EventType::i_comm,
-            subject_kind: dutyhook_domain::event::SubjectKind::Incident,
-            subject_id: "a".into(),
-            attempt: 1,
-            test: false,
-            event_time: 1,
-            started_at: 1,
-            duration_ms: 1,
-            success: true,
-            http_status: 200,
-            error_class: String::new(),
-            error: String::new(),
-            request: json!({}),
-            response: json!({}),
-        }),
+        record: Box::new(attempt(delivery_id, IntegrationId(1))),
+    }
+}
+
+/// A successful first attempt of a delivery, as the history keeps it.
+pub(crate) fn attempt(delivery_id: i64, integration_id: IntegrationId) -> AttemptRecord {
+    AttemptRecord {
+        invocation_id: format!("inv{delivery_id}"),
+        integration_id,
+        integration_kind: dutyhook_domain::integration::IntegrationKind::IncidentWebhook,
+        delivery_id: DeliveryId(delivery_id),
+        event_id: format!("e{delivery_id}").into(),
+        event_type: dutyhook_domain::event::EventType::i_comm,
+        subject_kind: dutyhook_domain::event::SubjectKind::Incident,
+        subject_id: "a".into(),
+        attempt: 1,
+        test: false,
+        event_time: 1,
+        started_at: 1,
+        duration_ms: 1,
+        success: true,
+        http_status: 200,
+        error_class: String::new(),
+        error: String::new(),
+        request: json!({}),
+        response: json!({}),
     }
 }
 

@@ -86,10 +86,7 @@ impl Runtime {
     /// events. `op` may run more than once (see [`IncidentOp`]).
     pub async fn mutate<F>(&self, ids: &[IncidentId], op: F) -> Result<Vec<Incident>, ApiError>
     where
-        F: Fn(&mut Vec<Incident>, &mut Recorder) -> Result<(), dutyhook_domain::DomainError>
-            + Send
-            + Sync
-            + 'static,
+        F: Operation<()>,
     {
         let op: IncidentOp = Arc::new(op);
         Ok(self
@@ -107,10 +104,7 @@ impl Runtime {
         op: F,
     ) -> Result<(Vec<Incident>, T), ApiError>
     where
-        F: Fn(&mut Vec<Incident>, &mut Recorder) -> Result<T, dutyhook_domain::DomainError>
-            + Send
-            + Sync
-            + 'static,
+        F: Operation<T>,
         T: Send + 'static,
     {
         let (op, produced) = answering(op);
@@ -132,10 +126,7 @@ impl Runtime {
         op: F,
     ) -> Result<(Incident, T), ApiError>
     where
-        F: Fn(&mut Vec<Incident>, &mut Recorder) -> Result<T, dutyhook_domain::DomainError>
-            + Send
-            + Sync
-            + 'static,
+        F: Operation<T>,
         T: Send + 'static,
     {
         let (op, produced) = answering(op);
@@ -145,6 +136,24 @@ impl Runtime {
             .await?;
         Ok((incident, produced.take(std::slice::from_ref(incident_id))?))
     }
+}
+
+/// An operation over incidents that answers a `T`; it may run more than
+/// once (see [`IncidentOp`]).
+pub trait Operation<T>:
+    Fn(&mut Vec<Incident>, &mut Recorder) -> Result<T, dutyhook_domain::DomainError>
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T, F> Operation<T> for F where
+    F: Fn(&mut Vec<Incident>, &mut Recorder) -> Result<T, dutyhook_domain::DomainError>
+        + Send
+        + Sync
+        + 'static
+{
 }
 
 /// What an operation answered, kept by its last run.
@@ -160,10 +169,7 @@ impl<T> Produced<T> {
 /// `op` as an operation of the store, keeping what it answers.
 fn answering<F, T>(op: F) -> (IncidentOp, Produced<T>)
 where
-    F: Fn(&mut Vec<Incident>, &mut Recorder) -> Result<T, dutyhook_domain::DomainError>
-        + Send
-        + Sync
-        + 'static,
+    F: Operation<T>,
     T: Send + 'static,
 {
     let produced: Arc<Mutex<Option<T>>> = Arc::default();

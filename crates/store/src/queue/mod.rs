@@ -216,6 +216,7 @@ impl DeliveryStore for SqlStore {
             if n < CHUNK {
                 break;
             }
+            tokio::time::sleep(prune::PAUSE).await;
         }
         // Keys with nothing unfinished need no tail; then the finished
         // deliveries themselves, a chunk at a time each.

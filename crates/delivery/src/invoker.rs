@@ -14,7 +14,7 @@ use dutyhook_domain::template_text::with_readable;
 use dutyhook_domain::webhook::WebhookConfig;
 use dutyhook_store::{AttemptRecord, IntegrationRecord, Store, StoredEvent};
 
-use crate::attempt_record::{Attempt, Outcome};
+use crate::attempt_record::{attempt_record, Attempt, Outcome};
 use crate::metrics::Metrics;
 use crate::now_ms;
 use crate::push::{PushRequest, PushResult, Pusher};
@@ -109,7 +109,7 @@ impl Invoker {
                 body_is_event_payload: call.body_is_event_payload,
             })
             .await;
-        let record = attempt_record(&call, &mut result);
+        let record = history_record(&call, &mut result);
         Invoked { result, record }
     }
 
@@ -184,7 +184,7 @@ pub fn render_body(template: Option<&Template>, payload: &str) -> Vec<u8> {
 
 /// The history record of one attempt; the request and the response move
 /// into it (they are most of its size).
-fn attempt_record(call: &Call<'_>, res: &mut PushResult) -> AttemptRecord {
+fn history_record(call: &Call<'_>, res: &mut PushResult) -> AttemptRecord {
     let attempt = Attempt {
         integration: call.integration,
         event: call.event,
@@ -202,5 +202,5 @@ fn attempt_record(call: &Call<'_>, res: &mut PushResult) -> AttemptRecord {
         request: std::mem::take(&mut res.request),
         response: std::mem::take(&mut res.response),
     };
-    crate::attempt_record::attempt_record(attempt, outcome)
+    attempt_record(attempt, outcome)
 }

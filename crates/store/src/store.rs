@@ -90,8 +90,8 @@ impl SqlStore {
         self.exec_marked(q, true).await
     }
 
-    /// As `exec`, for the queue's own bookkeeping (history prunes), which
-    /// changes nothing kept in memory (`kept.rs`).
+    /// As `exec`, for bookkeeping that changes nothing kept in memory
+    /// (`kept.rs`): history prunes, circuits, leases, presses' keys.
     pub(crate) async fn exec_outside_kept(&self, q: Sql) -> Result<u64> {
         self.exec_marked(q, false).await
     }

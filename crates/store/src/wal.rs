@@ -8,12 +8,13 @@ use std::time::Duration;
 use crate::Result;
 
 /// Copies the write-ahead log into the database file from a reading
-/// connection, four times a second. Left to SQLite, the checkpoint runs inside the
-/// writer's commit every 1,000 pages and stalls every write behind it
-/// (measured: commits of 6 ms instead of 0.6 ms during an alert storm).
-/// Past `WAL_RESTART_FRAMES` it asks the writer to start the log over
-/// between two batches (`wal_restart`), which takes it a few milliseconds
-/// since these checkpoints have copied nearly all of it already.
+/// connection, four times a second. Left to SQLite, the checkpoint runs
+/// inside the writer's commit every 1,000 pages and stalls every write
+/// behind it (measured: commits of 6 ms instead of 0.6 ms during an alert
+/// storm). Past `WAL_RESTART_FRAMES` it asks the writer to start the log
+/// over between two batches (`wal_restart`): these checkpoints have copied
+/// nearly all of it already, so the writer's takes milliseconds, mostly
+/// the database file's fsync.
 pub(crate) async fn checkpoints(read: sqlx::AnyPool, wal_restart: Arc<AtomicBool>) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -14,6 +14,7 @@ use sqlx::AnyConnection;
 use crate::integrations::{insert_integration, update_integration_row};
 use crate::sql::Sql;
 use crate::store::SqlStore;
+use crate::write_conn::WriteConn;
 use crate::{ActionStore, IntegrationRecord, PressSlot, Result, StoreError};
 
 /// Refuses a save that would give a channel a second action of the same
@@ -214,7 +215,10 @@ impl ActionStore for SqlStore {
         self.writer
             .tx_outside_kept(move |c| {
                 let run = run.clone();
-                Box::pin(async move { crate::runs::reserve_run(c, &run, &rule, now_ms).await })
+                Box::pin(async move {
+                    crate::runs::reserve_run(&mut WriteConn::Sqlx(&mut *c), &run, &rule, now_ms)
+                        .await
+                })
             })
             .await
     }

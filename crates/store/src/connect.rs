@@ -65,8 +65,8 @@ pub(crate) async fn open_sql(url: &str, keys: Option<Keyring>) -> Result<Arc<Sql
     let keys = keyring_for(url, backend, keys)?;
     let store = match backend {
         Backend::Sqlite => {
-            let (write, read, wal_restart) = crate::sqlite::pools(url).await?;
-            SqlStore::new(backend, write, read, Some(wal_restart), keys)
+            let (write, read, side) = crate::sqlite::pools(url).await?;
+            SqlStore::new(backend, write, read, Some(side), keys)
         }
         Backend::Postgres => {
             let pool = AnyPoolOptions::new()

@@ -13,6 +13,9 @@ pub enum StoreError {
     /// fault, and over when the database is back.
     #[error("{0}")]
     Unavailable(String),
+    /// An error of the SQLite writer's own connection (`direct.rs`).
+    #[error("database error: {0}")]
+    Sqlite(String),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
@@ -72,16 +75,7 @@ pub(crate) fn unavailability(e: &sqlx::Error) -> Option<String> {
             if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
                 // Primary result codes (the low byte of an extended one).
                 let primary = code.parse::<i64>().map(|c| c & 0xff).unwrap_or(-1);
-                match primary {
-                    13 => Some(format!(
-                        "the database cannot write: the disk is full ({db})"
-                    )),
-                    10 => Some(format!("the database cannot write: disk I/O error ({db})")),
-                    8 => Some(format!("the database cannot write: it is read-only ({db})")),
-                    14 => Some(format!("the database file cannot be opened ({db})")),
-                    5 | 6 => Some(format!("the database is locked by another process ({db})")),
-                    _ => None,
-                }
+                sqlite_unavailability(primary, db)
             } else {
                 match code.as_ref() {
                     "53100" => Some(format!(
@@ -100,6 +94,39 @@ pub(crate) fn unavailability(e: &sqlx::Error) -> Option<String> {
             }
         }
         _ => None,
+    }
+}
+
+/// Why SQLite cannot be used, by the primary result code of its error.
+fn sqlite_unavailability(primary: i64, detail: &dyn std::fmt::Display) -> Option<String> {
+    match primary {
+        13 => Some(format!(
+            "the database cannot write: the disk is full ({detail})"
+        )),
+        10 => Some(format!(
+            "the database cannot write: disk I/O error ({detail})"
+        )),
+        8 => Some(format!(
+            "the database cannot write: it is read-only ({detail})"
+        )),
+        14 => Some(format!("the database file cannot be opened ({detail})")),
+        5 | 6 => Some(format!(
+            "the database is locked by another process ({detail})"
+        )),
+        _ => None,
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        let primary = match &e {
+            rusqlite::Error::SqliteFailure(f, _) => i64::from(f.extended_code & 0xff),
+            _ => -1,
+        };
+        match sqlite_unavailability(primary, &e) {
+            Some(cause) => StoreError::Unavailable(cause),
+            None => StoreError::Sqlite(e.to_string()),
+        }
     }
 }
 

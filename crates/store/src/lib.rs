@@ -13,6 +13,7 @@ mod backup;
 mod channels;
 mod connect;
 mod dialect;
+mod direct;
 mod directory;
 mod error;
 mod incidents;
@@ -43,6 +44,7 @@ mod types;
 #[cfg(test)]
 mod upgrade_tests;
 mod wal;
+mod write_conn;
 mod writer;
 
 use std::collections::HashMap;

@@ -10,6 +10,7 @@ use dutyhook_domain::notify::{ChannelNotify, Recipient};
 use crate::queue::fifo::{insert_deliveries, NewDelivery};
 use crate::sql::Sql;
 use crate::store::SqlStore;
+use crate::write_conn::WriteConn;
 use crate::{DeliveryStore, IntegrationRecord, IntegrationStore, Page, Result};
 
 /// The name the e-mail integration is shown by.
@@ -204,7 +205,7 @@ impl NotifyStore for SqlStore {
                         return Ok(None);
                     };
                     let ids = insert_deliveries(
-                        c,
+                        &mut WriteConn::Sqlx(&mut *c),
                         &[NewDelivery {
                             event_seq,
                             integration_id: integration_id.into(),

@@ -11,6 +11,7 @@ use dutyhook_domain::DomainError;
 use crate::queue::fifo::{insert_deliveries, NewDelivery, OPEN_STATES};
 use crate::sql::Sql;
 use crate::store::SqlStore;
+use crate::write_conn::WriteConn;
 use crate::{DeliveryStore, Result, StoreError};
 
 /// At most this many events in one replay: a wider window is refused.
@@ -262,7 +263,7 @@ impl ReplayStore for SqlStore {
                             at: now_ms,
                         })
                         .collect();
-                    let ids = insert_deliveries(c, &new).await?;
+                    let ids = insert_deliveries(&mut WriteConn::Sqlx(&mut *c), &new).await?;
                     let mut link = Sql::new("UPDATE replay_items SET delivery_id = CASE position");
                     for ((position, _, _), delivery) in rows.iter().zip(&ids) {
                         link.push(" WHEN ").i64(*position).push(" THEN ").i64(*delivery);

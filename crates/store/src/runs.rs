@@ -4,14 +4,15 @@
 use dutyhook_domain::action_guard::{RateRule, COOLDOWN_STATUSES, UNCAPPED_STATUSES};
 use dutyhook_domain::ids::{IncidentId, RunId};
 use dutyhook_domain::run::{Run, RunStatus};
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::AnyPool;
 
 use crate::sql::Sql;
+use crate::write_conn::WriteConn;
 use crate::Result;
 
 /// Writes runs as they are now, one statement for all of them; a run kept
 /// twice in a batch is written as it was last kept.
-pub(crate) async fn upsert_runs(conn: &mut AnyConnection, runs: &[Run]) -> Result<()> {
+pub(crate) async fn upsert_runs(conn: &mut WriteConn<'_>, runs: &[Run]) -> Result<()> {
     let mut last: Vec<&Run> = vec![];
     for r in runs.iter().rev() {
         if !last.iter().any(|l| l.run_id == r.run_id) {
@@ -42,7 +43,7 @@ pub(crate) async fn upsert_runs(conn: &mut AnyConnection, runs: &[Run]) -> Resul
             .push(")");
     }
     q.push(" ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, token_hash = excluded.token_hash, deadline = excluded.deadline, doc = excluded.doc");
-    q.query().execute(&mut *conn).await?;
+    conn.execute(&q).await?;
     Ok(())
 }
 
@@ -60,13 +61,13 @@ const SELECT_RUN: &str = "SELECT doc, token_hash FROM action_runs WHERE ";
 
 /// The runs a write batch changes, read in the writer's transaction with
 /// one statement.
-pub(crate) async fn load_runs(conn: &mut AnyConnection, run_ids: &[RunId]) -> Result<Vec<Run>> {
+pub(crate) async fn load_runs(conn: &mut WriteConn<'_>, run_ids: &[RunId]) -> Result<Vec<Run>> {
     if run_ids.is_empty() {
         return Ok(vec![]);
     }
     let mut q = Sql::on(conn, SELECT_RUN);
     q.push("run_id IN ").list_text(run_ids);
-    decode(q.query_as().fetch_all(&mut *conn).await?)
+    decode(conn.fetch_all(&q).await?)
 }
 
 pub(crate) async fn run_by_token(read: &AnyPool, token_hash: &str) -> Result<Option<Run>> {
@@ -115,7 +116,7 @@ pub(crate) async fn run(read: &AnyPool, run_id: &RunId) -> Result<Option<Run>> {
 /// of `run.action_id` on `run.incident_id`: (this incident's, for the
 /// cooldown; the action's, for the hourly cap).
 async fn counted_runs(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     run: &Run,
     rule: &RateRule,
     now_ms: i64,
@@ -133,7 +134,7 @@ async fn counted_runs(
             .i64(now_ms - rule.cooldown_s * 1000);
         q.push(" AND status IN ")
             .list_text(&COOLDOWN_STATUSES.map(RunStatus::as_str));
-        let rows: Vec<(i64,)> = q.query_as().fetch_all(&mut *conn).await?;
+        let rows: Vec<(i64,)> = conn.fetch_all(&q).await?;
         on_incident = rows.into_iter().map(|(t,)| t).collect();
     }
     let mut of_action = vec![];
@@ -147,7 +148,7 @@ async fn counted_runs(
             .i64(now_ms - 3_600_000);
         q.push(" AND status NOT IN ")
             .list_text(&UNCAPPED_STATUSES.map(RunStatus::as_str));
-        let rows: Vec<(i64,)> = q.query_as().fetch_all(&mut *conn).await?;
+        let rows: Vec<(i64,)> = conn.fetch_all(&q).await?;
         of_action = rows.into_iter().map(|(t,)| t).collect();
     }
     Ok((on_incident, of_action))
@@ -158,7 +159,7 @@ async fn counted_runs(
 /// serialises (on PostgreSQL under its advisory lock, across processes),
 /// so concurrent presses never both slip under the limit.
 pub(crate) async fn reserve_run(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     run: &Run,
     rule: &RateRule,
     now_ms: i64,

@@ -12,6 +12,18 @@ pub(crate) enum Bind {
     OptText(Option<String>),
 }
 
+/// What a connection's statements are best written with.
+pub(crate) trait Placeholders {
+    /// `?` rather than `$n` (SQLite).
+    fn anonymous_placeholders(&self) -> bool;
+}
+
+impl Placeholders for sqlx::AnyConnection {
+    fn anonymous_placeholders(&self) -> bool {
+        self.backend_name() == "SQLite"
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Sql {
     pub text: String,
@@ -33,11 +45,15 @@ impl Sql {
     }
 
     /// A statement for `conn`, with the placeholders that bind fastest there.
-    pub fn on(conn: &sqlx::AnyConnection, text: &str) -> Self {
+    pub fn on(conn: &(impl Placeholders + ?Sized), text: &str) -> Self {
         Sql {
-            anonymous: conn.backend_name() == "SQLite",
+            anonymous: conn.anonymous_placeholders(),
             ..Sql::new(text)
         }
+    }
+
+    pub fn binds(&self) -> &[Bind] {
+        &self.binds
     }
 
     pub fn push(&mut self, text: &str) -> &mut Self {

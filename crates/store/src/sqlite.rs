@@ -6,9 +6,12 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, Executor};
 
+use crate::direct::DirectConn;
 use crate::topology::Backend;
+use crate::writer::SqliteSide;
 use crate::{Result, StoreError};
 
 pub(crate) fn sqlite_url(url: &str) -> String {
@@ -67,17 +70,17 @@ fn sqlite_pragmas(
        + 'static {
     move |conn, _meta| {
         Box::pin(async move {
-            conn.execute(
-                format!(
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=10000; \
-                     PRAGMA foreign_keys=ON;"
-                )
-                .as_str(),
-            )
-            .await?;
+            conn.execute(connection_pragmas(sync).as_str()).await?;
             Ok(())
         })
     }
+}
+
+fn connection_pragmas(sync: &str) -> String {
+    format!(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=10000; \
+         PRAGMA foreign_keys=ON;"
+    )
 }
 
 /// Checkpoints run beside the writer (`checkpoints`), not in its commits;
@@ -87,9 +90,10 @@ const WRITER_PRAGMAS: &str = "PRAGMA wal_autocheckpoint=0; PRAGMA temp_store=MEM
                               PRAGMA journal_size_limit=67108864;";
 
 /// The embedded store's pools, migrated: one writing connection, four
-/// reading ones; and the flag by which the checkpointer (started here) asks
-/// the writer to start the log over.
-pub(crate) async fn pools(url: &str) -> Result<(AnyPool, AnyPool, Arc<AtomicBool>)> {
+/// reading ones; and what only the SQLite writer has: the flag by which the
+/// checkpointer (started here) asks it to start the log over, and its own
+/// connection (a file's, not an in-memory database's).
+pub(crate) async fn pools(url: &str) -> Result<(AnyPool, AnyPool, SqliteSide)> {
     let (url, sync) = split_synchronous(url)?;
     let opts = AnyConnectOptions::from_str(&sqlite_url(&url))?;
     let write = AnyPoolOptions::new()
@@ -113,7 +117,24 @@ pub(crate) async fn pools(url: &str) -> Result<(AnyPool, AnyPool, Arc<AtomicBool
         .await?;
     let wal_restart = Arc::new(AtomicBool::new(false));
     tokio::spawn(crate::wal::checkpoints(read.clone(), wal_restart.clone()));
-    Ok((write, read, wal_restart))
+    // A second connection to an in-memory database would open another one.
+    let direct = if url.contains(":memory:") || url.contains("mode=memory") {
+        None
+    } else {
+        let file = SqliteConnectOptions::from_str(&sqlite_url(&url))?
+            .get_filename()
+            .to_owned();
+        let pragmas = format!("{}{WRITER_PRAGMAS}", connection_pragmas(sync));
+        Some(DirectConn::open(&file, &pragmas)?)
+    };
+    Ok((
+        write,
+        read,
+        SqliteSide {
+            wal_restart,
+            direct,
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `SqlStore`: the one implementation of [`Store`], over either database.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -15,7 +15,7 @@ use crate::kept::Kept;
 use crate::secrets::Keyring;
 use crate::sql::Sql;
 use crate::topology::Backend;
-use crate::writer::{SinkSlot, Writer};
+use crate::writer::{SinkSlot, SqliteSide, Writer};
 use crate::{Claimer, PersonRecord, Result, Store, StoreError};
 
 pub struct SqlStore {
@@ -51,18 +51,12 @@ impl SqlStore {
         backend: Backend,
         write: AnyPool,
         read: AnyPool,
-        wal_restart: Option<Arc<AtomicBool>>,
+        sqlite: Option<SqliteSide>,
         keys: Keyring,
     ) -> SqlStore {
         let sink: SinkSlot = Default::default();
         let token = format!("{:016x}", rand::random::<u64>());
-        let writer = Writer::start(
-            write.clone(),
-            backend,
-            sink.clone(),
-            token.clone(),
-            wal_restart,
-        );
+        let writer = Writer::start(write.clone(), backend, sink.clone(), token.clone(), sqlite);
         let kept = KeptReads {
             callers: Kept::new(writer.generation().clone()),
             fields: Kept::new(writer.generation().clone()),

@@ -10,9 +10,9 @@
 use std::sync::Arc;
 
 use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
-use sqlx::AnyConnection;
 
 use crate::sql::Sql;
+use crate::write_conn::WriteConn;
 use crate::Result;
 
 pub(crate) type Subscriber = (i64, IntegrationConfig, bool);
@@ -25,7 +25,7 @@ pub(crate) struct Subscribers {
 
 impl Subscribers {
     /// As kept, else read now (and kept).
-    pub(crate) async fn get(&mut self, conn: &mut AnyConnection) -> Result<Arc<Vec<Subscriber>>> {
+    pub(crate) async fn get(&mut self, conn: &mut WriteConn<'_>) -> Result<Arc<Vec<Subscriber>>> {
         if let Some(read) = &self.read {
             return Ok(read.clone());
         }
@@ -39,7 +39,7 @@ impl Subscribers {
     }
 }
 
-async fn read_subscribers(conn: &mut AnyConnection) -> Result<Vec<Subscriber>> {
+async fn read_subscribers(conn: &mut WriteConn<'_>) -> Result<Vec<Subscriber>> {
     let mut q = Sql::on(
         conn,
         "SELECT id, config, enabled, kind FROM integrations WHERE kind IN ",
@@ -50,7 +50,7 @@ async fn read_subscribers(conn: &mut AnyConnection) -> Result<Vec<Subscriber>> {
             .map(|k| k.as_str().to_string())
             .collect::<Vec<_>>(),
     );
-    let rows: Vec<(i64, String, i64, String)> = q.query_as().fetch_all(&mut *conn).await?;
+    let rows: Vec<(i64, String, i64, String)> = conn.fetch_all(&q).await?;
     let mut out = Vec::with_capacity(rows.len());
     for (id, config, enabled, kind) in rows {
         let decoded = IntegrationKind::parse(&kind)

@@ -7,12 +7,12 @@ use dutyhook_domain::alert::{group_key, ingest, IngestState};
 use dutyhook_domain::ids::{ChannelId, IncidentId, IntegrationId};
 use dutyhook_domain::recorder::Recorder;
 use dutyhook_domain::severity::Status;
-use sqlx::AnyConnection;
 
 use super::rows::{open_alerts, write_state};
 use crate::incidents::rows::load_incidents;
 use crate::sql::Sql;
 use crate::subscribers::Subscribers;
+use crate::write_conn::WriteConn;
 use crate::writer::jobs::{Effects, IngestJob, Reply};
 use crate::Result;
 
@@ -20,7 +20,7 @@ use crate::Result;
 /// alerts their keys name, the open incidents their grouping keys name, and
 /// those incidents.
 pub(crate) async fn load_state(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     jobs: &[IngestJob],
 ) -> Result<IngestState> {
     let mut state = IngestState::default();
@@ -63,7 +63,7 @@ pub(crate) async fn load_state(
                 .push(" AND group_key IN ")
                 .list_text(chunk);
             q.push(" ORDER BY created_ms, id");
-            let rows: Vec<(String, String)> = q.query_as().fetch_all(&mut *conn).await?;
+            let rows: Vec<(String, String)> = conn.fetch_all(&q).await?;
             for (id, g) in rows {
                 let id = IncidentId::from(id);
                 incident_ids.push(id.clone());
@@ -82,7 +82,7 @@ pub(crate) async fn load_state(
 /// statement is a round trip, so a burst costs a few of them per batch
 /// rather than ten per request.
 pub(crate) async fn apply_ingests(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     jobs: &[IngestJob],
     replies: &mut Vec<Reply>,
     effects: &mut Effects,

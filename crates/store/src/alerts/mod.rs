@@ -19,6 +19,7 @@ use crate::integrations::insert_integration;
 use crate::sql::{like_contains, Sql};
 use crate::store::SqlStore;
 use crate::subscribers::Subscribers;
+use crate::write_conn::WriteConn;
 use crate::writer::{Answer, IngestJob, Job};
 use crate::{
     AlertEventFilter, AlertFilter, AlertStore, IntegrationRecord, Listing, Page, Result, StoreError,
@@ -127,7 +128,8 @@ impl AlertStore for SqlStore {
                         .collect();
                     incident_ids.push(to.clone());
                     let mut state = IngestState {
-                        incidents: load_incidents(c, &incident_ids).await?,
+                        incidents: load_incidents(&mut WriteConn::Sqlx(&mut *c), &incident_ids)
+                            .await?,
                         ..Default::default()
                     };
                     let mut target = state
@@ -155,7 +157,13 @@ impl AlertStore for SqlStore {
                     }
                     state.incidents.insert(to.clone(), target);
                     state.incident_changed(&to);
-                    write_state(c, &state, &mut rec, &mut Subscribers::default()).await?;
+                    write_state(
+                        &mut WriteConn::Sqlx(&mut *c),
+                        &state,
+                        &mut rec,
+                        &mut Subscribers::default(),
+                    )
+                    .await?;
                     Ok(())
                 })
             })
@@ -178,7 +186,8 @@ impl AlertStore for SqlStore {
                         .filter_map(|a| a.incident.as_ref().map(|i| i.incident_id.clone()))
                         .collect();
                     let mut state = IngestState {
-                        incidents: load_incidents(c, &incident_ids).await?,
+                        incidents: load_incidents(&mut WriteConn::Sqlx(&mut *c), &incident_ids)
+                            .await?,
                         ..Default::default()
                     };
                     let mut out = vec![];
@@ -195,7 +204,13 @@ impl AlertStore for SqlStore {
                         }
                         out.push(a);
                     }
-                    write_state(c, &state, &mut rec, &mut Subscribers::default()).await?;
+                    write_state(
+                        &mut WriteConn::Sqlx(&mut *c),
+                        &state,
+                        &mut rec,
+                        &mut Subscribers::default(),
+                    )
+                    .await?;
                     Ok(out)
                 })
             })

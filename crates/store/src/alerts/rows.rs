@@ -7,11 +7,11 @@ use dutyhook_domain::incident::Incident;
 use dutyhook_domain::recorder::Recorder;
 use dutyhook_domain::severity::Progress;
 use serde_json::Value;
-use sqlx::AnyConnection;
 
 use crate::incidents::rows::{insert_events, insert_timeline, upsert_incidents};
 use crate::sql::{now_s, Sql};
 use crate::subscribers::Subscribers;
+use crate::write_conn::WriteConn;
 use crate::Result;
 
 pub(crate) const SELECT_ALERT: &str =
@@ -38,26 +38,26 @@ pub(crate) fn decode(rows: Vec<AlertRow>) -> Result<Vec<Alert>> {
 
 /// Alerts follow their incident: into a merge target, and closed with it.
 pub(crate) async fn follow_incidents(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     moves: &[(IncidentId, IncidentId)],
     closed: &[IncidentId],
 ) -> Result<()> {
     for (from, to) in moves {
         let mut q = Sql::new("UPDATE alerts SET incident_id = ");
         q.text(to).push(" WHERE incident_id = ").text(from);
-        q.query().execute(&mut *conn).await?;
+        conn.execute(&q).await?;
     }
     if !closed.is_empty() {
         let mut q = Sql::new("UPDATE alerts SET progress = 'Closed', close_time = ");
         q.i64(now_s())
             .push(" WHERE progress <> 'Closed' AND incident_id IN ")
             .list_text(closed);
-        q.query().execute(&mut *conn).await?;
+        conn.execute(&q).await?;
     }
     Ok(())
 }
 
-pub(crate) async fn upsert_alerts(conn: &mut AnyConnection, alerts: &[&Alert]) -> Result<()> {
+pub(crate) async fn upsert_alerts(conn: &mut WriteConn<'_>, alerts: &[&Alert]) -> Result<()> {
     // A recovered alert is written before a new open one of the same key.
     let (closed, open): (Vec<&&Alert>, Vec<&&Alert>) = alerts.iter().partition(|a| !a.is_open());
     for group in [closed, open] {
@@ -82,14 +82,14 @@ pub(crate) async fn upsert_alerts(conn: &mut AnyConnection, alerts: &[&Alert]) -
             }
             q.push(" ON CONFLICT (id) DO UPDATE SET incident_id = excluded.incident_id, progress = excluded.progress, \
                     close_time = excluded.close_time, updated_at = excluded.updated_at, severity = excluded.severity, doc = excluded.doc");
-            q.query().execute(&mut *conn).await?;
+            conn.execute(&q).await?;
         }
     }
     Ok(())
 }
 
 pub(crate) async fn insert_raw(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     raw: &[(AlertId, Value)],
     at: i64,
 ) -> Result<()> {
@@ -107,7 +107,7 @@ pub(crate) async fn insert_raw(
                 .text(body.to_string())
                 .push(")");
         }
-        q.query().execute(&mut *conn).await?;
+        conn.execute(&q).await?;
     }
     Ok(())
 }
@@ -115,7 +115,7 @@ pub(crate) async fn insert_raw(
 /// Writes what a batch of ingestion or closing changed, with its events;
 /// answers whether deliveries were queued.
 pub(crate) async fn write_state(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     state: &IngestState,
     rec: &mut Recorder,
     subscribers: &mut Subscribers,
@@ -134,7 +134,7 @@ pub(crate) async fn write_state(
 }
 
 pub(crate) async fn open_alerts(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     source_id: IntegrationId,
     keys: &[String],
 ) -> Result<Vec<Alert>> {
@@ -144,7 +144,7 @@ pub(crate) async fn open_alerts(
         q.push(" WHERE a.progress <> 'Closed' AND a.data_source_id = ")
             .i64(source_id);
         q.push(" AND a.alert_key IN ").list_text(chunk);
-        let rows: Vec<AlertRow> = q.query_as().fetch_all(&mut *conn).await?;
+        let rows: Vec<AlertRow> = conn.fetch_all(&q).await?;
         out.extend(decode(rows)?);
     }
     Ok(out)

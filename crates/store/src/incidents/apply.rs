@@ -5,11 +5,11 @@ use dutyhook_domain::ids::{IncidentId, RunId};
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::run::Run;
 use dutyhook_domain::DomainError;
-use sqlx::AnyConnection;
 
 use super::rows::{insert_events, insert_timeline, load_incidents, upsert_incidents};
 use crate::runs::{load_runs, upsert_runs};
 use crate::subscribers::Subscribers;
+use crate::write_conn::WriteConn;
 use crate::writer::jobs::{Effects, MutateJob, Reply};
 use crate::Result;
 
@@ -17,7 +17,7 @@ use crate::Result;
 /// operations of the batch left them; then writes what the successful ones
 /// changed. A failing operation is answered at once and leaves no trace.
 pub(crate) async fn apply_mutations(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     jobs: &[MutateJob],
     replies: &mut Vec<Reply>,
     effects: &mut Effects,

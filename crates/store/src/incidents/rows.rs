@@ -8,11 +8,11 @@ use dutyhook_domain::event::NewEvent;
 use dutyhook_domain::ids::{EventId, IncidentId};
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::timeline::TimelineEntry;
-use sqlx::AnyConnection;
 
 use crate::queue::fifo::NewDelivery;
 use crate::sql::Sql;
 use crate::subscribers::Subscribers;
+use crate::write_conn::WriteConn;
 use crate::{Result, StoreError};
 
 pub(crate) const SELECT_INCIDENT: &str = "SELECT i.doc, COALESCE(c.name, '') FROM incidents i LEFT JOIN channels c ON c.id = i.channel_id";
@@ -34,7 +34,7 @@ pub(crate) const INCIDENT_COLS: &str =
 
 /// Writes incidents, many per statement.
 pub(crate) async fn upsert_incidents(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     incidents: &[&Incident],
 ) -> Result<()> {
     // 17 values a row: well under both databases' limits on bound values.
@@ -90,13 +90,13 @@ pub(crate) async fn upsert_incidents(
              labels_text = excluded.labels_text, group_key = excluded.group_key, closer_id = excluded.closer_id, \
              doc = excluded.doc",
         );
-        q.query().execute(&mut *conn).await?;
+        conn.execute(&q).await?;
     }
     Ok(())
 }
 
 pub(crate) async fn insert_timeline(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     entries: &[TimelineEntry],
 ) -> Result<()> {
     for chunk in entries.chunks(1000) {
@@ -114,7 +114,7 @@ pub(crate) async fn insert_timeline(
                 .text(t.detail.to_string())
                 .push(")");
         }
-        q.query().execute(&mut *conn).await?;
+        conn.execute(&q).await?;
     }
     Ok(())
 }
@@ -122,7 +122,7 @@ pub(crate) async fn insert_timeline(
 /// Inserts events (the outbox) and the deliveries they need: one per
 /// subscribed webhook, with the subscription snapshot in force now.
 pub(crate) async fn insert_events(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     events: &[NewEvent],
     subscribers: &mut Subscribers,
 ) -> Result<bool> {
@@ -148,7 +148,7 @@ pub(crate) async fn insert_events(
             q.i64(e.event_time_ms).push(", ").text(&e.payload).push(")");
         }
         q.push(" RETURNING seq, event_id");
-        let rows: Vec<(i64, String)> = q.query_as().fetch_all(&mut *conn).await?;
+        let rows: Vec<(i64, String)> = conn.fetch_all(&q).await?;
         seqs.extend(rows.into_iter().map(|(seq, id)| (EventId::from(id), seq)));
     }
     let subscribers = subscribers.get(conn).await?;
@@ -176,14 +176,14 @@ pub(crate) async fn insert_events(
 
 /// Loads the incidents with these ids (missing ones are left out).
 pub(crate) async fn load_incidents(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     ids: &[IncidentId],
 ) -> Result<HashMap<IncidentId, Incident>> {
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         let mut q = Sql::on(conn, SELECT_INCIDENT);
         q.push(" WHERE i.id IN ").list_text(chunk);
-        let rows: Vec<(String, String)> = q.query_as().fetch_all(&mut *conn).await?;
+        let rows: Vec<(String, String)> = conn.fetch_all(&q).await?;
         for inc in decode(rows)? {
             out.insert(inc.incident_id.clone(), inc);
         }

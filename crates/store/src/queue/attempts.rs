@@ -2,11 +2,12 @@
 
 use dutyhook_domain::ids::{DeliveryId, IntegrationId};
 use dutyhook_domain::integration::IntegrationKind;
-use sqlx::{AnyConnection, FromRow};
+use sqlx::FromRow;
 
 use super::settlement::EncodedAttempt;
 use crate::sql::Sql;
 use crate::types::{stored_event_type, stored_subject_kind};
+use crate::write_conn::WriteConn;
 use crate::{AttemptFilter, AttemptRecord, Result, StoreError};
 
 row_struct! {
@@ -84,7 +85,7 @@ impl AttemptRow {
 }
 
 pub(crate) async fn insert_attempts(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     attempts: &[&EncodedAttempt],
 ) -> Result<()> {
     // 19 values a row.
@@ -99,7 +100,7 @@ pub(crate) async fn insert_attempts(
             }
             push_attempt_values(&mut q, a);
         }
-        q.query().execute(&mut *conn).await?;
+        conn.execute(&q).await?;
     }
     Ok(())
 }

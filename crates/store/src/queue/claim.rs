@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use dutyhook_domain::ids::{DeliveryId, IntegrationId};
 use dutyhook_domain::integration::IntegrationKind;
-use sqlx::AnyConnection;
 
 use crate::sql::Sql;
 use crate::topology::Backend;
 use crate::types::{stored_event_type, stored_subject_kind};
+use crate::write_conn::WriteConn;
 use crate::{ClaimBudget, ClaimedDelivery, Result, StoreError, StoredEvent};
 
 fn queued_kinds() -> Vec<String> {
@@ -26,7 +26,7 @@ fn queued_kinds() -> Vec<String> {
 /// batch began): first attempts before retries, each from its own index, so
 /// a backlog of retries never holds back fresh events.
 pub(crate) async fn claim(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     backend: Backend,
     wants: &ClaimBudget,
     owner: &str,
@@ -43,9 +43,8 @@ pub(crate) async fn claim(
     q.push(" AND id NOT IN (SELECT integration_id FROM circuits WHERE open_until > ")
         .i64(now)
         .push(")");
-    let mut integrations: Vec<(i64, i64)> = q
-        .query_as::<(i64,)>()
-        .fetch_all(&mut *conn)
+    let mut integrations: Vec<(i64, i64)> = conn
+        .fetch_all::<(i64,)>(&q)
         .await?
         .into_iter()
         .map(|(id,)| (id, wants.room(IntegrationId(id))))
@@ -59,9 +58,8 @@ pub(crate) async fn claim(
             q.push(" AND id NOT IN ").list_i64(&wants.own);
         }
         q.push(" GROUP BY integration_id");
-        let others: HashMap<i64, i64> = q
-            .query_as::<(i64, i64)>()
-            .fetch_all(&mut *conn)
+        let others: HashMap<i64, i64> = conn
+            .fetch_all::<(i64, i64)>(&q)
             .await?
             .into_iter()
             .collect();
@@ -106,7 +104,7 @@ pub(crate) async fn claim(
             ", (SELECT {col} FROM events WHERE events.seq = deliveries.event_seq) AS {col}"
         ));
     }
-    let mut rows: Vec<LeasedRow> = q.query_as().fetch_all(&mut *conn).await?;
+    let mut rows: Vec<LeasedRow> = conn.fetch_all(&q).await?;
     rows.sort_unstable_by_key(|r| r.id);
     // Fan-out leases one event to several integrations: they share it.
     let mut events: HashMap<i64, Arc<StoredEvent>> = HashMap::with_capacity(rows.len());
@@ -199,7 +197,7 @@ pub(crate) struct Due {
 /// is a range scan of its own: a long backlog of one integration that is
 /// excluded from this claim (its lane is full) costs nothing to skip.
 pub(crate) async fn due(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     integrations: &[(i64, i64)],
     now: i64,
     limit: i64,
@@ -228,7 +226,7 @@ pub(crate) async fn due(
                 q.push(&format!(") AS d{n}_{}", retry as i64));
             }
         }
-        let rows: Vec<(i64, i64, i64, i64)> = q.query_as().fetch_all(&mut *conn).await?;
+        let rows: Vec<(i64, i64, i64, i64)> = conn.fetch_all(&q).await?;
         out.extend(
             rows.into_iter()
                 .map(|(retry, next_at, id, integration_id)| Due {

@@ -8,9 +8,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::AnyConnection;
-
 use crate::sql::Sql;
+use crate::write_conn::WriteConn;
 use crate::{Result, StoreError};
 
 /// A delivery to create with its event.
@@ -39,7 +38,7 @@ pub(crate) fn keys_cte(q: &mut Sql, keys: &[(i64, &str)]) {
 /// unfinished, else `waiting`, linked from the key's newest delivery (its
 /// `next_id`) and made the key's tail. Answers their ids, in order.
 pub(crate) async fn insert_deliveries(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     rows: &[NewDelivery],
 ) -> Result<Vec<i64>> {
     if rows.is_empty() {
@@ -62,7 +61,7 @@ pub(crate) async fn insert_deliveries(
                 JOIN deliveries d ON d.id = t.tail_id WHERE d.state IN ",
         )
         .push(OPEN);
-        let found: Vec<(i64, String, i64)> = q.query_as().fetch_all(&mut *conn).await?;
+        let found: Vec<(i64, String, i64)> = conn.fetch_all(&q).await?;
         tails.extend(found.into_iter().map(|(i, s, t)| ((i, s), t)));
     }
     let mut busy: HashSet<(i64, &str)> = tails.keys().map(|(i, s)| (*i, s.as_str())).collect();
@@ -91,7 +90,7 @@ pub(crate) async fn insert_deliveries(
             q.i64(d.at).push(", ").i64(d.at).push(")");
         }
         q.push(" RETURNING id, event_seq, integration_id");
-        let found: Vec<(i64, i64, i64)> = q.query_as().fetch_all(&mut *conn).await?;
+        let found: Vec<(i64, i64, i64)> = conn.fetch_all(&q).await?;
         ids.extend(found.into_iter().map(|(id, seq, i)| ((seq, i), id)));
     }
     let mut in_order = Vec::with_capacity(rows.len());
@@ -112,7 +111,7 @@ pub(crate) async fn insert_deliveries(
         }
         let prevs: Vec<i64> = chunk.iter().map(|(p, _)| *p).collect();
         q.push(" ELSE next_id END WHERE id IN ").list_i64(&prevs);
-        q.query().execute(&mut *conn).await?;
+        conn.execute(&q).await?;
     }
     let new_tails: Vec<(&(i64, String), &i64)> = tails.iter().collect();
     for chunk in new_tails.chunks(1000) {
@@ -132,14 +131,14 @@ pub(crate) async fn insert_deliveries(
         q.push(
             " ON CONFLICT (integration_id, subject_key) DO UPDATE SET tail_id = excluded.tail_id",
         );
-        q.query().execute(&mut *conn).await?;
+        conn.execute(&q).await?;
     }
     Ok(in_order)
 }
 
 /// Deliveries for disabled integrations: `skipped` from the start, outside
 /// every key's chain (they wait for nothing and nothing waits for them).
-pub(crate) async fn insert_skipped(conn: &mut AnyConnection, rows: &[NewDelivery]) -> Result<()> {
+pub(crate) async fn insert_skipped(conn: &mut WriteConn<'_>, rows: &[NewDelivery]) -> Result<()> {
     for chunk in rows.chunks(1000) {
         let mut q = Sql::on(
             conn,
@@ -153,14 +152,14 @@ pub(crate) async fn insert_skipped(conn: &mut AnyConnection, rows: &[NewDelivery
                 .push(", 'skipped', ");
             q.i64(d.at).push(", ").i64(d.at).push(")");
         }
-        q.query().execute(&mut *conn).await?;
+        conn.execute(&q).await?;
     }
     Ok(())
 }
 
 /// `UPDATE deliveries SET <set>, next_at = CASE id … END WHERE id IN (…)`.
 pub(crate) async fn update_with_next_at(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     set: &str,
     rows: &[(i64, i64)],
     extra_where: &str,
@@ -174,7 +173,7 @@ pub(crate) async fn update_with_next_at(
         q.push(" ELSE next_at END WHERE id IN ");
         let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
         q.list_i64(&ids).push(extra_where);
-        q.query().execute(&mut *conn).await?;
+        conn.execute(&q).await?;
     }
     Ok(())
 }
@@ -183,7 +182,7 @@ pub(crate) async fn update_with_next_at(
 /// promotes the next delivery of each one's key (its `next_id`, if waiting)
 /// to head. Skipped ones made no attempt.
 pub(crate) async fn settle_finished(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     done: &[i64],
     failed: &[i64],
     skipped: &[i64],
@@ -235,7 +234,7 @@ pub(crate) async fn settle_finished(
             q.push(if n == 0 { "(" } else { ", (" }).i64(*id).push(")");
         }
         q.push(")");
-        q.query().execute(&mut *conn).await?;
+        conn.execute(&q).await?;
     }
     Ok(())
 }

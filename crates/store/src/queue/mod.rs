@@ -26,6 +26,7 @@ use self::fifo::{insert_deliveries, NewDelivery};
 use self::settlement::{EncodedAttempt, Settlement};
 use crate::sql::Sql;
 use crate::store::SqlStore;
+use crate::write_conn::WriteConn;
 use crate::writer::{Answer, CompleteJob, Job};
 use crate::{
     AttemptFilter, AttemptRecord, Completion, DeliveryHealth, DeliveryStats, DeliveryStore,
@@ -110,7 +111,7 @@ impl DeliveryStore for SqlStore {
                             dutyhook_domain::DomainError::not_found("event", &event_id)
                         })?;
                     let ids = insert_deliveries(
-                        c,
+                        &mut WriteConn::Sqlx(&mut *c),
                         &[NewDelivery {
                             event_seq,
                             integration_id: integration_id.into(),
@@ -132,7 +133,9 @@ impl DeliveryStore for SqlStore {
         self.writer
             .tx_outside_kept(move |c| {
                 let attempt = attempt.clone();
-                Box::pin(async move { insert_attempts(c, &[&attempt]).await })
+                Box::pin(async move {
+                    insert_attempts(&mut WriteConn::Sqlx(&mut *c), &[&attempt]).await
+                })
             })
             .await
     }

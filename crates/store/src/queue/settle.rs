@@ -1,18 +1,17 @@
 //! Settling deliveries in a write batch: their attempts recorded, heads
 //! done, failed or due again, the next of each finished key promoted.
 
-use sqlx::AnyConnection;
-
 use super::attempts::insert_attempts;
 use super::fifo::{settle_finished, update_with_next_at};
 use super::settlement::Settlement;
+use crate::write_conn::WriteConn;
 use crate::writer::jobs::{CompleteJob, Effects, Reply};
 use crate::{DeliveryResolution, Result};
 
 /// Records attempts and settles their deliveries; promotes the next delivery
 /// of every key whose head finished; gives released ones back.
 pub(crate) async fn apply_completions(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     jobs: &[CompleteJob],
     replies: &mut Vec<Reply>,
     effects: &mut Effects,

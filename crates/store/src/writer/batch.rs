@@ -5,11 +5,14 @@ use sqlx::{Any, AnyPool, Connection};
 
 use super::jobs::{Batch, Effects, Reply};
 use crate::dialect;
+use crate::direct::DirectConn;
 use crate::subscribers::Subscribers;
 use crate::topology::Backend;
+use crate::write_conn::WriteConn;
 use crate::{ClaimBudget, ClaimedDelivery, Result};
 
 /// What a committed batch leaves to do.
+#[derive(Default)]
 pub(crate) struct Committed {
     pub effects: Effects,
     /// Hand each job's result to its caller.
@@ -17,12 +20,66 @@ pub(crate) struct Committed {
     pub claimed: Vec<ClaimedDelivery>,
 }
 
-/// Runs `batch` in one transaction on the writer's connection (`held`,
-/// taken from `pool` when there is none). Jobs that fail on their own (an
-/// operation refused, a conflict) are answered at once and leave no trace;
-/// the others are answered through the replies once the caller knows the
-/// batch committed. An `Err` means nothing of the batch was written.
+/// Runs `batch` in one transaction: on the writer's own SQLite connection
+/// (`direct`) when there is one and the batch has no generic job (those are
+/// written for sqlx's connection), else on sqlx's (`held`, taken from `pool`
+/// when there is none). Jobs that fail on their own (an operation refused,
+/// a conflict) are answered at once and leave no trace; the others are
+/// answered through the replies once the caller knows the batch committed.
+/// An `Err` means nothing of the batch was written.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run(
+    pool: &AnyPool,
+    held: &mut Option<PoolConnection<Any>>,
+    direct: Option<&mut DirectConn>,
+    backend: Backend,
+    batch: &Batch,
+    budget: Option<&ClaimBudget>,
+    token: &str,
+    subscribers: &mut Subscribers,
+) -> Result<Committed> {
+    match direct {
+        Some(direct) if batch.txs.is_empty() => {
+            run_direct(direct, backend, batch, budget, token, subscribers).await
+        }
+        _ => run_sqlx(pool, held, backend, batch, budget, token, subscribers).await,
+    }
+}
+
+async fn run_direct(
+    direct: &mut DirectConn,
+    backend: Backend,
+    batch: &Batch,
+    budget: Option<&ClaimBudget>,
+    token: &str,
+    subscribers: &mut Subscribers,
+) -> Result<Committed> {
+    let mut done = Committed::default();
+    let mut phases = Phases::start();
+    direct.begin()?;
+    phases.mark("begin");
+    let applied = apply(
+        &mut WriteConn::Direct(direct),
+        backend,
+        batch,
+        budget,
+        token,
+        subscribers,
+        &mut done,
+        &mut phases,
+    )
+    .await
+    .and_then(|()| direct.commit());
+    if let Err(e) = applied {
+        direct.rollback();
+        return Err(e);
+    }
+    phases.mark("commit");
+    tracing::trace!(%phases, "write batch phases");
+    Ok(done)
+}
+
+async fn run_sqlx(
     pool: &AnyPool,
     held: &mut Option<PoolConnection<Any>>,
     backend: Backend,
@@ -31,9 +88,7 @@ pub(crate) async fn run(
     token: &str,
     subscribers: &mut Subscribers,
 ) -> Result<Committed> {
-    let mut replies: Vec<Reply> = vec![];
-    let mut effects = Effects::default();
-    let mut claimed = vec![];
+    let mut done = Committed::default();
     let mut phases = Phases::start();
     let conn = match held {
         Some(c) => c,
@@ -47,7 +102,7 @@ pub(crate) async fn run(
             Ok(value) => {
                 sp.commit().await?;
                 let answer = job.answer.clone();
-                replies.push(Box::new(move || answer.send(Ok(value))));
+                done.replies.push(Box::new(move || answer.send(Ok(value))));
             }
             Err(e) => {
                 sp.rollback().await?;
@@ -57,39 +112,19 @@ pub(crate) async fn run(
     }
     phases.mark("generic");
     // Generic jobs may have changed anything deliveries depend on.
-    effects.deliveries_moved |= !replies.is_empty();
-    crate::incidents::apply::apply_mutations(
-        &mut tx,
-        &batch.mutations,
-        &mut replies,
-        &mut effects,
+    done.effects.deliveries_moved |= !done.replies.is_empty();
+    apply(
+        &mut WriteConn::Sqlx(&mut tx),
+        backend,
+        batch,
+        budget,
+        token,
         subscribers,
+        &mut done,
+        &mut phases,
     )
     .await?;
-    phases.mark("incidents");
-    crate::alerts::apply::apply_ingests(
-        &mut tx,
-        &batch.ingests,
-        &mut replies,
-        &mut effects,
-        subscribers,
-    )
-    .await?;
-    phases.mark("alerts");
-    crate::queue::settle::apply_completions(
-        &mut tx,
-        &batch.completions,
-        &mut replies,
-        &mut effects,
-    )
-    .await?;
-    phases.mark("completions");
-    if let Some(budget) = budget {
-        if effects.deliveries_moved || effects.events > 0 || !batch.ticks.is_empty() {
-            claimed = crate::queue::claim::claim(&mut tx, backend, budget, token).await?;
-        }
-    }
-    if backend == Backend::Postgres && (effects.deliveries_moved || effects.events > 0) {
+    if backend == Backend::Postgres && (done.effects.deliveries_moved || done.effects.events > 0) {
         // Delivered at commit: other processes' dispatchers claim at once.
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(dialect::DELIVERIES_CHANNEL)
@@ -104,15 +139,41 @@ pub(crate) async fn run(
             .execute(&mut *tx)
             .await?;
     }
-    phases.mark("claim");
     tx.commit().await?;
     phases.mark("commit");
     tracing::trace!(%phases, "write batch phases");
-    Ok(Committed {
-        effects,
-        replies,
-        claimed,
-    })
+    Ok(done)
+}
+
+/// The batch jobs of `batch`, in the transaction open on `conn`; then the
+/// claim of what is due.
+#[allow(clippy::too_many_arguments)]
+async fn apply(
+    conn: &mut WriteConn<'_>,
+    backend: Backend,
+    batch: &Batch,
+    budget: Option<&ClaimBudget>,
+    token: &str,
+    subscribers: &mut Subscribers,
+    done: &mut Committed,
+    phases: &mut Phases,
+) -> Result<()> {
+    let (replies, effects) = (&mut done.replies, &mut done.effects);
+    crate::incidents::apply::apply_mutations(conn, &batch.mutations, replies, effects, subscribers)
+        .await?;
+    phases.mark("incidents");
+    crate::alerts::apply::apply_ingests(conn, &batch.ingests, replies, effects, subscribers)
+        .await?;
+    phases.mark("alerts");
+    crate::queue::settle::apply_completions(conn, &batch.completions, replies, effects).await?;
+    phases.mark("completions");
+    if let Some(budget) = budget {
+        if effects.deliveries_moved || effects.events > 0 || !batch.ticks.is_empty() {
+            done.claimed = crate::queue::claim::claim(conn, backend, budget, token).await?;
+        }
+    }
+    phases.mark("claim");
+    Ok(())
 }
 
 /// Microseconds each part of a batch took, for the trace log: what a batch

@@ -39,6 +39,7 @@ pub(crate) use jobs::{
     Answer, Batch, BoxFut, CompleteJob, Failure, IngestJob, Job, MutateJob, TxJob,
 };
 
+use crate::direct::DirectConn;
 use crate::kept::Generation;
 use crate::subscribers::Subscribers;
 use crate::topology::Backend;
@@ -67,16 +68,26 @@ const MAX_BATCH: usize = 1000;
 /// a fast answer, and the database is not hammered while it recovers.
 const PAUSE_WHEN_UNAVAILABLE: Duration = Duration::from_millis(250);
 
+/// What only the SQLite writer has.
+pub(crate) struct SqliteSide {
+    /// Set when the log should be started over between two batches.
+    pub wal_restart: Arc<AtomicBool>,
+    /// The writer's own connection, for batches of batch jobs only.
+    pub direct: Option<DirectConn>,
+}
+
 impl Writer {
-    /// `wal_restart` (SQLite): set when the log should be started over
-    /// between two batches.
     pub(crate) fn start(
         pool: AnyPool,
         backend: Backend,
         sink: SinkSlot,
         token: String,
-        wal_restart: Option<Arc<AtomicBool>>,
+        sqlite: Option<SqliteSide>,
     ) -> Writer {
+        let (wal_restart, direct) = match sqlite {
+            Some(side) => (Some(side.wal_restart), side.direct),
+            None => (None, None),
+        };
         let (jobs, rx) = mpsc::channel(QUEUE);
         let token: Arc<str> = token.into();
         let own_token = token.clone();
@@ -101,6 +112,7 @@ impl Writer {
                             generation: own_generation,
                             subscribers: Default::default(),
                             held: None,
+                            direct,
                             paused: None,
                         }
                         .run(rx, wal_restart),
@@ -195,6 +207,8 @@ struct Loop {
     /// connection with a round trip of its own (measured on SQLite under
     /// load: a batch's begin took 0.45 ms at the median, 0.33 ms without).
     held: Option<PoolConnection<AnyDb>>,
+    /// SQLite: the connection batch jobs are written on (`direct.rs`).
+    direct: Option<DirectConn>,
     /// Until when batches fail at once, and why.
     paused: Option<(Instant, String)>,
 }
@@ -216,7 +230,7 @@ impl Loop {
             }
             if let Some(due) = &wal_restart {
                 if due.swap(false, Ordering::Relaxed) {
-                    restart_wal(&mut self.held).await;
+                    self.restart_wal().await;
                 }
             }
             if !closes.is_empty() {
@@ -298,6 +312,7 @@ impl Loop {
         let outcome = batch::run(
             &self.pool,
             &mut self.held,
+            self.direct.as_mut(),
             self.backend,
             batch,
             budget.as_ref(),
@@ -335,11 +350,25 @@ impl Loop {
                 // disk, and the ROLLBACK sqlx then sends fails): a new one
                 // starts clean.
                 self.drop_connection().await;
+                if let Some(direct) = self.direct.as_mut() {
+                    direct.reopen();
+                }
                 Err(match e {
                     StoreError::Unavailable(cause) => Failure::Unavailable(cause),
                     other => Failure::Rejected(other.to_string()),
                 })
             }
+        }
+    }
+
+    /// `restart_wal`, on the connection the writer writes batch jobs with.
+    async fn restart_wal(&mut self) {
+        match self.direct.as_mut() {
+            Some(direct) => {
+                let started = Instant::now();
+                log_checkpoint(direct.checkpoint(), started);
+            }
+            None => restart_wal(&mut self.held).await,
         }
     }
 
@@ -362,11 +391,17 @@ impl Loop {
 pub(crate) async fn restart_wal(held: &mut Option<PoolConnection<AnyDb>>) {
     let Some(conn) = held.as_mut() else { return };
     let started = std::time::Instant::now();
-    match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+    let copied = sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
         .fetch_one(&mut **conn)
         .await
-    {
-        Ok((_, frames, copied)) => tracing::debug!(
+        .map(|(_, frames, copied)| (frames, copied))
+        .map_err(StoreError::from);
+    log_checkpoint(copied, started);
+}
+
+fn log_checkpoint(copied: Result<(i64, i64)>, started: Instant) {
+    match copied {
+        Ok((frames, copied)) => tracing::debug!(
             frames,
             copied,
             micros = started.elapsed().as_micros() as u64,

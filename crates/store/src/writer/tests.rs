@@ -14,6 +14,7 @@ use super::{Answer, Job, MutateJob};
 use crate::connect::open_sql;
 use crate::store::SqlStore;
 use crate::test_db::{ada, recorder, Db};
+use crate::topology::Backend;
 use crate::{IncidentOp, IncidentStore, OutboxStore, Result, StoreError};
 
 pub(crate) async fn create(store: &SqlStore, title: &str) -> Incident {
@@ -172,33 +173,26 @@ async fn postgres_a_bad_job_fails_alone() {
 /// Found by filling a disk: after SQLite rolled back a failed commit by
 /// itself, the connection still counted a transaction open, and every later
 /// batch failed ("begin_with at non-zero transaction depth") until a
-/// restart. A full database is reproduced with `max_page_count`, which
-/// fails writes the way a full disk does (SQLITE_FULL).
+/// restart. A full database is reproduced with `max_page_count` on the
+/// writer's own connection, which fails writes the way a full disk does
+/// (SQLITE_FULL); the connection the writer opens after a failure has none.
 #[tokio::test]
 async fn after_a_full_disk_writes_resume() {
     let db = Db::sqlite().await;
-    let store = open_sql(
-        &db.url,
-        Some(crate::Keyring::parse(&crate::generate_key()).unwrap()),
-    )
-    .await
-    .unwrap();
-    let target = create(&store, "Fill me").await;
-    store
-        .writer
-        .tx(|c| {
-            Box::pin(async move {
-                let (pages,): (i64,) = sqlx::query_as("PRAGMA page_count")
-                    .fetch_one(&mut *c)
-                    .await?;
-                sqlx::query(&format!("PRAGMA max_page_count = {pages}"))
-                    .execute(&mut *c)
-                    .await?;
-                Ok(())
-            })
-        })
+    sqlx::any::install_default_drivers();
+    let (write, read, mut side) = crate::sqlite::pools(&db.url).await.unwrap();
+    let (pages,): (i64,) = sqlx::query_as("PRAGMA page_count")
+        .fetch_one(&read)
         .await
         .unwrap();
+    side.direct
+        .as_mut()
+        .expect("a database in a file has the writer's own connection")
+        .script(&format!("PRAGMA max_page_count = {}", pages + 16))
+        .unwrap();
+    let keys = crate::Keyring::parse(&crate::generate_key()).unwrap();
+    let store = SqlStore::new(Backend::Sqlite, write, read, Some(side), keys);
+    let target = create(&store, "Fill me").await;
     let big = "x".repeat(9000);
     let mut refused = None;
     for _ in 0..50 {
@@ -221,7 +215,9 @@ async fn after_a_full_disk_writes_resume() {
     // its short pause after an unavailable database is over.
     let mut last = None;
     for _ in 0..100 {
-        let op: IncidentOp = Arc::new(|incs, rec| ops::comment(incs, "space again", &ada(), rec));
+        // As large as the one refused: it fits only without the limit.
+        let text = big.clone();
+        let op: IncidentOp = Arc::new(move |incs, rec| ops::comment(incs, &text, &ada(), rec));
         match store
             .mutate_incidents(std::slice::from_ref(&target.incident_id), recorder(), op)
             .await
@@ -235,6 +231,6 @@ async fn after_a_full_disk_writes_resume() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(last.is_none(), "writes resumed: {last:?}");
-    crate::Store::close(&*store).await;
+    crate::Store::close(&store).await;
     db.drop().await;
 }

@@ -1,0 +1,54 @@
+//! The connection a write batch's statements run on: sqlx's, or on SQLite
+//! the writer's own (`direct.rs`), which runs them on the writer's thread.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, FromRow};
+
+use crate::direct::DirectConn;
+use crate::sql::{Placeholders, Sql};
+use crate::Result;
+
+pub(crate) enum WriteConn<'c> {
+    Sqlx(&'c mut AnyConnection),
+    Direct(&'c mut DirectConn),
+}
+
+impl Placeholders for WriteConn<'_> {
+    fn anonymous_placeholders(&self) -> bool {
+        match self {
+            WriteConn::Sqlx(c) => c.anonymous_placeholders(),
+            WriteConn::Direct(_) => true,
+        }
+    }
+}
+
+impl<'c> From<&'c mut AnyConnection> for WriteConn<'c> {
+    fn from(conn: &'c mut AnyConnection) -> Self {
+        WriteConn::Sqlx(conn)
+    }
+}
+
+impl WriteConn<'_> {
+    /// Runs `q`; the number of rows it changed.
+    pub(crate) async fn execute(&mut self, q: &Sql) -> Result<u64> {
+        match self {
+            WriteConn::Sqlx(c) => Ok(q.query().execute(&mut **c).await?.rows_affected()),
+            WriteConn::Direct(c) => c.execute(q),
+        }
+    }
+
+    /// Runs `q`; every row it answered.
+    pub(crate) async fn fetch_all<T>(&mut self, q: &Sql) -> Result<Vec<T>>
+    where
+        T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+    {
+        match self {
+            WriteConn::Sqlx(c) => Ok(q.query_as().fetch_all(&mut **c).await?),
+            WriteConn::Direct(c) => Ok(c
+                .rows(q)?
+                .iter()
+                .map(T::from_row)
+                .collect::<std::result::Result<_, _>>()?),
+        }
+    }
+}

@@ -85,9 +85,13 @@ fn connection_pragmas(sync: &str) -> String {
 
 /// Checkpoints run beside the writer (`checkpoints`), not in its commits;
 /// temporary b-trees in memory, not in files; a log file that one huge
-/// transaction grew past the limit is cut back to it at the next restart.
+/// transaction grew past the limit is cut back to it at the next restart;
+/// 8 MiB of pages kept instead of 2: over 100,000 creates to 10 webhooks
+/// the writer's pushes a second fell by a quarter as the tables grew (its
+/// pages read again from the file), and held within 10 % with 8 MiB, for
+/// 4-7 MB more memory at the peak (16 MiB: no faster, 13 MB more).
 const WRITER_PRAGMAS: &str = "PRAGMA wal_autocheckpoint=0; PRAGMA temp_store=MEMORY; \
-                              PRAGMA journal_size_limit=67108864;";
+                              PRAGMA cache_size=-8192; PRAGMA journal_size_limit=67108864;";
 
 /// The embedded store's pools, migrated: one writing connection, four
 /// reading ones; and what only the SQLite writer has: the flag by which the

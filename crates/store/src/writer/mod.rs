@@ -238,6 +238,9 @@ impl Loop {
                 // Closed here rather than dropped: a dropped one goes back to
                 // the pool from a task of this thread's runtime, which ends now.
                 self.drop_connection().await;
+                // Closed before the answer too, so that the file is let go
+                // of by the time the caller hears it.
+                self.direct = None;
                 for c in closes {
                     let _ = c.send(());
                 }

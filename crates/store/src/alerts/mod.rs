@@ -157,13 +157,7 @@ impl AlertStore for SqlStore {
                     }
                     state.incidents.insert(to.clone(), target);
                     state.incident_changed(&to);
-                    write_state(
-                        &mut WriteConn::Sqlx(&mut *c),
-                        &state,
-                        &mut rec,
-                        &mut Subscribers::default(),
-                    )
-                    .await?;
+                    write_by_hand(c, &state, &mut rec).await?;
                     Ok(())
                 })
             })
@@ -204,13 +198,7 @@ impl AlertStore for SqlStore {
                         }
                         out.push(a);
                     }
-                    write_state(
-                        &mut WriteConn::Sqlx(&mut *c),
-                        &state,
-                        &mut rec,
-                        &mut Subscribers::default(),
-                    )
-                    .await?;
+                    write_by_hand(c, &state, &mut rec).await?;
                     Ok(out)
                 })
             })
@@ -351,4 +339,20 @@ impl AlertStore for SqlStore {
         let row: Option<(i64,)> = q.query_as().fetch_optional(&self.read).await?;
         Ok(row.map(|(id,)| IntegrationId(id)))
     }
+}
+
+/// Writes what a change by hand (alerts moved or closed) did, in a generic
+/// job: its subscriptions are read afresh, not kept.
+async fn write_by_hand(
+    c: &mut sqlx::AnyConnection,
+    state: &IngestState,
+    rec: &mut Recorder,
+) -> Result<bool> {
+    write_state(
+        &mut WriteConn::Sqlx(c),
+        state,
+        rec,
+        &mut Subscribers::default(),
+    )
+    .await
 }

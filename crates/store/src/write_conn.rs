@@ -22,12 +22,6 @@ impl Placeholders for WriteConn<'_> {
     }
 }
 
-impl<'c> From<&'c mut AnyConnection> for WriteConn<'c> {
-    fn from(conn: &'c mut AnyConnection) -> Self {
-        WriteConn::Sqlx(conn)
-    }
-}
-
 impl WriteConn<'_> {
     /// Runs `q`; the number of rows it changed.
     pub(crate) async fn execute(&mut self, q: &Sql) -> Result<u64> {

@@ -27,31 +27,33 @@ pub(crate) struct Committed {
 /// a conflict) are answered at once and leave no trace; the others are
 /// answered through the replies once the caller knows the batch committed.
 /// An `Err` means nothing of the batch was written.
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run(
     pool: &AnyPool,
     held: &mut Option<PoolConnection<Any>>,
     direct: Option<&mut DirectConn>,
-    backend: Backend,
-    batch: &Batch,
-    budget: Option<&ClaimBudget>,
-    token: &str,
+    work: Work<'_>,
     subscribers: &mut Subscribers,
 ) -> Result<Committed> {
     match direct {
-        Some(direct) if batch.txs.is_empty() => {
-            run_direct(direct, backend, batch, budget, token, subscribers).await
-        }
-        _ => run_sqlx(pool, held, backend, batch, budget, token, subscribers).await,
+        Some(direct) if work.batch.txs.is_empty() => run_direct(direct, work, subscribers).await,
+        _ => run_sqlx(pool, held, work, subscribers).await,
     }
+}
+
+/// A batch and what writing it needs to know.
+#[derive(Clone, Copy)]
+pub(crate) struct Work<'a> {
+    pub backend: Backend,
+    pub batch: &'a Batch,
+    /// The claimer's budget, read before the transaction opens.
+    pub budget: Option<&'a ClaimBudget>,
+    /// This process's name on the leases it takes.
+    pub token: &'a str,
 }
 
 async fn run_direct(
     direct: &mut DirectConn,
-    backend: Backend,
-    batch: &Batch,
-    budget: Option<&ClaimBudget>,
-    token: &str,
+    work: Work<'_>,
     subscribers: &mut Subscribers,
 ) -> Result<Committed> {
     let mut done = Committed::default();
@@ -60,10 +62,7 @@ async fn run_direct(
     phases.mark("begin");
     let applied = apply(
         &mut WriteConn::Direct(direct),
-        backend,
-        batch,
-        budget,
-        token,
+        work,
         subscribers,
         &mut done,
         &mut phases,
@@ -82,12 +81,15 @@ async fn run_direct(
 async fn run_sqlx(
     pool: &AnyPool,
     held: &mut Option<PoolConnection<Any>>,
-    backend: Backend,
-    batch: &Batch,
-    budget: Option<&ClaimBudget>,
-    token: &str,
+    work: Work<'_>,
     subscribers: &mut Subscribers,
 ) -> Result<Committed> {
+    let Work {
+        backend,
+        batch,
+        token,
+        ..
+    } = work;
     let mut done = Committed::default();
     let mut phases = Phases::start();
     let conn = match held {
@@ -115,10 +117,7 @@ async fn run_sqlx(
     done.effects.deliveries_moved |= !done.replies.is_empty();
     apply(
         &mut WriteConn::Sqlx(&mut tx),
-        backend,
-        batch,
-        budget,
-        token,
+        work,
         subscribers,
         &mut done,
         &mut phases,
@@ -147,17 +146,14 @@ async fn run_sqlx(
 
 /// The batch jobs of `batch`, in the transaction open on `conn`; then the
 /// claim of what is due.
-#[allow(clippy::too_many_arguments)]
 async fn apply(
     conn: &mut WriteConn<'_>,
-    backend: Backend,
-    batch: &Batch,
-    budget: Option<&ClaimBudget>,
-    token: &str,
+    work: Work<'_>,
     subscribers: &mut Subscribers,
     done: &mut Committed,
     phases: &mut Phases,
 ) -> Result<()> {
+    let batch = work.batch;
     let (replies, effects) = (&mut done.replies, &mut done.effects);
     crate::incidents::apply::apply_mutations(conn, &batch.mutations, replies, effects, subscribers)
         .await?;
@@ -167,9 +163,10 @@ async fn apply(
     phases.mark("alerts");
     crate::queue::settle::apply_completions(conn, &batch.completions, replies, effects).await?;
     phases.mark("completions");
-    if let Some(budget) = budget {
+    if let Some(budget) = work.budget {
         if effects.deliveries_moved || effects.events > 0 || !batch.ticks.is_empty() {
-            done.claimed = crate::queue::claim::claim(conn, backend, budget, token).await?;
+            done.claimed =
+                crate::queue::claim::claim(conn, work.backend, budget, work.token).await?;
         }
     }
     phases.mark("claim");

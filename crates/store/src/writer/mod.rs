@@ -316,10 +316,12 @@ impl Loop {
             &self.pool,
             &mut self.held,
             self.direct.as_mut(),
-            self.backend,
-            batch,
-            budget.as_ref(),
-            &self.token,
+            batch::Work {
+                backend: self.backend,
+                batch,
+                budget: budget.as_ref(),
+                token: &self.token,
+            },
             &mut self.subscribers,
         )
         .await;

@@ -11,7 +11,7 @@ use sqlx::{AnyPool, Executor};
 
 use crate::direct::DirectConn;
 use crate::topology::Backend;
-use crate::writer::{LogFile, SqliteSide};
+use crate::writer::SqliteSide;
 use crate::{Result, StoreError};
 
 pub(crate) fn sqlite_url(url: &str) -> String {
@@ -122,23 +122,14 @@ pub(crate) async fn pools(url: &str) -> Result<(AnyPool, AnyPool, SqliteSide)> {
     let wal_restart = Arc::new(AtomicBool::new(false));
     tokio::spawn(crate::wal::checkpoints(read.clone(), wal_restart.clone()));
     // A second connection to an in-memory database would open another one.
-    let (direct, log_to_sync) = if url.contains(":memory:") || url.contains("mode=memory") {
-        (None, None)
+    let direct = if url.contains(":memory:") || url.contains("mode=memory") {
+        None
     } else {
         let file = SqliteConnectOptions::from_str(&sqlite_url(&url))?
             .get_filename()
             .to_owned();
-        // At FULL the writer syncs the log itself, beside its commits
-        // (`writer/durable.rs`); its connection need not.
-        let own_sync = if sync == "FULL" { "NORMAL" } else { sync };
-        let pragmas = format!("{}{WRITER_PRAGMAS}", connection_pragmas(own_sync));
-        let direct = DirectConn::open(&file, &pragmas)?;
-        // Opened once the connection is: in WAL mode it makes the file.
-        let log_to_sync = match sync {
-            "FULL" => Some(open_log(&file)?),
-            _ => None,
-        };
-        (Some(direct), log_to_sync)
+        let pragmas = format!("{}{WRITER_PRAGMAS}", connection_pragmas(sync));
+        Some(DirectConn::open(&file, &pragmas)?)
     };
     Ok((
         write,
@@ -146,23 +137,8 @@ pub(crate) async fn pools(url: &str) -> Result<(AnyPool, AnyPool, SqliteSide)> {
         SqliteSide {
             wal_restart,
             direct,
-            log_to_sync,
         },
     ))
-}
-
-/// The write-ahead log of the database in `file`, open.
-fn open_log(file: &std::path::Path) -> Result<LogFile> {
-    let mut name = file.as_os_str().to_owned();
-    name.push("-wal");
-    let path = std::path::PathBuf::from(name);
-    let file = std::fs::File::open(&path).map_err(|e| {
-        StoreError::Unavailable(format!(
-            "cannot open the database's log {}: {e}",
-            path.display()
-        ))
-    })?;
-    Ok(LogFile { file, path })
 }
 
 #[cfg(test)]

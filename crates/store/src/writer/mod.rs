@@ -24,7 +24,6 @@
 //! which take the time, run outside any transaction, in every process.
 
 mod batch;
-mod durable;
 pub(crate) mod jobs;
 
 use std::any::Any;
@@ -36,7 +35,6 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any as AnyDb, AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
-pub(crate) use durable::LogFile;
 pub(crate) use jobs::{
     Answer, Batch, BoxFut, CompleteJob, Failure, IngestJob, Job, MutateJob, TxJob,
 };
@@ -76,9 +74,6 @@ pub(crate) struct SqliteSide {
     pub wal_restart: Arc<AtomicBool>,
     /// The writer's own connection, for batches of batch jobs only.
     pub direct: Option<DirectConn>,
-    /// The log file, when the writer's own connection commits without
-    /// syncing it and the writer syncs it beside (`durable.rs`).
-    pub log_to_sync: Option<LogFile>,
 }
 
 impl Writer {
@@ -89,13 +84,9 @@ impl Writer {
         token: String,
         sqlite: Option<SqliteSide>,
     ) -> Writer {
-        let (wal_restart, direct, syncer) = match sqlite {
-            Some(side) => (
-                Some(side.wal_restart),
-                side.direct,
-                side.log_to_sync.map(durable::Syncer::start),
-            ),
-            None => (None, None, None),
+        let (wal_restart, direct) = match sqlite {
+            Some(side) => (Some(side.wal_restart), side.direct),
+            None => (None, None),
         };
         let (jobs, rx) = mpsc::channel(QUEUE);
         let token: Arc<str> = token.into();
@@ -122,7 +113,6 @@ impl Writer {
                             subscribers: Default::default(),
                             held: None,
                             direct,
-                            syncer,
                             paused: None,
                         }
                         .run(rx, wal_restart),
@@ -219,8 +209,6 @@ struct Loop {
     held: Option<PoolConnection<AnyDb>>,
     /// SQLite: the connection batch jobs are written on (`direct.rs`).
     direct: Option<DirectConn>,
-    /// SQLite at `synchronous=FULL`: syncs the log and answers behind it.
-    syncer: Option<durable::Syncer>,
     /// Until when batches fail at once, and why.
     paused: Option<(Instant, String)>,
 }
@@ -246,9 +234,6 @@ impl Loop {
                 }
             }
             if !closes.is_empty() {
-                if let Some(syncer) = &self.syncer {
-                    syncer.flush();
-                }
                 // The pool's close waits for every connection to come back.
                 // Closed here rather than dropped: a dropped one goes back to
                 // the pool from a task of this thread's runtime, which ends now.
@@ -321,10 +306,7 @@ impl Loop {
             .and_then(Weak::upgrade);
         // The claimer's budget is read here, before the transaction opens:
         // nothing of delivery runs while it is open.
-        let mut budget = sink.as_ref().map(|s| s.budget(crate::sql::now_ms()));
-        if let (Some(budget), Some(syncer)) = (budget.as_mut(), &self.syncer) {
-            syncer.reserve(budget);
-        }
+        let budget = sink.as_ref().map(|s| s.budget(crate::sql::now_ms()));
         // Rare changes may touch subscriptions; on PostgreSQL, so may
         // other processes between two batches.
         if batch.changes_kept() || self.backend != Backend::Sqlite {
@@ -352,17 +334,19 @@ impl Loop {
                 if batch.changes_kept() {
                     self.generation.advance();
                 }
-                tracing::trace!(events = done.effects.events, "batch committed");
-                let handover = durable::Handover {
-                    replies: done.replies,
-                    claimed: done.claimed,
-                    sink,
-                    ticks: batch.ticks.clone(),
-                };
-                match &self.syncer {
-                    Some(syncer) => syncer.committed(handover),
-                    None => handover.deliver(),
+                let n = done.claimed.len();
+                for reply in done.replies {
+                    reply();
                 }
+                if let Some(sink) = sink {
+                    if !done.claimed.is_empty() {
+                        sink.take(done.claimed);
+                    }
+                }
+                for tick in &batch.ticks {
+                    tick.send(Ok(n));
+                }
+                tracing::trace!(events = done.effects.events, "batch committed");
                 Ok(())
             }
             Err(e) => {

@@ -108,7 +108,8 @@ fn reminders(mails: &[Value]) -> Vec<i64> {
 }
 
 async fn until_reminder(sink: &SmtpSink, round: i64) -> Vec<i64> {
-    for _ in 0..400 {
+    // As `SmtpSink::wait_for`: a deadline to fail by, generous under load.
+    for _ in 0..1200 {
         let got = reminders(&sink.mails());
         if got.contains(&round) {
             return got;

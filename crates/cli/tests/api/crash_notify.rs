@@ -108,15 +108,10 @@ fn reminders(mails: &[Value]) -> Vec<i64> {
 }
 
 async fn until_reminder(sink: &SmtpSink, round: i64) -> Vec<i64> {
-    // As `SmtpSink::wait_for`: a deadline to fail by, generous under load.
-    for _ in 0..1200 {
-        let got = reminders(&sink.mails());
-        if got.contains(&round) {
-            return got;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    match sink.until(|mails| reminders(mails).contains(&round)).await {
+        Some(mails) => reminders(&mails),
+        None => panic!("no reminder {round}: {:?}", reminders(&sink.mails())),
     }
-    panic!("no reminder {round}: {:?}", reminders(&sink.mails()));
 }
 
 async fn a_kill_between_rounds_loses_and_repeats_none(db: Db) {

@@ -108,18 +108,26 @@ impl SmtpSink {
         self.mails.lock().unwrap().clone()
     }
 
-    /// The first `n` mails, waiting up to 20 s for them.
+    /// The first `n` mails, waiting up to 60 s for them.
     pub async fn wait_for(&self, n: usize) -> Vec<Value> {
-        // A deadline to fail by, not a measure: under the whole suite's load
-        // a freshly started process's first mail once took over 20 s.
+        match self.until(|got| got.len() >= n).await {
+            Some(got) => got,
+            None => panic!("expected {n} mails, got {:#?}", self.mails()),
+        }
+    }
+
+    /// The mails once `done` holds of them; `None` after 60 s. A deadline to
+    /// fail by, not a measure: under the whole suite's load a freshly
+    /// started process's first mail once took over 20 s.
+    pub async fn until(&self, done: impl Fn(&[Value]) -> bool) -> Option<Vec<Value>> {
         for _ in 0..1200 {
             let got = self.mails();
-            if got.len() >= n {
-                return got;
+            if done(&got) {
+                return Some(got);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("expected {n} mails, got {:#?}", self.mails());
+        None
     }
 }
 

@@ -35,43 +35,46 @@ pub(crate) async fn claim(
     if wants.limit <= 0 {
         return Ok(vec![]);
     }
-    let mut q = Sql::on(conn, "SELECT id FROM integrations WHERE kind IN ");
-    q.list_text(&queued_kinds());
-    if !wants.exclude.is_empty() {
-        q.push(" AND id NOT IN ").list_i64(&wants.exclude);
+    // The integrations that may be claimed for and, under a cluster cap, the
+    // leases other processes hold of each: one round trip, not two.
+    let mut q = Sql::on(conn, "SELECT i.id, ");
+    match wants.cluster_cap {
+        Some(_) => {
+            q.push("COALESCE(l.n, 0) FROM integrations i LEFT JOIN (SELECT integration_id, COUNT(*) AS n FROM deliveries WHERE state = 'leased'");
+            if !wants.own.is_empty() {
+                q.push(" AND id NOT IN ").list_i64(&wants.own);
+            }
+            q.push(" GROUP BY integration_id) l ON l.integration_id = i.id");
+        }
+        None => {
+            q.push("CAST(0 AS BIGINT) FROM integrations i");
+        }
     }
-    q.push(" AND id NOT IN (SELECT integration_id FROM circuits WHERE open_until > ")
+    q.push(" WHERE i.kind IN ").list_text(&queued_kinds());
+    if !wants.exclude.is_empty() {
+        q.push(" AND i.id NOT IN ").list_i64(&wants.exclude);
+    }
+    q.push(" AND i.id NOT IN (SELECT integration_id FROM circuits WHERE open_until > ")
         .i64(now)
         .push(")");
     let mut integrations: Vec<(i64, i64)> = conn
-        .fetch_all::<(i64,)>(&q)
+        .fetch_all::<(i64, i64)>(&q)
         .await?
         .into_iter()
-        .map(|(id,)| (id, wants.room(IntegrationId(id))))
+        .map(|(id, others)| {
+            let room = wants.room(IntegrationId(id));
+            let room = match wants.cluster_cap {
+                Some(cap) => cluster_room(
+                    room,
+                    cap,
+                    others,
+                    wants.held.get(&IntegrationId(id)).copied().unwrap_or(0),
+                ),
+                None => room,
+            };
+            (id, room)
+        })
         .collect();
-    if let Some(cap) = wants.cluster_cap {
-        let mut q = Sql::on(
-            conn,
-            "SELECT integration_id, COUNT(*) FROM deliveries WHERE state = 'leased'",
-        );
-        if !wants.own.is_empty() {
-            q.push(" AND id NOT IN ").list_i64(&wants.own);
-        }
-        q.push(" GROUP BY integration_id");
-        let others: HashMap<i64, i64> = conn
-            .fetch_all::<(i64, i64)>(&q)
-            .await?
-            .into_iter()
-            .collect();
-        for (id, room) in integrations.iter_mut() {
-            *room = cluster_room(
-                *room,
-                cap,
-                others.get(id).copied().unwrap_or(0),
-                wants.held.get(&IntegrationId(*id)).copied().unwrap_or(0),
-            );
-        }
-    }
     integrations.retain(|(_, room)| *room > 0);
     if integrations.is_empty() {
         return Ok(vec![]);

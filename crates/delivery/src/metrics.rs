@@ -45,6 +45,7 @@ pub struct Metrics {
     given_up: Family<KindLabels, Counter>,
     disabled: Gauge,
     oldest_by_integration: Family<IntegrationLabels, Gauge>,
+    processes: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -112,8 +113,15 @@ impl Default for Metrics {
             "Age of the oldest unsettled delivery per webhook (0 when none waits)",
             oldest_by_integration.clone(),
         );
+        let processes = Gauge::default();
+        r.register(
+            "processes",
+            "Processes sharing the database, this one included, as it last saw them",
+            processes.clone(),
+        );
         Metrics {
             registry: Arc::new(r),
+            processes,
             given_up,
             disabled,
             oldest_by_integration,
@@ -146,6 +154,10 @@ impl Metrics {
                 outcome: outcome.into(),
             })
             .inc();
+    }
+
+    pub fn set_processes(&self, processes: i64) {
+        self.processes.set(processes);
     }
 
     pub fn set_pending(&self, pending: i64, oldest_age_seconds: i64) {

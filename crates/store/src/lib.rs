@@ -23,6 +23,8 @@ mod kept;
 mod kept_tests;
 mod migrations;
 mod nodes;
+#[cfg(test)]
+mod nodes_tests;
 mod notify;
 #[cfg(test)]
 mod notify_tests;
@@ -477,6 +479,9 @@ pub trait Store:
     /// Woken when another process sharing the database committed deliveries
     /// (PostgreSQL LISTEN/NOTIFY); never on SQLite, which one process owns.
     fn remote_commits(&self) -> Arc<tokio::sync::Notify>;
+    /// The processes alive on the database, this one included, as its last
+    /// liveness beat saw them (always 1 on SQLite).
+    fn processes(&self) -> i64;
     /// Whether this process runs the background role `role` (snooze expiry,
     /// history pruning): on PostgreSQL one process of the cluster at a time
     /// holds it, until its session ends; on SQLite always.

@@ -43,12 +43,15 @@ impl SqlStore {
     }
 
     /// Writes this process's row; on PostgreSQL also gives back the leases
-    /// of processes found dead. Answers how many leases were given back.
+    /// of processes found dead, and tells the writer whether any other is
+    /// alive to hear of queued deliveries. Answers how many leases were
+    /// given back.
     pub(crate) async fn beat(&self) -> Result<u64> {
         let token = self.writer.token().to_string();
         let started_at = self.started_at;
         let postgres = self.backend == Backend::Postgres;
-        self.writer
+        let (released, others) = self
+            .writer
             .tx_outside_kept(move |c| {
                 let token = token.clone();
                 Box::pin(async move {
@@ -60,25 +63,29 @@ impl SqlStore {
                     );
                     q.query().execute(&mut *c).await?;
                     if !postgres {
-                        return Ok(0);
+                        return Ok((0, 0));
                     }
                     let mut q = Sql::new("SELECT token, seen_at FROM nodes WHERE token <> ");
-                    q.text(token.as_str()).push(" AND seen_at < ").i64(now - SILENT_MS);
-                    let silent: Vec<(String, i64)> = q.query_as().fetch_all(&mut *c).await?;
+                    q.text(token.as_str());
+                    let others: Vec<(String, i64)> = q.query_as().fetch_all(&mut *c).await?;
                     let mut dead = vec![];
-                    for (other, seen_at) in silent {
+                    for (other, seen_at) in &others {
+                        if *seen_at >= now - SILENT_MS {
+                            continue;
+                        }
                         // Taken for the transaction only: free means its session is gone.
                         let (free,): (bool,) =
                             sqlx::query_as("SELECT pg_try_advisory_xact_lock($1)")
-                                .bind(lock_key(&node_role(&other)))
+                                .bind(lock_key(&node_role(other)))
                                 .fetch_one(&mut *c)
                                 .await?;
-                        if free || seen_at < now - LOST_MS {
-                            dead.push(other);
+                        if free || *seen_at < now - LOST_MS {
+                            dead.push(other.clone());
                         }
                     }
+                    let alive = others.len() - dead.len();
                     if dead.is_empty() {
-                        return Ok(0);
+                        return Ok((0, alive));
                     }
                     let mut q = Sql::new(
                         "UPDATE deliveries SET state = 'pending', lease_until = 0, lease_owner = '' \
@@ -94,10 +101,12 @@ impl SqlStore {
                         released,
                         "processes sharing the database died; their deliveries go back to the queue"
                     );
-                    Ok(released)
+                    Ok((released, alive))
                 })
             })
-            .await
+            .await?;
+        self.writer.set_peers(others);
+        Ok(released)
     }
 }
 

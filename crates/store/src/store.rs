@@ -155,6 +155,10 @@ impl Store for SqlStore {
         self.remote.clone()
     }
 
+    fn processes(&self) -> i64 {
+        self.writer.processes()
+    }
+
     async fn try_lead(&self, role: &str) -> Result<bool> {
         if self.backend == Backend::Sqlite {
             return Ok(true);

@@ -33,6 +33,10 @@ fn start_worker(url: &str, config: &str) -> Serve {
 }
 
 async fn pending(addr: &str) -> i64 {
+    gauge(addr, "dutyhook_deliveries_pending").await
+}
+
+async fn gauge(addr: &str, name: &str) -> i64 {
     let text = reqwest::get(format!("http://{addr}/metrics"))
         .await
         .unwrap()
@@ -40,10 +44,10 @@ async fn pending(addr: &str) -> i64 {
         .await
         .unwrap();
     text.lines()
-        .find(|l| l.starts_with("dutyhook_deliveries_pending "))
+        .find(|l| l.split_whitespace().next() == Some(name))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
-        .expect("pending gauge")
+        .unwrap_or_else(|| panic!("no gauge {name}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -203,10 +207,12 @@ async fn two_serve_nodes_and_a_worker_survive_a_sigkill() {
 }
 
 /// A commit in one process wakes the dispatcher of another through
-/// PostgreSQL's NOTIFY (the 500 ms polling is only the backstop).
+/// PostgreSQL's NOTIFY (the 500 ms polling is only the backstop), once the
+/// first has seen the other alive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_wakes_other_processes() {
     let app = crate::helpers::TestApp::spawn(Db::Postgres).await;
+    assert_eq!(gauge(&app.addr, "dutyhook_processes").await, 1);
     let other = dutyhook_store::open(&app.db.url, app.db.keyring())
         .await
         .unwrap();
@@ -214,6 +220,9 @@ async fn a_commit_wakes_other_processes() {
     let wait = tokio::spawn(async move { woken.notified().await });
     // Let the listener connect before the commit.
     tokio::time::sleep(Duration::from_millis(300)).await;
+    while gauge(&app.addr, "dutyhook_processes").await < 2 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     app.incident("wakes the others").await;
     tokio::time::timeout(Duration::from_secs(30), wait)
         .await

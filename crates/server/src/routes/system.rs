@@ -44,7 +44,8 @@ fn may_scrape(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
 
 /// Pushes by kind and outcome, push latency, pending deliveries and the age
 /// of the oldest (overall and per integration), deliveries given up,
-/// integrations disabled, circuit states: OpenMetrics when the scraper accepts it
+/// integrations disabled, circuit states, the processes sharing the
+/// database: OpenMetrics when the scraper accepts it
 /// (Prometheus does), the Prometheus text format 0.0.4 otherwise. With
 /// `metrics_token` configured, only for `Authorization: Bearer <token>`.
 #[utoipa::path(get, path = "/metrics", tag = TAG_SYSTEM, security(()),
@@ -76,6 +77,7 @@ async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
         Err(e) => tracing::warn!(error = %e, "metrics: delivery stats unavailable"),
     }
     app.metrics.set_circuits(&app.dispatcher.circuit_states());
+    app.metrics.set_processes(app.store.processes());
     let openmetrics = headers
         .get(axum::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())

@@ -49,6 +49,8 @@ pub(crate) struct Work<'a> {
     pub budget: Option<&'a ClaimBudget>,
     /// This process's name on the leases it takes.
     pub token: &'a str,
+    /// Whether another process is alive to hear of queued deliveries.
+    pub peers: bool,
 }
 
 async fn run_direct(
@@ -88,6 +90,7 @@ async fn run_sqlx(
         backend,
         batch,
         token,
+        peers,
         ..
     } = work;
     let mut done = Committed::default();
@@ -123,8 +126,12 @@ async fn run_sqlx(
         &mut phases,
     )
     .await?;
-    if backend == Backend::Postgres && (done.effects.deliveries_moved || done.effects.events > 0) {
+    let queued = done.effects.deliveries_moved || done.effects.events > 0;
+    if backend == Backend::Postgres && peers && queued {
         // Delivered at commit: other processes' dispatchers claim at once.
+        // Alone, nobody would hear it: one round trip a batch saved. A
+        // process that starts meanwhile is heard of at the next beat, and
+        // until then finds what is due by polling.
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(dialect::DELIVERIES_CHANNEL)
             .bind(token)

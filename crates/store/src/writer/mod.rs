@@ -27,7 +27,7 @@ mod batch;
 pub(crate) mod jobs;
 
 use std::any::Any;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -55,6 +55,10 @@ pub(crate) struct Writer {
     token: Arc<str>,
     /// Advanced by every committed batch that made a rare change.
     generation: Generation,
+    /// How many other processes share the database, as the last beat saw
+    /// (PostgreSQL; -1 until it has looked): only when there are any is
+    /// anyone listening for the deliveries a batch queued.
+    peers: Arc<AtomicI64>,
 }
 
 /// Jobs waiting beyond this many make callers wait: back-pressure instead of
@@ -93,6 +97,8 @@ impl Writer {
         let own_token = token.clone();
         let generation = Generation::new(backend.owned_by_one_process());
         let own_generation = generation.clone();
+        let peers = Arc::new(AtomicI64::new(-1));
+        let own_peers = peers.clone();
         // A thread and runtime of its own: on the shared runtime, each
         // statement of a batch, once answered, waited for a worker behind
         // every ready push task, and every change waits for the batch.
@@ -110,6 +116,7 @@ impl Writer {
                             sink,
                             token: own_token,
                             generation: own_generation,
+                            peers: own_peers,
                             subscribers: Default::default(),
                             held: None,
                             direct,
@@ -123,6 +130,7 @@ impl Writer {
             jobs,
             token,
             generation,
+            peers,
         }
     }
 
@@ -132,6 +140,16 @@ impl Writer {
 
     pub(crate) fn generation(&self) -> &Generation {
         &self.generation
+    }
+
+    /// How many other processes are alive on the database, as last seen.
+    pub(crate) fn set_peers(&self, alive: usize) {
+        self.peers.store(alive as i64, Ordering::Relaxed);
+    }
+
+    /// This process and the others it last saw alive on the database.
+    pub(crate) fn processes(&self) -> i64 {
+        1 + self.peers.load(Ordering::Relaxed).max(0)
     }
 
     /// Stops the writer once what is queued is written; later jobs fail
@@ -200,6 +218,7 @@ struct Loop {
     sink: SinkSlot,
     token: Arc<str>,
     generation: Generation,
+    peers: Arc<AtomicI64>,
     /// The webhooks' subscriptions, kept between batches while no rare
     /// change may have touched them (SQLite).
     subscribers: Subscribers,
@@ -321,6 +340,8 @@ impl Loop {
                 batch,
                 budget: budget.as_ref(),
                 token: &self.token,
+                // Until the first beat has looked, others may be there.
+                peers: self.peers.load(Ordering::Relaxed) != 0,
             },
             &mut self.subscribers,
         )

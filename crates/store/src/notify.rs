@@ -211,6 +211,7 @@ impl NotifyStore for SqlStore {
                             integration_id: integration_id.into(),
                             subject_key: due.incident_id.to_string(),
                             at: now_ms,
+                            subject_created: false,
                         }],
                     )
                     .await?;

@@ -261,6 +261,7 @@ impl ReplayStore for SqlStore {
                             integration_id,
                             subject_key: key.clone(),
                             at: now_ms,
+                            subject_created: false,
                         })
                         .collect();
                     let ids = insert_deliveries(&mut WriteConn::Sqlx(&mut *c), &new).await?;

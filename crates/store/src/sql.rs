@@ -61,6 +61,15 @@ impl Sql {
         self
     }
 
+    /// Opens the `n`th data-modifying part of a PostgreSQL `WITH` (`WITH w0
+    /// AS (`, then `, w1 AS (`), closed by the caller with `)`: statements
+    /// that need nothing of each other's effects, sent as one, cost one
+    /// round trip instead of one each.
+    pub fn with_part(&mut self, n: usize) -> &mut Self {
+        self.push(if n == 0 { "WITH " } else { ", " });
+        self.push(&format!("w{n} AS ("))
+    }
+
     pub fn bind(&mut self, b: Bind) -> &mut Self {
         self.binds.push(b);
         if self.anonymous {

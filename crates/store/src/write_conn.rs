@@ -23,6 +23,14 @@ impl Placeholders for WriteConn<'_> {
 }
 
 impl WriteConn<'_> {
+    /// Whether the statements go to PostgreSQL.
+    pub(crate) fn postgres(&self) -> bool {
+        match self {
+            WriteConn::Sqlx(c) => c.backend_name() == "PostgreSQL",
+            WriteConn::Direct(_) => false,
+        }
+    }
+
     /// Runs `q`; the number of rows it changed.
     pub(crate) async fn execute(&mut self, q: &Sql) -> Result<u64> {
         match self {

@@ -8,7 +8,7 @@ use dutyhook_domain::recorder::Recorder;
 use dutyhook_domain::severity::Progress;
 use serde_json::Value;
 
-use crate::incidents::rows::{insert_events, insert_timeline, upsert_incidents};
+use crate::incidents::rows::{write, Written};
 use crate::sql::{now_s, Sql};
 use crate::subscribers::Subscribers;
 use crate::write_conn::WriteConn;
@@ -128,9 +128,13 @@ pub(crate) async fn write_state(
         .iter()
         .filter_map(|id| state.incidents.get(id))
         .collect();
-    upsert_incidents(conn, &incidents).await?;
-    insert_timeline(conn, &rec.timeline).await?;
-    insert_events(conn, &rec.events, subscribers).await
+    let written = Written {
+        incidents: &incidents,
+        timeline: &rec.timeline,
+        events: &rec.events,
+        created: None,
+    };
+    write(conn, written, subscribers).await
 }
 
 pub(crate) async fn open_alerts(

@@ -1,12 +1,14 @@
 //! Incident operations in a write batch: run in order over the incidents as
 //! earlier operations of the batch left them, then written together.
 
+use std::collections::HashSet;
+
 use dutyhook_domain::ids::{IncidentId, RunId};
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::run::Run;
 use dutyhook_domain::DomainError;
 
-use super::rows::{insert_events, insert_timeline, load_incidents, upsert_incidents};
+use super::rows::{load_incidents, write, Written};
 use crate::runs::{load_runs, upsert_runs};
 use crate::subscribers::Subscribers;
 use crate::write_conn::WriteConn;
@@ -30,6 +32,7 @@ pub(crate) async fn apply_mutations(
     ids.sort_unstable();
     ids.dedup();
     let mut working = load_incidents(conn, &ids).await?;
+    let stored: HashSet<IncidentId> = working.keys().cloned().collect();
     let run_ids: Vec<RunId> = jobs.iter().filter_map(|j| j.run.clone()).collect();
     let stored_runs = load_runs(conn, &run_ids).await?;
     let mut changed: Vec<IncidentId> = vec![];
@@ -95,11 +98,20 @@ pub(crate) async fn apply_mutations(
         replies.push(Box::new(move || answer.send(Ok(incidents))));
     }
     let touched: Vec<&Incident> = changed.iter().filter_map(|id| working.get(id)).collect();
-    upsert_incidents(conn, &touched).await?;
-    insert_timeline(conn, &timeline).await?;
+    let created: HashSet<IncidentId> = changed
+        .iter()
+        .filter(|id| !stored.contains(*id))
+        .cloned()
+        .collect();
+    let written = Written {
+        incidents: &touched,
+        timeline: &timeline,
+        events: &events,
+        created: Some(&created),
+    };
+    effects.deliveries_moved |= write(conn, written, subscribers).await?;
+    effects.events += events.len();
     upsert_runs(conn, &runs).await?;
     crate::alerts::rows::follow_incidents(conn, &alert_moves, &closed_alerts_of).await?;
-    effects.events += events.len();
-    effects.deliveries_moved |= insert_events(conn, &events, subscribers).await?;
     Ok(())
 }

@@ -2,9 +2,9 @@
 //! their events (the outbox), each event with a delivery per subscribed
 //! webhook.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use dutyhook_domain::event::NewEvent;
+use dutyhook_domain::event::{NewEvent, SubjectKind};
 use dutyhook_domain::ids::{EventId, IncidentId};
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::timeline::TimelineEntry;
@@ -37,61 +37,68 @@ pub(crate) async fn upsert_incidents(
     conn: &mut WriteConn<'_>,
     incidents: &[&Incident],
 ) -> Result<()> {
-    // 17 values a row: well under both databases' limits on bound values.
-    for chunk in incidents.chunks(500) {
-        let mut q = Sql::on(
-            conn,
-            &format!("INSERT INTO incidents ({INCIDENT_COLS}) VALUES "),
-        );
-        for (i, inc) in chunk.iter().enumerate() {
-            q.push(if i == 0 { "(" } else { ", (" });
-            q.text(&inc.incident_id)
-                .push(", ")
-                .text(inc.num())
-                .push(", ");
-            q.i64(inc.channel_id)
-                .push(", ")
-                .text(inc.progress.as_str())
-                .push(", ");
-            q.text(inc.incident_severity.as_str())
-                .push(", ")
-                .i64(inc.start_time)
-                .push(", ");
-            q.i64(inc.created_at)
-                .push(", ")
-                .i64(inc.created_ms)
-                .push(", ");
-            q.i64(inc.updated_at)
-                .push(", ")
-                .i64(inc.snoozed_before)
-                .push(", ");
-            q.text(&inc.title)
-                .push(", ")
-                .text(&inc.description)
-                .push(", ");
-            q.text(inc.labels_text())
-                .push(", ")
-                .text(&inc.group_key)
-                .push(", ");
-            let person_id = |p: &Option<dutyhook_domain::person::Person>| {
-                p.as_ref().map_or(0, |p| p.person_id.0)
-            };
-            q.i64(person_id(&inc.creator))
-                .push(", ")
-                .i64(person_id(&inc.closer))
-                .push(", ")
-                .text(serde_json::to_string(inc)?)
-                .push(")");
-        }
-        q.push(
-            " ON CONFLICT (id) DO UPDATE SET channel_id = excluded.channel_id, progress = excluded.progress, \
-             severity = excluded.severity, start_time = excluded.start_time, updated_at = excluded.updated_at, \
-             snoozed_before = excluded.snoozed_before, title = excluded.title, description = excluded.description, \
-             labels_text = excluded.labels_text, group_key = excluded.group_key, closer_id = excluded.closer_id, \
-             doc = excluded.doc",
-        );
+    for chunk in incidents.chunks(INCIDENTS_PER_STATEMENT) {
+        let mut q = Sql::on(conn, "");
+        push_incidents(&mut q, chunk)?;
         conn.execute(&q).await?;
     }
+    Ok(())
+}
+
+// 17 values a row: well under both databases' limits on bound values.
+const INCIDENTS_PER_STATEMENT: usize = 500;
+pub(crate) const TIMELINE_PER_STATEMENT: usize = 1000;
+const EVENTS_PER_STATEMENT: usize = 1000;
+
+/// `INSERT INTO incidents … ON CONFLICT … DO UPDATE` for `incidents`.
+fn push_incidents(q: &mut Sql, incidents: &[&Incident]) -> Result<()> {
+    q.push(&format!("INSERT INTO incidents ({INCIDENT_COLS}) VALUES "));
+    for (i, inc) in incidents.iter().enumerate() {
+        q.push(if i == 0 { "(" } else { ", (" });
+        q.text(&inc.incident_id)
+            .push(", ")
+            .text(inc.num())
+            .push(", ");
+        q.i64(inc.channel_id)
+            .push(", ")
+            .text(inc.progress.as_str())
+            .push(", ");
+        q.text(inc.incident_severity.as_str())
+            .push(", ")
+            .i64(inc.start_time)
+            .push(", ");
+        q.i64(inc.created_at)
+            .push(", ")
+            .i64(inc.created_ms)
+            .push(", ");
+        q.i64(inc.updated_at)
+            .push(", ")
+            .i64(inc.snoozed_before)
+            .push(", ");
+        q.text(&inc.title)
+            .push(", ")
+            .text(&inc.description)
+            .push(", ");
+        q.text(inc.labels_text())
+            .push(", ")
+            .text(&inc.group_key)
+            .push(", ");
+        let person_id =
+            |p: &Option<dutyhook_domain::person::Person>| p.as_ref().map_or(0, |p| p.person_id.0);
+        q.i64(person_id(&inc.creator))
+            .push(", ")
+            .i64(person_id(&inc.closer))
+            .push(", ")
+            .text(serde_json::to_string(inc)?)
+            .push(")");
+    }
+    q.push(
+        " ON CONFLICT (id) DO UPDATE SET channel_id = excluded.channel_id, progress = excluded.progress, \
+         severity = excluded.severity, start_time = excluded.start_time, updated_at = excluded.updated_at, \
+         snoozed_before = excluded.snoozed_before, title = excluded.title, description = excluded.description, \
+         labels_text = excluded.labels_text, group_key = excluded.group_key, closer_id = excluded.closer_id, \
+         doc = excluded.doc",
+    );
     Ok(())
 }
 
@@ -99,64 +106,125 @@ pub(crate) async fn insert_timeline(
     conn: &mut WriteConn<'_>,
     entries: &[TimelineEntry],
 ) -> Result<()> {
-    for chunk in entries.chunks(1000) {
-        let mut q = Sql::on(
-            conn,
-            "INSERT INTO timeline (incident_id, kind, person, created_at, detail) VALUES ",
-        );
-        for (i, t) in chunk.iter().enumerate() {
-            q.push(if i == 0 { "(" } else { ", (" });
-            q.text(&t.incident_id).push(", ").text(&t.kind).push(", ");
-            q.opt_text(t.person.as_ref().map(serde_json::to_string).transpose()?)
-                .push(", ");
-            q.i64(t.created_at)
-                .push(", ")
-                .text(t.detail.to_string())
-                .push(")");
-        }
+    for chunk in entries.chunks(TIMELINE_PER_STATEMENT) {
+        let mut q = Sql::on(conn, "");
+        push_timeline(&mut q, chunk)?;
         conn.execute(&q).await?;
     }
     Ok(())
 }
 
-/// Inserts events (the outbox) and the deliveries they need: one per
-/// subscribed webhook, with the subscription snapshot in force now.
-pub(crate) async fn insert_events(
+pub(crate) fn push_timeline(q: &mut Sql, entries: &[TimelineEntry]) -> Result<()> {
+    q.push("INSERT INTO timeline (incident_id, kind, person, created_at, detail) VALUES ");
+    for (i, t) in entries.iter().enumerate() {
+        q.push(if i == 0 { "(" } else { ", (" });
+        q.text(&t.incident_id).push(", ").text(&t.kind).push(", ");
+        q.opt_text(t.person.as_ref().map(serde_json::to_string).transpose()?)
+            .push(", ");
+        q.i64(t.created_at)
+            .push(", ")
+            .text(t.detail.to_string())
+            .push(")");
+    }
+    Ok(())
+}
+
+/// What an operation changed: incidents, their timeline and their events.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Written<'a> {
+    pub incidents: &'a [&'a Incident],
+    pub timeline: &'a [TimelineEntry],
+    pub events: &'a [NewEvent],
+    /// Incidents created by this batch: no delivery of theirs can be queued
+    /// yet, so their deliveries need not look for one to queue behind.
+    pub created: Option<&'a HashSet<IncidentId>>,
+}
+
+/// Writes incidents, timeline and events (the outbox), then the events'
+/// deliveries: one per subscribed webhook, with the subscription snapshot
+/// in force now. Answers whether deliveries were queued.
+///
+/// On PostgreSQL the three go in one statement when each fits one (the
+/// incidents and timeline as data-modifying `WITH` parts of the events'
+/// `INSERT`): each statement is a round trip, and a batch's round trips,
+/// not the server's work, were what its time went to.
+pub(crate) async fn write(
     conn: &mut WriteConn<'_>,
-    events: &[NewEvent],
+    w: Written<'_>,
     subscribers: &mut Subscribers,
 ) -> Result<bool> {
-    if events.is_empty() {
-        return Ok(false);
-    }
-    let mut seqs: HashMap<EventId, i64> = HashMap::with_capacity(events.len());
-    for chunk in events.chunks(1000) {
-        let mut q = Sql::on(
-            conn,
-            "INSERT INTO events (event_id, event_type, subject_kind, subject_id, event_time, payload) VALUES ",
-        );
-        for (i, e) in chunk.iter().enumerate() {
-            q.push(if i == 0 { "(" } else { ", (" });
-            q.text(&e.event_id)
-                .push(", ")
-                .text(e.event_type.as_str())
-                .push(", ");
-            q.text(e.subject_kind.as_str())
-                .push(", ")
-                .text(&e.subject_id)
-                .push(", ");
-            q.i64(e.event_time_ms).push(", ").text(&e.payload).push(")");
+    let together = conn.postgres()
+        && !w.events.is_empty()
+        && w.incidents.len() <= INCIDENTS_PER_STATEMENT
+        && w.timeline.len() <= TIMELINE_PER_STATEMENT
+        && w.events.len() <= EVENTS_PER_STATEMENT;
+    let mut seqs: HashMap<EventId, i64> = HashMap::with_capacity(w.events.len());
+    if together {
+        let mut q = Sql::on(conn, "");
+        let mut parts = 0;
+        if !w.incidents.is_empty() {
+            q.with_part(parts);
+            push_incidents(&mut q, w.incidents)?;
+            q.push(") ");
+            parts += 1;
         }
-        q.push(" RETURNING seq, event_id");
+        if !w.timeline.is_empty() {
+            q.with_part(parts);
+            push_timeline(&mut q, w.timeline)?;
+            q.push(") ");
+        }
+        push_events(&mut q, w.events);
         let rows: Vec<(i64, String)> = conn.fetch_all(&q).await?;
         seqs.extend(rows.into_iter().map(|(seq, id)| (EventId::from(id), seq)));
+    } else {
+        upsert_incidents(conn, w.incidents).await?;
+        insert_timeline(conn, w.timeline).await?;
+        for chunk in w.events.chunks(EVENTS_PER_STATEMENT) {
+            let mut q = Sql::on(conn, "");
+            push_events(&mut q, chunk);
+            let rows: Vec<(i64, String)> = conn.fetch_all(&q).await?;
+            seqs.extend(rows.into_iter().map(|(seq, id)| (EventId::from(id), seq)));
+        }
+    }
+    fan_out(conn, w, &seqs, subscribers).await
+}
+
+/// `INSERT INTO events … RETURNING seq, event_id` for `events`.
+fn push_events(q: &mut Sql, events: &[NewEvent]) {
+    q.push("INSERT INTO events (event_id, event_type, subject_kind, subject_id, event_time, payload) VALUES ");
+    for (i, e) in events.iter().enumerate() {
+        q.push(if i == 0 { "(" } else { ", (" });
+        q.text(&e.event_id)
+            .push(", ")
+            .text(e.event_type.as_str())
+            .push(", ");
+        q.text(e.subject_kind.as_str())
+            .push(", ")
+            .text(&e.subject_id)
+            .push(", ");
+        q.i64(e.event_time_ms).push(", ").text(&e.payload).push(")");
+    }
+    q.push(" RETURNING seq, event_id");
+}
+
+/// A delivery of each stored event per subscribed webhook.
+async fn fan_out(
+    conn: &mut WriteConn<'_>,
+    w: Written<'_>,
+    seqs: &HashMap<EventId, i64>,
+    subscribers: &mut Subscribers,
+) -> Result<bool> {
+    if w.events.is_empty() {
+        return Ok(false);
     }
     let subscribers = subscribers.get(conn).await?;
     let (mut fanout, mut skipped) = (vec![], vec![]);
-    for e in events {
+    for e in w.events {
         let seq = *seqs
             .get(&e.event_id)
             .ok_or_else(|| StoreError::Corrupt(format!("event {} was not stored", e.event_id)))?;
+        let subject_created = e.subject_kind == SubjectKind::Incident
+            && w.created.is_some_and(|c| c.contains(e.subject_id.as_str()));
         for (integration_id, cfg, enabled) in subscribers.iter() {
             if cfg.subscribes(e.event_type, e.channel_id) {
                 let to = if *enabled { &mut fanout } else { &mut skipped };
@@ -165,6 +233,7 @@ pub(crate) async fn insert_events(
                     integration_id: *integration_id,
                     subject_key: e.subject_id.clone(),
                     at: e.event_time_ms,
+                    subject_created,
                 });
             }
         }

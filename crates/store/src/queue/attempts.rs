@@ -88,21 +88,25 @@ pub(crate) async fn insert_attempts(
     conn: &mut WriteConn<'_>,
     attempts: &[&EncodedAttempt],
 ) -> Result<()> {
-    // 19 values a row.
-    for chunk in attempts.chunks(500) {
-        let mut q = Sql::on(
-            conn,
-            &format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES "),
-        );
-        for (i, a) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            push_attempt_values(&mut q, a);
-        }
+    for chunk in attempts.chunks(ATTEMPTS_PER_STATEMENT) {
+        let mut q = Sql::on(conn, "");
+        push_attempts(&mut q, chunk);
         conn.execute(&q).await?;
     }
     Ok(())
+}
+
+/// 19 values a row: well under both databases' limits on bound values.
+pub(crate) const ATTEMPTS_PER_STATEMENT: usize = 500;
+
+pub(crate) fn push_attempts(q: &mut Sql, attempts: &[&EncodedAttempt]) {
+    q.push(&format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES "));
+    for (i, a) in attempts.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        push_attempt_values(q, a);
+    }
 }
 
 pub(crate) fn push_attempt_values(q: &mut Sql, encoded: &EncodedAttempt) {

@@ -18,7 +18,13 @@ pub(crate) struct NewDelivery {
     pub integration_id: i64,
     pub subject_key: String,
     pub at: i64,
+    /// Its subject was created in this very batch: nothing of its key can
+    /// be queued before it, so its key's tail is not looked up.
+    pub subject_created: bool,
 }
+
+/// Six values a row: well under both databases' limits on bound values.
+const DELIVERIES_PER_STATEMENT: usize = 1000;
 
 pub(crate) const OPEN: &str = "('waiting', 'pending', 'leased')";
 /// The states of [`OPEN`], for rows already read.
@@ -46,6 +52,7 @@ pub(crate) async fn insert_deliveries(
     }
     let mut keys: Vec<(i64, &str)> = rows
         .iter()
+        .filter(|d| !d.subject_created)
         .map(|d| (d.integration_id, d.subject_key.as_str()))
         .collect();
     keys.sort_unstable();
@@ -65,10 +72,23 @@ pub(crate) async fn insert_deliveries(
         tails.extend(found.into_iter().map(|(i, s, t)| ((i, s), t)));
     }
     let mut busy: HashSet<(i64, &str)> = tails.keys().map(|(i, s)| (*i, s.as_str())).collect();
+    // Each a key of its own, none queued behind: no delivery links to
+    // another, and each is its key's new tail.
+    let unlinked = tails.is_empty() && {
+        let mut seen = HashSet::with_capacity(rows.len());
+        rows.iter()
+            .all(|d| seen.insert((d.integration_id, d.subject_key.as_str())))
+    };
+    // On PostgreSQL the tails are then written by the same statement: one
+    // round trip instead of two.
+    let tails_with_insert = unlinked && conn.postgres() && rows.len() <= DELIVERIES_PER_STATEMENT;
     let mut ids: HashMap<(i64, i64), i64> = HashMap::with_capacity(rows.len());
-    for chunk in rows.chunks(1000) {
-        let mut q = Sql::on(
-            conn,
+    for chunk in rows.chunks(DELIVERIES_PER_STATEMENT) {
+        let mut q = Sql::on(conn, "");
+        if tails_with_insert {
+            q.with_part(0);
+        }
+        q.push(
             "INSERT INTO deliveries (event_seq, integration_id, subject_key, state, next_at, created_at) VALUES ",
         );
         for (i, d) in chunk.iter().enumerate() {
@@ -89,7 +109,17 @@ pub(crate) async fn insert_deliveries(
                 .push(", ");
             q.i64(d.at).push(", ").i64(d.at).push(")");
         }
-        q.push(" RETURNING id, event_seq, integration_id");
+        if tails_with_insert {
+            q.push(" RETURNING id, event_seq, integration_id, subject_key) ");
+            q.with_part(1).push(
+                "INSERT INTO delivery_tails (integration_id, subject_key, tail_id) \
+                 SELECT integration_id, subject_key, id FROM w0 \
+                 ON CONFLICT (integration_id, subject_key) DO UPDATE SET tail_id = excluded.tail_id) \
+                 SELECT id, event_seq, integration_id FROM w0",
+            );
+        } else {
+            q.push(" RETURNING id, event_seq, integration_id");
+        }
         let found: Vec<(i64, i64, i64)> = conn.fetch_all(&q).await?;
         ids.extend(found.into_iter().map(|(id, seq, i)| ((seq, i), id)));
     }
@@ -112,6 +142,9 @@ pub(crate) async fn insert_deliveries(
         let prevs: Vec<i64> = chunk.iter().map(|(p, _)| *p).collect();
         q.push(" ELSE next_id END WHERE id IN ").list_i64(&prevs);
         conn.execute(&q).await?;
+    }
+    if tails_with_insert {
+        return Ok(in_order);
     }
     let new_tails: Vec<(&(i64, String), &i64)> = tails.iter().collect();
     for chunk in new_tails.chunks(1000) {
@@ -187,54 +220,67 @@ pub(crate) async fn settle_finished(
     failed: &[i64],
     skipped: &[i64],
 ) -> Result<()> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum End {
-        Done,
-        Failed,
-        Skipped,
-    }
-    let finished: Vec<(i64, End)> = done
-        .iter()
-        .map(|id| (*id, End::Done))
-        .chain(failed.iter().map(|id| (*id, End::Failed)))
-        .chain(skipped.iter().map(|id| (*id, End::Skipped)))
-        .collect();
-    for chunk in finished.chunks(1000) {
-        let of = |end: End| -> Vec<i64> {
-            chunk
-                .iter()
-                .filter(|(_, e)| *e == end)
-                .map(|(id, _)| *id)
-                .collect()
-        };
-        let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
-        let attempted: Vec<i64> = chunk
-            .iter()
-            .filter(|(_, e)| *e != End::Skipped)
-            .map(|(id, _)| *id)
-            .collect();
-        let mut q = Sql::on(conn, "UPDATE deliveries SET state = CASE WHEN id IN ");
-        q.list_i64(&of(End::Done))
-            .push(" THEN 'done' WHEN id IN ")
-            .list_i64(&of(End::Skipped))
-            .push(" THEN 'skipped' WHEN id IN ")
-            .list_i64(&ids)
-            .push(" THEN 'failed' WHEN state = 'waiting' THEN 'pending' ELSE state END");
-        q.push(", attempts = CASE WHEN id IN ")
-            .list_i64(&attempted)
-            .push(" THEN attempts + 1 ELSE attempts END");
-        q.push(", lease_until = CASE WHEN id IN ")
-            .list_i64(&ids)
-            .push(" THEN 0 ELSE lease_until END");
-        // One IN over a union, not an OR of two: each side stays an index lookup.
-        q.push(" WHERE id IN (SELECT next_id FROM deliveries WHERE next_id > 0 AND id IN ")
-            .list_i64(&ids)
-            .push(" UNION ALL VALUES ");
-        for (n, id) in ids.iter().enumerate() {
-            q.push(if n == 0 { "(" } else { ", (" }).i64(*id).push(")");
-        }
-        q.push(")");
+    let finished = finished(done, failed, skipped);
+    for chunk in finished.chunks(SETTLED_PER_STATEMENT) {
+        let mut q = Sql::on(conn, "");
+        push_settle(&mut q, chunk);
         conn.execute(&q).await?;
     }
     Ok(())
+}
+
+/// How many deliveries one settling statement takes.
+pub(crate) const SETTLED_PER_STATEMENT: usize = 1000;
+
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum End {
+    Done,
+    Failed,
+    Skipped,
+}
+
+pub(crate) fn finished(done: &[i64], failed: &[i64], skipped: &[i64]) -> Vec<(i64, End)> {
+    done.iter()
+        .map(|id| (*id, End::Done))
+        .chain(failed.iter().map(|id| (*id, End::Failed)))
+        .chain(skipped.iter().map(|id| (*id, End::Skipped)))
+        .collect()
+}
+
+/// The `UPDATE` of [`settle_finished`] for one chunk.
+pub(crate) fn push_settle(q: &mut Sql, chunk: &[(i64, End)]) {
+    let of = |end: End| -> Vec<i64> {
+        chunk
+            .iter()
+            .filter(|(_, e)| *e == end)
+            .map(|(id, _)| *id)
+            .collect()
+    };
+    let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
+    let attempted: Vec<i64> = chunk
+        .iter()
+        .filter(|(_, e)| *e != End::Skipped)
+        .map(|(id, _)| *id)
+        .collect();
+    q.push("UPDATE deliveries SET state = CASE WHEN id IN ");
+    q.list_i64(&of(End::Done))
+        .push(" THEN 'done' WHEN id IN ")
+        .list_i64(&of(End::Skipped))
+        .push(" THEN 'skipped' WHEN id IN ")
+        .list_i64(&ids)
+        .push(" THEN 'failed' WHEN state = 'waiting' THEN 'pending' ELSE state END");
+    q.push(", attempts = CASE WHEN id IN ")
+        .list_i64(&attempted)
+        .push(" THEN attempts + 1 ELSE attempts END");
+    q.push(", lease_until = CASE WHEN id IN ")
+        .list_i64(&ids)
+        .push(" THEN 0 ELSE lease_until END");
+    // One IN over a union, not an OR of two: each side stays an index lookup.
+    q.push(" WHERE id IN (SELECT next_id FROM deliveries WHERE next_id > 0 AND id IN ")
+        .list_i64(&ids)
+        .push(" UNION ALL VALUES ");
+    for (n, id) in ids.iter().enumerate() {
+        q.push(if n == 0 { "(" } else { ", (" }).i64(*id).push(")");
+    }
+    q.push(")");
 }

@@ -117,6 +117,7 @@ impl DeliveryStore for SqlStore {
                             integration_id: integration_id.into(),
                             subject_key,
                             at: now_ms,
+                            subject_created: false,
                         }],
                     )
                     .await?;

@@ -1,9 +1,13 @@
 //! Settling deliveries in a write batch: their attempts recorded, heads
 //! done, failed or due again, the next of each finished key promoted.
 
-use super::attempts::insert_attempts;
-use super::fifo::{settle_finished, update_with_next_at};
+use super::attempts::{insert_attempts, push_attempts, ATTEMPTS_PER_STATEMENT};
+use super::fifo::{
+    finished, push_settle, settle_finished, update_with_next_at, SETTLED_PER_STATEMENT,
+};
 use super::settlement::Settlement;
+use crate::incidents::rows::{insert_timeline, push_timeline, TIMELINE_PER_STATEMENT};
+use crate::sql::Sql;
 use crate::write_conn::WriteConn;
 use crate::writer::jobs::{CompleteJob, Effects, Reply};
 use crate::{DeliveryResolution, Result};
@@ -51,9 +55,35 @@ pub(crate) async fn apply_completions(
         let answer = job.answer.clone();
         replies.push(Box::new(move || answer.send(Ok(()))));
     }
-    insert_attempts(conn, &attempts).await?;
-    crate::incidents::rows::insert_timeline(conn, &notes).await?;
-    settle_finished(conn, &done, &failed, &skipped).await?;
+    let finished = finished(&done, &failed, &skipped);
+    // On PostgreSQL in one statement when each part fits one: a round trip
+    // each is most of what a batch's statements cost there.
+    let together = conn.postgres()
+        && !finished.is_empty()
+        && finished.len() <= SETTLED_PER_STATEMENT
+        && attempts.len() <= ATTEMPTS_PER_STATEMENT
+        && notes.len() <= TIMELINE_PER_STATEMENT;
+    if together {
+        let mut q = Sql::on(conn, "");
+        let mut parts = 0;
+        if !attempts.is_empty() {
+            q.with_part(parts);
+            push_attempts(&mut q, &attempts);
+            q.push(") ");
+            parts += 1;
+        }
+        if !notes.is_empty() {
+            q.with_part(parts);
+            push_timeline(&mut q, &notes)?;
+            q.push(") ");
+        }
+        push_settle(&mut q, &finished);
+        conn.execute(&q).await?;
+    } else {
+        insert_attempts(conn, &attempts).await?;
+        insert_timeline(conn, &notes).await?;
+        settle_finished(conn, &done, &failed, &skipped).await?;
+    }
     update_with_next_at(
         conn,
         "state = 'pending', attempts = attempts + 1, lease_until = 0",

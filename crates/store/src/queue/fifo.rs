@@ -50,6 +50,41 @@ pub(crate) async fn insert_deliveries(
     if rows.is_empty() {
         return Ok(vec![]);
     }
+    let mut tails = open_tails(conn, rows).await?;
+    // Each a key of its own, none queued behind: no delivery links to
+    // another, and each is its key's new tail. On PostgreSQL the tails are
+    // then written by the same statement: one round trip instead of two.
+    let unlinked = tails.is_empty() && {
+        let mut seen = HashSet::with_capacity(rows.len());
+        rows.iter()
+            .all(|d| seen.insert((d.integration_id, d.subject_key.as_str())))
+    };
+    let tails_with_rows = unlinked && conn.postgres() && rows.len() <= DELIVERIES_PER_STATEMENT;
+    let ids = insert_rows(conn, rows, &tails, tails_with_rows).await?;
+    let mut in_order = Vec::with_capacity(rows.len());
+    let mut links: Vec<(i64, i64)> = vec![];
+    for d in rows {
+        let id = *ids.get(&(d.event_seq, d.integration_id)).ok_or_else(|| {
+            StoreError::Corrupt(format!("delivery of event {} was not stored", d.event_seq))
+        })?;
+        if let Some(prev) = tails.insert((d.integration_id, d.subject_key.clone()), id) {
+            links.push((prev, id));
+        }
+        in_order.push(id);
+    }
+    link(conn, &links).await?;
+    if !tails_with_rows {
+        write_tails(conn, &tails).await?;
+    }
+    Ok(in_order)
+}
+
+/// The unfinished tail of each key of `rows`: what a new delivery queues
+/// behind. Keys of subjects created in this batch have none.
+async fn open_tails(
+    conn: &mut WriteConn<'_>,
+    rows: &[NewDelivery],
+) -> Result<HashMap<(i64, String), i64>> {
     let mut keys: Vec<(i64, &str)> = rows
         .iter()
         .filter(|d| !d.subject_created)
@@ -57,8 +92,7 @@ pub(crate) async fn insert_deliveries(
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    // The unfinished tail of each key: what a new delivery queues behind.
-    let mut tails: HashMap<(i64, String), i64> = HashMap::new();
+    let mut tails = HashMap::new();
     for chunk in keys.chunks(1000) {
         let mut q = Sql::on(conn, "");
         keys_cte(&mut q, chunk);
@@ -71,21 +105,22 @@ pub(crate) async fn insert_deliveries(
         let found: Vec<(i64, String, i64)> = conn.fetch_all(&q).await?;
         tails.extend(found.into_iter().map(|(i, s, t)| ((i, s), t)));
     }
+    Ok(tails)
+}
+
+/// The rows themselves (with their keys' tails when `tails_with_rows`, as
+/// a `WITH` part); answers each one's id by (event, integration).
+async fn insert_rows(
+    conn: &mut WriteConn<'_>,
+    rows: &[NewDelivery],
+    tails: &HashMap<(i64, String), i64>,
+    tails_with_rows: bool,
+) -> Result<HashMap<(i64, i64), i64>> {
     let mut busy: HashSet<(i64, &str)> = tails.keys().map(|(i, s)| (*i, s.as_str())).collect();
-    // Each a key of its own, none queued behind: no delivery links to
-    // another, and each is its key's new tail.
-    let unlinked = tails.is_empty() && {
-        let mut seen = HashSet::with_capacity(rows.len());
-        rows.iter()
-            .all(|d| seen.insert((d.integration_id, d.subject_key.as_str())))
-    };
-    // On PostgreSQL the tails are then written by the same statement: one
-    // round trip instead of two.
-    let tails_with_insert = unlinked && conn.postgres() && rows.len() <= DELIVERIES_PER_STATEMENT;
-    let mut ids: HashMap<(i64, i64), i64> = HashMap::with_capacity(rows.len());
+    let mut ids = HashMap::with_capacity(rows.len());
     for chunk in rows.chunks(DELIVERIES_PER_STATEMENT) {
         let mut q = Sql::on(conn, "");
-        if tails_with_insert {
+        if tails_with_rows {
             q.with_part(0);
         }
         q.push(
@@ -109,7 +144,7 @@ pub(crate) async fn insert_deliveries(
                 .push(", ");
             q.i64(d.at).push(", ").i64(d.at).push(")");
         }
-        if tails_with_insert {
+        if tails_with_rows {
             q.push(" RETURNING id, event_seq, integration_id, subject_key) ");
             q.with_part(1).push(
                 "INSERT INTO delivery_tails (integration_id, subject_key, tail_id) \
@@ -123,17 +158,11 @@ pub(crate) async fn insert_deliveries(
         let found: Vec<(i64, i64, i64)> = conn.fetch_all(&q).await?;
         ids.extend(found.into_iter().map(|(id, seq, i)| ((seq, i), id)));
     }
-    let mut in_order = Vec::with_capacity(rows.len());
-    let mut links: Vec<(i64, i64)> = vec![];
-    for d in rows {
-        let id = *ids.get(&(d.event_seq, d.integration_id)).ok_or_else(|| {
-            StoreError::Corrupt(format!("delivery of event {} was not stored", d.event_seq))
-        })?;
-        if let Some(prev) = tails.insert((d.integration_id, d.subject_key.clone()), id) {
-            links.push((prev, id));
-        }
-        in_order.push(id);
-    }
+    Ok(ids)
+}
+
+/// Points each `prev` delivery at its `next`.
+async fn link(conn: &mut WriteConn<'_>, links: &[(i64, i64)]) -> Result<()> {
     for chunk in links.chunks(500) {
         let mut q = Sql::on(conn, "UPDATE deliveries SET next_id = CASE id");
         for (prev, next) in chunk {
@@ -143,11 +172,13 @@ pub(crate) async fn insert_deliveries(
         q.push(" ELSE next_id END WHERE id IN ").list_i64(&prevs);
         conn.execute(&q).await?;
     }
-    if tails_with_insert {
-        return Ok(in_order);
-    }
-    let new_tails: Vec<(&(i64, String), &i64)> = tails.iter().collect();
-    for chunk in new_tails.chunks(1000) {
+    Ok(())
+}
+
+/// Makes each key's newest delivery its tail.
+async fn write_tails(conn: &mut WriteConn<'_>, tails: &HashMap<(i64, String), i64>) -> Result<()> {
+    let tails: Vec<(&(i64, String), &i64)> = tails.iter().collect();
+    for chunk in tails.chunks(1000) {
         let mut q = Sql::on(
             conn,
             "INSERT INTO delivery_tails (integration_id, subject_key, tail_id) VALUES ",
@@ -166,7 +197,7 @@ pub(crate) async fn insert_deliveries(
         );
         conn.execute(&q).await?;
     }
-    Ok(in_order)
+    Ok(())
 }
 
 /// Deliveries for disabled integrations: `skipped` from the start, outside

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use dutyhook_domain::ids::{IncidentId, IntegrationId};
+use dutyhook_domain::ids::{DeliveryId, IncidentId, IntegrationId};
 use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
 use dutyhook_domain::ops;
 use dutyhook_domain::webhook::{RetryPolicy, WebhookConfig, WebhookKind};
@@ -272,6 +272,54 @@ async fn an_open_circuit_holds_its_deliveries(db: Db) {
     db.drop().await;
 }
 
+/// A claim takes of each integration no more than its lane's room and,
+/// when another process holds leases of it, no more than the cluster's cap
+/// leaves.
+async fn each_integration_within_its_room_and_the_cap(db: Db) {
+    let store = open(&db).await;
+    let (a, b) = (webhook(&*store).await, webhook(&*store).await);
+    for n in 0..5 {
+        create(&store, &format!("roomy {n}")).await;
+    }
+    let sink = Sink::attach(&*store, 100);
+    {
+        let mut wants = sink.wants.lock().unwrap();
+        wants.lane_depth = 3;
+        wants.lane_rooms.insert(IntegrationId(a), 2);
+    }
+    let of = |got: &[ClaimedDelivery], id: i64| {
+        got.iter()
+            .filter(|d| d.integration_id == IntegrationId(id))
+            .count()
+    };
+    let first = sink.take(&*store).await;
+    assert_eq!((of(&first, a), of(&first, b)), (2, 3), "each lane's room");
+
+    // One of b's leases is taken for another process's: with a cap of 3 and
+    // one of ours not yet pushed, b has room for one more; a, whose leases
+    // are all ours, keeps its lane's room.
+    let others: Vec<DeliveryId> = first
+        .iter()
+        .filter(|d| d.integration_id == IntegrationId(b))
+        .map(|d| d.delivery_id)
+        .take(1)
+        .collect();
+    {
+        let mut wants = sink.wants.lock().unwrap();
+        wants.cluster_cap = Some(3);
+        wants.own = first
+            .iter()
+            .map(|d| d.delivery_id)
+            .filter(|id| !others.contains(id))
+            .collect();
+        wants.held.insert(IntegrationId(b), 1);
+    }
+    let second = sink.take(&*store).await;
+    assert_eq!((of(&second, a), of(&second, b)), (2, 1), "the cap's room");
+    store.close().await;
+    db.drop().await;
+}
+
 async fn count(store: &crate::store::SqlStore, sql: &str) -> i64 {
     let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&store.read).await.unwrap();
     n
@@ -335,5 +383,6 @@ on_both!(
     pruning_frees_finished_keys_and_keeps_open_ones,
     fifo_per_incident_and_leases,
     retries_never_hold_back_first_attempts,
-    an_open_circuit_holds_its_deliveries
+    an_open_circuit_holds_its_deliveries,
+    each_integration_within_its_room_and_the_cap
 );

@@ -7,13 +7,20 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use dutyhook_domain::ids::{DeliveryId, IntegrationId};
+use dutyhook_domain::integration::IntegrationKind;
 
-use super::due::Due;
 use crate::sql::Sql;
 use crate::topology::Backend;
 use crate::types::{stored_event_type, stored_subject_kind};
 use crate::write_conn::WriteConn;
 use crate::{ClaimBudget, ClaimedDelivery, Result, StoreError, StoredEvent};
+
+fn queued_kinds() -> Vec<String> {
+    IntegrationKind::QUEUED
+        .iter()
+        .map(|k| k.as_str().to_string())
+        .collect()
+}
 
 /// Leases due heads within `wants` (the claimer's budget, read before the
 /// batch began): first attempts before retries, each from its own index, so
@@ -28,11 +35,52 @@ pub(crate) async fn claim(
     if wants.limit <= 0 {
         return Ok(vec![]);
     }
-    let (candidates, rooms) = match backend {
-        Backend::Postgres => super::due::due_with_rooms(conn, wants, now).await?,
-        Backend::Sqlite => super::due::rooms_then_due(conn, wants, now).await?,
-    };
-    let ids = pick(candidates, &rooms, wants.limit);
+    // The integrations that may be claimed for and, under a cluster cap, the
+    // leases other processes hold of each: one round trip, not two.
+    let mut q = Sql::on(conn, "SELECT i.id, ");
+    match wants.cluster_cap {
+        Some(_) => {
+            q.push("COALESCE(l.n, 0) FROM integrations i LEFT JOIN (SELECT integration_id, COUNT(*) AS n FROM deliveries WHERE state = 'leased'");
+            if !wants.own.is_empty() {
+                q.push(" AND id NOT IN ").list_i64(&wants.own);
+            }
+            q.push(" GROUP BY integration_id) l ON l.integration_id = i.id");
+        }
+        None => {
+            q.push("CAST(0 AS BIGINT) FROM integrations i");
+        }
+    }
+    q.push(" WHERE i.kind IN ").list_text(&queued_kinds());
+    if !wants.exclude.is_empty() {
+        q.push(" AND i.id NOT IN ").list_i64(&wants.exclude);
+    }
+    q.push(" AND i.id NOT IN (SELECT integration_id FROM circuits WHERE open_until > ")
+        .i64(now)
+        .push(")");
+    let mut integrations: Vec<(i64, i64)> = conn
+        .fetch_all::<(i64, i64)>(&q)
+        .await?
+        .into_iter()
+        .map(|(id, others)| {
+            let room = wants.room(IntegrationId(id));
+            let room = match wants.cluster_cap {
+                Some(cap) => cluster_room(
+                    room,
+                    cap,
+                    others,
+                    wants.held.get(&IntegrationId(id)).copied().unwrap_or(0),
+                ),
+                None => room,
+            };
+            (id, room)
+        })
+        .collect();
+    integrations.retain(|(_, room)| *room > 0);
+    if integrations.is_empty() {
+        return Ok(vec![]);
+    }
+    let candidates = due(conn, &integrations, now, wants.limit).await?;
+    let ids = pick(candidates, &integrations, wants.limit);
     if ids.is_empty() {
         return Ok(vec![]);
     }
@@ -83,6 +131,23 @@ pub(crate) async fn claim(
         .collect()
 }
 
+/// How many deliveries of one integration a claim may lease under the
+/// cluster's cap, given the leases other processes hold (`others`) and ours
+/// not yet pushed out (`held`).
+///
+/// Alone on the integration, our lanes are the cap and we may claim ahead
+/// (`limit`): nothing else is in flight. Otherwise all leases stay within the
+/// cap. Why that holds the cap in flight: a process claims ahead only when no
+/// one else holds a lease; anyone claiming after it counts all its leases,
+/// and its pushes in flight never exceed its leases.
+pub(crate) fn cluster_room(limit: i64, cap: i64, others: i64, held: i64) -> i64 {
+    if others == 0 {
+        limit
+    } else {
+        limit.min(cap - others - held)
+    }
+}
+
 row_struct! {
     /// A delivery as the claim leased it, with its event (NULL if the event is
     /// missing, which a foreign key forbids).
@@ -118,6 +183,64 @@ impl LeasedRow {
             payload: self.payload.clone().ok_or_else(missing)?,
         })
     }
+}
+
+/// A due delivery: a retry or a first attempt, when it came due, its id and
+/// its integration. Sorted, first attempts come before retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Due {
+    retry: bool,
+    next_at: i64,
+    id: i64,
+    integration_id: i64,
+}
+
+/// Up to `room` (and `limit`) of the earliest due first attempts and as many
+/// retries of each integration, in one statement. Each integration and kind
+/// is a range scan of its own: a long backlog of one integration that is
+/// excluded from this claim (its lane is full) costs nothing to skip.
+pub(crate) async fn due(
+    conn: &mut WriteConn<'_>,
+    integrations: &[(i64, i64)],
+    now: i64,
+    limit: i64,
+) -> Result<Vec<Due>> {
+    let mut out = vec![];
+    // Two selects per integration; SQLite allows 500 in one compound select.
+    for chunk in integrations.chunks(100) {
+        let mut q = Sql::on(conn, "");
+        for (n, (integration_id, room)) in chunk.iter().enumerate() {
+            for retry in [false, true] {
+                if n > 0 || retry {
+                    q.push(" UNION ALL ");
+                }
+                q.push(&format!(
+                    "SELECT * FROM (SELECT CAST({} AS BIGINT), next_at, id, integration_id FROM deliveries WHERE integration_id = ",
+                    retry as i64
+                ))
+                .i64(*integration_id);
+                q.push(" AND state = 'pending' AND ").push(if retry {
+                    "attempts > 0"
+                } else {
+                    "attempts = 0"
+                });
+                q.push(" AND next_at <= ").i64(now);
+                q.push(" ORDER BY next_at, id LIMIT ").i64(limit.min(*room));
+                q.push(&format!(") AS d{n}_{}", retry as i64));
+            }
+        }
+        let rows: Vec<(i64, i64, i64, i64)> = conn.fetch_all(&q).await?;
+        out.extend(
+            rows.into_iter()
+                .map(|(retry, next_at, id, integration_id)| Due {
+                    retry: retry != 0,
+                    next_at,
+                    id,
+                    integration_id,
+                }),
+        );
+    }
+    Ok(out)
 }
 
 /// What a claim leases of the due deliveries: the earliest first attempts,
@@ -184,5 +307,13 @@ mod tests {
         all.extend((0..5).map(|i| due(true, i, 20 + i, 2)));
         let picked = pick(all, &[(1, 6), (2, 2)], 100);
         assert_eq!(picked, vec![0, 1, 2, 3, 4, 10, 20, 21]);
+    }
+
+    #[test]
+    fn alone_a_process_claims_ahead_and_with_others_all_leases_stay_in_the_cap() {
+        assert_eq!(cluster_room(512, 16, 0, 30), 512, "alone: the lanes limit");
+        assert_eq!(cluster_room(512, 16, 4, 5), 7);
+        assert_eq!(cluster_room(3, 16, 4, 5), 3);
+        assert!(cluster_room(512, 16, 20, 0) <= 0, "others over the cap");
     }
 }

@@ -33,6 +33,8 @@ pub(crate) struct Sql {
     /// SQLite, which makes binding a statement quadratic in its values (11 %
     /// of the writer's time in a profile); bare `?` parameters skip it.
     anonymous: bool,
+    /// How many `WITH` parts [`Sql::with_part`] wrote.
+    parts: usize,
 }
 
 impl Sql {
@@ -41,6 +43,7 @@ impl Sql {
             text: text.to_string(),
             binds: vec![],
             anonymous: false,
+            parts: 0,
         }
     }
 
@@ -61,13 +64,20 @@ impl Sql {
         self
     }
 
-    /// Opens the `n`th data-modifying part of a PostgreSQL `WITH` (`WITH w0
-    /// AS (`, then `, w1 AS (`), closed by the caller with `)`: statements
-    /// that need nothing of each other's effects, sent as one, cost one
-    /// round trip instead of one each.
-    pub fn with_part(&mut self, n: usize) -> &mut Self {
+    /// Writes what `part` pushes as the next data-modifying part of a
+    /// PostgreSQL `WITH` (`WITH w0 AS (…)`, then `, w1 AS (…)`), for the
+    /// statement pushed after it: statements that need nothing of each
+    /// other's effects, sent as one, cost one round trip instead of one each.
+    pub fn with_part(
+        &mut self,
+        part: impl FnOnce(&mut Sql) -> crate::Result<()>,
+    ) -> crate::Result<&mut Self> {
+        let n = self.parts;
+        self.parts += 1;
         self.push(if n == 0 { "WITH " } else { ", " });
-        self.push(&format!("w{n} AS ("))
+        self.push(&format!("w{n} AS ("));
+        part(self)?;
+        Ok(self.push(") "))
     }
 
     pub fn bind(&mut self, b: Bind) -> &mut Self {

@@ -32,7 +32,6 @@ pub(crate) async fn apply_mutations(
     ids.sort_unstable();
     ids.dedup();
     let mut working = load_incidents(conn, &ids).await?;
-    let stored: HashSet<IncidentId> = working.keys().cloned().collect();
     let run_ids: Vec<RunId> = jobs.iter().filter_map(|j| j.run.clone()).collect();
     let stored_runs = load_runs(conn, &run_ids).await?;
     let mut changed: Vec<IncidentId> = vec![];
@@ -98,9 +97,10 @@ pub(crate) async fn apply_mutations(
         replies.push(Box::new(move || answer.send(Ok(incidents))));
     }
     let touched: Vec<&Incident> = changed.iter().filter_map(|id| working.get(id)).collect();
+    // An operation touches the incidents it asked for or ones it created.
     let created: HashSet<IncidentId> = changed
         .iter()
-        .filter(|id| !stored.contains(*id))
+        .filter(|id| ids.binary_search(id).is_err())
         .cloned()
         .collect();
     let written = Written {

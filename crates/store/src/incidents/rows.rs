@@ -161,17 +161,11 @@ pub(crate) async fn write(
     let mut seqs: HashMap<EventId, i64> = HashMap::with_capacity(w.events.len());
     if together {
         let mut q = Sql::on(conn, "");
-        let mut parts = 0;
         if !w.incidents.is_empty() {
-            q.with_part(parts);
-            push_incidents(&mut q, w.incidents)?;
-            q.push(") ");
-            parts += 1;
+            q.with_part(|q| push_incidents(q, w.incidents))?;
         }
         if !w.timeline.is_empty() {
-            q.with_part(parts);
-            push_timeline(&mut q, w.timeline)?;
-            q.push(") ");
+            q.with_part(|q| push_timeline(q, w.timeline))?;
         }
         push_events(&mut q, w.events);
         let rows: Vec<(i64, String)> = conn.fetch_all(&q).await?;

@@ -121,44 +121,53 @@ async fn insert_rows(
     for chunk in rows.chunks(DELIVERIES_PER_STATEMENT) {
         let mut q = Sql::on(conn, "");
         if tails_with_rows {
-            q.with_part(0);
-        }
-        q.push(
-            "INSERT INTO deliveries (event_seq, integration_id, subject_key, state, next_at, created_at) VALUES ",
-        );
-        for (i, d) in chunk.iter().enumerate() {
-            // The first of a free key leads; the rest of the batch queues behind it.
-            let state = if busy.insert((d.integration_id, d.subject_key.as_str())) {
-                "'pending'"
-            } else {
-                "'waiting'"
-            };
-            q.push(if i == 0 { "(" } else { ", (" });
-            q.i64(d.event_seq)
-                .push(", ")
-                .i64(d.integration_id)
-                .push(", ");
-            q.text(d.subject_key.clone())
-                .push(", ")
-                .push(state)
-                .push(", ");
-            q.i64(d.at).push(", ").i64(d.at).push(")");
-        }
-        if tails_with_rows {
-            q.push(" RETURNING id, event_seq, integration_id, subject_key) ");
-            q.with_part(1).push(
-                "INSERT INTO delivery_tails (integration_id, subject_key, tail_id) \
-                 SELECT integration_id, subject_key, id FROM w0 \
-                 ON CONFLICT (integration_id, subject_key) DO UPDATE SET tail_id = excluded.tail_id) \
-                 SELECT id, event_seq, integration_id FROM w0",
-            );
+            q.with_part(|q| {
+                push_rows(q, chunk, &mut busy);
+                q.push(" RETURNING id, event_seq, integration_id, subject_key");
+                Ok(())
+            })?;
+            q.with_part(|q| {
+                q.push(
+                    "INSERT INTO delivery_tails (integration_id, subject_key, tail_id) \
+                     SELECT integration_id, subject_key, id FROM w0 \
+                     ON CONFLICT (integration_id, subject_key) DO UPDATE SET tail_id = excluded.tail_id",
+                );
+                Ok(())
+            })?;
+            q.push("SELECT id, event_seq, integration_id FROM w0");
         } else {
+            push_rows(&mut q, chunk, &mut busy);
             q.push(" RETURNING id, event_seq, integration_id");
         }
         let found: Vec<(i64, i64, i64)> = conn.fetch_all(&q).await?;
         ids.extend(found.into_iter().map(|(id, seq, i)| ((seq, i), id)));
     }
     Ok(ids)
+}
+
+/// `INSERT INTO deliveries … VALUES …` for `rows`: the first of a key not
+/// in `busy` leads (`pending`), the rest queue behind it (`waiting`).
+fn push_rows<'r>(q: &mut Sql, rows: &'r [NewDelivery], busy: &mut HashSet<(i64, &'r str)>) {
+    q.push(
+        "INSERT INTO deliveries (event_seq, integration_id, subject_key, state, next_at, created_at) VALUES ",
+    );
+    for (i, d) in rows.iter().enumerate() {
+        let state = if busy.insert((d.integration_id, d.subject_key.as_str())) {
+            "'pending'"
+        } else {
+            "'waiting'"
+        };
+        q.push(if i == 0 { "(" } else { ", (" });
+        q.i64(d.event_seq)
+            .push(", ")
+            .i64(d.integration_id)
+            .push(", ");
+        q.text(d.subject_key.clone())
+            .push(", ")
+            .push(state)
+            .push(", ");
+        q.i64(d.at).push(", ").i64(d.at).push(")");
+    }
 }
 
 /// Points each `prev` delivery at its `next`.
@@ -247,11 +256,8 @@ pub(crate) async fn update_with_next_at(
 /// to head. Skipped ones made no attempt.
 pub(crate) async fn settle_finished(
     conn: &mut WriteConn<'_>,
-    done: &[i64],
-    failed: &[i64],
-    skipped: &[i64],
+    finished: &[(i64, End)],
 ) -> Result<()> {
-    let finished = finished(done, failed, skipped);
     for chunk in finished.chunks(SETTLED_PER_STATEMENT) {
         let mut q = Sql::on(conn, "");
         push_settle(&mut q, chunk);

@@ -65,24 +65,21 @@ pub(crate) async fn apply_completions(
         && notes.len() <= TIMELINE_PER_STATEMENT;
     if together {
         let mut q = Sql::on(conn, "");
-        let mut parts = 0;
         if !attempts.is_empty() {
-            q.with_part(parts);
-            push_attempts(&mut q, &attempts);
-            q.push(") ");
-            parts += 1;
+            q.with_part(|q| {
+                push_attempts(q, &attempts);
+                Ok(())
+            })?;
         }
         if !notes.is_empty() {
-            q.with_part(parts);
-            push_timeline(&mut q, &notes)?;
-            q.push(") ");
+            q.with_part(|q| push_timeline(q, &notes))?;
         }
         push_settle(&mut q, &finished);
         conn.execute(&q).await?;
     } else {
         insert_attempts(conn, &attempts).await?;
         insert_timeline(conn, &notes).await?;
-        settle_finished(conn, &done, &failed, &skipped).await?;
+        settle_finished(conn, &finished).await?;
     }
     update_with_next_at(
         conn,

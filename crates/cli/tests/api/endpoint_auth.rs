@@ -240,7 +240,7 @@ async fn oauth2_tokens_are_fetched_once_and_renewed_on_401(db: Db) {
     );
 }
 
-/// A CA, a server certificate for localhost and a client certificate, both
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, both
 /// signed by it.
 struct Pki {
     ca_pem: String,
@@ -259,7 +259,7 @@ async fn pki() -> Pki {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let server_key = rcgen::KeyPair::generate().unwrap();
-    let server = rcgen::CertificateParams::new(vec!["localhost".into()])
+    let server = rcgen::CertificateParams::new(vec!["127.0.0.1".into()])
         .unwrap()
         .signed_by(&server_key, &ca, &ca_key)
         .unwrap();
@@ -302,8 +302,10 @@ async fn a_client_certificate_from_a_private_ca_reaches_an_mtls_server(db: Db) {
         }
     });
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // An address rather than localhost, which may resolve to ::1 first and
+    // reach whatever else listens on the same port number there.
     let url = format!(
-        "https://localhost:{}/hook",
+        "https://127.0.0.1:{}/hook",
         listener.local_addr().unwrap().port()
     );
     let server = pki.server.clone();
@@ -349,13 +351,18 @@ async fn a_client_certificate_from_a_private_ca_reaches_an_mtls_server(db: Db) {
         1,
         "only the push with the certificate got through"
     );
-    for (id, why) in [
-        (ca_only, "no client certificate"),
-        (neither, "an unknown CA"),
-    ] {
-        let failed = app.attempts(id, 1).await;
-        assert_eq!(failed[0]["error_class"], "tls", "{why}: {:?}", failed[0]);
-    }
+    let unknown_ca = app.attempts(neither, 1).await;
+    assert_eq!(unknown_ca[0]["error_class"], "tls", "{:?}", unknown_ca[0]);
+    // TLS 1.3 ends the client's side of the handshake before the server
+    // checks its certificate: the refusal comes as the server's alert, or,
+    // when the server's reset overtakes that alert, as a reset connection.
+    let no_cert = app.attempts(ca_only, 1).await;
+    assert_eq!(no_cert[0]["status"], "failure", "{:?}", no_cert[0]);
+    assert!(
+        ["tls", "connect"].contains(&no_cert[0]["error_class"].as_str().unwrap_or("")),
+        "{:?}",
+        no_cert[0]
+    );
     let info = app
         .ok(
             "/integration/webhook/info",

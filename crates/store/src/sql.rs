@@ -133,6 +133,16 @@ impl Sql {
         self.push(")")
     }
 
+    /// A PostgreSQL `BIGINT[]` of `values`, bound as one text value: a
+    /// statement whose lists vary in length keeps one text, so that it is
+    /// parsed once and planned as one value rather than one per item.
+    pub fn array_i64(&mut self, values: impl IntoIterator<Item = i64>) -> &mut Self {
+        let items: Vec<String> = values.into_iter().map(|v| v.to_string()).collect();
+        self.push("CAST(")
+            .text(format!("{{{}}}", items.join(",")))
+            .push(" AS BIGINT[])")
+    }
+
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         let mut q = sqlx::query(&self.text);
         for b in &self.binds {

@@ -216,6 +216,20 @@ pub(crate) struct Due {
     integration_id: i64,
 }
 
+/// A row of the due query: retry (0 or 1), next_at, id, integration_id.
+type DueRow = (i64, i64, i64, i64);
+
+impl From<DueRow> for Due {
+    fn from((retry, next_at, id, integration_id): DueRow) -> Due {
+        Due {
+            retry: retry != 0,
+            next_at,
+            id,
+            integration_id,
+        }
+    }
+}
+
 /// Up to `room` (and `limit`) of the earliest due first attempts and as many
 /// retries of each integration, in one statement. Each integration and kind
 /// is a range scan of its own: a long backlog of one integration that is
@@ -254,16 +268,8 @@ async fn due(
                 q.push(&format!(") AS d{n}_{}", retry as i64));
             }
         }
-        let rows: Vec<(i64, i64, i64, i64)> = conn.fetch_all(&q).await?;
-        out.extend(
-            rows.into_iter()
-                .map(|(retry, next_at, id, integration_id)| Due {
-                    retry: retry != 0,
-                    next_at,
-                    id,
-                    integration_id,
-                }),
-        );
+        let rows: Vec<DueRow> = conn.fetch_all(&q).await?;
+        out.extend(rows.into_iter().map(Due::from));
     }
     Ok(out)
 }
@@ -297,16 +303,8 @@ async fn due_on_postgres(
         .i64(now)
         .push(" ORDER BY next_at, id LIMIT v.room) AS d");
     }
-    let rows: Vec<(i64, i64, i64, i64)> = conn.fetch_all(&q).await?;
-    Ok(rows
-        .into_iter()
-        .map(|(retry, next_at, id, integration_id)| Due {
-            retry: retry != 0,
-            next_at,
-            id,
-            integration_id,
-        })
-        .collect())
+    let rows: Vec<DueRow> = conn.fetch_all(&q).await?;
+    Ok(rows.into_iter().map(Due::from).collect())
 }
 
 /// What a claim leases of the due deliveries: the earliest first attempts,

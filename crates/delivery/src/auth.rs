@@ -7,7 +7,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -28,6 +28,9 @@ const MAX_TOKENS: usize = 1024;
 #[derive(Default)]
 pub(crate) struct Tokens {
     cached: Mutex<HashMap<u64, (String, Instant)>>,
+    /// One fetch at a time per token: pushes that find none cached wait for
+    /// the one fetching it instead of each fetching their own.
+    fetching: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 #[derive(Deserialize)]
@@ -84,11 +87,21 @@ impl Tokens {
     ) -> Result<String, String> {
         let key = token_key(auth);
         if !fresh {
-            let cached = self.cached.lock().expect("tokens lock").get(&key).cloned();
-            if let Some((token, until)) = cached {
-                if Instant::now() < until {
-                    return Ok(token);
-                }
+            if let Some(token) = self.cached(key) {
+                return Ok(token);
+            }
+        }
+        let turn = {
+            let mut fetching = self.fetching.lock().expect("tokens lock");
+            if fetching.len() >= MAX_TOKENS {
+                fetching.clear();
+            }
+            fetching.entry(key).or_default().clone()
+        };
+        let _turn = turn.lock().await;
+        if !fresh {
+            if let Some(token) = self.cached(key) {
+                return Ok(token);
             }
         }
         let (token, lifetime) = fetch(client, policy, auth).await?;
@@ -99,6 +112,17 @@ impl Tokens {
         }
         cached.insert(key, (token.clone(), until));
         Ok(token)
+    }
+}
+
+impl Tokens {
+    /// The token cached for `key`, while it is good.
+    fn cached(&self, key: u64) -> Option<String> {
+        let cached = self.cached.lock().expect("tokens lock");
+        cached
+            .get(&key)
+            .filter(|(_, until)| Instant::now() < *until)
+            .map(|(token, _)| token.clone())
     }
 }
 

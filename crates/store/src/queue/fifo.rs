@@ -130,7 +130,7 @@ async fn insert_rows(
                 q.push(
                     "INSERT INTO delivery_tails (integration_id, subject_key, tail_id) \
                      SELECT integration_id, subject_key, id FROM w0 \
-                     ON CONFLICT (integration_id, subject_key) DO UPDATE SET tail_id = excluded.tail_id",
+                     ON CONFLICT (subject_key, integration_id) DO UPDATE SET tail_id = excluded.tail_id",
                 );
                 Ok(())
             })?;
@@ -202,7 +202,7 @@ async fn write_tails(conn: &mut WriteConn<'_>, tails: &HashMap<(i64, String), i6
                 .push(")");
         }
         q.push(
-            " ON CONFLICT (integration_id, subject_key) DO UPDATE SET tail_id = excluded.tail_id",
+            " ON CONFLICT (subject_key, integration_id) DO UPDATE SET tail_id = excluded.tail_id",
         );
         conn.execute(&q).await?;
     }

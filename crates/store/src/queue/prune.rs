@@ -21,26 +21,26 @@ pub(crate) const PAUSE: std::time::Duration = std::time::Duration::from_millis(2
 /// Walks the tails by key, reading on the read pool and deleting only
 /// what is still finished when the delete runs.
 pub(crate) async fn prune_tails(store: &SqlStore, chunk: i64) -> Result<u64> {
-    let mut after: Option<(i64, String)> = None;
+    let mut after: Option<(String, i64)> = None;
     let mut pruned = 0;
     loop {
         let mut q = Sql::new(
-            "SELECT t.integration_id, t.subject_key, d.state FROM delivery_tails t \
+            "SELECT t.subject_key, t.integration_id, d.state FROM delivery_tails t \
              LEFT JOIN deliveries d ON d.id = t.tail_id",
         );
         // Row values: both databases walk the primary key from the cursor.
-        if let Some((i, s)) = &after {
-            q.push(" WHERE (t.integration_id, t.subject_key) > (")
-                .i64(*i);
-            q.push(", ").text(s.as_str()).push(")");
+        if let Some((s, i)) = &after {
+            q.push(" WHERE (t.subject_key, t.integration_id) > (")
+                .text(s.as_str());
+            q.push(", ").i64(*i).push(")");
         }
-        q.push(" ORDER BY t.integration_id, t.subject_key LIMIT ")
+        q.push(" ORDER BY t.subject_key, t.integration_id LIMIT ")
             .i64(chunk);
-        let rows: Vec<(i64, String, Option<String>)> = q.query_as().fetch_all(&store.read).await?;
+        let rows: Vec<(String, i64, Option<String>)> = q.query_as().fetch_all(&store.read).await?;
         let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
             break;
         };
-        after = Some((last.0, last.1.clone()));
+        after = Some((last.0.clone(), last.1));
         let any_finished = rows
             .iter()
             .any(|(_, _, state)| !state.as_deref().is_some_and(|s| OPEN_STATES.contains(&s)));
@@ -49,11 +49,11 @@ pub(crate) async fn prune_tails(store: &SqlStore, chunk: i64) -> Result<u64> {
             // (a list of keys would make it read every tail); what became
             // open meanwhile stays.
             let mut del =
-                Sql::new("DELETE FROM delivery_tails WHERE (integration_id, subject_key) >= (");
-            del.i64(first.0).push(", ").text(first.1.as_str());
-            del.push(") AND (integration_id, subject_key) <= (")
-                .i64(last.0);
-            del.push(", ").text(last.1.as_str()).push(")");
+                Sql::new("DELETE FROM delivery_tails WHERE (subject_key, integration_id) >= (");
+            del.text(first.0.as_str()).push(", ").i64(first.1);
+            del.push(") AND (subject_key, integration_id) <= (")
+                .text(last.0.as_str());
+            del.push(", ").i64(last.1).push(")");
             del.push(
                 " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = delivery_tails.tail_id AND d.state IN ",
             )

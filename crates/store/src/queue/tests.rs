@@ -13,7 +13,7 @@ use crate::test_db::{ada, on_both, open, recorder, Db};
 use crate::writer::tests::create;
 use crate::{
     AttemptRecord, ClaimBudget, ClaimedDelivery, Claimer, Completion, DeliveryResolution,
-    DeliveryStore, IncidentOp, IntegrationRecord, Store,
+    DeliveryStore, IncidentOp, IntegrationRecord, IntegrationStore, Store,
 };
 
 /// Stands in for the dispatcher: takes what it is given, wants what it is told.
@@ -379,7 +379,36 @@ async fn pruning_frees_finished_keys_and_keeps_open_ones(db: Db) {
     db.drop().await;
 }
 
+/// Deleting a webhook leaves its key tails to the prune, which the tails'
+/// key (subject first) makes cheaper than a delete by webhook: nothing of
+/// the webhook is left once it ran, and another webhook's keys stay.
+async fn a_deleted_webhooks_tails_go_with_the_prune(db: Db) {
+    let store = open(&db).await;
+    let (gone, kept) = (webhook(&*store).await, webhook(&*store).await);
+    for n in 0..3 {
+        create(&store, &format!("Incident {n}")).await;
+    }
+    let tails_of =
+        |id: i64| format!("SELECT COUNT(*) FROM delivery_tails WHERE integration_id = {id}");
+    assert_eq!(count(&store, &tails_of(gone)).await, 3);
+    store.delete_integration(IntegrationId(gone)).await.unwrap();
+    let pruned = super::prune::prune_tails(&store, 2).await.unwrap();
+    assert_eq!(
+        pruned, 3,
+        "the deleted webhook's tails, its deliveries gone"
+    );
+    assert_eq!(count(&store, &tails_of(gone)).await, 0);
+    assert_eq!(
+        count(&store, &tails_of(kept)).await,
+        3,
+        "still queued behind"
+    );
+    store.close().await;
+    db.drop().await;
+}
+
 on_both!(
+    a_deleted_webhooks_tails_go_with_the_prune,
     pruning_frees_finished_keys_and_keeps_open_ones,
     fifo_per_incident_and_leases,
     retries_never_hold_back_first_attempts,

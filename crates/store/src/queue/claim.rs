@@ -41,9 +41,8 @@ pub(crate) async fn claim(
     match wants.cluster_cap {
         Some(_) => {
             q.push("COALESCE(l.n, 0) FROM integrations i LEFT JOIN (SELECT integration_id, COUNT(*) AS n FROM deliveries WHERE state = 'leased'");
-            if !wants.own.is_empty() {
-                q.push(" AND id NOT IN ").list_i64(&wants.own);
-            }
+            let own: Vec<i64> = wants.own.iter().map(|d| d.0).collect();
+            not_in(&mut q, backend, "id", &own);
             q.push(" GROUP BY integration_id) l ON l.integration_id = i.id");
         }
         None => {
@@ -51,9 +50,8 @@ pub(crate) async fn claim(
         }
     }
     q.push(" WHERE i.kind IN ").list_text(&queued_kinds());
-    if !wants.exclude.is_empty() {
-        q.push(" AND i.id NOT IN ").list_i64(&wants.exclude);
-    }
+    let exclude: Vec<i64> = wants.exclude.iter().map(|i| i.0).collect();
+    not_in(&mut q, backend, "i.id", &exclude);
     q.push(" AND i.id NOT IN (SELECT integration_id FROM circuits WHERE open_until > ")
         .i64(now)
         .push(")");
@@ -108,6 +106,24 @@ pub(crate) async fn claim(
             })
         })
         .collect()
+}
+
+/// ` AND column NOT IN ids`. On PostgreSQL always, the ids as one array
+/// value: the statement's text is then the same in every batch, so it is
+/// parsed once, where a list of its own length each time made it a new
+/// statement to parse and to cache (the integrations' read, every batch).
+fn not_in(q: &mut Sql, backend: Backend, column: &str, ids: &[i64]) {
+    match backend {
+        Backend::Postgres => {
+            q.push(&format!(" AND NOT ({column} = ANY("))
+                .array_i64(ids.iter().copied())
+                .push("))");
+        }
+        Backend::Sqlite if ids.is_empty() => {}
+        Backend::Sqlite => {
+            q.push(&format!(" AND {column} NOT IN ")).list_i64(ids);
+        }
+    }
 }
 
 const EVENT_COLUMNS: [&str; 6] = [

@@ -272,6 +272,27 @@ async fn an_open_circuit_holds_its_deliveries(db: Db) {
     db.drop().await;
 }
 
+/// An integration the dispatcher excludes (its lane paused) is not claimed
+/// for until it is no longer excluded.
+async fn an_excluded_integration_waits(db: Db) {
+    let store = open(&db).await;
+    let (a, b) = (webhook(&*store).await, webhook(&*store).await);
+    for n in 0..2 {
+        create(&store, &format!("paused {n}")).await;
+    }
+    let sink = Sink::attach(&*store, 100);
+    sink.wants.lock().unwrap().exclude = vec![IntegrationId(a)];
+    let got = sink.take(&*store).await;
+    assert!(got.iter().all(|d| d.integration_id == IntegrationId(b)));
+    assert_eq!(got.len(), 2);
+    sink.wants.lock().unwrap().exclude.clear();
+    let got = sink.take(&*store).await;
+    assert!(got.iter().all(|d| d.integration_id == IntegrationId(a)));
+    assert_eq!(got.len(), 2);
+    store.close().await;
+    db.drop().await;
+}
+
 /// A claim takes of each integration no more than its lane's room and,
 /// when another process holds leases of it, no more than the cluster's cap
 /// leaves.
@@ -408,6 +429,7 @@ async fn a_deleted_webhooks_tails_go_with_the_prune(db: Db) {
 }
 
 on_both!(
+    an_excluded_integration_waits,
     a_deleted_webhooks_tails_go_with_the_prune,
     pruning_frees_finished_keys_and_keeps_open_ones,
     fifo_per_incident_and_leases,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use dutyhook_domain::ids::{DeliveryId, IntegrationId};
 use dutyhook_domain::integration::IntegrationKind;
 
+use super::due::{due, due_alone_on_postgres, pick};
 use crate::sql::Sql;
 use crate::topology::Backend;
 use crate::types::{stored_event_type, stored_subject_kind};
@@ -35,6 +36,49 @@ pub(crate) async fn claim(
     if wants.limit <= 0 {
         return Ok(vec![]);
     }
+    let ids = if backend == Backend::Postgres && wants.cluster_cap.is_none() {
+        let (candidates, rooms) = due_alone_on_postgres(conn, wants, &queued_kinds(), now).await?;
+        pick(candidates, &rooms, wants.limit)
+    } else {
+        due_within_rooms(conn, backend, wants, now).await?
+    };
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut rows: Vec<LeasedRow> = conn
+        .fetch_all(&lease(conn, backend, &ids, now + wants.lease_ms, owner))
+        .await?;
+    rows.sort_unstable_by_key(|r| r.id);
+    // Fan-out leases one event to several integrations: they share it.
+    let mut events: HashMap<i64, Arc<StoredEvent>> = HashMap::with_capacity(rows.len());
+    rows.into_iter()
+        .map(|r| {
+            let event = match events.get(&r.event_seq) {
+                Some(e) => e.clone(),
+                None => {
+                    let e = Arc::new(r.event()?);
+                    events.insert(r.event_seq, e.clone());
+                    e
+                }
+            };
+            Ok(ClaimedDelivery {
+                delivery_id: DeliveryId(r.id),
+                integration_id: IntegrationId(r.integration_id),
+                attempts: r.attempts,
+                event,
+            })
+        })
+        .collect()
+}
+
+/// The ids a claim leases, the integrations read first: on SQLite, and
+/// under a cluster cap, which needs the leases other processes hold.
+async fn due_within_rooms(
+    conn: &mut WriteConn<'_>,
+    backend: Backend,
+    wants: &ClaimBudget,
+    now: i64,
+) -> Result<Vec<i64>> {
     // The integrations that may be claimed for and, under a cluster cap, the
     // leases other processes hold of each: one round trip, not two.
     let mut q = Sql::on(conn, "SELECT i.id, ");
@@ -78,34 +122,7 @@ pub(crate) async fn claim(
         return Ok(vec![]);
     }
     let candidates = due(conn, backend, &integrations, now, wants.limit).await?;
-    let ids = pick(candidates, &integrations, wants.limit);
-    if ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let mut rows: Vec<LeasedRow> = conn
-        .fetch_all(&lease(conn, backend, &ids, now + wants.lease_ms, owner))
-        .await?;
-    rows.sort_unstable_by_key(|r| r.id);
-    // Fan-out leases one event to several integrations: they share it.
-    let mut events: HashMap<i64, Arc<StoredEvent>> = HashMap::with_capacity(rows.len());
-    rows.into_iter()
-        .map(|r| {
-            let event = match events.get(&r.event_seq) {
-                Some(e) => e.clone(),
-                None => {
-                    let e = Arc::new(r.event()?);
-                    events.insert(r.event_seq, e.clone());
-                    e
-                }
-            };
-            Ok(ClaimedDelivery {
-                delivery_id: DeliveryId(r.id),
-                integration_id: IntegrationId(r.integration_id),
-                attempts: r.attempts,
-                event,
-            })
-        })
-        .collect()
+    Ok(pick(candidates, &integrations, wants.limit))
 }
 
 /// ` AND column NOT IN ids`. On PostgreSQL always, the ids as one array
@@ -222,172 +239,9 @@ impl LeasedRow {
     }
 }
 
-/// A due delivery: a retry or a first attempt, when it came due, its id and
-/// its integration. Sorted, first attempts come before retries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Due {
-    retry: bool,
-    next_at: i64,
-    id: i64,
-    integration_id: i64,
-}
-
-/// A row of the due query: retry (0 or 1), next_at, id, integration_id.
-type DueRow = (i64, i64, i64, i64);
-
-impl From<DueRow> for Due {
-    fn from((retry, next_at, id, integration_id): DueRow) -> Due {
-        Due {
-            retry: retry != 0,
-            next_at,
-            id,
-            integration_id,
-        }
-    }
-}
-
-/// Up to `room` (and `limit`) of the earliest due first attempts and as many
-/// retries of each integration, in one statement. Each integration and kind
-/// is a range scan of its own: a long backlog of one integration that is
-/// excluded from this claim (its lane is full) costs nothing to skip.
-async fn due(
-    conn: &mut WriteConn<'_>,
-    backend: Backend,
-    integrations: &[(i64, i64)],
-    now: i64,
-    limit: i64,
-) -> Result<Vec<Due>> {
-    if backend == Backend::Postgres {
-        return due_on_postgres(conn, integrations, now, limit).await;
-    }
-    let mut out = vec![];
-    // Two selects per integration; SQLite allows 500 in one compound select.
-    for chunk in integrations.chunks(100) {
-        let mut q = Sql::on(conn, "");
-        for (n, (integration_id, room)) in chunk.iter().enumerate() {
-            for retry in [false, true] {
-                if n > 0 || retry {
-                    q.push(" UNION ALL ");
-                }
-                q.push(&format!(
-                    "SELECT * FROM (SELECT CAST({} AS BIGINT), next_at, id, integration_id FROM deliveries WHERE integration_id = ",
-                    retry as i64
-                ))
-                .i64(*integration_id);
-                q.push(" AND state = 'pending' AND ").push(if retry {
-                    "attempts > 0"
-                } else {
-                    "attempts = 0"
-                });
-                q.push(" AND next_at <= ").i64(now);
-                q.push(" ORDER BY next_at, id LIMIT ").i64(limit.min(*room));
-                q.push(&format!(") AS d{n}_{}", retry as i64));
-            }
-        }
-        let rows: Vec<DueRow> = conn.fetch_all(&q).await?;
-        out.extend(rows.into_iter().map(Due::from));
-    }
-    Ok(out)
-}
-
-/// `due` on PostgreSQL: one statement whatever the number of integrations,
-/// the integrations and their rooms given as arrays, so that it is parsed
-/// once and planned in a fraction of the time: planning the compound select
-/// of two selects per integration took 1.4 ms for 10 integrations, this
-/// statement 0.3 ms.
-async fn due_on_postgres(
-    conn: &mut WriteConn<'_>,
-    integrations: &[(i64, i64)],
-    now: i64,
-    limit: i64,
-) -> Result<Vec<Due>> {
-    let mut q = Sql::on(conn, "");
-    for retry in [false, true] {
-        if retry {
-            q.push(" UNION ALL ");
-        }
-        q.push(&format!(
-            "SELECT CAST({} AS BIGINT), d.next_at, d.id, d.integration_id FROM unnest(",
-            retry as i64
-        ))
-        .array_i64(integrations.iter().map(|(id, _)| *id))
-        .push(", ")
-        .array_i64(integrations.iter().map(|(_, room)| limit.min(*room)))
-        .push(") AS v(integration_id, room) CROSS JOIN LATERAL (SELECT next_at, id, integration_id FROM deliveries WHERE integration_id = v.integration_id AND state = 'pending' AND ")
-        .push(if retry { "attempts > 0" } else { "attempts = 0" })
-        .push(" AND next_at <= ")
-        .i64(now)
-        .push(" ORDER BY next_at, id LIMIT v.room) AS d");
-    }
-    let rows: Vec<DueRow> = conn.fetch_all(&q).await?;
-    Ok(rows.into_iter().map(Due::from).collect())
-}
-
-/// What a claim leases of the due deliveries: the earliest first attempts,
-/// then retries, which always get a share (an eighth of the limit at least)
-/// so that neither can starve the other. First attempts and retries share
-/// each integration's room (its lane's, and under a cluster cap the cap's).
-pub(crate) fn pick(mut due: Vec<Due>, rooms: &[(i64, i64)], limit: i64) -> Vec<i64> {
-    due.sort_unstable();
-    let limit = limit.max(0) as usize;
-    let mut room: HashMap<i64, i64> = rooms.iter().copied().collect();
-    let firsts = due.iter().filter(|d| !d.retry).count().min(limit);
-    let retries = (limit - firsts).max((limit / 8).max(1));
-    let mut picked = Vec::with_capacity(firsts + retries);
-    let (mut taken_first, mut taken_retry) = (0, 0);
-    for d in &due {
-        let taken = if d.retry {
-            &mut taken_retry
-        } else {
-            &mut taken_first
-        };
-        if *taken >= if d.retry { retries } else { firsts } {
-            continue;
-        }
-        let r = room.entry(d.integration_id).or_insert(0);
-        if *r <= 0 {
-            continue;
-        }
-        *r -= 1;
-        *taken += 1;
-        picked.push(d.id);
-    }
-    picked
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn due(retry: bool, next_at: i64, id: i64, integration_id: i64) -> Due {
-        Due {
-            retry,
-            next_at,
-            id,
-            integration_id,
-        }
-    }
-
-    #[test]
-    fn first_attempts_go_first_and_retries_keep_an_eighth() {
-        let mut all: Vec<Due> = (0..20).map(|i| due(true, i, 100 + i, 1)).collect();
-        all.extend((0..20).map(|i| due(false, 50 + i, i, 1)));
-        let picked = pick(all, &[(1, 100)], 16);
-        assert_eq!(picked.len(), 16 + 2, "16 first attempts and 2 retries");
-        assert_eq!(picked[..16], (0..16).collect::<Vec<i64>>()[..]);
-        assert_eq!(picked[16..], [100, 101], "the oldest retries");
-        let only_retries: Vec<Due> = (0..20).map(|i| due(true, i, i, 1)).collect();
-        assert_eq!(pick(only_retries, &[(1, 100)], 16).len(), 16);
-    }
-
-    #[test]
-    fn first_attempts_and_retries_share_each_integrations_room() {
-        let mut all: Vec<Due> = (0..5).map(|i| due(false, i, i, 1)).collect();
-        all.extend((0..5).map(|i| due(true, i, 10 + i, 1)));
-        all.extend((0..5).map(|i| due(true, i, 20 + i, 2)));
-        let picked = pick(all, &[(1, 6), (2, 2)], 100);
-        assert_eq!(picked, vec![0, 1, 2, 3, 4, 10, 20, 21]);
-    }
 
     #[test]
     fn alone_a_process_claims_ahead_and_with_others_all_leases_stay_in_the_cap() {

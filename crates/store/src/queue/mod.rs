@@ -5,6 +5,7 @@
 pub(crate) mod attempts;
 pub(crate) mod circuits;
 pub(crate) mod claim;
+pub(crate) mod due;
 pub(crate) mod fifo;
 pub(crate) mod health;
 pub(crate) mod prune;

@@ -1,0 +1,232 @@
+//! What is due for a claim: the earliest due heads of each integration
+//! within its room, read from each integration's own index, and which of
+//! them the claim leases.
+
+use std::collections::HashMap;
+
+use crate::sql::Sql;
+use crate::topology::Backend;
+use crate::write_conn::WriteConn;
+use crate::{ClaimBudget, Result};
+
+/// A due delivery: a retry or a first attempt, when it came due, its id and
+/// its integration. Sorted, first attempts come before retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Due {
+    retry: bool,
+    next_at: i64,
+    id: i64,
+    integration_id: i64,
+}
+
+/// A row of the due query: retry (0 or 1), next_at, id, integration_id.
+type DueRow = (i64, i64, i64, i64);
+
+impl From<DueRow> for Due {
+    fn from((retry, next_at, id, integration_id): DueRow) -> Due {
+        Due {
+            retry: retry != 0,
+            next_at,
+            id,
+            integration_id,
+        }
+    }
+}
+
+/// Up to `room` (and `limit`) of the earliest due first attempts and as many
+/// retries of each integration, in one statement. Each integration and kind
+/// is a range scan of its own: a long backlog of one integration that is
+/// excluded from this claim (its lane is full) costs nothing to skip.
+pub(crate) async fn due(
+    conn: &mut WriteConn<'_>,
+    backend: Backend,
+    integrations: &[(i64, i64)],
+    now: i64,
+    limit: i64,
+) -> Result<Vec<Due>> {
+    if backend == Backend::Postgres {
+        return due_on_postgres(conn, integrations, now, limit).await;
+    }
+    let mut out = vec![];
+    // Two selects per integration; SQLite allows 500 in one compound select.
+    for chunk in integrations.chunks(100) {
+        let mut q = Sql::on(conn, "");
+        for (n, (integration_id, room)) in chunk.iter().enumerate() {
+            for retry in [false, true] {
+                if n > 0 || retry {
+                    q.push(" UNION ALL ");
+                }
+                q.push(&format!(
+                    "SELECT * FROM (SELECT CAST({} AS BIGINT), next_at, id, integration_id FROM deliveries WHERE integration_id = ",
+                    retry as i64
+                ))
+                .i64(*integration_id);
+                q.push(" AND state = 'pending' AND ").push(if retry {
+                    "attempts > 0"
+                } else {
+                    "attempts = 0"
+                });
+                q.push(" AND next_at <= ").i64(now);
+                q.push(" ORDER BY next_at, id LIMIT ").i64(limit.min(*room));
+                q.push(&format!(") AS d{n}_{}", retry as i64));
+            }
+        }
+        let rows: Vec<DueRow> = conn.fetch_all(&q).await?;
+        out.extend(rows.into_iter().map(Due::from));
+    }
+    Ok(out)
+}
+
+/// `due` on PostgreSQL: one statement whatever the number of integrations,
+/// the integrations and their rooms given as arrays, so that it is parsed
+/// once and planned in a fraction of the time: planning the compound select
+/// of two selects per integration took 1.4 ms for 10 integrations, this
+/// statement 0.3 ms.
+async fn due_on_postgres(
+    conn: &mut WriteConn<'_>,
+    integrations: &[(i64, i64)],
+    now: i64,
+    limit: i64,
+) -> Result<Vec<Due>> {
+    let mut q = Sql::on(conn, "");
+    for retry in [false, true] {
+        if retry {
+            q.push(" UNION ALL ");
+        }
+        q.push(&format!(
+            "SELECT CAST({} AS BIGINT), d.next_at, d.id, d.integration_id FROM unnest(",
+            retry as i64
+        ))
+        .array_i64(integrations.iter().map(|(id, _)| *id))
+        .push(", ")
+        .array_i64(integrations.iter().map(|(_, room)| limit.min(*room)))
+        .push(") AS v(integration_id, room) CROSS JOIN LATERAL (SELECT next_at, id, integration_id FROM deliveries WHERE integration_id = v.integration_id AND state = 'pending' AND ")
+        .push(if retry { "attempts > 0" } else { "attempts = 0" })
+        .push(" AND next_at <= ")
+        .i64(now)
+        .push(" ORDER BY next_at, id LIMIT v.room) AS d");
+    }
+    let rows: Vec<DueRow> = conn.fetch_all(&q).await?;
+    Ok(rows.into_iter().map(Due::from).collect())
+}
+
+/// `due` on PostgreSQL for a process alone under no cluster cap, with the
+/// integrations that may be claimed for read in the same statement (their
+/// kinds, exclusions, circuits; each one's room from the lanes' budget):
+/// one round trip a claim fewer. Answers the due heads and the room of each
+/// integration they belong to.
+pub(crate) async fn due_alone_on_postgres(
+    conn: &mut WriteConn<'_>,
+    wants: &ClaimBudget,
+    kinds: &[String],
+    now: i64,
+) -> Result<(Vec<Due>, Vec<(i64, i64)>)> {
+    let (lanes, rooms): (Vec<i64>, Vec<i64>) = wants
+        .lane_rooms
+        .iter()
+        .map(|(id, room)| (id.get(), *room))
+        .unzip();
+    let mut q = Sql::on(conn, "WITH v AS (SELECT i.id AS integration_id, LEAST(");
+    q.i64(wants.limit)
+        .push(", COALESCE(r.room, ")
+        .i64(wants.lane_depth)
+        .push(")) AS room FROM integrations i LEFT JOIN unnest(")
+        .array_i64(lanes)
+        .push(", ")
+        .array_i64(rooms)
+        .push(") AS r(id, room) ON r.id = i.id WHERE i.kind IN ")
+        .list_text(kinds)
+        .push(" AND NOT (i.id = ANY(")
+        .array_i64(wants.exclude.iter().map(|i| i.get()))
+        .push(")) AND NOT EXISTS (SELECT 1 FROM circuits c WHERE c.integration_id = i.id AND c.open_until > ")
+        .i64(now)
+        .push(")) ");
+    for retry in [false, true] {
+        if retry {
+            q.push(" UNION ALL ");
+        }
+        q.push(&format!(
+            "SELECT CAST({} AS BIGINT), d.next_at, d.id, d.integration_id FROM v CROSS JOIN LATERAL (SELECT next_at, id, integration_id FROM deliveries WHERE integration_id = v.integration_id AND state = 'pending' AND {} AND next_at <= ",
+            retry as i64,
+            if retry { "attempts > 0" } else { "attempts = 0" }
+        ))
+        .i64(now)
+        .push(" ORDER BY next_at, id LIMIT GREATEST(v.room, 0)) AS d");
+    }
+    let rows: Vec<DueRow> = conn.fetch_all(&q).await?;
+    let due: Vec<Due> = rows.into_iter().map(Due::from).collect();
+    let mut rooms: Vec<(i64, i64)> = due
+        .iter()
+        .map(|d| (d.integration_id, wants.room(d.integration_id.into())))
+        .collect();
+    rooms.sort_unstable();
+    rooms.dedup();
+    Ok((due, rooms))
+}
+
+/// What a claim leases of the due deliveries: the earliest first attempts,
+/// then retries, which always get a share (an eighth of the limit at least)
+/// so that neither can starve the other. First attempts and retries share
+/// each integration's room (its lane's, and under a cluster cap the cap's).
+pub(crate) fn pick(mut due: Vec<Due>, rooms: &[(i64, i64)], limit: i64) -> Vec<i64> {
+    due.sort_unstable();
+    let limit = limit.max(0) as usize;
+    let mut room: HashMap<i64, i64> = rooms.iter().copied().collect();
+    let firsts = due.iter().filter(|d| !d.retry).count().min(limit);
+    let retries = (limit - firsts).max((limit / 8).max(1));
+    let mut picked = Vec::with_capacity(firsts + retries);
+    let (mut taken_first, mut taken_retry) = (0, 0);
+    for d in &due {
+        let taken = if d.retry {
+            &mut taken_retry
+        } else {
+            &mut taken_first
+        };
+        if *taken >= if d.retry { retries } else { firsts } {
+            continue;
+        }
+        let r = room.entry(d.integration_id).or_insert(0);
+        if *r <= 0 {
+            continue;
+        }
+        *r -= 1;
+        *taken += 1;
+        picked.push(d.id);
+    }
+    picked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn due(retry: bool, next_at: i64, id: i64, integration_id: i64) -> Due {
+        Due {
+            retry,
+            next_at,
+            id,
+            integration_id,
+        }
+    }
+
+    #[test]
+    fn first_attempts_go_first_and_retries_keep_an_eighth() {
+        let mut all: Vec<Due> = (0..20).map(|i| due(true, i, 100 + i, 1)).collect();
+        all.extend((0..20).map(|i| due(false, 50 + i, i, 1)));
+        let picked = pick(all, &[(1, 100)], 16);
+        assert_eq!(picked.len(), 16 + 2, "16 first attempts and 2 retries");
+        assert_eq!(picked[..16], (0..16).collect::<Vec<i64>>()[..]);
+        assert_eq!(picked[16..], [100, 101], "the oldest retries");
+        let only_retries: Vec<Due> = (0..20).map(|i| due(true, i, i, 1)).collect();
+        assert_eq!(pick(only_retries, &[(1, 100)], 16).len(), 16);
+    }
+
+    #[test]
+    fn first_attempts_and_retries_share_each_integrations_room() {
+        let mut all: Vec<Due> = (0..5).map(|i| due(false, i, i, 1)).collect();
+        all.extend((0..5).map(|i| due(true, i, 10 + i, 1)));
+        all.extend((0..5).map(|i| due(true, i, 20 + i, 2)));
+        let picked = pick(all, &[(1, 6), (2, 2)], 100);
+        assert_eq!(picked, vec![0, 1, 2, 3, 4, 10, 20, 21]);
+    }
+}

@@ -98,6 +98,7 @@ const WRITER_PRAGMAS: &str = "PRAGMA wal_autocheckpoint=0; PRAGMA temp_store=MEM
 /// checkpointer (started here) asks it to start the log over, and its own
 /// connection (a file's, not an in-memory database's).
 pub(crate) async fn pools(url: &str) -> Result<(AnyPool, AnyPool, SqliteSide)> {
+    crate::direct::stop_counting_memory();
     let (url, sync) = split_synchronous(url)?;
     let opts = AnyConnectOptions::from_str(&sqlite_url(&url))?;
     let write = AnyPoolOptions::new()

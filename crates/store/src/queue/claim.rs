@@ -9,7 +9,7 @@ use std::sync::Arc;
 use dutyhook_domain::ids::{DeliveryId, IntegrationId};
 use dutyhook_domain::integration::IntegrationKind;
 
-use super::due::{due, due_alone_on_postgres, pick};
+use super::due::{due, pick};
 use crate::sql::Sql;
 use crate::topology::Backend;
 use crate::types::{stored_event_type, stored_subject_kind};
@@ -36,12 +36,7 @@ pub(crate) async fn claim(
     if wants.limit <= 0 {
         return Ok(vec![]);
     }
-    let ids = if backend == Backend::Postgres && wants.cluster_cap.is_none() {
-        let (candidates, rooms) = due_alone_on_postgres(conn, wants, &queued_kinds(), now).await?;
-        pick(candidates, &rooms, wants.limit)
-    } else {
-        due_within_rooms(conn, backend, wants, now).await?
-    };
+    let ids = due_within_rooms(conn, backend, wants, now).await?;
     if ids.is_empty() {
         return Ok(vec![]);
     }
@@ -71,8 +66,8 @@ pub(crate) async fn claim(
         .collect()
 }
 
-/// The ids a claim leases, the integrations read first: on SQLite, and
-/// under a cluster cap, which needs the leases other processes hold.
+/// The ids a claim leases: the integrations that may be claimed for read
+/// first, with the leases other processes hold of each under a cluster cap.
 async fn due_within_rooms(
     conn: &mut WriteConn<'_>,
     backend: Backend,
@@ -85,8 +80,9 @@ async fn due_within_rooms(
     match wants.cluster_cap {
         Some(_) => {
             q.push("COALESCE(l.n, 0) FROM integrations i LEFT JOIN (SELECT integration_id, COUNT(*) AS n FROM deliveries WHERE state = 'leased'");
-            let own: Vec<i64> = wants.own.iter().map(|d| d.0).collect();
-            not_in(&mut q, backend, "id", &own);
+            if !wants.own.is_empty() {
+                q.push(" AND id NOT IN ").list_i64(&wants.own);
+            }
             q.push(" GROUP BY integration_id) l ON l.integration_id = i.id");
         }
         None => {
@@ -94,8 +90,9 @@ async fn due_within_rooms(
         }
     }
     q.push(" WHERE i.kind IN ").list_text(&queued_kinds());
-    let exclude: Vec<i64> = wants.exclude.iter().map(|i| i.0).collect();
-    not_in(&mut q, backend, "i.id", &exclude);
+    if !wants.exclude.is_empty() {
+        q.push(" AND i.id NOT IN ").list_i64(&wants.exclude);
+    }
     q.push(" AND i.id NOT IN (SELECT integration_id FROM circuits WHERE open_until > ")
         .i64(now)
         .push(")");
@@ -123,24 +120,6 @@ async fn due_within_rooms(
     }
     let candidates = due(conn, backend, &integrations, now, wants.limit).await?;
     Ok(pick(candidates, &integrations, wants.limit))
-}
-
-/// ` AND column NOT IN ids`. On PostgreSQL always, the ids as one array
-/// value: the statement's text is then the same in every batch, so it is
-/// parsed once, where a list of its own length each time made it a new
-/// statement to parse and to cache (the integrations' read, every batch).
-fn not_in(q: &mut Sql, backend: Backend, column: &str, ids: &[i64]) {
-    match backend {
-        Backend::Postgres => {
-            q.push(&format!(" AND NOT ({column} = ANY("))
-                .array_i64(ids.iter().copied())
-                .push("))");
-        }
-        Backend::Sqlite if ids.is_empty() => {}
-        Backend::Sqlite => {
-            q.push(&format!(" AND {column} NOT IN ")).list_i64(ids);
-        }
-    }
 }
 
 const EVENT_COLUMNS: [&str; 6] = [

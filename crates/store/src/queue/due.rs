@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use crate::sql::Sql;
 use crate::topology::Backend;
 use crate::write_conn::WriteConn;
-use crate::{ClaimBudget, Result};
+use crate::Result;
 
 /// A due delivery: a retry or a first attempt, when it came due, its id and
 /// its integration. Sorted, first attempts come before retries.
@@ -108,60 +108,6 @@ async fn due_on_postgres(
     }
     let rows: Vec<DueRow> = conn.fetch_all(&q).await?;
     Ok(rows.into_iter().map(Due::from).collect())
-}
-
-/// `due` on PostgreSQL for a process alone under no cluster cap, with the
-/// integrations that may be claimed for read in the same statement (their
-/// kinds, exclusions, circuits; each one's room from the lanes' budget):
-/// one round trip a claim fewer. Answers the due heads and the room of each
-/// integration they belong to.
-pub(crate) async fn due_alone_on_postgres(
-    conn: &mut WriteConn<'_>,
-    wants: &ClaimBudget,
-    kinds: &[String],
-    now: i64,
-) -> Result<(Vec<Due>, Vec<(i64, i64)>)> {
-    let (lanes, rooms): (Vec<i64>, Vec<i64>) = wants
-        .lane_rooms
-        .iter()
-        .map(|(id, room)| (id.get(), *room))
-        .unzip();
-    let mut q = Sql::on(conn, "WITH v AS (SELECT i.id AS integration_id, LEAST(");
-    q.i64(wants.limit)
-        .push(", COALESCE(r.room, ")
-        .i64(wants.lane_depth)
-        .push(")) AS room FROM integrations i LEFT JOIN unnest(")
-        .array_i64(lanes)
-        .push(", ")
-        .array_i64(rooms)
-        .push(") AS r(id, room) ON r.id = i.id WHERE i.kind IN ")
-        .list_text(kinds)
-        .push(" AND NOT (i.id = ANY(")
-        .array_i64(wants.exclude.iter().map(|i| i.get()))
-        .push(")) AND NOT EXISTS (SELECT 1 FROM circuits c WHERE c.integration_id = i.id AND c.open_until > ")
-        .i64(now)
-        .push(")) ");
-    for retry in [false, true] {
-        if retry {
-            q.push(" UNION ALL ");
-        }
-        q.push(&format!(
-            "SELECT CAST({} AS BIGINT), d.next_at, d.id, d.integration_id FROM v CROSS JOIN LATERAL (SELECT next_at, id, integration_id FROM deliveries WHERE integration_id = v.integration_id AND state = 'pending' AND {} AND next_at <= ",
-            retry as i64,
-            if retry { "attempts > 0" } else { "attempts = 0" }
-        ))
-        .i64(now)
-        .push(" ORDER BY next_at, id LIMIT GREATEST(v.room, 0)) AS d");
-    }
-    let rows: Vec<DueRow> = conn.fetch_all(&q).await?;
-    let due: Vec<Due> = rows.into_iter().map(Due::from).collect();
-    let mut rooms: Vec<(i64, i64)> = due
-        .iter()
-        .map(|d| (d.integration_id, wants.room(d.integration_id.into())))
-        .collect();
-    rooms.sort_unstable();
-    rooms.dedup();
-    Ok((due, rooms))
 }
 
 /// What a claim leases of the due deliveries: the earliest first attempts,

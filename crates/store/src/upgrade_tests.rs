@@ -1,7 +1,8 @@
 //! Upgrading a database keeps what it held: the queue's order per
 //! (integration, subject) when migration 0009 moved it from an index per key
 //! into chains (`next_id`, `delivery_tails`); the filter columns migration
-//! 0015 fills from each row's document.
+//! 0015 fills from each row's document; the tails migration 0022 keys by
+//! subject.
 
 use dutyhook_domain::ids::{DeliveryId, EventId, IntegrationId};
 use serde_json::json;
@@ -246,5 +247,62 @@ async fn sqlite_filter_columns_are_filled_on_upgrade() {
 async fn postgres_filter_columns_are_filled_on_upgrade() {
     let (url, drop) = postgres_db().await;
     filter_columns_are_filled(&url, Backend::Postgres).await;
+    drop.await;
+}
+
+/// Migration 0022 keys the tails by (subject, integration) and carries over
+/// only the tails something still queues behind.
+async fn tails_are_rekeyed(url: &str, backend: Backend) {
+    sqlx::any::install_default_drivers();
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap();
+    crate::migrations::migrator_upto(backend, 21)
+        .run(&pool)
+        .await
+        .unwrap();
+    for sql in [
+        "INSERT INTO events (event_id, event_type, subject_kind, subject_id, event_time, payload) VALUES \
+         ('e1', 'i_comm', 'incident', 'a', 1, '{}'), ('e2', 'i_comm', 'incident', 'b', 2, '{}')",
+        "INSERT INTO deliveries (event_seq, integration_id, subject_key, state, next_at, lease_until, created_at) VALUES \
+         (1, 1, 'a', 'pending', 1, 0, 1), (1, 2, 'a', 'done', 1, 0, 1), (2, 1, 'b', 'waiting', 2, 0, 2)",
+        "INSERT INTO delivery_tails (integration_id, subject_key, tail_id) VALUES (1, 'a', 1), (2, 'a', 2), (1, 'b', 3)",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    crate::migrations::migrator(backend)
+        .run(&pool)
+        .await
+        .unwrap();
+    let tails: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT subject_key, integration_id, tail_id FROM delivery_tails ORDER BY subject_key, integration_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(tails, vec![("a".into(), 1, 1), ("b".into(), 1, 3)]);
+    // The new key: the same (subject, integration) twice is refused.
+    let again = sqlx::query(
+        "INSERT INTO delivery_tails (subject_key, integration_id, tail_id) VALUES ('a', 1, 9)",
+    )
+    .execute(&pool)
+    .await;
+    assert!(again.is_err(), "(subject, integration) is the key");
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_tails_are_rekeyed_on_upgrade() {
+    let (url, dir) = sqlite_url();
+    tails_are_rekeyed(&url, Backend::Sqlite).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn postgres_tails_are_rekeyed_on_upgrade() {
+    let (url, drop) = postgres_db().await;
+    tails_are_rekeyed(&url, Backend::Postgres).await;
     drop.await;
 }

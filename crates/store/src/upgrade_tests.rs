@@ -195,33 +195,46 @@ async fn postgres_queue_keeps_its_order_across_the_upgrade() {
     drop.await;
 }
 
-/// Migration 0015 fills the new filter columns from rows written before it.
-async fn filter_columns_are_filled(url: &str, backend: Backend) {
+/// A database migrated to `version`, given `rows`, then migrated the rest
+/// of the way: what an upgrade finds and what it leaves.
+async fn upgraded_from(url: &str, backend: Backend, version: i64, rows: &[&str]) -> AnyPool {
     sqlx::any::install_default_drivers();
     let pool = AnyPoolOptions::new()
         .max_connections(1)
         .connect(url)
         .await
         .unwrap();
-    crate::migrations::migrator_upto(backend, 14)
+    crate::migrations::migrator_upto(backend, version)
         .run(&pool)
         .await
         .unwrap();
-    for sql in [
-        "INSERT INTO incidents (id, num, channel_id, progress, severity, start_time, created_at, created_ms, \
-         updated_at, snoozed_before, title, description, labels_text, doc) VALUES \
-         ('i1', 'AAAAA1', 0, 'Closed', 'Info', 1, 1, 1000, 1, 0, 't', '', '', \
-          '{\"creator\": {\"person_id\": 7, \"person_name\": \"A\", \"email\": \"a@x\"}, \"closer\": {\"person_id\": 8}}'), \
-         ('i2', 'AAAAA2', 0, 'Triggered', 'Info', 1, 1, 1000, 1, 0, 't', '', '', '{\"creator\": null}')",
-        "INSERT INTO alerts (id, data_source_id, alert_key, channel_id, progress, start_time, updated_at, doc) \
-         VALUES ('a1', 1, 'k', 1, 'Triggered', 1, 1, '{\"alert_severity\": \"Warning\"}')",
-    ] {
+    for sql in rows {
         sqlx::query(sql).execute(&pool).await.unwrap();
     }
     crate::migrations::migrator(backend)
         .run(&pool)
         .await
         .unwrap();
+    pool
+}
+
+/// Migration 0015 fills the new filter columns from rows written before it.
+async fn filter_columns_are_filled(url: &str, backend: Backend) {
+    let pool = upgraded_from(
+        url,
+        backend,
+        14,
+        &[
+            "INSERT INTO incidents (id, num, channel_id, progress, severity, start_time, created_at, created_ms, \
+             updated_at, snoozed_before, title, description, labels_text, doc) VALUES \
+             ('i1', 'AAAAA1', 0, 'Closed', 'Info', 1, 1, 1000, 1, 0, 't', '', '', \
+              '{\"creator\": {\"person_id\": 7, \"person_name\": \"A\", \"email\": \"a@x\"}, \"closer\": {\"person_id\": 8}}'), \
+             ('i2', 'AAAAA2', 0, 'Triggered', 'Info', 1, 1, 1000, 1, 0, 't', '', '', '{\"creator\": null}')",
+            "INSERT INTO alerts (id, data_source_id, alert_key, channel_id, progress, start_time, updated_at, doc) \
+             VALUES ('a1', 1, 'k', 1, 'Triggered', 1, 1, '{\"alert_severity\": \"Warning\"}')",
+        ],
+    )
+    .await;
     let people: Vec<(String, i64, i64)> =
         sqlx::query_as("SELECT id, creator_id, closer_id FROM incidents ORDER BY id")
             .fetch_all(&pool)
@@ -253,29 +266,19 @@ async fn postgres_filter_columns_are_filled_on_upgrade() {
 /// Migration 0022 keys the tails by (subject, integration) and carries over
 /// only the tails something still queues behind.
 async fn tails_are_rekeyed(url: &str, backend: Backend) {
-    sqlx::any::install_default_drivers();
-    let pool = AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(url)
-        .await
-        .unwrap();
-    crate::migrations::migrator_upto(backend, 21)
-        .run(&pool)
-        .await
-        .unwrap();
-    for sql in [
-        "INSERT INTO events (event_id, event_type, subject_kind, subject_id, event_time, payload) VALUES \
-         ('e1', 'i_comm', 'incident', 'a', 1, '{}'), ('e2', 'i_comm', 'incident', 'b', 2, '{}')",
-        "INSERT INTO deliveries (event_seq, integration_id, subject_key, state, next_at, lease_until, created_at) VALUES \
-         (1, 1, 'a', 'pending', 1, 0, 1), (1, 2, 'a', 'done', 1, 0, 1), (2, 1, 'b', 'waiting', 2, 0, 2)",
-        "INSERT INTO delivery_tails (integration_id, subject_key, tail_id) VALUES (1, 'a', 1), (2, 'a', 2), (1, 'b', 3)",
-    ] {
-        sqlx::query(sql).execute(&pool).await.unwrap();
-    }
-    crate::migrations::migrator(backend)
-        .run(&pool)
-        .await
-        .unwrap();
+    let pool = upgraded_from(
+        url,
+        backend,
+        21,
+        &[
+            "INSERT INTO events (event_id, event_type, subject_kind, subject_id, event_time, payload) VALUES \
+             ('e1', 'i_comm', 'incident', 'a', 1, '{}'), ('e2', 'i_comm', 'incident', 'b', 2, '{}')",
+            "INSERT INTO deliveries (event_seq, integration_id, subject_key, state, next_at, lease_until, created_at) VALUES \
+             (1, 1, 'a', 'pending', 1, 0, 1), (1, 2, 'a', 'done', 1, 0, 1), (2, 1, 'b', 'waiting', 2, 0, 2)",
+            "INSERT INTO delivery_tails (integration_id, subject_key, tail_id) VALUES (1, 'a', 1), (2, 'a', 2), (1, 'b', 3)",
+        ],
+    )
+    .await;
     let tails: Vec<(String, i64, i64)> = sqlx::query_as(
         "SELECT subject_key, integration_id, tail_id FROM delivery_tails ORDER BY subject_key, integration_id",
     )

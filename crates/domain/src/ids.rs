@@ -2,6 +2,8 @@
 //! hex characters, event ids 32.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -17,10 +19,10 @@ use serde::{Deserialize, Serialize};
 /// where random ones met a repeat within a few thousand.
 pub fn new_object_id(now_s: i64) -> String {
     let (tag, counter) = object_id_state();
-    let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) & 0xff_ffff;
-    object_id(now_s, *tag, n)
+    object_id(now_s, *tag, counter.fetch_add(1, Ordering::Relaxed))
 }
 
+/// The second, the low 40 bits of `tag`, the low 24 bits of `n`.
 fn object_id(now_s: i64, tag: u64, n: u32) -> String {
     format!(
         "{:08x}{:010x}{:06x}",
@@ -30,15 +32,11 @@ fn object_id(now_s: i64, tag: u64, n: u32) -> String {
     )
 }
 
-fn object_id_state() -> &'static (u64, std::sync::atomic::AtomicU32) {
-    static STATE: std::sync::OnceLock<(u64, std::sync::atomic::AtomicU32)> =
-        std::sync::OnceLock::new();
+fn object_id_state() -> &'static (u64, AtomicU32) {
+    static STATE: OnceLock<(u64, AtomicU32)> = OnceLock::new();
     STATE.get_or_init(|| {
         let mut rng = rand::thread_rng();
-        (
-            rng.next_u64(),
-            std::sync::atomic::AtomicU32::new(rng.next_u32()),
-        )
+        (rng.next_u64(), AtomicU32::new(rng.next_u32()))
     })
 }
 

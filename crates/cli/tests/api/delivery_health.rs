@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{Db, TestApp};
+use crate::helpers::{refused_endpoint, Db, TestApp};
 use crate::receiver::TestReceiver;
 
 both_dbs!(
@@ -16,10 +16,7 @@ both_dbs!(
 
 /// An address nothing listens on.
 fn dead_endpoint() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/gone", listener.local_addr().unwrap());
-    drop(listener);
-    url
+    refused_endpoint("gone")
 }
 
 async fn health(app: &TestApp, path: &str, id: &Value) -> Value {

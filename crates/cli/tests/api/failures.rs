@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{Db, TestApp};
+use crate::helpers::{refused_endpoint, Db, TestApp};
 use crate::receiver::{Reply, TestReceiver};
 
 both_dbs!(
@@ -58,12 +58,7 @@ async fn failure_classes(db: Db) {
         headers: vec![("location", "http://127.0.0.1:1/elsewhere".into())],
         ..Reply::status(302)
     }]);
-    let refused = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let a = l.local_addr().unwrap();
-        drop(l);
-        format!("http://{a}/hook")
-    };
+    let refused = refused_endpoint("hook");
     let cases = [
         (slow.url.clone(), "timeout"),
         (redirect.url.clone(), "redirect"),

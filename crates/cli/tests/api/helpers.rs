@@ -419,3 +419,10 @@ pub fn with_fields(base: &Value, extra: Value) -> Value {
     }
     out
 }
+
+/// An endpoint that refuses every connection. Port 1 lies below the range the
+/// kernel hands out for port 0, so no receiver started by a parallel test can
+/// be given it, as it can a port bound and let go.
+pub fn refused_endpoint(path: &str) -> String {
+    format!("http://127.0.0.1:1/{path}")
+}

@@ -1,7 +1,6 @@
 //! Opening a SQLite database: one writing connection, four reading ones,
 //! the pragmas each needs, and the `synchronous` level a URL may choose.
 
-use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -96,30 +95,17 @@ const WRITER_PRAGMAS: &str = "PRAGMA wal_autocheckpoint=0; PRAGMA temp_store=MEM
 
 /// The embedded store's pools, migrated: one writing connection, four
 /// reading ones; and what only the SQLite writer has: the flag by which the
-/// checkpointer (started here) asks it to start the log over, its own
-/// connection (a file's, not an in-memory database's), and at FULL the log
-/// its syncer makes durable: the writer's connections then commit at NORMAL,
-/// without waiting for the disk (`writer/durable.rs`).
+/// checkpointer (started here) asks it to start the log over, and its own
+/// connection (a file's, not an in-memory database's).
 pub(crate) async fn pools(url: &str) -> Result<(AnyPool, AnyPool, SqliteSide)> {
     crate::direct::stop_counting_memory();
     let (url, sync) = split_synchronous(url)?;
-    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-    let file = (!in_memory)
-        .then(|| {
-            SqliteConnectOptions::from_str(&sqlite_url(&url)).map(|o| o.get_filename().to_owned())
-        })
-        .transpose()?;
-    let wal = file
-        .as_ref()
-        .filter(|_| sync == "FULL")
-        .map(|f| PathBuf::from(format!("{}-wal", f.display())));
-    let writer_sync = if wal.is_some() { "NORMAL" } else { sync };
     let opts = AnyConnectOptions::from_str(&sqlite_url(&url))?;
     let write = AnyPoolOptions::new()
         .max_connections(1)
         .after_connect(move |conn, meta| {
             Box::pin(async move {
-                sqlite_pragmas(writer_sync)(conn, meta).await?;
+                sqlite_pragmas(sync)(conn, meta).await?;
                 conn.execute(WRITER_PRAGMAS).await?;
                 Ok(())
             })
@@ -137,12 +123,14 @@ pub(crate) async fn pools(url: &str) -> Result<(AnyPool, AnyPool, SqliteSide)> {
     let wal_restart = Arc::new(AtomicBool::new(false));
     tokio::spawn(crate::wal::checkpoints(read.clone(), wal_restart.clone()));
     // A second connection to an in-memory database would open another one.
-    let direct = match &file {
-        Some(file) => {
-            let pragmas = format!("{}{WRITER_PRAGMAS}", connection_pragmas(writer_sync));
-            Some(DirectConn::open(file, &pragmas)?)
-        }
-        None => None,
+    let direct = if url.contains(":memory:") || url.contains("mode=memory") {
+        None
+    } else {
+        let file = SqliteConnectOptions::from_str(&sqlite_url(&url))?
+            .get_filename()
+            .to_owned();
+        let pragmas = format!("{}{WRITER_PRAGMAS}", connection_pragmas(sync));
+        Some(DirectConn::open(&file, &pragmas)?)
     };
     Ok((
         write,
@@ -150,7 +138,6 @@ pub(crate) async fn pools(url: &str) -> Result<(AnyPool, AnyPool, SqliteSide)> {
         SqliteSide {
             wal_restart,
             direct,
-            wal,
         },
     ))
 }
@@ -207,30 +194,5 @@ mod tests {
             pool.close().await;
         }
         let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[tokio::test]
-    async fn at_full_the_writer_commits_at_normal_and_its_log_is_synced_beside_it() {
-        sqlx::any::install_default_drivers();
-        let dir = tempfile::tempdir().unwrap();
-        let level = |pool: AnyPool| async move {
-            let (got,): (i64,) = sqlx::query_as("PRAGMA synchronous")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-            got
-        };
-        for (sync, synced_beside) in [("full", true), ("normal", false)] {
-            let file = dir.path().join(format!("{sync}.db"));
-            let url = format!("sqlite://{}?synchronous={sync}", file.display());
-            let (write, read, side) = pools(&url).await.unwrap();
-            let wal = PathBuf::from(format!("{}-wal", file.display()));
-            assert_eq!(side.wal, synced_beside.then_some(wal), "{sync}");
-            assert_eq!(level(write).await, 1, "{sync}: the writer at NORMAL");
-            let readers = if synced_beside { 2 } else { 1 };
-            assert_eq!(level(read).await, readers, "{sync}: the readers as asked");
-        }
-        let (_, _, side) = pools("sqlite::memory:").await.unwrap();
-        assert_eq!(side.wal, None, "in memory: no log to sync");
     }
 }

@@ -24,11 +24,9 @@
 //! which take the time, run outside any transaction, in every process.
 
 mod batch;
-mod durable;
 pub(crate) mod jobs;
 
 use std::any::Any;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -80,9 +78,6 @@ pub(crate) struct SqliteSide {
     pub wal_restart: Arc<AtomicBool>,
     /// The writer's own connection, for batches of batch jobs only.
     pub direct: Option<DirectConn>,
-    /// At `synchronous=FULL`, the log the syncer makes durable before a
-    /// batch lets go of anything (`durable.rs`).
-    pub wal: Option<PathBuf>,
 }
 
 impl Writer {
@@ -93,9 +88,9 @@ impl Writer {
         token: String,
         sqlite: Option<SqliteSide>,
     ) -> Writer {
-        let (wal_restart, direct, wal) = match sqlite {
-            Some(side) => (Some(side.wal_restart), side.direct, side.wal),
-            None => (None, None, None),
+        let (wal_restart, direct) = match sqlite {
+            Some(side) => (Some(side.wal_restart), side.direct),
+            None => (None, None),
         };
         let (jobs, rx) = mpsc::channel(QUEUE);
         let token: Arc<str> = token.into();
@@ -125,7 +120,6 @@ impl Writer {
                             subscribers: Default::default(),
                             held: None,
                             direct,
-                            durable: wal.map(durable::Syncer::start),
                             paused: None,
                         }
                         .run(rx, wal_restart),
@@ -234,9 +228,6 @@ struct Loop {
     held: Option<PoolConnection<AnyDb>>,
     /// SQLite: the connection batch jobs are written on (`direct.rs`).
     direct: Option<DirectConn>,
-    /// SQLite at FULL: what lets a batch's answers and claims go once the
-    /// log is on disk; elsewhere they go at commit.
-    durable: Option<durable::Syncer>,
     /// Until when batches fail at once, and why.
     paused: Option<(Instant, String)>,
 }
@@ -269,16 +260,8 @@ impl Loop {
                 // Closed before the answer too, so that the file is let go
                 // of by the time the caller hears it.
                 self.direct = None;
-                let answer_closes: durable::Release = Box::new(move || {
-                    for c in closes {
-                        let _ = c.send(());
-                    }
-                });
-                // After what the syncer still holds: the caller hears of
-                // the close once every answer is out.
-                match self.durable.take() {
-                    Some(syncer) => syncer.after_sync(answer_closes),
-                    None => answer_closes(),
+                for c in closes {
+                    let _ = c.send(());
                 }
                 break;
             }
@@ -372,12 +355,19 @@ impl Loop {
                 if batch.changes_kept() {
                     self.generation.advance();
                 }
-                tracing::trace!(events = done.effects.events, "batch committed");
-                let release = release(done, sink, batch.ticks.clone());
-                match &self.durable {
-                    Some(syncer) => syncer.after_sync(release),
-                    None => release(),
+                let n = done.claimed.len();
+                for reply in done.replies {
+                    reply();
                 }
+                if let Some(sink) = sink {
+                    if !done.claimed.is_empty() {
+                        sink.take(done.claimed);
+                    }
+                }
+                for tick in &batch.ticks {
+                    tick.send(Ok(n));
+                }
+                tracing::trace!(events = done.effects.events, "batch committed");
                 Ok(())
             }
             Err(e) => {
@@ -417,30 +407,6 @@ impl Loop {
             }
         }
     }
-}
-
-/// What a committed batch lets go of: each job's answer, the deliveries
-/// it claimed to the dispatcher, and how many to those who asked for a
-/// claim.
-fn release(
-    done: batch::Committed,
-    sink: Option<Arc<dyn Claimer>>,
-    ticks: Vec<jobs::Answer<usize>>,
-) -> durable::Release {
-    Box::new(move || {
-        let claimed = done.claimed.len();
-        for reply in done.replies {
-            reply();
-        }
-        if let Some(sink) = sink {
-            if !done.claimed.is_empty() {
-                sink.take(done.claimed);
-            }
-        }
-        for tick in &ticks {
-            tick.send(Ok(claimed));
-        }
-    })
 }
 
 /// Copies what is left of the log into the database from the writer's own

@@ -53,8 +53,8 @@ const EVENTS_PER_STATEMENT: usize = 1000;
 /// `INSERT INTO incidents … ON CONFLICT … DO UPDATE` for `incidents`.
 fn push_incidents(q: &mut Sql, incidents: &[&Incident]) -> Result<()> {
     q.push(&format!("INSERT INTO incidents ({INCIDENT_COLS}) VALUES "));
-    for (i, inc) in incidents.iter().enumerate() {
-        q.push(if i == 0 { "(" } else { ", (" });
+    for inc in incidents {
+        q.row_start();
         q.text(&inc.incident_id)
             .push(", ")
             .text(inc.num())
@@ -90,7 +90,7 @@ fn push_incidents(q: &mut Sql, incidents: &[&Incident]) -> Result<()> {
             .i64(person_id(&inc.closer))
             .push(", ")
             .text(serde_json::to_string(inc)?)
-            .push(")");
+            .row_end();
     }
     q.push(
         " ON CONFLICT (id) DO UPDATE SET channel_id = excluded.channel_id, progress = excluded.progress, \
@@ -116,15 +116,15 @@ pub(crate) async fn insert_timeline(
 
 pub(crate) fn push_timeline(q: &mut Sql, entries: &[TimelineEntry]) -> Result<()> {
     q.push("INSERT INTO timeline (incident_id, kind, person, created_at, detail) VALUES ");
-    for (i, t) in entries.iter().enumerate() {
-        q.push(if i == 0 { "(" } else { ", (" });
+    for t in entries {
+        q.row_start();
         q.text(&t.incident_id).push(", ").text(&t.kind).push(", ");
         q.opt_text(t.person.as_ref().map(serde_json::to_string).transpose()?)
             .push(", ");
         q.i64(t.created_at)
             .push(", ")
             .text(t.detail.to_string())
-            .push(")");
+            .row_end();
     }
     Ok(())
 }
@@ -186,8 +186,8 @@ pub(crate) async fn write(
 /// `INSERT INTO events … RETURNING seq, event_id` for `events`.
 fn push_events(q: &mut Sql, events: &[NewEvent]) {
     q.push("INSERT INTO events (event_id, event_type, subject_kind, subject_id, event_time, payload) VALUES ");
-    for (i, e) in events.iter().enumerate() {
-        q.push(if i == 0 { "(" } else { ", (" });
+    for e in events {
+        q.row_start();
         q.text(&e.event_id)
             .push(", ")
             .text(e.event_type.as_str())
@@ -196,7 +196,7 @@ fn push_events(q: &mut Sql, events: &[NewEvent]) {
             .push(", ")
             .text(&e.subject_id)
             .push(", ");
-        q.i64(e.event_time_ms).push(", ").text(&e.payload).push(")");
+        q.i64(e.event_time_ms).push(", ").text(&e.payload).row_end();
     }
     q.push(" RETURNING seq, event_id");
 }

@@ -101,17 +101,14 @@ pub(crate) const ATTEMPTS_PER_STATEMENT: usize = 500;
 
 pub(crate) fn push_attempts(q: &mut Sql, attempts: &[&EncodedAttempt]) {
     q.push(&format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES "));
-    for (i, a) in attempts.iter().enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
+    for a in attempts {
         push_attempt_values(q, a);
     }
 }
 
 pub(crate) fn push_attempt_values(q: &mut Sql, encoded: &EncodedAttempt) {
     let a = &encoded.record;
-    q.push("(");
+    q.row_start();
     q.text(&a.invocation_id)
         .push(", ")
         .i64(a.integration_id)
@@ -148,7 +145,7 @@ pub(crate) fn push_attempt_values(q: &mut Sql, encoded: &EncodedAttempt) {
         .push(", ")
         .text(encoded.request.as_str())
         .push(", ");
-    q.text(encoded.response.as_str()).push(")");
+    q.text(encoded.response.as_str()).row_end();
 }
 
 pub(crate) fn push_attempt_filter(q: &mut Sql, f: &AttemptFilter) {

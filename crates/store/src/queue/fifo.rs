@@ -151,22 +151,22 @@ fn push_rows<'r>(q: &mut Sql, rows: &'r [NewDelivery], busy: &mut HashSet<(i64, 
     q.push(
         "INSERT INTO deliveries (event_seq, integration_id, subject_key, state, next_at, created_at) VALUES ",
     );
-    for (i, d) in rows.iter().enumerate() {
+    for d in rows {
         let state = if busy.insert((d.integration_id, d.subject_key.as_str())) {
-            "'pending'"
+            "pending"
         } else {
-            "'waiting'"
+            "waiting"
         };
-        q.push(if i == 0 { "(" } else { ", (" });
+        q.row_start();
         q.i64(d.event_seq)
             .push(", ")
             .i64(d.integration_id)
             .push(", ");
         q.text(d.subject_key.clone())
             .push(", ")
-            .push(state)
+            .text(state)
             .push(", ");
-        q.i64(d.at).push(", ").i64(d.at).push(")");
+        q.i64(d.at).push(", ").i64(d.at).row_end();
     }
 }
 
@@ -192,14 +192,14 @@ async fn write_tails(conn: &mut WriteConn<'_>, tails: &HashMap<(i64, String), i6
             conn,
             "INSERT INTO delivery_tails (integration_id, subject_key, tail_id) VALUES ",
         );
-        for (n, ((i, s), t)) in chunk.iter().enumerate() {
-            q.push(if n == 0 { "(" } else { ", (" });
+        for ((i, s), t) in chunk {
+            q.row_start();
             q.i64(*i)
                 .push(", ")
                 .text(s.clone())
                 .push(", ")
                 .i64(**t)
-                .push(")");
+                .row_end();
         }
         q.push(
             " ON CONFLICT (subject_key, integration_id) DO UPDATE SET tail_id = excluded.tail_id",

@@ -257,15 +257,7 @@ mod tests {
     use sqlx::Row;
 
     use super::*;
-    use crate::sql::Placeholders;
-
-    struct Anonymous;
-
-    impl Placeholders for Anonymous {
-        fn anonymous_placeholders(&self) -> bool {
-            true
-        }
-    }
+    use crate::sql::Anonymous;
 
     #[test]
     fn a_multi_row_insert_runs_once_a_row_and_answers_every_row_in_order() {

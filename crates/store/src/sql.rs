@@ -282,17 +282,20 @@ pub(crate) fn like_contains(needle: &str) -> String {
 
 pub(crate) use dutyhook_domain::clock::{now_ms, now_s};
 
+/// A connection of bare `?` placeholders, for statements built in tests.
+#[cfg(test)]
+pub(crate) struct Anonymous;
+
+#[cfg(test)]
+impl Placeholders for Anonymous {
+    fn anonymous_placeholders(&self) -> bool {
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    struct Anonymous;
-
-    impl Placeholders for Anonymous {
-        fn anonymous_placeholders(&self) -> bool {
-            true
-        }
-    }
 
     fn insert(on: Option<&Anonymous>, rows: &[(i64, &str)]) -> Sql {
         let mut q = match on {

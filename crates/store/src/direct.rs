@@ -112,38 +112,37 @@ impl DirectConn {
         }
     }
 
-    /// Runs `q` (a multi-row `INSERT` once a row: `Sql::one_row_each`);
-    /// the number of rows it changed.
+    /// Runs `q`; the number of rows it changed.
     pub(crate) fn execute(&mut self, q: &Sql) -> Result<u64> {
-        if let Some(each) = q.one_row_each() {
-            let mut stmt = self.conn.prepare_cached(&each.text)?;
-            let mut changed = 0;
-            for run in each.runs() {
-                bind(&mut stmt, &run)?;
-                changed += stmt.raw_execute()? as u64;
-            }
-            return Ok(changed);
-        }
-        let mut stmt = self.conn.prepare_cached(&q.text)?;
-        bind(&mut stmt, &[q.binds()])?;
-        Ok(stmt.raw_execute()? as u64)
+        let changed = self.each_run(q, |stmt| Ok(stmt.raw_execute()? as u64))?;
+        Ok(changed.into_iter().sum())
     }
 
-    /// Runs `q` (a multi-row `INSERT` once a row: `Sql::one_row_each`);
-    /// the rows it answered, in order.
+    /// Runs `q`; the rows it answered, in order.
     pub(crate) fn rows(&mut self, q: &Sql) -> Result<Vec<AnyRow>> {
-        if let Some(each) = q.one_row_each() {
-            let mut stmt = self.conn.prepare_cached(&each.text)?;
-            let mut out = vec![];
-            for run in each.runs() {
-                bind(&mut stmt, &run)?;
-                out.extend(read_rows(&mut stmt)?);
-            }
-            return Ok(out);
-        }
-        let mut stmt = self.conn.prepare_cached(&q.text)?;
-        bind(&mut stmt, &[q.binds()])?;
-        read_rows(&mut stmt)
+        let rows = self.each_run(q, read_rows)?;
+        Ok(rows.into_iter().flatten().collect())
+    }
+
+    /// Prepares `q` and hands it to `run` bound: once, or, for a multi-row
+    /// `INSERT` whose rows read alike, once a row (`Sql::one_row_each`).
+    fn each_run<T>(
+        &mut self,
+        q: &Sql,
+        mut run: impl FnMut(&mut rusqlite::CachedStatement<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let Some(each) = q.one_row_each() else {
+            let mut stmt = self.conn.prepare_cached(&q.text)?;
+            bind(&mut stmt, &[q.binds()])?;
+            return Ok(vec![run(&mut stmt)?]);
+        };
+        let mut stmt = self.conn.prepare_cached(&each.text)?;
+        each.runs()
+            .map(|values| {
+                bind(&mut stmt, &values)?;
+                run(&mut stmt)
+            })
+            .collect()
     }
 }
 

@@ -14,11 +14,6 @@ both_dbs!(
     an_open_circuit_and_a_failing_action_show
 );
 
-/// An address nothing listens on.
-fn dead_endpoint() -> String {
-    refused_endpoint("gone")
-}
-
 async fn health(app: &TestApp, path: &str, id: &Value) -> Value {
     app.ok(path, json!({"integration_id": id})).await["health"].clone()
 }
@@ -28,7 +23,7 @@ async fn a_webhook_reads_as_failing_until_a_push_succeeds(db: Db) {
     let hook = app
         .ok(
             "/integration/webhook/create",
-            json!({"kind": "incident", "name": "dead", "endpoint": dead_endpoint(),
+            json!({"kind": "incident", "name": "dead", "endpoint": refused_endpoint("gone"),
                    "event_types": ["i_new"], "retry_policy": "none"}),
         )
         .await["integration_id"]
@@ -71,7 +66,7 @@ async fn a_webhook_reads_as_failing_until_a_push_succeeds(db: Db) {
     // Test pushes do not count.
     app.ok(
         "/integration/webhook/update",
-        json!({"integration_id": hook, "endpoint": dead_endpoint()}),
+        json!({"integration_id": hook, "endpoint": refused_endpoint("gone")}),
     )
     .await;
     app.ok("/integration/webhook/test", json!({"integration_id": hook}))
@@ -93,7 +88,7 @@ async fn an_open_circuit_and_a_failing_action_show(db: Db) {
     let hook = app
         .ok(
             "/integration/webhook/create",
-            json!({"kind": "incident", "name": "down", "endpoint": dead_endpoint(),
+            json!({"kind": "incident", "name": "down", "endpoint": refused_endpoint("gone"),
                    "event_types": ["i_new"]}),
         )
         .await["integration_id"]
@@ -120,7 +115,7 @@ async fn an_open_circuit_and_a_failing_action_show(db: Db) {
     let action = app
         .ok(
             "/integration/custom-action/create",
-            json!({"name": "Restart", "channel_ids": [ch], "endpoint": dead_endpoint()}),
+            json!({"name": "Restart", "channel_ids": [ch], "endpoint": refused_endpoint("gone")}),
         )
         .await["integration_id"]
         .clone();

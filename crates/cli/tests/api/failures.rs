@@ -55,7 +55,7 @@ async fn failure_classes(db: Db) {
     }]);
     let redirect = TestReceiver::start().await;
     redirect.script([Reply {
-        headers: vec![("location", "http://127.0.0.1:1/elsewhere".into())],
+        headers: vec![("location", refused_endpoint("elsewhere"))],
         ..Reply::status(302)
     }]);
     let refused = refused_endpoint("hook");

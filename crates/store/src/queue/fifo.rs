@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::sql::Sql;
+use crate::sql::{padded, Sql};
 use crate::write_conn::WriteConn;
 use crate::{Result, StoreError};
 
@@ -174,7 +174,7 @@ fn push_rows<'r>(q: &mut Sql, rows: &'r [NewDelivery], busy: &mut HashSet<(i64, 
 async fn link(conn: &mut WriteConn<'_>, links: &[(i64, i64)]) -> Result<()> {
     for chunk in links.chunks(500) {
         let mut q = Sql::on(conn, "UPDATE deliveries SET next_id = CASE id");
-        for (prev, next) in chunk {
+        for (prev, next) in padded(chunk) {
             q.push(" WHEN ").i64(*prev).push(" THEN ").i64(*next);
         }
         let prevs: Vec<i64> = chunk.iter().map(|(p, _)| *p).collect();
@@ -240,7 +240,7 @@ pub(crate) async fn update_with_next_at(
     for chunk in rows.chunks(500) {
         let mut q = Sql::on(conn, "UPDATE deliveries SET ");
         q.push(set).push(", next_at = CASE id");
-        for (id, at) in chunk {
+        for (id, at) in padded(chunk) {
             q.push(" WHEN ").i64(*id).push(" THEN ").i64(*at);
         }
         q.push(" ELSE next_at END WHERE id IN ");
@@ -316,7 +316,7 @@ pub(crate) fn push_settle(q: &mut Sql, chunk: &[(i64, End)]) {
     q.push(" WHERE id IN (SELECT next_id FROM deliveries WHERE next_id > 0 AND id IN ")
         .list_i64(&ids)
         .push(" UNION ALL VALUES ");
-    for (n, id) in ids.iter().enumerate() {
+    for (n, id) in padded(&ids).enumerate() {
         q.push(if n == 0 { "(" } else { ", (" }).i64(*id).push(")");
     }
     q.push(")");

@@ -40,22 +40,16 @@ pub(crate) async fn claim(
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    let mut rows: Vec<LeasedRow> = conn
-        .fetch_all(&lease(conn, backend, &ids, now + wants.lease_ms, owner))
-        .await?;
+    let (mut rows, events) = lease(conn, backend, &ids, now + wants.lease_ms, owner).await?;
     rows.sort_unstable_by_key(|r| r.id);
-    // Fan-out leases one event to several integrations: they share it.
-    let mut events: HashMap<i64, Arc<StoredEvent>> = HashMap::with_capacity(rows.len());
     rows.into_iter()
         .map(|r| {
-            let event = match events.get(&r.event_seq) {
-                Some(e) => e.clone(),
-                None => {
-                    let e = Arc::new(r.event()?);
-                    events.insert(r.event_seq, e.clone());
-                    e
-                }
-            };
+            let event = events.get(&r.event_seq).cloned().ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "delivery {}: event {} is missing",
+                    r.id, r.event_seq
+                ))
+            })?;
             Ok(ClaimedDelivery {
                 delivery_id: DeliveryId(r.id),
                 integration_id: IntegrationId(r.integration_id),
@@ -64,6 +58,71 @@ pub(crate) async fn claim(
             })
         })
         .collect()
+}
+
+/// Fan-out leases one event to several integrations: they share it.
+type EventsBySeq = HashMap<i64, Arc<StoredEvent>>;
+
+/// Leases `ids` that are still pending and reads their events. PostgreSQL
+/// joins the events in the same statement: one round trip, not two (1.2 ms
+/// for 90 deliveries against 1.9 ms with a subquery per column). SQLite's
+/// `RETURNING` sees only the table it changes, and a round trip costs it
+/// nothing, so it reads the events after, each once: with 10 webhooks a
+/// subquery per column read each event's six columns ten times, and copied
+/// its payload ten times.
+async fn lease(
+    conn: &mut WriteConn<'_>,
+    backend: Backend,
+    ids: &[i64],
+    until: i64,
+    owner: &str,
+) -> Result<(Vec<LeasedRow>, EventsBySeq)> {
+    let postgres = backend == Backend::Postgres;
+    let mut q = Sql::on(
+        conn,
+        "UPDATE deliveries SET state = 'leased', lease_until = ",
+    );
+    q.i64(until);
+    q.push(", lease_owner = ").text(owner);
+    q.push(if postgres {
+        " FROM events WHERE events.seq = deliveries.event_seq AND deliveries.id IN "
+    } else {
+        " WHERE id IN "
+    });
+    q.push("(SELECT id FROM deliveries WHERE state = 'pending' AND id IN ")
+        .list_i64(ids);
+    q.push(crate::dialect::skip_locked(backend));
+    q.push(") RETURNING deliveries.id, deliveries.integration_id, deliveries.attempts, deliveries.event_seq");
+    let mut events = EventsBySeq::new();
+    if postgres {
+        for col in EVENT_COLUMNS {
+            q.push(&format!(", events.{col}"));
+        }
+        let joined: Vec<LeasedWithEvent> = conn.fetch_all(&q).await?;
+        let mut rows = Vec::with_capacity(joined.len());
+        for LeasedWithEvent(row, event) in joined {
+            if let std::collections::hash_map::Entry::Vacant(v) = events.entry(row.event_seq) {
+                v.insert(Arc::new(event.event()?));
+            }
+            rows.push(row);
+        }
+        return Ok((rows, events));
+    }
+    let rows: Vec<LeasedRow> = conn.fetch_all(&q).await?;
+    let mut seqs: Vec<i64> = rows.iter().map(|r| r.event_seq).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    for chunk in seqs.chunks(500) {
+        let mut q = Sql::on(conn, "SELECT seq AS event_seq");
+        for col in EVENT_COLUMNS {
+            q.push(&format!(", {col}"));
+        }
+        q.push(" FROM events WHERE seq IN ").list_i64(chunk);
+        for event in conn.fetch_all::<EventRow>(&q).await? {
+            events.insert(event.event_seq, Arc::new(event.event()?));
+        }
+    }
+    Ok((rows, events))
 }
 
 /// The ids a claim leases: the integrations that may be claimed for read
@@ -131,39 +190,6 @@ const EVENT_COLUMNS: [&str; 6] = [
     "payload",
 ];
 
-/// The statement leasing `ids` that are still pending, which brings back
-/// their events too: one round trip, not two. PostgreSQL joins the events
-/// (1.2 ms for 90 deliveries against 1.9 ms with a subquery per column);
-/// SQLite's `RETURNING` sees only the table it changes.
-fn lease(conn: &WriteConn<'_>, backend: Backend, ids: &[i64], until: i64, owner: &str) -> Sql {
-    let postgres = backend == Backend::Postgres;
-    let mut q = Sql::on(
-        conn,
-        "UPDATE deliveries SET state = 'leased', lease_until = ",
-    );
-    q.i64(until);
-    q.push(", lease_owner = ").text(owner);
-    q.push(if postgres {
-        " FROM events WHERE events.seq = deliveries.event_seq AND deliveries.id IN "
-    } else {
-        " WHERE id IN "
-    });
-    q.push("(SELECT id FROM deliveries WHERE state = 'pending' AND id IN ")
-        .list_i64(ids);
-    q.push(crate::dialect::skip_locked(backend));
-    q.push(") RETURNING deliveries.id, deliveries.integration_id, deliveries.attempts, deliveries.event_seq");
-    for col in EVENT_COLUMNS {
-        if postgres {
-            q.push(&format!(", events.{col}"));
-        } else {
-            q.push(&format!(
-                ", (SELECT {col} FROM events WHERE events.seq = deliveries.event_seq) AS {col}"
-            ));
-        }
-    }
-    q
-}
-
 /// How many deliveries of one integration a claim may lease under the
 /// cluster's cap, given the leases other processes hold (`others`) and ours
 /// not yet pushed out (`held`).
@@ -182,38 +208,50 @@ pub(crate) fn cluster_room(limit: i64, cap: i64, others: i64, held: i64) -> i64 
 }
 
 row_struct! {
-    /// A delivery as the claim leased it, with its event (NULL if the event is
-    /// missing, which a foreign key forbids).
+    /// A delivery as the claim leased it.
     pub(crate) struct LeasedRow {
         id: i64,
         integration_id: i64,
         attempts: i64,
         event_seq: i64,
-        event_id: Option<String>,
-        event_type: Option<String>,
-        subject_kind: Option<String>,
-        subject_id: Option<String>,
-        event_time: Option<i64>,
-        payload: Option<String>,
     }
 }
 
-impl LeasedRow {
-    fn event(&self) -> Result<StoredEvent> {
-        let missing = || {
-            StoreError::Corrupt(format!(
-                "delivery {}: event {} is missing",
-                self.id, self.event_seq
-            ))
-        };
+row_struct! {
+    /// A leased delivery's event.
+    pub(crate) struct EventRow {
+        event_seq: i64,
+        event_id: String,
+        event_type: String,
+        subject_kind: String,
+        subject_id: String,
+        event_time: i64,
+        payload: String,
+    }
+}
+
+/// A row of PostgreSQL's lease: the delivery and its event, joined.
+struct LeasedWithEvent(LeasedRow, EventRow);
+
+impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for LeasedWithEvent {
+    fn from_row(row: &'r sqlx::any::AnyRow) -> std::result::Result<Self, sqlx::Error> {
+        Ok(LeasedWithEvent(
+            LeasedRow::from_row(row)?,
+            EventRow::from_row(row)?,
+        ))
+    }
+}
+
+impl EventRow {
+    fn event(self) -> Result<StoredEvent> {
         Ok(StoredEvent {
             seq: self.event_seq,
-            event_id: self.event_id.clone().ok_or_else(missing)?.into(),
-            event_type: stored_event_type(self.event_type.as_deref().ok_or_else(missing)?)?,
-            subject_kind: stored_subject_kind(self.subject_kind.as_deref().ok_or_else(missing)?)?,
-            subject_id: self.subject_id.clone().ok_or_else(missing)?,
-            event_time: self.event_time.ok_or_else(missing)?,
-            payload: self.payload.clone().ok_or_else(missing)?,
+            event_id: self.event_id.into(),
+            event_type: stored_event_type(&self.event_type)?,
+            subject_kind: stored_subject_kind(&self.subject_kind)?,
+            subject_id: self.subject_id,
+            event_time: self.event_time,
+            payload: self.payload,
         })
     }
 }

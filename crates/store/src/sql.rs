@@ -185,6 +185,11 @@ impl Sql {
         })
     }
 
+    /// How many rows [`Sql::row_start`] and [`Sql::row_end`] wrote.
+    pub fn row_count(&self) -> usize {
+        self.rows.len()
+    }
+
     pub fn bind(&mut self, b: Bind) -> &mut Self {
         self.binds.push(b);
         if self.anonymous {

@@ -39,6 +39,18 @@ impl WriteConn<'_> {
         }
     }
 
+    /// Runs the `INSERT` `q`, written without `RETURNING`, and answers each
+    /// row's rowid in the order of its rows, where that is cheaper than
+    /// `RETURNING` (the writer's own SQLite connection:
+    /// [`DirectConn::inserted_rowids`]). `None`, having run nothing,
+    /// elsewhere: the caller asks with `RETURNING`.
+    pub(crate) fn inserted_rowids(&mut self, q: &Sql) -> Result<Option<Vec<i64>>> {
+        match self {
+            WriteConn::Sqlx(_) => Ok(None),
+            WriteConn::Direct(c) => c.inserted_rowids(q),
+        }
+    }
+
     /// Runs `q`; every row it answered.
     pub(crate) async fn fetch_all<T>(&mut self, q: &Sql) -> Result<Vec<T>>
     where

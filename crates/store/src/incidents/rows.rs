@@ -168,6 +168,7 @@ pub(crate) async fn write(
             q.with_part(|q| push_timeline(q, w.timeline))?;
         }
         push_events(&mut q, w.events);
+        q.push(RETURNING_SEQ);
         let rows: Vec<(i64, String)> = conn.fetch_all(&q).await?;
         seqs.extend(rows.into_iter().map(|(seq, id)| (EventId::from(id), seq)));
     } else {
@@ -176,6 +177,16 @@ pub(crate) async fn write(
         for chunk in w.events.chunks(EVENTS_PER_STATEMENT) {
             let mut q = Sql::on(conn, "");
             push_events(&mut q, chunk);
+            if let Some(rowids) = conn.inserted_rowids(&q)? {
+                seqs.extend(
+                    chunk
+                        .iter()
+                        .zip(rowids)
+                        .map(|(e, seq)| (e.event_id.clone(), seq)),
+                );
+                continue;
+            }
+            q.push(RETURNING_SEQ);
             let rows: Vec<(i64, String)> = conn.fetch_all(&q).await?;
             seqs.extend(rows.into_iter().map(|(seq, id)| (EventId::from(id), seq)));
         }
@@ -183,7 +194,10 @@ pub(crate) async fn write(
     fan_out(conn, w, &seqs, subscribers).await
 }
 
-/// `INSERT INTO events … RETURNING seq, event_id` for `events`.
+/// What an events `INSERT` answers where it answers rows.
+const RETURNING_SEQ: &str = " RETURNING seq, event_id";
+
+/// `INSERT INTO events …` for `events`.
 fn push_events(q: &mut Sql, events: &[NewEvent]) {
     q.push("INSERT INTO events (event_id, event_type, subject_kind, subject_id, event_time, payload) VALUES ");
     for e in events {
@@ -198,7 +212,6 @@ fn push_events(q: &mut Sql, events: &[NewEvent]) {
             .push(", ");
         q.i64(e.event_time_ms).push(", ").text(&e.payload).row_end();
     }
-    q.push(" RETURNING seq, event_id");
 }
 
 /// A delivery of each stored event per subscribed webhook.

@@ -137,6 +137,11 @@ async fn insert_rows(
             q.push("SELECT id, event_seq, integration_id FROM w0");
         } else {
             push_rows(&mut q, chunk, &mut busy);
+            if let Some(rowids) = conn.inserted_rowids(&q)? {
+                let keys = chunk.iter().map(|d| (d.event_seq, d.integration_id));
+                ids.extend(keys.zip(rowids));
+                continue;
+            }
             q.push(" RETURNING id, event_seq, integration_id");
         }
         let found: Vec<(i64, i64, i64)> = conn.fetch_all(&q).await?;

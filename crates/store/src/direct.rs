@@ -280,8 +280,8 @@ mod tests {
     use super::*;
     use crate::sql::Anonymous;
 
-    #[test]
-    fn a_multi_row_insert_runs_once_a_row_and_answers_every_row_in_order() {
+    /// A connection to a new database of one table, `t`.
+    fn table_t() -> (tempfile::TempDir, DirectConn) {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("t.db");
         // An empty file is an empty database; the writer's connection
@@ -290,6 +290,12 @@ mod tests {
         let mut conn = DirectConn::open(&file, "").unwrap();
         conn.script("CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, b TEXT UNIQUE)")
             .unwrap();
+        (dir, conn)
+    }
+
+    #[test]
+    fn a_multi_row_insert_runs_once_a_row_and_answers_every_row_in_order() {
+        let (_dir, mut conn) = table_t();
         let insert = |names: &[&str], returning: bool| {
             let mut q = Sql::on(&Anonymous, "INSERT INTO t (b) VALUES ");
             for n in names {
@@ -315,12 +321,7 @@ mod tests {
 
     #[test]
     fn an_insert_answers_the_rowid_of_each_row_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("t.db");
-        std::fs::File::create(&file).unwrap();
-        let mut conn = DirectConn::open(&file, "").unwrap();
-        conn.script("CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, b TEXT UNIQUE)")
-            .unwrap();
+        let (_dir, mut conn) = table_t();
         let insert = |names: &[&str]| {
             let mut q = Sql::on(&Anonymous, "INSERT INTO t (b) VALUES ");
             for n in names {

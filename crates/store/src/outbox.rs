@@ -8,6 +8,7 @@ use crate::types::{stored_event_type, stored_subject_kind};
 use crate::{Listing, OutboxStore, Page, Result, StoredEvent};
 
 row_struct! {
+    /// An event as stored.
     pub(crate) struct EventRow {
         seq: i64,
         event_id: String,
@@ -35,7 +36,8 @@ impl TryFrom<EventRow> for StoredEvent {
     }
 }
 
-const EVENT_COLS: &str = "seq, event_id, event_type, subject_kind, subject_id, event_time, payload";
+pub(crate) const EVENT_COLS: &str =
+    "seq, event_id, event_type, subject_kind, subject_id, event_time, payload";
 
 #[async_trait]
 impl OutboxStore for SqlStore {

@@ -10,9 +10,9 @@ use dutyhook_domain::ids::{DeliveryId, IntegrationId};
 use dutyhook_domain::integration::IntegrationKind;
 
 use super::due::{due, pick};
+use crate::outbox::{EventRow, EVENT_COLS};
 use crate::sql::Sql;
 use crate::topology::Backend;
-use crate::types::{stored_event_type, stored_subject_kind};
 use crate::write_conn::WriteConn;
 use crate::{ClaimBudget, ClaimedDelivery, Result, StoreError, StoredEvent};
 
@@ -95,14 +95,14 @@ async fn lease(
     q.push(") RETURNING deliveries.id, deliveries.integration_id, deliveries.attempts, deliveries.event_seq");
     let mut events = EventsBySeq::new();
     if postgres {
-        for col in EVENT_COLUMNS {
+        for col in EVENT_COLS.split(", ") {
             q.push(&format!(", events.{col}"));
         }
         let joined: Vec<LeasedWithEvent> = conn.fetch_all(&q).await?;
         let mut rows = Vec::with_capacity(joined.len());
         for LeasedWithEvent(row, event) in joined {
             if let std::collections::hash_map::Entry::Vacant(v) = events.entry(row.event_seq) {
-                v.insert(Arc::new(event.event()?));
+                v.insert(Arc::new(StoredEvent::try_from(event)?));
             }
             rows.push(row);
         }
@@ -113,13 +113,14 @@ async fn lease(
     seqs.sort_unstable();
     seqs.dedup();
     for chunk in seqs.chunks(500) {
-        let mut q = Sql::on(conn, "SELECT seq AS event_seq");
-        for col in EVENT_COLUMNS {
-            q.push(&format!(", {col}"));
-        }
-        q.push(" FROM events WHERE seq IN ").list_i64(chunk);
+        let mut q = Sql::on(
+            conn,
+            &format!("SELECT {EVENT_COLS} FROM events WHERE seq IN "),
+        );
+        q.list_i64(chunk);
         for event in conn.fetch_all::<EventRow>(&q).await? {
-            events.insert(event.event_seq, Arc::new(event.event()?));
+            let event = StoredEvent::try_from(event)?;
+            events.insert(event.seq, Arc::new(event));
         }
     }
     Ok((rows, events))
@@ -181,15 +182,6 @@ async fn due_within_rooms(
     Ok(pick(candidates, &integrations, wants.limit))
 }
 
-const EVENT_COLUMNS: [&str; 6] = [
-    "event_id",
-    "event_type",
-    "subject_kind",
-    "subject_id",
-    "event_time",
-    "payload",
-];
-
 /// How many deliveries of one integration a claim may lease under the
 /// cluster's cap, given the leases other processes hold (`others`) and ours
 /// not yet pushed out (`held`).
@@ -217,19 +209,6 @@ row_struct! {
     }
 }
 
-row_struct! {
-    /// A leased delivery's event.
-    pub(crate) struct EventRow {
-        event_seq: i64,
-        event_id: String,
-        event_type: String,
-        subject_kind: String,
-        subject_id: String,
-        event_time: i64,
-        payload: String,
-    }
-}
-
 /// A row of PostgreSQL's lease: the delivery and its event, joined.
 struct LeasedWithEvent(LeasedRow, EventRow);
 
@@ -239,20 +218,6 @@ impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for LeasedWithEvent {
             LeasedRow::from_row(row)?,
             EventRow::from_row(row)?,
         ))
-    }
-}
-
-impl EventRow {
-    fn event(self) -> Result<StoredEvent> {
-        Ok(StoredEvent {
-            seq: self.event_seq,
-            event_id: self.event_id.into(),
-            event_type: stored_event_type(&self.event_type)?,
-            subject_kind: stored_subject_kind(&self.subject_kind)?,
-            subject_id: self.subject_id,
-            event_time: self.event_time,
-            payload: self.payload,
-        })
     }
 }
 

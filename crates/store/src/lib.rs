@@ -16,6 +16,7 @@ mod dialect;
 mod direct;
 mod directory;
 mod error;
+mod event_rows;
 mod incidents;
 mod integrations;
 mod kept;

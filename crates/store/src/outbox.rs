@@ -2,42 +2,10 @@ use async_trait::async_trait;
 use dutyhook_domain::event::EventType;
 use dutyhook_domain::ids::EventId;
 
+use crate::event_rows::{EventRow, EVENT_COLS};
 use crate::sql::Sql;
 use crate::store::SqlStore;
-use crate::types::{stored_event_type, stored_subject_kind};
 use crate::{Listing, OutboxStore, Page, Result, StoredEvent};
-
-row_struct! {
-    /// An event as stored.
-    pub(crate) struct EventRow {
-        seq: i64,
-        event_id: String,
-        event_type: String,
-        subject_kind: String,
-        subject_id: String,
-        event_time: i64,
-        payload: String,
-    }
-}
-
-impl TryFrom<EventRow> for StoredEvent {
-    type Error = crate::StoreError;
-
-    fn try_from(r: EventRow) -> Result<Self> {
-        Ok(StoredEvent {
-            seq: r.seq,
-            event_id: r.event_id.into(),
-            event_type: stored_event_type(&r.event_type)?,
-            subject_kind: stored_subject_kind(&r.subject_kind)?,
-            subject_id: r.subject_id,
-            event_time: r.event_time,
-            payload: r.payload,
-        })
-    }
-}
-
-pub(crate) const EVENT_COLS: &str =
-    "seq, event_id, event_type, subject_kind, subject_id, event_time, payload";
 
 #[async_trait]
 impl OutboxStore for SqlStore {

@@ -10,7 +10,7 @@ use dutyhook_domain::ids::{DeliveryId, IntegrationId};
 use dutyhook_domain::integration::IntegrationKind;
 
 use super::due::{due, pick};
-use crate::outbox::{EventRow, EVENT_COLS};
+use crate::event_rows::{EventRow, EVENT_COLS};
 use crate::sql::Sql;
 use crate::topology::Backend;
 use crate::write_conn::WriteConn;

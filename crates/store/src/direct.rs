@@ -22,10 +22,10 @@ use crate::sql::{Bind, Sql};
 use crate::Result;
 
 /// Statements kept prepared. Multi-row `INSERT`s run once a row here
-/// (`Sql::one_row_each`), so they keep one text each; the `IN` lists of
-/// the updates still differ by their length, so some shapes are many and
-/// large: at 10 webhooks, 256 kept raised the peak memory by 15 MB, 128 by
-/// 6 MB, 64 by none (measured before the inserts ran once a row).
+/// (`Sql::one_row_each`), so they keep one text each, and `IN` lists are
+/// padded to a power of two (`sql::padded`), so the updates keep a few.
+/// At 10 webhooks, 256 kept raised the peak memory by 15 MB, 128 by 6 MB,
+/// 64 by none (measured before the inserts ran once a row).
 const PREPARED: usize = 64;
 
 /// Turns off SQLite's count of the memory it holds (`SQLITE_CONFIG_MEMSTATUS`,

@@ -18,7 +18,7 @@ use sqlx::any::{AnyRow, AnyTypeInfo, AnyTypeInfoKind, AnyValue};
 use sqlx_core::any::{AnyColumn, AnyValueKind};
 use sqlx_core::ext::ustr::UStr;
 
-use crate::sql::{Bind, Sql};
+use crate::sql::{Bind, OneRowEach, Sql};
 use crate::Result;
 
 /// Statements kept prepared. Multi-row `INSERT`s run once a row here
@@ -114,13 +114,13 @@ impl DirectConn {
 
     /// Runs `q`; the number of rows it changed.
     pub(crate) fn execute(&mut self, q: &Sql) -> Result<u64> {
-        let changed = self.each_run(q, |stmt| Ok(stmt.raw_execute()? as u64))?;
+        let changed = self.each_run(q, q.one_row_each(), |stmt| Ok(stmt.raw_execute()? as u64))?;
         Ok(changed.into_iter().sum())
     }
 
     /// Runs `q`; the rows it answered, in order.
     pub(crate) fn rows(&mut self, q: &Sql) -> Result<Vec<AnyRow>> {
-        let rows = self.each_run(q, read_rows)?;
+        let rows = self.each_run(q, q.one_row_each(), read_rows)?;
         Ok(rows.into_iter().flatten().collect())
     }
 
@@ -133,11 +133,12 @@ impl DirectConn {
     /// stored (a row a conflict skips is an error). `None`, having run
     /// nothing, for other statements.
     pub(crate) fn inserted_rowids(&mut self, q: &Sql) -> Result<Option<Vec<i64>>> {
-        if q.row_count() != 1 && q.one_row_each().is_none() {
+        let each = q.one_row_each();
+        if each.is_none() && q.row_count() != 1 {
             return Ok(None);
         }
         let conn = &self.conn;
-        let rowids = self.each_run(q, |stmt| match stmt.raw_execute()? {
+        let rowids = self.each_run(q, each, |stmt| match stmt.raw_execute()? {
             1 => Ok(conn.last_insert_rowid()),
             n => Err(crate::StoreError::Corrupt(format!(
                 "an insert of one row stored {n}; its rowid is unknown"
@@ -147,13 +148,15 @@ impl DirectConn {
     }
 
     /// Prepares `q` and hands it to `run` bound: once, or, for a multi-row
-    /// `INSERT` whose rows read alike, once a row (`Sql::one_row_each`).
+    /// `INSERT` whose rows read alike, once a row (`each`, what
+    /// `Sql::one_row_each` made of `q`).
     fn each_run<T>(
         &self,
         q: &Sql,
+        each: Option<OneRowEach<'_>>,
         mut run: impl FnMut(&mut rusqlite::CachedStatement<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {
-        let Some(each) = q.one_row_each() else {
+        let Some(each) = each else {
             let mut stmt = self.conn.prepare_cached(&q.text)?;
             bind(&mut stmt, &[q.binds()])?;
             return Ok(vec![run(&mut stmt)?]);

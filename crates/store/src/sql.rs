@@ -60,9 +60,9 @@ pub(crate) struct OneRowEach<'q> {
 /// `values`, then its last one again up to the next power of two in all:
 /// the same set for an `IN` list or the same answer for a `CASE` of
 /// `WHEN`s, written as one of a few texts rather than one per length.
-/// Each text is a statement prepared on its own, and the writer keeps few
-/// prepared: lists of every length from 1 to 20 made about 170 texts in
-/// rotation, nearly each one prepared again on each use.
+/// Each text is a statement prepared on its own, and the writer keeps 64
+/// prepared: a statement with a text per list length was prepared again
+/// as its texts rotated through them.
 pub(crate) fn padded<T>(values: &[T]) -> impl Iterator<Item = &T> {
     let extra = values.len().next_power_of_two() - values.len();
     let repeats = values

@@ -3,8 +3,7 @@
 //! fact of an attempt goes where in the record.
 
 use dutyhook_domain::ids::{new_event_id, DeliveryId};
-use dutyhook_store::{AttemptRecord, IntegrationRecord, StoredEvent};
-use serde_json::Value;
+use dutyhook_store::{AttemptRecord, IntegrationRecord, JsonText, StoredEvent};
 
 use crate::retry::FailureClass;
 
@@ -29,9 +28,9 @@ pub struct Outcome {
     pub started_at_ms: i64,
     pub duration_ms: i64,
     /// `{url, headers, body}`, secrets masked.
-    pub request: Value,
+    pub request: JsonText,
     /// `{headers, body, truncated}`.
-    pub response: Value,
+    pub response: JsonText,
 }
 
 pub(crate) fn attempt_record(a: Attempt<'_>, o: Outcome) -> AttemptRecord {

@@ -39,8 +39,10 @@ fn mask_in(record: &mut dutyhook_store::AttemptRecord, secret: Option<&str>) {
     let Some(secret) = secret.filter(|s| !s.is_empty()) else {
         return;
     };
-    if let Some(body) = record.request["body"].as_str() {
-        record.request["body"] = body.replace(secret, dutyhook_domain::headers::MASK).into();
+    let mut request = record.request.value();
+    if let Some(body) = request["body"].as_str() {
+        request["body"] = body.replace(secret, dutyhook_domain::headers::MASK).into();
+        record.request = request.into();
     }
 }
 

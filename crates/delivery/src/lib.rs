@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod push;
 pub mod retry;
+mod shown;
 pub mod signature;
 pub mod text_format;
 

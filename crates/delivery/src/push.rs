@@ -8,15 +8,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dutyhook_domain::endpoint_auth::{AuthType, EndpointAuth};
-use dutyhook_domain::headers::{Header, MASK};
-use serde_json::{json, Value};
+use dutyhook_domain::headers::Header;
+use dutyhook_store::JsonText;
 
 use crate::auth::Tokens;
 use crate::clients::{Clients, DnsFailed, PolicyResolver};
 use crate::now_ms;
 use crate::outbound::{check_endpoint, Blocked, EndpointError, Policy};
 use crate::retry::{parse_retry_after, FailureClass};
+use crate::shown::{Shown, ShownRequest, ShownResponse};
 use crate::signature::signature_header;
+
+pub use crate::shown::{shown_headers, USER_AGENT};
 
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(1);
@@ -55,9 +58,9 @@ pub struct PushResult {
     pub duration_ms: i64,
     pub retry_after: Option<Duration>,
     /// `{url, headers, body}`, secret header values masked.
-    pub request: Value,
+    pub request: JsonText,
     /// `{headers, body, truncated}`.
-    pub response: Value,
+    pub response: JsonText,
     pub response_body: String,
     /// The request never left: the name did not resolve or no connection
     /// was made. Only then may a press call again.
@@ -69,40 +72,6 @@ impl PushResult {
     pub fn outcome(&self) -> &'static str {
         self.class.map_or("success", FailureClass::as_str)
     }
-}
-
-pub const USER_AGENT: &str = concat!("dutyhook/", env!("CARGO_PKG_VERSION"));
-
-/// The headers of a push as the history and previews show them: secret
-/// values of custom headers masked.
-pub fn shown_headers(
-    headers: &[Header],
-    auth: &EndpointAuth,
-    event_id: &str,
-    timestamp: i64,
-    signature: &str,
-) -> Vec<(String, String)> {
-    let mut shown = vec![
-        ("Content-Type".to_string(), "application/json".to_string()),
-        ("User-Agent".to_string(), USER_AGENT.to_string()),
-        ("webhook-id".to_string(), event_id.to_string()),
-        ("webhook-timestamp".to_string(), timestamp.to_string()),
-        ("webhook-signature".to_string(), signature.to_string()),
-    ];
-    if matches!(
-        auth.kind,
-        AuthType::Basic | AuthType::Bearer | AuthType::Oauth2ClientCredentials
-    ) {
-        shown.push(("Authorization".to_string(), MASK.to_string()));
-    }
-    for h in headers {
-        let value = match h.secret {
-            true => MASK.to_string(),
-            false => h.value.clone(),
-        };
-        shown.push((h.key.clone(), value));
-    }
-    shown
 }
 
 fn chain_has<'e, T: StdError + 'static>(e: &'e (dyn StdError + 'static)) -> Option<&'e T> {
@@ -174,20 +143,15 @@ impl Pusher {
         let start = Instant::now();
         let timestamp = started_at_ms / 1000;
         let signature = signature_header(req.keys, req.event_id, timestamp, req.body);
-        let shown_headers =
-            shown_headers(req.headers, req.auth, req.event_id, timestamp, &signature);
-        let mut request = json!({
-            "url": req.url,
-            "headers": shown_headers.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
-            "body": if req.body_is_event_payload {
-                Value::Null
-            } else {
-                Value::from(String::from_utf8_lossy(req.body))
+        let request = JsonText::of(&ShownRequest {
+            url: req.url,
+            headers: &shown_headers(req.headers, req.auth, req.event_id, timestamp, &signature),
+            body: match req.body_is_event_payload {
+                true => None,
+                false => Some(String::from_utf8_lossy(req.body)),
             },
+            body_is_event_payload: req.body_is_event_payload,
         });
-        if req.body_is_event_payload {
-            request["body_is_event_payload"] = Value::Bool(true);
-        }
         let fail = |class: FailureClass, error: String, start: Instant| PushResult {
             never_sent: false,
             success: false,
@@ -198,7 +162,7 @@ impl Pusher {
             duration_ms: start.elapsed().as_millis() as i64,
             retry_after: None,
             request: request.clone(),
-            response: json!({"headers": [], "body": "", "truncated": false}),
+            response: ShownResponse::none(),
             response_body: String::new(),
         };
 
@@ -273,13 +237,6 @@ impl Pusher {
         };
         let status = resp.status().as_u16();
         let duration_ms = start.elapsed().as_millis() as i64;
-        let response_headers: Vec<Value> = resp
-            .headers()
-            .iter()
-            .map(
-                |(k, v)| json!({"key": k.as_str(), "value": String::from_utf8_lossy(v.as_bytes())}),
-            )
-            .collect();
         let retry_after = resp
             .headers()
             .get(reqwest::header::RETRY_AFTER)
@@ -300,8 +257,19 @@ impl Pusher {
         })
         .await;
         let response_body = String::from_utf8_lossy(&body).into_owned();
-        let response =
-            json!({"headers": response_headers, "body": response_body, "truncated": truncated});
+        let response_headers: Vec<Shown> = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| Shown {
+                key: k.as_str(),
+                value: String::from_utf8_lossy(v.as_bytes()),
+            })
+            .collect();
+        let response = JsonText::of(&ShownResponse {
+            headers: &response_headers,
+            body: &response_body,
+            truncated,
+        });
         let (success, class, error) = match status {
             200..=299 => (true, None, String::new()),
             300..=399 => (

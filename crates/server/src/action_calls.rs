@@ -154,7 +154,7 @@ pub async fn call(
     let (res, record) = (&pressed.last.result, &pressed.last.record);
     let answer = if res.success {
         read_answer(
-            content_type(&record.response),
+            content_type(&record.response.value()),
             &res.response_body,
             &cfg.write_back,
         )

@@ -19,6 +19,7 @@ mod error;
 mod event_rows;
 mod incidents;
 mod integrations;
+mod json_text;
 mod kept;
 #[cfg(test)]
 mod kept_tests;
@@ -71,6 +72,7 @@ pub use accounts::{AccountStore, Failures};
 pub use backup::backup_sqlite;
 pub use connect::{open, sqlite_key_path, sqlite_path};
 pub use error::StoreError;
+pub use json_text::JsonText;
 pub use notify::{DueRound, NotifyStore, MAIL_INTEGRATION_NAME};
 pub use replays::{NewReplay, ReplayInfo, ReplayState, ReplayStore, REPLAY_MAX_ITEMS};
 pub use secrets::{generate_key, Keyring};

@@ -194,9 +194,9 @@ pub struct AttemptRecord {
     pub error_class: String,
     pub error: String,
     /// `{url, headers, body}` with secret header values masked.
-    pub request: serde_json::Value,
+    pub request: crate::JsonText,
     /// `{headers, body, truncated}`.
-    pub response: serde_json::Value,
+    pub response: crate::JsonText,
 }
 
 #[derive(Debug, Clone, Default)]

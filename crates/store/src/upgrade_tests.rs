@@ -71,8 +71,8 @@ pub(crate) fn attempt(delivery_id: i64, integration_id: IntegrationId) -> Attemp
         http_status: 200,
         error_class: String::new(),
         error: String::new(),
-        request: json!({}),
-        response: json!({}),
+        request: json!({}).into(),
+        response: json!({}).into(),
     }
 }
 

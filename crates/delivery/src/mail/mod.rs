@@ -8,6 +8,7 @@ pub mod render;
 use std::time::{Duration, Instant};
 
 use dutyhook_domain::notify::Recipient;
+use dutyhook_store::JsonText;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -87,11 +88,11 @@ impl Mailer {
             .map(|r| format!("{} <{}>", r.person_name, r.email))
             .collect::<Vec<_>>()
             .join(", ");
-        let request = json!({
+        let request = JsonText::from(json!({
             "url": self.server,
             "headers": {"From": self.from.to_string(), "To": to_header, "Subject": mail.subject},
             "body": mail.text,
-        });
+        }));
         let outcome = match self.message(to, mail) {
             Ok(message) => {
                 match tokio::time::timeout(timeout, self.transport.send(message)).await {
@@ -119,13 +120,15 @@ impl Mailer {
                 started_at_ms,
                 duration_ms,
                 request,
-                response: json!({"headers": {}, "body": format!("{code} {text}"), "truncated": false}),
+                response:
+                    json!({"headers": {}, "body": format!("{code} {text}"), "truncated": false})
+                        .into(),
             },
             Err((class, code, error)) => Sent {
                 success: false,
                 code,
                 class: Some(class),
-                response: json!({"headers": {}, "body": error, "truncated": false}),
+                response: json!({"headers": {}, "body": error, "truncated": false}).into(),
                 error,
                 started_at_ms,
                 duration_ms,

@@ -207,7 +207,7 @@ async fn history_info(
         DeliveryId(0) => (String::new(), 0, 0),
         id => app.store.delivery_state(id).await?.unwrap_or_default(),
     };
-    let mut request = a.request.clone();
+    let mut request = a.request.value();
     if request["body_is_event_payload"] == Value::Bool(true) {
         if let Some(obj) = request.as_object_mut() {
             obj.remove("body_is_event_payload");
@@ -223,7 +223,7 @@ async fn history_info(
     ok(InvocationDetail {
         summary: summary(&a),
         request,
-        response: a.response.clone(),
+        response: a.response.value(),
         delivery_attempts,
         next_attempt_at: if delivery_state == "pending" {
             next_at

@@ -113,11 +113,12 @@ fn text(v: &Value) -> String {
 }
 
 async fn attempt_view(app: &AppState, a: &AttemptRecord) -> Result<WebhookAttempt, ApiError> {
-    let body = if a.request["body_is_event_payload"] == Value::Bool(true) {
+    let (request, response) = (a.request.value(), a.response.value());
+    let body = if request["body_is_event_payload"] == Value::Bool(true) {
         let event = app.store.event(&a.event_id).await?;
         event.map(|e| e.payload).unwrap_or_default()
     } else {
-        text(&a.request["body"])
+        text(&request["body"])
     };
     Ok(WebhookAttempt {
         integration_id: a.integration_id.0,
@@ -125,16 +126,16 @@ async fn attempt_view(app: &AppState, a: &AttemptRecord) -> Result<WebhookAttemp
         webhook_type: a.subject_kind.as_str().to_string(),
         event_type: a.event_type.as_str().to_string(),
         ref_id: a.subject_id.clone(),
-        request_headers: a.request["headers"].to_string(),
+        request_headers: request["headers"].to_string(),
         request_body: body,
-        endpoint: text(&a.request["url"]),
+        endpoint: text(&request["url"]),
         attempt: a.attempt,
         duration: a.duration_ms,
         status: if a.success { "success" } else { "failed" }.into(),
         status_code: a.http_status,
         error_message: a.error.clone(),
-        response_headers: a.response["headers"].to_string(),
-        response_body: text(&a.response["body"]),
+        response_headers: response["headers"].to_string(),
+        response_body: text(&response["body"]),
         event_time: rfc3339_ms(a.event_time),
         invocation_id: a.invocation_id.clone(),
     })

@@ -109,7 +109,10 @@ async fn webhook_preview(
         body: String::from_utf8_lossy(&body).into_owned(),
         headers: headers
             .into_iter()
-            .map(|(key, value)| ShownHeader { key, value })
+            .map(|h| ShownHeader {
+                key: h.key.to_string(),
+                value: h.value.into_owned(),
+            })
             .collect(),
     })
 }

@@ -4,11 +4,10 @@ use dutyhook_domain::ids::{DeliveryId, IntegrationId};
 use dutyhook_domain::integration::IntegrationKind;
 use sqlx::FromRow;
 
-use super::settlement::EncodedAttempt;
 use crate::sql::Sql;
 use crate::types::{stored_event_type, stored_subject_kind};
 use crate::write_conn::WriteConn;
-use crate::{AttemptFilter, AttemptRecord, Result, StoreError};
+use crate::{AttemptFilter, AttemptRecord, JsonText, Result, StoreError};
 
 row_struct! {
     pub(crate) struct AttemptRow {
@@ -78,15 +77,15 @@ impl AttemptRow {
             http_status: self.http_status,
             error_class: self.error_class,
             error: self.error,
-            request: serde_json::from_str(&self.request)?,
-            response: serde_json::from_str(&self.response)?,
+            request: JsonText::parse(self.request)?,
+            response: JsonText::parse(self.response)?,
         })
     }
 }
 
 pub(crate) async fn insert_attempts(
     conn: &mut WriteConn<'_>,
-    attempts: &[&EncodedAttempt],
+    attempts: &[&AttemptRecord],
 ) -> Result<()> {
     for chunk in attempts.chunks(ATTEMPTS_PER_STATEMENT) {
         let mut q = Sql::on(conn, "");
@@ -99,15 +98,14 @@ pub(crate) async fn insert_attempts(
 /// 19 values a row: well under both databases' limits on bound values.
 pub(crate) const ATTEMPTS_PER_STATEMENT: usize = 500;
 
-pub(crate) fn push_attempts(q: &mut Sql, attempts: &[&EncodedAttempt]) {
+pub(crate) fn push_attempts(q: &mut Sql, attempts: &[&AttemptRecord]) {
     q.push(&format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES "));
     for a in attempts {
         push_attempt_values(q, a);
     }
 }
 
-pub(crate) fn push_attempt_values(q: &mut Sql, encoded: &EncodedAttempt) {
-    let a = &encoded.record;
+pub(crate) fn push_attempt_values(q: &mut Sql, a: &AttemptRecord) {
     q.row_start();
     q.text(&a.invocation_id)
         .push(", ")
@@ -143,9 +141,9 @@ pub(crate) fn push_attempt_values(q: &mut Sql, encoded: &EncodedAttempt) {
         .push(", ")
         .text(&a.error)
         .push(", ")
-        .text(encoded.request.as_str())
+        .text(a.request.as_str())
         .push(", ");
-    q.text(encoded.response.as_str()).row_end();
+    q.text(a.response.as_str()).row_end();
 }
 
 pub(crate) fn push_attempt_filter(q: &mut Sql, f: &AttemptFilter) {

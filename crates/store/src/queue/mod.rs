@@ -24,7 +24,7 @@ use self::attempts::{
     insert_attempts, push_attempt_filter, AttemptRow, CountedAttemptRow, ATTEMPT_COLS,
 };
 use self::fifo::{insert_deliveries, NewDelivery};
-use self::settlement::{EncodedAttempt, Settlement};
+use self::settlement::Settlement;
 use crate::sql::Sql;
 use crate::store::SqlStore;
 use crate::write_conn::WriteConn;
@@ -131,7 +131,7 @@ impl DeliveryStore for SqlStore {
     }
 
     async fn record_attempt(&self, attempt: &AttemptRecord) -> Result<()> {
-        let attempt = Arc::new(EncodedAttempt::new(Box::new(attempt.clone())));
+        let attempt = Arc::new(attempt.clone());
         self.writer
             .tx_outside_kept(move |c| {
                 let attempt = attempt.clone();

@@ -36,7 +36,7 @@ pub(crate) async fn apply_completions(
                     attempt,
                     note,
                 } => {
-                    attempts.push(attempt);
+                    attempts.push(&**attempt);
                     notes.extend(note.as_deref().cloned());
                     match resolution {
                         DeliveryResolution::Done => done.push(*delivery_id),

@@ -125,8 +125,8 @@ fn outcome(d: &ClaimedDelivery, resolution: DeliveryResolution) -> Completion {
             http_status: 200,
             error_class: String::new(),
             error: String::new(),
-            request: json!({}),
-            response: json!({}),
+            request: json!({}).into(),
+            response: json!({}).into(),
         }),
     }
 }

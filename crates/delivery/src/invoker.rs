@@ -24,6 +24,9 @@ use crate::signature::secret_key;
 #[derive(Debug, Clone, Copy)]
 pub struct Endpoint<'a> {
     pub url: &'a str,
+    /// `url` as [`check_endpoint`](crate::outbound::check_endpoint) parsed
+    /// it, when the caller keeps it: spares a parse per push.
+    pub parsed: Option<&'a url::Url>,
     pub headers: &'a [Header],
     pub auth: &'a EndpointAuth,
     pub tls_verify: bool,
@@ -34,6 +37,7 @@ impl<'a> From<&'a WebhookConfig> for Endpoint<'a> {
     fn from(cfg: &'a WebhookConfig) -> Self {
         Endpoint {
             url: &cfg.endpoint,
+            parsed: None,
             headers: &cfg.headers,
             auth: &cfg.auth,
             tls_verify: cfg.tls_verify,
@@ -46,6 +50,7 @@ impl<'a> From<&'a ActionConfig> for Endpoint<'a> {
     fn from(cfg: &'a ActionConfig) -> Self {
         Endpoint {
             url: &cfg.endpoint,
+            parsed: None,
             headers: &cfg.headers,
             auth: &cfg.auth,
             tls_verify: cfg.tls_verify,
@@ -92,6 +97,10 @@ impl Invoker {
         &self.metrics
     }
 
+    pub fn policy(&self) -> &crate::outbound::Policy {
+        self.pusher.policy()
+    }
+
     /// Makes the call; the attempt is for the caller to record, then count.
     pub async fn call(&self, call: Call<'_>) -> Invoked {
         let keys = signing_keys(call.integration, now_ms());
@@ -99,6 +108,7 @@ impl Invoker {
             .pusher
             .push(PushRequest {
                 url: call.endpoint.url,
+                parsed: call.endpoint.parsed,
                 headers: call.endpoint.headers,
                 auth: call.endpoint.auth,
                 body: call.body,

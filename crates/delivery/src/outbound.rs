@@ -178,11 +178,19 @@ pub fn check_endpoint(endpoint: &str, policy: &Policy) -> Result<url::Url, Endpo
     if !url.username().is_empty() || url.password().is_some() {
         return Err(EndpointError::Credentials);
     }
+    check_literal_host(&url, policy)?;
+    Ok(url)
+}
+
+/// Refuses an endpoint whose host is an address the policy blocks; a host
+/// name is checked when it resolves. Cheap enough for every push of an
+/// endpoint [`check_endpoint`] parsed earlier.
+pub fn check_literal_host(url: &url::Url, policy: &Policy) -> Result<(), EndpointError> {
     match url.host() {
         None => Err(EndpointError::NoHost),
-        Some(url::Host::Ipv4(v4)) => Ok(policy.check(IpAddr::V4(v4)).map(|_| url.clone())?),
-        Some(url::Host::Ipv6(v6)) => Ok(policy.check(IpAddr::V6(v6)).map(|_| url.clone())?),
-        Some(url::Host::Domain(_)) => Ok(url),
+        Some(url::Host::Ipv4(v4)) => Ok(policy.check(IpAddr::V4(v4))?),
+        Some(url::Host::Ipv6(v6)) => Ok(policy.check(IpAddr::V6(v6))?),
+        Some(url::Host::Domain(_)) => Ok(()),
     }
 }
 
@@ -342,5 +350,20 @@ mod tests {
             "names are checked when resolved"
         );
         assert!(check_endpoint("http://127.0.0.1:9000/", &Policy::default()).is_ok());
+    }
+
+    #[test]
+    fn an_endpoint_parsed_earlier_is_checked_again_under_the_policy_of_the_push() {
+        let saved = check_endpoint("http://127.0.0.1:9000/", &Policy::default()).unwrap();
+        let public_only = Policy {
+            base: Base::PublicOnly,
+            ..Default::default()
+        };
+        assert!(matches!(
+            check_literal_host(&saved, &public_only),
+            Err(EndpointError::Blocked(_))
+        ));
+        let named = check_endpoint("http://localhost:9000/", &public_only).unwrap();
+        assert!(check_literal_host(&named, &public_only).is_ok());
     }
 }

@@ -14,7 +14,7 @@ use dutyhook_store::JsonText;
 use crate::auth::Tokens;
 use crate::clients::{Clients, DnsFailed, PolicyResolver};
 use crate::now_ms;
-use crate::outbound::{check_endpoint, Blocked, EndpointError, Policy};
+use crate::outbound::{check_endpoint, check_literal_host, Blocked, EndpointError, Policy};
 use crate::retry::{parse_retry_after, FailureClass};
 use crate::shown::{Shown, ShownRequest, ShownResponse};
 use crate::signature::signature_header;
@@ -35,6 +35,8 @@ pub struct Pusher {
 
 pub struct PushRequest<'a> {
     pub url: &'a str,
+    /// `url`, parsed already.
+    pub parsed: Option<&'a url::Url>,
     pub headers: &'a [Header],
     pub auth: &'a EndpointAuth,
     pub body: &'a [u8],
@@ -167,7 +169,11 @@ impl Pusher {
         };
 
         // A literal address never reaches the resolver: check it here.
-        let url = match check_endpoint(req.url, &self.policy) {
+        let checked = match req.parsed {
+            Some(url) => check_literal_host(url, &self.policy).map(|_| url.clone()),
+            None => check_endpoint(req.url, &self.policy),
+        };
+        let url = match checked {
             Ok(url) => url,
             Err(EndpointError::Blocked(b)) => {
                 return fail(FailureClass::Blocked, b.to_string(), start)

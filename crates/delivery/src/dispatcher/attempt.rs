@@ -15,6 +15,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::Inner;
 use crate::invoker::{render_body, Call, Endpoint, Invoked, Tally};
 use crate::now_ms;
+use crate::outbound::check_endpoint;
 use crate::retry::{decide, Decision, Outcome};
 
 /// An integration's settings as pushes use them, cached briefly so a burst
@@ -22,6 +23,8 @@ use crate::retry::{decide, Decision, Outcome};
 pub(super) struct Settings {
     pub(super) record: IntegrationRecord,
     config: Option<WebhookConfig>,
+    /// The webhook's endpoint, parsed once per refresh.
+    url: Option<url::Url>,
     pub(super) mail: Option<dutyhook_domain::integration::MailConfig>,
     template: Option<Template>,
 }
@@ -165,6 +168,9 @@ impl Inner {
             );
         }
         let template = config.as_ref().and_then(|c| c.template());
+        let url = config
+            .as_ref()
+            .and_then(|c| check_endpoint(&c.endpoint, self.invoker.policy()).ok());
         if let Some(c) = &config {
             // Read once per refresh, not per push.
             self.lanes
@@ -175,6 +181,7 @@ impl Inner {
         let s = Arc::new(Settings {
             record,
             config,
+            url,
             mail,
             template,
         });
@@ -232,7 +239,10 @@ impl Inner {
             .invoker
             .call(Call {
                 integration,
-                endpoint: Endpoint::from(cfg),
+                endpoint: Endpoint {
+                    parsed: settings.url.as_ref(),
+                    ..Endpoint::from(cfg)
+                },
                 body: &body,
                 body_is_event_payload: settings.template.is_none(),
                 event: &d.event,

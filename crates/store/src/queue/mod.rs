@@ -10,7 +10,6 @@ pub(crate) mod fifo;
 pub(crate) mod health;
 pub(crate) mod prune;
 pub(crate) mod settle;
-pub(crate) mod settlement;
 pub(crate) mod stats;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -24,7 +23,6 @@ use self::attempts::{
     insert_attempts, push_attempt_filter, AttemptRow, CountedAttemptRow, ATTEMPT_COLS,
 };
 use self::fifo::{insert_deliveries, NewDelivery};
-use self::settlement::Settlement;
 use crate::sql::Sql;
 use crate::store::SqlStore;
 use crate::write_conn::WriteConn;
@@ -42,7 +40,7 @@ const OUTCOME_RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(60
 #[async_trait]
 impl DeliveryStore for SqlStore {
     async fn complete_deliveries(&self, rows: Vec<Completion>) -> Result<()> {
-        let rows: Arc<[Settlement]> = rows.into_iter().map(Settlement::from).collect();
+        let rows: Arc<[Completion]> = rows.into();
         // A push that was made is recorded, not made again: while the
         // database cannot take the outcome (it is down, its disk is full),
         // it is offered again, for as long as the lease surely holds.

@@ -5,12 +5,11 @@ use super::attempts::{insert_attempts, push_attempts, ATTEMPTS_PER_STATEMENT};
 use super::fifo::{
     finished, push_settle, settle_finished, update_with_next_at, SETTLED_PER_STATEMENT,
 };
-use super::settlement::Settlement;
 use crate::incidents::rows::{insert_timeline, push_timeline, TIMELINE_PER_STATEMENT};
 use crate::sql::Sql;
 use crate::write_conn::WriteConn;
 use crate::writer::jobs::{CompleteJob, Effects, Reply};
-use crate::{DeliveryResolution, Result};
+use crate::{Completion, DeliveryResolution, Result};
 
 /// Records attempts and settles their deliveries; promotes the next delivery
 /// of every key whose head finished; gives released ones back.
@@ -30,25 +29,26 @@ pub(crate) async fn apply_completions(
     for job in jobs {
         for row in job.rows.iter() {
             match row {
-                Settlement::Attempt {
+                Completion::Attempt {
                     delivery_id,
                     resolution,
-                    attempt,
+                    record,
                     note,
                 } => {
-                    attempts.push(&**attempt);
+                    attempts.push(&**record);
                     notes.extend(note.as_deref().cloned());
+                    let id = delivery_id.get();
                     match resolution {
-                        DeliveryResolution::Done => done.push(*delivery_id),
-                        DeliveryResolution::Failed => failed.push(*delivery_id),
-                        DeliveryResolution::RetryAt(at) => retry.push((*delivery_id, *at)),
+                        DeliveryResolution::Done => done.push(id),
+                        DeliveryResolution::Failed => failed.push(id),
+                        DeliveryResolution::RetryAt(at) => retry.push((id, *at)),
                     }
                 }
-                Settlement::Release {
+                Completion::Release {
                     delivery_id,
                     next_at,
-                } => release.push((*delivery_id, *next_at)),
-                Settlement::Skip { delivery_id } => skipped.push(*delivery_id),
+                } => release.push((delivery_id.get(), *next_at)),
+                Completion::Skip { delivery_id } => skipped.push(delivery_id.get()),
             }
         }
         // Answered only once the batch has committed (or failed).

@@ -15,8 +15,7 @@ use dutyhook_domain::recorder::Recorder;
 use sqlx::AnyConnection;
 use tokio::sync::oneshot;
 
-use crate::queue::settlement::Settlement;
-use crate::{IncidentOp, Result, StoreError};
+use crate::{Completion, IncidentOp, Result, StoreError};
 
 pub(crate) type BoxFut<'c, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'c>>;
 
@@ -110,7 +109,7 @@ pub(crate) struct IngestJob {
 pub(crate) struct CompleteJob {
     /// Shared with the caller, who sends them again if the database could
     /// not take them.
-    pub rows: Arc<[Settlement]>,
+    pub rows: Arc<[Completion]>,
     pub answer: Answer<()>,
 }
 

@@ -19,7 +19,7 @@ use sqlx_core::any::{AnyColumn, AnyValueKind};
 use sqlx_core::ext::ustr::UStr;
 
 use crate::sql::{Bind, OneRowEach, Sql};
-use crate::Result;
+use crate::{Result, StoreError};
 
 /// Statements kept prepared. Multi-row `INSERT`s run once a row here
 /// (`Sql::one_row_each`), so they keep one text each, and `IN` lists are
@@ -55,16 +55,28 @@ pub(crate) struct DirectConn {
     conn: rusqlite::Connection,
     file: PathBuf,
     pragmas: String,
+    log: Log,
+}
+
+/// How the connection's writes reach its write-ahead log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Log {
+    /// Each commit's in one write (`gathered_log`): only where every commit
+    /// syncs the log (`synchronous=FULL`).
+    Gathered,
+    /// As SQLite writes them.
+    AsWritten,
 }
 
 impl DirectConn {
     /// Opens the database file with the pragmas the writer's pooled
     /// connection gets (`pragmas`, run as one script).
-    pub(crate) fn open(file: &Path, pragmas: &str) -> Result<DirectConn> {
+    pub(crate) fn open(file: &Path, pragmas: &str, log: Log) -> Result<DirectConn> {
         Ok(DirectConn {
-            conn: connect(file, pragmas)?,
+            conn: connect(file, pragmas, log)?,
             file: file.to_owned(),
             pragmas: pragmas.to_owned(),
+            log,
         })
     }
 
@@ -72,7 +84,7 @@ impl DirectConn {
     /// side does: whatever state the failure left behind stays with the old
     /// one. If the file cannot be opened now, the old one is kept.
     pub(crate) fn reopen(&mut self) {
-        match connect(&self.file, &self.pragmas) {
+        match connect(&self.file, &self.pragmas, self.log) {
             Ok(conn) => self.conn = conn,
             Err(e) => tracing::warn!(error = %e, "reopening the writer's connection"),
         }
@@ -94,6 +106,12 @@ impl DirectConn {
         Ok(self.conn.execute_batch(sql)?)
     }
 
+    /// How many writes reached the log through the gathering VFS.
+    #[cfg(test)]
+    pub(crate) fn log_writes(&self) -> Option<u64> {
+        crate::gathered_log::writes(&self.conn)
+    }
+
     pub(crate) fn begin(&mut self) -> Result<()> {
         Ok(self.conn.execute_batch("BEGIN IMMEDIATE")?)
     }
@@ -105,6 +123,7 @@ impl DirectConn {
     /// Rolls back what is open, if anything is (SQLite may already have
     /// rolled back by itself, e.g. on a full disk).
     pub(crate) fn rollback(&mut self) {
+        crate::gathered_log::drop_unwritten(&mut self.conn);
         if !self.conn.is_autocommit() {
             if let Err(e) = self.conn.execute_batch("ROLLBACK") {
                 tracing::debug!(error = %e, "rolling back the writer's direct connection");
@@ -206,11 +225,15 @@ fn read_rows(stmt: &mut rusqlite::CachedStatement<'_>) -> Result<Vec<AnyRow>> {
     Ok(out)
 }
 
-fn connect(file: &Path, pragmas: &str) -> Result<rusqlite::Connection> {
-    let conn = rusqlite::Connection::open_with_flags(
-        file,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+fn connect(file: &Path, pragmas: &str, log: Log) -> Result<rusqlite::Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = match log {
+        Log::Gathered => {
+            let vfs = crate::gathered_log::register().map_err(StoreError::Unavailable)?;
+            rusqlite::Connection::open_with_flags_and_vfs(file, flags, vfs)?
+        }
+        Log::AsWritten => rusqlite::Connection::open_with_flags(file, flags)?,
+    };
     conn.execute_batch(pragmas)?;
     conn.set_prepared_statement_cache_capacity(PREPARED);
     Ok(conn)
@@ -290,7 +313,7 @@ mod tests {
         // An empty file is an empty database; the writer's connection
         // opens files, it does not make them.
         std::fs::File::create(&file).unwrap();
-        let mut conn = DirectConn::open(&file, "").unwrap();
+        let mut conn = DirectConn::open(&file, "", Log::Gathered).unwrap();
         conn.script("CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, b TEXT UNIQUE)")
             .unwrap();
         (dir, conn)

@@ -17,6 +17,9 @@ mod direct;
 mod directory;
 mod error;
 mod event_rows;
+mod gathered_log;
+#[cfg(test)]
+mod gathered_log_tests;
 mod incidents;
 mod integrations;
 mod json_text;

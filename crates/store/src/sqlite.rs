@@ -9,7 +9,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, Executor};
 
-use crate::direct::DirectConn;
+use crate::direct::{DirectConn, Log};
 use crate::topology::Backend;
 use crate::writer::SqliteSide;
 use crate::{Result, StoreError};
@@ -130,7 +130,11 @@ pub(crate) async fn pools(url: &str) -> Result<(AnyPool, AnyPool, SqliteSide)> {
             .get_filename()
             .to_owned();
         let pragmas = format!("{}{WRITER_PRAGMAS}", connection_pragmas(sync));
-        Some(DirectConn::open(&file, &pragmas)?)
+        let log = match sync {
+            "FULL" => Log::Gathered,
+            _ => Log::AsWritten,
+        };
+        Some(DirectConn::open(&file, &pragmas, log)?)
     };
     Ok((
         write,
@@ -194,5 +198,22 @@ mod tests {
             pool.close().await;
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn the_writer_gathers_its_log_only_where_every_commit_syncs_it() {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        for (query, gathered) in [("", true), ("&synchronous=normal", false)] {
+            let url = format!(
+                "sqlite://{}/{gathered}.db?mode=rwc{query}",
+                dir.path().display()
+            );
+            let (write, read, side) = pools(&url).await.unwrap();
+            let direct = side.direct.expect("a file's database");
+            assert_eq!(direct.log_writes().is_some(), gathered, "{url}");
+            write.close().await;
+            read.close().await;
+        }
     }
 }

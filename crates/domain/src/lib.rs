@@ -12,6 +12,7 @@ pub mod clock;
 pub mod endpoint_auth;
 pub mod error;
 pub mod event;
+pub mod event_text;
 pub mod field;
 pub mod headers;
 pub mod ids;

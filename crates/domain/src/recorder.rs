@@ -1,6 +1,8 @@
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::event::{EventType, NewEvent, SubjectKind};
+use crate::event_text::EventText;
 use crate::ids::{new_event_id, ChannelId, EventId, IncidentId, RunId};
 use crate::incident::{Incident, RenderContext};
 use crate::person::Person;
@@ -133,7 +135,7 @@ impl Recorder {
             SubjectKind::Incident,
             &incident.incident_id,
             incident.channel_id,
-            incident.to_payload(&self.ctx),
+            &incident.view(&self.ctx),
             extra,
         );
     }
@@ -141,19 +143,27 @@ impl Recorder {
     /// Records an event whose payload carries `subject` under its kind's name
     /// (`incident` or `alert`), followed by the `extra` fields.
     #[allow(clippy::too_many_arguments)]
-    pub fn push_event(
+    pub fn push_event<S: Serialize>(
         &mut self,
         event_type: EventType,
         person: Option<&Person>,
         kind: SubjectKind,
         subject_id: &str,
         channel_id: ChannelId,
-        subject: Value,
+        subject: &S,
         extra: Map<String, Value>,
     ) {
         let event_id = EventId::from(new_event_id());
-        let mut doc = event_doc(&event_id, self.now_ms, event_type, person, kind, subject);
-        doc.extend(extra);
+        let payload = EventText {
+            event_id: &event_id,
+            event_time_ms: self.now_ms,
+            event_type,
+            person,
+            kind,
+            subject,
+            extra: &extra,
+        }
+        .to_text();
         self.events.push(NewEvent {
             event_id,
             event_type,
@@ -161,7 +171,7 @@ impl Recorder {
             subject_kind: kind,
             subject_id: subject_id.to_string(),
             channel_id,
-            payload: Value::Object(doc).to_string(),
+            payload,
         });
     }
 

@@ -136,7 +136,7 @@ pub fn emit_alert(
         SubjectKind::Alert,
         &alert.alert_id,
         alert.channel_id,
-        alert.to_payload(),
+        &alert.to_payload(),
         Map::new(),
     );
 }

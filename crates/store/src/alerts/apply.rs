@@ -106,6 +106,7 @@ pub(crate) async fn apply_ingests(
         replies.push(Box::new(move || answer.send(Ok(keys))));
     }
     effects.events += all.events.len();
-    effects.deliveries_moved |= write_state(conn, &state, &mut all, subscribers).await?;
+    effects.deliveries_moved |=
+        write_state(conn, &state, &mut all, subscribers, &mut effects.leasing).await?;
     Ok(())
 }

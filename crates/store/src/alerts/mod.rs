@@ -16,6 +16,7 @@ use serde_json::Value;
 use self::rows::{decode, write_state, AlertRow, SELECT_ALERT};
 use crate::incidents::rows::load_incidents;
 use crate::integrations::insert_integration;
+use crate::queue::fifo::Leasing;
 use crate::sql::{like_contains, Sql};
 use crate::store::SqlStore;
 use crate::subscribers::Subscribers;
@@ -353,6 +354,7 @@ async fn write_by_hand(
         state,
         rec,
         &mut Subscribers::default(),
+        &mut Leasing::default(),
     )
     .await
 }

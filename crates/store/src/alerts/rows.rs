@@ -9,6 +9,7 @@ use dutyhook_domain::severity::Progress;
 use serde_json::Value;
 
 use crate::incidents::rows::{write, Written};
+use crate::queue::fifo::Leasing;
 use crate::sql::{now_s, Sql};
 use crate::subscribers::Subscribers;
 use crate::write_conn::WriteConn;
@@ -119,6 +120,7 @@ pub(crate) async fn write_state(
     state: &IngestState,
     rec: &mut Recorder,
     subscribers: &mut Subscribers,
+    leasing: &mut Leasing,
 ) -> Result<bool> {
     let alerts: Vec<&Alert> = state.changed_alerts.values().collect();
     upsert_alerts(conn, &alerts).await?;
@@ -134,7 +136,7 @@ pub(crate) async fn write_state(
         events: &rec.events,
         created: None,
     };
-    write(conn, written, subscribers).await
+    write(conn, written, subscribers, leasing).await
 }
 
 pub(crate) async fn open_alerts(

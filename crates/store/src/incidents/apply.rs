@@ -109,7 +109,7 @@ pub(crate) async fn apply_mutations(
         events: &events,
         created: Some(&created),
     };
-    effects.deliveries_moved |= write(conn, written, subscribers).await?;
+    effects.deliveries_moved |= write(conn, written, subscribers, &mut effects.leasing).await?;
     effects.events += events.len();
     upsert_runs(conn, &runs).await?;
     crate::alerts::rows::follow_incidents(conn, &alert_moves, &closed_alerts_of).await?;

@@ -9,7 +9,7 @@ use dutyhook_domain::ids::{EventId, IncidentId};
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::timeline::TimelineEntry;
 
-use crate::queue::fifo::NewDelivery;
+use crate::queue::fifo::{insert_leasing, Leasing, NewDelivery};
 use crate::sql::Sql;
 use crate::subscribers::Subscribers;
 use crate::write_conn::WriteConn;
@@ -152,6 +152,7 @@ pub(crate) async fn write(
     conn: &mut WriteConn<'_>,
     w: Written<'_>,
     subscribers: &mut Subscribers,
+    leasing: &mut Leasing,
 ) -> Result<bool> {
     let together = conn.postgres()
         && !w.events.is_empty()
@@ -191,7 +192,7 @@ pub(crate) async fn write(
             seqs.extend(rows.into_iter().map(|(seq, id)| (EventId::from(id), seq)));
         }
     }
-    fan_out(conn, w, &seqs, subscribers).await
+    fan_out(conn, w, &seqs, subscribers, leasing).await
 }
 
 /// What an events `INSERT` answers where it answers rows.
@@ -220,6 +221,7 @@ async fn fan_out(
     w: Written<'_>,
     seqs: &HashMap<EventId, i64>,
     subscribers: &mut Subscribers,
+    leasing: &mut Leasing,
 ) -> Result<bool> {
     if w.events.is_empty() {
         return Ok(false);
@@ -245,7 +247,8 @@ async fn fan_out(
             }
         }
     }
-    crate::queue::fifo::insert_deliveries(conn, &fanout).await?;
+    let (_, fresh) = insert_leasing(conn, &fanout, leasing.lease.as_ref()).await?;
+    leasing.fresh.extend(fresh);
     crate::queue::fifo::insert_skipped(conn, &skipped).await?;
     Ok(!fanout.is_empty())
 }

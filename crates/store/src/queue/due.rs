@@ -19,6 +19,18 @@ pub(crate) struct Due {
     integration_id: i64,
 }
 
+impl Due {
+    /// A first attempt due at `next_at`.
+    pub(crate) fn first(next_at: i64, id: i64, integration_id: i64) -> Due {
+        Due {
+            retry: false,
+            next_at,
+            id,
+            integration_id,
+        }
+    }
+}
+
 /// A row of the due query: retry (0 or 1), next_at, id, integration_id.
 type DueRow = (i64, i64, i64, i64);
 

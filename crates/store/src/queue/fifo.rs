@@ -23,6 +23,32 @@ pub(crate) struct NewDelivery {
     pub subject_created: bool,
 }
 
+/// A lease new deliveries take as they are inserted, where the batch's
+/// claim will hand them out (see `claim::claim`).
+#[derive(Debug, Clone)]
+pub(crate) struct FreshLease {
+    pub until: i64,
+    pub owner: String,
+}
+
+/// A delivery leased as it was inserted: the batch's claim hands it out if
+/// its integration has room, else makes it `pending`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fresh {
+    pub id: i64,
+    pub integration_id: i64,
+    pub event_seq: i64,
+    pub at: i64,
+}
+
+/// New deliveries leased as they are inserted in a batch, and the lease.
+#[derive(Debug, Default)]
+pub(crate) struct Leasing {
+    /// None: inserted `pending`, for the claim to find.
+    pub lease: Option<FreshLease>,
+    pub fresh: Vec<Fresh>,
+}
+
 /// Six values a row: well under both databases' limits on bound values.
 const DELIVERIES_PER_STATEMENT: usize = 1000;
 
@@ -47,8 +73,18 @@ pub(crate) async fn insert_deliveries(
     conn: &mut WriteConn<'_>,
     rows: &[NewDelivery],
 ) -> Result<Vec<i64>> {
+    Ok(insert_leasing(conn, rows, None).await?.0)
+}
+
+/// As [`insert_deliveries`]; with `lease`, those that lead their key are
+/// `leased` under it instead of `pending`, and answered as [`Fresh`] too.
+pub(crate) async fn insert_leasing(
+    conn: &mut WriteConn<'_>,
+    rows: &[NewDelivery],
+    lease: Option<&FreshLease>,
+) -> Result<(Vec<i64>, Vec<Fresh>)> {
     if rows.is_empty() {
-        return Ok(vec![]);
+        return Ok((vec![], vec![]));
     }
     let mut tails = open_tails(conn, rows).await?;
     // Each a key of its own, none queued behind: no delivery links to
@@ -60,15 +96,23 @@ pub(crate) async fn insert_deliveries(
             .all(|d| seen.insert((d.integration_id, d.subject_key.as_str())))
     };
     let tails_with_rows = unlinked && conn.postgres() && rows.len() <= DELIVERIES_PER_STATEMENT;
-    let ids = insert_rows(conn, rows, &tails, tails_with_rows).await?;
+    let ids = insert_rows(conn, rows, &tails, tails_with_rows, lease).await?;
     let mut in_order = Vec::with_capacity(rows.len());
+    let mut fresh = vec![];
     let mut links: Vec<(i64, i64)> = vec![];
     for d in rows {
         let id = *ids.get(&(d.event_seq, d.integration_id)).ok_or_else(|| {
             StoreError::Corrupt(format!("delivery of event {} was not stored", d.event_seq))
         })?;
-        if let Some(prev) = tails.insert((d.integration_id, d.subject_key.clone()), id) {
-            links.push((prev, id));
+        match tails.insert((d.integration_id, d.subject_key.clone()), id) {
+            Some(prev) => links.push((prev, id)),
+            None if lease.is_some() => fresh.push(Fresh {
+                id,
+                integration_id: d.integration_id,
+                event_seq: d.event_seq,
+                at: d.at,
+            }),
+            None => {}
         }
         in_order.push(id);
     }
@@ -76,7 +120,7 @@ pub(crate) async fn insert_deliveries(
     if !tails_with_rows {
         write_tails(conn, &tails).await?;
     }
-    Ok(in_order)
+    Ok((in_order, fresh))
 }
 
 /// The unfinished tail of each key of `rows`: what a new delivery queues
@@ -115,6 +159,7 @@ async fn insert_rows(
     rows: &[NewDelivery],
     tails: &HashMap<(i64, String), i64>,
     tails_with_rows: bool,
+    lease: Option<&FreshLease>,
 ) -> Result<HashMap<(i64, i64), i64>> {
     let mut busy: HashSet<(i64, &str)> = tails.keys().map(|(i, s)| (*i, s.as_str())).collect();
     let mut ids = HashMap::with_capacity(rows.len());
@@ -122,7 +167,7 @@ async fn insert_rows(
         let mut q = Sql::on(conn, "");
         if tails_with_rows {
             q.with_part(|q| {
-                push_rows(q, chunk, &mut busy);
+                push_rows(q, chunk, &mut busy, lease);
                 q.push(" RETURNING id, event_seq, integration_id, subject_key");
                 Ok(())
             })?;
@@ -136,7 +181,7 @@ async fn insert_rows(
             })?;
             q.push("SELECT id, event_seq, integration_id FROM w0");
         } else {
-            push_rows(&mut q, chunk, &mut busy);
+            push_rows(&mut q, chunk, &mut busy, lease);
             if let Some(rowids) = conn.inserted_rowids(&q)? {
                 let keys = chunk.iter().map(|d| (d.event_seq, d.integration_id));
                 ids.extend(keys.zip(rowids));
@@ -151,16 +196,23 @@ async fn insert_rows(
 }
 
 /// `INSERT INTO deliveries … VALUES …` for `rows`: the first of a key not
-/// in `busy` leads (`pending`), the rest queue behind it (`waiting`).
-fn push_rows<'r>(q: &mut Sql, rows: &'r [NewDelivery], busy: &mut HashSet<(i64, &'r str)>) {
+/// in `busy` leads (`pending`, or `leased` under `lease`), the rest queue
+/// behind it (`waiting`).
+fn push_rows<'r>(
+    q: &mut Sql,
+    rows: &'r [NewDelivery],
+    busy: &mut HashSet<(i64, &'r str)>,
+    lease: Option<&FreshLease>,
+) {
     q.push(
-        "INSERT INTO deliveries (event_seq, integration_id, subject_key, state, next_at, created_at) VALUES ",
+        "INSERT INTO deliveries (event_seq, integration_id, subject_key, state, next_at, created_at, lease_until, lease_owner) VALUES ",
     );
     for d in rows {
-        let state = if busy.insert((d.integration_id, d.subject_key.as_str())) {
-            "pending"
-        } else {
-            "waiting"
+        let leads = busy.insert((d.integration_id, d.subject_key.as_str()));
+        let (state, until, owner) = match (leads, lease) {
+            (true, Some(l)) => ("leased", l.until, l.owner.as_str()),
+            (true, None) => ("pending", 0, ""),
+            (false, _) => ("waiting", 0, ""),
         };
         q.row_start();
         q.i64(d.event_seq)
@@ -171,7 +223,8 @@ fn push_rows<'r>(q: &mut Sql, rows: &'r [NewDelivery], busy: &mut HashSet<(i64, 
             .push(", ")
             .text(state)
             .push(", ");
-        q.i64(d.at).push(", ").i64(d.at).row_end();
+        q.i64(d.at).push(", ").i64(d.at).push(", ");
+        q.i64(until).push(", ").text(owner.to_string()).row_end();
     }
 }
 

@@ -428,7 +428,42 @@ async fn a_deleted_webhooks_tails_go_with_the_prune(db: Db) {
     db.drop().await;
 }
 
+/// Deliveries leased as their batch inserts them (SQLite) still queue
+/// behind older ones for their integration's room; those left out are
+/// claimed by a later claim, and none twice.
+async fn new_deliveries_queue_behind_older_ones_for_room(db: Db) {
+    let store = open(&db).await;
+    let hook = IntegrationId(webhook(&*store).await);
+    let sink = Sink::attach(&*store, 100);
+    sink.wants.lock().unwrap().lane_rooms.insert(hook, 0);
+    let mut older = vec![];
+    for n in 0..3 {
+        older.push(create(&store, &format!("older {n}")).await.incident_id);
+    }
+    assert!(sink.take(&*store).await.is_empty(), "no room");
+    sink.wants.lock().unwrap().lane_rooms.insert(hook, 2);
+    let newer = create(&store, "newer").await.incident_id;
+    let incidents = |got: &[ClaimedDelivery]| -> Vec<IncidentId> {
+        kinds(got).into_iter().map(|(id, _, _)| id).collect()
+    };
+    // What the batch that made it claimed (handed over after its answer).
+    sink.wants.lock().unwrap().lane_rooms.insert(hook, 0);
+    let first = sink.take(&*store).await;
+    assert_eq!(
+        incidents(&first),
+        older[..2],
+        "the oldest, in the room of 2"
+    );
+    sink.wants.lock().unwrap().lane_rooms.insert(hook, 10);
+    let rest = sink.take(&*store).await;
+    assert_eq!(incidents(&rest), [older[2].clone(), newer]);
+    assert!(sink.take(&*store).await.is_empty(), "none twice");
+    store.close().await;
+    db.drop().await;
+}
+
 on_both!(
+    new_deliveries_queue_behind_older_ones_for_room,
     an_excluded_integration_waits,
     a_deleted_webhooks_tails_go_with_the_prune,
     pruning_frees_finished_keys_and_keeps_open_ones,

@@ -6,6 +6,7 @@ use sqlx::{Any, AnyPool, Connection};
 use super::jobs::{Batch, Effects, Reply};
 use crate::dialect;
 use crate::direct::DirectConn;
+use crate::queue::fifo::FreshLease;
 use crate::subscribers::Subscribers;
 use crate::topology::Backend;
 use crate::write_conn::WriteConn;
@@ -162,6 +163,7 @@ async fn apply(
 ) -> Result<()> {
     let batch = work.batch;
     let (replies, effects) = (&mut done.replies, &mut done.effects);
+    effects.leasing.lease = fresh_lease(work);
     crate::incidents::apply::apply_mutations(conn, &batch.mutations, replies, effects, subscribers)
         .await?;
     phases.mark("incidents");
@@ -172,12 +174,29 @@ async fn apply(
     phases.mark("completions");
     if let Some(budget) = work.budget {
         if effects.deliveries_moved || effects.events > 0 || !batch.ticks.is_empty() {
+            let fresh = std::mem::take(&mut effects.leasing.fresh);
             done.claimed =
-                crate::queue::claim::claim(conn, work.backend, budget, work.token).await?;
+                crate::queue::claim::claim(conn, work.backend, budget, work.token, &fresh).await?;
         }
     }
     phases.mark("claim");
     Ok(())
+}
+
+/// The lease new deliveries take as they are inserted, where this batch's
+/// claim hands them out: on SQLite, whose one process claims for itself,
+/// it spares their leasing `UPDATE` (360 µs of a 3.3 ms batch at 10
+/// webhooks, most of the claim) and their entries in the index of what is
+/// due. PostgreSQL's processes share the work under a cluster's caps and
+/// `SKIP LOCKED`; there they are inserted `pending`, as before.
+fn fresh_lease(work: Work<'_>) -> Option<FreshLease> {
+    let budget = work.budget?;
+    (work.backend == Backend::Sqlite && budget.limit > 0 && budget.cluster_cap.is_none()).then(
+        || FreshLease {
+            until: crate::sql::now_ms() + budget.lease_ms,
+            owner: work.token.to_string(),
+        },
+    )
 }
 
 /// Microseconds each part of a batch took, for the trace log: what a batch

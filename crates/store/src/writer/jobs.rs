@@ -15,6 +15,7 @@ use dutyhook_domain::recorder::Recorder;
 use sqlx::AnyConnection;
 use tokio::sync::oneshot;
 
+use crate::queue::fifo::Leasing;
 use crate::{Completion, IncidentOp, Result, StoreError};
 
 pub(crate) type BoxFut<'c, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'c>>;
@@ -223,4 +224,6 @@ pub(crate) struct Effects {
     pub events: usize,
     /// Deliveries that may have become due (new, promoted, released).
     pub deliveries_moved: bool,
+    /// New deliveries leased as they were inserted, for the batch's claim.
+    pub leasing: Leasing,
 }

@@ -8,12 +8,13 @@ use crate::direct::{DirectConn, Log};
 
 const PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=10;";
 
-/// A new database of one table, `t`, and the writer's connection to it.
-fn database() -> (tempfile::TempDir, PathBuf, DirectConn) {
+/// A new database of one table, `t`, and the writer's connection to it,
+/// its log written as `log` says.
+fn database(log: Log) -> (tempfile::TempDir, PathBuf, DirectConn) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("t.db");
     std::fs::File::create(&file).unwrap();
-    let mut conn = DirectConn::open(&file, PRAGMAS, Log::Gathered).unwrap();
+    let mut conn = DirectConn::open(&file, PRAGMAS, log).unwrap();
     conn.script("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB NOT NULL)")
         .unwrap();
     (dir, file, conn)
@@ -53,7 +54,7 @@ fn intact(file: &Path) -> Vec<i64> {
 
 #[test]
 fn each_commit_reaches_the_log_in_a_few_writes_and_other_connections_read_it() {
-    let (_dir, file, mut conn) = database();
+    let (_dir, file, mut conn) = database(Log::Gathered);
     let reader = other(&file);
     let before = conn.log_writes().expect("the log is gathered");
     conn.begin().unwrap();
@@ -81,7 +82,7 @@ fn each_commit_reaches_the_log_in_a_few_writes_and_other_connections_read_it() {
 
 #[test]
 fn what_a_rolled_back_transaction_wrote_never_lands_over_a_later_commit() {
-    let (_dir, file, mut conn) = database();
+    let (_dir, file, mut conn) = database(Log::Gathered);
     conn.begin().unwrap();
     conn.script(&insert(1, 1, 10)).unwrap();
     conn.commit().unwrap();
@@ -109,7 +110,7 @@ fn what_a_rolled_back_transaction_wrote_never_lands_over_a_later_commit() {
 
 #[test]
 fn what_a_connection_dropped_in_a_transaction_wrote_never_lands_over_a_later_commit() {
-    let (_dir, file, mut conn) = database();
+    let (_dir, file, mut conn) = database(Log::Gathered);
     conn.begin().unwrap();
     conn.script(&insert(100, 600, 1000)).unwrap();
     conn.reopen();
@@ -126,11 +127,6 @@ fn what_a_connection_dropped_in_a_transaction_wrote_never_lands_over_a_later_com
 
 #[test]
 fn a_log_written_as_sqlite_writes_it_is_not_gathered() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("t.db");
-    std::fs::File::create(&file).unwrap();
-    let mut conn = DirectConn::open(&file, PRAGMAS, Log::AsWritten).unwrap();
-    conn.script("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB NOT NULL)")
-        .unwrap();
+    let (_dir, _file, conn) = database(Log::AsWritten);
     assert_eq!(conn.log_writes(), None);
 }

@@ -12,9 +12,13 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use bytes::Bytes;
 use dutyhook_domain::endpoint_auth::{AuthType, EndpointAuth};
+use http_body_util::Full;
+use hyper::{header, Request};
 use serde::Deserialize;
 
+use crate::clients::{read_body, HttpClient};
 use crate::outbound::{check_endpoint, Policy};
 
 /// A token is dropped this long before the token endpoint said it expires.
@@ -22,6 +26,8 @@ const EARLY: Duration = Duration::from_secs(30);
 /// How long a token lives when the endpoint does not say.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// A token endpoint's answer is read up to this much.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// Tokens kept at most; past it the cache starts again.
 const MAX_TOKENS: usize = 1024;
 
@@ -59,7 +65,7 @@ impl Tokens {
     /// token even when one is cached. An error is why no token was had.
     pub(crate) async fn authorization(
         &self,
-        client: &reqwest::Client,
+        client: &HttpClient,
         policy: &Policy,
         auth: &EndpointAuth,
         fresh: bool,
@@ -80,7 +86,7 @@ impl Tokens {
 
     async fn token(
         &self,
-        client: &reqwest::Client,
+        client: &HttpClient,
         policy: &Policy,
         auth: &EndpointAuth,
         fresh: bool,
@@ -127,7 +133,7 @@ impl Tokens {
 }
 
 async fn fetch(
-    client: &reqwest::Client,
+    client: &HttpClient,
     policy: &Policy,
     auth: &EndpointAuth,
 ) -> Result<(String, Duration), String> {
@@ -144,19 +150,35 @@ async fn fetch(
     if !auth.audience.is_empty() {
         form.push(("audience", auth.audience.as_str()));
     }
-    let sent = client
-        .post(url)
-        .header(reqwest::header::ACCEPT, "application/json")
-        .form(&form)
-        .timeout(FETCH_TIMEOUT)
-        .send()
-        .await
-        .map_err(|e| format!("the token endpoint did not answer: {e}"))?;
-    let status = sent.status();
-    let text = sent
-        .text()
-        .await
-        .map_err(|e| format!("the token endpoint's answer broke off: {e}"))?;
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&form)
+        .finish();
+    let request = Request::post(url.as_str())
+        .header(header::ACCEPT, "application/json")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| format!("token_url {}: {e}", auth.token_url))?;
+    let sent = tokio::time::timeout(FETCH_TIMEOUT, async {
+        let answer = client.request(request).await.map_err(|e| {
+            format!(
+                "the token endpoint did not answer: {}",
+                crate::error_chain::chain_text(&e)
+            )
+        })?;
+        let (head, body) = answer.into_parts();
+        let (text, _) = read_body(body, MAX_ANSWER_BYTES, FETCH_TIMEOUT).await;
+        Ok::<_, String>((head.status, String::from_utf8_lossy(&text).into_owned()))
+    })
+    .await;
+    let (status, text) = match sent {
+        Ok(answer) => answer?,
+        Err(_) => {
+            return Err(format!(
+                "the token endpoint did not answer within {} s",
+                FETCH_TIMEOUT.as_secs()
+            ))
+        }
+    };
     if !status.is_success() {
         let start: String = text.chars().take(200).collect();
         return Err(format!(

@@ -7,6 +7,7 @@ mod auth;
 pub mod clients;
 pub mod custom_action;
 pub mod dispatcher;
+mod error_chain;
 pub mod invoker;
 pub mod lanes;
 pub mod mail;
@@ -17,5 +18,6 @@ pub mod retry;
 mod shown;
 pub mod signature;
 pub mod text_format;
+mod tls;
 
 pub use dutyhook_domain::clock::now_ms;

@@ -1,18 +1,23 @@
 //! One HTTP attempt: resolve (checking every address against the outbound
 //! policy and connecting only to checked ones), sign, POST, classify.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::error::Error as StdError;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
 use dutyhook_domain::endpoint_auth::{AuthType, EndpointAuth};
 use dutyhook_domain::headers::Header;
 use dutyhook_store::JsonText;
+use http_body_util::Full;
+use hyper::{header, Request, StatusCode};
 
 use crate::auth::Tokens;
-use crate::clients::{Clients, DnsFailed, PolicyResolver};
+use crate::clients::{read_body, Clients, DnsFailed, PolicyResolver};
+use crate::error_chain::{chain_has, chain_text};
 use crate::now_ms;
 use crate::outbound::{check_endpoint, check_literal_host, Blocked, EndpointError, Policy};
 use crate::retry::{parse_retry_after, FailureClass};
@@ -76,32 +81,36 @@ impl PushResult {
     }
 }
 
-fn chain_has<'e, T: StdError + 'static>(e: &'e (dyn StdError + 'static)) -> Option<&'e T> {
-    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(t) = err.downcast_ref::<T>() {
-            return Some(t);
-        }
-        cur = err.source();
+/// The request of a push: the body with its signature headers, the
+/// endpoint's own headers and its authorization; an error names what does
+/// not make a valid request.
+fn request_of(
+    url: &url::Url,
+    req: &PushRequest<'_>,
+    timestamp: i64,
+    signature: &str,
+    authorization: Option<String>,
+) -> Result<Request<Full<Bytes>>, String> {
+    let mut builder = Request::post(url.as_str())
+        .header(header::ACCEPT, "*/*")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::USER_AGENT, USER_AGENT)
+        .header("webhook-id", req.event_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature);
+    if let Some(value) = authorization {
+        builder = builder.header(header::AUTHORIZATION, value);
     }
-    None
-}
-
-fn chain_text(e: &(dyn StdError + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(err) = cur {
-        let s = err.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-        cur = err.source();
+    for h in req.headers {
+        builder = builder.header(h.key.as_str(), h.value.as_str());
     }
-    parts.join(": ")
+    builder
+        .body(Full::new(Bytes::copy_from_slice(req.body)))
+        .map_err(|e| format!("the request does not build: {e}"))
 }
 
 /// The failure class and text of a request that got no answer.
-fn classify(e: &reqwest::Error) -> (FailureClass, String) {
+fn classify(e: &hyper_util::client::legacy::Error) -> (FailureClass, String) {
     if let Some(b) = chain_has::<Blocked>(e) {
         return (FailureClass::Blocked, b.to_string());
     }
@@ -109,9 +118,6 @@ fn classify(e: &reqwest::Error) -> (FailureClass, String) {
         return (FailureClass::Dns, d.to_string());
     }
     let text = chain_text(e);
-    if e.is_timeout() {
-        return (FailureClass::Timeout, text);
-    }
     let lower = text.to_ascii_lowercase();
     if lower.contains("certificate")
         || lower.contains("tls")
@@ -170,8 +176,8 @@ impl Pusher {
 
         // A literal address never reaches the resolver: check it here.
         let checked = match req.parsed {
-            Some(url) => check_literal_host(url, &self.policy).map(|_| url.clone()),
-            None => check_endpoint(req.url, &self.policy),
+            Some(url) => check_literal_host(url, &self.policy).map(|_| Cow::Borrowed(url)),
+            None => check_endpoint(req.url, &self.policy).map(Cow::Owned),
         };
         let url = match checked {
             Ok(url) => url,
@@ -187,7 +193,7 @@ impl Pusher {
         // An OAuth2 token the endpoint refuses is fetched again once, and
         // the push made again at once, within this attempt.
         let mut fresh_token = false;
-        let mut resp = loop {
+        let resp = loop {
             let authorization = match self
                 .tokens
                 .authorization(&client, &self.policy, req.auth, fresh_token)
@@ -201,21 +207,11 @@ impl Pusher {
                     }
                 }
             };
-            let mut builder = client
-                .post(url.clone())
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .header(reqwest::header::USER_AGENT, USER_AGENT)
-                .header("webhook-id", req.event_id)
-                .header("webhook-timestamp", timestamp.to_string())
-                .header("webhook-signature", &signature);
-            if let Some(value) = &authorization {
-                builder = builder.header(reqwest::header::AUTHORIZATION, value);
-            }
-            for h in req.headers {
-                builder = builder.header(h.key.as_str(), h.value.as_str());
-            }
-            let sent =
-                tokio::time::timeout(req.timeout, builder.body(req.body.to_vec()).send()).await;
+            let request = match request_of(&url, &req, timestamp, &signature, authorization) {
+                Ok(r) => r,
+                Err(e) => return fail(FailureClass::Connect, e, start),
+            };
+            let sent = tokio::time::timeout(req.timeout, client.request(request)).await;
             let resp = match sent {
                 Err(_) => {
                     return fail(
@@ -234,7 +230,7 @@ impl Pusher {
                 }
                 Ok(Ok(r)) => r,
             };
-            let refused = resp.status() == reqwest::StatusCode::UNAUTHORIZED;
+            let refused = resp.status() == StatusCode::UNAUTHORIZED;
             if refused && req.auth.kind == AuthType::Oauth2ClientCredentials && !fresh_token {
                 fresh_token = true;
                 continue;
@@ -243,28 +239,16 @@ impl Pusher {
         };
         let status = resp.status().as_u16();
         let duration_ms = start.elapsed().as_millis() as i64;
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
+        let (head, body) = resp.into_parts();
+        let retry_after = head
+            .headers
+            .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
-        let mut body = Vec::new();
-        let mut truncated = false;
-        let _ = tokio::time::timeout(BODY_READ_TIMEOUT, async {
-            while let Ok(Some(chunk)) = resp.chunk().await {
-                let room = MAX_RESPONSE_BYTES - body.len();
-                if chunk.len() > room {
-                    body.extend_from_slice(&chunk[..room]);
-                    truncated = true;
-                    break;
-                }
-                body.extend_from_slice(&chunk);
-            }
-        })
-        .await;
+        let (body, truncated) = read_body(body, MAX_RESPONSE_BYTES, BODY_READ_TIMEOUT).await;
         let response_body = String::from_utf8_lossy(&body).into_owned();
-        let response_headers: Vec<Shown> = resp
-            .headers()
+        let response_headers: Vec<Shown> = head
+            .headers
             .iter()
             .map(|(k, v)| Shown {
                 key: k.as_str(),

@@ -13,7 +13,8 @@ use dutyhook_domain::endpoint_auth::{AuthType, EndpointAuth};
 use dutyhook_domain::headers::Header;
 use dutyhook_store::JsonText;
 use http_body_util::Full;
-use hyper::{header, Request, StatusCode};
+use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::{Method, Request, StatusCode};
 
 use crate::auth::Tokens;
 use crate::clients::{read_body, Clients, DnsFailed, PolicyResolver};
@@ -91,23 +92,35 @@ fn request_of(
     signature: &str,
     authorization: Option<String>,
 ) -> Result<Request<Full<Bytes>>, String> {
-    let mut builder = Request::post(url.as_str())
-        .header(header::ACCEPT, "*/*")
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::USER_AGENT, USER_AGENT)
-        .header("webhook-id", req.event_id)
-        .header("webhook-timestamp", timestamp.to_string())
-        .header("webhook-signature", signature);
-    if let Some(value) = authorization {
-        builder = builder.header(header::AUTHORIZATION, value);
+    let bad = |e: &dyn std::fmt::Display| format!("the request does not build: {e}");
+    let mut request = Request::new(Full::new(Bytes::copy_from_slice(req.body)));
+    *request.method_mut() = Method::POST;
+    *request.uri_mut() = url.as_str().parse().map_err(|e| bad(&e))?;
+    let headers = request.headers_mut();
+    headers.reserve(7 + req.headers.len());
+    headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+    let value = |v: &str| HeaderValue::from_str(v).map_err(|e| bad(&e));
+    headers.insert(WEBHOOK_ID, value(req.event_id)?);
+    headers.insert(WEBHOOK_TIMESTAMP, HeaderValue::from(timestamp));
+    headers.insert(WEBHOOK_SIGNATURE, value(signature)?);
+    if let Some(v) = authorization {
+        headers.insert(header::AUTHORIZATION, value(&v)?);
     }
     for h in req.headers {
-        builder = builder.header(h.key.as_str(), h.value.as_str());
+        let name = HeaderName::from_bytes(h.key.as_bytes()).map_err(|e| bad(&e))?;
+        headers.append(name, value(&h.value)?);
     }
-    builder
-        .body(Full::new(Bytes::copy_from_slice(req.body)))
-        .map_err(|e| format!("the request does not build: {e}"))
+    Ok(request)
 }
+
+const WEBHOOK_ID: HeaderName = HeaderName::from_static("webhook-id");
+const WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static("webhook-timestamp");
+const WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("webhook-signature");
 
 /// The failure class and text of a request that got no answer.
 fn classify(e: &hyper_util::client::legacy::Error) -> (FailureClass, String) {

@@ -46,17 +46,27 @@ impl Claimer for Inner {
 
     fn take(&self, deliveries: Vec<ClaimedDelivery>) {
         let Some(me) = self.me.upgrade() else { return };
-        let mut lanes = self.lanes.lock().expect("lanes lock");
-        let mut held = self.held.lock().expect("held lock");
-        for d in deliveries {
-            held.insert(d.delivery_id);
-            let permits = lanes.hold(d.integration_id);
-            let me = me.clone();
-            // Called from the store's writer, which runs on a runtime of its own.
-            self.runtime.spawn(async move {
-                let permit = permits.acquire_owned().await.expect("semaphore open");
-                me.deliver(d, permit).await;
-            });
+        let mut taken = Vec::with_capacity(deliveries.len());
+        {
+            let mut lanes = self.lanes.lock().expect("lanes lock");
+            let mut held = self.held.lock().expect("held lock");
+            for d in deliveries {
+                held.insert(d.delivery_id);
+                taken.push((lanes.hold(d.integration_id), d));
+            }
         }
+        // Called from the store's writer, which runs on a runtime of its
+        // own: one task from there, whose spawns go to a worker's own
+        // queue. A spawn from outside the runtime takes its shared queue's
+        // lock and wakes a worker, each, on the writer's time.
+        self.runtime.spawn(async move {
+            for (permits, d) in taken {
+                let me = me.clone();
+                tokio::spawn(async move {
+                    let permit = permits.acquire_owned().await.expect("semaphore open");
+                    me.deliver(d, permit).await;
+                });
+            }
+        });
     }
 }

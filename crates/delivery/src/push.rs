@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-
 use dutyhook_domain::endpoint_auth::{AuthType, EndpointAuth};
 use dutyhook_domain::headers::Header;
 use dutyhook_store::JsonText;
@@ -299,5 +298,61 @@ impl Pusher {
             response_body,
             never_sent: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request<'a>(headers: &'a [Header], auth: &'a EndpointAuth) -> PushRequest<'a> {
+        PushRequest {
+            url: "http://127.0.0.1:9/hook",
+            parsed: None,
+            headers,
+            auth,
+            body: b"{}",
+            event_id: "evt1",
+            keys: &[],
+            timeout: Duration::from_secs(1),
+            tls_verify: true,
+            body_is_event_payload: true,
+        }
+    }
+
+    #[test]
+    fn a_push_carries_its_signature_headers_and_the_endpoint_s_own() {
+        let url = url::Url::parse("http://127.0.0.1:9/hook").unwrap();
+        let own = [Header {
+            key: "X-Team".into(),
+            value: "sre".into(),
+            secret: false,
+        }];
+        let auth = EndpointAuth::default();
+        let req = request(&own, &auth);
+        let sent = request_of(&url, &req, 1700000000, "v1,c2ln", Some("Bearer t".into())).unwrap();
+        let h = sent.headers();
+        assert_eq!(sent.method(), Method::POST);
+        assert_eq!(sent.uri(), "http://127.0.0.1:9/hook");
+        assert_eq!(h["content-type"], "application/json");
+        assert_eq!(h["webhook-id"], "evt1");
+        assert_eq!(h["webhook-timestamp"], "1700000000");
+        assert_eq!(h["webhook-signature"], "v1,c2ln");
+        assert_eq!(h["authorization"], "Bearer t");
+        assert_eq!(h["x-team"], "sre");
+    }
+
+    #[test]
+    fn a_header_that_cannot_be_sent_is_an_error_not_a_panic() {
+        let url = url::Url::parse("http://127.0.0.1:9/hook").unwrap();
+        let own = [Header {
+            key: "X-Team".into(),
+            value: "line\nbreak".into(),
+            secret: false,
+        }];
+        let auth = EndpointAuth::default();
+        let req = request(&own, &auth);
+        let err = request_of(&url, &req, 1, "v1,c2ln", None).unwrap_err();
+        assert!(err.contains("does not build"), "{err}");
     }
 }

@@ -162,7 +162,8 @@ pub fn check_tls_material(auth: &EndpointAuth) -> Result<(), (&'static str, Stri
         tls::authorities(&auth.ca_pem).map_err(|e| ("auth.ca_pem", e))?;
     }
     if auth.kind == AuthType::Mtls {
-        tls::identity(auth).map_err(|e| ("auth.client_cert_pem", e))?;
+        // Loads the certificate and key (`tls::identity`), then checks that
+        // they go together.
         tls::client_config(true, auth).map_err(|e| ("auth.client_cert_pem", e))?;
     }
     Ok(())

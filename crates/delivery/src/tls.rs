@@ -58,7 +58,7 @@ pub(crate) fn authorities(pem: &str) -> Result<RootCertStore, String> {
 type Identity = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
 
 /// The client certificate chain and its key, of a mutual TLS endpoint.
-pub(crate) fn identity(auth: &EndpointAuth) -> Result<Identity, String> {
+fn identity(auth: &EndpointAuth) -> Result<Identity, String> {
     let chain = CertificateDer::pem_slice_iter(auth.client_cert_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("is not a PEM certificate: {e}"))?;

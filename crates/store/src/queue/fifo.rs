@@ -224,7 +224,7 @@ fn push_rows<'r>(
             .text(state)
             .push(", ");
         q.i64(d.at).push(", ").i64(d.at).push(", ");
-        q.i64(until).push(", ").text(owner.to_string()).row_end();
+        q.i64(until).push(", ").text(owner).row_end();
     }
 }
 

@@ -198,8 +198,13 @@ async fn due_within_rooms(
     match wants.cluster_cap {
         Some(_) => {
             q.push("COALESCE(l.n, 0) FROM integrations i LEFT JOIN (SELECT integration_id, COUNT(*) AS n FROM deliveries WHERE state = 'leased'");
-            if !wants.own.is_empty() {
-                q.push(" AND id NOT IN ").list_i64(&wants.own);
+            // Ours: those we hold, and those this batch leased as it
+            // inserted them, which are no one else's either.
+            let ours: Vec<i64> = (wants.own.iter().map(|id| id.get()))
+                .chain(fresh.iter().map(|f| f.id))
+                .collect();
+            if !ours.is_empty() {
+                q.push(" AND id NOT IN ").list_i64(&ours);
             }
             q.push(" GROUP BY integration_id) l ON l.integration_id = i.id");
         }

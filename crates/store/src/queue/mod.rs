@@ -8,6 +8,8 @@ pub(crate) mod claim;
 pub(crate) mod due;
 pub(crate) mod fifo;
 pub(crate) mod health;
+#[cfg(test)]
+mod lease_tests;
 pub(crate) mod prune;
 pub(crate) mod settle;
 pub(crate) mod stats;

@@ -17,9 +17,9 @@ use crate::{
 };
 
 /// Stands in for the dispatcher: takes what it is given, wants what it is told.
-struct Sink {
-    wants: Mutex<ClaimBudget>,
-    got: Mutex<Vec<ClaimedDelivery>>,
+pub(super) struct Sink {
+    pub(super) wants: Mutex<ClaimBudget>,
+    pub(super) got: Mutex<Vec<ClaimedDelivery>>,
 }
 
 impl Claimer for Sink {
@@ -33,7 +33,7 @@ impl Claimer for Sink {
 }
 
 impl Sink {
-    fn attach(store: &dyn Store, limit: i64) -> Arc<Sink> {
+    pub(super) fn attach(store: &dyn Store, limit: i64) -> Arc<Sink> {
         let sink = Arc::new(Sink {
             wants: Mutex::new(ClaimBudget {
                 limit,
@@ -51,7 +51,7 @@ impl Sink {
     }
 
     /// What was claimed since the last look (a claim runs first).
-    async fn take(&self, store: &dyn Store) -> Vec<ClaimedDelivery> {
+    pub(super) async fn take(&self, store: &dyn Store) -> Vec<ClaimedDelivery> {
         store.claim_now().await.unwrap();
         let mut got = std::mem::take(&mut *self.got.lock().unwrap());
         got.sort_by_key(|d| d.delivery_id);
@@ -428,7 +428,7 @@ async fn a_deleted_webhooks_tails_go_with_the_prune(db: Db) {
     db.drop().await;
 }
 
-/// Deliveries leased as their batch inserts them (SQLite) still queue
+/// Deliveries leased as their batch inserts them still queue
 /// behind older ones for their integration's room; those left out are
 /// claimed by a later claim, and none twice.
 async fn new_deliveries_queue_behind_older_ones_for_room(db: Db) {

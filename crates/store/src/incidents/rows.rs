@@ -3,6 +3,7 @@
 //! webhook.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use dutyhook_domain::event::{NewEvent, SubjectKind};
 use dutyhook_domain::ids::{EventId, IncidentId};
@@ -13,7 +14,7 @@ use crate::queue::fifo::{insert_leasing, Leasing, NewDelivery};
 use crate::sql::Sql;
 use crate::subscribers::Subscribers;
 use crate::write_conn::WriteConn;
-use crate::{Result, StoreError};
+use crate::{Result, StoreError, StoredEvent};
 
 pub(crate) const SELECT_INCIDENT: &str = "SELECT i.doc, COALESCE(c.name, '') FROM incidents i LEFT JOIN channels c ON c.id = i.channel_id";
 
@@ -248,9 +249,34 @@ async fn fan_out(
         }
     }
     let (_, fresh) = insert_leasing(conn, &fanout, leasing.lease.as_ref()).await?;
+    let fresh_seqs: HashSet<i64> = fresh.iter().map(|f| f.event_seq).collect();
+    for e in w.events {
+        match seqs.get(&e.event_id) {
+            Some(&seq) if fresh_seqs.contains(&seq) => {
+                leasing
+                    .events
+                    .entry(seq)
+                    .or_insert_with(|| Arc::new(stored(seq, e)));
+            }
+            _ => {}
+        }
+    }
     leasing.fresh.extend(fresh);
     crate::queue::fifo::insert_skipped(conn, &skipped).await?;
     Ok(!fanout.is_empty())
+}
+
+/// `e` as the events table holds it under `seq`.
+fn stored(seq: i64, e: &NewEvent) -> StoredEvent {
+    StoredEvent {
+        seq,
+        event_id: e.event_id.clone(),
+        event_type: e.event_type,
+        subject_kind: e.subject_kind,
+        subject_id: e.subject_id.clone(),
+        event_time: e.event_time_ms,
+        payload: e.payload.clone(),
+    }
 }
 
 /// Loads the incidents with these ids (missing ones are left out).

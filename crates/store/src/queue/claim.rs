@@ -10,7 +10,7 @@ use dutyhook_domain::ids::{DeliveryId, IntegrationId};
 use dutyhook_domain::integration::IntegrationKind;
 
 use super::due::{due, pick, Due};
-use super::fifo::Fresh;
+use super::fifo::{Fresh, Leasing};
 use crate::event_rows::{EventRow, EVENT_COLS};
 use crate::sql::Sql;
 use crate::topology::Backend;
@@ -35,8 +35,9 @@ pub(crate) async fn claim(
     backend: Backend,
     wants: &ClaimBudget,
     owner: &str,
-    fresh: &[Fresh],
+    leasing: Leasing,
 ) -> Result<Vec<ClaimedDelivery>> {
+    let fresh = &leasing.fresh[..];
     let now = crate::sql::now_ms();
     let mut ids = if wants.limit > 0 {
         due_within_rooms(conn, backend, wants, now, fresh).await?
@@ -71,6 +72,7 @@ pub(crate) async fn claim(
     if rows.is_empty() {
         return Ok(vec![]);
     }
+    events.extend(leasing.events);
     read_events(conn, &rows, &mut events).await?;
     rows.sort_unstable_by_key(|r| r.id);
     rows.into_iter()

@@ -7,10 +7,11 @@
 //! the database.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::sql::{padded, Sql};
 use crate::write_conn::WriteConn;
-use crate::{Result, StoreError};
+use crate::{Result, StoreError, StoredEvent};
 
 /// A delivery to create with its event.
 pub(crate) struct NewDelivery {
@@ -47,6 +48,9 @@ pub(crate) struct Leasing {
     /// None: inserted `pending`, for the claim to find.
     pub lease: Option<FreshLease>,
     pub fresh: Vec<Fresh>,
+    /// The events of `fresh` by their `seq`, as the batch stored them: the
+    /// claim hands them out without reading them back.
+    pub events: HashMap<i64, Arc<StoredEvent>>,
 }
 
 /// Six values a row: well under both databases' limits on bound values.

@@ -9,7 +9,7 @@ use dutyhook_domain::ids::{DeliveryId, IntegrationId};
 use super::tests::{webhook, Sink};
 use crate::test_db::{on_both, open, Db};
 use crate::writer::tests::create;
-use crate::{ClaimedDelivery, Store};
+use crate::{ClaimedDelivery, OutboxStore, Store};
 
 /// What the sink was handed by the batches so far, waiting for the one
 /// that committed last to hand it over (it answers its callers first).
@@ -47,6 +47,9 @@ async fn new_deliveries_are_claimed_by_their_own_batch_within_the_cap(db: Db) {
     assert_eq!(ours[0].integration_id, IntegrationId(a));
     assert_eq!(ours[0].attempts, 0);
     assert_eq!(ours[0].event.event_type.as_str(), "i_new");
+    // Handed out as the batch wrote it, not read back: the same event.
+    let stored = store.event(&ours[0].event.event_id).await.unwrap();
+    assert_eq!(stored.as_ref(), Some(&*ours[0].event));
 
     // Theirs and ours fill the cap: the next one is given back, pending.
     {

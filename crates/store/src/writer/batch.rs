@@ -174,9 +174,9 @@ async fn apply(
     phases.mark("completions");
     if let Some(budget) = work.budget {
         if effects.deliveries_moved || effects.events > 0 || !batch.ticks.is_empty() {
-            let fresh = std::mem::take(&mut effects.leasing.fresh);
+            let leasing = std::mem::take(&mut effects.leasing);
             done.claimed =
-                crate::queue::claim::claim(conn, work.backend, budget, work.token, &fresh).await?;
+                crate::queue::claim::claim(conn, work.backend, budget, work.token, leasing).await?;
         }
     }
     phases.mark("claim");

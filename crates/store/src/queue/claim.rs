@@ -26,10 +26,11 @@ fn queued_kinds() -> Vec<String> {
 
 /// Leases due heads within `wants` (the claimer's budget, read before the
 /// batch began): first attempts before retries, each from its own index, so
-/// a backlog of retries never holds back fresh events. `fresh` were leased
-/// as this batch inserted them: they compete for room as first attempts
-/// due when they were made, after any older; those left out become
-/// `pending`, for a later claim.
+/// a backlog of retries never holds back fresh events. `leasing.fresh`
+/// were leased as this batch inserted them: they compete for room as first
+/// attempts due when they were made, after any older; those left out
+/// become `pending`, for a later claim. Those kept are handed out with
+/// their events as the batch wrote them (`leasing.events`).
 pub(crate) async fn claim(
     conn: &mut WriteConn<'_>,
     backend: Backend,

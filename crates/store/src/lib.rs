@@ -270,10 +270,6 @@ pub struct ClaimBudget {
     /// all leases of the integration, ours in flight and everyone else's,
     /// within the cap.
     pub cluster_cap: Option<i64>,
-    /// Every delivery this process holds a lease of (claimed, in flight or
-    /// with its outcome on the way to the database): what is not ours is
-    /// another process's.
-    pub own: Vec<DeliveryId>,
     /// Per integration, how many more its lane takes: enough to keep it
     /// busy, few enough that none waits in it until its lease expires.
     pub lane_rooms: HashMap<IntegrationId, i64>,

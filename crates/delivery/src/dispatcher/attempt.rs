@@ -117,15 +117,7 @@ impl Inner {
         if !still_ours || self.given_back.load(Ordering::Relaxed) {
             return;
         }
-        self.settling
-            .lock()
-            .expect("settling lock")
-            .insert(delivery_id);
         let recorded = self.store.complete_deliveries(vec![completion]).await;
-        self.settling
-            .lock()
-            .expect("settling lock")
-            .remove(&delivery_id);
         match recorded {
             // Counted once recorded, so a scrape never sees a push the history lacks.
             Ok(()) => {

@@ -2,7 +2,6 @@
 
 use std::sync::atomic::Ordering;
 
-use dutyhook_domain::ids::DeliveryId;
 use dutyhook_store::{ClaimBudget, ClaimedDelivery, Claimer};
 
 use super::Inner;
@@ -15,29 +14,12 @@ impl Claimer for Inner {
         // One process owns a SQLite database; its lanes are the cap.
         let cluster_cap = (!self.store.owned_by_this_process())
             .then_some(self.cfg.inflight_per_integration as i64);
-        // Only the cluster cap reads them. Held before settling: a push moving
-        // from one to the other in between is then in both, never in neither.
-        let own: Vec<DeliveryId> = match cluster_cap {
-            Some(_) => {
-                let mut own: Vec<DeliveryId> = self
-                    .held
-                    .lock()
-                    .expect("held lock")
-                    .iter()
-                    .copied()
-                    .collect();
-                own.extend(self.settling.lock().expect("settling lock").iter().copied());
-                own
-            }
-            None => vec![],
-        };
         let lanes = self.lanes.lock().expect("lanes lock");
         ClaimBudget {
             limit: (self.cfg.batch - lanes.held_total() as i64).max(0),
             exclude: lanes.exclusions(now_ms),
             lease_ms: self.cfg.lease.as_millis() as i64,
             cluster_cap,
-            own,
             lane_depth: lanes.default_depth() as i64,
             lane_rooms: lanes.rooms(),
             held: lanes.held_by_integration(),

@@ -89,9 +89,6 @@ struct Inner {
     stopping: AtomicBool,
     /// Claimed by this process and not yet settled.
     held: Mutex<std::collections::HashSet<DeliveryId>>,
-    /// Pushed, with the outcome on its way to the database: the lease is
-    /// still there, but the slot is free (so the cluster cap does not count it).
-    settling: Mutex<std::collections::HashSet<DeliveryId>>,
     /// When each failing integration was last looked at for auto-disable.
     disable_checks: Mutex<HashMap<IntegrationId, Instant>>,
     /// Who hears about given-up deliveries, disables and recoveries.
@@ -133,7 +130,6 @@ impl Dispatcher {
             tick: Notify::new(),
             stopping: AtomicBool::new(false),
             held: Default::default(),
-            settling: Default::default(),
             circuits_shared: Default::default(),
             disable_checks: Default::default(),
             signals: Default::default(),

@@ -7,22 +7,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use dutyhook_domain::ids::{DeliveryId, IntegrationId};
-use dutyhook_domain::integration::IntegrationKind;
 
-use super::due::{due, pick, Due};
-use super::fifo::{Fresh, Leasing};
+use super::fifo::Leasing;
+use super::rooms::due_within_rooms;
 use crate::event_rows::{EventRow, EVENT_COLS};
 use crate::sql::Sql;
 use crate::topology::Backend;
 use crate::write_conn::WriteConn;
 use crate::{ClaimBudget, ClaimedDelivery, Result, StoreError, StoredEvent};
-
-fn queued_kinds() -> Vec<String> {
-    IntegrationKind::QUEUED
-        .iter()
-        .map(|k| k.as_str().to_string())
-        .collect()
-}
 
 /// Leases due heads within `wants` (the claimer's budget, read before the
 /// batch began): first attempts before retries, each from its own index, so
@@ -41,7 +33,7 @@ pub(crate) async fn claim(
     let fresh = &leasing.fresh[..];
     let now = crate::sql::now_ms();
     let mut ids = if wants.limit > 0 {
-        due_within_rooms(conn, backend, wants, now, fresh).await?
+        due_within_rooms(conn, backend, wants, owner, now, fresh).await?
     } else {
         vec![]
     };
@@ -186,90 +178,6 @@ async fn read_events(
     Ok(())
 }
 
-/// The ids a claim leases: the integrations that may be claimed for read
-/// first, with the leases other processes hold of each under a cluster cap.
-async fn due_within_rooms(
-    conn: &mut WriteConn<'_>,
-    backend: Backend,
-    wants: &ClaimBudget,
-    now: i64,
-    fresh: &[Fresh],
-) -> Result<Vec<i64>> {
-    // The integrations that may be claimed for and, under a cluster cap, the
-    // leases other processes hold of each: one round trip, not two.
-    let mut q = Sql::on(conn, "SELECT i.id, ");
-    match wants.cluster_cap {
-        Some(_) => {
-            q.push("COALESCE(l.n, 0) FROM integrations i LEFT JOIN (SELECT integration_id, COUNT(*) AS n FROM deliveries WHERE state = 'leased'");
-            // Ours: those we hold, and those this batch leased as it
-            // inserted them, which are no one else's either.
-            let ours: Vec<i64> = (wants.own.iter().map(|id| id.get()))
-                .chain(fresh.iter().map(|f| f.id))
-                .collect();
-            if !ours.is_empty() {
-                q.push(" AND id NOT IN ").list_i64(&ours);
-            }
-            q.push(" GROUP BY integration_id) l ON l.integration_id = i.id");
-        }
-        None => {
-            q.push("CAST(0 AS BIGINT) FROM integrations i");
-        }
-    }
-    q.push(" WHERE i.kind IN ").list_text(&queued_kinds());
-    if !wants.exclude.is_empty() {
-        q.push(" AND i.id NOT IN ").list_i64(&wants.exclude);
-    }
-    q.push(" AND i.id NOT IN (SELECT integration_id FROM circuits WHERE open_until > ")
-        .i64(now)
-        .push(")");
-    let mut integrations: Vec<(i64, i64)> = conn
-        .fetch_all::<(i64, i64)>(&q)
-        .await?
-        .into_iter()
-        .map(|(id, others)| {
-            let room = wants.room(IntegrationId(id));
-            let room = match wants.cluster_cap {
-                Some(cap) => cluster_room(
-                    room,
-                    cap,
-                    others,
-                    wants.held.get(&IntegrationId(id)).copied().unwrap_or(0),
-                ),
-                None => room,
-            };
-            (id, room)
-        })
-        .collect();
-    integrations.retain(|(_, room)| *room > 0);
-    if integrations.is_empty() {
-        return Ok(vec![]);
-    }
-    let mut candidates = due(conn, backend, &integrations, now, wants.limit).await?;
-    candidates.extend(
-        fresh
-            .iter()
-            .map(|f| Due::first(f.at, f.id, f.integration_id)),
-    );
-    Ok(pick(candidates, &integrations, wants.limit))
-}
-
-/// How many deliveries of one integration a claim may lease under the
-/// cluster's cap, given the leases other processes hold (`others`) and ours
-/// not yet pushed out (`held`).
-///
-/// Alone on the integration, our lanes are the cap and we may claim ahead
-/// (`limit`): nothing else is in flight. Otherwise all leases stay within the
-/// cap. Why that holds the cap in flight: a process claims ahead only when no
-/// one else holds a lease; anyone claiming after it counts all its leases,
-/// and its pushes in flight never exceed its leases.
-pub(crate) fn cluster_room(limit: i64, cap: i64, others: i64, held: i64) -> i64 {
-    if others == 0 {
-        limit
-    } else {
-        limit.min(cap - others - held)
-    }
-}
-
 row_struct! {
     /// A delivery as the claim leased it.
     pub(crate) struct LeasedRow {
@@ -289,18 +197,5 @@ impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for LeasedWithEvent {
             LeasedRow::from_row(row)?,
             EventRow::from_row(row)?,
         ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn alone_a_process_claims_ahead_and_with_others_all_leases_stay_in_the_cap() {
-        assert_eq!(cluster_room(512, 16, 0, 30), 512, "alone: the lanes limit");
-        assert_eq!(cluster_room(512, 16, 4, 5), 7);
-        assert_eq!(cluster_room(3, 16, 4, 5), 3);
-        assert!(cluster_room(512, 16, 20, 0) <= 0, "others over the cap");
     }
 }

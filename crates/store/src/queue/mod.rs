@@ -11,6 +11,7 @@ pub(crate) mod health;
 #[cfg(test)]
 mod lease_tests;
 pub(crate) mod prune;
+pub(crate) mod rooms;
 pub(crate) mod settle;
 pub(crate) mod stats;
 #[cfg(test)]

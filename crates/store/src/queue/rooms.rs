@@ -52,8 +52,9 @@ pub(crate) async fn due_within_rooms(
 }
 
 /// PostgreSQL: the claimable integrations with the leases other processes
-/// hold of each, and the due heads of each up to its lane's room (the
-/// cluster's cap may leave less: `pick` keeps to it), in one statement.
+/// hold of each, and the due heads of each up to its lane's room and what
+/// the others leave of the cluster's cap (ours may leave less: `pick` keeps
+/// to it), in one statement.
 /// The rooms of lanes go as arrays, so that the statement's text does not
 /// change with them.
 async fn claimable_and_due(
@@ -68,9 +69,19 @@ async fn claimable_and_due(
     let beyond_lanes = wants.limit.min(wants.lane_depth).max(0);
     let mut q = Sql::on(conn, "WITH r AS (");
     claimable(&mut q, wants, owner, now);
-    q.push("), v AS (SELECT r.id, COALESCE(b.room, ")
-        .i64(beyond_lanes)
-        .push(") AS room FROM r LEFT JOIN unnest(")
+    // Under the cap, no more than the other processes' leases leave of
+    // it: a bound only (ours are not counted here), which spares reading
+    // heads that `pick` would leave out.
+    let lane = |q: &mut Sql| {
+        q.push("COALESCE(b.room, ").i64(beyond_lanes).push(")");
+    };
+    q.push("), v AS (SELECT r.id, CASE WHEN r.others = 0 THEN ");
+    lane(&mut q);
+    q.push(" ELSE LEAST(");
+    lane(&mut q);
+    q.push(", GREATEST(")
+        .i64(wants.cluster_cap.unwrap_or(0))
+        .push(" - r.others, 0)) END AS room FROM r LEFT JOIN unnest(")
         .array_i64(lanes.iter().map(|(id, _)| *id))
         .push(", ")
         .array_i64(lanes.iter().map(|(_, room)| *room))

@@ -54,9 +54,7 @@ async fn new_deliveries_are_claimed_by_their_own_batch_within_the_cap(db: Db) {
     assert_eq!(stored.as_ref(), Some(&*ours[0].event));
 
     // Theirs and ours fill the cap: the next one is given back, pending.
-    {
-        sink.wants.lock().unwrap().held.insert(IntegrationId(a), 1);
-    }
+    sink.wants.lock().unwrap().held.insert(IntegrationId(a), 1);
     create(&store, "no room").await;
     let held: Vec<DeliveryId> = [&theirs[0], &ours[0]]
         .iter()

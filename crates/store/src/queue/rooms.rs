@@ -25,8 +25,9 @@ pub(crate) async fn due_within_rooms(
     now: i64,
     fresh: &[Fresh],
 ) -> Result<Vec<i64>> {
-    let (others, mut candidates) = if backend == Backend::Postgres {
-        claimable_and_due(conn, wants, owner, now).await?
+    let (rooms, mut candidates) = if backend == Backend::Postgres {
+        let (others, due) = claimable_and_due(conn, wants, owner, now).await?;
+        (rooms(wants, &others), due)
     } else {
         let mut q = Sql::on(conn, "");
         claimable(&mut q, wants, owner, now);
@@ -37,9 +38,8 @@ pub(crate) async fn due_within_rooms(
         } else {
             due(conn, &rooms, now, wants.limit).await?
         };
-        (others, due)
+        (rooms, due)
     };
-    let rooms = rooms(wants, &others);
     if rooms.is_empty() {
         return Ok(vec![]);
     }
@@ -50,6 +50,10 @@ pub(crate) async fn due_within_rooms(
     );
     Ok(pick(candidates, &rooms, wants.limit))
 }
+
+/// The first column of a row of `claimable_and_due` that is an integration
+/// and the leases others hold of it.
+const INTEGRATION_ROW: i64 = 2;
 
 /// PostgreSQL: the claimable integrations with the leases other processes
 /// hold of each, and the due heads of each up to its lane's room and what
@@ -86,7 +90,11 @@ async fn claimable_and_due(
         .push(", ")
         .array_i64(lanes.iter().map(|(_, room)| *room))
         .push(") AS b(id, room) ON b.id = r.id)");
-    q.push(" SELECT CAST(2 AS BIGINT), r.others, CAST(0 AS BIGINT), r.id FROM r");
+    // The integrations' rows first, told apart from the due query's rows
+    // (retry 0 or 1) by their first column.
+    q.push(" SELECT CAST(")
+        .push(&INTEGRATION_ROW.to_string())
+        .push(" AS BIGINT), r.others, CAST(0 AS BIGINT), r.id FROM r");
     for retry in [false, true] {
         q.push(" UNION ALL ");
         due_lateral(&mut q, retry, now, "v");
@@ -96,7 +104,7 @@ async fn claimable_and_due(
     let mut due = Vec::with_capacity(rows.len());
     for row in rows {
         match row {
-            (2, n, _, id) => others.push((id, n)),
+            (INTEGRATION_ROW, n, _, id) => others.push((id, n)),
             row => due.push(Due::from(row)),
         }
     }

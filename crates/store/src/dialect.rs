@@ -47,6 +47,26 @@ pub(crate) fn begin(backend: Backend) -> &'static str {
     }
 }
 
+/// PostgreSQL's `begin`, which also fails with [`RARE_CHANGES_MOVED`]
+/// unless the count of committed rare changes is still `kept_at`, where the
+/// subscriptions kept were read: checked under the lock, in the same round
+/// trip, so that no other process's change can come between.
+pub(crate) fn begin_checking_rare_changes(kept_at: i64) -> String {
+    format!(
+        "{}; SELECT dutyhook_rare_changes_are({kept_at})",
+        begin(Backend::Postgres)
+    )
+}
+
+/// The SQLSTATE of a batch whose kept subscriptions another process's
+/// change made stale.
+pub(crate) const RARE_CHANGES_MOVED: &str = "DH001";
+
+/// Counts a batch of rare changes, in the statement that tells the other
+/// processes of it at commit (PostgreSQL).
+pub(crate) const COUNT_RARE_CHANGES: &str =
+    "WITH counted AS (UPDATE rare_changes SET n = n + 1 WHERE id = 1) SELECT pg_notify($1, $2)";
+
 /// Claims skip rows another process is leasing this very moment.
 pub(crate) fn skip_locked(backend: Backend) -> &'static str {
     match backend {

@@ -45,6 +45,8 @@ mod sqlite;
 mod store;
 mod subscribers;
 #[cfg(test)]
+mod subscribers_tests;
+#[cfg(test)]
 mod test_db;
 mod topology;
 mod types;

@@ -3,9 +3,13 @@
 //! one's deliveries are recorded as skipped).
 //!
 //! Read inside the transaction that fans out. The writer keeps what it read
-//! from batch to batch while it alone writes the database (SQLite) and no
-//! rare change ran since: the read was one of a create batch's seven
-//! statements, and subscriptions change only through rare changes.
+//! from batch to batch while no rare change ran since: the read was one of
+//! a create batch's seven statements (on PostgreSQL a round trip), and
+//! subscriptions change only through rare changes. On SQLite this process
+//! makes them all; on PostgreSQL another process may, so each batch that
+//! uses what was kept first checks, as it begins, that the count of rare
+//! changes in the database is still the one read with it
+//! (`dialect::begin_checking_rare_changes`).
 
 use std::sync::Arc;
 
@@ -17,21 +21,28 @@ use crate::Result;
 
 pub(crate) type Subscriber = (i64, IntegrationConfig, bool);
 
-/// The subscriptions as last read, until forgotten.
+/// The subscriptions as last read, with the count of rare changes they
+/// were read at, until forgotten.
 #[derive(Default)]
 pub(crate) struct Subscribers {
-    read: Option<Arc<Vec<Subscriber>>>,
+    read: Option<(i64, Arc<Vec<Subscriber>>)>,
 }
 
 impl Subscribers {
     /// As kept, else read now (and kept).
     pub(crate) async fn get(&mut self, conn: &mut WriteConn<'_>) -> Result<Arc<Vec<Subscriber>>> {
-        if let Some(read) = &self.read {
+        if let Some((_, read)) = &self.read {
             return Ok(read.clone());
         }
-        let read = Arc::new(read_subscribers(conn).await?);
-        self.read = Some(read.clone());
+        let (at, read) = read_subscribers(conn).await?;
+        let read = Arc::new(read);
+        self.read = Some((at, read.clone()));
         Ok(read)
+    }
+
+    /// The count of rare changes what is kept was read at, if anything is.
+    pub(crate) fn kept_at(&self) -> Option<i64> {
+        self.read.as_ref().map(|(at, _)| *at)
     }
 
     pub(crate) fn forget(&mut self) {
@@ -39,10 +50,12 @@ impl Subscribers {
     }
 }
 
-async fn read_subscribers(conn: &mut WriteConn<'_>) -> Result<Vec<Subscriber>> {
+/// The subscriptions and, in the same statement, the count of rare changes.
+async fn read_subscribers(conn: &mut WriteConn<'_>) -> Result<(i64, Vec<Subscriber>)> {
     let mut q = Sql::on(
         conn,
-        "SELECT id, config, enabled, kind FROM integrations WHERE kind IN ",
+        "SELECT c.n, i.id, i.config, i.enabled, i.kind FROM rare_changes c \
+         LEFT JOIN integrations i ON i.kind IN ",
     );
     q.list_text(
         &IntegrationKind::QUEUED
@@ -50,8 +63,20 @@ async fn read_subscribers(conn: &mut WriteConn<'_>) -> Result<Vec<Subscriber>> {
             .map(|k| k.as_str().to_string())
             .collect::<Vec<_>>(),
     );
-    let rows: Vec<(i64, String, i64, String)> = conn.fetch_all(&q).await?;
-    let mut out = Vec::with_capacity(rows.len());
+    q.push(" WHERE c.id = 1");
+    type Row = (
+        i64,
+        Option<i64>,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = conn.fetch_all(&q).await?;
+    let at = rows.first().map(|r| r.0).unwrap_or_default();
+    let rows = rows
+        .into_iter()
+        .filter_map(|(_, id, config, enabled, kind)| Some((id?, config?, enabled?, kind?)));
+    let mut out = vec![];
     for (id, config, enabled, kind) in rows {
         let decoded = IntegrationKind::parse(&kind)
             .ok_or_else(|| format!("unknown kind {kind:?}"))
@@ -67,5 +92,5 @@ async fn read_subscribers(conn: &mut WriteConn<'_>) -> Result<Vec<Subscriber>> {
             }
         }
     }
-    Ok(out)
+    Ok((at, out))
 }

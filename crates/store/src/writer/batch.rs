@@ -100,7 +100,29 @@ async fn run_sqlx(
         Some(c) => c,
         None => held.insert(pool.acquire().await?),
     };
-    let mut tx = conn.begin_with(dialect::begin(backend)).await?;
+    let kept_at = subscribers
+        .kept_at()
+        .filter(|_| backend == Backend::Postgres);
+    let mut tx = match kept_at {
+        None => conn.begin_with(dialect::begin(backend)).await?,
+        Some(at) => {
+            let begun = conn
+                .begin_with(dialect::begin_checking_rare_changes(at))
+                .await;
+            if matches!(&begun, Err(e) if rare_changes_moved(e)) {
+                // Another process changed what is kept: read it again. The
+                // failed begin's transaction is rolled back here (sqlx had
+                // not counted it as begun).
+                drop(begun);
+                tracing::debug!("subscriptions kept are stale; reading them again");
+                subscribers.forget();
+                sqlx::Executor::execute(&mut **conn, "ROLLBACK").await?;
+                conn.begin_with(dialect::begin(backend)).await?
+            } else {
+                begun?
+            }
+        }
+    };
     phases.mark("begin");
     for job in &batch.txs {
         let mut sp = Connection::begin(&mut *tx).await?;
@@ -140,7 +162,7 @@ async fn run_sqlx(
             .await?;
     }
     if backend == Backend::Postgres && batch.changes_kept() {
-        sqlx::query("SELECT pg_notify($1, $2)")
+        sqlx::query(dialect::COUNT_RARE_CHANGES)
             .bind(dialect::CHANGES_CHANNEL)
             .bind(token)
             .execute(&mut *tx)
@@ -150,6 +172,10 @@ async fn run_sqlx(
     phases.mark("commit");
     tracing::trace!(%phases, "write batch phases");
     Ok(done)
+}
+
+fn rare_changes_moved(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some(dialect::RARE_CHANGES_MOVED))
 }
 
 /// The batch jobs of `batch`, in the transaction open on `conn`; then the

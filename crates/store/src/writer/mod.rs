@@ -326,9 +326,9 @@ impl Loop {
         // The claimer's budget is read here, before the transaction opens:
         // nothing of delivery runs while it is open.
         let budget = sink.as_ref().map(|s| s.budget(crate::sql::now_ms()));
-        // Rare changes may touch subscriptions; on PostgreSQL, so may
-        // other processes between two batches.
-        if batch.changes_kept() || self.backend != Backend::Sqlite {
+        // Rare changes may touch subscriptions (another process's: the
+        // batch checks as it begins, `subscribers.rs`).
+        if batch.changes_kept() {
             self.subscribers.forget();
         }
         let outcome = batch::run(

@@ -1,0 +1,59 @@
+//! Subscriptions kept between batches while another process shares the
+//! database (PostgreSQL): a webhook it creates or deletes is seen by this
+//! process's next batch, not when the change notification arrives.
+
+use dutyhook_domain::ids::IntegrationId;
+
+use crate::queue::tests::webhook;
+use crate::store::SqlStore;
+use crate::test_db::{open, Db};
+use crate::writer::tests::create;
+use crate::{IntegrationStore, Store};
+
+async fn deliveries_of(store: &SqlStore, integration: i64) -> i64 {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM deliveries WHERE integration_id = $1")
+        .bind(integration)
+        .fetch_one(&store.read)
+        .await
+        .unwrap();
+    n
+}
+
+#[tokio::test]
+async fn another_processs_webhook_changes_reach_the_next_batch() {
+    let db = Db::postgres().await;
+    let (here, there) = (open(&db).await, open(&db).await);
+    // Read and kept here: no webhook yet.
+    create(&here, "before").await;
+
+    let hook = webhook(&*there).await;
+    create(&here, "after the webhook").await;
+    assert_eq!(
+        deliveries_of(&here, hook).await,
+        1,
+        "the new webhook gets it"
+    );
+
+    there.delete_integration(IntegrationId(hook)).await.unwrap();
+    assert_eq!(
+        deliveries_of(&here, hook).await,
+        0,
+        "unsent ones went with it"
+    );
+    create(&here, "after the delete").await;
+    assert_eq!(
+        deliveries_of(&here, hook).await,
+        0,
+        "nothing queued for a deleted webhook"
+    );
+
+    // Kept again from here on: a create of its own still reaches the
+    // webhooks as they are.
+    let other = webhook(&*there).await;
+    create(&here, "and again").await;
+    create(&here, "once more").await;
+    assert_eq!(deliveries_of(&here, other).await, 2);
+    here.close().await;
+    there.close().await;
+    db.drop().await;
+}

@@ -72,7 +72,11 @@ async fn read_subscribers(conn: &mut WriteConn<'_>) -> Result<(i64, Vec<Subscrib
         Option<String>,
     );
     let rows: Vec<Row> = conn.fetch_all(&q).await?;
-    let at = rows.first().map(|r| r.0).unwrap_or_default();
+    // Never none: read as none, every event would go unsent.
+    let at = rows
+        .first()
+        .map(|r| r.0)
+        .ok_or_else(|| crate::StoreError::Corrupt("rare_changes has lost its row".into()))?;
     let rows = rows
         .into_iter()
         .filter_map(|(_, id, config, enabled, kind)| Some((id?, config?, enabled?, kind?)));

@@ -5,9 +5,10 @@
 use dutyhook_domain::ids::IntegrationId;
 
 use crate::queue::tests::webhook;
+use crate::sql::Sql;
 use crate::store::SqlStore;
-use crate::test_db::{open, Db};
-use crate::writer::tests::create;
+use crate::test_db::{on_both, open, Db};
+use crate::writer::tests::{create, try_create};
 use crate::{IntegrationStore, Store};
 
 async fn deliveries_of(store: &SqlStore, integration: i64) -> i64 {
@@ -57,3 +58,20 @@ async fn another_processs_webhook_changes_reach_the_next_batch() {
     there.close().await;
     db.drop().await;
 }
+
+/// Without the count's row, nothing could tell whether what is kept is
+/// current: a create fails rather than reach no webhook.
+async fn a_lost_count_fails_loudly(db: Db) {
+    let store = open(&db).await;
+    let hook = webhook(&*store).await;
+    store
+        .exec(Sql::new("DELETE FROM rare_changes"))
+        .await
+        .unwrap();
+    assert!(try_create(&store, "unsent").await.is_err());
+    assert_eq!(deliveries_of(&store, hook).await, 0);
+    store.close().await;
+    db.drop().await;
+}
+
+on_both!(a_lost_count_fails_loudly);

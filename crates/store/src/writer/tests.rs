@@ -18,6 +18,10 @@ use crate::topology::Backend;
 use crate::{IncidentOp, IncidentStore, OutboxStore, Result, StoreError};
 
 pub(crate) async fn create(store: &SqlStore, title: &str) -> Incident {
+    try_create(store, title).await.unwrap()
+}
+
+pub(crate) async fn try_create(store: &SqlStore, title: &str) -> Result<Incident> {
     let input = NewIncident {
         title: title.into(),
         severity: Severity::Info,
@@ -32,11 +36,7 @@ pub(crate) async fn create(store: &SqlStore, title: &str) -> Incident {
         incs.push(ops::create(input.clone(), &ada(), rec));
         Ok(())
     });
-    store
-        .mutate_incidents(&[], recorder(), op)
-        .await
-        .unwrap()
-        .remove(0)
+    Ok(store.mutate_incidents(&[], recorder(), op).await?.remove(0))
 }
 
 /// Queues a mutation without waiting for it.

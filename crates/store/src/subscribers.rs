@@ -57,12 +57,7 @@ async fn read_subscribers(conn: &mut WriteConn<'_>) -> Result<(i64, Vec<Subscrib
         "SELECT c.n, i.id, i.config, i.enabled, i.kind FROM rare_changes c \
          LEFT JOIN integrations i ON i.kind IN ",
     );
-    q.list_text(
-        &IntegrationKind::QUEUED
-            .iter()
-            .map(|k| k.as_str().to_string())
-            .collect::<Vec<_>>(),
-    );
+    q.list_text(&IntegrationKind::QUEUED.map(IntegrationKind::as_str));
     q.push(" WHERE c.id = 1");
     type Row = (
         i64,

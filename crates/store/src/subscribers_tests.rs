@@ -4,7 +4,7 @@
 
 use dutyhook_domain::ids::IntegrationId;
 
-use crate::queue::tests::webhook;
+use crate::queue::tests::{count, webhook};
 use crate::sql::Sql;
 use crate::store::SqlStore;
 use crate::test_db::{on_both, open, Db};
@@ -12,12 +12,8 @@ use crate::writer::tests::{create, try_create};
 use crate::{IntegrationStore, Store};
 
 async fn deliveries_of(store: &SqlStore, integration: i64) -> i64 {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM deliveries WHERE integration_id = $1")
-        .bind(integration)
-        .fetch_one(&store.read)
-        .await
-        .unwrap();
-    n
+    let sql = format!("SELECT COUNT(*) FROM deliveries WHERE integration_id = {integration}");
+    count(store, &sql).await
 }
 
 #[tokio::test]

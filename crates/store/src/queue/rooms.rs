@@ -129,20 +129,14 @@ fn claimable(q: &mut Sql, wants: &ClaimBudget, owner: &str, now: i64) {
             q.push("CAST(0 AS BIGINT) AS others FROM integrations i");
         }
     }
-    q.push(" WHERE i.kind IN ").list_text(&queued_kinds());
+    q.push(" WHERE i.kind IN ")
+        .list_text(&IntegrationKind::QUEUED.map(IntegrationKind::as_str));
     if !wants.exclude.is_empty() {
         q.push(" AND i.id NOT IN ").list_i64(&wants.exclude);
     }
     q.push(" AND i.id NOT IN (SELECT integration_id FROM circuits WHERE open_until > ")
         .i64(now)
         .push(")");
-}
-
-fn queued_kinds() -> Vec<String> {
-    IntegrationKind::QUEUED
-        .iter()
-        .map(|k| k.as_str().to_string())
-        .collect()
 }
 
 /// Each claimable integration's room, of those with any.

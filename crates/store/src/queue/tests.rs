@@ -361,7 +361,7 @@ async fn each_integration_within_its_room_and_the_cap(db: Db) {
     db.drop().await;
 }
 
-async fn count(store: &crate::store::SqlStore, sql: &str) -> i64 {
+pub(crate) async fn count(store: &crate::store::SqlStore, sql: &str) -> i64 {
     let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&store.read).await.unwrap();
     n
 }

@@ -13,6 +13,8 @@ mod backup;
 mod channels;
 mod connect;
 mod dialect;
+#[cfg(test)]
+mod dialect_tests;
 mod direct;
 mod directory;
 mod error;

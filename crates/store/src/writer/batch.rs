@@ -52,6 +52,8 @@ pub(crate) struct Work<'a> {
     pub token: &'a str,
     /// Whether another process is alive to hear of queued deliveries.
     pub peers: bool,
+    /// PostgreSQL: make every statement's plan again (`dialect::begin_postgres`).
+    pub replan: bool,
 }
 
 async fn run_direct(
@@ -100,14 +102,11 @@ async fn run_sqlx(
         Some(c) => c,
         None => held.insert(pool.acquire().await?),
     };
-    let kept_at = subscribers
-        .kept_at()
-        .filter(|_| backend == Backend::Postgres);
-    let mut tx = match kept_at {
-        None => conn.begin_with(dialect::begin(backend)).await?,
-        Some(at) => {
+    let mut tx = match backend {
+        Backend::Sqlite => conn.begin_with(dialect::BEGIN_SQLITE).await?,
+        Backend::Postgres => {
             let begun = conn
-                .begin_with(dialect::begin_checking_rare_changes(at))
+                .begin_with(dialect::begin_postgres(work.replan, subscribers.kept_at()))
                 .await;
             if matches!(&begun, Err(e) if rare_changes_moved(e)) {
                 // Another process changed what is kept: read it again. The
@@ -117,7 +116,8 @@ async fn run_sqlx(
                 tracing::debug!("subscriptions kept are stale; reading them again");
                 subscribers.forget();
                 sqlx::Executor::execute(&mut **conn, "ROLLBACK").await?;
-                conn.begin_with(dialect::begin(backend)).await?
+                conn.begin_with(dialect::begin_postgres(work.replan, None))
+                    .await?
             } else {
                 begun?
             }

@@ -71,6 +71,10 @@ const MAX_BATCH: usize = 1000;
 /// fail at once for this long instead of each waiting to fail: callers get
 /// a fast answer, and the database is not hammered while it recovers.
 const PAUSE_WHEN_UNAVAILABLE: Duration = Duration::from_millis(250);
+/// PostgreSQL: how long the writer's statements keep their plans, made for
+/// the tables' sizes of when they were made (`dialect::begin_postgres`).
+/// Planning them all again takes a few ms.
+pub(crate) const PLAN_LIFETIME: Duration = Duration::from_secs(1);
 
 /// What only the SQLite writer has.
 pub(crate) struct SqliteSide {
@@ -119,6 +123,7 @@ impl Writer {
                             peers: own_peers,
                             subscribers: Default::default(),
                             held: None,
+                            replan_at: Instant::now(),
                             direct,
                             paused: None,
                         }
@@ -226,6 +231,8 @@ struct Loop {
     /// connection with a round trip of its own (measured on SQLite under
     /// load: a batch's begin took 0.45 ms at the median, 0.33 ms without).
     held: Option<PoolConnection<AnyDb>>,
+    /// When the statements on `held` are next planned again.
+    replan_at: Instant,
     /// SQLite: the connection batch jobs are written on (`direct.rs`).
     direct: Option<DirectConn>,
     /// Until when batches fail at once, and why.
@@ -331,6 +338,7 @@ impl Loop {
         if batch.changes_kept() {
             self.subscribers.forget();
         }
+        let replan = Instant::now() >= self.replan_at;
         let outcome = batch::run(
             &self.pool,
             &mut self.held,
@@ -342,6 +350,7 @@ impl Loop {
                 token: &self.token,
                 // Until the first beat has looked, others may be there.
                 peers: self.peers.load(Ordering::Relaxed) != 0,
+                replan,
             },
             &mut self.subscribers,
         )
@@ -352,6 +361,9 @@ impl Loop {
         match outcome {
             Ok(done) => {
                 self.paused = None;
+                if replan {
+                    self.replan_at = Instant::now() + PLAN_LIFETIME;
+                }
                 if batch.changes_kept() {
                     self.generation.advance();
                 }

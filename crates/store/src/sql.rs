@@ -124,6 +124,11 @@ impl Sql {
         Ok(self.push(") "))
     }
 
+    /// The name of the last part [`Sql::with_part`] wrote (`w0`, …).
+    pub fn last_part(&self) -> String {
+        format!("w{}", self.parts.saturating_sub(1))
+    }
+
     /// Opens one row of a multi-row `VALUES`: `(`, after a comma when a
     /// row ends just before it. [`Sql::row_end`] closes it.
     pub fn row_start(&mut self) -> &mut Self {

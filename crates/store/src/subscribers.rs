@@ -9,7 +9,7 @@
 //! makes them all; on PostgreSQL another process may, so each batch that
 //! uses what was kept first checks, as it begins, that the count of rare
 //! changes in the database is still the one read with it
-//! (`dialect::begin_checking_rare_changes`).
+//! (`dialect::begin_postgres`).
 
 use std::sync::Arc;
 

@@ -10,7 +10,8 @@ use dutyhook_domain::ids::{EventId, IncidentId};
 use dutyhook_domain::incident::Incident;
 use dutyhook_domain::timeline::TimelineEntry;
 
-use crate::queue::fifo::{insert_leasing, Leasing, NewDelivery};
+use crate::queue::fifo::{insert_leasing, Fresh, Leasing, NewDelivery};
+use crate::queue::with_events;
 use crate::sql::Sql;
 use crate::subscribers::Subscribers;
 use crate::write_conn::WriteConn;
@@ -148,7 +149,9 @@ pub(crate) struct Written<'a> {
 /// On PostgreSQL the three go in one statement when each fits one (the
 /// incidents and timeline as data-modifying `WITH` parts of the events'
 /// `INSERT`): each statement is a round trip, and a batch's round trips,
-/// not the server's work, were what its time went to.
+/// not the server's work, were what its time went to. The deliveries go
+/// in it too where each is of a subject created in the batch, on a key of
+/// its own (`queue::with_events`).
 pub(crate) async fn write(
     conn: &mut WriteConn<'_>,
     w: Written<'_>,
@@ -160,6 +163,7 @@ pub(crate) async fn write(
         && w.incidents.len() <= INCIDENTS_PER_STATEMENT
         && w.timeline.len() <= TIMELINE_PER_STATEMENT
         && w.events.len() <= EVENTS_PER_STATEMENT;
+    let fan = fan(conn, &w, subscribers).await?;
     let mut seqs: HashMap<EventId, i64> = HashMap::with_capacity(w.events.len());
     if together {
         let mut q = Sql::on(conn, "");
@@ -168,6 +172,39 @@ pub(crate) async fn write(
         }
         if !w.timeline.is_empty() {
             q.with_part(|q| push_timeline(q, w.timeline))?;
+        }
+        // Their events' seqs are not known yet: each takes its own in the
+        // statement.
+        let unnumbered = fan.deliveries(&w, &seqs).0;
+        if with_events::may_go_with_events(&unnumbered) {
+            q.with_part(|q| {
+                push_events(q, w.events);
+                q.push(RETURNING_SEQ);
+                Ok(())
+            })?;
+            let event_ids: Vec<&str> = (fan.to.iter())
+                .filter(|t| t.enabled)
+                .map(|t| w.events[t.event].event_id.as_str())
+                .collect();
+            let events = q.last_part();
+            let lease = leasing.lease.clone();
+            with_events::push_after_events(
+                &mut q,
+                &events,
+                &unnumbered,
+                &event_ids,
+                lease.as_ref(),
+            )?;
+            let answered: Vec<with_events::Row> = conn.fetch_all(&q).await?;
+            seqs.extend(
+                (answered.iter())
+                    .filter(|r| r.0 == with_events::EVENT_ROW)
+                    .map(|r| (EventId::from(r.4.clone()), r.1)),
+            );
+            all_stored(&w, &seqs)?;
+            let (fanout, skipped) = fan.deliveries(&w, &seqs);
+            let (_, fresh) = with_events::stored(&fanout, &answered, lease.as_ref())?;
+            return queued(conn, w, &seqs, (fanout, fresh, skipped), leasing).await;
         }
         push_events(&mut q, w.events);
         q.push(RETURNING_SEQ);
@@ -193,7 +230,21 @@ pub(crate) async fn write(
             seqs.extend(rows.into_iter().map(|(seq, id)| (EventId::from(id), seq)));
         }
     }
-    fan_out(conn, w, &seqs, subscribers, leasing).await
+    all_stored(&w, &seqs)?;
+    let (fanout, skipped) = fan.deliveries(&w, &seqs);
+    let (_, fresh) = insert_leasing(conn, &fanout, leasing.lease.as_ref()).await?;
+    queued(conn, w, &seqs, (fanout, fresh, skipped), leasing).await
+}
+
+/// Fails unless every event of `w` has its seq.
+fn all_stored(w: &Written<'_>, seqs: &HashMap<EventId, i64>) -> Result<()> {
+    match w.events.iter().find(|e| !seqs.contains_key(&e.event_id)) {
+        Some(e) => Err(StoreError::Corrupt(format!(
+            "event {} was not stored",
+            e.event_id
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// What an events `INSERT` answers where it answers rows.
@@ -216,39 +267,81 @@ fn push_events(q: &mut Sql, events: &[NewEvent]) {
     }
 }
 
-/// A delivery of each stored event per subscribed webhook.
-async fn fan_out(
+/// Who is told of each event: a delivery per subscribed integration.
+#[derive(Default)]
+struct Fan {
+    to: Vec<To>,
+}
+
+/// One delivery to make: of the event at `event` in the batch's events.
+struct To {
+    event: usize,
+    integration_id: i64,
+    /// A disabled integration's deliveries are recorded as skipped.
+    enabled: bool,
+}
+
+/// The deliveries of `w`'s events, per the subscriptions in force now.
+async fn fan(
     conn: &mut WriteConn<'_>,
-    w: Written<'_>,
-    seqs: &HashMap<EventId, i64>,
+    w: &Written<'_>,
     subscribers: &mut Subscribers,
-    leasing: &mut Leasing,
-) -> Result<bool> {
+) -> Result<Fan> {
     if w.events.is_empty() {
-        return Ok(false);
+        return Ok(Fan::default());
     }
     let subscribers = subscribers.get(conn).await?;
-    let (mut fanout, mut skipped) = (vec![], vec![]);
-    for e in w.events {
-        let seq = *seqs
-            .get(&e.event_id)
-            .ok_or_else(|| StoreError::Corrupt(format!("event {} was not stored", e.event_id)))?;
-        let subject_created = e.subject_kind == SubjectKind::Incident
-            && w.created.is_some_and(|c| c.contains(e.subject_id.as_str()));
+    let mut to = vec![];
+    for (event, e) in w.events.iter().enumerate() {
         for (integration_id, cfg, enabled) in subscribers.iter() {
             if cfg.subscribes(e.event_type, e.channel_id) {
-                let to = if *enabled { &mut fanout } else { &mut skipped };
-                to.push(NewDelivery {
-                    event_seq: seq,
+                to.push(To {
+                    event,
                     integration_id: *integration_id,
-                    subject_key: e.subject_id.clone(),
-                    at: e.event_time_ms,
-                    subject_created,
+                    enabled: *enabled,
                 });
             }
         }
     }
-    let (_, fresh) = insert_leasing(conn, &fanout, leasing.lease.as_ref()).await?;
+    Ok(Fan { to })
+}
+
+impl Fan {
+    /// The deliveries to queue and those to record as skipped, each with
+    /// its event's seq in `seqs` (0 where it has none yet).
+    fn deliveries(
+        &self,
+        w: &Written<'_>,
+        seqs: &HashMap<EventId, i64>,
+    ) -> (Vec<NewDelivery>, Vec<NewDelivery>) {
+        let (mut fanout, mut skipped) = (vec![], vec![]);
+        for t in &self.to {
+            let e = &w.events[t.event];
+            let subject_created = e.subject_kind == SubjectKind::Incident
+                && w.created.is_some_and(|c| c.contains(e.subject_id.as_str()));
+            let to = if t.enabled { &mut fanout } else { &mut skipped };
+            to.push(NewDelivery {
+                event_seq: seqs.get(&e.event_id).copied().unwrap_or(0),
+                integration_id: t.integration_id,
+                subject_key: e.subject_id.clone(),
+                at: e.event_time_ms,
+                subject_created,
+            });
+        }
+        (fanout, skipped)
+    }
+}
+
+/// Once `fanout` is stored (`fresh` of it leased as it was): keeps the
+/// events of the fresh ones for the claim, and records `skipped`. Answers
+/// whether deliveries were queued.
+async fn queued(
+    conn: &mut WriteConn<'_>,
+    w: Written<'_>,
+    seqs: &HashMap<EventId, i64>,
+    (fanout, fresh, skipped): (Vec<NewDelivery>, Vec<Fresh>, Vec<NewDelivery>),
+    leasing: &mut Leasing,
+) -> Result<bool> {
     let fresh_seqs: HashSet<i64> = fresh.iter().map(|f| f.event_seq).collect();
     for e in w.events {
         match seqs.get(&e.event_id) {

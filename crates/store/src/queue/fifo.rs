@@ -213,10 +213,9 @@ fn push_rows<'r>(
     );
     for d in rows {
         let leads = busy.insert((d.integration_id, d.subject_key.as_str()));
-        let (state, until, owner) = match (leads, lease) {
-            (true, Some(l)) => ("leased", l.until, l.owner.as_str()),
-            (true, None) => ("pending", 0, ""),
-            (false, _) => ("waiting", 0, ""),
+        let (state, until, owner) = match leads {
+            true => lead_state(lease),
+            false => ("waiting", 0, ""),
         };
         q.row_start();
         q.i64(d.event_seq)
@@ -229,6 +228,15 @@ fn push_rows<'r>(
             .push(", ");
         q.i64(d.at).push(", ").i64(d.at).push(", ");
         q.i64(until).push(", ").text(owner).row_end();
+    }
+}
+
+/// The state, lease end and owner of a delivery that leads its key:
+/// `leased` under `lease`, else `pending`.
+pub(crate) fn lead_state(lease: Option<&FreshLease>) -> (&'static str, i64, &str) {
+    match lease {
+        Some(l) => ("leased", l.until, l.owner.as_str()),
+        None => ("pending", 0, ""),
     }
 }
 

@@ -16,6 +16,9 @@ pub(crate) mod settle;
 pub(crate) mod stats;
 #[cfg(test)]
 pub(crate) mod tests;
+pub(crate) mod with_events;
+#[cfg(test)]
+mod with_events_tests;
 
 use dutyhook_domain::ids::{DeliveryId, EventId, IntegrationId};
 use std::sync::Arc;

@@ -121,7 +121,7 @@ pub(crate) async fn webhook(store: &dyn Store) -> i64 {
         .into()
 }
 
-async fn comment(store: &dyn Store, incident_id: &str, text: &'static str) {
+pub(super) async fn comment(store: &dyn Store, incident_id: &str, text: &'static str) {
     let op: IncidentOp = Arc::new(move |incs, rec| ops::comment(incs, text, &ada(), rec));
     store
         .mutate_incidents(&[incident_id.to_string().into()], recorder(), op)

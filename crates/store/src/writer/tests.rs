@@ -22,21 +22,30 @@ pub(crate) async fn create(store: &SqlStore, title: &str) -> Incident {
 }
 
 pub(crate) async fn try_create(store: &SqlStore, title: &str) -> Result<Incident> {
-    let input = NewIncident {
-        title: title.into(),
-        severity: Severity::Info,
-        channel_id: ChannelId(0),
-        channel_name: String::new(),
-        description: String::new(),
-        impact: String::new(),
-        assignees: vec![],
-        fields: Default::default(),
-    };
+    Ok(create_together(store, &[title]).await?.remove(0))
+}
+
+/// Creates an incident of each title, in one job: in one batch.
+pub(crate) async fn create_together(store: &SqlStore, titles: &[&str]) -> Result<Vec<Incident>> {
+    let inputs: Vec<NewIncident> = (titles.iter())
+        .map(|title| NewIncident {
+            title: title.to_string(),
+            severity: Severity::Info,
+            channel_id: ChannelId(0),
+            channel_name: String::new(),
+            description: String::new(),
+            impact: String::new(),
+            assignees: vec![],
+            fields: Default::default(),
+        })
+        .collect();
     let op: IncidentOp = Arc::new(move |incs, rec| {
-        incs.push(ops::create(input.clone(), &ada(), rec));
+        for input in &inputs {
+            incs.push(ops::create(input.clone(), &ada(), rec));
+        }
         Ok(())
     });
-    Ok(store.mutate_incidents(&[], recorder(), op).await?.remove(0))
+    store.mutate_incidents(&[], recorder(), op).await
 }
 
 /// Queues a mutation without waiting for it.

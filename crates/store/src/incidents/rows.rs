@@ -163,7 +163,7 @@ pub(crate) async fn write(
         && w.incidents.len() <= INCIDENTS_PER_STATEMENT
         && w.timeline.len() <= TIMELINE_PER_STATEMENT
         && w.events.len() <= EVENTS_PER_STATEMENT;
-    let fan = fan(conn, &w, subscribers).await?;
+    let mut fanned = fan(conn, &w, subscribers).await?;
     let mut seqs: HashMap<EventId, i64> = HashMap::with_capacity(w.events.len());
     if together {
         let mut q = Sql::on(conn, "");
@@ -173,38 +173,32 @@ pub(crate) async fn write(
         if !w.timeline.is_empty() {
             q.with_part(|q| push_timeline(q, w.timeline))?;
         }
-        // Their events' seqs are not known yet: each takes its own in the
-        // statement.
-        let unnumbered = fan.deliveries(&w, &seqs).0;
-        if with_events::may_go_with_events(&unnumbered) {
+        if with_events::may_go_with_events(&fanned.queued) {
             q.with_part(|q| {
                 push_events(q, w.events);
                 q.push(RETURNING_SEQ);
                 Ok(())
             })?;
-            let event_ids: Vec<&str> = (fan.to.iter())
-                .filter(|t| t.enabled)
-                .map(|t| w.events[t.event].event_id.as_str())
-                .collect();
             let events = q.last_part();
-            let lease = leasing.lease.clone();
+            let lease = leasing.lease.as_ref();
+            // Their events' seqs are not known yet: each takes its own in
+            // the statement.
             with_events::push_after_events(
                 &mut q,
                 &events,
-                &unnumbered,
-                &event_ids,
-                lease.as_ref(),
+                &fanned.queued,
+                &fanned.queued_events,
+                lease,
             )?;
             let answered: Vec<with_events::Row> = conn.fetch_all(&q).await?;
             seqs.extend(
-                (answered.iter())
-                    .filter(|r| r.0 == with_events::EVENT_ROW)
-                    .map(|r| (EventId::from(r.4.clone()), r.1)),
+                with_events::event_seqs(&answered)
+                    .map(|(id, seq)| (EventId::from(id.to_string()), seq)),
             );
             all_stored(&w, &seqs)?;
-            let (fanout, skipped) = fan.deliveries(&w, &seqs);
-            let (_, fresh) = with_events::stored(&fanout, &answered, lease.as_ref())?;
-            return queued(conn, w, &seqs, (fanout, fresh, skipped), leasing).await;
+            fanned.number(&seqs);
+            let fresh = with_events::stored(&fanned.queued, &answered, lease)?;
+            return queued(conn, w, &seqs, fanned, fresh, leasing).await;
         }
         push_events(&mut q, w.events);
         q.push(RETURNING_SEQ);
@@ -231,9 +225,9 @@ pub(crate) async fn write(
         }
     }
     all_stored(&w, &seqs)?;
-    let (fanout, skipped) = fan.deliveries(&w, &seqs);
-    let (_, fresh) = insert_leasing(conn, &fanout, leasing.lease.as_ref()).await?;
-    queued(conn, w, &seqs, (fanout, fresh, skipped), leasing).await
+    fanned.number(&seqs);
+    let (_, fresh) = insert_leasing(conn, &fanned.queued, leasing.lease.as_ref()).await?;
+    queued(conn, w, &seqs, fanned, fresh, leasing).await
 }
 
 /// Fails unless every event of `w` has its seq.
@@ -267,79 +261,74 @@ fn push_events(q: &mut Sql, events: &[NewEvent]) {
     }
 }
 
-/// Who is told of each event: a delivery per subscribed integration.
+/// The deliveries of a batch's events, each beside its event's id: those
+/// to queue and, for disabled integrations, those to record as skipped.
+/// Their `event_seq` is 0 until [`Fanned::number`].
 #[derive(Default)]
-struct Fan {
-    to: Vec<To>,
+struct Fanned<'w> {
+    queued: Vec<NewDelivery>,
+    queued_events: Vec<&'w str>,
+    skipped: Vec<NewDelivery>,
+    skipped_events: Vec<&'w str>,
 }
 
-/// One delivery to make: of the event at `event` in the batch's events.
-struct To {
-    event: usize,
-    integration_id: i64,
-    /// A disabled integration's deliveries are recorded as skipped.
-    enabled: bool,
-}
-
-/// The deliveries of `w`'s events, per the subscriptions in force now.
-async fn fan(
+/// A delivery of each of `w`'s events per integration subscribed to it,
+/// per the subscriptions in force now.
+async fn fan<'w>(
     conn: &mut WriteConn<'_>,
-    w: &Written<'_>,
+    w: &Written<'w>,
     subscribers: &mut Subscribers,
-) -> Result<Fan> {
+) -> Result<Fanned<'w>> {
+    let mut fanned = Fanned::default();
     if w.events.is_empty() {
-        return Ok(Fan::default());
+        return Ok(fanned);
     }
     let subscribers = subscribers.get(conn).await?;
-    let mut to = vec![];
-    for (event, e) in w.events.iter().enumerate() {
+    for e in w.events {
+        let subject_created = e.subject_kind == SubjectKind::Incident
+            && w.created.is_some_and(|c| c.contains(e.subject_id.as_str()));
         for (integration_id, cfg, enabled) in subscribers.iter() {
             if cfg.subscribes(e.event_type, e.channel_id) {
-                to.push(To {
-                    event,
+                let (rows, events) = match enabled {
+                    true => (&mut fanned.queued, &mut fanned.queued_events),
+                    false => (&mut fanned.skipped, &mut fanned.skipped_events),
+                };
+                rows.push(NewDelivery {
+                    event_seq: 0,
                     integration_id: *integration_id,
-                    enabled: *enabled,
+                    subject_key: e.subject_id.clone(),
+                    at: e.event_time_ms,
+                    subject_created,
                 });
+                events.push(e.event_id.as_str());
             }
         }
     }
-    Ok(Fan { to })
+    Ok(fanned)
 }
 
-impl Fan {
-    /// The deliveries to queue and those to record as skipped, each with
-    /// its event's seq in `seqs` (0 where it has none yet).
-    fn deliveries(
-        &self,
-        w: &Written<'_>,
-        seqs: &HashMap<EventId, i64>,
-    ) -> (Vec<NewDelivery>, Vec<NewDelivery>) {
-        let (mut fanout, mut skipped) = (vec![], vec![]);
-        for t in &self.to {
-            let e = &w.events[t.event];
-            let subject_created = e.subject_kind == SubjectKind::Incident
-                && w.created.is_some_and(|c| c.contains(e.subject_id.as_str()));
-            let to = if t.enabled { &mut fanout } else { &mut skipped };
-            to.push(NewDelivery {
-                event_seq: seqs.get(&e.event_id).copied().unwrap_or(0),
-                integration_id: t.integration_id,
-                subject_key: e.subject_id.clone(),
-                at: e.event_time_ms,
-                subject_created,
-            });
+impl Fanned<'_> {
+    /// Gives each delivery its event's seq in `seqs`.
+    fn number(&mut self, seqs: &HashMap<EventId, i64>) {
+        let rows = (self.queued.iter_mut().zip(&self.queued_events))
+            .chain(self.skipped.iter_mut().zip(&self.skipped_events));
+        for (d, event_id) in rows {
+            if let Some(&seq) = seqs.get(*event_id) {
+                d.event_seq = seq;
+            }
         }
-        (fanout, skipped)
     }
 }
 
-/// Once `fanout` is stored (`fresh` of it leased as it was): keeps the
-/// events of the fresh ones for the claim, and records `skipped`. Answers
-/// whether deliveries were queued.
+/// Once `fanned`'s deliveries to queue are stored (`fresh` of them leased
+/// as they were): keeps the events of the fresh ones for the claim, and
+/// records the skipped ones. Answers whether deliveries were queued.
 async fn queued(
     conn: &mut WriteConn<'_>,
     w: Written<'_>,
     seqs: &HashMap<EventId, i64>,
-    (fanout, fresh, skipped): (Vec<NewDelivery>, Vec<Fresh>, Vec<NewDelivery>),
+    fanned: Fanned<'_>,
+    fresh: Vec<Fresh>,
     leasing: &mut Leasing,
 ) -> Result<bool> {
     let fresh_seqs: HashSet<i64> = fresh.iter().map(|f| f.event_seq).collect();
@@ -355,8 +344,8 @@ async fn queued(
         }
     }
     leasing.fresh.extend(fresh);
-    crate::queue::fifo::insert_skipped(conn, &skipped).await?;
-    Ok(!fanout.is_empty())
+    crate::queue::fifo::insert_skipped(conn, &fanned.skipped).await?;
+    Ok(!fanned.queued.is_empty())
 }
 
 /// `e` as the events table holds it under `seq`.

@@ -17,7 +17,7 @@ pub(crate) const DELIVERIES_WITH_EVENTS: usize = 1000;
 /// event, `(DELIVERY_ROW, id, event_seq, integration_id, '')` for a
 /// delivery.
 pub(crate) type Row = (i64, i64, i64, i64, String);
-pub(crate) const EVENT_ROW: i64 = 0;
+const EVENT_ROW: i64 = 0;
 const DELIVERY_ROW: i64 = 1;
 
 /// Whether `rows` may go with their events: each of a subject created in
@@ -79,20 +79,26 @@ pub(crate) fn push_after_events(
     Ok(())
 }
 
-/// The deliveries' ids in the order of `rows`, whose `event_seq` is now
-/// set, from the statement's delivery rows; with `lease`, each as
-/// [`Fresh`] too (each leads its key).
+/// Each event's id and seq, of the rows the statement answered.
+pub(crate) fn event_seqs(answered: &[Row]) -> impl Iterator<Item = (&str, i64)> {
+    (answered.iter())
+        .filter(|r| r.0 == EVENT_ROW)
+        .map(|r| (r.4.as_str(), r.1))
+}
+
+/// With `lease`, each of `rows` (whose `event_seq` is now set) as
+/// [`Fresh`]: each leads its key. Fails unless the statement answered
+/// every one of them.
 pub(crate) fn stored(
     rows: &[NewDelivery],
     answered: &[Row],
     lease: Option<&FreshLease>,
-) -> Result<(Vec<i64>, Vec<Fresh>)> {
+) -> Result<Vec<Fresh>> {
     let ids: std::collections::HashMap<(i64, i64), i64> = answered
         .iter()
         .filter(|r| r.0 == DELIVERY_ROW)
         .map(|&(_, id, seq, integration_id, _)| ((seq, integration_id), id))
         .collect();
-    let mut in_order = Vec::with_capacity(rows.len());
     let mut fresh = vec![];
     for d in rows {
         let id = *ids.get(&(d.event_seq, d.integration_id)).ok_or_else(|| {
@@ -106,7 +112,6 @@ pub(crate) fn stored(
                 at: d.at,
             });
         }
-        in_order.push(id);
     }
-    Ok((in_order, fresh))
+    Ok(fresh)
 }

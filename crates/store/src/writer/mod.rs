@@ -74,7 +74,7 @@ const PAUSE_WHEN_UNAVAILABLE: Duration = Duration::from_millis(250);
 /// PostgreSQL: how long the writer's statements keep their plans, made for
 /// the tables' sizes of when they were made (`dialect::begin_postgres`).
 /// Planning them all again takes a few ms.
-pub(crate) const PLAN_LIFETIME: Duration = Duration::from_secs(1);
+const PLAN_LIFETIME: Duration = Duration::from_secs(1);
 
 /// What only the SQLite writer has.
 pub(crate) struct SqliteSide {

@@ -7,13 +7,20 @@ use sqlx::{Connection, Executor, PgConnection, Row};
 use crate::dialect::begin_postgres;
 use crate::test_db::Db;
 
-async fn setting(conn: &mut PgConnection, name: &str) -> String {
-    sqlx::query("SELECT current_setting($1)")
-        .bind(name)
-        .fetch_one(conn)
-        .await
-        .unwrap()
-        .get(0)
+/// The current value of each setting named.
+async fn settings(conn: &mut PgConnection, names: &[&str]) -> Vec<String> {
+    let mut values = vec![];
+    for name in names {
+        values.push(
+            sqlx::query("SELECT current_setting($1)")
+                .bind(name)
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap()
+                .get(0),
+        );
+    }
+    values
 }
 
 /// The estimated cost of the plan `EXECUTE lookup` runs in a batch begun
@@ -39,21 +46,12 @@ async fn a_batchs_settings_end_with_it() {
         "enable_seqscan",
         "enable_bitmapscan",
     ];
-    let mut before = vec![];
-    for name in names {
-        before.push(setting(&mut conn, name).await);
-    }
+    let before = settings(&mut conn, &names).await;
     let mut tx = conn.begin_with(begin_postgres(true, None)).await.unwrap();
-    let mut during = vec![];
-    for name in names {
-        during.push(setting(&mut tx, name).await);
-    }
+    let during = settings(&mut tx, &names).await;
     tx.commit().await.unwrap();
     assert_eq!(during, ["force_generic_plan", "off", "off", "off"]);
-    let mut after = vec![];
-    for name in names {
-        after.push(setting(&mut conn, name).await);
-    }
+    let after = settings(&mut conn, &names).await;
     assert_eq!(after, before, "the connection's own settings are back");
     conn.close().await.unwrap();
     db.drop().await;

@@ -128,7 +128,7 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, A
         let passwords = passwords.clone();
         async move { passwords.prepare().await }
     });
-    Ok(AppState {
+    Ok(AppState::new(state::Shared {
         runtime: runtime::Runtime::new(store, config),
         passwords,
         key_secret: Arc::new(key_secret),
@@ -139,7 +139,7 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, A
             Arc::new(<sha2::Sha256 as sha2::Digest>::digest(t.trim().as_bytes()).to_vec())
         }),
         stopping: Default::default(),
-    })
+    }))
 }
 
 fn api() -> OpenApiRouter<AppState> {

@@ -43,16 +43,38 @@ impl Db {
         }
     }
 
-    pub async fn drop(self) {
-        use sqlx::Connection;
-        if let Some((admin, name)) = &self.drop_pg {
-            let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
+    pub async fn drop(mut self) {
+        if let Some((admin, name)) = self.drop_pg.take() {
+            drop_database(&admin, &name).await;
         }
     }
+}
+
+/// A test that fails, or ends without its `drop`, leaves no database
+/// behind either: dropped from a thread of its own, since this may run on
+/// the test's runtime.
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.drop_pg.take() {
+            let _ = std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(drop_database(&admin, &name))
+            })
+            .join();
+        }
+    }
+}
+
+async fn drop_database(admin: &str, name: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
 }
 
 pub(crate) fn ada() -> Person {

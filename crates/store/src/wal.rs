@@ -121,7 +121,8 @@ mod tests {
     use super::*;
 
     struct Pools {
-        dir: std::path::PathBuf,
+        /// Removed, with the database, when the test ends, passed or not.
+        _dir: tempfile::TempDir,
         db: std::path::PathBuf,
         write: sqlx::AnyPool,
         read: sqlx::AnyPool,
@@ -131,9 +132,8 @@ mod tests {
     /// the writer's, and a pool that reads and checkpoints.
     async fn pools() -> Pools {
         sqlx::any::install_default_drivers();
-        let dir = std::env::temp_dir().join(format!("dutyhook-wal-{}", rand::random::<u64>()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = dir.join("w.db");
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("w.db");
         let opts = AnyConnectOptions::from_str(&crate::sqlite::sqlite_url(&format!(
             "sqlite://{}",
             db.display()
@@ -167,7 +167,7 @@ mod tests {
             .await
             .unwrap();
         Pools {
-            dir,
+            _dir: dir,
             db,
             write,
             read,
@@ -187,7 +187,7 @@ mod tests {
     #[tokio::test]
     async fn the_checkpointer_catches_up_before_the_writer_restarts() {
         let Pools {
-            dir,
+            _dir,
             db,
             write,
             read,
@@ -206,7 +206,6 @@ mod tests {
         );
         write.close().await;
         read.close().await;
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// Found by the soak: under writes that never pause, a passive
@@ -217,7 +216,7 @@ mod tests {
     #[tokio::test]
     async fn a_wal_past_its_limit_is_restarted_even_while_a_write_is_open() {
         let Pools {
-            dir,
+            _dir,
             db: _,
             write,
             read,
@@ -273,6 +272,5 @@ mod tests {
         assert_eq!(n, 1210, "nothing was lost");
         write.close().await;
         read.close().await;
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -35,20 +35,17 @@ impl Inner {
     /// Tells the other processes of a cluster that an endpoint's circuit
     /// opened (until when) or closed again; a no-op for a circuit this
     /// process never opened.
-    pub(super) async fn share_circuit(
-        &self,
-        integration_id: IntegrationId,
-        open_until: Option<i64>,
-    ) {
-        let result = match open_until {
-            Some(until) => {
+    async fn share_circuit(&self, integration_id: IntegrationId, change: CircuitChange) {
+        let result = match change {
+            CircuitChange::None => return,
+            CircuitChange::Opened(until) => {
                 self.circuits_shared
                     .lock()
                     .expect("circuits lock")
                     .insert(integration_id);
                 self.store.open_circuit(integration_id, until).await
             }
-            None => {
+            CircuitChange::Closed => {
                 let shared = self
                     .circuits_shared
                     .lock()
@@ -64,6 +61,16 @@ impl Inner {
             tracing::warn!(integration_id = integration_id.get(), error = %e, "could not share the circuit state");
         }
     }
+}
+
+/// What an attempt did to its endpoint's circuit. Shared with the cluster
+/// only after the attempt is recorded, so whoever reads the circuit as open
+/// also reads the failure that opened it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CircuitChange {
+    None,
+    Opened(i64),
+    Closed,
 }
 
 fn completion_id(c: &Completion) -> DeliveryId {
@@ -84,12 +91,13 @@ impl Inner {
     /// ended, so the next push starts while this record is being committed.
     pub(super) async fn deliver(self: Arc<Self>, d: ClaimedDelivery, permit: OwnedSemaphorePermit) {
         let integration_id = d.integration_id;
-        let completion = if self.stopping.load(Ordering::Relaxed) {
+        let (completion, circuit) = if self.stopping.load(Ordering::Relaxed) {
             // Shutting down: not started, so given back for whoever runs next.
-            Completion::Release {
+            let release = Completion::Release {
                 delivery_id: d.delivery_id,
                 next_at: now_ms(),
-            }
+            };
+            (release, CircuitChange::None)
         } else {
             self.attempt(&d).await
         };
@@ -114,18 +122,21 @@ impl Inner {
         };
         let delivery_id = completion_id(&completion);
         let still_ours = self.held.lock().expect("held lock").remove(&delivery_id);
-        if !still_ours || self.given_back.load(Ordering::Relaxed) {
-            return;
+        if still_ours && !self.given_back.load(Ordering::Relaxed) {
+            self.record(completion, pushed, integration_id).await;
         }
-        let recorded = self.store.complete_deliveries(vec![completion]).await;
-        match recorded {
+        self.share_circuit(integration_id, circuit).await;
+    }
+
+    async fn record(&self, completion: Completion, pushed: Option<Tally>, id: IntegrationId) {
+        match self.store.complete_deliveries(vec![completion]).await {
             // Counted once recorded, so a scrape never sees a push the history lacks.
             Ok(()) => {
                 if let Some(tally) = pushed {
                     self.invoker.count(&tally);
                 }
             }
-            Err(e) => tracing::warn!(integration_id = integration_id.get(), error = %e,
+            Err(e) => tracing::warn!(integration_id = id.get(), error = %e,
                 "an attempt could not be recorded; its lease will expire and it will be retried"),
         }
     }
@@ -191,7 +202,8 @@ impl Inner {
         }
     }
 
-    pub(super) async fn attempt(&self, d: &ClaimedDelivery) -> Completion {
+    /// Makes the attempt; answers its outcome and what it did to the circuit.
+    pub(super) async fn attempt(&self, d: &ClaimedDelivery) -> (Completion, CircuitChange) {
         let paused = self
             .lanes
             .lock()
@@ -199,28 +211,30 @@ impl Inner {
             .paused_until(d.integration_id, now_ms());
         if let Some(until) = paused {
             // Pausing delays, never drops: back to the queue until the circuit's probe.
-            return Self::release(d, until);
+            return (Self::release(d, until), CircuitChange::None);
         }
         let settings = match self.settings(d.integration_id).await {
             Ok(Some(s)) => s,
             // Deleted: its deliveries went with it.
-            Ok(None) => return Self::release(d, i64::MAX / 2),
+            Ok(None) => return (Self::release(d, i64::MAX / 2), CircuitChange::None),
             Err(e) => {
                 tracing::warn!(integration_id = d.integration_id.get(), error = %e, "reading the integration failed");
-                return Self::release(d, now_ms() + 1_000);
+                return (Self::release(d, now_ms() + 1_000), CircuitChange::None);
             }
         };
         let integration = &settings.record;
         if !integration.enabled {
-            return Completion::Skip {
+            let skip = Completion::Skip {
                 delivery_id: d.delivery_id,
             };
+            return (skip, CircuitChange::None);
         }
         if let Some(mail) = settings.mail.as_ref() {
-            return self.mail_attempt(d, integration, mail).await;
+            let sent = self.mail_attempt(d, integration, mail).await;
+            return (sent, CircuitChange::None);
         }
         let Some(cfg) = settings.config.as_ref() else {
-            return Self::release(d, now_ms() + 60_000);
+            return (Self::release(d, now_ms() + 60_000), CircuitChange::None);
         };
         let body = render_body(settings.template.as_ref(), &d.event.payload);
         let attempt_no = d.attempts + 1;
@@ -302,22 +316,25 @@ impl Inner {
             now_ms(),
             rand::random::<f64>() * 0.25,
         );
-        if let Some(until) = paused_until {
+        let circuit = if let Some(until) = paused_until {
             tracing::warn!(
                 integration_id = d.integration_id.get(),
                 paused_ms = until - now_ms(),
                 "endpoint failing: circuit open"
             );
             self.due_at(until);
-            self.share_circuit(d.integration_id, Some(until)).await;
+            CircuitChange::Opened(until)
         } else if res.success {
-            self.share_circuit(d.integration_id, None).await;
-        }
-        Completion::Attempt {
+            CircuitChange::Closed
+        } else {
+            CircuitChange::None
+        };
+        let attempt = Completion::Attempt {
             delivery_id: d.delivery_id,
             resolution,
             record: Box::new(record),
             note: None,
-        }
+        };
+        (attempt, circuit)
     }
 }

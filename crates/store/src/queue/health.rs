@@ -12,6 +12,15 @@ pub(crate) async fn health(
     integration_id: i64,
     now_ms: i64,
 ) -> Result<DeliveryHealth> {
+    // The circuit first: it is shared only after the failure that opened it
+    // is recorded, so reading it first never shows it open with that
+    // failure missing from the reads below.
+    let mut circuit = Sql::new("SELECT open_until FROM circuits WHERE integration_id = ");
+    circuit
+        .i64(integration_id)
+        .push(" AND open_until > ")
+        .i64(now_ms);
+    let open: Option<(i64,)> = circuit.query_as().fetch_optional(read).await?;
     let newest = |success: bool| {
         let mut q = Sql::new(
             "SELECT started_at, error_class, error FROM attempts WHERE test = 0 AND integration_id = ",
@@ -50,12 +59,6 @@ pub(crate) async fn health(
         Sql::new("SELECT COUNT(*) FROM deliveries WHERE state = 'skipped' AND integration_id = ");
     skipped.i64(integration_id);
     let (skipped,): (i64,) = skipped.query_as().fetch_one(read).await?;
-    let mut circuit = Sql::new("SELECT open_until FROM circuits WHERE integration_id = ");
-    circuit
-        .i64(integration_id)
-        .push(" AND open_until > ")
-        .i64(now_ms);
-    let open: Option<(i64,)> = circuit.query_as().fetch_optional(read).await?;
     let (last_failure_at, last_error_class, last_error) = failed.unwrap_or_default();
     Ok(DeliveryHealth {
         last_success_at,

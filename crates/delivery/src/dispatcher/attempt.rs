@@ -63,9 +63,8 @@ impl Inner {
     }
 }
 
-/// What an attempt did to its endpoint's circuit. Shared with the cluster
-/// only after the attempt is recorded, so whoever reads the circuit as open
-/// also reads the failure that opened it.
+/// What an attempt did to its endpoint's circuit, for the cluster to share
+/// (`Inner::deliver` says when).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum CircuitChange {
     None,
@@ -122,10 +121,19 @@ impl Inner {
         };
         let delivery_id = completion_id(&completion);
         let still_ours = self.held.lock().expect("held lock").remove(&delivery_id);
+        // A success closes the circuit before it is recorded, a failure opens
+        // it after: whoever reads the circuit and then the history (health)
+        // never sees it open without the failure that opened it, nor open
+        // after the success that closed it.
+        if circuit == CircuitChange::Closed {
+            self.share_circuit(integration_id, circuit).await;
+        }
         if still_ours && !self.given_back.load(Ordering::Relaxed) {
             self.record(completion, pushed, integration_id).await;
         }
-        self.share_circuit(integration_id, circuit).await;
+        if let CircuitChange::Opened(_) = circuit {
+            self.share_circuit(integration_id, circuit).await;
+        }
     }
 
     async fn record(&self, completion: Completion, pushed: Option<Tally>, id: IntegrationId) {

@@ -12,9 +12,9 @@ pub(crate) async fn health(
     integration_id: i64,
     now_ms: i64,
 ) -> Result<DeliveryHealth> {
-    // The circuit first: it is shared only after the failure that opened it
-    // is recorded, so reading it first never shows it open with that
-    // failure missing from the reads below.
+    // The circuit first: it opens after the failure that opened it is
+    // recorded and closes before the success that closed it is, so reading
+    // it first never shows it open beside a history that disagrees.
     let mut circuit = Sql::new("SELECT open_until FROM circuits WHERE integration_id = ");
     circuit
         .i64(integration_id)

@@ -54,7 +54,7 @@ fn connection(api: &Api) -> Api {
 
 async fn create(api: &Api) {
     let t0 = micros();
-    api.call(
+    api.send(
         "/incident/create",
         json!({"title": format!("Checkout latency above 2 s on payments-api in eu-west-1 ({t0})"),
                "description": format!("t={t0} p99 of checkout requests over the last five minutes exceeded"),

@@ -1,10 +1,11 @@
 //! Incident operations in a write batch: run in order over the incidents as
 //! earlier operations of the batch left them, then written together.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use dutyhook_domain::ids::{IncidentId, RunId};
 use dutyhook_domain::incident::Incident;
+use dutyhook_domain::recorder::Recorder;
 use dutyhook_domain::run::Run;
 use dutyhook_domain::DomainError;
 
@@ -12,8 +13,8 @@ use super::rows::{load_incidents, write, Written};
 use crate::runs::{load_runs, upsert_runs};
 use crate::subscribers::Subscribers;
 use crate::write_conn::WriteConn;
-use crate::writer::jobs::{Effects, MutateJob, Reply};
-use crate::Result;
+use crate::writer::jobs::{Effects, MutateJob, Reply, Step};
+use crate::{IncidentOp, Result};
 
 /// Runs the operations of a batch, in order, over the incidents as earlier
 /// operations of the batch left them; then writes what the successful ones
@@ -41,44 +42,9 @@ pub(crate) async fn apply_mutations(
     let mut closed_alerts_of = vec![];
     let mut runs: Vec<Run> = vec![];
     for job in jobs {
-        let found: Result<Vec<Incident>> = job
-            .ids
-            .iter()
-            .map(|id| {
-                working
-                    .get(id)
-                    .cloned()
-                    .ok_or_else(|| DomainError::not_found("incident", id).into())
-            })
-            .collect();
-        let mut incidents = match found {
-            Ok(v) => v,
-            Err(e) => {
-                job.answer.send(Err(e));
-                continue;
-            }
-        };
-        let mut rec = job.rec.clone();
-        if let Some(run_id) = &job.run {
-            // As an earlier operation of this batch left it, else as stored.
-            let current = match runs.iter().rev().find(|r| &r.run_id == run_id) {
-                Some(r) => Some(r.clone()),
-                None => stored_runs.iter().find(|r| &r.run_id == run_id).cloned(),
-            };
-            match current {
-                Some(r) => rec.runs = vec![r],
-                None => {
-                    job.answer
-                        .send(Err(DomainError::not_found("run", run_id).into()));
-                    continue;
-                }
-            }
-        }
-        if let Err(e) = (job.op)(&mut incidents, &mut rec) {
-            job.answer.send(Err(e.into()));
+        let Some((incidents, mut rec)) = run_step(job, &working, &runs, &stored_runs) else {
             continue;
-        }
-        rec.settle(incidents.iter_mut());
+        };
         for inc in incidents
             .iter()
             .filter(|i| rec.touched.contains(&i.incident_id))
@@ -114,4 +80,73 @@ pub(crate) async fn apply_mutations(
     upsert_runs(conn, &runs).await?;
     crate::alerts::rows::follow_incidents(conn, &alert_moves, &closed_alerts_of).await?;
     Ok(())
+}
+
+/// Runs `job`'s operation over the incidents as earlier operations of the
+/// batch left them (`working`, `runs`) or as stored, and settles what it
+/// recorded; or takes what its caller made. Answers a failing one itself,
+/// with `None`.
+fn run_step(
+    job: &MutateJob,
+    working: &HashMap<IncidentId, Incident>,
+    runs: &[Run],
+    stored_runs: &[Run],
+) -> Option<(Vec<Incident>, Recorder)> {
+    let mut rec = job.rec.clone();
+    let op = match &job.op {
+        Step::Made(made) => return Some((made.clone(), rec)),
+        Step::Run(op) => op,
+    };
+    let found: Result<Vec<Incident>> = job
+        .ids
+        .iter()
+        .map(|id| {
+            working
+                .get(id)
+                .cloned()
+                .ok_or_else(|| DomainError::not_found("incident", id).into())
+        })
+        .collect();
+    let mut incidents = match found {
+        Ok(v) => v,
+        Err(e) => {
+            job.answer.send(Err(e));
+            return None;
+        }
+    };
+    if let Some(run_id) = &job.run {
+        // As an earlier operation of this batch left it, else as stored.
+        let current = match runs.iter().rev().find(|r| &r.run_id == run_id) {
+            Some(r) => Some(r.clone()),
+            None => stored_runs.iter().find(|r| &r.run_id == run_id).cloned(),
+        };
+        match current {
+            Some(r) => rec.runs = vec![r],
+            None => {
+                job.answer
+                    .send(Err(DomainError::not_found("run", run_id).into()));
+                return None;
+            }
+        }
+    }
+    if let Err(e) = op(&mut incidents, &mut rec) {
+        job.answer.send(Err(e.into()));
+        return None;
+    }
+    rec.settle(incidents.iter_mut());
+    Some((incidents, rec))
+}
+
+/// A job for `op` over the stored incidents `ids`. One that reads none (a
+/// creation) is run here, by the caller, rather than on the writer's
+/// thread, which every job of every caller waits for.
+pub(crate) fn step(ids: &[IncidentId], op: IncidentOp, rec: Recorder) -> Result<(Step, Recorder)> {
+    if !ids.is_empty() {
+        return Ok((Step::Run(op), rec));
+    }
+    let mut rec = rec;
+    let mut made = vec![];
+    op(&mut made, &mut rec)?;
+    rec.settle(made.iter_mut());
+    Ok((Step::Made(made), rec))
 }

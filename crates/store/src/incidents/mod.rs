@@ -15,7 +15,7 @@ use dutyhook_domain::DomainError;
 use self::rows::{decode, SELECT_INCIDENT};
 use crate::sql::{like_contains, Sql};
 use crate::store::SqlStore;
-use crate::writer::{Answer, Job, MutateJob};
+use crate::writer::{Answer, Job, MutateJob, Step};
 use crate::{IncidentFilter, IncidentOp, IncidentStore, Listing, Page, Result, StoreError};
 
 /// Puts incidents in the order of `ids`; `NotFound` names the first missing.
@@ -112,6 +112,7 @@ impl IncidentStore for SqlStore {
         rec: Recorder,
         op: IncidentOp,
     ) -> Result<Vec<Incident>> {
+        let (op, rec) = apply::step(ids, op, rec)?;
         let (answer, rx) = Answer::new();
         self.writer
             .send(Job::Mutate(Box::new(MutateJob {
@@ -138,7 +139,7 @@ impl IncidentStore for SqlStore {
                 ids: vec![incident_id.clone()],
                 run: Some(run_id.clone()),
                 rec,
-                op,
+                op: Step::Run(op),
                 answer,
             })))
             .await?;

@@ -93,10 +93,21 @@ pub(crate) struct MutateJob {
     /// A run the operation changes: read in the transaction and handed to
     /// the operation in its recorder's `runs`.
     pub run: Option<RunId>,
-    /// Empty; each run records into a copy.
+    /// For [`Step::Run`] empty, each run recording into a copy; for
+    /// [`Step::Made`] what the operation recorded, settled.
     pub rec: Recorder,
-    pub op: IncidentOp,
+    pub op: Step,
     pub answer: Answer<Vec<Incident>>,
+}
+
+/// What the writer does with a [`MutateJob`]'s operation.
+pub(crate) enum Step {
+    /// Run it over the incidents as stored, in the batch.
+    Run(IncidentOp),
+    /// It read no stored incident, so its caller ran it (off the writer's
+    /// thread, which every job waits for): these are the incidents it made,
+    /// to write as they are.
+    Made(Vec<Incident>),
 }
 
 pub(crate) struct IngestJob {

@@ -36,7 +36,7 @@ use sqlx::{Any as AnyDb, AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use jobs::{
-    Answer, Batch, BoxFut, CompleteJob, Failure, IngestJob, Job, MutateJob, TxJob,
+    Answer, Batch, BoxFut, CompleteJob, Failure, IngestJob, Job, MutateJob, Step, TxJob,
 };
 
 use crate::direct::DirectConn;

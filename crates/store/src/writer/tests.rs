@@ -10,10 +10,10 @@ use dutyhook_domain::ops::{self, NewIncident};
 use dutyhook_domain::severity::Severity;
 use tokio::sync::Notify;
 
-use super::{Answer, Job, MutateJob};
+use super::{Answer, Job, MutateJob, Step};
 use crate::connect::open_sql;
 use crate::store::SqlStore;
-use crate::test_db::{ada, recorder, Db};
+use crate::test_db::{ada, open, recorder, Db};
 use crate::topology::Backend;
 use crate::{IncidentOp, IncidentStore, OutboxStore, Result, StoreError};
 
@@ -27,18 +27,7 @@ pub(crate) async fn try_create(store: &SqlStore, title: &str) -> Result<Incident
 
 /// Creates an incident of each title, in one job: in one batch.
 pub(crate) async fn create_together(store: &SqlStore, titles: &[&str]) -> Result<Vec<Incident>> {
-    let inputs: Vec<NewIncident> = (titles.iter())
-        .map(|title| NewIncident {
-            title: title.to_string(),
-            severity: Severity::Info,
-            channel_id: ChannelId(0),
-            channel_name: String::new(),
-            description: String::new(),
-            impact: String::new(),
-            assignees: vec![],
-            fields: Default::default(),
-        })
-        .collect();
+    let inputs: Vec<NewIncident> = titles.iter().map(|title| new_incident(title)).collect();
     let op: IncidentOp = Arc::new(move |incs, rec| {
         for input in &inputs {
             incs.push(ops::create(input.clone(), &ada(), rec));
@@ -46,6 +35,19 @@ pub(crate) async fn create_together(store: &SqlStore, titles: &[&str]) -> Result
         Ok(())
     });
     store.mutate_incidents(&[], recorder(), op).await
+}
+
+fn new_incident(title: &str) -> NewIncident {
+    NewIncident {
+        title: title.to_string(),
+        severity: Severity::Info,
+        channel_id: ChannelId(0),
+        channel_name: String::new(),
+        description: String::new(),
+        impact: String::new(),
+        assignees: vec![],
+        fields: Default::default(),
+    }
 }
 
 /// Queues a mutation without waiting for it.
@@ -61,7 +63,7 @@ async fn queue(
             ids: vec![id.to_string().into()],
             run: None,
             rec: recorder(),
-            op,
+            op: Step::Run(op),
             answer,
         })))
         .await
@@ -242,4 +244,40 @@ async fn after_a_full_disk_writes_resume() {
     assert!(last.is_none(), "writes resumed: {last:?}");
     crate::Store::close(&store).await;
     db.drop().await;
+}
+
+/// An operation that reads no stored incident (a creation) runs on its
+/// caller's thread, not on the writer's, which every job waits for; what
+/// it made is stored as made, and a failing one stores nothing.
+#[tokio::test]
+async fn a_creation_runs_on_its_callers_thread() {
+    let db = Db::sqlite().await;
+    let store = open(&db).await;
+    let ran_on = Arc::new(std::sync::Mutex::new(None));
+    let seen = ran_on.clone();
+    let op: IncidentOp = Arc::new(move |incs, rec| {
+        *seen.lock().unwrap() = std::thread::current().name().map(str::to_string);
+        incs.push(ops::create(new_incident("Made by its caller"), &ada(), rec));
+        Ok(())
+    });
+    let made = store.mutate_incidents(&[], recorder(), op).await.unwrap();
+    let thread = ran_on.lock().unwrap().clone();
+    assert_ne!(thread.as_deref(), Some("dutyhook-writer"));
+    let stored = store.incident(&made[0].incident_id).await.unwrap().unwrap();
+    assert_eq!(stored.title, "Made by its caller");
+    assert_eq!(stored.last_event_ms, made[0].last_event_ms, "settled once");
+
+    let failing: IncidentOp = Arc::new(|incs, rec| {
+        incs.push(ops::create(new_incident("Never stored"), &ada(), rec));
+        Err(dutyhook_domain::DomainError::not_found("channel", "7"))
+    });
+    assert!(store
+        .mutate_incidents(&[], recorder(), failing)
+        .await
+        .is_err());
+    let (stored,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM incidents")
+        .fetch_one(&store.read)
+        .await
+        .unwrap();
+    assert_eq!(stored, 1, "the failing operation's incident is not stored");
 }

@@ -175,6 +175,11 @@ impl DirectConn {
         each: Option<OneRowEach<'_>>,
         mut run: impl FnMut(&mut rusqlite::CachedStatement<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {
+        #[cfg(test)]
+        crate::direct_census::note(
+            &self.conn,
+            each.as_ref().map_or(q.text.as_str(), |e| e.text.as_str()),
+        );
         let Some(each) = each else {
             let mut stmt = self.conn.prepare_cached(&q.text)?;
             bind(&mut stmt, &[q.binds()])?;

@@ -6,6 +6,7 @@ use dutyhook_domain::integration::{IntegrationConfig, IntegrationKind};
 use dutyhook_domain::DomainError;
 use sqlx::AnyConnection;
 
+use crate::queue::fifo::OPEN;
 use crate::secrets::{map_secret_values, Keyring};
 use crate::sql::{now_s, Sql};
 use crate::store::SqlStore;
@@ -191,8 +192,7 @@ impl IntegrationStore for SqlStore {
                     }
                     // Unsent deliveries go with it: nothing would ever send them.
                     let mut q = Sql::new("DELETE FROM deliveries WHERE integration_id = ");
-                    q.i64(id)
-                        .push(" AND state IN ('waiting', 'pending', 'leased')");
+                    q.i64(id).push(" AND ").push(OPEN);
                     q.query().execute(&mut *c).await?;
                     // Its key tails now point at nothing unfinished: the
                     // prune deletes them (ids are never reused), where a

@@ -16,6 +16,8 @@ mod dialect;
 #[cfg(test)]
 mod dialect_tests;
 mod direct;
+#[cfg(test)]
+mod direct_census;
 mod directory;
 mod error;
 mod event_rows;

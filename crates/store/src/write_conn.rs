@@ -31,6 +31,13 @@ impl WriteConn<'_> {
         }
     }
 
+    /// Whether statements run on the writer's own thread (SQLite's direct
+    /// connection), costing no round trip: many small ones may be cheaper
+    /// than one large.
+    pub(crate) fn runs_here(&self) -> bool {
+        matches!(self, WriteConn::Direct(_))
+    }
+
     /// Runs `q`; the number of rows it changed.
     pub(crate) async fn execute(&mut self, q: &Sql) -> Result<u64> {
         match self {

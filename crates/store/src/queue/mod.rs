@@ -15,6 +15,8 @@ pub(crate) mod rooms;
 pub(crate) mod settle;
 pub(crate) mod stats;
 #[cfg(test)]
+mod temporary_btree_tests;
+#[cfg(test)]
 pub(crate) mod tests;
 pub(crate) mod with_events;
 #[cfg(test)]

@@ -55,7 +55,7 @@ pub(crate) async fn prune_tails(store: &SqlStore, chunk: i64) -> Result<u64> {
                 .text(last.0.as_str());
             del.push(", ").i64(last.1).push(")");
             del.push(
-                " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = delivery_tails.tail_id AND d.state IN ",
+                " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = delivery_tails.tail_id AND ",
             )
             .push(OPEN)
             .push(")");

@@ -134,7 +134,9 @@ fn claimable(q: &mut Sql, wants: &ClaimBudget, owner: &str, now: i64) {
     if !wants.exclude.is_empty() {
         q.push(" AND i.id NOT IN ").list_i64(&wants.exclude);
     }
-    q.push(" AND i.id NOT IN (SELECT integration_id FROM circuits WHERE open_until > ")
+    // Not `NOT IN (SELECT …)`: SQLite would build a temporary b-tree of the
+    // open circuits for every claim, where this is a key lookup.
+    q.push(" AND NOT EXISTS (SELECT 1 FROM circuits c WHERE c.integration_id = i.id AND c.open_until > ")
         .i64(now)
         .push(")");
 }

@@ -13,7 +13,7 @@ use crate::types::DeliveryStats;
 use crate::Result;
 
 pub(crate) async fn delivery_stats(read: &AnyPool) -> Result<DeliveryStats> {
-    let mut open = Sql::new("SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE state IN ");
+    let mut open = Sql::new("SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE ");
     open.push(OPEN);
     let (pending, oldest): (i64, Option<i64>) = open.query_as().fetch_one(read).await?;
     let integrations: Vec<(i64, i64, String)> =
@@ -30,7 +30,7 @@ pub(crate) async fn delivery_stats(read: &AnyPool) -> Result<DeliveryStats> {
     let mut heads = vec![];
     for id in &webhooks {
         let mut q = Sql::new("SELECT MIN(id) FROM deliveries WHERE integration_id = ");
-        q.i64(*id).push(" AND state IN ").push(OPEN);
+        q.i64(*id).push(" AND ").push(OPEN);
         let (head,): (Option<i64>,) = q.query_as().fetch_one(read).await?;
         heads.extend(head);
     }

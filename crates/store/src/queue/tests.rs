@@ -129,7 +129,7 @@ pub(super) async fn comment(store: &dyn Store, incident_id: &str, text: &'static
         .unwrap();
 }
 
-fn outcome(d: &ClaimedDelivery, resolution: DeliveryResolution) -> Completion {
+pub(super) fn outcome(d: &ClaimedDelivery, resolution: DeliveryResolution) -> Completion {
     Completion::Attempt {
         delivery_id: d.delivery_id,
         resolution,

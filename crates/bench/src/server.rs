@@ -220,15 +220,8 @@ pub(crate) struct Api {
 
 impl Api {
     pub(crate) async fn call(&self, path: &str, body: Value) -> Value {
-        let resp = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.key)
-            .json(&body)
-            .send()
-            .await
-            .expect("API call");
-        let v: Value = resp.json().await.expect("API JSON");
+        let answer = self.post(path, &body).await;
+        let v: Value = serde_json::from_slice(&answer).expect("API JSON");
         assert!(v.get("error").is_none(), "{path}: {v}");
         v["data"].clone()
     }
@@ -241,21 +234,27 @@ impl Api {
         struct Answer {
             error: Option<serde::de::IgnoredAny>,
         }
-        let resp = self
-            .client
+        let answer = self.post(path, &body).await;
+        let checked: Answer = serde_json::from_slice(&answer).expect("API JSON");
+        assert!(
+            checked.error.is_none(),
+            "{path}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+
+    /// POSTs `body` to `path` with the admin key; the answer's bytes.
+    async fn post(&self, path: &str, body: &Value) -> axum::body::Bytes {
+        self.client
             .post(format!("{}{path}", self.base))
             .bearer_auth(&self.key)
-            .json(&body)
+            .json(body)
             .send()
             .await
-            .expect("API call");
-        let bytes = resp.bytes().await.expect("API answer");
-        let answer: Answer = serde_json::from_slice(&bytes).expect("API JSON");
-        assert!(
-            answer.error.is_none(),
-            "{path}: {}",
-            String::from_utf8_lossy(&bytes)
-        );
+            .expect("API call")
+            .bytes()
+            .await
+            .expect("API answer")
     }
 
     pub(crate) async fn incidents(&self, n: usize) -> Vec<String> {

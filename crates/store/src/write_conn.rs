@@ -31,11 +31,17 @@ impl WriteConn<'_> {
         }
     }
 
-    /// Whether statements run on the writer's own thread (SQLite's direct
-    /// connection), costing no round trip: many small ones may be cheaper
-    /// than one large.
-    pub(crate) fn runs_here(&self) -> bool {
-        matches!(self, WriteConn::Direct(_))
+    /// Whether `rows` rows are cheaper written one statement each, found
+    /// by key, than with one statement that lists them after `IN`: on the
+    /// writer's own SQLite connection, where a statement costs no round
+    /// trip but each such list is a temporary b-tree SQLite builds and
+    /// tears down (~12,000 instructions), and only for a few rows. A
+    /// statement a row costs a few thousand instructions more than a row
+    /// of one statement, so somewhere past a few dozen rows one statement
+    /// is cheaper again (estimated from callgrind's counts, not measured).
+    pub(crate) fn one_at_a_time(&self, rows: usize) -> bool {
+        const UP_TO: usize = 16;
+        matches!(self, WriteConn::Direct(_)) && rows <= UP_TO
     }
 
     /// Runs `q`; the number of rows it changed.

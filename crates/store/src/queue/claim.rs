@@ -88,7 +88,12 @@ pub(crate) async fn claim(
 
 /// Makes deliveries leased as they were inserted `pending` again.
 async fn unlease(conn: &mut WriteConn<'_>, ids: &[i64]) -> Result<()> {
-    for chunk in ids.chunks(500) {
+    let chunk_len = if conn.one_at_a_time(ids.len()) {
+        1
+    } else {
+        500
+    };
+    for chunk in ids.chunks(chunk_len) {
         let mut q = Sql::on(
             conn,
             "UPDATE deliveries SET state = 'pending', lease_until = 0, lease_owner = '' WHERE id IN ",
@@ -116,6 +121,12 @@ async fn lease(
     until: i64,
     owner: &str,
 ) -> Result<(Vec<LeasedRow>, EventsBySeq)> {
+    if conn.one_at_a_time(ids.len()) {
+        return Ok((
+            lease_each(conn, ids, until, owner).await?,
+            EventsBySeq::new(),
+        ));
+    }
     let postgres = backend == Backend::Postgres;
     let mut q = Sql::on(
         conn,
@@ -151,6 +162,38 @@ async fn lease(
     Ok((rows, events))
 }
 
+/// As [`lease`], a delivery at a time by its key (`WriteConn::one_at_a_time`):
+/// the one statement for all builds temporary b-trees for its `IN` lists
+/// and its `RETURNING`.
+async fn lease_each(
+    conn: &mut WriteConn<'_>,
+    ids: &[i64],
+    until: i64,
+    owner: &str,
+) -> Result<Vec<LeasedRow>> {
+    let mut rows = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let mut find = Sql::on(
+            conn,
+            "SELECT id, integration_id, attempts, event_seq FROM deliveries WHERE id = ",
+        );
+        find.i64(id).push(" AND state = 'pending'");
+        let found: Vec<LeasedRow> = conn.fetch_all(&find).await?;
+        if found.is_empty() {
+            continue;
+        }
+        let mut take = Sql::on(
+            conn,
+            "UPDATE deliveries SET state = 'leased', lease_until = ",
+        );
+        take.i64(until).push(", lease_owner = ").text(owner);
+        take.push(" WHERE id = ").i64(id);
+        conn.execute(&take).await?;
+        rows.extend(found);
+    }
+    Ok(rows)
+}
+
 /// Reads the events of `rows` that `events` does not hold yet, each once.
 async fn read_events(
     conn: &mut WriteConn<'_>,
@@ -164,7 +207,12 @@ async fn read_events(
         .collect();
     seqs.sort_unstable();
     seqs.dedup();
-    for chunk in seqs.chunks(500) {
+    let chunk_len = if conn.one_at_a_time(seqs.len()) {
+        1
+    } else {
+        500
+    };
+    for chunk in seqs.chunks(chunk_len) {
         let mut q = Sql::on(
             conn,
             &format!("SELECT {EVENT_COLS} FROM events WHERE seq IN "),

@@ -332,7 +332,7 @@ pub(crate) async fn settle_finished(
     conn: &mut WriteConn<'_>,
     finished: &[(i64, End)],
 ) -> Result<()> {
-    if conn.runs_here() {
+    if conn.one_at_a_time(finished.len()) {
         return settle_each(conn, finished).await;
     }
     for chunk in finished.chunks(SETTLED_PER_STATEMENT) {
@@ -347,11 +347,11 @@ pub(crate) async fn settle_finished(
 pub(crate) const SETTLED_PER_STATEMENT: usize = 1000;
 
 /// As [`settle_finished`], a delivery at a time, each with two statements
-/// that find their rows by key: where statements cost no round trip. The
-/// one statement for all (`push_settle`) tests each row against lists
-/// after `IN`, and SQLite builds a temporary b-tree for each such list on
-/// every run: seven a batch, ~12,000 instructions each, more than a
-/// batch's few deliveries cost one at a time.
+/// that find their rows by key (`WriteConn::one_at_a_time`). The one
+/// statement for all (`push_settle`) tests each row against lists after
+/// `IN`, and SQLite builds a temporary b-tree for each such list on every
+/// run: seven a batch, ~12,000 instructions each, more than a batch's few
+/// deliveries cost one at a time.
 async fn settle_each(conn: &mut WriteConn<'_>, finished: &[(i64, End)]) -> Result<()> {
     for &(id, end) in finished {
         // The next of its key, if waiting, leads it now; settling the

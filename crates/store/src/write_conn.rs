@@ -44,6 +44,16 @@ impl WriteConn<'_> {
         matches!(self, WriteConn::Direct(_)) && rows <= UP_TO
     }
 
+    /// How many of `rows` rows to list after `IN` in one statement, at most
+    /// `most`: one, found by key, where [`WriteConn::one_at_a_time`] says so.
+    pub(crate) fn rows_per_statement(&self, rows: usize, most: usize) -> usize {
+        if self.one_at_a_time(rows) {
+            1
+        } else {
+            most
+        }
+    }
+
     /// Runs `q`; the number of rows it changed.
     pub(crate) async fn execute(&mut self, q: &Sql) -> Result<u64> {
         match self {

@@ -129,24 +129,33 @@ fn run_step(
             }
         }
     }
-    if let Err(e) = op(&mut incidents, &mut rec) {
-        job.answer.send(Err(e.into()));
+    if let Err(e) = run_settled(op, &mut incidents, &mut rec) {
+        job.answer.send(Err(e));
         return None;
     }
-    rec.settle(incidents.iter_mut());
     Some((incidents, rec))
+}
+
+/// Runs `op` over `incidents` and settles what it recorded: where the
+/// writer runs it and where its caller does, the same way.
+fn run_settled(op: &IncidentOp, incidents: &mut Vec<Incident>, rec: &mut Recorder) -> Result<()> {
+    op(incidents, rec)?;
+    rec.settle(incidents.iter_mut());
+    Ok(())
 }
 
 /// A job for `op` over the stored incidents `ids`. One that reads none (a
 /// creation) is run here, by the caller, rather than on the writer's
 /// thread, which every job of every caller waits for.
-pub(crate) fn step(ids: &[IncidentId], op: IncidentOp, rec: Recorder) -> Result<(Step, Recorder)> {
+pub(crate) fn step(
+    ids: &[IncidentId],
+    op: IncidentOp,
+    mut rec: Recorder,
+) -> Result<(Step, Recorder)> {
     if !ids.is_empty() {
         return Ok((Step::Run(op), rec));
     }
-    let mut rec = rec;
     let mut made = vec![];
-    op(&mut made, &mut rec)?;
-    rec.settle(made.iter_mut());
+    run_settled(&op, &mut made, &mut rec)?;
     Ok((Step::Made(made), rec))
 }

@@ -88,12 +88,7 @@ pub(crate) async fn claim(
 
 /// Makes deliveries leased as they were inserted `pending` again.
 async fn unlease(conn: &mut WriteConn<'_>, ids: &[i64]) -> Result<()> {
-    let chunk_len = if conn.one_at_a_time(ids.len()) {
-        1
-    } else {
-        500
-    };
-    for chunk in ids.chunks(chunk_len) {
+    for chunk in ids.chunks(conn.rows_per_statement(ids.len(), 500)) {
         let mut q = Sql::on(
             conn,
             "UPDATE deliveries SET state = 'pending', lease_until = 0, lease_owner = '' WHERE id IN ",
@@ -207,12 +202,7 @@ async fn read_events(
         .collect();
     seqs.sort_unstable();
     seqs.dedup();
-    let chunk_len = if conn.one_at_a_time(seqs.len()) {
-        1
-    } else {
-        500
-    };
-    for chunk in seqs.chunks(chunk_len) {
+    for chunk in seqs.chunks(conn.rows_per_statement(seqs.len(), 500)) {
         let mut q = Sql::on(
             conn,
             &format!("SELECT {EVENT_COLS} FROM events WHERE seq IN "),

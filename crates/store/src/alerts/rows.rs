@@ -135,6 +135,7 @@ pub(crate) async fn write_state(
         timeline: &rec.timeline,
         events: &rec.events,
         created: None,
+        docs: None,
     };
     write(conn, written, subscribers, leasing).await
 }

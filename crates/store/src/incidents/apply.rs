@@ -9,11 +9,11 @@ use dutyhook_domain::recorder::Recorder;
 use dutyhook_domain::run::Run;
 use dutyhook_domain::DomainError;
 
-use super::rows::{load_incidents, write, Written};
+use super::rows::{load_incidents, write, Docs, Written};
 use crate::runs::{load_runs, upsert_runs};
 use crate::subscribers::Subscribers;
 use crate::write_conn::WriteConn;
-use crate::writer::jobs::{Effects, MutateJob, Reply, Step};
+use crate::writer::jobs::{Effects, Made, MutateJob, Reply, Step};
 use crate::{IncidentOp, Result};
 
 /// Runs the operations of a batch, in order, over the incidents as earlier
@@ -41,17 +41,28 @@ pub(crate) async fn apply_mutations(
     let mut alert_moves = vec![];
     let mut closed_alerts_of = vec![];
     let mut runs: Vec<Run> = vec![];
+    let mut docs = Docs::new();
     for job in jobs {
         let Some((incidents, mut rec)) = run_step(job, &working, &runs, &stored_runs) else {
             continue;
         };
-        for inc in incidents
-            .iter()
-            .filter(|i| rec.touched.contains(&i.incident_id))
-        {
+        let made_docs = match &job.op {
+            Step::Made(made) => Some(&made.docs),
+            Step::Run(_) => None,
+        };
+        for (i, inc) in incidents.iter().enumerate() {
+            if !rec.touched.contains(&inc.incident_id) {
+                continue;
+            }
             if !changed.contains(&inc.incident_id) {
                 changed.push(inc.incident_id.clone());
             }
+            // A document serialised by the caller holds only until an
+            // operation of the batch changes its incident again.
+            match made_docs.and_then(|d| d.get(i)) {
+                Some(doc) => docs.insert(inc.incident_id.clone(), doc.clone()),
+                None => docs.remove(&inc.incident_id),
+            };
             working.insert(inc.incident_id.clone(), inc.clone());
         }
         timeline.append(&mut rec.timeline);
@@ -74,6 +85,7 @@ pub(crate) async fn apply_mutations(
         timeline: &timeline,
         events: &events,
         created: Some(&created),
+        docs: Some(&docs),
     };
     effects.deliveries_moved |= write(conn, written, subscribers, &mut effects.leasing).await?;
     effects.events += events.len();
@@ -94,7 +106,7 @@ fn run_step(
 ) -> Option<(Vec<Incident>, Recorder)> {
     let mut rec = job.rec.clone();
     let op = match &job.op {
-        Step::Made(made) => return Some((made.clone(), rec)),
+        Step::Made(made) => return Some((made.incidents.clone(), rec)),
         Step::Run(op) => op,
     };
     let found: Result<Vec<Incident>> = job
@@ -157,5 +169,5 @@ pub(crate) fn step(
     }
     let mut made = vec![];
     run_settled(&op, &mut made, &mut rec)?;
-    Ok((Step::Made(made), rec))
+    Ok((Step::Made(Made::new(made)?), rec))
 }

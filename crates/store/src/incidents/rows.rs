@@ -38,10 +38,11 @@ pub(crate) const INCIDENT_COLS: &str =
 pub(crate) async fn upsert_incidents(
     conn: &mut WriteConn<'_>,
     incidents: &[&Incident],
+    docs: Option<&Docs>,
 ) -> Result<()> {
     for chunk in incidents.chunks(INCIDENTS_PER_STATEMENT) {
         let mut q = Sql::on(conn, "");
-        push_incidents(&mut q, chunk)?;
+        push_incidents(&mut q, chunk, docs)?;
         conn.execute(&q).await?;
     }
     Ok(())
@@ -53,7 +54,7 @@ pub(crate) const TIMELINE_PER_STATEMENT: usize = 1000;
 const EVENTS_PER_STATEMENT: usize = 1000;
 
 /// `INSERT INTO incidents … ON CONFLICT … DO UPDATE` for `incidents`.
-fn push_incidents(q: &mut Sql, incidents: &[&Incident]) -> Result<()> {
+fn push_incidents(q: &mut Sql, incidents: &[&Incident], docs: Option<&Docs>) -> Result<()> {
     q.push(&format!("INSERT INTO incidents ({INCIDENT_COLS}) VALUES "));
     for inc in incidents {
         q.row_start();
@@ -90,9 +91,12 @@ fn push_incidents(q: &mut Sql, incidents: &[&Incident]) -> Result<()> {
         q.i64(person_id(&inc.creator))
             .push(", ")
             .i64(person_id(&inc.closer))
-            .push(", ")
-            .text(serde_json::to_string(inc)?)
-            .row_end();
+            .push(", ");
+        match docs.and_then(|d| d.get(&inc.incident_id)) {
+            Some(doc) => q.text(&**doc),
+            None => q.text(serde_json::to_string(inc)?),
+        }
+        .row_end();
     }
     q.push(
         " ON CONFLICT (id) DO UPDATE SET channel_id = excluded.channel_id, progress = excluded.progress, \
@@ -140,7 +144,12 @@ pub(crate) struct Written<'a> {
     /// Incidents created by this batch: no delivery of theirs can be queued
     /// yet, so their deliveries need not look for one to queue behind.
     pub created: Option<&'a HashSet<IncidentId>>,
+    /// Documents already serialised for some of `incidents`.
+    pub docs: Option<&'a Docs>,
 }
+
+/// Incidents' stored documents, by incident.
+pub(crate) type Docs = HashMap<IncidentId, Arc<str>>;
 
 /// Writes incidents, timeline and events (the outbox), then the events'
 /// deliveries: one per subscribed webhook, with the subscription snapshot
@@ -168,7 +177,7 @@ pub(crate) async fn write(
     if together {
         let mut q = Sql::on(conn, "");
         if !w.incidents.is_empty() {
-            q.with_part(|q| push_incidents(q, w.incidents))?;
+            q.with_part(|q| push_incidents(q, w.incidents, w.docs))?;
         }
         if !w.timeline.is_empty() {
             q.with_part(|q| push_timeline(q, w.timeline))?;
@@ -205,7 +214,7 @@ pub(crate) async fn write(
         let rows: Vec<(i64, String)> = conn.fetch_all(&q).await?;
         seqs.extend(rows.into_iter().map(|(seq, id)| (EventId::from(id), seq)));
     } else {
-        upsert_incidents(conn, w.incidents).await?;
+        upsert_incidents(conn, w.incidents, w.docs).await?;
         insert_timeline(conn, w.timeline).await?;
         for chunk in w.events.chunks(EVENTS_PER_STATEMENT) {
             let mut q = Sql::on(conn, "");

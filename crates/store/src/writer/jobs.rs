@@ -107,7 +107,27 @@ pub(crate) enum Step {
     /// It read no stored incident, so its caller ran it (off the writer's
     /// thread, which every job waits for): these are the incidents it made,
     /// to write as they are.
-    Made(Vec<Incident>),
+    Made(Made),
+}
+
+/// Incidents an operation made, each with the document it is stored as,
+/// serialised by the caller too: on the writer's thread that was a
+/// twentieth of its instructions a push at one webhook.
+#[derive(Clone)]
+pub(crate) struct Made {
+    pub incidents: Vec<Incident>,
+    /// `incidents`' documents, in the same order.
+    pub docs: Vec<Arc<str>>,
+}
+
+impl Made {
+    pub(crate) fn new(incidents: Vec<Incident>) -> Result<Made> {
+        let docs = incidents
+            .iter()
+            .map(|i| serde_json::to_string(i).map(Arc::from))
+            .collect::<serde_json::Result<_>>()?;
+        Ok(Made { incidents, docs })
+    }
 }
 
 pub(crate) struct IngestJob {

@@ -281,3 +281,61 @@ async fn a_creation_runs_on_its_callers_thread() {
         .unwrap();
     assert_eq!(stored, 1, "the failing operation's incident is not stored");
 }
+
+/// A creation is stored as the document its caller serialised with it,
+/// unless a later operation of the same batch changed the incident again:
+/// then as that one left it.
+#[tokio::test]
+async fn a_made_document_holds_until_changed_in_its_batch() {
+    let db = Db::sqlite().await;
+    let store = open(&db).await;
+    let (release, held) = hold_writer(&store).await;
+    let mut made = vec![];
+    for title in ["Left alone", "Acknowledged"] {
+        let op: IncidentOp = Arc::new(move |incs, rec| {
+            incs.push(ops::create(new_incident(title), &ada(), rec));
+            Ok(())
+        });
+        let (step, rec) = crate::incidents::apply::step(&[], op, recorder()).unwrap();
+        let Step::Made(mut made_here) = step else {
+            panic!("a creation is made by its caller");
+        };
+        let mut doc = made_here.incidents[0].clone();
+        doc.title = format!("{title}, as its caller serialised it");
+        made_here.docs[0] = serde_json::to_string(&doc).unwrap().into();
+        let id = doc.incident_id.clone();
+        let (answer, rx) = Answer::new();
+        let job = MutateJob {
+            ids: vec![],
+            run: None,
+            rec,
+            op: Step::Made(made_here),
+            answer,
+        };
+        store.writer.send(Job::Mutate(Box::new(job))).await.unwrap();
+        made.push((id, rx));
+    }
+    let (alone, acked) = (made[0].0.clone(), made[1].0.clone());
+    let ack = queue(
+        &store,
+        &acked,
+        Arc::new(|incs, rec| ops::ack(incs, &ada(), rec)),
+    )
+    .await;
+    release.notify_one();
+    held.await.unwrap();
+    for (_, rx) in made {
+        rx.await.unwrap().unwrap();
+    }
+    ack.await.unwrap().unwrap();
+    let stored = store.incident(&alone).await.unwrap().unwrap();
+    assert_eq!(stored.title, "Left alone, as its caller serialised it");
+    let stored = store.incident(&acked).await.unwrap().unwrap();
+    assert_eq!(
+        stored.title, "Acknowledged",
+        "the acknowledgement's document"
+    );
+    assert_eq!(stored.progress.as_str(), "Processing");
+    crate::Store::close(&*store).await;
+    db.drop().await;
+}

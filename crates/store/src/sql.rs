@@ -5,6 +5,8 @@ use sqlx::any::AnyArguments;
 use sqlx::query::{Query, QueryAs};
 use sqlx::{Any, FromRow};
 
+use crate::topology::Backend;
+
 #[derive(Debug, Clone)]
 pub(crate) enum Bind {
     I64(i64),
@@ -216,6 +218,28 @@ impl Sql {
 
     pub fn opt_text(&mut self, v: Option<String>) -> &mut Self {
         self.bind(Bind::OptText(v))
+    }
+
+    /// Whether `column` is one of `values`, in a statement that runs
+    /// often. On SQLite as a `CASE`, tested in place: SQLite builds a
+    /// temporary b-tree for a list of more than two values after `IN` each
+    /// time the statement runs (and turns equalities of one column joined
+    /// by `OR` into such a list). On PostgreSQL as an `IN` list, which an
+    /// index on `column` serves.
+    pub fn one_of<T: AsRef<str>>(
+        &mut self,
+        backend: Backend,
+        column: &str,
+        values: &[T],
+    ) -> &mut Self {
+        if backend == Backend::Postgres || values.is_empty() {
+            return self.push(column).push(" IN ").list_text(values);
+        }
+        self.push("(CASE ").push(column);
+        for v in values {
+            self.push(" WHEN ").text(v.as_ref()).push(" THEN 1");
+        }
+        self.push(" ELSE 0 END) = 1")
     }
 
     /// `(v1, v2, …)` for an `IN` list, [`padded`]. An empty list is a query

@@ -55,9 +55,13 @@ async fn read_subscribers(conn: &mut WriteConn<'_>) -> Result<(i64, Vec<Subscrib
     let mut q = Sql::on(
         conn,
         "SELECT c.n, i.id, i.config, i.enabled, i.kind FROM rare_changes c \
-         LEFT JOIN integrations i ON i.kind IN ",
+         LEFT JOIN integrations i ON ",
     );
-    q.list_text(&IntegrationKind::QUEUED.map(IntegrationKind::as_str));
+    q.one_of(
+        conn.backend(),
+        "i.kind",
+        &IntegrationKind::QUEUED.map(IntegrationKind::as_str),
+    );
     q.push(" WHERE c.id = 1");
     type Row = (
         i64,

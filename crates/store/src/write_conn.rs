@@ -6,6 +6,7 @@ use sqlx::{AnyConnection, FromRow};
 
 use crate::direct::DirectConn;
 use crate::sql::{Placeholders, Sql};
+use crate::topology::Backend;
 use crate::Result;
 
 pub(crate) enum WriteConn<'c> {
@@ -24,6 +25,14 @@ impl Placeholders for WriteConn<'_> {
 
 impl WriteConn<'_> {
     /// Whether the statements go to PostgreSQL.
+    pub(crate) fn backend(&self) -> Backend {
+        if self.postgres() {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
     pub(crate) fn postgres(&self) -> bool {
         match self {
             WriteConn::Sqlx(c) => c.backend_name() == "PostgreSQL",

@@ -30,7 +30,7 @@ pub(crate) async fn due_within_rooms(
         (rooms(wants, &others), due)
     } else {
         let mut q = Sql::on(conn, "");
-        claimable(&mut q, wants, owner, now);
+        claimable(&mut q, backend, wants, owner, now);
         let others: Vec<(i64, i64)> = conn.fetch_all(&q).await?;
         let rooms = rooms(wants, &others);
         let due = if rooms.is_empty() {
@@ -72,7 +72,7 @@ async fn claimable_and_due(
         .collect();
     let beyond_lanes = wants.limit.min(wants.lane_depth).max(0);
     let mut q = Sql::on(conn, "WITH r AS (");
-    claimable(&mut q, wants, owner, now);
+    claimable(&mut q, Backend::Postgres, wants, owner, now);
     // Under the cap, no more than the other processes' leases leave of
     // it: a bound only (ours are not counted here), which spares reading
     // heads that `pick` would leave out.
@@ -114,7 +114,7 @@ async fn claimable_and_due(
 /// `SELECT id, others`: the integrations that may be claimed for (queued
 /// kinds, not excluded, circuit closed) and, under a cluster cap, how many
 /// leases other processes (not `owner`) hold of each.
-fn claimable(q: &mut Sql, wants: &ClaimBudget, owner: &str, now: i64) {
+fn claimable(q: &mut Sql, backend: Backend, wants: &ClaimBudget, owner: &str, now: i64) {
     q.push("SELECT i.id, ");
     match wants.cluster_cap {
         Some(_) => {
@@ -129,8 +129,11 @@ fn claimable(q: &mut Sql, wants: &ClaimBudget, owner: &str, now: i64) {
             q.push("CAST(0 AS BIGINT) AS others FROM integrations i");
         }
     }
-    q.push(" WHERE i.kind IN ")
-        .list_text(&IntegrationKind::QUEUED.map(IntegrationKind::as_str));
+    q.push(" WHERE ").one_of(
+        backend,
+        "i.kind",
+        &IntegrationKind::QUEUED.map(IntegrationKind::as_str),
+    );
     if !wants.exclude.is_empty() {
         q.push(" AND i.id NOT IN ").list_i64(&wants.exclude);
     }

@@ -3,7 +3,8 @@
 //! each `IN (SELECT …)` and for a `RETURNING`: on the writer's own
 //! connection the statements of a delivery's life — its insert, its lease
 //! with its event read, its settling and its successor's promotion — build
-//! none (see `direct_census`).
+//! none (see `direct_census`), nor do a claim's choice of integrations
+//! and the reading of the subscriptions.
 
 use super::tests::{comment, outcome, webhook, Sink};
 use crate::direct_census::statements;
@@ -63,6 +64,22 @@ async fn a_deliverys_statements_build_no_temporary_btree() {
     assert!(
         building.is_empty(),
         "statements of a delivery that build temporary b-trees: {building:#?}"
+    );
+    // Nor those every claim and every reading of the subscriptions run.
+    let of_integrations: Vec<_> = run
+        .iter()
+        .filter(|(text, _)| {
+            text.contains("FROM integrations i") || text.contains("JOIN integrations i")
+        })
+        .collect();
+    assert!(
+        of_integrations.len() >= 2,
+        "the claim's and the subscriptions' statements ran: {run:#?}"
+    );
+    let building: Vec<_> = of_integrations.iter().filter(|(_, n)| *n > 0).collect();
+    assert!(
+        building.is_empty(),
+        "statements of integrations that build temporary b-trees: {building:#?}"
     );
 }
 

@@ -23,8 +23,15 @@ pub(crate) fn note(conn: &rusqlite::Connection, text: &str) {
 /// The statements run on the database `file`, each with the temporary
 /// b-trees it builds.
 pub(crate) fn statements(file: &str) -> Vec<(String, usize)> {
+    // SQLite names the file as it was opened, made absolute: the same file
+    // once both names are resolved.
+    let canonical = |f: &str| std::fs::canonicalize(f).ok();
+    let wanted = canonical(file).expect("the database file exists");
     let seen = SEEN.lock().unwrap();
-    let Some((_, of_file)) = seen.iter().find(|(f, _)| f.ends_with(file)) else {
+    let Some((_, of_file)) = seen
+        .iter()
+        .find(|(f, _)| canonical(f).as_ref() == Some(&wanted))
+    else {
         return vec![];
     };
     of_file.iter().map(|(t, n)| (t.clone(), *n)).collect()

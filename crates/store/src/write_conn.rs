@@ -24,7 +24,7 @@ impl Placeholders for WriteConn<'_> {
 }
 
 impl WriteConn<'_> {
-    /// Whether the statements go to PostgreSQL.
+    /// The database the statements go to.
     pub(crate) fn backend(&self) -> Backend {
         if self.postgres() {
             Backend::Postgres
@@ -33,6 +33,7 @@ impl WriteConn<'_> {
         }
     }
 
+    /// Whether the statements go to PostgreSQL.
     pub(crate) fn postgres(&self) -> bool {
         match self {
             WriteConn::Sqlx(c) => c.backend_name() == "PostgreSQL",

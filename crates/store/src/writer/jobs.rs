@@ -113,7 +113,6 @@ pub(crate) enum Step {
 /// Incidents an operation made, each with the document it is stored as,
 /// serialised by the caller too: on the writer's thread that was a
 /// twentieth of its instructions a push at one webhook.
-#[derive(Clone)]
 pub(crate) struct Made {
     pub incidents: Vec<Incident>,
     /// `incidents`' documents, in the same order.

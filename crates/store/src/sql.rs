@@ -223,9 +223,11 @@ impl Sql {
     /// Whether `column` is one of `values`, in a statement that runs
     /// often. On SQLite as a `CASE`, tested in place: SQLite builds a
     /// temporary b-tree for a list of more than two values after `IN` each
-    /// time the statement runs (and turns equalities of one column joined
-    /// by `OR` into such a list). On PostgreSQL as an `IN` list, which an
-    /// index on `column` serves.
+    /// time the statement runs, and where an index begins with `column` it
+    /// turns equalities of it joined by `OR` into such a list (without such
+    /// an index they stay comparisons, as [`OPEN`](crate::queue::fifo::OPEN)
+    /// does). On PostgreSQL as an `IN` list, which an index on `column`
+    /// serves.
     pub fn one_of<T: AsRef<str>>(
         &mut self,
         backend: Backend,

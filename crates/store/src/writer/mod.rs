@@ -20,10 +20,13 @@
 //!
 //! On PostgreSQL each batch first takes one cluster-wide advisory lock, so the
 //! batches of several processes apply one after another: no deadlocks between
-//! them, and the FIFO bookkeeping of deliveries needs no finer locks. Pushes,
-//! which take the time, run outside any transaction, in every process.
+//! them, and the FIFO bookkeeping of deliveries needs no finer locks. A batch
+//! that commits while more jobs wait begins the next one's transaction, and
+//! tries its lock, in the commit's round trip (`chain.rs`). Pushes, which
+//! take the time, run outside any transaction, in every process.
 
 mod batch;
+mod chain;
 pub(crate) mod jobs;
 
 use std::any::Any;
@@ -122,7 +125,7 @@ impl Writer {
                             generation: own_generation,
                             peers: own_peers,
                             subscribers: Default::default(),
-                            held: None,
+                            held: Default::default(),
                             replan_at: Instant::now(),
                             direct,
                             paused: None,
@@ -230,7 +233,7 @@ struct Loop {
     /// Kept from batch to batch: acquiring from the pool tests the
     /// connection with a round trip of its own (measured on SQLite under
     /// load: a batch's begin took 0.45 ms at the median, 0.33 ms without).
-    held: Option<PoolConnection<AnyDb>>,
+    held: chain::Held,
     /// When the statements on `held` are next planned again.
     replan_at: Instant,
     /// SQLite: the connection batch jobs are written on (`direct.rs`).
@@ -252,7 +255,7 @@ impl Loop {
             }
             let closes = std::mem::take(&mut batch.closes);
             if batch.len() > 0 {
-                self.write(batch).await;
+                self.write(batch, &|| !rx.is_empty()).await;
             }
             if let Some(due) = &wal_restart {
                 if due.swap(false, Ordering::Relaxed) {
@@ -276,7 +279,7 @@ impl Loop {
     }
 
     /// Writes a batch and answers every job of it, whatever happens.
-    async fn write(&mut self, batch: Batch) {
+    async fn write(&mut self, batch: Batch, more_waiting: &(dyn Fn() -> bool + Sync)) {
         if let Some((until, cause)) = &self.paused {
             if Instant::now() < *until {
                 batch.fail(&Failure::Unavailable(cause.clone()));
@@ -285,7 +288,7 @@ impl Loop {
         }
         let jobs = batch.len();
         let started = Instant::now();
-        let failure = match self.attempt(&batch).await {
+        let failure = match self.attempt(&batch, more_waiting).await {
             Ok(()) => {
                 tracing::trace!(
                     jobs,
@@ -312,7 +315,7 @@ impl Loop {
                 // so that only the one at fault fails.
                 tracing::warn!(jobs = batch.len(), %cause, "a write batch failed; writing its jobs one by one");
                 for solo in batch.one_by_one() {
-                    if let Err(failure) = self.attempt(&solo).await {
+                    if let Err(failure) = self.attempt(&solo, more_waiting).await {
                         tracing::error!(?failure, "a write failed; nothing of it was written");
                         solo.unanswered().fail(&failure);
                     }
@@ -323,7 +326,11 @@ impl Loop {
 
     /// One run of a batch: answers its jobs when it commits; on failure
     /// leaves the jobs not yet answered for the caller to settle.
-    async fn attempt(&mut self, batch: &Batch) -> Result<(), Failure> {
+    async fn attempt(
+        &mut self,
+        batch: &Batch,
+        more_waiting: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), Failure> {
         let sink = self
             .sink
             .lock()
@@ -351,6 +358,7 @@ impl Loop {
                 // Until the first beat has looked, others may be there.
                 peers: self.peers.load(Ordering::Relaxed) != 0,
                 replan,
+                more_waiting,
             },
             &mut self.subscribers,
         )
@@ -361,7 +369,7 @@ impl Loop {
         match outcome {
             Ok(done) => {
                 self.paused = None;
-                if replan {
+                if done.replanned {
                     self.replan_at = Instant::now() + PLAN_LIFETIME;
                 }
                 if batch.changes_kept() {
@@ -406,12 +414,14 @@ impl Loop {
                 let started = Instant::now();
                 log_checkpoint(direct.checkpoint(), started);
             }
-            None => restart_wal(&mut self.held).await,
+            None => restart_wal(&mut self.held.conn).await,
         }
     }
 
     async fn drop_connection(&mut self) {
-        if let Some(conn) = self.held.take() {
+        // Closing ends a transaction begun on it for a next batch.
+        self.held.open = None;
+        if let Some(conn) = self.held.conn.take() {
             match tokio::time::timeout(Duration::from_secs(2), conn.close()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::debug!(error = %e, "closing the writer's connection"),

@@ -54,81 +54,21 @@ pub(crate) const BEGIN_SQLITE: &str = "BEGIN IMMEDIATE";
 /// subscriptions kept were read: checked under the lock, in the same round
 /// trip, so that no other process's change can come between.
 pub(crate) fn begin_postgres(replan: bool, kept_at: Option<i64>) -> String {
-    let mut sql = begun(replan, "pg_advisory_xact_lock");
-    if let Some(at) = kept_at {
-        sql.push_str(&format!("; SELECT dutyhook_rare_changes_are({at})"));
-    }
-    sql
-}
-
-/// As [`begin_postgres`], for a batch whose transaction the writer runs in
-/// plain SQL (`writer/chain.rs`): the count of committed rare changes is
-/// read rather than checked, in a statement after the lock's, so that its
-/// snapshot is taken once the lock is held. Rows: the lock's, the count.
-pub(crate) fn begin_postgres_reading(replan: bool) -> String {
-    format!(
-        "{}; {READ_RARE_CHANGES}",
-        begun(replan, "pg_advisory_xact_lock")
-    )
-}
-
-/// Takes the lock in a transaction begun without it, then reads the count
-/// of rare changes. Rows: the lock's, the count.
-pub(crate) fn lock_postgres_reading() -> String {
-    format!("SELECT pg_advisory_xact_lock({BATCH_LOCK}); {READ_RARE_CHANGES}")
-}
-
-/// Commits the open transaction, after telling the other processes that
-/// deliveries were queued when `notify` names this process; then, with
-/// `next` (whether to plan again), begins the next batch's transaction in
-/// the same round trip. The next transaction only tries the lock: a
-/// process waiting for it has it first, and the answers of the batch that
-/// committed never wait for another's. Rows, after the commit: whether the
-/// lock was taken, the count of rare changes (read under the lock when it
-/// was).
-pub(crate) fn commit_postgres(notify: Option<&str>, next: Option<bool>) -> String {
-    let mut sql = String::new();
-    if let Some(token) = notify {
-        sql.push_str(&format!(
-            "SELECT pg_notify('{DELIVERIES_CHANNEL}', {}); ",
-            quoted(token)
-        ));
-    }
-    sql.push_str("COMMIT");
-    if let Some(replan) = next {
-        sql.push_str(&format!(
-            "; {}; {READ_RARE_CHANGES}",
-            begun(replan, "pg_try_advisory_xact_lock")
-        ));
-    }
-    sql
-}
-
-/// The key of the cluster-wide lock every write batch takes.
-const BATCH_LOCK: i64 = 7343230690172101;
-
-const READ_RARE_CHANGES: &str = "SELECT n FROM rare_changes WHERE id = 1";
-
-/// `BEGIN`, the plans made again with `replan`, then `lock` (a function of
-/// the lock's key) with the batch's settings, in one statement.
-fn begun(replan: bool, lock: &str) -> String {
     let mut sql = String::from("BEGIN; ");
     if replan {
         sql.push_str("DISCARD PLANS; ");
     }
-    sql.push_str(&format!(
-        "SELECT {lock}({BATCH_LOCK}), \
+    sql.push_str(
+        "SELECT pg_advisory_xact_lock(7343230690172101), \
          set_config('enable_bitmapscan', 'off', true), \
          set_config('enable_seqscan', 'off', true), \
          set_config('jit', 'off', true), \
-         set_config('plan_cache_mode', 'force_generic_plan', true)"
-    ));
+         set_config('plan_cache_mode', 'force_generic_plan', true)",
+    );
+    if let Some(at) = kept_at {
+        sql.push_str(&format!("; SELECT dutyhook_rare_changes_are({at})"));
+    }
     sql
-}
-
-/// `text` as a string literal (standard-conforming: only `'` is doubled).
-fn quoted(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// The SQLSTATE of a batch whose kept subscriptions another process's

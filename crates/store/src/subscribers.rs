@@ -9,7 +9,7 @@
 //! makes them all; on PostgreSQL another process may, so each batch that
 //! uses what was kept first checks, as it begins, that the count of rare
 //! changes in the database is still the one read with it
-//! (`dialect::begin_postgres`, `writer/chain.rs`).
+//! (`dialect::begin_postgres`).
 
 use std::sync::Arc;
 
@@ -47,14 +47,6 @@ impl Subscribers {
 
     pub(crate) fn forget(&mut self) {
         self.read = None;
-    }
-
-    /// No subscriptions, as if read at `at` rare changes.
-    #[cfg(test)]
-    pub(crate) fn kept_at_count(at: i64) -> Subscribers {
-        Subscribers {
-            read: Some((at, Arc::new(vec![]))),
-        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! One write batch: every job of it in one transaction.
 
-use sqlx::{AnyPool, Connection};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Connection};
 
-use super::chain::{self, AfterCommit, Held};
 use super::jobs::{Batch, Effects, Reply};
 use crate::dialect;
 use crate::direct::DirectConn;
@@ -19,43 +19,25 @@ pub(crate) struct Committed {
     /// Hand each job's result to its caller.
     pub replies: Vec<Reply>,
     pub claimed: Vec<ClaimedDelivery>,
-    /// PostgreSQL: whether the statements' plans are being made again.
-    pub replanned: bool,
-}
-
-impl Committed {
-    /// Whether other processes, if any are alive, are told that it queued
-    /// deliveries.
-    fn tells_peers(&self, work: Work<'_>) -> bool {
-        work.peers && (self.effects.deliveries_moved || self.effects.events > 0)
-    }
 }
 
 /// Runs `batch` in one transaction: on the writer's own SQLite connection
 /// (`direct`) when there is one and the batch has no generic job (those are
 /// written for sqlx's connection), else on sqlx's (`held`, taken from `pool`
-/// when there is none); on PostgreSQL without generic jobs, in plain SQL
-/// (`chain.rs`). Jobs that fail on their own (an operation refused,
+/// when there is none). Jobs that fail on their own (an operation refused,
 /// a conflict) are answered at once and leave no trace; the others are
 /// answered through the replies once the caller knows the batch committed.
 /// An `Err` means nothing of the batch was written.
 pub(crate) async fn run(
     pool: &AnyPool,
-    held: &mut Held,
+    held: &mut Option<PoolConnection<Any>>,
     direct: Option<&mut DirectConn>,
     work: Work<'_>,
     subscribers: &mut Subscribers,
 ) -> Result<Committed> {
-    let batch_jobs_only = work.batch.txs.is_empty();
     match direct {
-        Some(direct) if batch_jobs_only => run_direct(direct, work, subscribers).await,
-        _ if batch_jobs_only && work.backend == Backend::Postgres => {
-            run_chained(pool, held, work, subscribers).await
-        }
-        _ => {
-            held.give_back().await?;
-            run_sqlx(pool, held, work, subscribers).await
-        }
+        Some(direct) if work.batch.txs.is_empty() => run_direct(direct, work, subscribers).await,
+        _ => run_sqlx(pool, held, work, subscribers).await,
     }
 }
 
@@ -72,9 +54,6 @@ pub(crate) struct Work<'a> {
     pub peers: bool,
     /// PostgreSQL: make every statement's plan again (`dialect::begin_postgres`).
     pub replan: bool,
-    /// Whether more jobs are waiting for the writer, asked as the batch
-    /// commits: then it begins the next one's transaction (`chain.rs`).
-    pub more_waiting: &'a (dyn Fn() -> bool + Sync),
 }
 
 async fn run_direct(
@@ -104,50 +83,9 @@ async fn run_direct(
     Ok(done)
 }
 
-/// PostgreSQL, a batch of batch jobs only: its transaction in plain SQL,
-/// begun by the batch before it where that one committed with more waiting.
-async fn run_chained(
-    pool: &AnyPool,
-    held: &mut Held,
-    work: Work<'_>,
-    subscribers: &mut Subscribers,
-) -> Result<Committed> {
-    let mut done = Committed::default();
-    let mut phases = Phases::start();
-    let open = held.open.take();
-    let conn = held.connection(pool).await?;
-    done.replanned = chain::begin(conn, open, work.replan, subscribers).await?;
-    phases.mark("begin");
-    apply(
-        &mut WriteConn::Sqlx(conn),
-        work,
-        subscribers,
-        &mut done,
-        &mut phases,
-    )
-    .await?;
-    let notify = done.tells_peers(work).then_some(work.token);
-    let next = (work.more_waiting)().then_some(work.replan && !done.replanned);
-    match chain::commit(conn, notify, next).await? {
-        AfterCommit::Idle => {}
-        AfterCommit::Open(open) => {
-            held.open = Some(open);
-            done.replanned |= next == Some(true);
-        }
-        AfterCommit::Broken => {
-            if let Some(conn) = held.conn.take() {
-                let _ = conn.close().await;
-            }
-        }
-    }
-    phases.mark("commit");
-    tracing::trace!(%phases, chained = held.open.is_some(), "write batch phases");
-    Ok(done)
-}
-
 async fn run_sqlx(
     pool: &AnyPool,
-    held: &mut Held,
+    held: &mut Option<PoolConnection<Any>>,
     work: Work<'_>,
     subscribers: &mut Subscribers,
 ) -> Result<Committed> {
@@ -155,12 +93,15 @@ async fn run_sqlx(
         backend,
         batch,
         token,
+        peers,
         ..
     } = work;
     let mut done = Committed::default();
     let mut phases = Phases::start();
-    let conn = held.connection(pool).await?;
-    done.replanned = work.replan && backend == Backend::Postgres;
+    let conn = match held {
+        Some(c) => c,
+        None => held.insert(pool.acquire().await?),
+    };
     let mut tx = match backend {
         Backend::Sqlite => conn.begin_with(dialect::BEGIN_SQLITE).await?,
         Backend::Postgres => {
@@ -208,7 +149,8 @@ async fn run_sqlx(
         &mut phases,
     )
     .await?;
-    if backend == Backend::Postgres && done.tells_peers(work) {
+    let queued = done.effects.deliveries_moved || done.effects.events > 0;
+    if backend == Backend::Postgres && peers && queued {
         // Delivered at commit: other processes' dispatchers claim at once.
         // Alone, nobody would hear it: one round trip a batch saved. A
         // process that starts meanwhile is heard of at the next beat, and

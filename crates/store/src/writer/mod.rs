@@ -20,13 +20,10 @@
 //!
 //! On PostgreSQL each batch first takes one cluster-wide advisory lock, so the
 //! batches of several processes apply one after another: no deadlocks between
-//! them, and the FIFO bookkeeping of deliveries needs no finer locks. A batch
-//! that commits while more jobs wait begins the next one's transaction, and
-//! tries its lock, in the commit's round trip (`chain.rs`). Pushes, which
-//! take the time, run outside any transaction, in every process.
+//! them, and the FIFO bookkeeping of deliveries needs no finer locks. Pushes,
+//! which take the time, run outside any transaction, in every process.
 
 mod batch;
-mod chain;
 pub(crate) mod jobs;
 
 use std::any::Any;
@@ -125,7 +122,7 @@ impl Writer {
                             generation: own_generation,
                             peers: own_peers,
                             subscribers: Default::default(),
-                            held: Default::default(),
+                            held: None,
                             replan_at: Instant::now(),
                             direct,
                             paused: None,
@@ -233,7 +230,7 @@ struct Loop {
     /// Kept from batch to batch: acquiring from the pool tests the
     /// connection with a round trip of its own (measured on SQLite under
     /// load: a batch's begin took 0.45 ms at the median, 0.33 ms without).
-    held: chain::Held,
+    held: Option<PoolConnection<AnyDb>>,
     /// When the statements on `held` are next planned again.
     replan_at: Instant,
     /// SQLite: the connection batch jobs are written on (`direct.rs`).
@@ -255,7 +252,7 @@ impl Loop {
             }
             let closes = std::mem::take(&mut batch.closes);
             if batch.len() > 0 {
-                self.write(batch, &|| !rx.is_empty()).await;
+                self.write(batch).await;
             }
             if let Some(due) = &wal_restart {
                 if due.swap(false, Ordering::Relaxed) {
@@ -279,7 +276,7 @@ impl Loop {
     }
 
     /// Writes a batch and answers every job of it, whatever happens.
-    async fn write(&mut self, batch: Batch, more_waiting: &(dyn Fn() -> bool + Sync)) {
+    async fn write(&mut self, batch: Batch) {
         if let Some((until, cause)) = &self.paused {
             if Instant::now() < *until {
                 batch.fail(&Failure::Unavailable(cause.clone()));
@@ -288,7 +285,7 @@ impl Loop {
         }
         let jobs = batch.len();
         let started = Instant::now();
-        let failure = match self.attempt(&batch, more_waiting).await {
+        let failure = match self.attempt(&batch).await {
             Ok(()) => {
                 tracing::trace!(
                     jobs,
@@ -315,7 +312,7 @@ impl Loop {
                 // so that only the one at fault fails.
                 tracing::warn!(jobs = batch.len(), %cause, "a write batch failed; writing its jobs one by one");
                 for solo in batch.one_by_one() {
-                    if let Err(failure) = self.attempt(&solo, more_waiting).await {
+                    if let Err(failure) = self.attempt(&solo).await {
                         tracing::error!(?failure, "a write failed; nothing of it was written");
                         solo.unanswered().fail(&failure);
                     }
@@ -326,11 +323,7 @@ impl Loop {
 
     /// One run of a batch: answers its jobs when it commits; on failure
     /// leaves the jobs not yet answered for the caller to settle.
-    async fn attempt(
-        &mut self,
-        batch: &Batch,
-        more_waiting: &(dyn Fn() -> bool + Sync),
-    ) -> Result<(), Failure> {
+    async fn attempt(&mut self, batch: &Batch) -> Result<(), Failure> {
         let sink = self
             .sink
             .lock()
@@ -358,7 +351,6 @@ impl Loop {
                 // Until the first beat has looked, others may be there.
                 peers: self.peers.load(Ordering::Relaxed) != 0,
                 replan,
-                more_waiting,
             },
             &mut self.subscribers,
         )
@@ -369,7 +361,7 @@ impl Loop {
         match outcome {
             Ok(done) => {
                 self.paused = None;
-                if done.replanned {
+                if replan {
                     self.replan_at = Instant::now() + PLAN_LIFETIME;
                 }
                 if batch.changes_kept() {
@@ -414,14 +406,12 @@ impl Loop {
                 let started = Instant::now();
                 log_checkpoint(direct.checkpoint(), started);
             }
-            None => restart_wal(&mut self.held.conn).await,
+            None => restart_wal(&mut self.held).await,
         }
     }
 
     async fn drop_connection(&mut self) {
-        // Closing ends a transaction begun on it for a next batch.
-        self.held.open = None;
-        if let Some(conn) = self.held.conn.take() {
+        if let Some(conn) = self.held.take() {
             match tokio::time::timeout(Duration::from_secs(2), conn.close()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::debug!(error = %e, "closing the writer's connection"),

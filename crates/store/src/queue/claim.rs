@@ -25,7 +25,6 @@ use crate::{ClaimBudget, ClaimedDelivery, Result, StoreError, StoredEvent};
 /// their events as the batch wrote them (`leasing.events`).
 pub(crate) async fn claim(
     conn: &mut WriteConn<'_>,
-    backend: Backend,
     wants: &ClaimBudget,
     owner: &str,
     leasing: Leasing,
@@ -33,7 +32,7 @@ pub(crate) async fn claim(
     let fresh = &leasing.fresh[..];
     let now = crate::sql::now_ms();
     let mut ids = if wants.limit > 0 {
-        due_within_rooms(conn, backend, wants, owner, now, fresh).await?
+        due_within_rooms(conn, wants, owner, now, fresh).await?
     } else {
         vec![]
     };
@@ -49,7 +48,7 @@ pub(crate) async fn claim(
     let (mut rows, mut events) = if ids.is_empty() {
         (vec![], EventsBySeq::new())
     } else {
-        lease(conn, backend, &ids, now + wants.lease_ms, owner).await?
+        lease(conn, &ids, now + wants.lease_ms, owner).await?
     };
     rows.extend(
         fresh
@@ -111,7 +110,6 @@ type EventsBySeq = HashMap<i64, Arc<StoredEvent>>;
 /// times, and copied its payload ten times.
 async fn lease(
     conn: &mut WriteConn<'_>,
-    backend: Backend,
     ids: &[i64],
     until: i64,
     owner: &str,
@@ -122,6 +120,7 @@ async fn lease(
             EventsBySeq::new(),
         ));
     }
+    let backend = conn.backend();
     let postgres = backend == Backend::Postgres;
     let mut q = Sql::on(
         conn,

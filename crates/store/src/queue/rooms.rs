@@ -19,12 +19,12 @@ use crate::{ClaimBudget, Result};
 /// `fresh` among them as first attempts due when they were made.
 pub(crate) async fn due_within_rooms(
     conn: &mut WriteConn<'_>,
-    backend: Backend,
     wants: &ClaimBudget,
     owner: &str,
     now: i64,
     fresh: &[Fresh],
 ) -> Result<Vec<i64>> {
+    let backend = conn.backend();
     let (rooms, mut candidates) = if backend == Backend::Postgres {
         let (others, due) = claimable_and_due(conn, wants, owner, now).await?;
         (rooms(wants, &others), due)

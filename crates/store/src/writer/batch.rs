@@ -201,8 +201,7 @@ async fn apply(
     if let Some(budget) = work.budget {
         if effects.deliveries_moved || effects.events > 0 || !batch.ticks.is_empty() {
             let leasing = std::mem::take(&mut effects.leasing);
-            done.claimed =
-                crate::queue::claim::claim(conn, work.backend, budget, work.token, leasing).await?;
+            done.claimed = crate::queue::claim::claim(conn, budget, work.token, leasing).await?;
         }
     }
     phases.mark("claim");

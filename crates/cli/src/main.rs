@@ -4,6 +4,7 @@
 mod allocator;
 mod config;
 mod listen;
+mod masked;
 mod show_config;
 
 use std::process::ExitCode;
@@ -14,6 +15,7 @@ use dutyhook_server::bootstrap::create_admin;
 use dutyhook_store::Store;
 
 use crate::config::{DbArgs, ServeArgs};
+use crate::masked::masked_url;
 
 #[derive(Parser)]
 #[command(
@@ -124,7 +126,7 @@ fn init_logging() {
 async fn open(url: &str, keys: Option<dutyhook_store::Keyring>) -> Result<Arc<dyn Store>, String> {
     dutyhook_store::open(url, keys)
         .await
-        .map_err(|e| format!("cannot open database {url}: {e}"))
+        .map_err(|e| format!("cannot open database {}: {e}", masked_url(url)))
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
@@ -134,7 +136,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Migrate(db) => {
             let url = db.resolve()?;
             open(&url, db.keys.keyring(None)?).await?.close().await;
-            eprintln!("migrations applied to {url}");
+            eprintln!("migrations applied to {}", masked_url(&url));
             Ok(())
         }
         Command::Listen(args) => listen::run(args).await,
@@ -146,8 +148,12 @@ async fn run(cli: Cli) -> Result<(), String> {
             let url = b.db.resolve()?;
             let bytes = dutyhook_store::backup_sqlite(&url, &b.to)
                 .await
-                .map_err(|e| format!("backup of {url}: {e}"))?;
-            eprintln!("copied {url} to {} ({bytes} bytes)", b.to.display());
+                .map_err(|e| format!("backup of {}: {e}", masked_url(&url)))?;
+            eprintln!(
+                "copied {} to {} ({bytes} bytes)",
+                masked_url(&url),
+                b.to.display()
+            );
             if let Some(key) = dutyhook_store::sqlite_key_path(&url).filter(|k| k.exists()) {
                 eprintln!(
                     "the secrets in it are sealed with {}: keep a copy of that file too, apart from the backup",
@@ -216,7 +222,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     println!(
         "dutyhook {} listening on http://{addr} (database {})",
         env!("CARGO_PKG_VERSION"),
-        resolved.database_url
+        masked_url(&resolved.database_url)
     );
     tracing::info!(%addr, public_url = %resolved.server.public_url, "serving");
     let (tx, rx) = tokio::sync::watch::channel(false);
@@ -240,14 +246,14 @@ async fn worker(args: config::WorkerArgs) -> Result<(), String> {
         store.close().await;
         return Err(format!(
             "a worker needs PostgreSQL: {} is SQLite, which one `serve` process owns and delivers from",
-            resolved.database_url
+            masked_url(&resolved.database_url)
         ));
     }
     let runtime = dutyhook_server::runtime::Runtime::new(store.clone(), &resolved.server);
     println!(
         "dutyhook {} worker running (database {})",
         env!("CARGO_PKG_VERSION"),
-        resolved.database_url
+        masked_url(&resolved.database_url)
     );
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

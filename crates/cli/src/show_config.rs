@@ -3,20 +3,7 @@
 //! may be given. Secrets are masked.
 
 use crate::config::Resolved;
-
-/// A database URL with its password, if any, masked.
-fn masked_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    match rest.split_once('@') {
-        Some((user, host)) if user.contains(':') => {
-            let name = user.split(':').next().unwrap_or("");
-            format!("{scheme}://{name}:******@{host}")
-        }
-        _ => url.to_string(),
-    }
-}
+use crate::masked::masked_url;
 
 fn line(out: &mut String, key: &str, value: String, how: &str) {
     out.push_str(&format!("# {how}\n{key} = {value}\n\n"));
@@ -153,19 +140,4 @@ pub fn render(r: &Resolved) -> String {
         r.key_source
     ));
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::masked_url;
-
-    #[test]
-    fn passwords_are_masked() {
-        assert_eq!(
-            masked_url("postgres://dh:s3cret@db:5432/dh?sslmode=require"),
-            "postgres://dh:******@db:5432/dh?sslmode=require"
-        );
-        assert_eq!(masked_url("postgres://dh@db/dh"), "postgres://dh@db/dh");
-        assert_eq!(masked_url("sqlite://dutyhook.db"), "sqlite://dutyhook.db");
-    }
 }

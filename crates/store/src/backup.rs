@@ -13,9 +13,10 @@ use crate::{Result, StoreError};
 /// Answers the size of the copy in bytes.
 pub async fn backup_sqlite(url: &str, to: &Path) -> Result<u64> {
     let from = sqlite_path(url).ok_or_else(|| {
-        StoreError::Backup(format!(
-            "{url}: only a SQLite database is copied this way; for PostgreSQL use pg_dump"
-        ))
+        // Not the URL: a PostgreSQL one may hold a password.
+        StoreError::Backup(
+            "only a SQLite database is copied this way; for PostgreSQL use pg_dump".into(),
+        )
     })?;
     if !from.exists() {
         return Err(StoreError::Backup(format!(

@@ -344,6 +344,49 @@ async fn backup_copies_a_running_sqlite_database() {
     assert!(!ok && err.contains("pg_dump"), "{err}");
 }
 
+/// A database URL's password is never printed: not by `migrate`, not in
+/// `serve`'s or `worker`'s banner, not in an error naming the database.
+#[tokio::test]
+async fn database_passwords_are_never_printed() {
+    const PASSWORD: &str = "db-pass-s3cret";
+    let db = TestDb::new(Db::Postgres).await;
+    // The local server trusts its clients: a password is sent and ignored.
+    let url = db
+        .url
+        .replacen("://postgres@", &format!("://postgres:{PASSWORD}@"), 1);
+    assert_ne!(url, db.url, "the test database's user is postgres");
+    let shown = "postgres://postgres:******@";
+    let (ok, out, err) = run(&["migrate", "--database", &url]);
+    assert!(ok && err.contains(shown), "{err}");
+    let (_serve, _, lines) = start_serve(&url);
+    let banner = lines.concat();
+    assert!(banner.contains(shown), "{banner}");
+    let mut worker = dutyhook(&["worker", "--database", &url])
+        .env("DUTYHOOK_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn dutyhook worker");
+    let mut line = String::new();
+    BufReader::new(worker.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = worker.kill();
+    let _ = worker.wait();
+    assert!(
+        line.contains("worker running") && line.contains(shown),
+        "{line}"
+    );
+    let as_query = format!("{}?password={PASSWORD}", db.url);
+    let (ok, _, refused) = run(&["backup", "--database", &as_query, "--to", "/tmp/never.db"]);
+    assert!(!ok && refused.contains("password=******"), "{refused}");
+    for printed in [&out, &err, &banner, &line, &refused] {
+        assert!(
+            !printed.contains(PASSWORD),
+            "the password was printed: {printed}"
+        );
+    }
+}
+
 #[test]
 fn config_prints_the_effective_configuration() {
     let dir = tempfile::tempdir().unwrap();

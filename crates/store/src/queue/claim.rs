@@ -158,7 +158,11 @@ async fn lease(
 
 /// As [`lease`], a delivery at a time by its key (`WriteConn::one_at_a_time`):
 /// the one statement for all builds temporary b-trees for its `IN` lists
-/// and its `RETURNING`.
+/// and its `RETURNING`. A row's read and its `UPDATE` are two statements,
+/// not one `UPDATE … RETURNING`, because a `RETURNING` builds its temporary
+/// b-tree even for one row found by its key (SQLite gathers what it returns
+/// in an ephemeral table); on the writer's own connection a statement is
+/// no round trip.
 async fn lease_each(
     conn: &mut WriteConn<'_>,
     ids: &[i64],

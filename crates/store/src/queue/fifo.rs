@@ -414,13 +414,19 @@ pub(crate) fn push_settle(q: &mut Sql, chunk: &[(i64, End)]) {
         .filter(|(_, e)| *e != End::Skipped)
         .map(|(id, _)| *id)
         .collect();
+    // A row of the chunk in neither of the first two lists failed: the third
+    // list is the whole chunk.
+    let then = |end: End| format!(" THEN '{}' WHEN ", end.state());
     q.push("UPDATE deliveries SET state = CASE WHEN id IN ");
     q.list_i64(&of(End::Done))
-        .push(" THEN 'done' WHEN id IN ")
+        .push(&then(End::Done))
+        .push("id IN ")
         .list_i64(&of(End::Skipped))
-        .push(" THEN 'skipped' WHEN id IN ")
+        .push(&then(End::Skipped))
+        .push("id IN ")
         .list_i64(&ids)
-        .push(" THEN 'failed' WHEN state = 'waiting' THEN 'pending' ELSE state END");
+        .push(&then(End::Failed))
+        .push("state = 'waiting' THEN 'pending' ELSE state END");
     q.push(", attempts = CASE WHEN id IN ")
         .list_i64(&attempted)
         .push(" THEN attempts + 1 ELSE attempts END");

@@ -53,6 +53,7 @@ mod notifications;
 mod notifications_tls;
 mod openapi;
 mod past_and_remove;
+mod pg_socket;
 mod pg_tls;
 mod process;
 mod product_fields;

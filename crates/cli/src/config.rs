@@ -13,7 +13,7 @@ pub const DEFAULT_DATABASE: &str = "sqlite://dutyhook.db";
 #[derive(Args, Clone)]
 pub struct DbArgs {
     /// Database URL: sqlite://FILE (created if missing) or postgres://USER@HOST/DB.
-    #[arg(long, env = "DUTYHOOK_DATABASE_URL")]
+    #[arg(long, env = "DUTYHOOK_DATABASE_URL", hide_env_values = true)]
     pub database: Option<String>,
     #[command(flatten)]
     pub keys: KeyArgs,
@@ -81,7 +81,7 @@ pub struct ServeArgs {
     #[arg(long, env = "DUTYHOOK_LISTEN")]
     pub listen: Option<String>,
     /// Database URL: sqlite://FILE (created if missing) or postgres://… [default: sqlite://dutyhook.db].
-    #[arg(long, env = "DUTYHOOK_DATABASE_URL")]
+    #[arg(long, env = "DUTYHOOK_DATABASE_URL", hide_env_values = true)]
     pub database: Option<String>,
     /// TOML file with any of: listen, database_url, public_url, account_name, snooze_check_ms.
     #[arg(long, env = "DUTYHOOK_CONFIG")]
@@ -96,7 +96,7 @@ pub struct ServeArgs {
 #[derive(Args)]
 pub struct WorkerArgs {
     /// Database URL (PostgreSQL shared with the `serve` processes).
-    #[arg(long, env = "DUTYHOOK_DATABASE_URL")]
+    #[arg(long, env = "DUTYHOOK_DATABASE_URL", hide_env_values = true)]
     pub database: Option<String>,
     /// The same TOML file the `serve` processes read.
     #[arg(long, env = "DUTYHOOK_CONFIG")]

@@ -18,7 +18,7 @@ pub struct ListenArgs {
     #[arg(long, default_value_t = 9000)]
     port: u16,
     /// The webhook's signing secret (whsec_…), to verify each push.
-    #[arg(long, env = "DUTYHOOK_LISTEN_SECRET")]
+    #[arg(long, env = "DUTYHOOK_LISTEN_SECRET", hide_env_values = true)]
     secret: Option<String>,
     /// HTTP status to answer with.
     #[arg(long, default_value_t = 200)]

@@ -345,7 +345,8 @@ async fn backup_copies_a_running_sqlite_database() {
 }
 
 /// A database URL's password is never printed: not by `migrate`, not in
-/// `serve`'s or `worker`'s banner, not in an error naming the database.
+/// `serve`'s or `worker`'s banner, not in an error naming the database, not
+/// by `--help` when it is in the environment (nor `listen`'s secret).
 #[tokio::test]
 async fn database_passwords_are_never_printed() {
     const PASSWORD: &str = "db-pass-s3cret";
@@ -379,7 +380,25 @@ async fn database_passwords_are_never_printed() {
     let as_query = format!("{}?password={PASSWORD}", db.url);
     let (ok, _, refused) = run(&["backup", "--database", &as_query, "--to", "/tmp/never.db"]);
     assert!(!ok && refused.contains("password=******"), "{refused}");
-    for printed in [&out, &err, &banner, &line, &refused] {
+    // Nor does `--help`, which shows the variables a flag is read from.
+    let help = |args: &[&str], var: &str, value: &str| {
+        let out = dutyhook(args).env(var, value).output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let mut helps = vec![];
+    for cmd in ["serve", "worker", "migrate"] {
+        helps.push(help(&[cmd, "--help"], "DUTYHOOK_DATABASE_URL", &url));
+    }
+    let listen_secret = format!("whsec_{PASSWORD}");
+    helps.push(help(
+        &["listen", "--help"],
+        "DUTYHOOK_LISTEN_SECRET",
+        &listen_secret,
+    ));
+    assert!(helps[0].contains("DUTYHOOK_DATABASE_URL"), "{}", helps[0]);
+    let helps = helps.concat();
+    for printed in [&out, &err, &banner, &line, &refused, &helps] {
         assert!(
             !printed.contains(PASSWORD),
             "the password was printed: {printed}"

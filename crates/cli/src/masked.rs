@@ -14,10 +14,15 @@ pub fn masked_url(raw: &str) -> String {
         let scheme = raw.split_once(':').map_or("", |(s, _)| s);
         return format!("{scheme}:{MASK} (not a valid URL)");
     };
+    let in_query = url.query().is_some_and(|q| q.split('&').any(is_password));
+    if url.password().is_none() && !in_query {
+        // As given: parsing again would percent-encode a path's spaces.
+        return raw.to_string();
+    }
     if url.password().is_some() {
         let _ = url.set_password(Some(MASK));
     }
-    if let Some(query) = url.query().filter(|q| q.split('&').any(is_password)) {
+    if let Some(query) = url.query().filter(|_| in_query) {
         let masked: Vec<String> = query
             .split('&')
             .map(|pair| match pair.split_once('=') {
@@ -77,6 +82,10 @@ mod tests {
                 "postgres:****** (not a valid URL)",
             ),
             ("not a url", "not a url"),
+            (
+                "sqlite:///srv/on call/dutyhook.db",
+                "sqlite:///srv/on call/dutyhook.db",
+            ),
         ] {
             let masked = masked_url(raw);
             assert_eq!(masked, shown, "{raw}");

@@ -15,7 +15,9 @@ impl Backend {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Backend::Postgres)
         } else {
-            Err(StoreError::UnsupportedUrl(url.to_string()))
+            // The scheme alone: the rest may hold a password.
+            let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
+            Err(StoreError::UnsupportedUrl(format!("{scheme}:")))
         }
     }
 }

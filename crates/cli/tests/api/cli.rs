@@ -377,6 +377,9 @@ async fn database_passwords_are_never_printed() {
         line.contains("worker running") && line.contains(shown),
         "{line}"
     );
+    let mysql = format!("mysql://root:{PASSWORD}@db.internal/dh");
+    let (ok, _, unsupported) = run(&["migrate", "--database", &mysql]);
+    assert!(!ok && unsupported.contains("sqlite://"), "{unsupported}");
     let as_query = format!("{}?password={PASSWORD}", db.url);
     let (ok, _, refused) = run(&["backup", "--database", &as_query, "--to", "/tmp/never.db"]);
     assert!(!ok && refused.contains("password=******"), "{refused}");
@@ -398,7 +401,7 @@ async fn database_passwords_are_never_printed() {
     ));
     assert!(helps[0].contains("DUTYHOOK_DATABASE_URL"), "{}", helps[0]);
     let helps = helps.concat();
-    for printed in [&out, &err, &banner, &line, &refused, &helps] {
+    for printed in [&out, &err, &banner, &line, &unsupported, &refused, &helps] {
         assert!(
             !printed.contains(PASSWORD),
             "the password was printed: {printed}"

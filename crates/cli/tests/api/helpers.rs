@@ -47,6 +47,16 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// PostgreSQL: this database's URL with `password` in its user part;
+    /// the local server trusts its clients, so it is sent and ignored.
+    /// SQLite URLs hold no password.
+    pub fn url_with_password(&self, password: &str) -> Option<String> {
+        let url = self
+            .url
+            .replacen("://postgres@", &format!("://postgres:{password}@"), 1);
+        (url != self.url).then_some(url)
+    }
+
     /// The keys a store of this database is opened with.
     pub fn keyring(&self) -> Option<dutyhook_store::Keyring> {
         self.url

@@ -285,6 +285,17 @@ impl Sql {
             .push(" AS BIGINT[])")
     }
 
+    /// [`Sql::array_i64`] made once a run, for an expression tested
+    /// row by row (`id = ANY(…)` in a `CASE`): the text's conversion,
+    /// written bare, runs for every row, and in a scalar subquery (an
+    /// `InitPlan`) once. The outer `CAST` keeps PostgreSQL from reading
+    /// `ANY((SELECT …))` as `ANY` over the subquery's rows.
+    pub fn array_once_i64(&mut self, values: impl IntoIterator<Item = i64>) -> &mut Self {
+        self.push("CAST((SELECT ")
+            .array_i64(values)
+            .push(") AS BIGINT[])")
+    }
+
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         let mut q = sqlx::query(&self.text);
         for b in &self.binds {

@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::sql::{padded, Sql};
+use crate::topology::Backend;
 use crate::write_conn::WriteConn;
 use crate::{Result, StoreError, StoredEvent};
 
@@ -337,7 +338,7 @@ pub(crate) async fn settle_finished(
     }
     for chunk in finished.chunks(SETTLED_PER_STATEMENT) {
         let mut q = Sql::on(conn, "");
-        push_settle(&mut q, chunk);
+        push_settle(&mut q, conn.backend(), chunk);
         conn.execute(&q).await?;
     }
     Ok(())
@@ -400,7 +401,7 @@ pub(crate) fn finished(done: &[i64], failed: &[i64], skipped: &[i64]) -> Vec<(i6
 }
 
 /// The `UPDATE` of [`settle_finished`] for one chunk.
-pub(crate) fn push_settle(q: &mut Sql, chunk: &[(i64, End)]) {
+pub(crate) fn push_settle(q: &mut Sql, backend: Backend, chunk: &[(i64, End)]) {
     let of = |end: End| -> Vec<i64> {
         chunk
             .iter()
@@ -414,31 +415,55 @@ pub(crate) fn push_settle(q: &mut Sql, chunk: &[(i64, End)]) {
         .filter(|(_, e)| *e != End::Skipped)
         .map(|(id, _)| *id)
         .collect();
+    let among = |q: &mut Sql, ids: &[i64]| match backend {
+        // One array each, bound as one value and made once a run: a list
+        // after `IN` is an array PostgreSQL builds again for every row the
+        // `CASE`s test (at 10 webhooks ~110 rows a batch, and five lists
+        // of up to 256 values), and its text, a statement of its own,
+        // varied with the number of deliveries.
+        Backend::Postgres => {
+            q.push(" = ANY(")
+                .array_once_i64(ids.iter().copied())
+                .push(")");
+        }
+        Backend::Sqlite => {
+            q.push(" IN ").list_i64(ids);
+        }
+    };
     // A row of the chunk in neither of the first two lists failed: the third
     // list is the whole chunk.
-    let then = |end: End| format!(" THEN '{}' WHEN ", end.state());
-    q.push("UPDATE deliveries SET state = CASE WHEN id IN ");
-    q.list_i64(&of(End::Done))
-        .push(&then(End::Done))
-        .push("id IN ")
-        .list_i64(&of(End::Skipped))
-        .push(&then(End::Skipped))
-        .push("id IN ")
-        .list_i64(&ids)
-        .push(&then(End::Failed))
-        .push("state = 'waiting' THEN 'pending' ELSE state END");
-    q.push(", attempts = CASE WHEN id IN ")
-        .list_i64(&attempted)
-        .push(" THEN attempts + 1 ELSE attempts END");
-    q.push(", lease_until = CASE WHEN id IN ")
-        .list_i64(&ids)
-        .push(" THEN 0 ELSE lease_until END");
-    // One IN over a union, not an OR of two: each side stays an index lookup.
-    q.push(" WHERE id IN (SELECT next_id FROM deliveries WHERE next_id > 0 AND id IN ")
-        .list_i64(&ids)
-        .push(" UNION ALL VALUES ");
-    for (n, id) in padded(&ids).enumerate() {
-        q.push(if n == 0 { "(" } else { ", (" }).i64(*id).push(")");
+    q.push("UPDATE deliveries SET state = CASE");
+    for (list, end) in [
+        (of(End::Done), End::Done),
+        (of(End::Skipped), End::Skipped),
+        (ids.clone(), End::Failed),
+    ] {
+        q.push(" WHEN id");
+        among(q, &list);
+        q.push(&format!(" THEN '{}'", end.state()));
     }
-    q.push(")");
+    q.push(" WHEN state = 'waiting' THEN 'pending' ELSE state END");
+    q.push(", attempts = CASE WHEN id");
+    among(q, &attempted);
+    q.push(" THEN attempts + 1 ELSE attempts END");
+    q.push(", lease_until = CASE WHEN id");
+    among(q, &ids);
+    q.push(" THEN 0 ELSE lease_until END");
+    // One IN over a union, not an OR of two: each side stays an index lookup.
+    q.push(" WHERE id IN (SELECT next_id FROM deliveries WHERE next_id > 0 AND id");
+    among(q, &ids);
+    match backend {
+        Backend::Postgres => {
+            q.push(" UNION ALL SELECT unnest(")
+                .array_i64(ids.iter().copied())
+                .push("))");
+        }
+        Backend::Sqlite => {
+            q.push(" UNION ALL VALUES ");
+            for (n, id) in padded(&ids).enumerate() {
+                q.push(if n == 0 { "(" } else { ", (" }).i64(*id).push(")");
+            }
+            q.push(")");
+        }
+    }
 }

@@ -13,6 +13,8 @@ mod lease_tests;
 pub(crate) mod prune;
 pub(crate) mod rooms;
 pub(crate) mod settle;
+#[cfg(test)]
+mod settle_tests;
 pub(crate) mod stats;
 #[cfg(test)]
 mod temporary_btree_tests;

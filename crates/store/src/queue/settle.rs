@@ -74,7 +74,7 @@ pub(crate) async fn apply_completions(
         if !notes.is_empty() {
             q.with_part(|q| push_timeline(q, &notes))?;
         }
-        push_settle(&mut q, &finished);
+        push_settle(&mut q, conn.backend(), &finished);
         conn.execute(&q).await?;
     } else {
         insert_attempts(conn, &attempts).await?;

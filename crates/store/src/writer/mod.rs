@@ -24,6 +24,7 @@
 //! which take the time, run outside any transaction, in every process.
 
 mod batch;
+mod gather;
 pub(crate) mod jobs;
 
 use std::any::Any;
@@ -64,9 +65,6 @@ pub(crate) struct Writer {
 /// Jobs waiting beyond this many make callers wait: back-pressure instead of
 /// an unbounded queue in memory.
 const QUEUE: usize = 8192;
-/// Jobs per transaction: large enough to amortise a commit, small enough that
-/// one batch never holds the writer for long.
-const MAX_BATCH: usize = 1000;
 /// After the database could not be reached or could not write, batches
 /// fail at once for this long instead of each waiting to fail: callers get
 /// a fast answer, and the database is not hammered while it recovers.
@@ -244,12 +242,7 @@ impl Loop {
         while let Some(first) = rx.recv().await {
             let mut batch = Batch::default();
             batch.add(first);
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(job) => batch.add(job),
-                    Err(_) => break,
-                }
-            }
+            gather::gather(&mut batch, &mut rx, self.backend);
             let closes = std::mem::take(&mut batch.closes);
             if batch.len() > 0 {
                 self.write(batch).await;

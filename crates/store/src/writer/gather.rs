@@ -20,7 +20,7 @@ const MAX_BATCH: usize = 1000;
 /// pushes/s against 3,818–4,129 without, the median latency 3.4–3.6 ms
 /// against 4.0–4.2. A batch of many jobs gains nothing by waiting (ten
 /// webhooks, ~88 jobs a batch: 3 % fewer pushes when it waited too), and
-/// one of a job or two is not under load. PostgreSQL's own `commit_delay`
+/// one of three jobs or fewer is not under load. PostgreSQL's own `commit_delay`
 /// does the same, for the same reason.
 const LINGER: Duration = Duration::from_micros(150);
 /// The batches that wait [`LINGER`]: from this many jobs…

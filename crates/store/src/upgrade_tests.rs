@@ -9,6 +9,7 @@ use serde_json::json;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
+use crate::test_db::Db;
 use crate::topology::Backend;
 use crate::{AttemptRecord, Completion, DeliveryResolution};
 
@@ -155,30 +156,11 @@ fn sqlite_url() -> (String, std::path::PathBuf) {
     (url, dir)
 }
 
-/// A fresh PostgreSQL database: its URL, and how to drop it.
-async fn postgres_db() -> (String, impl std::future::Future<Output = ()>) {
+/// A fresh PostgreSQL database, dropped when the test ends, passed or not
+/// (a failed test here used to leave its database behind).
+async fn postgres_db() -> Db {
     sqlx::any::install_default_drivers();
-    let admin_url = std::env::var("DUTYHOOK_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
-    let server = admin_url.rsplit_once('/').unwrap().0;
-    let name = format!("dutyhook_up_{}", rand::random::<u32>());
-    let admin = AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(&admin_url)
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let url = format!("{server}/{name}");
-    let drop = async move {
-        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-            .execute(&admin)
-            .await
-            .unwrap();
-    };
-    (url, drop)
+    Db::postgres().await
 }
 
 #[tokio::test]
@@ -190,9 +172,9 @@ async fn sqlite_queue_keeps_its_order_across_the_upgrade() {
 
 #[tokio::test]
 async fn postgres_queue_keeps_its_order_across_the_upgrade() {
-    let (url, drop) = postgres_db().await;
-    queued_order_survives_the_upgrade(&url, true).await;
-    drop.await;
+    let db = postgres_db().await;
+    queued_order_survives_the_upgrade(&db.url, true).await;
+    db.drop().await;
 }
 
 /// A database migrated to `version`, given `rows`, then migrated the rest
@@ -258,9 +240,9 @@ async fn sqlite_filter_columns_are_filled_on_upgrade() {
 
 #[tokio::test]
 async fn postgres_filter_columns_are_filled_on_upgrade() {
-    let (url, drop) = postgres_db().await;
-    filter_columns_are_filled(&url, Backend::Postgres).await;
-    drop.await;
+    let db = postgres_db().await;
+    filter_columns_are_filled(&db.url, Backend::Postgres).await;
+    db.drop().await;
 }
 
 /// Migration 0022 keys the tails by (subject, integration) and carries over
@@ -305,7 +287,7 @@ async fn sqlite_tails_are_rekeyed_on_upgrade() {
 
 #[tokio::test]
 async fn postgres_tails_are_rekeyed_on_upgrade() {
-    let (url, drop) = postgres_db().await;
-    tails_are_rekeyed(&url, Backend::Postgres).await;
-    drop.await;
+    let db = postgres_db().await;
+    tails_are_rekeyed(&db.url, Backend::Postgres).await;
+    db.drop().await;
 }

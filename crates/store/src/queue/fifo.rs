@@ -433,13 +433,14 @@ pub(crate) fn push_settle(q: &mut Sql, backend: Backend, chunk: &[(i64, End)]) {
     // A row of the chunk in neither of the first two lists failed: the third
     // list is the whole chunk.
     q.push("UPDATE deliveries SET state = CASE");
+    let (done, skipped) = (of(End::Done), of(End::Skipped));
     for (list, end) in [
-        (of(End::Done), End::Done),
-        (of(End::Skipped), End::Skipped),
-        (ids.clone(), End::Failed),
+        (&done, End::Done),
+        (&skipped, End::Skipped),
+        (&ids, End::Failed),
     ] {
         q.push(" WHEN id");
-        among(q, &list);
+        among(q, list);
         q.push(&format!(" THEN '{}'", end.state()));
     }
     q.push(" WHEN state = 'waiting' THEN 'pending' ELSE state END");
